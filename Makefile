@@ -1,0 +1,45 @@
+# The two commands: `make demo` and `make test`. Everything they need is installed here.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: all venv demo test lint typecheck contracts pytest bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (or run make PYTHON=python3)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check edgeplane tests benchmarks scripts
+	$(VENV)/bin/ruff format --check edgeplane tests benchmarks scripts
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy edgeplane
+
+contracts: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+pytest: $(STAMP)
+	scripts/ensure-postgres
+	$(PY) -m pytest -p no:cacheprovider $(ARGS)
+
+test: lint typecheck contracts pytest
+
+bench: $(STAMP)
+	scripts/ensure-postgres
+	$(PY) benchmarks/api.py
+
+clean:
+	rm -rf $(VENV) .edgeplane .mypy_cache .ruff_cache

@@ -1,0 +1,2 @@
+"""Device discovery, one module per protocol.
+"""

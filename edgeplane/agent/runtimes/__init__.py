@@ -1,0 +1,2 @@
+"""Runtime drivers, one per module behind one small protocol (process, kubernetes).
+"""

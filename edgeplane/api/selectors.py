@@ -1,0 +1,188 @@
+"""Label selectors: the query language over labels, in both Kubernetes spellings.
+
+* ``LabelSelector`` is the structured form written in specs (``matchLabels`` and
+  ``matchExpressions`` with In / NotIn / Exists / DoesNotExist).
+* ``parse_selector`` reads the string form used on the API and the CLI
+  (``a=b``, ``a!=b``, ``a in (x,y)``, ``a notin (x)``, ``a``, ``!a``).
+
+Both become a ``Selector``: a frozen conjunction of ``Requirement``s that the store
+translates to SQL and that anyone can evaluate with ``matches``.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from edgeplane.api.labels import check_label_key, check_label_value
+
+
+class SelectorError(ValueError):
+    """A selector that cannot be parsed or is invalid; the message says what to fix."""
+
+
+class Operator(str, enum.Enum):
+    IN = "In"
+    NOT_IN = "NotIn"
+    EXISTS = "Exists"
+    DOES_NOT_EXIST = "DoesNotExist"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    key: str
+    operator: Operator
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        present = self.key in labels
+        if self.operator is Operator.EXISTS:
+            return present
+        if self.operator is Operator.DOES_NOT_EXIST:
+            return not present
+        if self.operator is Operator.IN:
+            return present and labels[self.key] in self.values
+        return not present or labels[self.key] not in self.values
+
+    def __str__(self) -> str:
+        if self.operator is Operator.EXISTS:
+            return self.key
+        if self.operator is Operator.DOES_NOT_EXIST:
+            return f"!{self.key}"
+        if len(self.values) == 1:
+            op = "=" if self.operator is Operator.IN else "!="
+            return f"{self.key}{op}{self.values[0]}"
+        op = "in" if self.operator is Operator.IN else "notin"
+        return f"{self.key} {op} ({','.join(self.values)})"
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A conjunction of requirements; the empty selector matches everything."""
+
+    requirements: tuple[Requirement, ...] = ()
+
+    def matches(self, labels: Mapping[str, str] | None) -> bool:
+        labels = labels or {}
+        return all(r.matches(labels) for r in self.requirements)
+
+    @property
+    def empty(self) -> bool:
+        return not self.requirements
+
+    def __str__(self) -> str:
+        return ",".join(str(r) for r in self.requirements)
+
+
+def make_requirement(key: str, operator: Operator, values: tuple[str, ...] = ()) -> Requirement:
+    """Build a requirement, checking key, values and arity by Kubernetes rules."""
+    if problem := check_label_key(key):
+        raise SelectorError(f"label key {key!r}: {problem}")
+    for value in values:
+        if problem := check_label_value(value):
+            raise SelectorError(f"label value {value!r} for key {key!r}: {problem}")
+    if operator in (Operator.IN, Operator.NOT_IN) and not values:
+        raise SelectorError(f"operator {operator.value} on key {key!r} needs at least one value")
+    if operator in (Operator.EXISTS, Operator.DOES_NOT_EXIST) and values:
+        raise SelectorError(f"operator {operator.value} on key {key!r} takes no values")
+    return Requirement(key, operator, tuple(sorted(set(values))))
+
+
+_SET_OP = re.compile(r"^\s*(?P<key>[^\s!=(),]+)\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)\s*$")
+_EQ_OP = re.compile(r"^\s*(?P<key>[^\s!=(),]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^\s!=(),]*)\s*$")
+_EXISTS = re.compile(r"^\s*(?P<neg>!)?\s*(?P<key>[^\s!=(),]+)\s*$")
+
+
+def _split_terms(text: str) -> list[str]:
+    """Split on commas that are not inside parentheses."""
+    terms, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise SelectorError(f"unbalanced ')' at position {i} in selector {text!r}")
+        elif char == "," and depth == 0:
+            terms.append(text[start:i])
+            start = i + 1
+    if depth:
+        raise SelectorError(f"unclosed '(' in selector {text!r}")
+    terms.append(text[start:])
+    return terms
+
+
+def _parse_term(term: str) -> Requirement:
+    if m := _SET_OP.match(term):
+        values = tuple(v.strip() for v in m["values"].split(",") if v.strip())
+        op = Operator.IN if m["op"] == "in" else Operator.NOT_IN
+        return make_requirement(m["key"], op, values)
+    if m := _EQ_OP.match(term):
+        op = Operator.NOT_IN if m["op"] == "!=" else Operator.IN
+        return make_requirement(m["key"], op, (m["value"],))
+    if m := _EXISTS.match(term):
+        op = Operator.DOES_NOT_EXIST if m["neg"] else Operator.EXISTS
+        return make_requirement(m["key"], op)
+    raise SelectorError(
+        f"cannot parse selector term {term.strip()!r}: use key=value, key!=value, "
+        "key in (a,b), key notin (a,b), key or !key"
+    )
+
+
+def parse_selector(text: str | None) -> Selector:
+    """Parse the string form of a label selector; empty or None selects everything."""
+    if text is None or not text.strip():
+        return Selector()
+    return Selector(tuple(_parse_term(term) for term in _split_terms(text)))
+
+
+class LabelSelectorRequirement(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str
+    operator: Operator
+    values: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> LabelSelectorRequirement:
+        try:
+            make_requirement(self.key, self.operator, tuple(self.values))
+        except SelectorError as e:
+            raise ValueError(str(e)) from e
+        return self
+
+
+class LabelSelector(BaseModel):
+    """The structured selector of Kubernetes specs; empty selects everything."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    match_labels: dict[str, str] = Field(default_factory=dict, alias="matchLabels")
+    match_expressions: list[LabelSelectorRequirement] = Field(
+        default_factory=list, alias="matchExpressions"
+    )
+
+    @field_validator("match_labels")
+    @classmethod
+    def _check_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, label_value in value.items():
+            make_requirement(key, Operator.IN, (label_value,))
+        return value
+
+    def to_selector(self) -> Selector:
+        reqs = [make_requirement(k, Operator.IN, (v,)) for k, v in sorted(self.match_labels.items())]
+        reqs += [make_requirement(e.key, e.operator, tuple(e.values)) for e in self.match_expressions]
+        return Selector(tuple(reqs))
+
+    def matches(self, labels: Mapping[str, str] | None) -> bool:
+        return self.to_selector().matches(labels)
+
+
+def selector_from_dict(raw: Mapping[str, Any]) -> Selector:
+    """Validate a raw ``{matchLabels, matchExpressions}`` mapping into a ``Selector``."""
+    return LabelSelector.model_validate(raw).to_selector()

@@ -1,0 +1,2 @@
+"""The ``edgeplane`` command line (typer + rich) over ``client``.
+"""

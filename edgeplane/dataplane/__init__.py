@@ -1,0 +1,2 @@
+"""Data plane: durable spool, uplink scheduler and sinks for edge-to-cloud records. (Empty until the data issue.)
+"""

@@ -1,0 +1,2 @@
+"""Fleet simulator: many virtual sites against a real hub. (Empty until the simulator issue.)
+"""

@@ -1,0 +1,120 @@
+"""The ``Store`` protocol every backend implements, and the values it returns.
+
+Objects are JSON-shaped dicts (``apiVersion``, ``kind``, ``metadata``, ``spec``,
+``status``). The store owns these ``metadata`` fields and overwrites what callers send:
+
+* ``uid`` and ``creationTimestamp`` (RFC 3339, UTC) are set on create and kept after;
+* ``resourceVersion`` is a decimal string taken from one global counter: every write,
+  of any kind, gets a new and strictly greater value, and watchers see events in
+  that order;
+* ``generation`` starts at 1 and grows by one when ``spec`` changes, not on status,
+  label or annotation changes.
+
+A write that changes nothing stores nothing and returns the stored object.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from edgeplane.api.selectors import Selector
+
+Object = dict[str, Any]
+
+
+class EventType(str, enum.Enum):
+    ADDED = "ADDED"
+    MODIFIED = "MODIFIED"
+    DELETED = "DELETED"
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: EventType
+    object: Object
+    resource_version: int
+
+
+@dataclass(frozen=True)
+class ListResult:
+    items: list[Object]
+    resource_version: int
+    continue_token: str | None
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A credential, stored by id with only a hash of its secret."""
+
+    token_id: str
+    secret_hash: str
+    subject: str
+    role: str
+    created_at: float
+    expires_at: float | None = None
+
+
+class Store(Protocol):
+    async def open(self) -> None:
+        """Connect and bring the schema to the newest migration."""
+
+    async def close(self) -> None:
+        """Release connections and end every open watch."""
+
+    async def create(self, obj: Object) -> Object:
+        """Store a new object; AlreadyExists when ``kind``/``metadata.name`` is taken."""
+
+    async def get(self, kind: str, name: str) -> Object:
+        """The stored object; NotFound when absent."""
+
+    async def list(
+        self,
+        kind: str,
+        selector: Selector | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> ListResult:
+        """Objects of a kind ordered by name, filtered by labels, one page at a time.
+
+        ``continue_token`` comes from the previous page; a token the store did not
+        issue raises ``ValueError``.
+        """
+
+    async def replace(self, obj: Object) -> Object:
+        """Replace metadata (labels, annotations) and spec, keeping the stored status.
+
+        When ``metadata.resourceVersion`` is given and is not the current one, raises
+        Conflict. NotFound when absent.
+        """
+
+    async def replace_status(self, obj: Object) -> Object:
+        """Replace status only; same resourceVersion check as ``replace``."""
+
+    async def delete(self, kind: str, name: str, resource_version: str | None = None) -> Object:
+        """Delete and return the last state; Conflict on a stale resourceVersion."""
+
+    def watch(self, kind: str | None, since: int) -> AsyncIterator[WatchEvent]:
+        """Events with resourceVersion > ``since``, in order, for one kind or all.
+
+        Raises Gone (on first iteration) when ``since`` is older than the log retains,
+        and again later if the watcher falls so far behind that events were dropped.
+        The iterator ends when the store closes.
+        """
+
+    async def current_resource_version(self) -> int:
+        """The resourceVersion of the newest write."""
+
+    async def counts(self) -> dict[str, int]:
+        """Number of stored objects per kind (for metrics)."""
+
+    async def put_token(self, record: TokenRecord) -> None:
+        """Store a credential record (replacing one with the same id)."""
+
+    async def get_token(self, token_id: str) -> TokenRecord | None:
+        """The credential with this id, or None."""
+
+    async def delete_token(self, token_id: str) -> None:
+        """Remove a credential; removing an absent one is not an error."""

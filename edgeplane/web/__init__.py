@@ -1,0 +1,2 @@
+"""Dashboard: server-rendered pages over the client. (Empty until the dashboard issue.)
+"""
