@@ -78,9 +78,18 @@ def running_postgres() -> Iterator[str]:
     try:
         _wait_ready(port)
         subprocess.run(
-            [*run, f"{bindir}/psql" if os.path.exists(f"{bindir}/psql") else "psql",
-             "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c",
-             f"CREATE DATABASE {DB_NAME}"],
+            [
+                *run,
+                f"{bindir}/psql" if os.path.exists(f"{bindir}/psql") else "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "-c",
+                f"CREATE DATABASE {DB_NAME}",
+            ],
             check=True,
             capture_output=True,
         )
