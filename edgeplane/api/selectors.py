@@ -26,7 +26,7 @@ class SelectorError(ValueError):
     """A selector that cannot be parsed or is invalid; the message says what to fix."""
 
 
-class Operator(str, enum.Enum):
+class Operator(enum.StrEnum):
     IN = "In"
     NOT_IN = "NotIn"
     EXISTS = "Exists"
@@ -175,8 +175,12 @@ class LabelSelector(BaseModel):
         return value
 
     def to_selector(self) -> Selector:
-        reqs = [make_requirement(k, Operator.IN, (v,)) for k, v in sorted(self.match_labels.items())]
-        reqs += [make_requirement(e.key, e.operator, tuple(e.values)) for e in self.match_expressions]
+        reqs = [
+            make_requirement(k, Operator.IN, (v,)) for k, v in sorted(self.match_labels.items())
+        ]
+        reqs += [
+            make_requirement(e.key, e.operator, tuple(e.values)) for e in self.match_expressions
+        ]
         return Selector(tuple(reqs))
 
     def matches(self, labels: Mapping[str, str] | None) -> bool:

@@ -1,2 +1,4 @@
-"""Data plane: durable spool, uplink scheduler and sinks for edge-to-cloud records. (Empty until the data issue.)
+"""Data plane: durable spool, uplink scheduler and sinks for edge-to-cloud records.
+
+(Empty until the data issue.)
 """

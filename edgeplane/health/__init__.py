@@ -1,2 +1,4 @@
-"""Health: pure heartbeat tracking, failure detection and failover decisions; no I/O. (Empty until the health issue.)
+"""Health: pure heartbeat tracking, failure detection and failover decisions; no I/O.
+
+(Empty until the health issue.)
 """

@@ -25,7 +25,7 @@ from edgeplane.api.selectors import Selector
 Object = dict[str, Any]
 
 
-class EventType(str, enum.Enum):
+class EventType(enum.StrEnum):
     ADDED = "ADDED"
     MODIFIED = "MODIFIED"
     DELETED = "DELETED"

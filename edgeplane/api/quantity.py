@@ -1,0 +1,116 @@
+"""Kubernetes resource quantities: ``500m`` CPU, ``256Mi`` memory, ``1e3``.
+
+A ``Quantity`` keeps the text the user wrote (so objects round-trip unchanged) and
+its exact decimal value. In models, use the ``QuantityField`` annotated type.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
+
+_SUFFIXES: dict[str, Decimal] = {
+    "": Decimal(1),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50),
+    "Ei": Decimal(2**60),
+}
+_QUANTITY = re.compile(
+    r"^(?P<number>[+-]?(\d+(\.\d*)?|\.\d+))"
+    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$"
+)
+
+
+class QuantityError(ValueError):
+    pass
+
+
+class Quantity:
+    """An exact, non-negative amount with the text it was written as."""
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, text: str, value: Decimal) -> None:
+        self.text, self.value = text, value
+
+    @classmethod
+    def parse(cls, raw: str | int | float) -> Quantity:
+        text = str(raw).strip()
+        match = _QUANTITY.match(text)
+        if not match:
+            raise QuantityError(
+                f"{text!r} is not a quantity: write a number with an optional suffix, "
+                "e.g. '500m' or '2' for CPU, '256Mi' or '1G' for memory"
+            )
+        suffix = match["suffix"] or ""
+        try:
+            number = Decimal(match["number"])
+            multiplier = (
+                Decimal(f"1{suffix}") if suffix[:1] in "eE" and suffix else _SUFFIXES[suffix]
+            )
+        except (InvalidOperation, KeyError) as e:
+            raise QuantityError(f"{text!r} is not a quantity") from e
+        value = number * multiplier
+        if value < 0:
+            raise QuantityError(f"{text!r} is negative: quantities must be 0 or more")
+        return cls(text, value)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"Quantity({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Quantity) and self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        def validate(raw: Any) -> Quantity:
+            if isinstance(raw, Quantity):
+                return raw
+            if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+                raise QuantityError("must be a quantity string such as '500m' or '256Mi'")
+            return cls.parse(raw)
+
+        return core_schema.no_info_plain_validator_function(
+            validate,
+            json_schema_input_schema=core_schema.union_schema(
+                [core_schema.str_schema(), core_schema.float_schema()]
+            ),
+            serialization=core_schema.plain_serializer_function_ser_schema(str),
+        )
+
+
+QuantityField = Annotated[Quantity, "quantity"]
+
+
+def cpu_millis(quantity: Quantity) -> int:
+    """CPU in millicores, rounded up as Kubernetes does."""
+    return int((quantity.value * 1000).to_integral_value(rounding=ROUND_CEILING))
+
+
+def memory_bytes(quantity: Quantity) -> int:
+    """Memory in bytes, rounded up."""
+    return int(quantity.value.to_integral_value(rounding=ROUND_CEILING))
