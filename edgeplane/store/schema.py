@@ -1,0 +1,84 @@
+"""Tables of the SQL backends. Alembic migrations create and evolve them.
+
+* ``objects``: one row per object, its JSON body and the columns queries need;
+* ``labels``: one row per label, so label selectors run as indexed SQL;
+* ``events``: the watch log, keyed by resourceVersion;
+* ``counter``: the single row that hands out resourceVersions (its row lock
+  serializes writers, so commit order equals resourceVersion order even with
+  several hubs on one PostgreSQL);
+* ``meta``: small settings such as the compaction watermark;
+* ``tokens``: credentials, the secret kept only as a hash.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+objects = Table(
+    "objects",
+    metadata,
+    Column("kind", String(64), primary_key=True),
+    Column("name", String(253), primary_key=True),
+    Column("uid", String(36), nullable=False),
+    Column("resource_version", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+labels = Table(
+    "labels",
+    metadata,
+    Column("kind", String(64), primary_key=True),
+    Column("name", String(253), primary_key=True),
+    Column("key", String(317), primary_key=True),
+    Column("value", String(63), nullable=False),
+    Index("ix_labels_kind_key_value", "kind", "key", "value"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("resource_version", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(64), nullable=False),
+    Column("name", String(253), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+counter = Table(
+    "counter",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("value", BigInteger, nullable=False),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_id", String(64), primary_key=True),
+    Column("secret_hash", String(128), nullable=False),
+    Column("subject", String(253), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+)
+
+COMPACTED_KEY = "compacted_resource_version"

@@ -1,0 +1,414 @@
+"""The SQL store: SQLAlchemy Core over SQLite (aiosqlite) or PostgreSQL (asyncpg).
+
+Every write runs in one transaction that first takes the next resourceVersion from
+the ``counter`` row, so writers are serialized and the event log is in commit order.
+Writers inside one process also queue on an asyncio lock, which keeps SQLite from
+ever returning "database is locked" to a caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from edgeplane.api.selectors import Operator, Requirement, Selector
+from edgeplane.store import objects as bookkeeping
+from edgeplane.store.errors import AlreadyExists, Gone, NotFound, StoreError
+from edgeplane.store.migrations import upgrade
+from edgeplane.store.protocol import EventType, ListResult, Object, TokenRecord, WatchEvent
+from edgeplane.store.schema import COMPACTED_KEY, counter, events, labels, meta, objects, tokens
+from edgeplane.store.watch import Pump, Subscriber
+
+PAGE_MAX = 1000
+EVENT_BATCH = 1000
+MIGRATION_LOCK = 0x6564676570  # pg_advisory_xact_lock key: "edgep"
+
+
+def _dumps(obj: Object) -> str:
+    return json.dumps(obj, separators=(",", ":"), sort_keys=False)
+
+
+class SqlStore:
+    def __init__(
+        self,
+        url: str,
+        *,
+        event_retention: int = 100_000,
+        poll_interval: float = 1.0,
+        compact_every: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.event_retention = event_retention
+        self._poll_interval = poll_interval
+        self._compact_every = compact_every
+        self._engine: AsyncEngine | None = None
+        self._write_lock = asyncio.Lock()
+        self._pump: Pump | None = None
+        self._compactor: asyncio.Task[None] | None = None
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise StoreError("the store is not open: call open() first")
+        return self._engine
+
+    async def open(self) -> None:
+        self._engine = self._create_engine()
+        try:
+            async with self._engine.begin() as conn:
+                if not self.is_sqlite:
+                    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+                await conn.run_sync(upgrade)
+        except (SQLAlchemyError, OSError) as e:
+            await self._engine.dispose()
+            raise StoreError(f"cannot open the store at {self._safe_url()}: {e}") from e
+        self._pump = Pump(
+            self._events_after, await self.current_resource_version(), self._poll_interval
+        )
+        self._pump.start()
+        self._compactor = asyncio.create_task(self._compact_loop(), name="edgeplane-compactor")
+
+    async def close(self) -> None:
+        if self._compactor:
+            self._compactor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._compactor
+        if self._pump:
+            await self._pump.stop()
+        if self._engine:
+            await self._engine.dispose()
+        self._engine = self._pump = self._compactor = None
+
+    def _create_engine(self) -> AsyncEngine:
+        if not self.is_sqlite:
+            return create_async_engine(self.url, pool_size=10, max_overflow=20)
+        engine = create_async_engine(self.url, connect_args={"timeout": 30})
+        sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+
+    def _safe_url(self) -> str:
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
+    # --- reads -----------------------------------------------------------------------
+
+    async def get(self, kind: str, name: str) -> Object:
+        async with self.engine.connect() as conn:
+            found = await self._load(conn, kind, name)
+        if found is None:
+            raise NotFound(kind, name)
+        return found
+
+    async def list(
+        self,
+        kind: str,
+        selector: Selector | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> ListResult:
+        after, rv = _decode_continue(continue_token) if continue_token else ("", None)
+        page = min(limit or PAGE_MAX * 100, PAGE_MAX * 100)
+        query = sa.select(objects.c.name, objects.c.body).where(objects.c.kind == kind)
+        query = query.where(objects.c.name > after).order_by(objects.c.name).limit(page + 1)
+        for requirement in selector.requirements if selector else ():
+            query = query.where(_requirement_clause(requirement))
+        async with self.engine.connect() as conn:
+            if rv is None:
+                rv = await self._current_rv(conn)
+            rows = (await conn.execute(query)).all()
+        items = [json.loads(row.body) for row in rows[:page]]
+        more = len(rows) > page
+        token = _encode_continue(rows[page - 1].name, rv) if more else None
+        return ListResult(items, rv, token)
+
+    async def current_resource_version(self) -> int:
+        async with self.engine.connect() as conn:
+            return await self._current_rv(conn)
+
+    async def counts(self) -> dict[str, int]:
+        query = sa.select(objects.c.kind, sa.func.count()).group_by(objects.c.kind)
+        async with self.engine.connect() as conn:
+            return {row[0]: int(row[1]) for row in await conn.execute(query)}
+
+    # --- writes ----------------------------------------------------------------------
+
+    async def create(self, obj: Object) -> Object:
+        kind, name = bookkeeping.key_of(obj)
+
+        async def write(conn: AsyncConnection, rv: int) -> Object | None:
+            if await self._load(conn, kind, name) is not None:
+                raise AlreadyExists(kind, name)
+            new = bookkeeping.created(obj, rv)
+            await conn.execute(objects.insert().values(_object_row(new, rv)))
+            await self._write_labels(conn, new)
+            await self._log(conn, EventType.ADDED, new, rv)
+            return new
+
+        try:
+            created: Object = await self._write(write, kind, name)
+            return created
+        except IntegrityError as e:
+            raise AlreadyExists(kind, name) from e
+
+    async def replace(self, obj: Object) -> Object:
+        return await self._update(obj, bookkeeping.replaced)
+
+    async def replace_status(self, obj: Object) -> Object:
+        return await self._update(obj, bookkeeping.status_replaced)
+
+    async def delete(self, kind: str, name: str, resource_version: str | None = None) -> Object:
+        async def write(conn: AsyncConnection, rv: int) -> Object | None:
+            stored = await self._load(conn, kind, name)
+            if stored is None:
+                raise NotFound(kind, name)
+            bookkeeping.check_version(stored, resource_version)
+            key = (objects.c.kind == kind) & (objects.c.name == name)
+            await conn.execute(objects.delete().where(key))
+            await conn.execute(
+                labels.delete().where((labels.c.kind == kind) & (labels.c.name == name))
+            )
+            last = bookkeeping.stamped(stored, rv)
+            await self._log(conn, EventType.DELETED, last, rv)
+            return last
+
+        deleted: Object = await self._write(write, kind, name)
+        return deleted
+
+    async def _update(self, obj: Object, change: Callable[[Object, Object], Object]) -> Object:
+        kind, name = bookkeeping.key_of(obj)
+        unchanged: list[Object] = []
+
+        async def write(conn: AsyncConnection, rv: int) -> Object | None:
+            stored = await self._load(conn, kind, name)
+            if stored is None:
+                raise NotFound(kind, name)
+            bookkeeping.check_version(stored, obj)
+            new = change(stored, obj)
+            if new == stored:
+                unchanged.append(stored)
+                return None
+            bookkeeping.stamped(new, rv)
+            key = (objects.c.kind == kind) & (objects.c.name == name)
+            await conn.execute(objects.update().where(key).values(_object_row(new, rv)))
+            if bookkeeping.labels_of(new) != bookkeeping.labels_of(stored):
+                await conn.execute(
+                    labels.delete().where((labels.c.kind == kind) & (labels.c.name == name))
+                )
+                await self._write_labels(conn, new)
+            await self._log(conn, EventType.MODIFIED, new, rv)
+            return new
+
+        written = await self._write(write, kind, name)
+        return written if written is not None else unchanged[0]
+
+    async def _write(
+        self, body: Callable[[AsyncConnection, int], Any], kind: str, name: str
+    ) -> Any:
+        """Run ``body`` in a transaction holding the next resourceVersion.
+
+        When ``body`` returns None the transaction is rolled back: nothing changed,
+        and the resourceVersion it held is given back.
+        """
+        async with self._write_lock, self.engine.connect() as conn:
+            transaction = await conn.begin()
+            try:
+                rv = await self._next_rv(conn)
+                result = await body(conn, rv)
+            except BaseException:
+                await transaction.rollback()
+                raise
+            if result is None:
+                await transaction.rollback()
+                return None
+            await transaction.commit()
+        if self._pump:
+            self._pump.poke()
+        return result
+
+    async def _next_rv(self, conn: AsyncConnection) -> int:
+        bump = counter.update().where(counter.c.id == 1).values(value=counter.c.value + 1)
+        return int((await conn.execute(bump.returning(counter.c.value))).scalar_one())
+
+    async def _current_rv(self, conn: AsyncConnection) -> int:
+        return int((await conn.execute(sa.select(counter.c.value))).scalar_one())
+
+    async def _load(self, conn: AsyncConnection, kind: str, name: str) -> Object | None:
+        query = sa.select(objects.c.body).where((objects.c.kind == kind) & (objects.c.name == name))
+        body = (await conn.execute(query)).scalar_one_or_none()
+        return None if body is None else dict(json.loads(body))
+
+    async def _write_labels(self, conn: AsyncConnection, obj: Object) -> None:
+        kind, name = bookkeeping.key_of(obj)
+        rows = [
+            {"kind": kind, "name": name, "key": k, "value": v}
+            for k, v in bookkeeping.labels_of(obj).items()
+        ]
+        if rows:
+            await conn.execute(labels.insert(), rows)
+
+    async def _log(self, conn: AsyncConnection, type_: EventType, obj: Object, rv: int) -> None:
+        kind, name = bookkeeping.key_of(obj)
+        row = {
+            "resource_version": rv,
+            "kind": kind,
+            "name": name,
+            "type": type_.value,
+            "body": _dumps(obj),
+        }
+        await conn.execute(events.insert().values(row))
+
+    # --- watch -----------------------------------------------------------------------
+
+    async def watch(self, kind: str | None, since: int) -> AsyncIterator[WatchEvent]:
+        pump = self._pump
+        if pump is None:
+            raise StoreError("the store is not open: call open() first")
+        subscriber = Subscriber(kind)
+        pump.subscribers.add(subscriber)
+        try:
+            await self._check_retained(since)
+            last = since
+            while backlog := await self._events_after(last, kind):
+                for old in backlog:
+                    yield old
+                last = backlog[-1].resource_version
+            while (event := await subscriber.queue.get()) is not None:
+                if subscriber.overflowed:
+                    raise Gone(last, last)
+                if event.resource_version > last:
+                    last = event.resource_version
+                    yield event
+        finally:
+            pump.subscribers.discard(subscriber)
+
+    async def _check_retained(self, since: int) -> None:
+        compacted = await self._compacted()
+        if since < compacted:
+            raise Gone(since, compacted)
+
+    async def _compacted(self) -> int:
+        query = sa.select(meta.c.value).where(meta.c.key == COMPACTED_KEY)
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def _events_after(self, rv: int, kind: str | None = None) -> Sequence[WatchEvent]:
+        query = sa.select(events.c.resource_version, events.c.type, events.c.body)
+        query = query.where(events.c.resource_version > rv)
+        if kind is not None:
+            query = query.where(events.c.kind == kind)
+        query = query.order_by(events.c.resource_version).limit(EVENT_BATCH)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            WatchEvent(EventType(row.type), json.loads(row.body), int(row.resource_version))
+            for row in rows
+        ]
+
+    async def compact(self) -> int:
+        """Drop events beyond the newest ``event_retention``; return the new watermark."""
+        async with self._write_lock, self.engine.begin() as conn:
+            watermark = max(0, await self._current_rv(conn) - self.event_retention)
+            if watermark <= int(
+                (
+                    await conn.execute(sa.select(meta.c.value).where(meta.c.key == COMPACTED_KEY))
+                ).scalar_one()
+            ):
+                return watermark
+            await conn.execute(events.delete().where(events.c.resource_version <= watermark))
+            await conn.execute(
+                meta.update().where(meta.c.key == COMPACTED_KEY).values(value=str(watermark))
+            )
+            return watermark
+
+    async def _compact_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._compact_every)
+            with contextlib.suppress(SQLAlchemyError):
+                await self.compact()
+
+    # --- tokens ----------------------------------------------------------------------
+
+    async def put_token(self, record: TokenRecord) -> None:
+        row = {
+            "token_id": record.token_id,
+            "secret_hash": record.secret_hash,
+            "subject": record.subject,
+            "role": record.role,
+            "created_at": record.created_at,
+            "expires_at": record.expires_at,
+        }
+        async with self.engine.begin() as conn:
+            await conn.execute(tokens.delete().where(tokens.c.token_id == record.token_id))
+            await conn.execute(tokens.insert().values(row))
+
+    async def get_token(self, token_id: str) -> TokenRecord | None:
+        query = sa.select(tokens).where(tokens.c.token_id == token_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().one_or_none()
+        return None if row is None else TokenRecord(**dict(row))
+
+    async def delete_token(self, token_id: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(tokens.delete().where(tokens.c.token_id == token_id))
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run beside the writer; FULL syncs every commit, so an
+    # acknowledged write survives a crash or power cut.
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=30000", "foreign_keys=ON"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _object_row(obj: Object, rv: int) -> dict[str, Any]:
+    kind, name = bookkeeping.key_of(obj)
+    return {
+        "kind": kind,
+        "name": name,
+        "uid": obj["metadata"]["uid"],
+        "resource_version": rv,
+        "body": _dumps(obj),
+    }
+
+
+def _requirement_clause(requirement: Requirement) -> sa.ColumnElement[bool]:
+    match = (labels.c.kind == objects.c.kind) & (labels.c.name == objects.c.name)
+    match = match & (labels.c.key == requirement.key)
+    if requirement.operator in (Operator.IN, Operator.NOT_IN):
+        match = match & labels.c.value.in_(requirement.values)
+    exists = sa.exists(sa.select(labels.c.key).where(match))
+    if requirement.operator in (Operator.IN, Operator.EXISTS):
+        return exists
+    return ~exists
+
+
+def _encode_continue(name: str, rv: int) -> str:
+    raw = json.dumps({"after": name, "rv": rv}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[str, int]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return str(raw["after"]), int(raw["rv"])
+    except (ValueError, KeyError, TypeError, binascii.Error) as e:
+        raise ValueError(
+            f"continue token {token[:20]!r} is not one this hub issued: "
+            "start the list again without continue"
+        ) from e

@@ -1,0 +1,76 @@
+"""Watch fan-out: one pump per store reads the event log and feeds every watcher.
+
+The pump wakes when this process commits a write and every ``poll_interval``
+seconds (to see writes of other hubs sharing the database), reads the events after
+the last one it saw in one query, and hands them to each subscriber's bounded queue.
+A watcher registers before it reads its backlog from the log, then drains its queue
+skipping what the backlog already gave it: no gaps and no duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from edgeplane.store.protocol import WatchEvent
+
+QUEUE_LIMIT = 10_000
+
+ReadAfter = Callable[[int], Awaitable[Sequence[WatchEvent]]]
+
+
+@dataclass(eq=False)
+class Subscriber:
+    kind: str | None
+    queue: asyncio.Queue[WatchEvent | None] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_LIMIT)
+    )
+    overflowed: bool = False
+
+    def offer(self, event: WatchEvent | None) -> None:
+        if event is not None and self.kind is not None and event.object["kind"] != self.kind:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+class Pump:
+    def __init__(self, read_after: ReadAfter, start_after: int, poll_interval: float) -> None:
+        self._read_after = read_after
+        self._poll_interval = poll_interval
+        self.last_rv = start_after
+        self.subscribers: set[Subscriber] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="edgeplane-store-pump")
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for subscriber in self.subscribers:
+            subscriber.offer(None)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+            self._wake.clear()
+            await self.drain()
+
+    async def drain(self) -> None:
+        while events := await self._read_after(self.last_rv):
+            for event in events:
+                for subscriber in self.subscribers:
+                    subscriber.offer(event)
+            self.last_rv = events[-1].resource_version
