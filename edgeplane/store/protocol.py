@@ -104,6 +104,9 @@ class Store(Protocol):
         The iterator ends when the store closes.
         """
 
+    async def compacted_resource_version(self) -> int:
+        """Watches must start at or after this resourceVersion; older ones are Gone."""
+
     async def current_resource_version(self) -> int:
         """The resourceVersion of the newest write."""
 

@@ -297,11 +297,11 @@ class SqlStore:
             pump.subscribers.discard(subscriber)
 
     async def _check_retained(self, since: int) -> None:
-        compacted = await self._compacted()
+        compacted = await self.compacted_resource_version()
         if since < compacted:
             raise Gone(since, compacted)
 
-    async def _compacted(self) -> int:
+    async def compacted_resource_version(self) -> int:
         query = sa.select(meta.c.value).where(meta.c.key == COMPACTED_KEY)
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())

@@ -1,0 +1,75 @@
+"""The hub's ASGI application: routes, middleware and shared state in one place."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from edgeplane import __version__
+from edgeplane.api.kinds import KINDS
+from edgeplane.hub.auth import Authenticator
+from edgeplane.hub.errors import ApiError, install_handlers
+from edgeplane.hub.metrics import HubMetrics
+from edgeplane.hub.middleware import AuthMiddleware, BodyLimitMiddleware, MetricsMiddleware
+from edgeplane.hub.resources import router
+from edgeplane.store.errors import StoreError
+from edgeplane.store.protocol import Store
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    data_dir: Path = field(default_factory=lambda: Path(".edgeplane"))
+    listen: str = "127.0.0.1:8080"
+    database_url: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    bookmark_seconds: float = 10.0
+    event_retention: int = 100_000
+
+
+def create_app(store: Store, settings: HubSettings) -> FastAPI:
+    app = FastAPI(
+        title="edgeplane hub",
+        version=__version__,
+        description="One control plane for fleets from the cloud to the edge.",
+    )
+    app.state.store = store
+    app.state.settings = settings
+    app.state.metrics = metrics = HubMetrics()
+    app.state.shutdown = asyncio.Event()
+    install_handlers(app)
+    app.include_router(router)
+    _add_probes(app)
+    # Added last runs first: metrics see every answer, auth is checked before the body.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(AuthMiddleware, authenticator=Authenticator(store))
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _add_probes(app: FastAPI) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        if request.app.state.shutdown.is_set():
+            return ApiError(503, "ShuttingDown", "the hub is shutting down").response()
+        try:
+            await request.app.state.store.current_resource_version()
+        except StoreError as e:
+            return ApiError(
+                503, "ServiceUnavailable", f"the store is not reachable: {e}"
+            ).response()
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        body = await request.app.state.metrics.render(
+            request.app.state.store, [k.kind for k in KINDS]
+        )
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,47 @@
+"""Prometheus metrics of one hub: requests, latencies, watches and store sizes."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from edgeplane.store.protocol import Store
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class HubMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "edgeplane_http_requests_total",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "edgeplane_http_request_duration_seconds",
+            "Time to the response headers",
+            ["method", "route"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.watches = Gauge(
+            "edgeplane_watches_active", "Open watch streams", registry=self.registry
+        )
+        self.objects = Gauge(
+            "edgeplane_store_objects", "Stored objects by kind", ["kind"], registry=self.registry
+        )
+        self.resource_version = Gauge(
+            "edgeplane_store_resource_version", "Newest resourceVersion", registry=self.registry
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    async def render(self, store: Store, kinds: list[str]) -> bytes:
+        counts = await store.counts()
+        for kind in kinds:
+            self.objects.labels(kind).set(counts.get(kind, 0))
+        self.resource_version.set(await store.current_resource_version())
+        return bytes(generate_latest(self.registry))

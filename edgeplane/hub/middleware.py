@@ -1,0 +1,115 @@
+"""ASGI middleware of the hub: authentication, body size limit, request metrics.
+
+Plain ASGI rather than ``BaseHTTPMiddleware`` so that watch streams pass through
+untouched and end when the hub shuts down.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from edgeplane.hub.auth import Authenticator
+from edgeplane.hub.errors import ApiError, unauthorized
+from edgeplane.hub.metrics import HubMetrics
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ANONYMOUS = frozenset({"/healthz", "/readyz"})
+
+
+async def _send_error(error: ApiError, send: Send) -> None:
+    body = error.response()
+    await send(
+        {"type": "http.response.start", "status": body.status_code, "headers": body.raw_headers}
+    )
+    await send({"type": "http.response.body", "body": body.body})
+
+
+class AuthMiddleware:
+    """Every path but the health probes needs a valid bearer token, checked first."""
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+        self.app, self.authenticator = app, authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in ANONYMOUS:
+            return await self.app(scope, receive, send)
+        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        principal = await self.authenticator.verify(header)
+        if principal is None:
+            return await _send_error(unauthorized(), send)
+        scope.setdefault("state", {})["principal"] = principal
+        return await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """Answer 413 to a body over ``limit`` bytes, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await _send_error(self._too_large(), send)
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return await _send_error(self._too_large(), send)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+    def _too_large(self) -> ApiError:
+        return ApiError(
+            413,
+            "RequestEntityTooLarge",
+            f"the request body is over the limit of {self.limit} bytes: split the objects "
+            "into several requests or raise the hub's --max-body-bytes",
+        )
+
+
+class MetricsMiddleware:
+    """Count requests and time them to the response headers, by route template."""
+
+    def __init__(self, app: ASGIApp, metrics: HubMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = scope.get("route")
+                template = getattr(route, "path", None) or "unmatched"
+                self.metrics.observe(
+                    scope["method"], template, message["status"], time.perf_counter() - started
+                )
+            await send(message)
+
+        return await self.app(scope, receive, timed_send)

@@ -1,0 +1,246 @@
+"""The resource routes under /api/v1alpha1: list, watch, CRUD, merge-patch, /status.
+
+Each write is validated against the resource model before it reaches the store, so
+bad input is refused with a 4xx and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from edgeplane import __version__
+from edgeplane.api.kinds import API_VERSION, KINDS, KindInfo, by_plural
+from edgeplane.api.selectors import parse_selector
+from edgeplane.api.validation import to_wire, validate_object
+from edgeplane.hub.errors import ApiError, bad_request
+from edgeplane.hub.patch import merge_patch
+from edgeplane.hub.watch import WatchRequest, stream
+from edgeplane.store.protocol import Object, Store
+
+MERGE_PATCH = "application/merge-patch+json"
+BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+PATCH_BODY = {
+    "requestBody": {"required": True, "content": {MERGE_PATCH: {"schema": {"type": "object"}}}}
+}
+
+router = APIRouter(prefix="/api/v1alpha1")
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise bad_request(f"the request body is not valid JSON: {e}; send one JSON object") from e
+
+
+def _same_name(obj: Any, name: str) -> None:
+    given = obj.get("metadata", {}).get("name") if isinstance(obj, dict) else None
+    if given is not None and given != name:
+        raise bad_request(
+            f"metadata.name {given!r} does not match {name!r} in the URL: they must be equal",
+            "metadata.name",
+        )
+
+
+def _validated(raw: Any, info: KindInfo) -> Object:
+    return to_wire(validate_object(raw, expected_kind=info.kind))
+
+
+@router.get("")
+async def discovery() -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "hubVersion": __version__,
+        "resources": [
+            {
+                "kind": k.kind,
+                "plural": k.plural,
+                "singular": k.singular,
+                "shortNames": list(k.short_names),
+            }
+            for k in KINDS
+        ],
+    }
+
+
+@router.get("/{plural}", response_model=None)
+async def list_or_watch(
+    request: Request,
+    plural: str,
+    label_selector: str | None = Query(None, alias="labelSelector"),
+    limit: int | None = Query(None, ge=1, le=1000),
+    continue_: str | None = Query(None, alias="continue"),
+    watch: bool = False,
+    resource_version: str | None = Query(None, alias="resourceVersion"),
+) -> dict[str, Any] | StreamingResponse:
+    info, store = by_plural(plural), _store(request)
+    selector = parse_selector(label_selector)
+    if watch:
+        return await _watch(
+            request,
+            store,
+            WatchRequest(
+                info,
+                selector,
+                _parse_rv(resource_version),
+                request.app.state.settings.bookmark_seconds,
+            ),
+        )
+    try:
+        page = await store.list(info.kind, selector, limit, continue_)
+    except ValueError as e:
+        raise bad_request(str(e), "continue") from e
+    metadata: dict[str, str] = {"resourceVersion": str(page.resource_version)}
+    if page.continue_token:
+        metadata["continue"] = page.continue_token
+    return {
+        "apiVersion": API_VERSION,
+        "kind": f"{info.kind}List",
+        "metadata": metadata,
+        "items": page.items,
+    }
+
+
+def _parse_rv(value: str | None) -> int | None:
+    if value in (None, ""):
+        return None
+    if not value.isdigit():
+        raise bad_request(
+            f"resourceVersion {value!r} is not a number: use one the hub returned",
+            "resourceVersion",
+        )
+    return int(value)
+
+
+async def _watch(request: Request, store: Store, watch: WatchRequest) -> StreamingResponse:
+    if watch.since and watch.since < await store.compacted_resource_version():
+        oldest = await store.compacted_resource_version()
+        raise ApiError(
+            410,
+            "Gone",
+            f"resourceVersion {watch.since} is too old: the event log starts after {oldest}; "
+            "list again and watch from the list's resourceVersion",
+            "resourceVersion",
+        )
+    metrics, shutdown = request.app.state.metrics, request.app.state.shutdown
+
+    async def body() -> Any:
+        metrics.watches.inc()
+        try:
+            async for chunk in stream(store, watch, shutdown):
+                yield chunk
+        finally:
+            metrics.watches.dec()
+
+    return StreamingResponse(
+        body(),
+        media_type="application/x-ndjson",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post("/{plural}", status_code=201, openapi_extra=BODY)
+async def create(request: Request, plural: str) -> Object:
+    info = by_plural(plural)
+    raw = await _json_body(request)
+    obj = _validated(raw, info)
+    obj.pop("status", None)  # status is written through /status only
+    return await _store(request).create(obj)
+
+
+@router.get("/{plural}/{name}")
+async def get(request: Request, plural: str, name: str) -> Object:
+    return await _store(request).get(by_plural(plural).kind, name)
+
+
+@router.put("/{plural}/{name}", openapi_extra=BODY)
+async def replace(request: Request, plural: str, name: str) -> Object:
+    info = by_plural(plural)
+    raw = await _json_body(request)
+    _same_name(raw, name)
+    obj = _validated(raw, info)
+    return await _store(request).replace(obj)
+
+
+async def _merge_patch_body(request: Request) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if content_type != MERGE_PATCH:
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            f"PATCH needs Content-Type {MERGE_PATCH} (got {content_type or 'none'!r})",
+        )
+    patch = await _json_body(request)
+    if not isinstance(patch, dict):
+        raise bad_request("a merge patch must be a JSON object")
+    return patch
+
+
+@router.patch("/{plural}/{name}", openapi_extra=PATCH_BODY)
+async def patch(request: Request, plural: str, name: str) -> Object:
+    info, store = by_plural(plural), _store(request)
+    body = await _merge_patch_body(request)
+    current = await store.get(info.kind, name)
+    merged = merge_patch(current, body)
+    _same_name(merged, name)
+    obj = _validated(merged, info)
+    obj["metadata"]["resourceVersion"] = (
+        body.get("metadata", {}).get("resourceVersion") or current["metadata"]["resourceVersion"]
+    )
+    return await store.replace(obj)
+
+
+@router.delete("/{plural}/{name}")
+async def delete(
+    request: Request,
+    plural: str,
+    name: str,
+    resource_version: str | None = Query(None, alias="resourceVersion"),
+) -> Object:
+    return await _store(request).delete(by_plural(plural).kind, name, resource_version)
+
+
+@router.put("/{plural}/{name}/status", openapi_extra=BODY)
+async def replace_status(request: Request, plural: str, name: str) -> Object:
+    info, store = by_plural(plural), _store(request)
+    raw = await _json_body(request)
+    _same_name(raw, name)
+    current = await store.get(info.kind, name)
+    status = raw.get("status") if isinstance(raw, dict) else None
+    candidate = {k: v for k, v in current.items() if k != "status"}
+    if status is not None:
+        candidate["status"] = status
+    obj = _validated(candidate, info)
+    obj["metadata"]["resourceVersion"] = (
+        (raw.get("metadata") or {}).get("resourceVersion") if isinstance(raw, dict) else None
+    )
+    return await store.replace_status(obj)
+
+
+@router.patch("/{plural}/{name}/status", openapi_extra=PATCH_BODY)
+async def patch_status(request: Request, plural: str, name: str) -> Object:
+    info, store = by_plural(plural), _store(request)
+    body = await _merge_patch_body(request)
+    current = await store.get(info.kind, name)
+    candidate = dict(current)
+    candidate["status"] = merge_patch(current.get("status") or {}, body.get("status") or {})
+    obj = _validated(candidate, info)
+    obj["metadata"]["resourceVersion"] = (
+        body.get("metadata", {}).get("resourceVersion") or current["metadata"]["resourceVersion"]
+    )
+    return await store.replace_status(obj)
