@@ -1,2 +1,10 @@
 """The ``edgeplane`` command line (typer + rich) over ``client``.
+
+Importing this package registers every command on ``app``; ``edgeplane.main`` adds
+the commands that run servers (``hub``).
 """
+
+from edgeplane.cli import contexts, objects
+from edgeplane.cli.app import app
+
+__all__ = ["app", "contexts", "objects"]

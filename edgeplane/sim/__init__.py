@@ -1,2 +1,1 @@
-"""Fleet simulator: many virtual sites against a real hub. (Empty until the simulator issue.)
-"""
+"""Fleet simulator: many virtual sites against a real hub. (Empty until the simulator issue.)"""

@@ -1,2 +1,1 @@
-"""Dashboard: server-rendered pages over the client. (Empty until the dashboard issue.)
-"""
+"""Dashboard: server-rendered pages over the client. (Empty until the dashboard issue.)"""

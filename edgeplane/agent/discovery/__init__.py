@@ -1,2 +1,1 @@
-"""Device discovery, one module per protocol.
-"""
+"""Device discovery, one module per protocol."""

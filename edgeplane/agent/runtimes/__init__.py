@@ -1,2 +1,1 @@
-"""Runtime drivers, one per module behind one small protocol (process, kubernetes).
-"""
+"""Runtime drivers, one per module behind one small protocol (process, kubernetes)."""

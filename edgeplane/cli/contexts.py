@@ -1,0 +1,76 @@
+"""``edgeplane config``: contexts (server and token) kept in the config file, and ``version``."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from edgeplane import __version__
+from edgeplane.cli.app import app, globals_of, handles_errors
+from edgeplane.cli.output import out
+from edgeplane.client.config import add_context, find_context, load_config, save_config
+from edgeplane.client.errors import ClientError, HubUnreachable
+
+config_app = typer.Typer(help="Contexts: which hub and token the CLI uses.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("get-contexts")
+@handles_errors
+def get_contexts(ctx: typer.Context) -> None:
+    """List contexts; * marks the current one."""
+    data = load_config(globals_of(ctx).config_file)
+    grid = Table(box=None, show_edge=False, pad_edge=False)
+    for title in ("CURRENT", "NAME", "SERVER"):
+        grid.add_column(title, no_wrap=True)
+    for c in data["contexts"]:
+        current = "*" if c.get("name") == data.get("current-context") else ""
+        grid.add_row(current, str(c.get("name")), str(c.get("server")))
+    out.print(grid)
+
+
+@config_app.command("current-context")
+@handles_errors
+def current_context(ctx: typer.Context) -> None:
+    """Print the current context's name."""
+    name = load_config(globals_of(ctx).config_file).get("current-context")
+    if not name:
+        raise typer.Exit(1)
+    out.print(str(name))
+
+
+@config_app.command("use-context")
+@handles_errors
+def use_context(ctx: typer.Context, name: str) -> None:
+    """Make NAME the current context."""
+    path = globals_of(ctx).config_file
+    data = load_config(path)
+    find_context(data, name)
+    data["current-context"] = name
+    save_config(path, data)
+    out.print(f'Switched to context "{name}".')
+
+
+@config_app.command("set-context")
+@handles_errors
+def set_context(
+    ctx: typer.Context,
+    name: str,
+    server: str = typer.Option(..., "--server", help="Hub URL, e.g. http://127.0.0.1:8080"),
+    token: str | None = typer.Option(None, "--token", help="Bearer token for this hub."),
+) -> None:
+    """Create or replace a context and make it current."""
+    add_context(globals_of(ctx).config_file, name, server.rstrip("/"), token)
+    out.print(f'Context "{name}" set.')
+
+
+@app.command()
+def version(ctx: typer.Context) -> None:
+    """Print the client's version and, when reachable, the hub's."""
+    out.print(f"client: {__version__}")
+    try:
+        with globals_of(ctx).client() as client:
+            hub = client.discovery().get("hubVersion", "unknown")
+            out.print(f"hub:    {hub} at {client.server}")
+    except (ClientError, HubUnreachable) as e:
+        out.print(f"hub:    not available ({e})", markup=False)

@@ -1,0 +1,188 @@
+"""Commands over objects: apply, get, describe, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+import yaml
+
+from edgeplane.api.kinds import KindInfo, kind_info
+from edgeplane.cli.app import app, fail, globals_of, handles_errors
+from edgeplane.cli.manifests import Manifest, load_raw, load_validated
+from edgeplane.cli.output import age, as_list, columns, dump, out, ref, table
+from edgeplane.client.errors import ClientError
+from edgeplane.client.hub import HubClient
+
+OUTPUTS = ("table", "wide", "yaml", "json", "name")
+
+
+def _declared(obj: dict[str, Any]) -> tuple[Any, ...]:
+    meta = obj.get("metadata", {})
+    return (meta.get("labels") or {}, meta.get("annotations") or {}, obj.get("spec"))
+
+
+def apply_one(client: HubClient, manifest: Manifest) -> str:
+    """Create or update one object; return created, configured or unchanged."""
+    info = kind_info(manifest.kind)
+    try:
+        stored = client.get(info.plural, manifest.name)
+    except ClientError as e:
+        if e.status != 404:
+            raise
+        client.create(info.plural, manifest.obj)
+        return "created"
+    if _declared(stored) == _declared(manifest.obj):
+        return "unchanged"
+    desired = {**manifest.obj, "metadata": dict(manifest.obj["metadata"])}
+    desired["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"]
+    client.replace(info.plural, desired)
+    return "configured"
+
+
+@app.command()
+@handles_errors
+def apply(
+    ctx: typer.Context,
+    filename: list[str] = typer.Option(..., "-f", "--filename", help="File, directory or -."),
+) -> None:
+    """Create or update objects from YAML; prints created, configured or unchanged."""
+    manifests = load_validated(filename)
+    with globals_of(ctx).client() as client:
+        for manifest in manifests:
+            out.print(f"{ref(manifest.obj)} {apply_one(client, manifest)}")
+
+
+@app.command()
+@handles_errors
+def get(
+    ctx: typer.Context,
+    kind: str = typer.Argument(..., help="Kind, plural or short name (sites, apps, sg, ...)."),
+    name: str | None = typer.Argument(None),
+    selector: str | None = typer.Option(None, "-l", "--selector", help="Label selector."),
+    output: str = typer.Option("table", "-o", "--output", help="table, wide, yaml, json, name."),
+    watch: bool = typer.Option(False, "-w", "--watch", help="Keep printing changes."),
+) -> None:
+    """List objects, or show one."""
+    if output not in OUTPUTS:
+        raise fail(f"--output {output!r} is not known: use one of {', '.join(OUTPUTS)}", 2)
+    info = kind_info(kind)
+    with globals_of(ctx).client() as client:
+        if name:
+            items = [client.get(info.plural, name)]
+            rv = items[0]["metadata"]["resourceVersion"]
+        else:
+            page = client.list(info.plural, selector)
+            items, rv = page["items"], page["metadata"]["resourceVersion"]
+            while token := page["metadata"].get("continue"):
+                page = client.list(info.plural, selector, continue_=token)
+                items += page["items"]
+        single = bool(name) and not watch
+        _print(info, items, output, single)
+        if watch:
+            _follow(client, info, rv, selector, name, output)
+
+
+def _print(info: KindInfo, items: list[dict[str, Any]], output: str, single: bool) -> None:
+    if output in ("yaml", "json"):
+        out.print(
+            dump(items[0] if single else as_list(info, items), output),
+            end="",
+            markup=False,
+            highlight=False,
+        )
+    elif output == "name":
+        for obj in items:
+            out.print(ref(obj))
+    elif items:
+        out.print(table(info, items, output == "wide"))
+    else:
+        typer.echo(f"No {info.plural} found.", err=True)
+
+
+def _follow(
+    client: HubClient, info: KindInfo, rv: str, selector: str | None, name: str | None, output: str
+) -> None:
+    try:
+        for event in client.watch(info.plural, rv, selector):
+            obj = event["object"]
+            if event["type"] in ("BOOKMARK", "ERROR") or (name and obj["metadata"]["name"] != name):
+                if event["type"] == "ERROR":
+                    raise fail(str(obj.get("message")))
+                continue
+            if output in ("yaml", "json"):
+                out.print(dump(event, output), end="", markup=False)
+            else:
+                cells = [get(obj) for _, get in columns(info, output == "wide")]
+                out.print("  ".join([event["type"], *cells]), markup=False)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+@app.command()
+@handles_errors
+def describe(ctx: typer.Context, kind: str, name: str) -> None:
+    """Show one object in detail: metadata, spec, status and conditions."""
+    info = kind_info(kind)
+    with globals_of(ctx).client() as client:
+        obj = client.get(info.plural, name)
+    meta = obj["metadata"]
+    lines = [
+        f"Name:               {meta['name']}",
+        f"Kind:               {obj['kind']}",
+        f"Labels:             {_pairs(meta.get('labels'))}",
+        f"Annotations:        {_pairs(meta.get('annotations'))}",
+        f"UID:                {meta.get('uid', '-')}",
+        f"Resource version:   {meta.get('resourceVersion', '-')}",
+        f"Generation:         {meta.get('generation', '-')}",
+        f"Created:            {meta.get('creationTimestamp', '-')} ({age(obj)} ago)",
+        "Spec:",
+        _indented(obj.get("spec") or {}),
+        "Status:",
+        _indented({k: v for k, v in (obj.get("status") or {}).items() if k != "conditions"}),
+    ]
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    lines.append("Conditions:" + ("" if conditions else " <none>"))
+    lines += [
+        f"  {c.get('type')}={c.get('status')}  {c.get('reason') or ''}  {c.get('message') or ''}"
+        for c in conditions
+    ]
+    out.print("\n".join(lines), markup=False, highlight=False)
+
+
+def _pairs(mapping: dict[str, str] | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted((mapping or {}).items())) or "-"
+
+
+def _indented(data: dict[str, Any]) -> str:
+    if not data:
+        return "  <none>"
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False).rstrip()
+    return "\n".join(f"  {line}" for line in text.splitlines())
+
+
+@app.command()
+@handles_errors
+def delete(
+    ctx: typer.Context,
+    kind: str | None = typer.Argument(None),
+    name: str | None = typer.Argument(None),
+    filename: list[str] | None = typer.Option(None, "-f", "--filename"),
+    ignore_not_found: bool = typer.Option(False, "--ignore-not-found"),
+) -> None:
+    """Delete objects by kind and name, or those in files."""
+    if filename:
+        targets = [(kind_info(m.kind), m.name) for m in load_raw(filename)]
+    elif kind and name:
+        targets = [(kind_info(kind), name)]
+    else:
+        raise fail("give KIND NAME or -f FILE", 2)
+    with globals_of(ctx).client() as client:
+        for info, target in targets:
+            try:
+                client.delete(info.plural, target)
+            except ClientError as e:
+                if e.status == 404 and ignore_not_found:
+                    continue
+                raise
+            out.print(f"{info.singular}/{target} deleted")

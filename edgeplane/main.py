@@ -1,0 +1,42 @@
+"""The ``edgeplane`` console script: the CLI plus the commands that run servers.
+
+This is the composition root, outside the layers: it is the one module that joins
+the front end (``cli``) and the hub.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from edgeplane.cli import app
+from edgeplane.cli.app import globals_of
+from edgeplane.client.config import add_context
+from edgeplane.hub.app import HubSettings
+from edgeplane.hub.server import serve
+
+
+@app.command()
+def hub(
+    ctx: typer.Context,
+    data_dir: Path = typer.Option(
+        Path(".edgeplane"), "--data-dir", help="Where the hub keeps its data."
+    ),
+    listen: str = typer.Option("127.0.0.1:8080", "--listen", help="HOST:PORT to serve on."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="postgresql+asyncpg://... (default: SQLite in the data dir)."
+    ),
+) -> None:
+    """Run a hub in the foreground (Ctrl-C stops it)."""
+    config_file = globals_of(ctx).config_file
+
+    def remember(token: str, server: str) -> None:
+        add_context(config_file, "local", server, token)
+        print(f'CLI context "local" written to {config_file}')
+
+    serve(HubSettings(data_dir=data_dir, listen=listen, database_url=database_url), remember)
+
+
+def main() -> None:
+    app()
