@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
+from rich.markup import escape
 
 from edgeplane.api.kinds import UnknownKind
 from edgeplane.cli.manifests import ManifestError
@@ -46,7 +47,7 @@ class Globals:
         return config_path(self.config)
 
     def client(self) -> HubClient:
-        target = resolve(self.config_file, self.context, self.server, self.token)
+        target = resolve(self.context, self.server, self.token, path=self.config_file)
         return HubClient(target.server, target.token)
 
 
@@ -70,7 +71,7 @@ R = TypeVar("R")
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    err.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
     return typer.Exit(code)
 
 

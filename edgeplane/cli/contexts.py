@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from edgeplane import __version__
-from edgeplane.cli.app import app, globals_of, handles_errors
+from edgeplane.cli.app import app, fail, globals_of, handles_errors
 from edgeplane.cli.output import out
 from edgeplane.client.config import add_context, find_context, load_config, save_config
 from edgeplane.client.errors import ClientError, HubUnreachable
@@ -33,10 +33,13 @@ def get_contexts(ctx: typer.Context) -> None:
 @handles_errors
 def current_context(ctx: typer.Context) -> None:
     """Print the current context's name."""
-    name = load_config(globals_of(ctx).config_file).get("current-context")
+    path = globals_of(ctx).config_file
+    name = load_config(path).get("current-context")
     if not name:
-        raise typer.Exit(1)
-    out.print(str(name))
+        raise fail(
+            f"no current context in {path}: pick one with 'edgeplane config use-context NAME'"
+        )
+    out.print(str(name), markup=False)
 
 
 @config_app.command("use-context")

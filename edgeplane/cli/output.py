@@ -18,7 +18,8 @@ Object = dict[str, Any]
 Column = tuple[str, Callable[[Object], str]]
 
 out = Console(width=None if sys.stdout.isatty() else 250, highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+# Errors are one line each, whatever the terminal width, so scripts can grep them.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _label(key: str) -> Callable[[Object], str]:

@@ -22,16 +22,19 @@ DEFAULT_SERVER = "http://127.0.0.1:8080"
 
 
 class ConfigError(Exception):
-    pass
+    """The config file is unreadable or names a context that is not in it."""
 
 
 @dataclass(frozen=True)
 class Target:
+    """A resolved hub URL and token."""
+
     server: str
     token: str | None
 
 
 def config_path(explicit: str | Path | None = None) -> Path:
+    """The ``--config`` flag, else ``$EDGEPLANE_CONFIG``, else ``~/.edgeplane/config.yaml``."""
     if explicit:
         return Path(explicit)
     if env := os.environ.get("EDGEPLANE_CONFIG"):
@@ -39,7 +42,9 @@ def config_path(explicit: str | Path | None = None) -> Path:
     return Path.home() / ".edgeplane" / "config.yaml"
 
 
-def load_config(path: Path) -> dict[str, Any]:
+def load_config(path: Path | None = None) -> dict[str, Any]:
+    """The file's contents; an empty config when the file does not exist yet."""
+    path = config_path(path)
     if not path.exists():
         return {"current-context": None, "contexts": []}
     try:
@@ -53,17 +58,20 @@ def load_config(path: Path) -> dict[str, Any]:
 
 
 def save_config(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically, readable by the owner only (the file holds tokens)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         yaml.safe_dump(data, f, sort_keys=False)
     os.replace(tmp, path)
+    os.chmod(path, 0o600)
 
 
 def add_context(
     path: Path, name: str, server: str, token: str | None, make_current: bool = True
 ) -> None:
+    """Create or replace the context ``name``; make it current when asked (or when none is)."""
     data = load_config(path)
     contexts = [c for c in data["contexts"] if c.get("name") != name]
     contexts.append({"name": name, "server": server, "token": token})
@@ -74,6 +82,7 @@ def add_context(
 
 
 def find_context(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """The context called ``name``; a ConfigError listing the known ones otherwise."""
     for context in data["contexts"]:
         if context.get("name") == name:
             return dict(context)
@@ -85,9 +94,14 @@ def find_context(data: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def resolve(
-    path: Path, context: str | None = None, server: str | None = None, token: str | None = None
+    context: str | None = None,
+    server: str | None = None,
+    token: str | None = None,
+    *,
+    path: Path | None = None,
 ) -> Target:
-    """Flags win over environment variables, which win over the chosen context."""
+    """Where to connect: flags win over $EDGEPLANE_SERVER/$EDGEPLANE_TOKEN, which win
+    over the context (``context``, else the current one) of the config file."""
     data = load_config(path)
     chosen: dict[str, Any] = {}
     if name := context or data.get("current-context"):

@@ -19,10 +19,13 @@ from edgeplane.client.errors import HubUnreachable, from_response
 API = "/api/v1alpha1"
 MERGE_PATCH = "application/merge-patch+json"
 Object = dict[str, Any]
+PAGE_SIZE = 500
 
 
 @dataclass(frozen=True)
 class Request:
+    """One HTTP call, built once and sent by either client."""
+
     method: str
     url: str
     params: dict[str, str] | None = None
@@ -38,7 +41,7 @@ class Request:
 
 
 class _Requests:
-    """The requests of every API call, independent of sync or async transport."""
+    """The request of every API call, independent of sync or async transport."""
 
     @staticmethod
     def list(plural: str, selector: str | None, limit: int | None, cont: str | None) -> Request:
@@ -59,21 +62,60 @@ class _Requests:
         content_type = MERGE_PATCH if method == "PATCH" else "application/json"
         return Request(method, f"{API}/{plural}/{name}{sub}", None, body, content_type)
 
+    @staticmethod
+    def create(plural: str, obj: Object) -> Request:
+        return Request("POST", f"{API}/{plural}", body=obj)
+
+    @staticmethod
+    def write(method: str, plural: str, obj: Object, sub: str = "") -> Request:
+        """PUT/PATCH of the object named in ``obj``'s own metadata."""
+        return _Requests.item(method, plural, _name_of(obj), obj, sub)
+
+
+def _name_of(obj: Object) -> str:
+    try:
+        return str(obj["metadata"]["name"])
+    except (KeyError, TypeError):
+        raise ValueError("the object has no metadata.name: name it before writing it") from None
+
+
+def _next_page(page: Object) -> str | None:
+    token = page.get("metadata", {}).get("continue")
+    return str(token) if token else None
+
+
+def _event(line: str) -> Object | None:
+    return dict(json.loads(line)) if line.strip() else None
+
 
 def _headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def _checked(response: httpx.Response) -> Any:
+    """The JSON body of a success; the hub's error translated otherwise."""
     if response.status_code >= 400:
         raise from_response(response)
     return response.json()
 
 
+WATCH_TIMEOUT = httpx.Timeout(30.0, read=None)  # a watch is idle between events by design
+
+
 class HubClient:
-    def __init__(self, server: str, token: str | None, timeout: float = 30.0) -> None:
+    """Blocking client (the CLI). ``transport`` is for tests (``httpx.MockTransport``)."""
+
+    def __init__(
+        self,
+        server: str,
+        token: str | None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.server = server
-        self._http = httpx.Client(base_url=server, headers=_headers(token), timeout=timeout)
+        self._http = httpx.Client(
+            base_url=server, headers=_headers(token), timeout=timeout, transport=transport
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -84,15 +126,15 @@ class HubClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _send(self, request: Request) -> Any:
+    def _send(self, request: Request) -> Object:
         try:
             response = self._http.request(request.method, request.url, **request.kwargs())
         except httpx.TransportError as e:
             raise HubUnreachable(self.server, e) from e
-        return _checked(response)
+        return dict(_checked(response))
 
     def discovery(self) -> Object:
-        return dict(self._send(Request("GET", API)))
+        return self._send(Request("GET", API))
 
     def list(
         self,
@@ -101,66 +143,76 @@ class HubClient:
         limit: int | None = None,
         continue_: str | None = None,
     ) -> Object:
-        return dict(self._send(_Requests.list(plural, selector, limit, continue_)))
+        return self._send(_Requests.list(plural, selector, limit, continue_))
 
     def list_all(self, plural: str, selector: str | None = None) -> builtins.list[Object]:
-        items: builtins.list[Object] = []
-        token = None
-        while True:
-            page = self.list(plural, selector, 500, token)
+        """Every matching object, following ``continue`` across pages."""
+        page = self.list(plural, selector, PAGE_SIZE)
+        items: builtins.list[Object] = page["items"]
+        while token := _next_page(page):
+            page = self.list(plural, selector, PAGE_SIZE, token)
             items += page["items"]
-            if not (token := page["metadata"].get("continue")):
-                return items
+        return items
 
     def get(self, plural: str, name: str) -> Object:
-        return dict(self._send(_Requests.item("GET", plural, name)))
+        return self._send(_Requests.item("GET", plural, name))
 
     def create(self, plural: str, obj: Object) -> Object:
-        return dict(self._send(Request("POST", f"{API}/{plural}", body=obj)))
+        return self._send(_Requests.create(plural, obj))
 
     def replace(self, plural: str, obj: Object) -> Object:
-        name = obj["metadata"]["name"]
-        return dict(self._send(_Requests.item("PUT", plural, name, obj)))
+        return self._send(_Requests.write("PUT", plural, obj))
 
     def patch(self, plural: str, name: str, patch: Object) -> Object:
-        return dict(self._send(_Requests.item("PATCH", plural, name, patch)))
-
-    def replace_status(self, plural: str, obj: Object) -> Object:
-        name = obj["metadata"]["name"]
-        return dict(self._send(_Requests.item("PUT", plural, name, obj, "/status")))
+        return self._send(_Requests.item("PATCH", plural, name, patch))
 
     def delete(self, plural: str, name: str) -> Object:
-        return dict(self._send(_Requests.item("DELETE", plural, name)))
+        return self._send(_Requests.item("DELETE", plural, name))
+
+    def replace_status(self, plural: str, obj: Object) -> Object:
+        return self._send(_Requests.write("PUT", plural, obj, "/status"))
+
+    def patch_status(self, plural: str, name: str, patch: Object) -> Object:
+        return self._send(_Requests.item("PATCH", plural, name, patch, "/status"))
 
     def watch(
         self, plural: str, resource_version: str | None = None, selector: str | None = None
     ) -> Iterator[Object]:
+        """Events as they come (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) until the hub
+        ends the stream; raises ClientError (410 Gone: list again) or HubUnreachable."""
         request = _Requests.watch(plural, resource_version, selector)
         try:
             with self._http.stream(
-                request.method,
-                request.url,
-                params=request.params,
-                timeout=httpx.Timeout(30, read=None),
+                request.method, request.url, params=request.params, timeout=WATCH_TIMEOUT
             ) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise from_response(response)
                 for line in response.iter_lines():
-                    if line.strip():
-                        yield json.loads(line)
+                    if (event := _event(line)) is not None:
+                        yield event
         except httpx.TransportError as e:
             raise HubUnreachable(self.server, e) from e
 
 
 class AsyncHubClient:
+    """The same calls as ``HubClient`` for asyncio (agents, simulator, benchmarks)."""
+
     def __init__(
-        self, server: str, token: str | None, timeout: float = 30.0, max_connections: int = 100
+        self,
+        server: str,
+        token: str | None,
+        timeout: float = 30.0,
+        max_connections: int = 100,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.server = server
-        limits = httpx.Limits(max_connections=max_connections)
         self._http = httpx.AsyncClient(
-            base_url=server, headers=_headers(token), timeout=timeout, limits=limits
+            base_url=server,
+            headers=_headers(token),
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=max_connections),
+            transport=transport,
         )
 
     async def aclose(self) -> None:
@@ -172,12 +224,15 @@ class AsyncHubClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _send(self, request: Request) -> Any:
+    async def _send(self, request: Request) -> Object:
         try:
             response = await self._http.request(request.method, request.url, **request.kwargs())
         except httpx.TransportError as e:
             raise HubUnreachable(self.server, e) from e
-        return _checked(response)
+        return dict(_checked(response))
+
+    async def discovery(self) -> Object:
+        return await self._send(Request("GET", API))
 
     async def list(
         self,
@@ -186,44 +241,52 @@ class AsyncHubClient:
         limit: int | None = None,
         continue_: str | None = None,
     ) -> Object:
-        return dict(await self._send(_Requests.list(plural, selector, limit, continue_)))
+        return await self._send(_Requests.list(plural, selector, limit, continue_))
+
+    async def list_all(self, plural: str, selector: str | None = None) -> builtins.list[Object]:
+        """Every matching object, following ``continue`` across pages."""
+        page = await self.list(plural, selector, PAGE_SIZE)
+        items: builtins.list[Object] = page["items"]
+        while token := _next_page(page):
+            page = await self.list(plural, selector, PAGE_SIZE, token)
+            items += page["items"]
+        return items
 
     async def get(self, plural: str, name: str) -> Object:
-        return dict(await self._send(_Requests.item("GET", plural, name)))
+        return await self._send(_Requests.item("GET", plural, name))
 
     async def create(self, plural: str, obj: Object) -> Object:
-        return dict(await self._send(Request("POST", f"{API}/{plural}", body=obj)))
+        return await self._send(_Requests.create(plural, obj))
 
     async def replace(self, plural: str, obj: Object) -> Object:
-        name = obj["metadata"]["name"]
-        return dict(await self._send(_Requests.item("PUT", plural, name, obj)))
+        return await self._send(_Requests.write("PUT", plural, obj))
 
     async def patch(self, plural: str, name: str, patch: Object) -> Object:
-        return dict(await self._send(_Requests.item("PATCH", plural, name, patch)))
-
-    async def replace_status(self, plural: str, obj: Object) -> Object:
-        name = obj["metadata"]["name"]
-        return dict(await self._send(_Requests.item("PUT", plural, name, obj, "/status")))
+        return await self._send(_Requests.item("PATCH", plural, name, patch))
 
     async def delete(self, plural: str, name: str) -> Object:
-        return dict(await self._send(_Requests.item("DELETE", plural, name)))
+        return await self._send(_Requests.item("DELETE", plural, name))
+
+    async def replace_status(self, plural: str, obj: Object) -> Object:
+        return await self._send(_Requests.write("PUT", plural, obj, "/status"))
+
+    async def patch_status(self, plural: str, name: str, patch: Object) -> Object:
+        return await self._send(_Requests.item("PATCH", plural, name, patch, "/status"))
 
     async def watch(
         self, plural: str, resource_version: str | None = None, selector: str | None = None
     ) -> AsyncIterator[Object]:
+        """Events as they come; see ``HubClient.watch``."""
         request = _Requests.watch(plural, resource_version, selector)
         try:
             async with self._http.stream(
-                request.method,
-                request.url,
-                params=request.params,
-                timeout=httpx.Timeout(30, read=None),
+                request.method, request.url, params=request.params, timeout=WATCH_TIMEOUT
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     raise from_response(response)
                 async for line in response.aiter_lines():
-                    if line.strip():
-                        yield json.loads(line)
+                    if (event := _event(line)) is not None:
+                        yield event
         except httpx.TransportError as e:
             raise HubUnreachable(self.server, e) from e
