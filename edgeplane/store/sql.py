@@ -55,6 +55,7 @@ class SqlStore:
         self._write_lock = asyncio.Lock()
         self._pump: Pump | None = None
         self._compactor: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -85,10 +86,9 @@ class SqlStore:
         self._compactor = asyncio.create_task(self._compact_loop(), name="edgeplane-compactor")
 
     async def close(self) -> None:
+        self._closing.set()
         if self._compactor:
-            self._compactor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._compactor
+            await self._compactor
         if self._pump:
             await self._pump.stop()
         if self._engine:
@@ -336,8 +336,10 @@ class SqlStore:
             return watermark
 
     async def _compact_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._compact_every)
+        while not self._closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self._compact_every)
+                return
             with contextlib.suppress(SQLAlchemyError):
                 await self.compact()
 

@@ -45,6 +45,7 @@ class Pump:
         self.last_rv = start_after
         self.subscribers: set[Subscriber] = set()
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -54,19 +55,22 @@ class Pump:
         self._wake.set()
 
     async def stop(self) -> None:
+        # Cooperative: cancelling a task inside a database call can leave the driver's
+        # connection half-closed, so the loop is asked to finish its current read.
+        self._stopping = True
+        self._wake.set()
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         for subscriber in self.subscribers:
             subscriber.offer(None)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval)
             self._wake.clear()
-            await self.drain()
+            if not self._stopping:
+                await self.drain()
 
     async def drain(self) -> None:
         while events := await self._read_after(self.last_rv):
