@@ -30,6 +30,9 @@ class _Server(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self._shutdown.set()
         super().handle_exit(sig, frame)
+        # uvicorn re-raises captured signals after serving, which would kill the
+        # process before the store is closed; a hub asked to stop exits 0 instead.
+        self._captured_signals.clear()
 
 
 def split_listen(listen: str) -> tuple[str, int]:
