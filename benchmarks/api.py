@@ -162,7 +162,9 @@ async def watch_fanout(client: httpx.AsyncClient) -> dict[str, float]:
                 event = json.loads(line) if line else {}
                 if event.get("type") != "MODIFIED":
                     continue
-                stamp = event["object"]["metadata"]["annotations"]["bench/seq"]
+                stamp = event["object"]["metadata"]["annotations"].get("bench/seq")
+                if stamp is None:  # the label change that brought the site into the selector
+                    continue
                 latencies.append(time.perf_counter() - sent[stamp])
                 seen += 1
                 if seen == WATCH_UPDATES:
@@ -220,6 +222,7 @@ async def measure(base: str, token: str, sites: int) -> dict[str, dict[str, floa
             selector = f"region={REGIONS[i % len(REGIONS)]},tier in (edge,aggregation)"
             checked(await client.get(f"{API}/sites", params={"labelSelector": selector}), 200)
 
+        print(f"  loading {sites} sites...", file=sys.stderr, flush=True)
         results = {"create": await run_concurrently(sites, create)}
         results["get"] = await run_concurrently(GETS, get)
         results["list_selector"] = await run_concurrently(LISTS, list_selected, concurrency=8)
