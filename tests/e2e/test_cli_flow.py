@@ -192,3 +192,30 @@ def test_hub_command_writes_local_context(tmp_path: Path) -> None:
         hub.terminate()
         hub.communicate(timeout=20)
     assert hub.returncode == 0
+
+
+def test_get_watch_prints_changes(hub: HubProcess, tmp_path: Path) -> None:
+    run(hub, tmp_path, "apply", "-f", write(tmp_path, "app.yaml", APP))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEPLANE_")}
+    env.update(
+        EDGEPLANE_SERVER=hub.url,
+        EDGEPLANE_TOKEN=hub.token,
+        EDGEPLANE_CONFIG=str(tmp_path / "config.yaml"),
+    )
+    watcher = subprocess.Popen(
+        [BIN, "get", "sites", "-w"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert watcher.stdout is not None
+        lines = [watcher.stdout.readline() for _ in range(3)]  # header + 2 sites
+        assert lines[0].split()[0] == "NAME"
+        run(hub, tmp_path, "delete", "site", "s2")
+        event = watcher.stdout.readline().split()
+        assert event[:2] == ["DELETED", "s2"]
+    finally:
+        watcher.terminate()
+        watcher.communicate(timeout=20)
