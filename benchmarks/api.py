@@ -65,7 +65,7 @@ def running_hub(data_dir: Path, database_url: str | None) -> Iterator[tuple[str,
     ]
     if database_url:
         cmd += ["--database-url", database_url]
-    log = open(data_dir.parent / f"hub-{port}.log", "w")  # noqa: SIM115
+    log = open(Path(tempfile.gettempdir()) / f"edgeplane-bench-hub-{port}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -237,20 +237,24 @@ def bench_backend(name: str, database_url: str | None, sites: int) -> dict[str, 
             return asyncio.run(measure(base, token, sites))
 
 
-def print_table(results: dict[str, dict[str, dict[str, float]]]) -> None:
+def print_table(results: dict[str, dict[str, dict[str, float]]], file: Any = None) -> None:
+    print(file=file)
     print(
-        f"{'backend':<11} {'operation':<14} {'count':>7} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9}"
+        f"{'backend':<11} {'operation':<14} {'count':>7} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9}",
+        file=file,
     )
     for backend, ops in results.items():
         for op, r in ops.items():
             rate = r.get("rps", r.get("events_per_s", 0.0))
             print(
                 f"{backend:<11} {op:<14} {int(r['count']):>7} {rate:>9.1f} "
-                f"{r['p50_ms']:>9.2f} {r['p99_ms']:>9.2f}"
+                f"{r['p50_ms']:>9.2f} {r['p99_ms']:>9.2f}",
+                file=file,
             )
     print(
         "(watch_fanout: req/s column is watch events delivered per second across "
-        f"{WATCHERS} watchers; latency is write-ack to receipt)"
+        f"{WATCHERS} watchers; latency is write-ack to receipt)",
+        file=file,
     )
 
 
@@ -262,6 +266,7 @@ def main() -> None:
     results: dict[str, dict[str, dict[str, float]]] = {}
     if args.backend in ("sqlite", "both"):
         results["sqlite"] = bench_backend("sqlite", None, args.sites)
+        print_table({"sqlite": results["sqlite"]}, file=sys.stderr)
     if args.backend in ("postgresql", "both"):
         with running_postgres() as url:
             results["postgresql"] = bench_backend("postgresql", url, args.sites)
