@@ -1,6 +1,7 @@
 """Reading manifests: multi-document YAML (or JSON) from files, directories or stdin.
 
-Everything is parsed and validated before anything is sent, so one bad document
+A ``<Kind>List`` document (what ``get -o yaml`` prints for a list) stands for its
+items. Everything is parsed and validated before anything is sent, so one bad document
 stops the whole apply and changes nothing.
 """
 
@@ -65,10 +66,26 @@ def _documents(label: str, text: str) -> list[tuple[str, Any]]:
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
         raise ManifestError(f"{label}:{where}: malformed YAML: {problem}") from e
-    numbered = [(f"{label} (document {i + 1})", d) for i, d in enumerate(docs) if d is not None]
+    numbered = [
+        entry
+        for i, doc in enumerate(docs)
+        if doc is not None
+        for entry in _expanded(f"{label} (document {i + 1})", doc)
+    ]
     if not numbered:
         raise ManifestError(f"{label}: no objects in it")
     return numbered
+
+
+def _expanded(where: str, doc: Any) -> list[tuple[str, Any]]:
+    """A ``<Kind>List`` (what ``get -o yaml`` prints) stands for its items."""
+    kind = doc.get("kind") if isinstance(doc, dict) else None
+    if not (isinstance(kind, str) and kind.endswith("List") and "items" in doc):
+        return [(where, doc)]
+    items = doc["items"]
+    if not isinstance(items, list):
+        raise ManifestError(f"{where}: {kind}.items must be a list of objects")
+    return [(f"{where[:-1]}, item {i + 1})", item) for i, item in enumerate(items)]
 
 
 def load_raw(sources: Iterable[str]) -> list[Manifest]:

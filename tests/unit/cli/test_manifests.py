@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+import yaml
 
 from edgeplane.cli.manifests import ManifestError, load_raw, load_validated
 
@@ -131,3 +132,22 @@ def test_raw_loading_needs_only_kind_and_name(tmp_path: Path) -> None:
     assert (manifest.kind, manifest.name) == ("Site", "a")
     with pytest.raises(ManifestError, match=r"\(document 1\): each object needs kind"):
         load_raw([write(tmp_path, "t.yaml", "kind: Site\n")])
+
+
+def test_a_list_document_stands_for_its_items(tmp_path: Path) -> None:
+    items = [yaml.safe_load(site("a")), yaml.safe_load(site("b"))]
+    text = yaml.safe_dump(
+        {"apiVersion": "edgeplane.io/v1alpha1", "kind": "SiteList", "items": items}
+    )
+    manifests = load_validated([write(tmp_path, "list.yaml", site("first") + "---\n" + text)])
+    assert names(manifests) == ["first", "a", "b"]
+    assert manifests[2].source.endswith("list.yaml (document 2, item 2)")
+
+
+def test_a_bad_item_of_a_list_is_named(tmp_path: Path) -> None:
+    bad = {"apiVersion": "v1", "kind": "Site", "metadata": {"name": "x"}}
+    text = yaml.safe_dump({"kind": "SiteList", "items": [yaml.safe_load(site("a")), bad]})
+    with pytest.raises(ManifestError, match=r"\(document 1, item 2\): Site \"x\" is invalid"):
+        load_validated([write(tmp_path, "list.yaml", text)])
+    with pytest.raises(ManifestError, match=r"SiteList\.items must be a list"):
+        load_validated([write(tmp_path, "l2.yaml", "kind: SiteList\nitems: {a: 1}\n")])
