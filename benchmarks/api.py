@@ -17,13 +17,11 @@ import contextlib
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.hub import running_hub  # noqa: E402
 from tests.support.postgres import running_postgres  # noqa: E402
 
 API = "/api/v1alpha1"
@@ -42,52 +41,6 @@ GETS = 3000
 LISTS = 200
 WATCHERS = 100
 WATCH_UPDATES = 200
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def running_hub(data_dir: Path, database_url: str | None) -> Iterator[tuple[str, str]]:
-    """Start ``python -m edgeplane.hub``; yield (base url, admin token)."""
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "edgeplane.hub",
-        "--data-dir",
-        str(data_dir),
-        "--listen",
-        f"127.0.0.1:{port}",
-    ]
-    if database_url:
-        cmd += ["--database-url", database_url]
-    log = open(Path(tempfile.gettempdir()) / f"edgeplane-bench-hub-{port}.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"hub exited with {proc.returncode}; see {log.name}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError(f"hub did not become ready; see {log.name}")
-        token = (data_dir / "admin.token").read_text().strip()
-        yield base, token
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def site(i: int) -> dict[str, Any]:
@@ -231,10 +184,15 @@ async def measure(base: str, token: str, sites: int) -> dict[str, dict[str, floa
 
 
 def bench_backend(name: str, database_url: str | None, sites: int) -> dict[str, dict[str, float]]:
-    with tempfile.TemporaryDirectory(prefix=f"edgeplane-bench-{name}-") as tmp:
-        data_dir = Path(tmp) / "hub"
-        with running_hub(data_dir, database_url) as (base, token):
-            return asyncio.run(measure(base, token, sites))
+    with (
+        tempfile.TemporaryDirectory(prefix=f"edgeplane-bench-{name}-") as tmp,
+        running_hub(Path(tmp) / "hub", database_url=database_url) as hub,
+    ):
+        try:
+            return asyncio.run(measure(hub.url, hub.token, sites))
+        except Exception:
+            print(f"--- hub log ({name}) ---\n{hub.log.read_text()[-4000:]}", file=sys.stderr)
+            raise
 
 
 def print_table(results: dict[str, dict[str, dict[str, float]]], file: Any = None) -> None:
