@@ -65,6 +65,9 @@ async def run(settings: HubSettings, on_admin_token: OnAdminToken | None = None)
             access_log=False,
             timeout_graceful_shutdown=10,
             lifespan="off",
+            # Agents and CLIs reuse connections; uvicorn's 5 s keep-alive races their
+            # reuse and shows up as dropped requests.
+            timeout_keep_alive=75,
         )
         server = _Server(config, app.state.shutdown)
         print(f"edgeplane hub listening on {server_url}", flush=True)
