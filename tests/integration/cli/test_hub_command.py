@@ -1,0 +1,76 @@
+"""``edgeplane hub``: runs a real hub and leaves a "local" context behind, so the
+CLI works without flags."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from click.testing import Result
+
+from edgeplane.client.config import load_config
+from tests.integration.cli.conftest import invoke
+from tests.support.hub import free_port, wait_ready
+
+BIN = str(Path(sys.executable).parent / "edgeplane")
+
+
+@contextlib.contextmanager
+def edgeplane_hub(
+    data_dir: Path, *global_args: str, env: dict[str, str], port: int | None = None
+) -> Iterator[str]:
+    """``edgeplane [GLOBAL_ARGS] hub`` as a subprocess; yields its URL once ready."""
+    port = port or free_port()
+    log = data_dir.parent / f"edgeplane-hub-{port}.log"
+    cmd = [BIN, *global_args, "hub", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}"]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("EDGEPLANE_")}
+    with open(log, "w") as out:
+        process = subprocess.Popen(cmd, env={**clean, **env}, stdout=out, stderr=out, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert process.returncode == 0, log.read_text()
+
+
+def cli(config: Path, *args: str) -> Result:
+    return invoke({"EDGEPLANE_CONFIG": str(config)}, *args)
+
+
+def test_hub_writes_local_context_to_the_env_config(tmp_path: Path) -> None:
+    config = tmp_path / "env-config.yaml"
+    with edgeplane_hub(tmp_path / "data", env={"EDGEPLANE_CONFIG": str(config)}) as url:
+        assert config.stat().st_mode & 0o777 == 0o600
+        data = load_config(config)
+        assert data["current-context"] == "local"
+        token = (tmp_path / "data" / "admin.token").read_text().strip()
+        assert data["contexts"] == [{"name": "local", "server": url, "token": token}]
+        listed = cli(config, "get", "sites")
+        assert listed.exit_code == 0, listed.stderr
+        assert listed.stderr == "No sites found.\n"
+
+
+def test_config_flag_wins_and_a_restart_keeps_the_users_choice(tmp_path: Path) -> None:
+    flagged = tmp_path / "flag-config.yaml"
+    ignored = tmp_path / "env-config.yaml"
+    env = {"EDGEPLANE_CONFIG": str(ignored)}
+    port = free_port()
+    with edgeplane_hub(tmp_path / "data", "--config", str(flagged), env=env, port=port):
+        assert not ignored.exists()
+        assert cli(flagged, "config", "current-context").stdout == "local\n"
+        site = "apiVersion: edgeplane.io/v1alpha1\nkind: Site\nmetadata: {name: s1}\n"
+        applied = invoke({"EDGEPLANE_CONFIG": str(flagged)}, "apply", "-f", "-", stdin=site)
+        assert applied.stdout == "site/s1 created\n", applied.stderr
+    cli(flagged, "config", "set-context", "elsewhere", "--server", "http://127.0.0.1:1")
+    # Same data dir: the admin token exists already, so the config file is left alone.
+    with edgeplane_hub(tmp_path / "data", "--config", str(flagged), env=env, port=port):
+        assert load_config(flagged)["current-context"] == "elsewhere"
+        kept = cli(flagged, "--context", "local", "get", "sites", "-o", "name")
+        assert kept.stdout == "site/s1\n", kept.stderr

@@ -1,0 +1,179 @@
+"""``get``, ``describe`` and ``delete`` against a real hub."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edgeplane.client.hub import HubClient
+from tests.integration.cli.conftest import Run
+from tests.integration.cli.manifests import APP, GROUP, SITES
+
+
+@pytest.fixture
+def fleet(cli: Run) -> None:
+    result = cli("apply", "-f", "-", stdin="---\n".join([SITES, GROUP, APP]))
+    assert result.exit_code == 0, result.stderr
+
+
+def rows(text: str) -> list[list[str]]:
+    return [line.split() for line in text.splitlines()]
+
+
+@pytest.mark.usefixtures("fleet")
+def test_default_table_has_per_kind_columns(cli: Run) -> None:
+    sites = rows(cli("get", "sites").stdout)
+    assert sites[0] == ["NAME", "PHASE", "REGION", "TIER", "AGE"]
+    assert [r[:4] for r in sites[1:]] == [
+        ["boston", "-", "us-east", "-"],
+        ["dublin", "-", "eu-west", "edge"],
+        ["frankfurt", "-", "eu-central", "cloud"],
+    ]
+    apps = rows(cli("get", "apps").stdout)
+    assert apps[0] == ["NAME", "MODE", "REPLICAS", "GENERATION", "AGE"]
+    assert apps[1][:4] == ["web", "Replicas", "2", "1"]
+
+
+@pytest.mark.usefixtures("fleet")
+def test_wide_adds_labels(cli: Run) -> None:
+    table = rows(cli("get", "Application", "-o", "wide").stdout)
+    assert table[0] == ["NAME", "MODE", "REPLICAS", "GENERATION", "SITEGROUPS", "LABELS", "AGE"]
+    assert table[1][4:6] == ["eu", "team=retail"]
+
+
+@pytest.mark.usefixtures("fleet")
+@pytest.mark.parametrize(
+    ("kind", "name", "fmt"),
+    [
+        ("site", "dublin", "json"),
+        ("apps", "web", "yaml"),
+        ("sg", "eu", "json"),
+    ],
+    ids=["site-json", "app-yaml", "sitegroup-json"],
+)
+def test_one_object_prints_exactly_what_the_hub_holds(
+    cli: Run, client: HubClient, kind: str, name: str, fmt: str
+) -> None:
+    result = cli("get", kind, name, "-o", fmt)
+    assert result.exit_code == 0, result.stderr
+    shown = json.loads(result.stdout) if fmt == "json" else yaml.safe_load(result.stdout)
+    plural = {"site": "sites", "apps": "applications", "sg": "sitegroups"}[kind]
+    assert shown == client.get(plural, name)
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_list_prints_as_kind_list(cli: Run, client: HubClient) -> None:
+    shown = json.loads(cli("get", "sites", "-o", "json").stdout)
+    assert shown == {
+        "apiVersion": "edgeplane.io/v1alpha1",
+        "kind": "SiteList",
+        "items": client.list_all("sites"),
+    }
+
+
+@pytest.mark.usefixtures("fleet")
+def test_yaml_of_one_object_reapplies_unchanged(cli: Run) -> None:
+    exported = cli("get", "app", "web", "-o", "yaml").stdout
+    assert cli("apply", "-f", "-", stdin=exported).stdout == "application/web unchanged\n"
+
+
+SELECTORS = [
+    ("equals", "region=eu-west", ["site/dublin"]),
+    ("not-equals", "region!=eu-west", ["site/boston", "site/frankfurt"]),
+    ("in", "tier in (edge,cloud)", ["site/dublin", "site/frankfurt"]),
+    ("exists", "tier", ["site/dublin", "site/frankfurt"]),
+    ("does-not-exist", "!tier", ["site/boston"]),
+    ("and", "tier,region notin (eu-west)", ["site/frankfurt"]),
+    ("nothing", "region=mars", []),
+]
+
+
+@pytest.mark.usefixtures("fleet")
+@pytest.mark.parametrize(
+    ("selector", "expected"), [s[1:] for s in SELECTORS], ids=[s[0] for s in SELECTORS]
+)
+def test_label_selector(cli: Run, selector: str, expected: list[str]) -> None:
+    result = cli("get", "sites", "-l", selector, "-o", "name")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == expected
+
+
+def test_empty_list_says_so_on_stderr(cli: Run) -> None:
+    result = cli("get", "policies")
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr == "No policies found.\n"
+
+
+@pytest.mark.usefixtures("fleet")
+def test_describe_shows_metadata_spec_status_and_conditions(cli: Run, client: HubClient) -> None:
+    site = client.get("sites", "dublin")
+    condition = {"type": "Ready", "status": "True", "reason": "Heartbeat", "message": "ok"}
+    client.replace_status(
+        "sites", {**site, "status": {"phase": "Online", "conditions": [condition]}}
+    )
+    text = cli("describe", "site", "dublin").stdout
+    assert "Name:               dublin" in text
+    assert "Kind:               Site" in text
+    assert "Labels:             region=eu-west, tier=edge" in text
+    assert f"UID:                {site['metadata']['uid']}" in text
+    assert "Spec:\n  location:\n    lat: 53.35\n    lon: -6.26\n  runtime: process\n" in text
+    assert "Status:\n  phase: Online\n" in text
+    assert "Conditions:\n  Ready=True  Heartbeat  ok" in text
+
+
+@pytest.mark.usefixtures("fleet")
+def test_describe_without_status(cli: Run) -> None:
+    text = cli("describe", "sg", "eu").stdout
+    assert "Status:\n  <none>\nConditions: <none>" in text
+
+
+@pytest.mark.usefixtures("fleet")
+def test_delete_by_name_then_not_found(cli: Run, client: HubClient) -> None:
+    assert cli("delete", "site", "boston").stdout == "site/boston deleted\n"
+    assert [o["metadata"]["name"] for o in client.list_all("sites")] == ["dublin", "frankfurt"]
+    again = cli("delete", "site", "boston")
+    assert again.exit_code == 1
+    assert again.stderr.startswith('error: Site "boston" not found')
+    assert cli("delete", "site", "boston", "--ignore-not-found").exit_code == 0
+
+
+@pytest.mark.usefixtures("fleet")
+def test_delete_from_file(cli: Run, client: HubClient, tmp_path: Path) -> None:
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(APP + "---\n" + GROUP)
+    result = cli("delete", "-f", str(manifest))
+    assert result.stdout.splitlines() == ["application/web deleted", "sitegroup/eu deleted"]
+    assert client.list_all("applications") == client.list_all("sitegroups") == []
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "expected"),
+    [
+        (("get", "widgets"), 1, "unknown kind 'widgets': use one of Site (sites), SiteGroup"),
+        (("describe", "gizmo", "x"), 1, "unknown kind 'gizmo'"),
+        (("get", "site", "nowhere"), 1, "nowhere"),
+        (("describe", "app", "nothing"), 1, "nothing"),
+        (("get", "sites", "-o", "xml"), 2, "--output 'xml' is not known"),
+        (("get", "sites", "-l", "a in (b"), 1, "labelSelector"),
+        (("delete", "site"), 2, "give KIND NAME or -f FILE"),
+    ],
+    ids=[
+        "unknown-kind",
+        "describe-unknown-kind",
+        "get-missing",
+        "describe-missing",
+        "bad-output",
+        "bad-selector",
+        "delete-without-name",
+    ],
+)
+def test_errors_are_one_line_with_the_documented_code(
+    cli: Run, args: tuple[str, ...], code: int, expected: str
+) -> None:
+    result = cli(*args)
+    assert result.exit_code == code
+    assert result.stderr.startswith("error: ")
+    assert expected in result.stderr
