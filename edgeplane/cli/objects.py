@@ -50,7 +50,12 @@ def apply(
     manifests = load_validated(filename)
     with globals_of(ctx).client() as client:
         for manifest in manifests:
-            out.print(f"{ref(manifest.obj)} {apply_one(client, manifest)}")
+            try:
+                result = apply_one(client, manifest)
+            except ClientError as e:
+                # The hub's own checks (admission, conflicts) say what; add where from.
+                raise ClientError(e.status, e.reason, f"{manifest.source}: {e}", e.field) from e
+            out.print(f"{ref(manifest.obj)} {result}")
 
 
 @app.command()

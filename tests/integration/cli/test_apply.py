@@ -160,3 +160,15 @@ def test_a_list_printed_by_get_reapplies_unchanged(cli: Run, client: HubClient) 
         "site/frankfurt unchanged",
     ]
     assert hub_state(client) == before
+
+
+def test_a_refusal_by_the_hub_names_the_document(
+    cli: Run, client: HubClient, tmp_path: Path
+) -> None:
+    # Valid locally, but over the hub's body limit (1 MiB): only the hub can refuse it.
+    huge = APP.replace("annotations: {owner: ops}", "annotations: {blob: " + "x" * 1_100_000 + "}")
+    result = cli("apply", "-f", write(tmp_path, "huge.yaml", GROUP + "---\n" + huge))
+    assert result.exit_code == 1
+    assert result.stdout == "sitegroup/eu created\n"
+    assert result.stderr.startswith(f"error: {tmp_path / 'huge.yaml'} (document 2): ")
+    assert client.list_all("applications") == []
