@@ -1,0 +1,351 @@
+"""Start and stop small real Kubernetes control planes on loopback ports.
+
+One ``Cluster`` is kine (etcd API over SQLite), kube-apiserver (TLS, token auth,
+RBAC), kube-controller-manager, kube-scheduler and KWOK, each a process with its log
+in the cluster's directory. Nodes are KWOK-simulated ``Node`` objects carrying
+``edgeplane.io/site`` and ``topology.kubernetes.io/zone`` labels and a capacity.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hack.kube.pki import write_pki
+
+HERE = Path(__file__).resolve().parent
+KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+PROCESS_ORDER = ("kine", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
+
+class HarnessError(RuntimeError):
+    pass
+
+
+def cache_dir() -> Path:
+    default = Path.home() / ".cache" / "edgeplane" / "kube"
+    return Path(os.environ.get("EDGEPLANE_KUBE_CACHE", default))
+
+
+def binaries_dir() -> Path:
+    """Where hack/kube/build put the binaries; HarnessError when it has not run."""
+    current = cache_dir() / "current"
+    missing = [n for n in PROCESS_ORDER if not (current / n).exists()]
+    if missing:
+        raise HarnessError(f"missing {', '.join(missing)} in {current}: run hack/kube/build")
+    return current.resolve()
+
+
+def build() -> Path:
+    """Run hack/kube/build (reusing cached binaries) and return their directory."""
+    result = subprocess.run([str(HERE / "build")], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise HarnessError(f"hack/kube/build failed:\n{result.stdout}\n{result.stderr}")
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    name: str
+    workdir: Path
+    bin_dir: Path
+    nodes: int = 3
+    zones: tuple[str, ...] = ("zone-a", "zone-b")
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    # --- paths and addresses ---------------------------------------------------------
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.ports['apiserver']}"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "kubeconfig.yaml"
+
+    def log(self, process: str) -> Path:
+        return self.workdir / f"{process}.log"
+
+    def logs(self) -> str:
+        """Tail of every process log, for a failing test's report."""
+        parts = []
+        for name in PROCESS_ORDER:
+            path = self.log(name)
+            if path.exists():
+                parts.append(f"--- {self.name}/{name} ({path}) ---\n{path.read_text()[-3000:]}")
+        return "\n".join(parts)
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        write_pki(self.workdir / "pki")
+        (self.workdir / "tokens.csv").write_text(
+            f'{self.token},edgeplane-admin,edgeplane-admin,"system:masters"\n'
+        )
+        self.ports = {k: free_port() for k in ("kine", "kine-metrics", "apiserver", "kwok")}
+        self._write_kubeconfig()
+        self._spawn("kine", self._kine_args())
+        self._wait_port(self.ports["kine"], "kine")
+        self.start_apiserver()
+        self._spawn("kube-controller-manager", self._controller_manager_args())
+        self._spawn("kube-scheduler", self._scheduler_args())
+        self._spawn("kwok", self._kwok_args())
+        self.create_nodes()
+
+    def start_apiserver(self) -> None:
+        self._spawn("kube-apiserver", self._apiserver_args())
+        self.wait_ready()
+
+    def stop_apiserver(self) -> None:
+        self._stop("kube-apiserver")
+
+    def stop(self) -> None:
+        for name in reversed(PROCESS_ORDER):
+            self._stop(name)
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        with open(self.log(name), "ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [str(self.bin_dir / name), *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def _stop(self, name: str, grace: float = 10) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def _check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise HarnessError(
+                    f"{self.name}/{name} exited with {process.returncode}:\n"
+                    f"{self.log(name).read_text()[-3000:]}"
+                )
+
+    def _wait_port(self, port: int, what: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                return
+            time.sleep(0.05)
+        raise HarnessError(f"{self.name}/{what} did not listen on {port} within {timeout}s")
+
+    def request(self, method: str, path: str, body: object = None) -> object:
+        """A raw API call with the admin token (used before clients exist)."""
+        context = ssl.create_default_context(cafile=str(self.workdir / "pki" / "ca.crt"))
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            f"{self.server}{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, context=context, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
+                self.request("GET", "/readyz")
+                return
+            time.sleep(0.1)
+        raise HarnessError(f"{self.name}/kube-apiserver not ready within {timeout}s\n{self.logs()}")
+
+    # --- nodes -----------------------------------------------------------------------
+
+    def node(self, index: int) -> dict[str, object]:
+        name = f"{self.name}-node-{index}"
+        return {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "annotations": {KWOK_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                "labels": {
+                    "edgeplane.io/site": self.name,
+                    "topology.kubernetes.io/zone": self.zones[index % len(self.zones)],
+                    "kubernetes.io/hostname": name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    "type": "kwok",
+                },
+            },
+            "spec": {},
+            "status": {
+                "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+                "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+                "nodeInfo": {
+                    "architecture": "amd64",
+                    "operatingSystem": "linux",
+                    "kubeletVersion": "fake",
+                    "kubeProxyVersion": "fake",
+                },
+                "phase": "Running",
+            },
+        }
+
+    def create_nodes(self) -> None:
+        for index in range(self.nodes):
+            self.request("POST", "/api/v1/nodes", self.node(index))
+
+    # --- arguments -------------------------------------------------------------------
+
+    def _kine_args(self) -> list[str]:
+        db = self.workdir / "kine.db"
+        return [
+            f"--listen-address=127.0.0.1:{self.ports['kine']}",
+            f"--metrics-bind-address=127.0.0.1:{self.ports['kine-metrics']}",
+            f"--endpoint=sqlite://{db}?_journal=WAL&cache=shared&_busy_timeout=30000",
+        ]
+
+    def _apiserver_args(self) -> list[str]:
+        pki = self.workdir / "pki"
+        return [
+            f"--etcd-servers=http://127.0.0.1:{self.ports['kine']}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={self.ports['apiserver']}",
+            f"--tls-cert-file={pki}/apiserver.crt",
+            f"--tls-private-key-file={pki}/apiserver.key",
+            f"--client-ca-file={pki}/ca.crt",
+            f"--token-auth-file={self.workdir}/tokens.csv",
+            "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={pki}/sa.pub",
+            f"--service-account-signing-key-file={pki}/sa.key",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--allow-privileged=true",
+            "--enable-priority-and-fairness=false",
+            "--endpoint-reconciler-type=none",
+        ]
+
+    def _controller_manager_args(self) -> list[str]:
+        return [
+            f"--kubeconfig={self.kubeconfig}",
+            "--leader-elect=false",
+            "--secure-port=0",
+            f"--root-ca-file={self.workdir}/pki/ca.crt",
+            f"--service-account-private-key-file={self.workdir}/pki/sa.key",
+            "--controllers=*,-nodeipam,-nodelifecycle,-persistentvolume-binder,-attachdetach",
+        ]
+
+    def _scheduler_args(self) -> list[str]:
+        return [f"--kubeconfig={self.kubeconfig}", "--leader-elect=false", "--secure-port=0"]
+
+    def _kwok_args(self) -> list[str]:
+        return [
+            f"--kubeconfig={self.kubeconfig}",
+            "--manage-all-nodes=false",
+            f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
+            "--cidr=10.244.0.1/16",
+            "--node-ip=10.0.0.1",
+            f"--server-address=127.0.0.1:{self.ports['kwok']}",
+        ]
+
+    def _write_kubeconfig(self) -> None:
+        ca = self.workdir / "pki" / "ca.crt"
+        self.kubeconfig.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": self.name,
+                    "clusters": [
+                        {
+                            "name": self.name,
+                            "cluster": {
+                                "server": f"https://127.0.0.1:{self.ports['apiserver']}",
+                                "certificate-authority": str(ca),
+                            },
+                        }
+                    ],
+                    "users": [{"name": "admin", "user": {"token": self.token}}],
+                    "contexts": [
+                        {"name": self.name, "context": {"cluster": self.name, "user": "admin"}}
+                    ],
+                },
+                indent=2,
+            )
+        )
+        self.kubeconfig.chmod(0o600)
+
+
+@dataclass
+class Fleet:
+    """N clusters under one directory, with a state file so ``down`` finds them."""
+
+    root: Path
+    clusters: list[Cluster] = field(default_factory=list)
+
+    def up(self, count: int, nodes: int = 3) -> list[Cluster]:
+        bin_dir = binaries_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            for i in range(count):
+                cluster = Cluster(f"site-{i}", self.root / f"site-{i}", bin_dir, nodes=nodes)
+                self.clusters.append(cluster)
+                cluster.start()
+                self._save()
+        except BaseException:
+            self.down()
+            raise
+        return self.clusters
+
+    def down(self) -> None:
+        for cluster in self.clusters:
+            cluster.stop()
+        self.clusters.clear()
+        state = self.root / "state.json"
+        if state.exists():
+            for pgid in json.loads(state.read_text())["pgids"]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGTERM)
+            state.unlink()
+
+    def _save(self) -> None:
+        pgids = [p.pid for c in self.clusters for p in c.processes.values()]
+        (self.root / "state.json").write_text(
+            json.dumps(
+                {
+                    "pgids": pgids,
+                    "clusters": [
+                        {"name": c.name, "server": c.server, "kubeconfig": str(c.kubeconfig)}
+                        for c in self.clusters
+                    ],
+                },
+                indent=2,
+            )
+        )
