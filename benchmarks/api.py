@@ -226,7 +226,7 @@ def main() -> None:
         results["sqlite"] = bench_backend("sqlite", None, args.sites)
         print_table({"sqlite": results["sqlite"]}, file=sys.stderr)
     if args.backend in ("postgresql", "both"):
-        with running_postgres() as url:
+        with running_postgres(fsync=True) as url:
             results["postgresql"] = bench_backend("postgresql", url, args.sites)
     print_table(results)
     print(json.dumps(results))

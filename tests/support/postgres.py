@@ -53,8 +53,11 @@ def _runner() -> list[str]:
 
 
 @contextlib.contextmanager
-def running_postgres() -> Iterator[str]:
-    """Yield an asyncpg SQLAlchemy URL of a fresh, empty database."""
+def running_postgres(fsync: bool = False) -> Iterator[str]:
+    """Yield an asyncpg SQLAlchemy URL of a fresh, empty database.
+
+    Tests run without fsync for speed; benchmarks ask for it, as in production.
+    """
     if url := os.environ.get("EDGEPLANE_TEST_DATABASE_URL"):
         yield url
         return
@@ -69,7 +72,9 @@ def running_postgres() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c fsync=off -c max_connections=300"
+    durability = "on" if fsync else "off"
+    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c fsync={durability}"
+    opts += " -c max_connections=300"
     subprocess.run(
         [*run, f"{bindir}/pg_ctl", "-D", data, "-l", log, "-o", opts, "-w", "start"],
         check=True,
