@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from edgeplane import __version__
 from edgeplane.cli.app import app, fail, globals_of, handles_errors
@@ -25,7 +26,7 @@ def get_contexts(ctx: typer.Context) -> None:
         grid.add_column(title, no_wrap=True)
     for c in data["contexts"]:
         current = "*" if c.get("name") == data.get("current-context") else ""
-        grid.add_row(current, str(c.get("name")), str(c.get("server")))
+        grid.add_row(current, Text(str(c.get("name"))), Text(str(c.get("server"))))
     out.print(grid)
 
 
@@ -51,7 +52,7 @@ def use_context(ctx: typer.Context, name: str) -> None:
     find_context(data, name)
     data["current-context"] = name
     save_config(path, data)
-    out.print(f'Switched to context "{name}".')
+    out.print(f'Switched to context "{name}".', markup=False)
 
 
 @config_app.command("set-context")
@@ -64,7 +65,7 @@ def set_context(
 ) -> None:
     """Create or replace a context and make it current."""
     add_context(globals_of(ctx).config_file, name, server.rstrip("/"), token)
-    out.print(f'Context "{name}" set.')
+    out.print(f'Context "{name}" set.', markup=False)
 
 
 @app.command()
@@ -74,6 +75,6 @@ def version(ctx: typer.Context) -> None:
     try:
         with globals_of(ctx).client() as client:
             hub = client.discovery().get("hubVersion", "unknown")
-            out.print(f"hub:    {hub} at {client.server}")
+            out.print(f"hub:    {hub} at {client.server}", markup=False)
     except (ClientError, HubUnreachable) as e:
         out.print(f"hub:    not available ({e})", markup=False)

@@ -10,7 +10,7 @@ import yaml
 from edgeplane.api.kinds import KindInfo, kind_info
 from edgeplane.cli.app import app, fail, globals_of, handles_errors
 from edgeplane.cli.manifests import Manifest, load_raw, load_validated
-from edgeplane.cli.output import age, as_list, columns, dump, out, ref, table
+from edgeplane.cli.output import age, as_list, columns, out, print_exact, ref, table
 from edgeplane.client.errors import ClientError
 from edgeplane.client.hub import HubClient
 
@@ -55,7 +55,7 @@ def apply(
             except ClientError as e:
                 # The hub's own checks (admission, conflicts) say what; add where from.
                 raise ClientError(e.status, e.reason, f"{manifest.source}: {e}", e.field) from e
-            out.print(f"{ref(manifest.obj)} {result}")
+            out.print(f"{ref(manifest.obj)} {result}", markup=False)
 
 
 @app.command()
@@ -90,15 +90,10 @@ def get(
 
 def _print(info: KindInfo, items: list[dict[str, Any]], output: str, single: bool) -> None:
     if output in ("yaml", "json"):
-        out.print(
-            dump(items[0] if single else as_list(info, items), output),
-            end="",
-            markup=False,
-            highlight=False,
-        )
+        print_exact(items[0] if single else as_list(info, items), output)
     elif output == "name":
         for obj in items:
-            out.print(ref(obj))
+            out.print(ref(obj), markup=False)
     elif items:
         out.print(table(info, items, output == "wide"))
     else:
@@ -116,7 +111,7 @@ def _follow(
                     raise fail(str(obj.get("message")))
                 continue
             if output in ("yaml", "json"):
-                out.print(dump(event, output), end="", markup=False)
+                print_exact(event, output)
             else:
                 cells = [get(obj) for _, get in columns(info, output == "wide")]
                 out.print("  ".join([event["type"], *cells]), markup=False)
@@ -190,4 +185,4 @@ def delete(
                 if e.status == 404 and ignore_not_found:
                     continue
                 raise
-            out.print(f"{info.singular}/{target} deleted")
+            out.print(f"{info.singular}/{target} deleted", markup=False)

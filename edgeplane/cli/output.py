@@ -11,15 +11,19 @@ from typing import Any
 import yaml
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from edgeplane.api.kinds import API_VERSION, KindInfo
 
 Object = dict[str, Any]
 Column = tuple[str, Callable[[Object], str]]
 
-out = Console(width=None if sys.stdout.isatty() else 250, highlight=False, soft_wrap=False)
+# No emoji codes: object data like ":warning:" must print as written.
+out = Console(
+    width=None if sys.stdout.isatty() else 250, highlight=False, soft_wrap=False, emoji=False
+)
 # Errors are one line each, whatever the terminal width, so scripts can grep them.
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def _label(key: str) -> Callable[[Object], str]:
@@ -104,7 +108,7 @@ def table(info: KindInfo, items: list[Object], wide: bool, prefix: Column | None
     for title, _ in cols:
         grid.add_column(title, no_wrap=True)
     for obj in items:
-        grid.add_row(*(get(obj) for _, get in cols))
+        grid.add_row(*(Text(get(obj)) for _, get in cols))  # data, never markup
     return grid
 
 
@@ -116,6 +120,12 @@ def dump(data: Any, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
     return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+
+
+def print_exact(data: Any, fmt: str) -> None:
+    """YAML or JSON straight to stdout: rich would wrap long lines and break the data."""
+    sys.stdout.write(dump(data, fmt))
+    sys.stdout.flush()
 
 
 def ref(obj: Object) -> str:

@@ -177,3 +177,24 @@ def test_errors_are_one_line_with_the_documented_code(
     assert result.exit_code == code
     assert result.stderr.startswith("error: ")
     assert expected in result.stderr
+
+
+TRICKY = {
+    "long": "word " * 120,
+    "markup": "[bold]not bold[/bold] [red]",
+    "emoji": ":warning: :smile:",
+}
+
+
+def test_data_prints_exactly_whatever_it_holds(cli: Run, client: HubClient) -> None:
+    group = yaml.safe_load(GROUP)
+    group["metadata"]["annotations"] = TRICKY
+    group["spec"]["description"] = TRICKY["markup"] + " " + TRICKY["emoji"]
+    client.create("sitegroups", group)
+    stored = client.get("sitegroups", "eu")
+    for fmt, parse in (("json", json.loads), ("yaml", yaml.safe_load)):
+        assert parse(cli("get", "sg", "eu", "-o", fmt).stdout) == stored
+        assert parse(cli("get", "sg", "-o", fmt).stdout)["items"] == [stored]
+    assert group["spec"]["description"] in cli("get", "sg").stdout
+    described = cli("describe", "sg", "eu").stdout
+    assert TRICKY["markup"] in described and TRICKY["emoji"] in described
