@@ -50,12 +50,19 @@ def _files(sources: Iterable[str]) -> list[tuple[str, str]]:
             files = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
             if not files:
                 raise ManifestError(f"{path}: no .yaml, .yml or .json files in this directory")
-            out += [(str(p), p.read_text()) for p in files]
+            out += [(str(p), _read(p)) for p in files]
         elif path.is_file():
-            out.append((str(path), path.read_text()))
+            out.append((str(path), _read(path)))
         else:
             raise ManifestError(f"{source}: no such file or directory")
     return out
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ManifestError(f"{path}: cannot read it as UTF-8 text: {e}") from e
 
 
 def _documents(label: str, text: str) -> list[tuple[str, Any]]:

@@ -73,19 +73,25 @@ def get(
         raise fail(f"--output {output!r} is not known: use one of {', '.join(OUTPUTS)}", 2)
     info = kind_info(kind)
     with globals_of(ctx).client() as client:
-        if name:
-            items = [client.get(info.plural, name)]
-            rv = items[0]["metadata"]["resourceVersion"]
-        else:
-            page = client.list(info.plural, selector)
-            items, rv = page["items"], page["metadata"]["resourceVersion"]
-            while token := page["metadata"].get("continue"):
-                page = client.list(info.plural, selector, continue_=token)
-                items += page["items"]
-        single = bool(name) and not watch
-        _print(info, items, output, single)
+        items, rv = _current(client, info, name, selector)
+        _print(info, items, output, single=bool(name) and not watch)
         if watch:
             _follow(client, info, rv, selector, name, output)
+
+
+def _current(
+    client: HubClient, info: KindInfo, name: str | None, selector: str | None
+) -> tuple[list[dict[str, Any]], str]:
+    """The objects to show and the resourceVersion a watch resumes from."""
+    if name:
+        obj = client.get(info.plural, name)
+        return [obj], str(obj["metadata"]["resourceVersion"])
+    page = client.list(info.plural, selector)
+    items, rv = page["items"], str(page["metadata"]["resourceVersion"])
+    while token := page["metadata"].get("continue"):
+        page = client.list(info.plural, selector, continue_=token)
+        items += page["items"]
+    return items, rv
 
 
 def _print(info: KindInfo, items: list[dict[str, Any]], output: str, single: bool) -> None:

@@ -151,3 +151,10 @@ def test_a_bad_item_of_a_list_is_named(tmp_path: Path) -> None:
         load_validated([write(tmp_path, "list.yaml", text)])
     with pytest.raises(ManifestError, match=r"SiteList\.items must be a list"):
         load_validated([write(tmp_path, "l2.yaml", "kind: SiteList\nitems: {a: 1}\n")])
+
+
+def test_a_binary_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "image.yaml"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ManifestError, match=r"image\.yaml: cannot read it as UTF-8 text"):
+        load_validated([str(path)])
