@@ -14,6 +14,7 @@ from edgeplane.cli import app
 from edgeplane.cli.app import globals_of
 from edgeplane.client.config import add_context
 from edgeplane.hub.app import HubSettings
+from edgeplane.hub.auth import ADMIN_TOKEN_FILE
 from edgeplane.hub.server import serve
 
 
@@ -35,6 +36,12 @@ def hub(
         add_context(config_file, "local", server, token)
         print(f'CLI context "local" written to {config_file}')
 
+    # A hub restarted on another address keeps its token: point "local" at it again,
+    # leaving whichever context the user made current.
+    token_file = data_dir / ADMIN_TOKEN_FILE
+    if token_file.exists():
+        token = token_file.read_text().strip()
+        add_context(config_file, "local", f"http://{listen}", token, make_current=False)
     serve(HubSettings(data_dir=data_dir, listen=listen, database_url=database_url), remember)
 
 

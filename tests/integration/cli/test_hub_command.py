@@ -74,3 +74,15 @@ def test_config_flag_wins_and_a_restart_keeps_the_users_choice(tmp_path: Path) -
         assert load_config(flagged)["current-context"] == "elsewhere"
         kept = cli(flagged, "--context", "local", "get", "sites", "-o", "name")
         assert kept.stdout == "site/s1\n", kept.stderr
+
+
+def test_restart_on_another_address_repoints_local(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    env = {"EDGEPLANE_CONFIG": str(config)}
+    with edgeplane_hub(tmp_path / "data", env=env):
+        pass
+    with edgeplane_hub(tmp_path / "data", env=env) as moved:
+        local = [c for c in load_config(config)["contexts"] if c["name"] == "local"]
+        assert [c["server"] for c in local] == [moved]
+        listed = cli(config, "get", "sites")
+        assert listed.exit_code == 0, listed.stderr
