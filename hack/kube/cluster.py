@@ -41,7 +41,7 @@ def cache_dir() -> Path:
 def binaries_dir() -> Path:
     """Where hack/kube/build put the binaries; HarnessError when it has not run."""
     current = cache_dir() / "current"
-    missing = [n for n in PROCESS_ORDER if not (current / n).exists()]
+    missing = [n for n in (*PROCESS_ORDER, "kwok-stages.yaml") if not (current / n).exists()]
     if missing:
         raise HarnessError(f"missing {', '.join(missing)} in {current}: run hack/kube/build")
     return current.resolve()
@@ -161,7 +161,7 @@ class Cluster:
             time.sleep(0.05)
         raise HarnessError(f"{self.name}/{what} did not listen on {port} within {timeout}s")
 
-    def request(self, method: str, path: str, body: object = None) -> object:
+    def request(self, method: str, path: str, body: object = None) -> bytes:
         """A raw API call with the admin token (used before clients exist)."""
         context = ssl.create_default_context(cafile=str(self.workdir / "pki" / "ca.crt"))
         data = json.dumps(body).encode() if body is not None else None
@@ -172,15 +172,15 @@ class Cluster:
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, context=context, timeout=10) as response:
-            return json.loads(response.read() or b"null")
+            return bytes(response.read())
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_alive()
-            with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
-                self.request("GET", "/readyz")
-                return
+            with contextlib.suppress(OSError, urllib.error.URLError):
+                if self.request("GET", "/readyz") == b"ok":
+                    return
             time.sleep(0.1)
         raise HarnessError(f"{self.name}/kube-apiserver not ready within {timeout}s\n{self.logs()}")
 
@@ -259,7 +259,8 @@ class Cluster:
             "--secure-port=0",
             f"--root-ca-file={self.workdir}/pki/ca.crt",
             f"--service-account-private-key-file={self.workdir}/pki/sa.key",
-            "--controllers=*,-nodeipam,-nodelifecycle,-persistentvolume-binder,-attachdetach",
+            "--controllers=*,-node-ipam-controller,"
+            "-persistentvolume-binder-controller,-persistentvolume-attach-detach-controller",
         ]
 
     def _scheduler_args(self) -> list[str]:
@@ -268,6 +269,7 @@ class Cluster:
     def _kwok_args(self) -> list[str]:
         return [
             f"--kubeconfig={self.kubeconfig}",
+            f"--config={self.bin_dir / 'kwok-stages.yaml'}",
             "--manage-all-nodes=false",
             f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
             "--cidr=10.244.0.1/16",
@@ -303,6 +305,25 @@ class Cluster:
         self.kubeconfig.chmod(0o600)
 
 
+def stop_groups(pgids: list[int], grace: float = 10) -> None:
+    """SIGTERM each process group, then SIGKILL what is still there after ``grace``."""
+    alive = set(pgids)
+    for pgid in pgids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while alive and time.monotonic() < deadline:
+        for pgid in list(alive):
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                alive.discard(pgid)
+        time.sleep(0.1)
+    for pgid in alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
 @dataclass
 class Fleet:
     """N clusters under one directory, with a state file so ``down`` finds them."""
@@ -330,9 +351,7 @@ class Fleet:
         self.clusters.clear()
         state = self.root / "state.json"
         if state.exists():
-            for pgid in json.loads(state.read_text())["pgids"]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pgid, signal.SIGTERM)
+            stop_groups(json.loads(state.read_text())["pgids"])
             state.unlink()
 
     def _save(self) -> None:

@@ -6,13 +6,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from lightkube import Client, KubeConfig
 from lightkube.codecs import from_dict
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import ConfigMap, Endpoints, Namespace, Node, Pod, Service
+from lightkube.resources.core_v1 import ConfigMap, Namespace, Node, Pod, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
 
 from hack.kube.cluster import Cluster
 
@@ -32,7 +33,10 @@ def poll(check: Callable[[], Any], timeout: float = 60, what: str = "condition")
 
 @pytest.fixture
 def client(cluster: Cluster) -> Iterator[Client]:
-    yield Client(config=KubeConfig.from_file(str(cluster.kubeconfig)), field_manager="edgeplane")
+    with Client(
+        config=KubeConfig.from_file(str(cluster.kubeconfig)), field_manager="edgeplane"
+    ) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -118,11 +122,15 @@ def test_deployment_runs_pods_and_service_gets_endpoints(client: Client, namespa
         namespace=namespace,
     )
 
-    def addresses() -> int:
-        endpoints = client.get(Endpoints, APP, namespace=namespace)
-        return sum(len(s.addresses or []) for s in (endpoints.subsets or []))
+    def ready_endpoints() -> int:
+        slices = client.list(
+            EndpointSlice, namespace=namespace, labels={"kubernetes.io/service-name": APP}
+        )
+        return sum(
+            1 for s in slices for e in (s.endpoints or []) if e.conditions and e.conditions.ready
+        )
 
-    assert poll(lambda: addresses() == 3, what="3 endpoint addresses")
+    assert poll(lambda: ready_endpoints() == 3, what="3 ready endpoints")
     assert client.get(Service, APP, namespace=namespace).spec.clusterIP
 
 
@@ -150,18 +158,22 @@ def test_server_side_apply_reports_a_conflicting_manager(client: Client, namespa
 
 
 def test_watch_resumes_from_a_resource_version(client: Client, namespace: str) -> None:
-    first = client.create(
-        from_dict({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
-        namespace=namespace,
-    )
-    version = first.metadata.resourceVersion
+    def config_map(name: str) -> Any:
+        meta = {"name": name, "labels": {"test": "watch"}}
+        return from_dict({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta})
+
+    version = client.create(config_map("a"), namespace=namespace).metadata.resourceVersion
     for name in ("b", "c"):
-        client.create(
-            from_dict({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}),
-            namespace=namespace,
-        )
+        client.create(config_map(name), namespace=namespace)
     seen: list[tuple[str, str]] = []
-    for event, obj in client.watch(ConfigMap, namespace=namespace, resource_version=version):
+    events = client.watch(
+        ConfigMap,
+        namespace=namespace,
+        labels={"test": "watch"},
+        resource_version=version,
+        server_timeout=30,
+    )
+    for event, obj in events:
         seen.append((event, obj.metadata.name))
         if len(seen) == 2:
             break
@@ -173,7 +185,7 @@ def test_apiserver_outage_is_a_connection_failure_then_recovers(
 ) -> None:
     cluster.stop_apiserver()
     try:
-        with pytest.raises(httpx.TransportError):
+        with pytest.raises(httpx2.TransportError):
             client.list(Node).__iter__().__next__()
     finally:
         cluster.start_apiserver()
@@ -181,6 +193,6 @@ def test_apiserver_outage_is_a_connection_failure_then_recovers(
 
 
 def test_second_cluster_is_separate(kube_fleet: list[Cluster]) -> None:
-    second = Client(config=KubeConfig.from_file(str(kube_fleet[1].kubeconfig)))
-    names = {n.metadata.name for n in second.list(Node)}
+    with Client(config=KubeConfig.from_file(str(kube_fleet[1].kubeconfig))) as second:
+        names = {n.metadata.name for n in second.list(Node)}
     assert names == {f"{kube_fleet[1].name}-node-{i}" for i in range(3)}
