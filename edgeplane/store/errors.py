@@ -33,9 +33,9 @@ class Conflict(StoreError):
 class Gone(StoreError):
     """A watch asked for a resourceVersion that the event log no longer retains."""
 
-    def __init__(self, requested: int, oldest: int) -> None:
-        super().__init__(
-            f"resourceVersion {requested} is too old: the event log starts after {oldest}; "
-            "list again and watch from the list's resourceVersion"
+    def __init__(self, requested: int, oldest: int, *, reason: str | None = None) -> None:
+        reason = reason or (
+            f"resourceVersion {requested} is too old: the event log starts after {oldest}"
         )
+        super().__init__(f"{reason}; list again and watch from the list's resourceVersion")
         self.requested, self.oldest = requested, oldest

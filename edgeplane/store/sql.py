@@ -9,10 +9,9 @@ ever returning "database is locked" to a caller.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -23,11 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from edgeplane.api.selectors import Operator, Requirement, Selector
 from edgeplane.store import objects as bookkeeping
+from edgeplane.store.continuation import decode_continue, encode_continue
 from edgeplane.store.errors import AlreadyExists, Gone, NotFound, StoreError
 from edgeplane.store.migrations import upgrade
 from edgeplane.store.protocol import EventType, ListResult, Object, TokenRecord, WatchEvent
 from edgeplane.store.schema import COMPACTED_KEY, counter, events, labels, meta, objects, tokens
-from edgeplane.store.watch import Pump, Subscriber
+from edgeplane.store.watch import QUEUE_LIMIT, Pump, Subscriber
+
+log = logging.getLogger(__name__)
 
 PAGE_MAX = 1000
 EVENT_BATCH = 1000
@@ -46,11 +48,14 @@ class SqlStore:
         event_retention: int = 100_000,
         poll_interval: float = 1.0,
         compact_every: float = 30.0,
+        watch_queue_size: int = QUEUE_LIMIT,
     ) -> None:
         self.url = url
         self.event_retention = event_retention
         self._poll_interval = poll_interval
         self._compact_every = compact_every
+        self._watch_queue_size = watch_queue_size
+        self._watch_reads = _InFlight()
         self._engine: AsyncEngine | None = None
         self._write_lock = asyncio.Lock()
         self._pump: Pump | None = None
@@ -73,17 +78,26 @@ class SqlStore:
         self._engine = self._create_engine()
         try:
             async with self._engine.begin() as conn:
-                if not self.is_sqlite:
-                    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+                await self._lock_for_migration(conn)
                 await conn.run_sync(upgrade)
         except (SQLAlchemyError, OSError) as e:
             await self._engine.dispose()
             raise StoreError(f"cannot open the store at {self._safe_url()}: {e}") from e
+        self._closing = asyncio.Event()
         self._pump = Pump(
             self._events_after, await self.current_resource_version(), self._poll_interval
         )
         self._pump.start()
         self._compactor = asyncio.create_task(self._compact_loop(), name="edgeplane-compactor")
+
+    async def _lock_for_migration(self, conn: AsyncConnection) -> None:
+        """Serialize schema upgrades of hubs opening the same database at once."""
+        if not self.is_sqlite:
+            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+            return
+        # sqlite3 would run the DDL outside any transaction; an explicit write
+        # transaction makes a second opener wait here, then find the schema current.
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     async def close(self) -> None:
         self._closing.set()
@@ -91,13 +105,18 @@ class SqlStore:
             await self._compactor
         if self._pump:
             await self._pump.stop()
+        # Watchers reading their backlog finish that read (then see the store closing)
+        # before the engine and its connections go away.
+        await self._watch_reads.drained()
         if self._engine:
             await self._engine.dispose()
         self._engine = self._pump = self._compactor = None
 
     def _create_engine(self) -> AsyncEngine:
         if not self.is_sqlite:
-            return create_async_engine(self.url, pool_size=10, max_overflow=20)
+            # pre_ping: after a PostgreSQL restart or failover, dead pooled connections
+            # are replaced at checkout instead of failing the next request.
+            return create_async_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
         engine = create_async_engine(self.url, connect_args={"timeout": 30})
         sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -108,7 +127,7 @@ class SqlStore:
     # --- reads -----------------------------------------------------------------------
 
     async def get(self, kind: str, name: str) -> Object:
-        async with self.engine.connect() as conn:
+        async with self._reading(f'get {kind} "{name}"') as conn:
             found = await self._load(conn, kind, name)
         if found is None:
             raise NotFound(kind, name)
@@ -121,28 +140,28 @@ class SqlStore:
         limit: int | None = None,
         continue_token: str | None = None,
     ) -> ListResult:
-        after, rv = _decode_continue(continue_token) if continue_token else ("", None)
+        after, rv = decode_continue(continue_token) if continue_token else ("", None)
         page = min(limit or PAGE_MAX * 100, PAGE_MAX * 100)
         query = sa.select(objects.c.name, objects.c.body).where(objects.c.kind == kind)
         query = query.where(objects.c.name > after).order_by(objects.c.name).limit(page + 1)
         for requirement in selector.requirements if selector else ():
             query = query.where(_requirement_clause(requirement))
-        async with self.engine.connect() as conn:
+        async with self._reading(f"list {kind}") as conn:
             if rv is None:
                 rv = await self._current_rv(conn)
             rows = (await conn.execute(query)).all()
         items = [json.loads(row.body) for row in rows[:page]]
         more = len(rows) > page
-        token = _encode_continue(rows[page - 1].name, rv) if more else None
+        token = encode_continue(rows[page - 1].name, rv) if more else None
         return ListResult(items, rv, token)
 
     async def current_resource_version(self) -> int:
-        async with self.engine.connect() as conn:
+        async with self._reading("read the current resourceVersion") as conn:
             return await self._current_rv(conn)
 
     async def counts(self) -> dict[str, int]:
         query = sa.select(objects.c.kind, sa.func.count()).group_by(objects.c.kind)
-        async with self.engine.connect() as conn:
+        async with self._reading("count objects") as conn:
             return {row[0]: int(row[1]) for row in await conn.execute(query)}
 
     # --- writes ----------------------------------------------------------------------
@@ -159,11 +178,10 @@ class SqlStore:
             await self._log(conn, EventType.ADDED, new, rv)
             return new
 
-        try:
-            created: Object = await self._write(write, kind, name)
-            return created
-        except IntegrityError as e:
-            raise AlreadyExists(kind, name) from e
+        created: Object = await self._write(
+            write, f'create {kind} "{name}"', lambda: AlreadyExists(kind, name)
+        )
+        return created
 
     async def replace(self, obj: Object) -> Object:
         return await self._update(obj, bookkeeping.replaced)
@@ -186,7 +204,7 @@ class SqlStore:
             await self._log(conn, EventType.DELETED, last, rv)
             return last
 
-        deleted: Object = await self._write(write, kind, name)
+        deleted: Object = await self._write(write, f'delete {kind} "{name}"')
         return deleted
 
     async def _update(self, obj: Object, change: Callable[[Object, Object], Object]) -> Object:
@@ -213,18 +231,25 @@ class SqlStore:
             await self._log(conn, EventType.MODIFIED, new, rv)
             return new
 
-        written = await self._write(write, kind, name)
+        written = await self._write(write, f'update {kind} "{name}"')
         return written if written is not None else unchanged[0]
 
     async def _write(
-        self, body: Callable[[AsyncConnection, int], Any], kind: str, name: str
+        self,
+        body: Callable[[AsyncConnection, int], Any],
+        what: str,
+        on_integrity_error: Callable[[], StoreError] | None = None,
     ) -> Any:
         """Run ``body`` in a transaction holding the next resourceVersion.
 
         When ``body`` returns None the transaction is rolled back: nothing changed,
         and the resourceVersion it held is given back.
         """
-        async with self._write_lock, self.engine.connect() as conn:
+        async with (
+            self._write_lock,
+            _translated(what, on_integrity_error),
+            self.engine.connect() as conn,
+        ):
             transaction = await conn.begin()
             try:
                 rv = await self._next_rv(conn)
@@ -275,35 +300,49 @@ class SqlStore:
     # --- watch -----------------------------------------------------------------------
 
     async def watch(self, kind: str | None, since: int) -> AsyncIterator[WatchEvent]:
+        """Events after ``since``; the event objects are shared by watchers: do not mutate."""
         pump = self._pump
         if pump is None:
             raise StoreError("the store is not open: call open() first")
-        subscriber = Subscriber(kind)
+        subscriber = Subscriber(kind, asyncio.Queue(self._watch_queue_size))
         pump.subscribers.add(subscriber)
         try:
-            await self._check_retained(since)
             last = since
-            while backlog := await self._events_after(last, kind):
-                for old in backlog:
-                    yield old
-                last = backlog[-1].resource_version
-            while (event := await subscriber.queue.get()) is not None:
-                if subscriber.overflowed:
-                    raise Gone(last, last)
+            async for old in self._backlog(kind, since):
+                last = old.resource_version
+                yield old
+            while not subscriber.closed:
+                event = await subscriber.queue.get()
+                if event is None or subscriber.closed:
+                    return
+                if subscriber.overflowed and subscriber.queue.empty():
+                    raise Gone(last, last, reason=_overflow_reason(last, self._watch_queue_size))
                 if event.resource_version > last:
                     last = event.resource_version
                     yield event
         finally:
             pump.subscribers.discard(subscriber)
 
-    async def _check_retained(self, since: int) -> None:
-        compacted = await self.compacted_resource_version()
-        if since < compacted:
-            raise Gone(since, compacted)
+    async def _backlog(self, kind: str | None, since: int) -> AsyncIterator[WatchEvent]:
+        """Events already in the log after ``since``, read in batches until none are left."""
+        last = since
+        while not self._closing.is_set():
+            async with self._watch_reads:
+                backlog = await self._events_after(last, kind)
+                # Read after the events: a compaction that removed some of them before
+                # they were read is then always seen, never a silent gap.
+                compacted = await self.compacted_resource_version()
+            if last < compacted:
+                raise Gone(last, compacted)
+            if not backlog:
+                return
+            for old in backlog:
+                yield old
+            last = backlog[-1].resource_version
 
     async def compacted_resource_version(self) -> int:
         query = sa.select(meta.c.value).where(meta.c.key == COMPACTED_KEY)
-        async with self.engine.connect() as conn:
+        async with self._reading("read the compaction watermark") as conn:
             return int((await conn.execute(query)).scalar_one())
 
     async def _events_after(self, rv: int, kind: str | None = None) -> Sequence[WatchEvent]:
@@ -312,7 +351,7 @@ class SqlStore:
         if kind is not None:
             query = query.where(events.c.kind == kind)
         query = query.order_by(events.c.resource_version).limit(EVENT_BATCH)
-        async with self.engine.connect() as conn:
+        async with self._reading("read the event log") as conn:
             rows = (await conn.execute(query)).all()
         return [
             WatchEvent(EventType(row.type), json.loads(row.body), int(row.resource_version))
@@ -321,7 +360,11 @@ class SqlStore:
 
     async def compact(self) -> int:
         """Drop events beyond the newest ``event_retention``; return the new watermark."""
-        async with self._write_lock, self.engine.begin() as conn:
+        async with (
+            self._write_lock,
+            _translated("compact the event log"),
+            self.engine.begin() as conn,
+        ):
             watermark = max(0, await self._current_rv(conn) - self.event_retention)
             if watermark <= int(
                 (
@@ -340,8 +383,16 @@ class SqlStore:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self._compact_every)
                 return
-            with contextlib.suppress(SQLAlchemyError):
+            try:
                 await self.compact()
+            except StoreError:
+                log.exception("compacting the event log failed; retrying later")
+
+    @contextlib.asynccontextmanager
+    async def _reading(self, what: str) -> AsyncIterator[AsyncConnection]:
+        with _translated(what):
+            async with self.engine.connect() as conn:
+                yield conn
 
     # --- tokens ----------------------------------------------------------------------
 
@@ -354,18 +405,18 @@ class SqlStore:
             "created_at": record.created_at,
             "expires_at": record.expires_at,
         }
-        async with self.engine.begin() as conn:
+        async with _translated(f'store token "{record.token_id}"'), self.engine.begin() as conn:
             await conn.execute(tokens.delete().where(tokens.c.token_id == record.token_id))
             await conn.execute(tokens.insert().values(row))
 
     async def get_token(self, token_id: str) -> TokenRecord | None:
         query = sa.select(tokens).where(tokens.c.token_id == token_id)
-        async with self.engine.connect() as conn:
+        async with self._reading(f'read token "{token_id}"') as conn:
             row = (await conn.execute(query)).mappings().one_or_none()
         return None if row is None else TokenRecord(**dict(row))
 
     async def delete_token(self, token_id: str) -> None:
-        async with self.engine.begin() as conn:
+        async with _translated(f'delete token "{token_id}"'), self.engine.begin() as conn:
             await conn.execute(tokens.delete().where(tokens.c.token_id == token_id))
 
 
@@ -400,17 +451,56 @@ def _requirement_clause(requirement: Requirement) -> sa.ColumnElement[bool]:
     return ~exists
 
 
-def _encode_continue(name: str, rv: int) -> str:
-    raw = json.dumps({"after": name, "rv": rv}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+class _translated:
+    """Driver errors become StoreError (HTTP 503 in the hub) naming the operation.
+
+    Usable with ``with`` and ``async with``, so it can join other async contexts.
+    """
+
+    def __init__(self, what: str, on_integrity_error: Callable[[], StoreError] | None = None):
+        self.what, self.on_integrity_error = what, on_integrity_error
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
+        if isinstance(error, IntegrityError) and self.on_integrity_error is not None:
+            raise self.on_integrity_error() from error
+        if isinstance(error, IntegrityError):
+            raise StoreError(f"the store could not {self.what}: {error.orig}") from error
+        if isinstance(error, SQLAlchemyError):
+            raise StoreError(f"the store could not {self.what}: {error}") from error
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
+        self.__exit__(_type, error, _tb)
 
 
-def _decode_continue(token: str) -> tuple[str, int]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return str(raw["after"]), int(raw["rv"])
-    except (ValueError, KeyError, TypeError, binascii.Error) as e:
-        raise ValueError(
-            f"continue token {token[:20]!r} is not one this hub issued: "
-            "start the list again without continue"
-        ) from e
+class _InFlight:
+    """Counts database reads in progress, so ``close`` can wait for them to finish."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __aenter__(self) -> None:
+        self._count += 1
+        self._idle.clear()
+
+    async def __aexit__(self, *_: object) -> None:
+        self._count -= 1
+        if not self._count:
+            self._idle.set()
+
+    async def drained(self) -> None:
+        await self._idle.wait()
+
+
+def _overflow_reason(last: int, queue_size: int) -> str:
+    return (
+        f"the watch fell more than {queue_size} events behind after resourceVersion {last}, "
+        "so events were dropped"
+    )

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from edgeplane.store.protocol import WatchEvent
+
+log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 10_000
 
@@ -28,14 +31,21 @@ class Subscriber:
         default_factory=lambda: asyncio.Queue(QUEUE_LIMIT)
     )
     overflowed: bool = False
+    closed: bool = False
 
-    def offer(self, event: WatchEvent | None) -> None:
-        if event is not None and self.kind is not None and event.object["kind"] != self.kind:
+    def offer(self, event: WatchEvent) -> None:
+        if self.overflowed or (self.kind is not None and event.object["kind"] != self.kind):
             return
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.overflowed = True
+
+    def close(self) -> None:
+        """End the watch, even when its queue is full (that is not an overflow)."""
+        self.closed = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
 
 
 class Pump:
@@ -62,15 +72,20 @@ class Pump:
         if self._task:
             await self._task
         for subscriber in self.subscribers:
-            subscriber.offer(None)
+            subscriber.close()
 
     async def _run(self) -> None:
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval)
             self._wake.clear()
-            if not self._stopping:
+            if self._stopping:
+                return
+            try:
                 await self.drain()
+            except Exception:
+                # A database hiccup must not end every watch: try again next poll.
+                log.exception("reading the event log failed; retrying in %ss", self._poll_interval)
 
     async def drain(self) -> None:
         while events := await self._read_after(self.last_rv):
