@@ -1,0 +1,153 @@
+"""``MemoryStore``: an in-memory fake of the ``Store`` protocol for unit tests.
+
+The same semantics as the SQL backends, from the same bookkeeping and continue
+tokens: owned metadata, conflicts, no-op writes, pagination, ordered watches, Gone
+after compaction. Nothing is durable. Writes never await, so each one is atomic on
+the event loop. Watchers read the event list directly, so none can overflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import copy
+from collections.abc import AsyncIterator, Callable
+
+from edgeplane.api.selectors import Selector
+from edgeplane.store import objects as bookkeeping
+from edgeplane.store.continuation import decode_continue, encode_continue
+from edgeplane.store.errors import AlreadyExists, Gone, NotFound
+from edgeplane.store.protocol import EventType, ListResult, Object, TokenRecord, WatchEvent
+
+
+class MemoryStore:
+    def __init__(self, *, event_retention: int = 100_000) -> None:
+        self.event_retention = event_retention
+        self._objects: dict[tuple[str, str], Object] = {}
+        self._tokens: dict[str, TokenRecord] = {}
+        self._events: list[WatchEvent] = []
+        self._rv = 0
+        self._compacted = 0
+        self._changed = asyncio.Event()
+        self._closed = False
+
+    async def open(self) -> None:
+        self._closed = False
+
+    async def close(self) -> None:
+        self._closed = True
+        self._notify()
+
+    async def create(self, obj: Object) -> Object:
+        key = bookkeeping.key_of(obj)
+        if key in self._objects:
+            raise AlreadyExists(*key)
+        return self._commit(key, bookkeeping.created(obj, self._rv + 1), EventType.ADDED)
+
+    async def get(self, kind: str, name: str) -> Object:
+        return copy.deepcopy(self._stored((kind, name)))
+
+    async def list(
+        self,
+        kind: str,
+        selector: Selector | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> ListResult:
+        after, rv = decode_continue(continue_token) if continue_token else ("", self._rv)
+        names = sorted(n for k, n in self._objects if k == kind and n > after)
+        found = [self._objects[(kind, n)] for n in names]
+        found = [o for o in found if not selector or selector.matches(bookkeeping.labels_of(o))]
+        page = found[:limit] if limit else found
+        more = len(found) > len(page)
+        token = encode_continue(page[-1]["metadata"]["name"], rv) if more else None
+        return ListResult(copy.deepcopy(page), rv, token)
+
+    async def replace(self, obj: Object) -> Object:
+        return self._update(obj, bookkeeping.replaced)
+
+    async def replace_status(self, obj: Object) -> Object:
+        return self._update(obj, bookkeeping.status_replaced)
+
+    async def delete(self, kind: str, name: str, resource_version: str | None = None) -> Object:
+        stored = self._stored((kind, name))
+        bookkeeping.check_version(stored, resource_version)
+        del self._objects[(kind, name)]
+        last = bookkeeping.stamped(copy.deepcopy(stored), self._rv + 1)
+        self._record(EventType.DELETED, last)
+        return copy.deepcopy(last)
+
+    async def watch(self, kind: str | None, since: int) -> AsyncIterator[WatchEvent]:
+        last = since
+        while not self._closed:
+            if last < self._compacted:
+                raise Gone(last, self._compacted)
+            start = bisect.bisect_right(self._events, last, key=lambda e: e.resource_version)
+            if start == len(self._events):
+                await self._changed.wait()
+                continue
+            for event in self._events[start:]:
+                last = event.resource_version
+                if kind is None or event.object["kind"] == kind:
+                    yield WatchEvent(event.type, copy.deepcopy(event.object), last)
+                if self._closed or last < self._compacted:
+                    break
+
+    async def compact(self) -> int:
+        """Drop events beyond the newest ``event_retention``; return the watermark."""
+        excess = len(self._events) - self.event_retention
+        if excess > 0:
+            self._compacted = self._events[excess - 1].resource_version
+            del self._events[:excess]
+            self._notify()
+        return self._compacted
+
+    async def compacted_resource_version(self) -> int:
+        return self._compacted
+
+    async def current_resource_version(self) -> int:
+        return self._rv
+
+    async def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for kind, _ in self._objects:
+            counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
+    async def put_token(self, record: TokenRecord) -> None:
+        self._tokens[record.token_id] = record
+
+    async def get_token(self, token_id: str) -> TokenRecord | None:
+        return self._tokens.get(token_id)
+
+    async def delete_token(self, token_id: str) -> None:
+        self._tokens.pop(token_id, None)
+
+    def _stored(self, key: tuple[str, str]) -> Object:
+        if key not in self._objects:
+            raise NotFound(*key)
+        return self._objects[key]
+
+    def _update(self, obj: Object, change: Callable[[Object, Object], Object]) -> Object:
+        key = bookkeeping.key_of(obj)
+        stored = self._stored(key)
+        bookkeeping.check_version(stored, obj)
+        new = change(stored, obj)
+        if new == stored:
+            return copy.deepcopy(stored)
+        return self._commit(key, bookkeeping.stamped(new, self._rv + 1), EventType.MODIFIED)
+
+    def _commit(self, key: tuple[str, str], new: Object, type_: EventType) -> Object:
+        self._objects[key] = new
+        self._record(type_, new)
+        return copy.deepcopy(new)
+
+    def _record(self, type_: EventType, obj: Object) -> None:
+        self._rv += 1
+        self._events.append(WatchEvent(type_, copy.deepcopy(obj), self._rv))
+        self._notify()
+
+    def _notify(self) -> None:
+        # Wake every waiting watcher; later waiters get a fresh event.
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()

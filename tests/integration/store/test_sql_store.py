@@ -1,0 +1,175 @@
+"""What only the SQL backends do: several hubs on one database, migrations, pragmas,
+driver failures, and slow watchers falling off the fan-out."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Connection
+
+from edgeplane.store import Gone, StoreError
+from edgeplane.store.factory import open_store
+from edgeplane.store.schema import metadata
+from edgeplane.store.sql import SqlStore
+from tests.integration.store.helpers import collect, rv_of, site, until
+
+
+@pytest.fixture
+async def hubs(store_url: str) -> Any:
+    """Two stores on one database, like two hubs sharing PostgreSQL."""
+    one = open_store(store_url, poll_interval=0.05)
+    two = open_store(store_url, poll_interval=0.05)
+    await asyncio.gather(one.open(), two.open())  # both migrate at once: one wins, one waits
+    yield one, two
+    await one.close()
+    await two.close()
+
+
+async def test_two_hubs_writing_at_once_are_seen_once_in_order(
+    hubs: tuple[SqlStore, SqlStore],
+) -> None:
+    one, two = hubs
+    start = await two.current_resource_version()
+    watchers = [asyncio.create_task(collect(hub, "Site", start, 60)) for hub in (one, two)]
+    await asyncio.gather(
+        *(one.create(site(f"one-{i}")) for i in range(30)),
+        *(two.create(site(f"two-{i}")) for i in range(30)),
+    )
+    for events in await asyncio.gather(*watchers):
+        assert [e.resource_version for e in events] == list(range(start + 1, start + 61))
+    assert await one.counts() == await two.counts() == {"Site": 60}
+
+
+async def test_a_hub_sees_the_others_writes_by_polling(hubs: tuple[SqlStore, SqlStore]) -> None:
+    one, two = hubs
+    watcher = asyncio.create_task(collect(two, "Site", 0, 2))
+    await one.create(site("a"))
+    await one.replace(site("a", x="1"))
+    assert [e.object["metadata"]["labels"] for e in await watcher] == [{}, {"x": "1"}]
+
+
+async def test_conflicts_hold_across_hubs(hubs: tuple[SqlStore, SqlStore]) -> None:
+    one, two = hubs
+    created = await one.create(site("a"))
+    stale = {**site("a", by="one"), "metadata": {**created["metadata"], "labels": {"by": "one"}}}
+    fresh = {**site("a", by="two"), "metadata": {**created["metadata"], "labels": {"by": "two"}}}
+    outcomes = await asyncio.gather(one.replace(stale), two.replace(fresh), return_exceptions=True)
+    assert sum(isinstance(o, StoreError) for o in outcomes) == 1, "exactly one update wins"
+
+
+async def test_reopening_keeps_data_and_migrates_nothing(store_url: str) -> None:
+    first = open_store(store_url)
+    await first.open()
+    created = await first.create(site("a"))
+    await first.close()
+    again = open_store(store_url)
+    await again.open()
+    try:
+        assert await again.get("Site", "a") == created
+        assert rv_of(await again.create(site("b"))) == rv_of(created) + 1
+    finally:
+        await again.close()
+
+
+def _schema_drift(connection: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(connection), metadata))
+
+
+async def test_migrations_build_exactly_the_declared_schema(store_url: str) -> None:
+    store = open_store(store_url)
+    await store.open()
+    try:
+        async with store.engine.connect() as conn:
+            drift = await conn.run_sync(_schema_drift)
+            version = await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+            assert version.scalar_one() == "0001"
+    finally:
+        await store.close()
+    assert drift == []
+
+
+async def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(tmp_path: Any) -> None:
+    store = open_store(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+    await store.open()
+    try:
+        async with store.engine.connect() as conn:
+            pragmas = {
+                name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout")
+            }
+    finally:
+        await store.close()
+    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000}
+
+
+async def test_database_failures_are_store_errors_naming_the_operation(store_url: str) -> None:
+    store = open_store(store_url)
+    await store.open()
+    try:
+        await store.create(site("a"))
+        async with store.engine.begin() as conn:
+            await conn.execute(sa.text("DROP TABLE objects"))
+        with pytest.raises(StoreError, match='could not get Site "a"'):
+            await store.get("Site", "a")
+        with pytest.raises(StoreError, match='could not create Site "b"'):
+            await store.create(site("b"))
+    finally:
+        await store.close()
+
+
+async def test_a_slow_watcher_gets_what_it_holds_then_gone(store_url: str) -> None:
+    store = open_store(store_url, poll_interval=0.05, watch_queue_size=5)
+    await store.open()
+    try:
+        await store.create(site("s00"))
+        slow = aiter(store.watch("Site", 0))
+        assert (await anext(slow)).resource_version == 1  # now parked, not reading
+        for i in range(1, 21):
+            await store.create(site(f"s{i:02d}"))
+        received = []
+        with pytest.raises(Gone, match="fell more than 5 events behind"):
+            async with asyncio.timeout(20):
+                async for event in slow:
+                    received.append(event.resource_version)
+        assert received == list(range(2, 2 + len(received))) and len(received) >= 5
+        fresh = await collect(store, "Site", 1, 20)  # relisting from a version works again
+        assert [e.resource_version for e in fresh] == list(range(2, 22))
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+async def test_watches_and_writes_survive_killed_connections(store_url: str) -> None:
+    store = open_store(store_url, poll_interval=0.05)
+    await store.open()
+    try:
+        seen: list[str] = []
+
+        async def follow() -> None:
+            async for event in store.watch("Site", 0):
+                seen.append(event.object["metadata"]["name"])
+
+        watcher = asyncio.create_task(follow())
+        await store.create(site("before"))
+        await until(lambda: seen == ["before"])
+        dsn = store_url.replace("postgresql+asyncpg://", "postgresql://")
+        admin = await asyncpg.connect(dsn)
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        assert killed >= 1
+        await store.create(site("after"))
+        await until(lambda: seen == ["before", "after"])
+    finally:
+        await store.close()
+    await asyncio.wait_for(watcher, 10)
