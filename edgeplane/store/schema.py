@@ -43,7 +43,8 @@ labels = Table(
     Column("name", String(253), primary_key=True),
     Column("key", String(317), primary_key=True),
     Column("value", String(63), nullable=False),
-    Index("ix_labels_kind_key_value", "kind", "key", "value"),
+    # Selector probes match all four columns; see migration 0002.
+    Index("ix_labels_kind_key_value_name", "kind", "key", "value", "name"),
 )
 
 events = Table(

@@ -27,6 +27,7 @@ from edgeplane.store.errors import AlreadyExists, Gone, NotFound, StoreError
 from edgeplane.store.migrations import upgrade
 from edgeplane.store.protocol import EventType, ListResult, Object, TokenRecord, WatchEvent
 from edgeplane.store.schema import COMPACTED_KEY, counter, events, labels, meta, objects, tokens
+from edgeplane.store.statistics import ANALYZE_EVERY, PlannerStatistics
 from edgeplane.store.watch import QUEUE_LIMIT, Pump, Subscriber
 
 log = logging.getLogger(__name__)
@@ -49,17 +50,20 @@ class SqlStore:
         poll_interval: float = 1.0,
         compact_every: float = 30.0,
         watch_queue_size: int = QUEUE_LIMIT,
+        analyze_every: int = ANALYZE_EVERY,
     ) -> None:
         self.url = url
         self.event_retention = event_retention
         self._poll_interval = poll_interval
         self._compact_every = compact_every
         self._watch_queue_size = watch_queue_size
+        self._analyze_every = analyze_every
         self._watch_reads = _InFlight()
         self._engine: AsyncEngine | None = None
         self._write_lock = asyncio.Lock()
         self._pump: Pump | None = None
         self._compactor: asyncio.Task[None] | None = None
+        self._statistics: PlannerStatistics | None = None
         self._closing = asyncio.Event()
 
     # --- lifecycle -------------------------------------------------------------------
@@ -89,6 +93,8 @@ class SqlStore:
         )
         self._pump.start()
         self._compactor = asyncio.create_task(self._compact_loop(), name="edgeplane-compactor")
+        if not self.is_sqlite:
+            self._statistics = PlannerStatistics(self._engine, self._analyze_every)
 
     async def _lock_for_migration(self, conn: AsyncConnection) -> None:
         """Serialize schema upgrades of hubs opening the same database at once."""
@@ -103,6 +109,8 @@ class SqlStore:
         self._closing.set()
         if self._compactor:
             await self._compactor
+        if self._statistics:
+            await self._statistics.close()
         if self._pump:
             await self._pump.stop()
         # Watchers reading their backlog finish that read (then see the store closing)
@@ -110,7 +118,7 @@ class SqlStore:
         await self._watch_reads.drained()
         if self._engine:
             await self._engine.dispose()
-        self._engine = self._pump = self._compactor = None
+        self._engine = self._pump = self._compactor = self._statistics = None
 
     def _create_engine(self) -> AsyncEngine:
         if not self.is_sqlite:
@@ -263,6 +271,8 @@ class SqlStore:
             await transaction.commit()
         if self._pump:
             self._pump.poke()
+        if self._statistics:
+            self._statistics.note_write()
         return result
 
     async def _next_rv(self, conn: AsyncConnection) -> int:

@@ -4,16 +4,20 @@ driver failures, and slow watchers falling off the fan-out."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from edgeplane.store import Gone, StoreError
+from edgeplane.api.selectors import parse_selector
+from edgeplane.store import Conflict, Gone, StoreError, migrations
 from edgeplane.store.factory import open_store
 from edgeplane.store.schema import metadata
 from edgeplane.store.sql import SqlStore
@@ -60,7 +64,7 @@ async def test_conflicts_hold_across_hubs(hubs: tuple[SqlStore, SqlStore]) -> No
     stale = {**site("a", by="one"), "metadata": {**created["metadata"], "labels": {"by": "one"}}}
     fresh = {**site("a", by="two"), "metadata": {**created["metadata"], "labels": {"by": "two"}}}
     outcomes = await asyncio.gather(one.replace(stale), two.replace(fresh), return_exceptions=True)
-    assert sum(isinstance(o, StoreError) for o in outcomes) == 1, "exactly one update wins"
+    assert sum(isinstance(o, Conflict) for o in outcomes) == 1, "exactly one update wins"
 
 
 async def test_reopening_keeps_data_and_migrates_nothing(store_url: str) -> None:
@@ -88,7 +92,7 @@ async def test_migrations_build_exactly_the_declared_schema(store_url: str) -> N
         async with store.engine.connect() as conn:
             drift = await conn.run_sync(_schema_drift)
             version = await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
-            assert version.scalar_one() == "0001"
+            assert version.scalar_one() == "0002"
     finally:
         await store.close()
     assert drift == []
@@ -173,3 +177,49 @@ async def test_watches_and_writes_survive_killed_connections(store_url: str) -> 
     finally:
         await store.close()
     await asyncio.wait_for(watcher, 10)
+
+
+async def test_a_database_at_an_older_revision_is_upgraded_on_open(store_url: str) -> None:
+    store = open_store(store_url)
+    await store.open()
+    await store.create(site("a", region="eu"))
+    async with store.engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(_alembic_config(c), "0001"))
+    await store.close()
+    upgraded = open_store(store_url)
+    await upgraded.open()
+    try:
+        async with upgraded.engine.connect() as conn:
+            assert await conn.run_sync(_schema_drift) == []
+        listed = await upgraded.list("Site", parse_selector("region=eu"))
+        assert [o["metadata"]["name"] for o in listed.items] == ["a"]
+    finally:
+        await upgraded.close()
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.attributes["connection"] = connection
+    return config
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+async def test_postgresql_statistics_are_refreshed_after_bulk_writes(store_url: str) -> None:
+    store = open_store(store_url, analyze_every=5)
+    await store.open()
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_user_tables "
+        "WHERE relname IN ('objects', 'labels') AND last_analyze IS NOT NULL"
+    )
+    try:
+        for i in range(5):
+            await store.create(site(f"s{i}", region="eu"))
+        async with asyncio.timeout(20):
+            while True:
+                async with store.engine.connect() as conn:
+                    if (await conn.execute(query)).scalar_one() == 2:
+                        break
+                await asyncio.sleep(0.05)
+    finally:
+        await store.close()
