@@ -4,6 +4,10 @@ Every write runs in one transaction that first takes the next resourceVersion fr
 the ``counter`` row, so writers are serialized and the event log is in commit order.
 Writers inside one process also queue on an asyncio lock, which keeps SQLite from
 ever returning "database is locked" to a caller.
+
+Neighbours: ``engine`` (connections, pragmas), ``objects`` (metadata rules),
+``selectors_sql`` (label selectors), ``watch`` (fan-out to watchers), ``statistics``
+(PostgreSQL planner statistics), ``driver_errors`` (SQLAlchemy errors to StoreError).
 """
 
 from __future__ import annotations
@@ -16,25 +20,26 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event as sa_event
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from edgeplane.api.selectors import Operator, Requirement, Selector
+from edgeplane.api.selectors import Selector
 from edgeplane.store import objects as bookkeeping
 from edgeplane.store.continuation import decode_continue, encode_continue
+from edgeplane.store.driver_errors import translated
+from edgeplane.store.engine import create_engine, lock_for_migration
 from edgeplane.store.errors import AlreadyExists, Gone, NotFound, StoreError
 from edgeplane.store.migrations import upgrade
 from edgeplane.store.protocol import EventType, ListResult, Object, TokenRecord, WatchEvent
 from edgeplane.store.schema import COMPACTED_KEY, counter, events, labels, meta, objects, tokens
+from edgeplane.store.selectors_sql import requirement_clause
 from edgeplane.store.statistics import ANALYZE_EVERY, PlannerStatistics
-from edgeplane.store.watch import QUEUE_LIMIT, Pump, Subscriber
+from edgeplane.store.watch import QUEUE_LIMIT, InFlight, Pump, Subscriber, overflow_reason
 
 log = logging.getLogger(__name__)
 
 PAGE_MAX = 1000
 EVENT_BATCH = 1000
-MIGRATION_LOCK = 0x6564676570  # pg_advisory_xact_lock key: "edgep"
 
 
 def _dumps(obj: Object) -> str:
@@ -58,7 +63,7 @@ class SqlStore:
         self._compact_every = compact_every
         self._watch_queue_size = watch_queue_size
         self._analyze_every = analyze_every
-        self._watch_reads = _InFlight()
+        self._watch_reads = InFlight()
         self._engine: AsyncEngine | None = None
         self._write_lock = asyncio.Lock()
         self._pump: Pump | None = None
@@ -79,10 +84,10 @@ class SqlStore:
         return self._engine
 
     async def open(self) -> None:
-        self._engine = self._create_engine()
+        self._engine = create_engine(self.url)
         try:
             async with self._engine.begin() as conn:
-                await self._lock_for_migration(conn)
+                await lock_for_migration(conn)
                 await conn.run_sync(upgrade)
         except (SQLAlchemyError, OSError) as e:
             await self._engine.dispose()
@@ -95,15 +100,6 @@ class SqlStore:
         self._compactor = asyncio.create_task(self._compact_loop(), name="edgeplane-compactor")
         if not self.is_sqlite:
             self._statistics = PlannerStatistics(self._engine, self._analyze_every)
-
-    async def _lock_for_migration(self, conn: AsyncConnection) -> None:
-        """Serialize schema upgrades of hubs opening the same database at once."""
-        if not self.is_sqlite:
-            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
-            return
-        # sqlite3 would run the DDL outside any transaction; an explicit write
-        # transaction makes a second opener wait here, then find the schema current.
-        await conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     async def close(self) -> None:
         self._closing.set()
@@ -119,15 +115,6 @@ class SqlStore:
         if self._engine:
             await self._engine.dispose()
         self._engine = self._pump = self._compactor = self._statistics = None
-
-    def _create_engine(self) -> AsyncEngine:
-        if not self.is_sqlite:
-            # pre_ping: after a PostgreSQL restart or failover, dead pooled connections
-            # are replaced at checkout instead of failing the next request.
-            return create_async_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-        engine = create_async_engine(self.url, connect_args={"timeout": 30})
-        sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
 
     def _safe_url(self) -> str:
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
@@ -153,7 +140,7 @@ class SqlStore:
         query = sa.select(objects.c.name, objects.c.body).where(objects.c.kind == kind)
         query = query.where(objects.c.name > after).order_by(objects.c.name).limit(page + 1)
         for requirement in selector.requirements if selector else ():
-            query = query.where(_requirement_clause(requirement))
+            query = query.where(requirement_clause(requirement))
         async with self._reading(f"list {kind}") as conn:
             if rv is None:
                 rv = await self._current_rv(conn)
@@ -255,7 +242,7 @@ class SqlStore:
         """
         async with (
             self._write_lock,
-            _translated(what, on_integrity_error),
+            translated(what, on_integrity_error),
             self.engine.connect() as conn,
         ):
             transaction = await conn.begin()
@@ -326,7 +313,7 @@ class SqlStore:
                 if event is None or subscriber.closed:
                     return
                 if subscriber.overflowed and subscriber.queue.empty():
-                    raise Gone(last, last, reason=_overflow_reason(last, self._watch_queue_size))
+                    raise Gone(last, last, reason=overflow_reason(last, self._watch_queue_size))
                 if event.resource_version > last:
                     last = event.resource_version
                     yield event
@@ -372,7 +359,7 @@ class SqlStore:
         """Drop events beyond the newest ``event_retention``; return the new watermark."""
         async with (
             self._write_lock,
-            _translated("compact the event log"),
+            translated("compact the event log"),
             self.engine.begin() as conn,
         ):
             watermark = max(0, await self._current_rv(conn) - self.event_retention)
@@ -400,7 +387,7 @@ class SqlStore:
 
     @contextlib.asynccontextmanager
     async def _reading(self, what: str) -> AsyncIterator[AsyncConnection]:
-        with _translated(what):
+        with translated(what):
             async with self.engine.connect() as conn:
                 yield conn
 
@@ -415,7 +402,7 @@ class SqlStore:
             "created_at": record.created_at,
             "expires_at": record.expires_at,
         }
-        async with _translated(f'store token "{record.token_id}"'), self.engine.begin() as conn:
+        async with translated(f'store token "{record.token_id}"'), self.engine.begin() as conn:
             await conn.execute(tokens.delete().where(tokens.c.token_id == record.token_id))
             await conn.execute(tokens.insert().values(row))
 
@@ -426,17 +413,8 @@ class SqlStore:
         return None if row is None else TokenRecord(**dict(row))
 
     async def delete_token(self, token_id: str) -> None:
-        async with _translated(f'delete token "{token_id}"'), self.engine.begin() as conn:
+        async with translated(f'delete token "{token_id}"'), self.engine.begin() as conn:
             await conn.execute(tokens.delete().where(tokens.c.token_id == token_id))
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers run beside the writer; FULL syncs every commit, so an
-    # acknowledged write survives a crash or power cut.
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=30000", "foreign_keys=ON"):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
 
 
 def _object_row(obj: Object, rv: int) -> dict[str, Any]:
@@ -448,69 +426,3 @@ def _object_row(obj: Object, rv: int) -> dict[str, Any]:
         "resource_version": rv,
         "body": _dumps(obj),
     }
-
-
-def _requirement_clause(requirement: Requirement) -> sa.ColumnElement[bool]:
-    match = (labels.c.kind == objects.c.kind) & (labels.c.name == objects.c.name)
-    match = match & (labels.c.key == requirement.key)
-    if requirement.operator in (Operator.IN, Operator.NOT_IN):
-        match = match & labels.c.value.in_(requirement.values)
-    exists = sa.exists(sa.select(labels.c.key).where(match))
-    if requirement.operator in (Operator.IN, Operator.EXISTS):
-        return exists
-    return ~exists
-
-
-class _translated:
-    """Driver errors become StoreError (HTTP 503 in the hub) naming the operation.
-
-    Usable with ``with`` and ``async with``, so it can join other async contexts.
-    """
-
-    def __init__(self, what: str, on_integrity_error: Callable[[], StoreError] | None = None):
-        self.what, self.on_integrity_error = what, on_integrity_error
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
-        if isinstance(error, IntegrityError) and self.on_integrity_error is not None:
-            raise self.on_integrity_error() from error
-        if isinstance(error, IntegrityError):
-            raise StoreError(f"the store could not {self.what}: {error.orig}") from error
-        if isinstance(error, SQLAlchemyError):
-            raise StoreError(f"the store could not {self.what}: {error}") from error
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
-        self.__exit__(_type, error, _tb)
-
-
-class _InFlight:
-    """Counts database reads in progress, so ``close`` can wait for them to finish."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    async def __aenter__(self) -> None:
-        self._count += 1
-        self._idle.clear()
-
-    async def __aexit__(self, *_: object) -> None:
-        self._count -= 1
-        if not self._count:
-            self._idle.set()
-
-    async def drained(self) -> None:
-        await self._idle.wait()
-
-
-def _overflow_reason(last: int, queue_size: int) -> str:
-    return (
-        f"the watch fell more than {queue_size} events behind after resourceVersion {last}, "
-        "so events were dropped"
-    )

@@ -93,3 +93,31 @@ class Pump:
                 for subscriber in self.subscribers:
                     subscriber.offer(event)
             self.last_rv = events[-1].resource_version
+
+
+class InFlight:
+    """Counts database reads in progress, so ``close`` can wait for them to finish."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __aenter__(self) -> None:
+        self._count += 1
+        self._idle.clear()
+
+    async def __aexit__(self, *_: object) -> None:
+        self._count -= 1
+        if not self._count:
+            self._idle.set()
+
+    async def drained(self) -> None:
+        await self._idle.wait()
+
+
+def overflow_reason(last: int, queue_size: int) -> str:
+    return (
+        f"the watch fell more than {queue_size} events behind after resourceVersion {last}, "
+        "so events were dropped"
+    )

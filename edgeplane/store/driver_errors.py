@@ -1,0 +1,40 @@
+"""Database driver errors translated at the store boundary, naming the operation.
+
+Everything SQLAlchemy raises becomes a ``StoreError`` (the hub answers 503), except
+an IntegrityError the caller maps to a precise error such as ``AlreadyExists``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from edgeplane.store.errors import StoreError
+
+
+class translated:
+    """Driver errors become StoreError (HTTP 503 in the hub) naming the operation.
+
+    Usable with ``with`` and ``async with``, so it can join other async contexts.
+    """
+
+    def __init__(self, what: str, on_integrity_error: Callable[[], StoreError] | None = None):
+        self.what, self.on_integrity_error = what, on_integrity_error
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
+        if isinstance(error, IntegrityError) and self.on_integrity_error is not None:
+            raise self.on_integrity_error() from error
+        if isinstance(error, IntegrityError):
+            raise StoreError(f"the store could not {self.what}: {error.orig}") from error
+        if isinstance(error, SQLAlchemyError):
+            raise StoreError(f"the store could not {self.what}: {error}") from error
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
+        self.__exit__(_type, error, _tb)
