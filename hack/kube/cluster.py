@@ -305,6 +305,25 @@ class Cluster:
         self.kubeconfig.chmod(0o600)
 
 
+def runs(pid: int, binary: str) -> bool:
+    """Whether process ``pid`` still runs ``binary`` (its pid was not reused by another)."""
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+    except OSError:
+        return False
+    return Path(argv0.decode(errors="replace")).name == binary
+
+
+def _leader_alive(pgid: int) -> bool:
+    """Whether the group's leader still runs; an exited one that its (adopting) parent
+    has not reaped yet is a zombie, and counts as stopped."""
+    try:
+        stat = Path(f"/proc/{pgid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
 def stop_groups(pgids: list[int], grace: float = 10) -> None:
     """SIGTERM each process group, then SIGKILL what is still there after ``grace``."""
     alive = set(pgids)
@@ -313,12 +332,8 @@ def stop_groups(pgids: list[int], grace: float = 10) -> None:
             os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while alive and time.monotonic() < deadline:
-        for pgid in list(alive):
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                alive.discard(pgid)
-        time.sleep(0.1)
+        alive = {pgid for pgid in alive if _leader_alive(pgid)}
+        time.sleep(0.05)
     for pgid in alive:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
@@ -351,15 +366,25 @@ class Fleet:
         self.clusters.clear()
         state = self.root / "state.json"
         if state.exists():
-            stop_groups(json.loads(state.read_text())["pgids"])
+            processes = json.loads(state.read_text()).get("processes", [])
+            # Clients first, the store last: an apiserver whose kine is already gone
+            # waits out its whole grace period instead of shutting down at once.
+            for name in reversed(PROCESS_ORDER):
+                stop_groups(
+                    [p["pgid"] for p in processes if p["name"] == name and runs(p["pgid"], name)]
+                )
             state.unlink()
 
     def _save(self) -> None:
-        pgids = [p.pid for c in self.clusters for p in c.processes.values()]
+        processes = [
+            {"cluster": c.name, "name": name, "pgid": p.pid}
+            for c in self.clusters
+            for name, p in c.processes.items()
+        ]
         (self.root / "state.json").write_text(
             json.dumps(
                 {
-                    "pgids": pgids,
+                    "processes": processes,
                     "clusters": [
                         {"name": c.name, "server": c.server, "kubeconfig": str(c.kubeconfig)}
                         for c in self.clusters

@@ -1,30 +1,34 @@
 """Fixture: real Kubernetes control planes from hack/kube, one per simulated site.
 
 In CI (``CI=true``) a harness that cannot be built or started fails these tests.
-On a developer machine without Go they are skipped with one line saying why.
+On a developer machine without Go they are skipped with one line saying why. A
+failing test's report carries the tail of every cluster process's log.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
 from hack.kube.cluster import Cluster, Fleet, HarnessError, build
 
+CLUSTERS = 2
+NODES = 3
+
 
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
-        pytest.fail(f"the Kubernetes test harness is required in CI: {reason}")
-    pytest.skip(f"Kubernetes harness unavailable: {reason}")
+        pytest.fail(f"the Kubernetes test harness is required in CI (CI=true): {reason}")
+    pytest.skip(f"Kubernetes harness unavailable: {reason.splitlines()[0]}")
 
 
 @pytest.fixture(scope="session")
 def kube_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Cluster]]:
-    """Two real control planes (kine, apiserver, controller-manager, scheduler, KWOK)."""
+    """Real control planes (kine, apiserver, controller-manager, scheduler, KWOK)."""
     if shutil.which("go") is None:
         _unavailable("Go is not installed, so hack/kube/build cannot build the binaries")
     try:
@@ -33,25 +37,25 @@ def kube_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Cluste
         _unavailable(str(e))
     fleet = Fleet(Path(tmp_path_factory.mktemp("kube")))
     try:
-        clusters = fleet.up(2, nodes=3)
+        clusters = fleet.up(CLUSTERS, nodes=NODES)
     except HarnessError as e:
-        fleet.down()
         pytest.fail(str(e))
     yield clusters
     fleet.down()
 
 
 @pytest.fixture
-def cluster(kube_fleet: list[Cluster], request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    yield kube_fleet[0]
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print(kube_fleet[0].logs())
+def cluster(kube_fleet: list[Cluster]) -> Cluster:
+    return kube_fleet[0]
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if report.when == "call":
-        item.rep_call = report  # type: ignore[attr-defined]
+    fleet = getattr(item, "funcargs", {}).get("kube_fleet")
+    if report.failed and fleet:
+        for each in fleet:
+            report.sections.append((f"kube logs {each.name}", each.logs()))
     return report
