@@ -348,6 +348,7 @@ class Fleet:
 
     def up(self, count: int, nodes: int = 3) -> list[Cluster]:
         bin_dir = binaries_dir()
+        self._refuse_if_running()
         self.root.mkdir(parents=True, exist_ok=True)
         try:
             for i in range(count):
@@ -374,6 +375,17 @@ class Fleet:
                     [p["pgid"] for p in processes if p["name"] == name and runs(p["pgid"], name)]
                 )
             state.unlink()
+
+    def _refuse_if_running(self) -> None:
+        state = self.root / "state.json"
+        if not state.exists():
+            return
+        processes = json.loads(state.read_text()).get("processes", [])
+        if any(runs(p["pgid"], p["name"]) for p in processes):
+            raise HarnessError(
+                f"clusters from an earlier 'up' still run in {self.root}: "
+                f"stop them with python -m hack.kube down --dir {self.root}"
+            )
 
     def _save(self) -> None:
         processes = [

@@ -18,6 +18,34 @@ from hack.kube.cluster import Cluster, Fleet, HarnessError, build
 
 CLUSTERS = 2
 NODES = 3
+HERE = Path(__file__).resolve().parent
+# Why the harness is unavailable ("" when it was built), set once per session.
+BUILD_PROBLEM = pytest.StashKey[str]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Build (or find cached) binaries before any test runs, so that a cold build
+    (about 20 minutes) is not cut short by a test's timeout."""
+    if BUILD_PROBLEM in config.stash or not any(HERE in i.path.parents for i in items):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def say(line: str) -> None:
+        if reporter is not None:
+            reporter.write_line(line)
+
+    problem = ""
+    if shutil.which("go") is None:
+        problem = "Go is not installed, so hack/kube/build cannot run"
+    else:
+        say("tests/k8s: hack/kube/build (cached binaries are reused)")
+        try:
+            build()
+        except HarnessError as e:
+            problem = str(e)
+    if problem and os.environ.get("CI") != "true":
+        say(f"tests/k8s will be skipped: {problem.splitlines()[0]}")
+    config.stash[BUILD_PROBLEM] = problem
 
 
 def _unavailable(reason: str) -> None:
@@ -27,14 +55,13 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def kube_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Cluster]]:
+def kube_fleet(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[list[Cluster]]:
     """Real control planes (kine, apiserver, controller-manager, scheduler, KWOK)."""
-    if shutil.which("go") is None:
-        _unavailable("Go is not installed, so hack/kube/build cannot build the binaries")
-    try:
-        build()
-    except HarnessError as e:
-        _unavailable(str(e))
+    problem = pytestconfig.stash.get(BUILD_PROBLEM, "hack/kube/build did not run")
+    if problem:
+        _unavailable(problem)
     fleet = Fleet(Path(tmp_path_factory.mktemp("kube")))
     try:
         clusters = fleet.up(CLUSTERS, nodes=NODES)
