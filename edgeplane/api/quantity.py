@@ -6,6 +6,7 @@ its exact decimal value. In models, use the ``QuantityField`` annotated type.
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -41,8 +42,12 @@ class QuantityError(ValueError):
     pass
 
 
+@functools.total_ordering
 class Quantity:
-    """An exact, non-negative amount with the text it was written as."""
+    """An exact, non-negative amount with the text it was written as.
+
+    Equality and order go by value: ``Quantity.parse("1Gi") == Quantity.parse("1073741824")``.
+    """
 
     __slots__ = ("text", "value")
 
@@ -79,6 +84,11 @@ class Quantity:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Quantity) and self.value == other.value
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Quantity):
+            return NotImplemented
+        return self.value < other.value
 
     def __hash__(self) -> int:
         return hash(self.value)

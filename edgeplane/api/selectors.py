@@ -17,7 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from edgeplane.api.labels import check_label_key, check_label_value
 
@@ -141,6 +149,11 @@ def parse_selector(text: str | None) -> Selector:
     return Selector(tuple(_parse_term(term) for term in _split_terms(text)))
 
 
+def _without_empty(data: dict[str, Any]) -> dict[str, Any]:
+    """Leave out empty lists and maps, so a selector goes back on the wire as written."""
+    return {k: v for k, v in data.items() if v != [] and v != {}}
+
+
 class LabelSelectorRequirement(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -155,6 +168,10 @@ class LabelSelectorRequirement(BaseModel):
         except SelectorError as e:
             raise ValueError(str(e)) from e
         return self
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_empty(handler(self))
 
 
 class LabelSelector(BaseModel):
@@ -173,6 +190,10 @@ class LabelSelector(BaseModel):
         for key, label_value in value.items():
             make_requirement(key, Operator.IN, (label_value,))
         return value
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_empty(handler(self))
 
     def to_selector(self) -> Selector:
         reqs = [

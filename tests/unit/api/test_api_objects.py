@@ -1,192 +1,298 @@
-"""Resource validation: good objects pass, bad ones name the field and the fix."""
+"""Application and Site specs in detail: the DESIGN example, workloads, placement,
+rollout and overrides, and the wire form."""
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from edgeplane.api.kinds import KINDS, UnknownKind, by_plural, kind_info
+from edgeplane.api.quantity import cpu_millis, memory_bytes
+from edgeplane.api.resources import Application, PlacementMode, RuntimeKind, Site
 from edgeplane.api.validation import InvalidObject, to_wire, validate_object
+from tests.unit.api.objects import changed, good
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("*.yaml"))
+# DESIGN.md §2, with its "ordinary Deployment/Service/ConfigMap objects" written out.
+DESIGN_EXAMPLE = """
+apiVersion: edgeplane.io/v1alpha1
+kind: Application
+metadata: {name: shelf-vision, labels: {data-class: pii}}
+spec:
+  workload:
+    kubernetes:
+      manifests:
+      - {apiVersion: apps/v1, kind: Deployment, metadata: {name: shelf-vision},
+         spec: {replicas: 1, selector: {matchLabels: {app: shelf-vision}},
+                template: {metadata: {labels: {app: shelf-vision}},
+                           spec: {containers: [{name: vision, image: "example/vision:3"}]}}}}
+      - {apiVersion: v1, kind: Service, metadata: {name: shelf-vision},
+         spec: {ports: [{port: 80}]}}
+      - {apiVersion: v1, kind: ConfigMap, metadata: {name: shelf-vision}, data: {model: v3}}
+  resources: {cpu: 500m, memory: 256Mi}
+  devices: [{selector: {matchLabels: {class: camera}}, count: 1}]
+  placement:
+    mode: Replicas            # or EverySite (one per matching site, DaemonSet-like)
+    replicas: 20
+    siteGroups: [eu-stores, eu-cloud]   # ordered: fall through when the first cannot hold them
+    spread: [{topologyKey: region, maxSkew: 1}]
+    priority: 100
+  failover: {afterSeconds: 10, failback: true}
+  rollout: {groups: [{name: canary, siteGroup: canary-sites}], maxUnavailable: 10%,
+            minSuccessSeconds: 60, autoRollback: true}
+"""
+
+
+def test_design_example_validates_and_reads_naturally() -> None:
+    raw = yaml.safe_load(DESIGN_EXAMPLE)
+    app = validate_object(raw, expected_kind="Application")
+    assert isinstance(app, Application)
+    spec = app.spec
+    assert spec.workload.kubernetes is not None and spec.workload.process is None
+    assert spec.workload.kubernetes.manifests[0]["kind"] == "Deployment"
+    assert spec.resources is not None and spec.resources.cpu and spec.resources.memory
+    assert (cpu_millis(spec.resources.cpu), memory_bytes(spec.resources.memory)) == (500, 2**28)
+    assert spec.devices and spec.devices[0].selector.matches({"class": "camera"})
+    assert spec.placement.mode is PlacementMode.REPLICAS and spec.placement.replicas == 20
+    assert spec.placement.site_groups == ["eu-stores", "eu-cloud"]
+    assert spec.rollout is not None and spec.rollout.max_unavailable == "10%"
+    assert spec.failover is not None and spec.failover.after_seconds == 10
+    wire = to_wire(app)
+    assert wire["spec"] == raw["spec"]
+    assert to_wire(validate_object(wire)) == wire
 
 
 def application(**spec: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "workload": {"process": {"command": "python3"}},
-        "placement": {"mode": "Replicas", "replicas": 2},
-    }
-    base.update(spec)
-    return {
-        "apiVersion": "edgeplane.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": "web"},
-        "spec": base,
-    }
+    return changed(good("Application"), "spec", {**good("Application")["spec"], **spec})
 
 
-def docs() -> list[Any]:
-    return [d for path in EXAMPLES for d in yaml.safe_load_all(path.read_text()) if d]
+MANIFEST = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
+NO_KIND = {"apiVersion": "v1", "metadata": {"name": "x"}}
+PROBES = {"http": {}, "tcp": {}}
+NEEDS_VALUES = {"matchExpressions": [{"key": "a", "operator": "In"}]}
+GROUPS = [{"name": "a", "siteGroup": "x"}, {"name": "a", "siteGroup": "y"}]
+P = "spec.placement"
+W = "spec.workload"
+PW = "spec.workload.process"
 
-
-@pytest.mark.parametrize("doc", docs(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
-def test_examples_validate_and_round_trip(doc: dict[str, Any]) -> None:
-    wire = to_wire(validate_object(doc))
-    assert to_wire(validate_object(wire)) == wire
-    assert wire["spec"] == {k: v for k, v in doc["spec"].items()} or wire["kind"] != "Site"
-
-
-def test_every_kind_is_covered_by_examples() -> None:
-    assert {d["kind"] for d in docs()} >= {"Site", "SiteGroup", "Application", "Policy"}
-
-
-def mutate(path: str, value: Any) -> dict[str, Any]:
-    obj = application()
-    target = obj
-    *parents, last = path.split(".")
-    for key in parents:
-        target = target.setdefault(key, {})
-    target[last] = value
-    return obj
-
-
-BAD = [
-    ("not-a-mapping", ["a"], "", "expected an object"),
-    ("wrong-api-version", mutate("apiVersion", "v1"), "apiVersion", "edgeplane.io/v1alpha1"),
-    ("unknown-kind", mutate("kind", "Widget"), "kind", "unknown kind 'Widget'"),
-    ("missing-name", mutate("metadata", {}), "metadata.name", "is required"),
-    ("invalid-name", mutate("metadata.name", "Web_1"), "metadata.name", "lower case"),
+# (id, path to change, value, field reported, words in the message)
+BAD: list[tuple[str, str, Any, str | None, str]] = [
+    ("missing-name", "metadata", {}, "metadata.name", "is required"),
+    ("unknown-nested", f"{P}.replica", 1, f"{P}.replica", "unknown field"),
+    ("replicas-without-count", P, {"mode": "Replicas"}, P, "set placement.replicas"),
+    ("every-site-with-count", f"{P}.mode", "EverySite", P, "remove placement.replicas"),
+    ("replicas-not-a-number", f"{P}.replicas", "lots", f"{P}.replicas", "valid integer"),
+    ("duplicate-group", f"{P}.siteGroups", ["a", "a"], f"{P}.siteGroups", "appears twice"),
+    ("bad-group", f"{P}.siteGroups", ["a", "B"], f"{P}.siteGroups[1]", "invalid name 'B'"),
     (
-        "invalid-label",
-        mutate("metadata.labels", {"a b": "x"}),
-        "metadata.labels",
-        "invalid label key",
+        "bad-spread-key",
+        f"{P}.spread",
+        [{"topologyKey": "a b"}],
+        f"{P}.spread[0].topologyKey",
+        "key",
     ),
     (
-        "invalid-label-value",
-        mutate("metadata.labels", {"a": "-x"}),
-        "metadata.labels",
-        "invalid value",
+        "zero-skew",
+        f"{P}.spread",
+        [{"topologyKey": "r", "maxSkew": 0}],
+        f"{P}.spread[0].maxSkew",
+        "1",
     ),
-    ("unknown-top-field", mutate("extra", 1), "extra", "unknown field"),
-    ("unknown-spec-field", mutate("spec.replicas", 1), "spec.replicas", "known fields here"),
+    ("two-workloads", f"{W}.kubernetes", {"manifests": [MANIFEST]}, W, "exactly one"),
+    ("no-workload", W, {}, W, "exactly one"),
+    ("empty-command", f"{PW}.command", "", f"{PW}.command", "at least 1 character"),
+    ("no-manifests", W, {"kubernetes": {"manifests": []}}, f"{W}.kubernetes.manifests", "1 item"),
     (
-        "unknown-nested-field",
-        mutate("spec.placement.replica", 1),
-        "spec.placement.replica",
-        "unknown field",
-    ),
-    (
-        "negative-replicas",
-        mutate("spec.placement.replicas", -1),
-        "spec.placement.replicas",
-        "greater than or equal to 0",
-    ),
-    (
-        "replicas-mode-without-count",
-        mutate("spec.placement", {"mode": "Replicas"}),
-        "spec.placement",
-        "set placement.replicas",
-    ),
-    (
-        "every-site-with-count",
-        mutate("spec.placement", {"mode": "EverySite", "replicas": 2}),
-        "spec.placement",
-        "remove placement.replicas",
-    ),
-    ("bad-mode", mutate("spec.placement.mode", "Sometimes"), "spec.placement.mode", "EverySite"),
-    ("bad-cpu", mutate("spec.resources", {"cpu": "lots"}), "spec.resources.cpu", "not a quantity"),
-    (
-        "two-workloads",
-        mutate(
-            "spec.workload.kubernetes",
-            {"manifests": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}}]},
-        ),
-        "spec.workload",
-        "exactly one",
-    ),
-    ("no-workload", mutate("spec.workload", {}), "spec.workload", "exactly one"),
-    (
-        "manifest-without-kind",
-        mutate(
-            "spec.workload",
-            {"kubernetes": {"manifests": [{"apiVersion": "v1", "metadata": {"name": "x"}}]}},
-        ),
-        "spec.workload.kubernetes.manifests",
+        "manifest-kind",
+        W,
+        {"kubernetes": {"manifests": [NO_KIND]}},
+        f"{W}.kubernetes.manifests",
         "needs kind",
+    ),
+    ("bad-env-name", f"{PW}.env", [{"name": "1X"}], f"{PW}.env[0].name", "environment variable"),
+    ("bad-env-map-key", f"{PW}.env", {"A B": "1"}, f"{PW}.env[A B]", "environment variable"),
+    (
+        "env-wrong-type",
+        f"{PW}.env",
+        "A=1",
+        f"{PW}.env",
+        "must be a valid list or a valid dictionary",
+    ),
+    ("bad-port", f"{PW}.ports", [{"port": 70000}], f"{PW}.ports[0].port", "65535"),
+    ("two-probes", f"{PW}.healthCheck", PROBES, f"{PW}.healthCheck", "exactly one"),
+    (
+        "zero-devices",
+        "spec.devices",
+        [{"selector": {}, "count": 0}],
+        "spec.devices[0].count",
+        "got 0",
+    ),
+    (
+        "device-selector",
+        "spec.devices",
+        [{"selector": NEEDS_VALUES}],
+        "spec.devices[0].selector.matchExpressions[0]",
+        "at least one value",
+    ),
+    ("negative-failover", "spec.failover", {"afterSeconds": -1}, "spec.failover.afterSeconds", "0"),
+    (
+        "failover-word",
+        "spec.failover",
+        {"afterSeconds": "soon"},
+        "spec.failover.afterSeconds",
+        "valid number",
     ),
     (
         "bad-max-unavailable",
-        mutate("spec.rollout", {"maxUnavailable": "lots"}),
+        "spec.rollout",
+        {"maxUnavailable": "lots"},
         "spec.rollout.maxUnavailable",
         "percentage",
     ),
+    (
+        "over-100-percent",
+        "spec.rollout",
+        {"maxUnavailable": "150%"},
+        "spec.rollout.maxUnavailable",
+        "at most 100%",
+    ),
+    (
+        "negative-unavailable",
+        "spec.rollout",
+        {"maxUnavailable": -1},
+        "spec.rollout.maxUnavailable",
+        "0 or more",
+    ),
+    ("duplicate-rollout-group", "spec.rollout", {"groups": GROUPS}, "spec.rollout.groups", "twice"),
+    (
+        "override-two-targets",
+        "spec.overrides",
+        [{"site": "a", "siteSelector": {}}],
+        "spec.overrides[0]",
+        "exactly one",
+    ),
+    ("override-no-target", "spec.overrides", [{"values": {}}], "spec.overrides[0]", "exactly one"),
+    ("bad-status", "status", {"ready": -1}, "status.ready", "greater than or equal to 0"),
 ]
 
 
-@pytest.mark.parametrize(("raw", "field", "message"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
-def test_bad_objects_name_the_field(raw: Any, field: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "value", "field", "words"), [b[1:] for b in BAD], ids=[b[0] for b in BAD]
+)
+def test_bad_applications_name_the_field(path: str, value: Any, field: str, words: str) -> None:
+    with pytest.raises(InvalidObject) as raised:
+        validate_object(changed(good("Application"), path, value))
+    assert raised.value.field == field, raised.value.errors
+    assert words in str(raised.value)
+
+
+def test_message_names_the_object_the_field_and_the_value() -> None:
+    with pytest.raises(InvalidObject) as raised:
+        validate_object(application(placement={"replicas": -1}))
+    assert str(raised.value) == (
+        'Application "web" is invalid: '
+        "spec.placement.replicas: must be greater than or equal to 0 (got -1)"
+    )
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    raw = changed(application(placement={"replicas": -1}), "metadata.labels", {"a b": "-"})
     with pytest.raises(InvalidObject) as raised:
         validate_object(raw)
-    assert (raised.value.field or "") == field
-    assert message in str(raised.value)
+    assert [e.field for e in raised.value.errors] == [
+        "metadata.labels[a b]",
+        "metadata.labels[a b]",
+        "spec.placement.replicas",
+    ]
 
 
-def test_expected_kind_must_match() -> None:
-    with pytest.raises(InvalidObject, match="must be 'Site' here"):
-        validate_object(application(), expected_kind="Site")
+def test_envelope_problems_are_reported_together() -> None:
+    raw = {"apiVersion": "v2", "kind": "Widget", "metadata": {}}
+    with pytest.raises(InvalidObject) as raised:
+        validate_object(raw)
+    assert [e.field for e in raised.value.errors] == ["apiVersion", "kind", "metadata.name"]
 
 
 @pytest.mark.parametrize(
-    ("raw", "field"),
+    "spec",
     [
-        ({"key": "a", "effect": "Sometimes"}, "spec.taints[0].effect"),
-        ({"key": "bad key", "effect": "NoSchedule"}, "spec.taints[0].key"),
+        {"placement": {"mode": "Replicas", "replicas": 0}},
+        {"placement": {"mode": "EverySite", "selector": {"matchLabels": {"tier": "edge"}}}},
+        {"workload": {"process": {"command": "x", "env": {"A": "1"}}}},
+        {"workload": {"kubernetes": {"manifests": [MANIFEST]}}},
+        {"rollout": {"maxUnavailable": 0}},
+        {"rollout": {"maxUnavailable": "100%", "minSuccessSeconds": 0.5}},
+        {"overrides": [{"siteSelector": {"matchLabels": {"region": "eu"}}, "values": {"a": 1}}]},
+        {"failover": {"afterSeconds": 0.25, "failback": False}},
     ],
-    ids=["bad-effect", "bad-key"],
+    ids=[
+        "zero-replicas",
+        "every-site",
+        "env-map",
+        "kubernetes",
+        "max-unavailable-zero",
+        "percent-and-fraction",
+        "override-selector",
+        "fractional-failover",
+    ],
 )
-def test_site_taints(raw: dict[str, str], field: str) -> None:
-    site = {
-        "apiVersion": "edgeplane.io/v1alpha1",
-        "kind": "Site",
-        "metadata": {"name": "s"},
-        "spec": {"taints": [raw]},
-    }
-    with pytest.raises(InvalidObject) as raised:
-        validate_object(site)
-    assert raised.value.field == field
-
-
-def test_message_names_object() -> None:
-    with pytest.raises(InvalidObject) as raised:
-        validate_object(mutate("spec.placement.replicas", -3))
-    assert str(raised.value).startswith('Application "web" is invalid: spec.placement.replicas')
+def test_good_variants_round_trip_unchanged(spec: dict[str, Any]) -> None:
+    raw = application(**spec)
+    wire = to_wire(validate_object(raw))
+    assert wire["spec"] == raw["spec"]
 
 
 def test_wire_form_leaves_out_unset_fields() -> None:
-    wire = to_wire(validate_object(copy.deepcopy(application())))
-    assert set(wire["spec"]) == {"workload", "placement"}
-    assert wire["spec"]["placement"] == {"mode": "Replicas", "replicas": 2}
+    raw = changed(good("Application"), "spec", {"workload": {"process": {"command": "x"}}})
+    raw["spec"]["placement"] = {"replicas": 2}
+    wire = to_wire(validate_object(raw))
+    assert set(wire) == {"apiVersion", "kind", "metadata", "spec"}
+    assert wire["spec"] == {
+        "workload": {"process": {"command": "x"}},
+        "placement": {"mode": "Replicas", "replicas": 2},
+    }
 
 
-@pytest.mark.parametrize("name", ["app", "APPS", "application", "Application", "applications"])
-def test_kind_lookup(name: str) -> None:
-    assert kind_info(name).kind == "Application"
+def test_env_reads_the_same_in_both_spellings() -> None:
+    as_list = validate_object(
+        changed(good("Application"), f"{PW}.env", [{"name": "A", "value": "1"}])
+    )
+    as_map = validate_object(changed(good("Application"), f"{PW}.env", {"A": "1"}))
+    assert isinstance(as_list, Application) and isinstance(as_map, Application)
+    assert as_list.spec.workload.process and as_map.spec.workload.process
+    assert as_list.spec.workload.process.environment() == {"A": "1"}
+    assert as_map.spec.workload.process.environment() == {"A": "1"}
 
 
-def test_kind_lookup_errors_list_known_kinds() -> None:
-    with pytest.raises(UnknownKind, match="Site \\(sites\\)"):
-        kind_info("widget")
-    with pytest.raises(UnknownKind):
-        by_plural("Sites")
-    assert [k.plural for k in KINDS] == [
-        "sites",
-        "sitegroups",
-        "applications",
-        "policies",
-        "assignments",
-    ]
+def test_site_runtime_defaults_to_process_without_writing_it() -> None:
+    raw = changed(good("Site"), "spec", {})
+    site = validate_object(raw)
+    assert isinstance(site, Site)
+    assert site.spec.runtime is None
+    assert site.spec.effective_runtime is RuntimeKind.PROCESS
+    assert to_wire(site)["spec"] == {}
+
+
+def test_site_without_spec_is_fine() -> None:
+    raw = good("Site")
+    del raw["spec"], raw["status"]
+    assert to_wire(validate_object(raw))["spec"] == {}
+
+
+def test_hub_written_metadata_is_accepted_and_kept() -> None:
+    meta = {
+        "name": "web",
+        "uid": "0b7f",
+        "resourceVersion": "42",
+        "generation": 3,
+        "creationTimestamp": "2026-01-01T00:00:00Z",
+    }
+    wire = to_wire(validate_object(changed(good("Application"), "metadata", meta)))
+    assert wire["metadata"] == {**meta, "labels": {}, "annotations": {}}
+
+
+@pytest.mark.parametrize("raw", [["a"], "kind: Site", None, 3], ids=["list", "str", "none", "int"])
+def test_not_a_mapping(raw: object) -> None:
+    with pytest.raises(InvalidObject, match="expected an object") as raised:
+        validate_object(raw)
+    assert raised.value.field is None

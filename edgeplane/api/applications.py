@@ -1,0 +1,136 @@
+"""``Application``: a workload template with resource requests, device requirements,
+placement, failover, rollout strategy and per-site overrides.
+
+Only the shape is checked here; what placement and rollout make of it lives in their
+own packages.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from edgeplane.api.meta import Condition, LabelKey, Model, ObjectName, Resource
+from edgeplane.api.selectors import LabelSelector
+from edgeplane.api.workloads import Resources, Seconds, Workload
+
+
+def _unique(items: Sequence[str], what: str) -> None:
+    seen: set[str] = set()
+    for item in items:
+        if item in seen:
+            raise ValueError(f"{what} {item!r} appears twice: list each once")
+        seen.add(item)
+
+
+class DeviceRequirement(Model):
+    selector: LabelSelector
+    count: int = Field(default=1, ge=1)
+
+
+class PlacementMode(enum.StrEnum):
+    REPLICAS = "Replicas"
+    EVERY_SITE = "EverySite"
+
+
+class SpreadConstraint(Model):
+    topology_key: LabelKey = Field(alias="topologyKey")
+    max_skew: int = Field(default=1, ge=1, alias="maxSkew")
+
+
+class Placement(Model):
+    mode: PlacementMode = PlacementMode.REPLICAS
+    replicas: int | None = Field(default=None, ge=0)
+    site_groups: list[ObjectName] | None = Field(default=None, alias="siteGroups")
+    selector: LabelSelector | None = None
+    spread: list[SpreadConstraint] | None = None
+    priority: int | None = None
+
+    @field_validator("site_groups")
+    @classmethod
+    def _groups_once(cls, groups: list[str] | None) -> list[str] | None:
+        _unique(groups or (), "siteGroup")
+        return groups
+
+    @model_validator(mode="after")
+    def _replicas_for_mode(self) -> Placement:
+        if self.mode is PlacementMode.REPLICAS and self.replicas is None:
+            raise ValueError("mode Replicas needs replicas: set placement.replicas (0 or more)")
+        if self.mode is PlacementMode.EVERY_SITE and self.replicas is not None:
+            raise ValueError("mode EverySite runs one per site: remove placement.replicas")
+        return self
+
+
+class Failover(Model):
+    after_seconds: Seconds | None = Field(default=None, alias="afterSeconds")
+    failback: bool | None = None
+
+
+class RolloutGroup(Model):
+    name: ObjectName
+    site_group: ObjectName = Field(alias="siteGroup")
+
+
+class Rollout(Model):
+    groups: list[RolloutGroup] | None = None
+    max_unavailable: int | str | None = Field(default=None, alias="maxUnavailable")
+    min_success_seconds: Seconds | None = Field(default=None, alias="minSuccessSeconds")
+    auto_rollback: bool | None = Field(default=None, alias="autoRollback")
+
+    @field_validator("groups")
+    @classmethod
+    def _groups_once(cls, groups: list[RolloutGroup] | None) -> list[RolloutGroup] | None:
+        _unique([g.name for g in groups or ()], "rollout group")
+        return groups
+
+    @field_validator("max_unavailable")
+    @classmethod
+    def _check_max_unavailable(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"maxUnavailable {value} must be 0 or more")
+        if isinstance(value, str) and not (value.endswith("%") and value[:-1].isdigit()):
+            raise ValueError(f"maxUnavailable {value!r}: use a count or a percentage like '10%'")
+        if isinstance(value, str) and int(value[:-1]) > 100:
+            raise ValueError(f"maxUnavailable {value!r}: a percentage must be at most 100%")
+        return value
+
+
+class Override(Model):
+    site: ObjectName | None = None
+    site_selector: LabelSelector | None = Field(default=None, alias="siteSelector")
+    values: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Override:
+        if (self.site is None) == (self.site_selector is None):
+            raise ValueError("an override targets exactly one of site or siteSelector")
+        return self
+
+
+class ApplicationSpec(Model):
+    workload: Workload
+    resources: Resources | None = None
+    devices: list[DeviceRequirement] | None = None
+    placement: Placement
+    failover: Failover | None = None
+    rollout: Rollout | None = None
+    overrides: list[Override] | None = None
+
+
+class ApplicationStatus(Model):
+    observed_generation: int | None = Field(default=None, alias="observedGeneration")
+    sites: list[str] | None = None
+    replicas: int | None = Field(default=None, ge=0)
+    ready: int | None = Field(default=None, ge=0)
+    unplaced: int | None = Field(default=None, ge=0)
+    message: str | None = None
+    conditions: list[Condition] | None = None
+
+
+class Application(Resource):
+    kind: Literal["Application"] = "Application"
+    spec: ApplicationSpec
+    status: ApplicationStatus | None = None
