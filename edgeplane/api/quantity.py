@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal
 from typing import Annotated, Any
 
 from pydantic import GetCoreSchemaHandler
@@ -34,7 +34,7 @@ _SUFFIXES: dict[str, Decimal] = {
 }
 _QUANTITY = re.compile(
     r"^(?P<number>[+-]?(\d+(\.\d*)?|\.\d+))"
-    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$"
+    r"((?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])|[eE](?P<exponent>[+-]?\d+))?$"
 )
 
 
@@ -63,15 +63,9 @@ class Quantity:
                 f"{text!r} is not a quantity: write a number with an optional suffix, "
                 "e.g. '500m' or '2' for CPU, '256Mi' or '1G' for memory"
             )
-        suffix = match["suffix"] or ""
-        try:
-            number = Decimal(match["number"])
-            multiplier = (
-                Decimal(f"1{suffix}") if suffix[:1] in "eE" and suffix else _SUFFIXES[suffix]
-            )
-        except (InvalidOperation, KeyError) as e:
-            raise QuantityError(f"{text!r} is not a quantity") from e
-        value = number * multiplier
+        value = _value(match)
+        if value > _MAX:
+            raise QuantityError(f"{text!r} is too large: quantities must be below 2^63")
         if value < 0:
             raise QuantityError(f"{text!r} is negative: quantities must be 0 or more")
         return cls(text, value)
@@ -111,6 +105,17 @@ class Quantity:
             ),
             serialization=core_schema.plain_serializer_function_ser_schema(str),
         )
+
+
+_MAX = Decimal(2**63 - 1)
+
+
+def _value(match: re.Match[str]) -> Decimal:
+    number = Decimal(match["number"])
+    if match["exponent"] is not None:
+        # Clamp before scaling: a huge exponent would overflow Decimal, not just the cap.
+        return number.scaleb(max(-100, min(100, int(match["exponent"]))))
+    return number * _SUFFIXES[match["suffix"] or ""]
 
 
 QuantityField = Annotated[Quantity, "quantity"]

@@ -127,7 +127,9 @@ def _split_terms(text: str) -> list[str]:
 
 def _parse_term(term: str) -> Requirement:
     if m := _SET_OP.match(term):
-        values = tuple(v.strip() for v in m["values"].split(",") if v.strip())
+        # Empty values are values ("a in (,b)" matches a="" too), but "()" has none.
+        text = m["values"]
+        values = tuple(v.strip() for v in text.split(",")) if text.strip() else ()
         op = Operator.IN if m["op"] == "in" else Operator.NOT_IN
         return make_requirement(m["key"], op, values)
     if m := _EQ_OP.match(term):

@@ -1,12 +1,11 @@
-"""Names, labels, quantities and selectors by Kubernetes rules."""
+"""Names, labels and quantities by Kubernetes rules."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
 
 from edgeplane.api.labels import (
     check_dns1123_label,
@@ -14,15 +13,12 @@ from edgeplane.api.labels import (
     check_label_key,
     check_label_value,
 )
-from edgeplane.api.quantity import Quantity, QuantityError, cpu_millis, memory_bytes
-from edgeplane.api.selectors import (
-    LabelSelector,
-    Operator,
-    Requirement,
-    Selector,
-    SelectorError,
-    make_requirement,
-    parse_selector,
+from edgeplane.api.quantity import (
+    Quantity,
+    QuantityError,
+    QuantityField,
+    cpu_millis,
+    memory_bytes,
 )
 
 NAMES = [
@@ -94,6 +90,20 @@ QUANTITIES = [
     ("kilo", "1k", Decimal(1000), 1000000, 1000),
     ("number", 3, Decimal(3), 3000, 3),
     ("tiny-rounds-up", "0.0001", Decimal("0.0001"), 1, 1),
+    ("zero", "0", Decimal(0), 0, 0),
+    ("plus-sign", "+1", Decimal(1), 1000, 1),
+    ("leading-dot", ".5", Decimal("0.5"), 500, 1),
+    ("trailing-dot", "5.", Decimal(5), 5000, 5),
+    ("upper-exponent", "1E3", Decimal(1000), 1000000, 1000),
+    ("negative-exponent", "25e-2", Decimal("0.25"), 250, 1),
+    ("exa", "1E", Decimal(10**18), 10**21, 10**18),
+    ("exbi", "2Ei", Decimal(2**61), 2**61 * 1000, 2**61),
+    ("mega", "1.5M", Decimal(1500000), 1500000000, 1500000),
+    ("tera", "2T", Decimal(2 * 10**12), 2 * 10**15, 2 * 10**12),
+    ("kibi", "1Ki", Decimal(1024), 1024000, 1024),
+    ("tebi", "1Ti", Decimal(2**40), 2**40 * 1000, 2**40),
+    ("nano", "100n", Decimal("1e-7"), 1, 1),
+    ("float", 0.25, Decimal("0.25"), 250, 1),
 ]
 
 
@@ -116,93 +126,77 @@ def test_quantities(text: str | int, value: Decimal, millis: int, size: int) -> 
         ("1Q", "not a quantity"),
         ("", "not a quantity"),
         ("1.2.3", "not a quantity"),
+        ("-500m", "negative"),
+        ("-1Gi", "negative"),
+        ("1 Mi", "not a quantity"),
+        ("Mi", "not a quantity"),
+        ("1mi", "not a quantity"),
+        ("1KI", "not a quantity"),
+        ("1e", "not a quantity"),
+        ("1e3.5", "not a quantity"),
+        ("0x10", "not a quantity"),
+        ("1Kib", "not a quantity"),
+        ("nan", "not a quantity"),
+        ("inf", "not a quantity"),
+        ("1e999999999", "too large"),
+        ("10Ei", "too large"),
     ],
-    ids=["negative", "word", "bad-suffix", "empty", "two-dots"],
+    ids=[
+        "negative",
+        "word",
+        "bad-suffix",
+        "empty",
+        "two-dots",
+        "negative-millis",
+        "negative-gibi",
+        "space",
+        "suffix-only",
+        "lower-binary",
+        "upper-binary",
+        "bare-exponent",
+        "fraction-exponent",
+        "hex",
+        "long-suffix",
+        "nan",
+        "inf",
+        "huge-exponent",
+        "over-int64",
+    ],
 )
 def test_bad_quantities(text: str, message: str) -> None:
     with pytest.raises(QuantityError, match=message):
         Quantity.parse(text)
 
 
-LABELS = {"region": "eu", "tier": "edge"}
-SELECTORS = [
-    ("equals", "region=eu", True),
-    ("double-equals", "region==eu", True),
-    ("not-equals", "region!=eu", False),
-    ("not-equals-missing-key", "zone!=a", True),
-    ("in", "region in (us, eu)", True),
-    ("notin", "tier notin (cloud)", True),
-    ("notin-missing-key", "zone notin (a)", True),
-    ("exists", "tier", True),
-    ("not-exists", "!tier", False),
-    ("not-exists-missing", "!zone", True),
-    ("conjunction", "region=eu,tier in (cloud)", False),
-    ("empty", "", True),
-]
+def test_quantities_compare_by_value_and_keep_their_text() -> None:
+    gibi, bytes_, small = Quantity.parse("1Gi"), Quantity.parse("1073741824"), Quantity.parse("1M")
+    assert gibi == bytes_ and hash(gibi) == hash(bytes_)
+    assert small < gibi <= bytes_ and max(small, gibi) is gibi
+    assert (str(gibi), str(bytes_), repr(small)) == ("1Gi", "1073741824", "Quantity('1M')")
+    assert sorted([gibi, small]) == [small, gibi]
+
+
+class Limits(BaseModel):
+    cpu: QuantityField
+    memory: QuantityField | None = None
 
 
 @pytest.mark.parametrize(
-    ("text", "matches"), [s[1:] for s in SELECTORS], ids=[s[0] for s in SELECTORS]
-)
-def test_selector_strings(text: str, matches: bool) -> None:
-    assert parse_selector(text).matches(LABELS) == matches
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
+    ("raw", "wire"),
     [
-        ("region in (", "unclosed"),
-        ("a)", "unbalanced"),
-        ("bad key=x", "cannot parse"),
-        ("-x=y", "label key"),
-        ("a in ()", "at least one value"),
-        ("a=-x", "label value"),
+        ({"cpu": "500m", "memory": "1Gi"}, {"cpu": "500m", "memory": "1Gi"}),
+        ({"cpu": 2}, {"cpu": "2", "memory": None}),
+        ({"cpu": 0.5}, {"cpu": "0.5", "memory": None}),
     ],
-    ids=["unclosed", "unbalanced", "space-in-key", "bad-key", "empty-set", "bad-value"],
+    ids=["strings", "int", "float"],
 )
-def test_bad_selector_strings(text: str, message: str) -> None:
-    with pytest.raises(SelectorError, match=message):
-        parse_selector(text)
+def test_quantity_fields_serialize_as_text(raw: dict[str, object], wire: dict[str, object]) -> None:
+    limits = Limits.model_validate(raw)
+    assert limits.model_dump(mode="json") == wire
+    assert Limits.model_validate(limits.model_dump(mode="json")) == limits
 
 
-def test_structured_selector() -> None:
-    selector = LabelSelector.model_validate(
-        {
-            "matchLabels": {"region": "eu"},
-            "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["cloud"]}],
-        }
-    )
-    assert selector.matches(LABELS)
-    assert not selector.matches({"region": "eu", "tier": "cloud"})
-    assert LabelSelector().matches({})
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        {"key": "a", "operator": "Exists", "values": ["x"]},
-        {"key": "a", "operator": "In"},
-        {"key": "a", "operator": "Maybe"},
-    ],
-    ids=["exists-with-values", "in-without-values", "unknown-operator"],
-)
-def test_bad_structured_requirements(raw: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
-        LabelSelector.model_validate({"matchExpressions": [raw]})
-
-
-keys = st.text("abcxyz019", min_size=1, max_size=8)
-values = st.lists(st.text("abcXYZ0189", min_size=1, max_size=8), min_size=1, max_size=3)
-
-
-@st.composite
-def requirements(draw: st.DrawFn) -> Requirement:
-    operator = draw(st.sampled_from(list(Operator)))
-    needs_values = operator in (Operator.IN, Operator.NOT_IN)
-    return make_requirement(draw(keys), operator, tuple(draw(values)) if needs_values else ())
-
-
-@given(st.lists(requirements(), max_size=4))
-def test_selector_string_round_trip(reqs: list[Requirement]) -> None:
-    selector = Selector(tuple(reqs))
-    assert parse_selector(str(selector)) == selector
+@pytest.mark.parametrize("raw", [True, None, [1], "-1"], ids=["bool", "none", "list", "negative"])
+def test_quantity_fields_reject_non_quantities(raw: object) -> None:
+    with pytest.raises(ValidationError, match=r"quantit|negative"):
+        Limits.model_validate({"cpu": raw})
