@@ -3,4 +3,13 @@
 Belongs here: pydantic v2 models for each kind, metadata, Kubernetes naming and label
 rules, quantities, label selectors, and the kind registry. No I/O, and nothing else of
 edgeplane is imported here.
+
+* ``validation``: ``validate_object`` (raw wire data in, a typed resource or
+  ``InvalidObject`` with field paths out) and ``to_wire`` (the way back).
+* ``kinds``: the registry of kinds, plurals and short names.
+* ``resources``: every kind in one import; each lives in its own module (``sites``,
+  ``applications``, ``policies``, ``assignments``), shared workload pieces in
+  ``workloads``, the envelope and metadata in ``meta``.
+* ``labels``, ``selectors``, ``quantity``: the Kubernetes rules the models use.
+* ``errors``: ``FieldError``, ``InvalidObject`` and the translation of pydantic errors.
 """
