@@ -122,7 +122,7 @@ BAD = [
     (
         "invalid-label",
         APP.replace("team: retail", "team: 'no spaces'"),
-        "metadata.labels: invalid value 'no spaces' for label 'team'",
+        "metadata.labels[team]: invalid label value 'no spaces'",
     ),
     (
         "negative-replicas",

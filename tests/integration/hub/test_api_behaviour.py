@@ -139,7 +139,7 @@ BAD_INPUTS = [
         {},
         422,
         "Invalid",
-        "metadata.labels",
+        "metadata.labels[bad key!]",
     ),
     (
         "invalid-name",
