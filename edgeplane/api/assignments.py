@@ -21,10 +21,22 @@ class AssignmentSpec(Model):
     resources: Resources | None = None
 
 
+class Endpoint(Model):
+    """Where a running workload can be reached: a named port at the site's address."""
+
+    name: str | None = None
+    port: int = Field(ge=1, le=65535)
+    url: str | None = None
+
+
 class AssignmentStatus(Model):
     phase: str | None = None
     ready: int | None = Field(default=None, ge=0)
+    reason: str | None = None
     message: str | None = None
+    restarts: int | None = Field(default=None, ge=0)
+    endpoints: list[Endpoint] | None = None
+    started_at: str | None = Field(default=None, alias="startedAt")
     observed_generation: int | None = Field(default=None, alias="observedGeneration")
     conditions: list[Condition] | None = None
 

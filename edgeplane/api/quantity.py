@@ -2,6 +2,9 @@
 
 A ``Quantity`` keeps the text the user wrote (so objects round-trip unchanged) and
 its exact decimal value. In models, use the ``QuantityField`` annotated type.
+
+pydantic is imported only when a model is built, so the site agent can parse
+quantities without loading it (it counts against the agent's memory footprint).
 """
 
 from __future__ import annotations
@@ -9,10 +12,11 @@ from __future__ import annotations
 import functools
 import re
 from decimal import ROUND_CEILING, Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import GetCoreSchemaHandler
-from pydantic_core import core_schema
+if TYPE_CHECKING:
+    from pydantic import GetCoreSchemaHandler
+    from pydantic_core import core_schema
 
 _SUFFIXES: dict[str, Decimal] = {
     "": Decimal(1),
@@ -91,6 +95,8 @@ class Quantity:
     def __get_pydantic_core_schema__(
         cls, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
+        from pydantic_core import core_schema
+
         def validate(raw: Any) -> Quantity:
             if isinstance(raw, Quantity):
                 return raw

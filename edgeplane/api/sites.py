@@ -96,13 +96,24 @@ class Inventory(Model):
     accelerators: list[Accelerator] | None = None
 
 
+class WorkloadCounts(Model):
+    """How many assignments the site's agent holds, runs and has ready."""
+
+    assigned: int = Field(default=0, ge=0)
+    running: int = Field(default=0, ge=0)
+    ready: int = Field(default=0, ge=0)
+
+
 class SiteStatus(Model):
     phase: SitePhase | None = None
+    agent_version: str | None = Field(default=None, alias="agentVersion")
+    address: str | None = None
     last_heartbeat: str | None = Field(default=None, alias="lastHeartbeat")
     capacity: Resources | None = None
     allocatable: Resources | None = None
     inventory: Inventory | None = None
     devices: list[SiteDevice] | None = None
+    workloads: WorkloadCounts | None = None
     conditions: list[Condition] | None = None
 
 

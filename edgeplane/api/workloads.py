@@ -33,10 +33,35 @@ class RestartPolicy(enum.StrEnum):
     NEVER = "Never"
 
 
+PortRef = Annotated[int, Field(ge=1, le=65535)] | Annotated[str, Field(min_length=1)]
+"""A port number, or the name of one of the workload's ``ports``."""
+
+
+class HttpProbe(Model):
+    """Healthy when ``GET http://127.0.0.1:<port><path>`` answers 2xx or 3xx."""
+
+    path: str = "/"
+    port: PortRef
+    host: str | None = None
+
+
+class TcpProbe(Model):
+    """Healthy when a TCP connection to the port opens."""
+
+    port: PortRef
+    host: str | None = None
+
+
+class ExecProbe(Model):
+    """Healthy when the command exits 0."""
+
+    command: list[str] = Field(min_length=1)
+
+
 class HealthCheck(Model):
-    http: dict[str, Any] | None = None
-    tcp: dict[str, Any] | None = None
-    exec: dict[str, Any] | None = None
+    http: HttpProbe | None = None
+    tcp: TcpProbe | None = None
+    exec: ExecProbe | None = None
     period_seconds: PositiveSeconds | None = Field(default=None, alias="periodSeconds")
     timeout_seconds: PositiveSeconds | None = Field(default=None, alias="timeoutSeconds")
     failure_threshold: int | None = Field(default=None, ge=1, alias="failureThreshold")
@@ -69,8 +94,11 @@ class EnvVar(Model):
 
 
 class Port(Model):
-    name: str | None = None
-    port: int = Field(ge=1, le=65535)
+    """A port the workload listens on. Without ``port`` the agent picks a free one and
+    passes it in ``$PORT_<NAME>`` (and ``$PORT`` for the first port)."""
+
+    name: str | None = Field(default=None, pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=15)
+    port: int | None = Field(default=None, ge=1, le=65535)
     protocol: Literal["TCP", "UDP"] | None = None
 
 
@@ -89,6 +117,9 @@ class ProcessWorkload(Model):
     health_check: HealthCheck | None = Field(default=None, alias="healthCheck")
     restart_policy: RestartPolicy | None = Field(default=None, alias="restartPolicy")
     artifacts: list[Artifact] | None = None
+    termination_grace_period_seconds: Seconds | None = Field(
+        default=None, alias="terminationGracePeriodSeconds"
+    )
 
     def environment(self) -> dict[str, str]:
         """The environment as one mapping, whichever spelling the user chose."""

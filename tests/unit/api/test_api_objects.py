@@ -68,7 +68,7 @@ def application(**spec: Any) -> dict[str, Any]:
 
 MANIFEST = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
 NO_KIND = {"apiVersion": "v1", "metadata": {"name": "x"}}
-PROBES = {"http": {}, "tcp": {}}
+PROBES = {"http": {"port": 80}, "tcp": {"port": 80}}
 NEEDS_VALUES = {"matchExpressions": [{"key": "a", "operator": "In"}]}
 GROUPS = [{"name": "a", "siteGroup": "x"}, {"name": "a", "siteGroup": "y"}]
 P = "spec.placement"
