@@ -1,1 +1,96 @@
-"""Runtime drivers, one per module behind one small protocol (process, kubernetes)."""
+"""Runtime drivers, one per module behind one small protocol (process, kubernetes).
+
+The agent's reconciler tells a runtime what should run (``ensure``/``remove``) and
+reads back what does (``statuses``). A runtime supervises on its own between calls:
+it restarts, health-checks and rotates logs without the hub and without the
+reconciler, and it keeps records in its directory so that a restarted agent adopts
+running workloads instead of starting them again.
+
+Workloads arrive as the wire dicts of ``Assignment.spec.workload`` (already validated
+by the hub); nothing here imports pydantic, to keep the agent small.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class Phase(enum.StrEnum):
+    PENDING = "Pending"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    UNHEALTHY = "Unhealthy"
+    CRASH_LOOP = "CrashLoopBackOff"
+    FAILED = "Failed"
+    SUCCEEDED = "Succeeded"
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """One workload to run: an assignment's rendered spec, plus where its artifacts are."""
+
+    key: str
+    """The assignment's name; unique at the site."""
+    generation: int
+    """The assignment's ``metadata.generation``: a different one means restart with the new spec."""
+    workload: Mapping[str, Any]
+    """``spec.workload.process`` as wire data: command, args, env, workingDir, ports,
+    healthCheck, restartPolicy, artifacts, terminationGracePeriodSeconds."""
+    artifact_dirs: Mapping[str, Path] = field(default_factory=dict)
+    """Artifact name -> the directory it is unpacked in."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str | None
+    port: int
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    key: str
+    generation: int
+    phase: Phase
+    ready: bool
+    restarts: int = 0
+    reason: str | None = None
+    message: str | None = None
+    pid: int | None = None
+    started_at: float | None = None
+    """Unix time the current process started."""
+    endpoints: tuple[Endpoint, ...] = ()
+
+
+class Runtime(Protocol):
+    async def start(self) -> None:
+        """Adopt what the records say still runs, then begin supervising."""
+
+    async def close(self) -> None:
+        """Stop supervising and leave workloads running (they outlive the agent)."""
+
+    async def ensure(self, spec: InstanceSpec) -> None:
+        """Run this instance: start it, or leave it when it already runs at this
+        generation, or stop the old one and start this when the generation differs."""
+
+    async def remove(self, key: str) -> None:
+        """Stop the instance (SIGTERM, the grace period, then SIGKILL) and forget it."""
+
+    def keys(self) -> set[str]:
+        """The instances this runtime holds, running or not."""
+
+    def statuses(self) -> dict[str, InstanceStatus]:
+        """The current state of every instance, by key."""
+
+    def log_tail(self, key: str, lines: int) -> str:
+        """The last ``lines`` lines of the instance's log; KeyError when unknown."""
+
+    def changed(self) -> Any:
+        """An ``asyncio.Event`` set whenever any status changes (the caller clears it)."""
+
+
+RuntimeDir = Path
+"""The directory a runtime keeps its records and logs in (``<data-dir>/runtime/<name>``)."""
