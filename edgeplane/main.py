@@ -6,6 +6,8 @@ the front end (``cli``) and the hub.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import typer
@@ -43,6 +45,17 @@ def hub(
         token = token_file.read_text().strip()
         add_context(config_file, "local", f"http://{listen}", token, make_current=False)
     serve(HubSettings(data_dir=data_dir, listen=listen, database_url=database_url), remember)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def agent(ctx: typer.Context) -> None:
+    """Run a site agent: --hub URL --join TOKEN --name SITE --data-dir DIR (see --help)."""
+    # The agent runs as its own small process: exec it, so that it does not carry the
+    # CLI's libraries (about 20 MB) for as long as the site lives.
+    os.execv(sys.executable, [sys.executable, "-m", "edgeplane.agent", *ctx.args])
 
 
 def main() -> None:

@@ -1,0 +1,114 @@
+"""Joining the fleet: a single-use join token is exchanged once for this site's own
+credential, which is kept in the data dir (mode 0600) and reused on every restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeplane.agent.backoff import Backoff
+from edgeplane.agent.errors import HubRefused, HubUnreachable, JoinError
+from edgeplane.agent.hublink import API, HubLink
+
+CREDENTIAL_FILE = "credential"
+IDENTITY_FILE = "identity.json"
+
+log = logging.getLogger("edgeplane.agent")
+
+
+@dataclass(frozen=True)
+class Identity:
+    hub: str
+    site: str
+    token: str
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, atomically: a crash leaves the old file or
+    the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_identity(data_dir: Path) -> Identity | None:
+    credential, identity = data_dir / CREDENTIAL_FILE, data_dir / IDENTITY_FILE
+    if not credential.exists():
+        return None
+    facts = json.loads(identity.read_text())
+    return Identity(facts["hub"], facts["site"], credential.read_text().strip())
+
+
+def save_identity(data_dir: Path, identity: Identity) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    write_private(data_dir / CREDENTIAL_FILE, identity.token + "\n")
+    write_private(
+        data_dir / IDENTITY_FILE, json.dumps({"hub": identity.hub, "site": identity.site}) + "\n"
+    )
+
+
+async def join(
+    hub: str,
+    token: str,
+    site: str,
+    labels: dict[str, str],
+    inventory: dict[str, Any],
+    give_up_after: float = 60.0,
+) -> str:
+    """Exchange ``token`` for the site's credential; retries while the hub is unreachable."""
+    link, backoff = HubLink(hub), Backoff()
+    deadline = time.monotonic() + give_up_after
+    body = {"token": token, "site": site, "labels": labels, "inventory": inventory}
+    try:
+        while True:
+            try:
+                answer = await link.call("POST", f"{API}/join", body)
+                return str(answer["credential"])
+            except HubRefused as e:
+                raise JoinError(f"joining {hub} as site {site!r} was refused: {e.message}") from e
+            except HubUnreachable as e:
+                if time.monotonic() > deadline:
+                    raise JoinError(f"the hub at {hub} is unreachable: {e}") from e
+                log.warning("hub unreachable while joining, retrying: %s", e)
+                await asyncio.sleep(backoff.next())
+    finally:
+        await link.close()
+
+
+async def obtain_identity(
+    data_dir: Path,
+    hub: str | None,
+    join_token: str | None,
+    site: str | None,
+    labels: dict[str, str],
+    inventory: dict[str, Any],
+) -> Identity:
+    """The stored identity, or a new one made by joining with ``join_token``."""
+    known = load_identity(data_dir)
+    if known is not None:
+        if site and site != known.site:
+            raise JoinError(
+                f"{data_dir} belongs to site {known.site!r}, not {site!r}: "
+                "use another --data-dir for another site"
+            )
+        return Identity(hub or known.hub, known.site, known.token)
+    if not (hub and join_token and site):
+        raise JoinError(
+            f"{data_dir} holds no site credential yet: pass --hub URL, --name SITE and "
+            "--join TOKEN (make a token with `edgeplane site token`)"
+        )
+    credential = await join(hub, join_token, site, labels, inventory)
+    identity = Identity(hub, site, credential)
+    save_identity(data_dir, identity)
+    return identity

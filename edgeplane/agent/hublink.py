@@ -1,0 +1,134 @@
+"""The agent's one connection to the hub: JSON calls, NDJSON watches and downloads
+over httpx, with every failure translated into ``edgeplane.agent.errors``.
+
+The agent always dials out; nothing here listens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+
+from edgeplane.agent.errors import Gone, HubRefused, HubUnreachable
+
+API = "/api/v1alpha1"
+MERGE_PATCH = "application/merge-patch+json"
+# A watch is idle between bookmarks (10 s on the hub); three missed ones mean the
+# connection is dead even when TCP has not noticed.
+WATCH_READ_TIMEOUT = 35.0
+
+
+def _refused(response: httpx.Response) -> HubRefused:
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    message = body.get("message") or response.text[:200] or response.reason_phrase
+    return HubRefused(response.status_code, body.get("reason") or "", message, body.get("field"))
+
+
+class HubLink:
+    def __init__(self, server: str, token: str | None = None, timeout: float = 15.0) -> None:
+        headers = {"User-Agent": "edgeplane-agent"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.server = server.rstrip("/")
+        self._client = httpx.AsyncClient(
+            base_url=self.server, headers=headers, timeout=httpx.Timeout(timeout, connect=5.0)
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+        wait_seconds: float | None = None,
+    ) -> Any:
+        """One API call; the decoded JSON answer (None for an empty one)."""
+        response = await self._send(method, path, body, params, content_type, wait_seconds)
+        if response.status_code >= 400:
+            raise _refused(response)
+        return json.loads(response.content) if response.content else None
+
+    async def patch_status(self, plural: str, name: str, status: Mapping[str, Any]) -> Any:
+        return await self.call(
+            "PATCH", f"{API}/{plural}/{name}/status", {"status": status}, content_type=MERGE_PATCH
+        )
+
+    async def post_text(self, path: str, text: str, headers: Mapping[str, str]) -> None:
+        try:
+            response = await self._client.post(
+                path, content=text.encode(), headers={"Content-Type": "text/plain", **headers}
+            )
+        except httpx.TransportError as e:
+            raise HubUnreachable(f"{self.server}: {e!r}") from e
+        if response.status_code >= 400:
+            raise _refused(response)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        params: Mapping[str, str] | None,
+        content_type: str,
+        wait_seconds: float | None,
+    ) -> httpx.Response:
+        content = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        headers = {"Content-Type": content_type} if content is not None else None
+        extra: dict[str, Any] = {} if wait_seconds is None else {"timeout": wait_seconds}
+        try:
+            return await self._client.request(
+                method, path, content=content, params=params, headers=headers, **extra
+            )
+        except httpx.TransportError as e:
+            raise HubUnreachable(f"{self.server}: {e!r}") from e
+
+    async def watch(
+        self, plural: str, resource_version: str, selector: str
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Events of one watch as dicts; Gone when the version is too old."""
+        params = {"watch": "true", "resourceVersion": resource_version, "labelSelector": selector}
+        timeout = httpx.Timeout(15.0, connect=5.0, read=WATCH_READ_TIMEOUT)
+        try:
+            async with self._client.stream(
+                "GET", f"{API}/{plural}", params=params, timeout=timeout
+            ) as response:
+                if response.status_code == 410:
+                    raise Gone(f"resourceVersion {resource_version} is too old")
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _refused(response)
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    if event.get("type") == "ERROR":
+                        if event.get("object", {}).get("reason") == "Gone":
+                            raise Gone(event["object"].get("message", "watch expired"))
+                        raise HubRefused(500, "WatchError", str(event.get("object")))
+                    yield event
+        except (httpx.TransportError, httpx.StreamError) as e:
+            raise HubUnreachable(f"{self.server}: watch cut: {e!r}") from e
+
+    async def download(self, path: str) -> AsyncIterator[bytes]:
+        """The body of a GET in chunks; a connection cut mid-way raises HubUnreachable."""
+        try:
+            async with self._client.stream("GET", path, timeout=60.0) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _refused(response)
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+        except (httpx.TransportError, httpx.StreamError) as e:
+            raise HubUnreachable(f"{self.server}: download cut: {e!r}") from e

@@ -1,0 +1,57 @@
+"""What this host is and can hold: the inventory a Site reports, and its capacity."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeplane.api.quantity import Quantity, cpu_millis, memory_bytes
+
+
+def memory_total_bytes(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def host_inventory(runtime: str = "process") -> dict[str, Any]:
+    inventory: dict[str, Any] = {
+        "arch": platform.machine(),
+        "os": f"{platform.system()} {platform.release()}",
+        "cpus": os.cpu_count() or 1,
+        "hostname": socket.gethostname(),
+        "runtime": runtime,
+    }
+    if (memory := memory_total_bytes()) is not None:
+        inventory["memory"] = f"{memory // 1024}Ki"
+    return inventory
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """CPU in millicores and memory in bytes, with the text the site reports."""
+
+    cpu_millis: int
+    memory_bytes: int
+    cpu: str
+    memory: str
+
+    @classmethod
+    def of(cls, cpu: str, memory: str) -> Capacity:
+        return cls(
+            cpu_millis(Quantity.parse(cpu)), memory_bytes(Quantity.parse(memory)), cpu, memory
+        )
+
+    @classmethod
+    def detect(cls, cpu: str | None, memory: str | None) -> Capacity:
+        """The host's capacity, or what the operator declared for this site."""
+        host_memory = memory_total_bytes() or 0
+        return cls.of(cpu or str(os.cpu_count() or 1), memory or f"{host_memory // 1024}Ki")

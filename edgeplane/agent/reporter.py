@@ -1,0 +1,179 @@
+"""Telling the hub how the site and its workloads are: compact status and heartbeats.
+
+Each status is compared with what the hub already holds (kept in local state) and
+only the fields that changed are sent, as a merge patch. A heartbeat is one field.
+When the hub is unreachable nothing is lost: the next pass sends the difference
+between what the hub holds and what is true by then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from edgeplane import __version__
+from edgeplane.agent.backoff import Backoff
+from edgeplane.agent.errors import HubRefused, HubUnreachable
+from edgeplane.agent.hublink import HubLink
+from edgeplane.agent.reconciler import Problem, Reconciler
+from edgeplane.agent.runtimes import InstanceStatus, Phase, Runtime
+from edgeplane.agent.state import LocalState, Object
+
+log = logging.getLogger("edgeplane.agent.reporter")
+RESEND_SECONDS = 5.0
+
+
+def rfc3339(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def merge_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The merge patch that turns ``old`` into ``new`` (top level; null removes)."""
+    patch = {k: v for k, v in new.items() if old.get(k) != v}
+    patch.update({k: None for k in old if k not in new})
+    return patch
+
+
+def assignment_status(
+    obj: Object, instance: InstanceStatus | None, problem: Problem | None, address: str
+) -> dict[str, Any]:
+    generation = int(obj["metadata"].get("generation") or 1)
+    if problem is not None:
+        status: dict[str, Any] = {
+            "phase": problem.phase.value,
+            "reason": problem.reason,
+            "message": problem.message,
+        }
+    elif instance is None or instance.generation != generation:
+        status = {"phase": Phase.PENDING.value, "reason": "Starting"}
+    else:
+        status = _instance_status(instance, address)
+    status.setdefault("ready", 0)
+    status["observedGeneration"] = generation
+    if instance is not None:
+        status.setdefault("restarts", instance.restarts)
+    return status
+
+
+def _instance_status(instance: InstanceStatus, address: str) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "phase": instance.phase.value,
+        "ready": 1 if instance.ready else 0,
+        "restarts": instance.restarts,
+        "reason": instance.reason,
+        "message": instance.message,
+        "startedAt": rfc3339(instance.started_at) if instance.started_at else None,
+        "endpoints": [
+            {"name": e.name, "port": e.port, "url": f"http://{address}:{e.port}"}
+            if e.name
+            else {"port": e.port, "url": f"http://{address}:{e.port}"}
+            for e in instance.endpoints
+        ]
+        or None,
+    }
+    return {k: v for k, v in status.items() if v is not None}
+
+
+class StatusReporter:
+    def __init__(
+        self,
+        link: HubLink,
+        state: LocalState,
+        site: str,
+        runtime: Runtime,
+        reconciler: Reconciler,
+        site_facts: Callable[[], dict[str, Any]],
+        address: str,
+        changed: asyncio.Event,
+        heartbeat_seconds: float = 10.0,
+    ) -> None:
+        self._link, self._state, self._site = link, state, site
+        self._runtime, self._reconciler, self._site_facts = runtime, reconciler, site_facts
+        self._address, self._changed = address, changed
+        self._heartbeat_seconds = heartbeat_seconds
+        self._site_status: dict[str, Any] = {}
+        self.sent_bytes = 0
+
+    async def run_status(self) -> None:
+        backoff = Backoff()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), RESEND_SECONDS)
+            self._changed.clear()
+            try:
+                await self.report()
+                backoff.reset()
+            except (HubUnreachable, HubRefused) as e:
+                log.warning("status not sent: %s", e)
+                await asyncio.sleep(backoff.next())
+
+    async def run_heartbeats(self) -> None:
+        while True:
+            try:
+                await self.heartbeat()
+            except (HubUnreachable, HubRefused) as e:
+                log.warning("heartbeat not sent: %s", e)
+            await asyncio.sleep(self._heartbeat_seconds)
+
+    async def heartbeat(self) -> None:
+        site = await self._send_site({"lastHeartbeat": rfc3339(time.time())})
+        if (site.get("status") or {}).get("phase") != "Online":
+            self._changed.set()  # the hub thinks we were away: say we are back
+
+    async def report(self) -> None:
+        """Send every status that differs from what the hub holds."""
+        await self._report_site()
+        instances, problems = self._runtime.statuses(), self._reconciler.problems
+        for name, obj in self._state.assignments().items():
+            new = assignment_status(obj, instances.get(name), problems.get(name), self._address)
+            patch = merge_diff(obj.get("status") or {}, new)
+            if patch:
+                await self._send_assignment(name, patch)
+
+    async def _report_site(self) -> None:
+        new = {**self._site_facts(), "phase": "Online"}
+        patch = merge_diff({k: self._site_status.get(k) for k in new}, new)
+        if patch:
+            await self._send_site(patch)
+
+    async def _send_site(self, patch: dict[str, Any]) -> Object:
+        site: Object = await self._link.patch_status("sites", self._site, patch)
+        self.sent_bytes += len(str(patch))
+        self._site_status = dict(site.get("status") or {})
+        return site
+
+    async def _send_assignment(self, name: str, patch: dict[str, Any]) -> None:
+        try:
+            answer = await self._link.patch_status("assignments", name, patch)
+        except HubRefused as e:
+            if e.status == 404:  # removed at the hub; the watch will say so too
+                return
+            raise
+        self.sent_bytes += len(str(patch))
+        self._state.set_status(name, answer.get("status") or {})
+
+
+def site_facts(
+    reconciler: Reconciler, runtime: Runtime, inventory: dict[str, Any], address: str
+) -> dict[str, Any]:
+    """The site status an agent reports besides its heartbeat."""
+    capacity, left = reconciler.capacity, reconciler.allocatable
+    statuses = runtime.statuses().values()
+    running = [s for s in statuses if s.phase in (Phase.RUNNING, Phase.UNHEALTHY)]
+    return {
+        "agentVersion": __version__,
+        "address": address,
+        "inventory": inventory,
+        "capacity": {"cpu": capacity.cpu, "memory": capacity.memory},
+        "allocatable": {"cpu": f"{left.cpu_millis}m", "memory": str(left.memory_bytes)},
+        "workloads": {
+            "assigned": len(reconciler.state_names()),
+            "running": len(running),
+            "ready": sum(1 for s in running if s.ready),
+        },
+    }

@@ -1,0 +1,54 @@
+"""Answering the hub's requests (a workload's log tail, for ``edgeplane logs``).
+
+The agent only dials out, so it long-polls the hub for requests queued for this site
+and posts each answer back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from edgeplane.agent.backoff import Backoff
+from edgeplane.agent.errors import HubRefused, HubUnreachable
+from edgeplane.agent.hublink import API, HubLink
+from edgeplane.agent.runtimes import Runtime
+
+log = logging.getLogger("edgeplane.agent.requests")
+WAIT_SECONDS = 25
+MAX_TAIL = 10_000
+
+
+def answer(runtime: Runtime, request: dict[str, Any]) -> tuple[str, str | None]:
+    """The text of the answer, and an error message when there is none."""
+    if request.get("type") != "logs":
+        return "", f"this agent does not handle requests of type {request.get('type')!r}"
+    key = str(request.get("assignment"))
+    tail = max(1, min(int(request.get("tail") or 100), MAX_TAIL))
+    try:
+        return runtime.log_tail(key, tail), None
+    except KeyError:
+        return "", f"no workload of assignment {key!r} runs at this site (yet)"
+
+
+async def serve_requests(link: HubLink, site: str, runtime: Runtime) -> None:
+    backoff = Backoff()
+    path = f"{API}/sites/{site}/requests"
+    while True:
+        try:
+            page = await link.call(
+                "GET",
+                path,
+                params={"waitSeconds": str(WAIT_SECONDS)},
+                wait_seconds=WAIT_SECONDS + 10,
+            )
+            backoff.reset()
+            for request in page.get("items") or []:
+                text, error = answer(runtime, request)
+                headers = {"X-Request-Error": error} if error else {}
+                await link.post_text(f"{path}/{request['id']}", text, headers)
+        except (HubUnreachable, HubRefused) as e:
+            delay = backoff.next()
+            log.warning("request poll: %s; retrying in %.1f s", e, delay)
+            await asyncio.sleep(delay)
