@@ -67,7 +67,7 @@ def _instance_status(instance: InstanceStatus, address: str) -> dict[str, Any]:
         "restarts": instance.restarts,
         "reason": instance.reason,
         "message": instance.message,
-        "startedAt": rfc3339(instance.started_at) if instance.started_at else None,
+        "startedAt": rfc3339(instance.started_at) if instance.started_at is not None else None,
         "endpoints": [
             {"name": e.name, "port": e.port, "url": f"http://{address}:{e.port}"}
             if e.name
