@@ -66,6 +66,20 @@ def admit(
     return admitted, Request(cpu, memory)
 
 
+def with_identity(workload: Mapping[str, Any], obj: Object) -> dict[str, Any]:
+    """The workload with ``EDGEPLANE_SITE``, ``EDGEPLANE_APPLICATION`` and
+    ``EDGEPLANE_ASSIGNMENT`` in its environment; the workload's own values win."""
+    spec = obj["spec"]
+    env = workload.get("env") or []
+    own = dict(env) if isinstance(env, dict) else {e["name"]: e.get("value", "") for e in env}
+    identity = {
+        "EDGEPLANE_SITE": spec.get("site", ""),
+        "EDGEPLANE_APPLICATION": spec.get("application", ""),
+        "EDGEPLANE_ASSIGNMENT": obj["metadata"]["name"],
+    }
+    return {**workload, "env": {**identity, **own}}
+
+
 def _generation(obj: Object) -> int:
     return int(obj["metadata"].get("generation") or 1)
 
@@ -129,7 +143,8 @@ class Reconciler:
             # An older version that runs keeps running: a bad artifact must not take
             # down what works.
             return dirs
-        await self._runtime.ensure(InstanceSpec(name, _generation(obj), workload, dirs))
+        spec = InstanceSpec(name, _generation(obj), with_identity(workload, obj), dirs)
+        await self._runtime.ensure(spec)
         return None
 
     def _no_room(self, name: str, obj: Object) -> Problem:

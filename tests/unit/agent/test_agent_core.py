@@ -10,7 +10,7 @@ import pytest
 
 from edgeplane.agent.backoff import Backoff
 from edgeplane.agent.inventory import Capacity
-from edgeplane.agent.reconciler import Problem, admit
+from edgeplane.agent.reconciler import Problem, admit, with_identity
 from edgeplane.agent.reporter import assignment_status, merge_diff
 from edgeplane.agent.runtimes import Endpoint, InstanceStatus, Phase
 from edgeplane.agent.state import LocalState
@@ -115,3 +115,22 @@ def test_local_state_survives_reopening(tmp_path: Path) -> None:
     again.forget_resource_version()
     assert again.resource_version() is None
     again.close()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        [{"name": "A", "value": "1"}, {"name": "EDGEPLANE_SITE", "value": "mine"}],
+        {"A": "1", "EDGEPLANE_SITE": "mine"},
+        None,
+    ],
+    ids=["list", "map", "none"],
+)
+def test_workloads_learn_their_site_and_application(env: Any) -> None:
+    obj = _assignment("web.s1")
+    obj["spec"].update(site="s1", application="web")
+    workload = {"command": "true", "env": env}
+    out = with_identity(workload, obj)["env"]
+    assert out["EDGEPLANE_APPLICATION"] == "web"
+    assert out["EDGEPLANE_ASSIGNMENT"] == "web.s1"
+    assert out["EDGEPLANE_SITE"] == ("s1" if env is None else "mine")
