@@ -1,0 +1,221 @@
+"""A real hub and real agent processes on loopback, for integration tests of the agent.
+
+The hub keeps one port for its whole life, so it can be stopped and started again
+(an outage) at the same address the agents dial.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from tests.support.hub import free_port, wait_ready
+
+API = "/api/v1alpha1"
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_SERVICE = ROOT / "examples" / "demo-service"
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
+    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        try:
+            if result := check():
+                return result
+        except (httpx.HTTPError, OSError, KeyError, ValueError) as e:
+            last = e
+        time.sleep(0.2)
+    raise AssertionError(
+        f"timed out after {timeout:.0f}s waiting for {what} (last error: {last!r})"
+    )
+
+
+def tarball(directory: Path, replace: dict[str, str] | None = None) -> bytes:
+    """A .tar.gz of ``directory``, with some files' text replaced."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path in sorted(directory.rglob("*")):
+            if path.is_dir() or "__pycache__" in path.parts:
+                continue
+            rel = path.relative_to(directory).as_posix()
+            data = (replace or {}).get(rel, None)
+            content = data.encode() if data is not None else path.read_bytes()
+            info = tarfile.TarInfo(rel)
+            info.size, info.mode = len(content), 0o644
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+@dataclass
+class Agent:
+    name: str
+    data_dir: Path
+    hub_url: str
+    flags: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.data_dir.parent / f"{self.name}.agent.log"
+
+    def start(self, join: str | None = None) -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, "-m", "edgeplane.agent", "--hub", self.hub_url]
+        cmd += ["--name", self.name, "--data-dir", str(self.data_dir), *self.flags]
+        if join:
+            cmd += ["--join", join]
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        return self.process
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self, timeout: float = 30) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+class Fleet:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.hub_dir = root / "hub"
+        self.hub: subprocess.Popen[str] | None = None
+        self.agents: dict[str, Agent] = {}
+
+    # -- the hub --------------------------------------------------------------------
+    def start_hub(self) -> None:
+        self.hub_dir.mkdir(parents=True, exist_ok=True)
+        log = self.root / "hub.log"
+        cmd = [sys.executable, "-m", "edgeplane.hub", "--data-dir", str(self.hub_dir)]
+        cmd += ["--listen", f"127.0.0.1:{self.port}"]
+        with open(log, "a") as out:
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            self.hub = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, text=True, env=env
+            )
+        wait_ready(self.url, self.hub, log)
+
+    def stop_hub(self) -> None:
+        if self.hub is not None and self.hub.poll() is None:
+            self.hub.send_signal(signal.SIGTERM)
+            self.hub.wait(30)
+
+    @property
+    def token(self) -> str:
+        return (self.hub_dir / "admin.token").read_text().strip()
+
+    def api(self, method: str, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return httpx.request(
+            method, f"{self.url}{API}{path}", json=body, headers=headers, timeout=30, **kwargs
+        )
+
+    def ok(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
+        response = self.api(method, path, body, **kwargs)
+        assert response.status_code < 300, (
+            f"{method} {path}: {response.status_code} {response.text}"
+        )
+        return response.json() if response.content else None
+
+    # -- sites ----------------------------------------------------------------------
+    def join_token(self, labels: dict[str, str] | None = None, ttl: int = 600) -> str:
+        answer = self.ok("POST", "/jointokens", {"labels": labels or {}, "ttlSeconds": ttl})
+        return str(answer["token"])
+
+    def add_agent(self, name: str, labels: dict[str, str] | None = None, *flags: str) -> Agent:
+        agent = Agent(
+            name, self.root / "sites" / name, self.url, ["--heartbeat-seconds", "2", *flags]
+        )
+        agent.start(join=self.join_token(labels))
+        self.agents[name] = agent
+        return agent
+
+    def push_artifact(self, name: str, version: str, data: bytes) -> dict[str, Any]:
+        headers = {"Content-Type": "application/gzip"}
+        response = self.api("PUT", f"/artifacts/{name}/{version}", content=data, headers=headers)
+        assert response.status_code in (200, 201), response.text
+        return dict(response.json())
+
+    def assignments(self, app: str) -> dict[str, dict[str, Any]]:
+        items = self.ok(
+            "GET", "/assignments", params={"labelSelector": f"edgeplane.io/application={app}"}
+        )
+        return {i["spec"]["site"]: i for i in items["items"]}
+
+    def running(
+        self, app: str, sites: set[str], generation: int | None = None
+    ) -> dict[str, Any] | None:
+        """The assignments of ``app`` by site once each of ``sites`` is Running and ready."""
+        found = self.assignments(app)
+        if set(found) != sites:
+            return None
+        for item in found.values():
+            status = item.get("status") or {}
+            if status.get("phase") != "Running" or status.get("ready") != 1:
+                return None
+            if generation and status.get("observedGeneration") != item["metadata"]["generation"]:
+                return None
+        return found
+
+    def close(self) -> None:
+        for agent in self.agents.values():
+            agent.stop()
+        self.stop_hub()
+
+
+def who(url: str) -> dict[str, Any]:
+    """What a demo-service instance says about itself."""
+    return dict(httpx.get(url, timeout=5).json())
+
+
+def endpoint(assignment: dict[str, Any]) -> str:
+    return str(assignment["status"]["endpoints"][0]["url"])
+
+
+def demo_app(name: str, version: str = "1.0.0", **placement: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "edgeplane.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name},
+        "spec": {
+            "workload": {
+                "process": {
+                    "command": sys.executable,
+                    "args": ["server.py"],
+                    "artifacts": [{"name": "demo-service", "version": version}],
+                    "ports": [{"name": "http"}],
+                    "healthCheck": {
+                        "http": {"path": "/healthz", "port": "http"},
+                        "periodSeconds": 1,
+                        "failureThreshold": 3,
+                    },
+                    "terminationGracePeriodSeconds": 5,
+                }
+            },
+            "resources": {"cpu": "100m", "memory": "32Mi"},
+            "placement": placement or {"mode": "EverySite"},
+        },
+    }
