@@ -1,0 +1,130 @@
+"""``ProcessRuntime``: the ``Runtime`` protocol over supervised OS processes.
+
+Holds one ``Supervisor`` per instance, adopts what its records say still runs, and
+rotates logs. Its directory::
+
+    instances/<key>.json   records (``records``)
+    logs/<key>.log[.N]     what each workload writes (``logs``)
+    work/<key>/            the working directory of a workload without artifacts
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from pathlib import Path
+
+from edgeplane.agent.runtimes import InstanceSpec, InstanceStatus
+from edgeplane.agent.runtimes.process.logs import LogFiles
+from edgeplane.agent.runtimes.process.records import Record, RecordStore, check_key
+from edgeplane.agent.runtimes.process.supervisor import Supervisor, Timings
+
+log = logging.getLogger("edgeplane.agent.runtimes.process")
+
+
+class ProcessRuntime:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        timings: Timings = Timings(),
+        log_max_bytes: int = 10 * 1024 * 1024,
+        log_keep: int = 3,
+        log_check_seconds: float = 10.0,
+    ) -> None:
+        self.directory = directory
+        self._records = RecordStore(directory / "instances")
+        self._logs = LogFiles(directory / "logs", log_max_bytes, log_keep)
+        self._timings, self._log_check_seconds = timings, log_check_seconds
+        self._supervisors: dict[str, Supervisor] = {}
+        self._changed = asyncio.Event()
+        self._housekeeping: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        for record in self._records.load_all():
+            self._supervise(record)
+        self._housekeeping = asyncio.create_task(self._rotate_logs(), name="rotate logs")
+
+    async def close(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+        for supervisor in self._supervisors.values():
+            await supervisor.detach()
+        self._supervisors.clear()
+
+    async def ensure(self, spec: InstanceSpec) -> None:
+        check_key(spec.key)
+        current = self._supervisors.get(spec.key)
+        if current is not None and current.record.generation == spec.generation:
+            return
+        ports: dict[str, int] = {}
+        if current is not None:
+            log.info(
+                "%s: generation %d -> %d: replacing it",
+                spec.key,
+                current.record.generation,
+                spec.generation,
+            )
+            await current.stop()
+            ports = current.record.ports  # clients keep finding it where it was
+        record = Record(
+            spec.key,
+            spec.generation,
+            dict(spec.workload),
+            {name: str(path) for name, path in spec.artifact_dirs.items()},
+            ports,
+        )
+        self._records.save(record)
+        self._supervise(record)
+
+    async def remove(self, key: str) -> None:
+        supervisor = self._supervisors.pop(key, None)
+        if supervisor is not None:
+            await supervisor.stop()
+        self._records.delete(key)
+        self._logs.delete(key)
+        shutil.rmtree(self._own_dir(key), ignore_errors=True)
+        self._changed.set()
+
+    def keys(self) -> set[str]:
+        return set(self._supervisors)
+
+    def statuses(self) -> dict[str, InstanceStatus]:
+        return {key: s.status for key, s in self._supervisors.items()}
+
+    def log_tail(self, key: str, lines: int) -> str:
+        if key not in self._supervisors:
+            raise KeyError(key)
+        return self._logs.tail(key, lines)
+
+    def changed(self) -> asyncio.Event:
+        return self._changed
+
+    def _supervise(self, record: Record) -> None:
+        supervisor = Supervisor(
+            record,
+            self._records,
+            self._logs,
+            self._own_dir(record.key),
+            self._timings,
+            self._changed.set,
+        )
+        self._supervisors[record.key] = supervisor
+        supervisor.begin()
+        self._changed.set()
+
+    def _own_dir(self, key: str) -> Path:
+        return self.directory / "work" / check_key(key)
+
+    async def _rotate_logs(self) -> None:
+        while True:
+            await asyncio.sleep(self._log_check_seconds)
+            for key in list(self._supervisors):
+                try:
+                    self._logs.rotate_if_large(key)
+                except OSError as e:  # a full disk must not end supervision
+                    log.warning("%s: log not rotated: %s", key, e)

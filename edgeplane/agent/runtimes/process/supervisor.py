@@ -1,0 +1,249 @@
+"""One instance under supervision: start it (or adopt it), watch it exit or fail its
+health check, restart it per its policy with backoff, and stop it on request.
+
+The supervisor owns the instance's record and status; the runtime (``runtime``) owns
+the set of supervisors. How to launch is in ``launch``, when to restart in
+``restarts``, how to probe in ``probes``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeplane.agent.runtimes import Endpoint, InstanceStatus, Phase
+from edgeplane.agent.runtimes.process.launch import (
+    Launch,
+    allocate_ports,
+    plan_launch,
+    port_key,
+    spawn,
+)
+from edgeplane.agent.runtimes.process.logs import LogFiles
+from edgeplane.agent.runtimes.process.probes import HealthCheck, ProbeFailed, probe
+from edgeplane.agent.runtimes.process.processes import ProcessHandle, is_ours
+from edgeplane.agent.runtimes.process.records import Record, RecordStore
+from edgeplane.agent.runtimes.process.restarts import (
+    Ending,
+    RestartBackoff,
+    crash_loop_message,
+    exit_ending,
+    final_phase,
+    should_restart,
+)
+
+log = logging.getLogger("edgeplane.agent.runtimes.process")
+
+
+@dataclass(frozen=True)
+class Timings:
+    """The runtime's clock settings; tests shrink them."""
+
+    poll_seconds: float = 0.5
+    """How often a process is checked for exit (an adopted one cannot be waited for)."""
+    backoff_initial: float = 1.0
+    backoff_cap: float = 60.0
+    backoff_reset: float = 60.0
+    default_grace: float = 10.0
+
+
+class Supervisor:
+    def __init__(
+        self,
+        record: Record,
+        records: RecordStore,
+        logs: LogFiles,
+        own_dir: Path,
+        timings: Timings,
+        notify: Callable[[], None],
+    ) -> None:
+        self.record, self._records, self._logs, self._timings = record, records, logs, timings
+        self._own_dir, self._notify = own_dir, notify
+        workload = record.workload
+        self._check = HealthCheck.parse(workload.get("healthCheck"))
+        self._policy = str(workload.get("restartPolicy") or "Always")
+        self._backoff = RestartBackoff(
+            timings.backoff_initial, timings.backoff_cap, timings.backoff_reset
+        )
+        self._handle: ProcessHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ever_ready = False
+        self.status = InstanceStatus(
+            record.key, record.generation, Phase.STARTING, False, record.restarts
+        )
+
+    # -- lifecycle, called by the runtime ---------------------------------------------
+
+    def begin(self) -> None:
+        """Adopt the recorded process when it is still ours, else (re)start per policy."""
+        record, ending = self.record, None
+        if record.finished:
+            self._set(
+                phase=Phase(record.finished["phase"]),
+                reason=record.finished.get("reason"),
+                message=record.finished.get("message"),
+            )
+            return
+        if record.pid is not None and record.start_ticks is not None:
+            if is_ours(record.pid, record.start_ticks):
+                self._handle = ProcessHandle(record.pid, record.start_ticks)
+                log.info("%s: adopted pid %d", record.key, record.pid)
+            else:
+                ending = exit_ending(None)
+        self._task = asyncio.create_task(self._run(ending), name=f"supervise {record.key}")
+
+    async def detach(self) -> None:
+        """Stop supervising; the process keeps running and its record stays."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def stop(self) -> None:
+        """Stop supervising and stop the process (SIGTERM, grace, SIGKILL)."""
+        await self.detach()
+        if self._handle is not None:
+            await self._handle.stop(self._grace(), self._timings.poll_seconds)
+            self._handle = None
+
+    # -- the supervision loop ----------------------------------------------------------
+
+    async def _run(self, ending: Ending | None) -> None:
+        ran_for = 0.0
+        while True:
+            if ending is not None:
+                if not should_restart(self._policy, ending):
+                    self._finish(ending)
+                    return
+                await self._back_off(ending, ran_for)
+            started = time.monotonic()
+            ending = await self._run_once()
+            ran_for = time.monotonic() - started
+
+    async def _run_once(self) -> Ending:
+        if self._handle is None:
+            try:
+                self._start()
+            except OSError as e:
+                return Ending(None, "StartError", f"cannot start {self._launch().argv[0]}: {e}")
+        self._set(
+            phase=Phase.RUNNING,
+            ready=self._check is None,
+            reason=None,
+            message=None,
+            pid=self.record.pid,
+            started_at=self.record.started_at,
+        )
+        assert self._handle is not None
+        ending = await self._watch(self._handle)
+        # Whatever the workload left in its session goes with it, as in a container.
+        self._handle.signal_group(signal.SIGKILL)
+        self._handle = None
+        self._save(pid=None, start_ticks=None)
+        return ending
+
+    async def _watch(self, handle: ProcessHandle) -> Ending:
+        """Until the process exits, or fails its health check too often (then stopped)."""
+        exited = asyncio.create_task(handle.wait(self._timings.poll_seconds))
+        watchers = {exited}
+        if self._check is not None:
+            watchers.add(asyncio.create_task(self._probe_until_failed(self._check)))  # type: ignore[arg-type]
+        try:
+            done, _ = await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
+            if exited in done:
+                return exit_ending(exited.result())
+            ending: Ending = done.pop().result()  # type: ignore[assignment]
+            self._set(
+                phase=Phase.UNHEALTHY,
+                ready=False,
+                reason=ending.reason,
+                message=f"{ending.message}; stopping it",
+            )
+            await handle.stop(self._grace(), self._timings.poll_seconds)
+            return ending
+        finally:
+            for task in watchers:
+                task.cancel()
+
+    async def _probe_until_failed(self, check: HealthCheck) -> Ending:
+        failures = 0
+        while True:
+            try:
+                await probe(check, self.record.ports, self._launch().env)
+                failures, self._ever_ready = 0, True
+                self._set(phase=Phase.RUNNING, ready=True, reason=None, message=None)
+            except ProbeFailed as e:
+                failures += 1
+                if failures >= check.failure_threshold:
+                    return Ending(None, "Unhealthy", f"{e} ({failures} times in a row)", True)
+                # Before its first pass a workload is starting, not sick.
+                phase = Phase.UNHEALTHY if self._ever_ready else Phase.RUNNING
+                self._set(phase=phase, ready=False, reason="HealthCheckFailed", message=str(e))
+            await asyncio.sleep(check.period)
+
+    async def _back_off(self, ending: Ending, ran_for: float) -> None:
+        delay = self._backoff.delay(ran_for)
+        phase = Phase.UNHEALTHY if ending.unhealthy else Phase.CRASH_LOOP
+        message = crash_loop_message(ending, delay, self.record.restarts + 1)
+        self._set(phase=phase, ready=False, reason=ending.reason, message=message, pid=None)
+        log.info("%s: %s", self.record.key, message)
+        await asyncio.sleep(delay)
+        self._save(restarts=self.record.restarts + 1)
+        self._set(restarts=self.record.restarts)
+
+    def _finish(self, ending: Ending) -> None:
+        phase = final_phase(ending)
+        self._save(
+            finished={"phase": phase.value, "reason": ending.reason, "message": ending.message}
+        )
+        self._set(phase=phase, ready=False, reason=ending.reason, message=ending.message, pid=None)
+
+    def _start(self) -> None:
+        record = self.record
+        ports = allocate_ports(record.workload.get("ports") or [], record.ports)
+        self._save(ports=ports)
+        launch = self._launch()
+        launch.cwd.mkdir(parents=True, exist_ok=True)
+        self._logs.rotate_if_large(record.key)
+        pid = spawn(launch, self._logs.path(record.key))
+        self._handle = ProcessHandle.of(pid)
+        self._save(pid=pid, start_ticks=self._handle.start_ticks, started_at=time.time())
+        log.info("%s: started pid %d: %s", record.key, pid, " ".join(launch.argv))
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _launch(self) -> Launch:
+        record = self.record
+        dirs = {name: Path(d) for name, d in record.artifact_dirs.items()}
+        return plan_launch(record.workload, dirs, record.ports, self._own_dir, dict(os.environ))
+
+    def _grace(self) -> float:
+        grace = self.record.workload.get("terminationGracePeriodSeconds")
+        return self._timings.default_grace if grace is None else float(grace)
+
+    def _save(self, **changes: object) -> None:
+        self.record = dataclasses.replace(self.record, **changes)  # type: ignore[arg-type]
+        self._records.save(self.record)
+
+    def _set(self, **changes: object) -> None:
+        status = dataclasses.replace(self.status, **changes)  # type: ignore[arg-type]
+        status = dataclasses.replace(status, endpoints=self._endpoints())
+        if status != self.status:
+            self.status = status
+            self._notify()
+
+    def _endpoints(self) -> tuple[Endpoint, ...]:
+        ports = enumerate(self.record.workload.get("ports") or [])
+        return tuple(
+            Endpoint(port.get("name"), self.record.ports[port_key(i, port)])
+            for i, port in ports
+            if port_key(i, port) in self.record.ports
+        )
