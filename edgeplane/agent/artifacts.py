@@ -108,8 +108,12 @@ def unpack(label: str, archive: Path, to: Path) -> None:
     to.mkdir()
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            for member in tar.getmembers():
-                tarfile.data_filter(member, str(to))  # check all before writing any
+            for member in tar.getmembers():  # check all before writing any
+                if os.path.isabs(member.name):
+                    # The data filter would quietly strip the "/": the hub refuses such
+                    # tarballs, so one here was not made by our tools.
+                    raise tarfile.AbsolutePathError(member)
+                tarfile.data_filter(member, str(to))
             tar.extractall(to, filter="data")
     except (tarfile.TarError, EOFError, OSError, ValueError) as e:
         raise ArtifactError(f"{label}: cannot unpack: {e}") from e

@@ -37,7 +37,9 @@ def exit_ending(code: int | None) -> Ending:
 
 
 def should_restart(policy: str, ending: Ending) -> bool:
-    if ending.unhealthy or policy == "Always":
+    """As Kubernetes: a failed health check is a failure (its code is None), and
+    ``Never`` means never, even then."""
+    if policy == "Always":
         return True
     return policy == "OnFailure" and ending.code != 0
 
