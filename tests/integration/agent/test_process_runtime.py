@@ -108,6 +108,25 @@ async def test_http_health_makes_it_ready_on_a_picked_port(make_runtime: Any) ->
     assert runtime.keys() == set() and runtime.statuses() == {}
 
 
+async def test_a_slow_starter_turns_ready_before_its_long_period(make_runtime: Any) -> None:
+    runtime = await make_runtime()
+    script = "import subprocess, sys, time; time.sleep(1.5); " + (
+        "subprocess.run([sys.executable, '-m', 'http.server', '--bind', '127.0.0.1', sys.argv[1]])"
+    )
+    await runtime.ensure(
+        spec(
+            "slow",
+            command=PY,
+            args=["-c", script, "$(PORT)"],
+            ports=[{"name": "http"}],
+            # A 60 s period: ready within the 30 s deadline only thanks to startup probing.
+            healthCheck={"http": {"port": "http"}, "periodSeconds": 60},
+        )
+    )
+    status = await wait_for(runtime, "slow", Phase.RUNNING, ready=True)
+    assert status.restarts == 0
+
+
 async def test_tcp_health_and_port_variables(make_runtime: Any) -> None:
     runtime = await make_runtime()
     script = (

@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+STARTUP_PROBE_SECONDS = 1.0
+"""How often a workload is probed before its first pass (if its period is longer)."""
+
 
 class ProbeFailed(Exception):
     """One failed check; the message is the reason shown in the status."""

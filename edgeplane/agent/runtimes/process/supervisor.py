@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 import os
 import signal
 import time
@@ -28,7 +29,12 @@ from edgeplane.agent.runtimes.process.launch import (
     spawn,
 )
 from edgeplane.agent.runtimes.process.logs import LogFiles
-from edgeplane.agent.runtimes.process.probes import HealthCheck, ProbeFailed, probe
+from edgeplane.agent.runtimes.process.probes import (
+    STARTUP_PROBE_SECONDS,
+    HealthCheck,
+    ProbeFailed,
+    probe,
+)
 from edgeplane.agent.runtimes.process.processes import ProcessHandle, is_ours
 from edgeplane.agent.runtimes.process.records import Record, RecordStore
 from edgeplane.agent.runtimes.process.restarts import (
@@ -75,7 +81,6 @@ class Supervisor:
         )
         self._handle: ProcessHandle | None = None
         self._task: asyncio.Task[None] | None = None
-        self._ever_ready = False
         self.status = InstanceStatus(
             record.key, record.generation, Phase.STARTING, False, record.restarts
         )
@@ -174,20 +179,26 @@ class Supervisor:
                 task.cancel()
 
     async def _probe_until_failed(self, check: HealthCheck) -> Ending:
-        failures = 0
+        failures, passed, counted_at = 0, False, -math.inf
         while True:
             try:
                 await probe(check, self.record.ports, self._launch().env)
-                failures, self._ever_ready = 0, True
+                failures, passed = 0, True
                 self._set(phase=Phase.RUNNING, ready=True, reason=None, message=None)
             except ProbeFailed as e:
-                failures += 1
+                # Until its first pass it is probed every second so that it turns ready
+                # soon, but failures count once a period, as they would in Kubernetes.
+                now = time.monotonic()
+                if passed or now - counted_at >= check.period:
+                    failures, counted_at = failures + 1, now
                 if failures >= check.failure_threshold:
                     return Ending(None, "Unhealthy", f"{e} ({failures} times in a row)", True)
                 # Before its first pass a workload is starting, not sick.
-                phase = Phase.UNHEALTHY if self._ever_ready else Phase.RUNNING
+                phase = Phase.UNHEALTHY if passed else Phase.RUNNING
                 self._set(phase=phase, ready=False, reason="HealthCheckFailed", message=str(e))
-            await asyncio.sleep(check.period)
+            await asyncio.sleep(
+                check.period if passed else min(check.period, STARTUP_PROBE_SECONDS)
+            )
 
     async def _back_off(self, ending: Ending, ran_for: float) -> None:
         delay = self._backoff.delay(ran_for)
