@@ -1,0 +1,105 @@
+"""``python -m edgeplane.agent``: the site agent as its own small process.
+
+``edgeplane agent`` executes this module, so that the agent does not carry the CLI's
+libraries in its memory. Exit codes: 0 stopped by a signal, 1 failed (joining refused,
+bad flags), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from edgeplane.agent.agent import Agent, AgentSettings
+from edgeplane.agent.errors import AgentError
+from edgeplane.api.labels import check_label_key, check_label_value
+from edgeplane.api.quantity import Quantity, QuantityError
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """``k=v,k2=v2`` into a dict; ValueError naming the bad pair."""
+    labels: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--labels: {pair!r} is not KEY=VALUE (e.g. region=eu-west)")
+        for problem in (check_label_key(key), check_label_value(value)):
+            if problem:
+                raise ValueError(f"--labels: {pair!r}: {problem}")
+        labels[key] = value
+    return labels
+
+
+def _quantity(text: str) -> str:
+    try:
+        Quantity.parse(text)
+    except QuantityError as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: {e}") from e
+    return text
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edgeplane agent", description="Run a site agent.")
+    p.add_argument("--data-dir", type=Path, required=True, help="The site's own directory.")
+    p.add_argument("--hub", help="The hub's URL (needed to join; remembered after).")
+    p.add_argument("--join", help="A join token from `edgeplane site token` (first start).")
+    p.add_argument("--name", help="The site's name (first start).")
+    p.add_argument("--labels", default="", help="Extra site labels, k=v,k2=v2.")
+    p.add_argument("--cpu", type=_quantity, help="CPU to offer (default: the host's).")
+    p.add_argument("--memory", type=_quantity, help="Memory to offer (default: the host's).")
+    p.add_argument("--address", default="127.0.0.1", help="Address workloads are reached at.")
+    p.add_argument("--heartbeat-seconds", type=float, default=10.0)
+    p.add_argument(
+        "--stop-workloads-on-exit",
+        action="store_true",
+        help="Stop workloads when the agent stops (default: they keep running).",
+    )
+    p.add_argument("--log-level", default="INFO")
+    return p
+
+
+def settings_from(args: argparse.Namespace) -> AgentSettings:
+    return AgentSettings(
+        data_dir=args.data_dir,
+        hub=args.hub,
+        join_token=args.join,
+        site=args.name,
+        labels=parse_labels(args.labels),
+        cpu=args.cpu,
+        memory=args.memory,
+        address=args.address,
+        heartbeat_seconds=args.heartbeat_seconds,
+        stop_workloads_on_exit=args.stop_workloads_on_exit,
+    )
+
+
+async def _run(settings: AgentSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await Agent(settings).run(stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(_run(settings_from(args)))
+    except ValueError as e:
+        p.error(str(e))
+    except AgentError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

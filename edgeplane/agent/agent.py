@@ -1,0 +1,135 @@
+"""The agent: joins (once), then runs its loops side by side until told to stop.
+
+* ``AssignmentSync`` keeps the local copy of this site's assignments;
+* ``Reconciler`` makes the runtime match it;
+* ``StatusReporter`` sends status changes and heartbeats;
+* ``serve_requests`` answers the hub's log requests.
+
+The runtime adopts the workloads its records name before anything else, so an agent
+that restarts (or starts while the hub is down) keeps them running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgeplane.agent.artifacts import ArtifactCache
+from edgeplane.agent.credentials import Identity, obtain_identity
+from edgeplane.agent.hublink import API, HubLink
+from edgeplane.agent.inventory import Capacity, host_inventory
+from edgeplane.agent.reconciler import Reconciler
+from edgeplane.agent.reporter import StatusReporter, site_facts
+from edgeplane.agent.requests import serve_requests
+from edgeplane.agent.runtimes.process import ProcessRuntime
+from edgeplane.agent.state import LocalState
+from edgeplane.agent.sync import AssignmentSync
+
+log = logging.getLogger("edgeplane.agent")
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    data_dir: Path
+    hub: str | None = None
+    join_token: str | None = None
+    site: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    cpu: str | None = None
+    memory: str | None = None
+    address: str = "127.0.0.1"
+    heartbeat_seconds: float = 10.0
+    stop_workloads_on_exit: bool = False
+
+
+class Agent:
+    def __init__(self, settings: AgentSettings) -> None:
+        self.settings = settings
+        self.capacity = Capacity.detect(settings.cpu, settings.memory)
+        self.inventory = host_inventory("process")
+        self.identity: Identity | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        identity = self.identity = await obtain_identity(
+            settings.data_dir,
+            settings.hub,
+            settings.join_token,
+            settings.site,
+            settings.labels,
+            self.inventory,
+        )
+        log.info("site %s, hub %s", identity.site, identity.hub)
+        link = HubLink(identity.hub, identity.token)
+        state = LocalState(settings.data_dir / "state.db")
+        runtime = ProcessRuntime(settings.data_dir / "runtime" / "process")
+        try:
+            await runtime.start()
+            await self._loops(link, state, runtime, identity, stop)
+        finally:
+            if settings.stop_workloads_on_exit:
+                for key in sorted(runtime.keys()):
+                    await runtime.remove(key)
+            await runtime.close()
+            await link.close()
+            state.close()
+
+    async def _loops(
+        self,
+        link: HubLink,
+        state: LocalState,
+        runtime: ProcessRuntime,
+        identity: Identity,
+        stop: asyncio.Event,
+    ) -> None:
+        wake, status_changed = asyncio.Event(), runtime.changed()
+        artifacts = ArtifactCache(
+            self.settings.data_dir / "artifacts", lambda n, v: _fetch(link, n, v)
+        )
+        reconciler = Reconciler(
+            state, runtime, artifacts.ensure, self.capacity, wake, status_changed
+        )
+        address = self.settings.address
+        reporter = StatusReporter(
+            link,
+            state,
+            identity.site,
+            runtime,
+            reconciler,
+            lambda: site_facts(reconciler, runtime, self.inventory, address),
+            address,
+            status_changed,
+            self.settings.heartbeat_seconds,
+        )
+        wake.set()  # reconcile what the local state holds before the hub answers
+        tasks = [
+            asyncio.create_task(reconciler.run(), name="reconciler"),
+            asyncio.create_task(
+                AssignmentSync(link, state, identity.site, wake).run(), name="sync"
+            ),
+            asyncio.create_task(reporter.run_status(), name="status"),
+            asyncio.create_task(reporter.run_heartbeats(), name="heartbeats"),
+            asyncio.create_task(serve_requests(link, identity.site, runtime), name="requests"),
+        ]
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopping and task.exception():
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            for task in [*tasks, stopping]:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+async def _fetch(link: HubLink, name: str, version: str) -> AsyncIterator[bytes]:
+    async for chunk in link.download(f"{API}/artifacts/{name}/{version}/content"):
+        yield chunk
