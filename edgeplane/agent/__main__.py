@@ -14,10 +14,15 @@ import signal
 import sys
 from pathlib import Path
 
-from edgeplane.agent.agent import Agent, AgentSettings
-from edgeplane.agent.errors import AgentError
-from edgeplane.api.labels import check_label_key, check_label_value
-from edgeplane.api.quantity import Quantity, QuantityError
+# httpx imports its command line (click, rich, pygments: about 10 MB) whenever those
+# are installed, as they are beside edgeplane's CLI. The agent never uses it; a None
+# entry makes that optional import fail quietly, as it does where they are missing.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+from edgeplane.agent.agent import Agent, AgentSettings  # noqa: E402
+from edgeplane.agent.errors import AgentError  # noqa: E402
+from edgeplane.api.labels import check_label_key, check_label_value  # noqa: E402
+from edgeplane.api.quantity import Quantity, QuantityError  # noqa: E402
 
 
 def parse_labels(text: str) -> dict[str, str]:
