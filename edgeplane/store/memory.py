@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import copy
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 
 from edgeplane.api.selectors import Selector
@@ -122,6 +123,17 @@ class MemoryStore:
 
     async def delete_token(self, token_id: str) -> None:
         self._tokens.pop(token_id, None)
+
+    async def use_token(self, token_id: str, used_by: str, at: float) -> bool:
+        record = self._tokens.get(token_id)
+        if record is None or record.used_at is not None:
+            return False
+        self._tokens[token_id] = dataclasses.replace(record, used_at=at, used_by=used_by)
+        return True
+
+    async def release_token(self, token_id: str) -> None:
+        if record := self._tokens.get(token_id):
+            self._tokens[token_id] = dataclasses.replace(record, used_at=None, used_by=None)
 
     def _stored(self, key: tuple[str, str]) -> Object:
         if key not in self._objects:

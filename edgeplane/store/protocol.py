@@ -55,6 +55,11 @@ class TokenRecord:
     role: str
     created_at: float
     expires_at: float | None = None
+    attributes: str | None = None
+    """Free-form JSON the role needs (a join token's site labels)."""
+    used_at: float | None = None
+    used_by: str | None = None
+    """Single-use tokens: when, and by whom, the token was used."""
 
 
 class Store(Protocol):
@@ -121,3 +126,10 @@ class Store(Protocol):
 
     async def delete_token(self, token_id: str) -> None:
         """Remove a credential; removing an absent one is not an error."""
+
+    async def use_token(self, token_id: str, used_by: str, at: float) -> bool:
+        """Mark a single-use token used, atomically: True for the one caller that did,
+        False when it was used already or is absent."""
+
+    async def release_token(self, token_id: str) -> None:
+        """Make a used token unused again (its use failed before taking effect)."""

@@ -7,7 +7,8 @@
   serializes writers, so commit order equals resourceVersion order even with
   several hubs on one PostgreSQL);
 * ``meta``: small settings such as the compaction watermark;
-* ``tokens``: credentials, the secret kept only as a hash.
+* ``tokens``: credentials, the secret kept only as a hash; join tokens also carry
+  attributes (JSON) and who used them, once.
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ tokens = Table(
     Column("role", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=True),
+    Column("attributes", Text, nullable=True),
+    Column("used_at", Float, nullable=True),
+    Column("used_by", String(253), nullable=True),
 )
 
 COMPACTED_KEY = "compacted_resource_version"

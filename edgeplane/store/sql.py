@@ -401,6 +401,9 @@ class SqlStore:
             "role": record.role,
             "created_at": record.created_at,
             "expires_at": record.expires_at,
+            "attributes": record.attributes,
+            "used_at": record.used_at,
+            "used_by": record.used_by,
         }
         async with translated(f'store token "{record.token_id}"'), self.engine.begin() as conn:
             await conn.execute(tokens.delete().where(tokens.c.token_id == record.token_id))
@@ -415,6 +418,22 @@ class SqlStore:
     async def delete_token(self, token_id: str) -> None:
         async with translated(f'delete token "{token_id}"'), self.engine.begin() as conn:
             await conn.execute(tokens.delete().where(tokens.c.token_id == token_id))
+
+    async def use_token(self, token_id: str, used_by: str, at: float) -> bool:
+        update = (
+            tokens.update()
+            .where(tokens.c.token_id == token_id, tokens.c.used_at.is_(None))
+            .values(used_at=at, used_by=used_by)
+        )
+        async with translated(f'use token "{token_id}"'), self.engine.begin() as conn:
+            return (await conn.execute(update)).rowcount == 1
+
+    async def release_token(self, token_id: str) -> None:
+        update = (
+            tokens.update().where(tokens.c.token_id == token_id).values(used_at=None, used_by=None)
+        )
+        async with translated(f'release token "{token_id}"'), self.engine.begin() as conn:
+            await conn.execute(update)
 
 
 def _object_row(obj: Object, rv: int) -> dict[str, Any]:

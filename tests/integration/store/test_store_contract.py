@@ -256,3 +256,19 @@ async def test_tokens_round_trip(store: AnyStore) -> None:
     await store.delete_token("abc")
     await store.delete_token("abc")  # absent: not an error
     assert await store.get_token("abc") is None
+
+
+async def test_a_single_use_token_is_used_once_even_by_racing_callers(store: AnyStore) -> None:
+    record = TokenRecord("join1", "hash", "", "join", 1.0, 99.0, attributes='{"region": "eu"}')
+    await store.put_token(record)
+    wins = await asyncio.gather(*(store.use_token("join1", f"site-{i}", 5.0) for i in range(10)))
+    assert sum(wins) == 1
+    used = await store.get_token("join1")
+    assert used is not None and used.used_at == 5.0
+    assert used.used_by == f"site-{wins.index(True)}"
+    assert used.attributes == '{"region": "eu"}'
+    assert not await store.use_token("absent", "x", 5.0)
+    await store.release_token("join1")
+    released = await store.get_token("join1")
+    assert released is not None and (released.used_at, released.used_by) == (None, None)
+    assert await store.use_token("join1", "again", 6.0)
