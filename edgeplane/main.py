@@ -30,6 +30,9 @@ def hub(
     database_url: str | None = typer.Option(
         None, "--database-url", help="postgresql+asyncpg://... (default: SQLite in the data dir)."
     ),
+    max_artifact_bytes: int = typer.Option(
+        256 * 1024 * 1024, "--max-artifact-bytes", help="The largest artifact accepted."
+    ),
 ) -> None:
     """Run a hub in the foreground (Ctrl-C stops it)."""
     config_file = globals_of(ctx).config_file
@@ -44,7 +47,13 @@ def hub(
     if token_file.exists():
         token = token_file.read_text().strip()
         add_context(config_file, "local", f"http://{listen}", token, make_current=False)
-    serve(HubSettings(data_dir=data_dir, listen=listen, database_url=database_url), remember)
+    settings = HubSettings(
+        data_dir=data_dir,
+        listen=listen,
+        database_url=database_url,
+        max_artifact_bytes=max_artifact_bytes,
+    )
+    serve(settings, remember)
 
 
 @app.command(

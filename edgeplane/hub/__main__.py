@@ -17,6 +17,8 @@ def main() -> None:
     parser.add_argument("--bookmark-seconds", type=float, default=10.0)
     parser.add_argument("--max-body-bytes", type=int, default=1024 * 1024)
     parser.add_argument("--event-retention", type=int, default=100_000)
+    parser.add_argument("--max-artifact-bytes", type=int, default=256 * 1024 * 1024)
+    parser.add_argument("--offline-after-seconds", type=float, default=40.0)
     args = parser.parse_args()
     serve(
         HubSettings(
@@ -26,6 +28,8 @@ def main() -> None:
             bookmark_seconds=args.bookmark_seconds,
             max_body_bytes=args.max_body_bytes,
             event_retention=args.event_retention,
+            max_artifact_bytes=args.max_artifact_bytes,
+            offline_after_seconds=args.offline_after_seconds,
         )
     )
 

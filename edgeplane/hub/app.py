@@ -11,7 +11,10 @@ from fastapi.responses import JSONResponse, Response
 
 from edgeplane import __version__
 from edgeplane.api.kinds import KINDS
+from edgeplane.hub import artifacts, joining, relay
+from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import Authenticator
+from edgeplane.hub.authz import SiteAuthorizer
 from edgeplane.hub.errors import ApiError, install_handlers
 from edgeplane.hub.metrics import HubMetrics
 from edgeplane.hub.middleware import AuthMiddleware, BodyLimitMiddleware, MetricsMiddleware
@@ -26,6 +29,8 @@ class HubSettings:
     listen: str = "127.0.0.1:8080"
     database_url: str | None = None
     max_body_bytes: int = 1024 * 1024
+    max_artifact_bytes: int = 256 * 1024 * 1024
+    offline_after_seconds: float = 40.0
     bookmark_seconds: float = 10.0
     event_retention: int = 100_000
 
@@ -40,12 +45,19 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics = HubMetrics()
     app.state.shutdown = asyncio.Event()
+    app.state.relay = relay.Relay()
+    app.state.artifacts = ArtifactStore(settings.data_dir / "artifacts")
     install_handlers(app)
+    # The fixed paths first: the generic /{plural}/{name} routes would take them.
+    for special in (joining.router, artifacts.router, relay.router):
+        app.include_router(special)
     app.include_router(router)
     _add_probes(app)
     # Added last runs first: metrics see every answer, auth is checked before the body.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    app.add_middleware(AuthMiddleware, authenticator=Authenticator(store))
+    app.add_middleware(
+        AuthMiddleware, authenticator=Authenticator(store), authorizer=SiteAuthorizer(store)
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

@@ -47,6 +47,11 @@ def mint(subject: str, role: str, ttl_seconds: float | None = None) -> tuple[str
     return f"ep_{token_id}_{secret}", record
 
 
+def verify_secret(secret: str, record: TokenRecord) -> bool:
+    """Whether ``secret`` is the one ``record`` holds the hash of (constant time)."""
+    return hmac.compare_digest(hash_secret(secret), record.secret_hash)
+
+
 def split(token: str) -> tuple[str, str] | None:
     prefix, _, rest = token.partition("_")
     token_id, _, secret = rest.partition("_")
@@ -74,6 +79,8 @@ class Authenticator:
         valid = hmac.compare_digest(hash_secret(secret), expected) and record is not None
         if not valid or record is None or (record.expires_at and record.expires_at < time.time()):
             return None
+        if record.role == "join":
+            return None  # a join token is good for POST /join only, in the body
         principal = Principal(record.subject, record.role)
         self._cache[token] = (time.monotonic() + CACHE_SECONDS, principal)
         return principal

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from edgeplane.hub.auth import Authenticator
+from edgeplane.hub.authz import Check, SiteAuthorizer, narrowed_query
 from edgeplane.hub.errors import ApiError, unauthorized
 from edgeplane.hub.metrics import HubMetrics
 
@@ -20,7 +21,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-ANONYMOUS = frozenset({"/healthz", "/readyz"})
+ANONYMOUS = frozenset({"/healthz", "/readyz", "/api/v1alpha1/join"})
+# Bodies the route streams itself, under its own limit (artifact uploads).
+STREAMED_PREFIX = "/api/v1alpha1/artifacts/"
 
 
 async def _send_error(error: ApiError, send: Send) -> None:
@@ -32,10 +35,13 @@ async def _send_error(error: ApiError, send: Send) -> None:
 
 
 class AuthMiddleware:
-    """Every path but the health probes needs a valid bearer token, checked first."""
+    """Every path but the health probes and joining needs a valid bearer token, checked
+    first; a site's token is then held to what ``authz`` allows it."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
-        self.app, self.authenticator = app, authenticator
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator, authorizer: SiteAuthorizer
+    ) -> None:
+        self.app, self.authenticator, self.authorizer = app, authenticator, authorizer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in ANONYMOUS:
@@ -43,6 +49,17 @@ class AuthMiddleware:
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         principal = await self.authenticator.verify(header)
         if principal is None:
+            return await _send_error(unauthorized(), send)
+        if principal.role == "site":
+            try:
+                rule = await self.authorizer.check(
+                    principal.subject, scope["method"], scope["path"]
+                )
+            except ApiError as e:
+                return await _send_error(e, send)
+            if rule.check is Check.NARROW_LIST:
+                scope["query_string"] = narrowed_query(scope["query_string"], principal.subject)
+        elif principal.role != "admin":
             return await _send_error(unauthorized(), send)
         scope.setdefault("state", {})["principal"] = principal
         return await self.app(scope, receive, send)
@@ -56,6 +73,8 @@ class BodyLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        if scope["path"].startswith(STREAMED_PREFIX):
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:

@@ -50,7 +50,7 @@ def _store(request: Request) -> Store:
     return store
 
 
-async def _json_body(request: Request) -> Any:
+async def json_body(request: Request) -> Any:
     raw = await request.body()
     try:
         return json.loads(raw)
@@ -163,7 +163,7 @@ async def _watch(request: Request, store: Store, watch: WatchRequest) -> Streami
 @router.post("/{plural}", status_code=201, openapi_extra=BODY, response_model=None)
 async def create(request: Request, plural: str) -> Response:
     info = by_plural(plural)
-    raw = await _json_body(request)
+    raw = await json_body(request)
     obj = _validated(raw, info)
     obj.pop("status", None)  # status is written through /status only
     return ObjectResponse(await _store(request).create(obj), status_code=201)
@@ -177,7 +177,7 @@ async def get(request: Request, plural: str, name: str) -> Response:
 @router.put("/{plural}/{name}", openapi_extra=BODY, response_model=None)
 async def replace(request: Request, plural: str, name: str) -> Response:
     info = by_plural(plural)
-    raw = await _json_body(request)
+    raw = await json_body(request)
     _same_name(raw, name)
     obj = _validated(raw, info)
     return ObjectResponse(await _store(request).replace(obj))
@@ -191,7 +191,7 @@ async def _merge_patch_body(request: Request) -> Any:
             "UnsupportedMediaType",
             f"PATCH needs Content-Type {MERGE_PATCH} (got {content_type or 'none'!r})",
         )
-    patch = await _json_body(request)
+    patch = await json_body(request)
     if not isinstance(patch, dict):
         raise bad_request("a merge patch must be a JSON object")
     return patch
@@ -226,7 +226,7 @@ async def delete(
 @router.put("/{plural}/{name}/status", openapi_extra=BODY, response_model=None)
 async def replace_status(request: Request, plural: str, name: str) -> Response:
     info, store = by_plural(plural), _store(request)
-    raw = await _json_body(request)
+    raw = await json_body(request)
     _same_name(raw, name)
     current = await store.get(info.kind, name)
     status = raw.get("status") if isinstance(raw, dict) else None

@@ -1,0 +1,121 @@
+"""What a site's credential may do: read its own Site and assignments, write their
+status, fetch the artifacts its assignments name, and serve its own request queue.
+
+``site_rule`` is the pure table (method and path in, a ``Rule`` out); ``SiteAuthorizer``
+adds the checks that need the store (is this assignment ours, does one of ours name
+this artifact) and narrows assignment lists and watches to the site's own label.
+Anything not in the table is 403.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode
+
+from edgeplane.api.selectors import parse_selector
+from edgeplane.api.wellknown import SITE_LABEL
+from edgeplane.hub.errors import ApiError
+from edgeplane.store.errors import NotFound
+from edgeplane.store.protocol import Store
+
+API = "/api/v1alpha1"
+
+
+class Check(enum.Enum):
+    ALLOW = "allow"
+    DENY = "deny"
+    OWN_SITE = "own-site"
+    OWN_ASSIGNMENT = "own-assignment"
+    NARROW_LIST = "narrow-list"
+    NAMED_ARTIFACT = "named-artifact"
+
+
+@dataclass(frozen=True)
+class Rule:
+    check: Check
+    name: str = ""
+    """The site, assignment or ``artifact/version`` the check is about."""
+
+
+_RULES: list[tuple[set[str], re.Pattern[str], Check]] = [
+    ({"GET"}, re.compile(rf"^{API}/sites/(?P<n>[^/]+)$"), Check.OWN_SITE),
+    ({"PUT", "PATCH"}, re.compile(rf"^{API}/sites/(?P<n>[^/]+)/status$"), Check.OWN_SITE),
+    ({"GET"}, re.compile(rf"^{API}/sites/(?P<n>[^/]+)/requests$"), Check.OWN_SITE),
+    ({"POST"}, re.compile(rf"^{API}/sites/(?P<n>[^/]+)/requests/[^/]+$"), Check.OWN_SITE),
+    ({"GET"}, re.compile(rf"^{API}/assignments$"), Check.NARROW_LIST),
+    ({"GET"}, re.compile(rf"^{API}/assignments/(?P<n>[^/]+)$"), Check.OWN_ASSIGNMENT),
+    (
+        {"PUT", "PATCH"},
+        re.compile(rf"^{API}/assignments/(?P<n>[^/]+)/status$"),
+        Check.OWN_ASSIGNMENT,
+    ),
+    (
+        {"GET"},
+        re.compile(rf"^{API}/artifacts/(?P<n>[^/]+/[^/]+)(/content)?$"),
+        Check.NAMED_ARTIFACT,
+    ),
+]
+
+
+def site_rule(method: str, path: str) -> Rule:
+    """The check a site's request needs; DENY for everything not listed."""
+    for methods, pattern, check in _RULES:
+        if method in methods and (match := pattern.match(path)):
+            return Rule(check, match.groupdict().get("n") or "")
+    return Rule(Check.DENY)
+
+
+def forbidden(site: str, method: str, path: str) -> ApiError:
+    return ApiError(
+        403,
+        "Forbidden",
+        f"site {site!r} may not {method} {path}: a site credential reads only its own Site "
+        "and assignments and writes their status; use an admin token for anything else",
+    )
+
+
+def narrowed_query(query: bytes, site: str) -> bytes:
+    """The query string with ``labelSelector`` ANDed with this site's label."""
+    params = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    given = next((v for k, v in params if k == "labelSelector"), "")
+    own = f"{SITE_LABEL}={site}"
+    rest = [(k, v) for k, v in params if k != "labelSelector"]
+    return urlencode([*rest, ("labelSelector", f"{given},{own}" if given else own)]).encode()
+
+
+class SiteAuthorizer:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def check(self, site: str, method: str, path: str) -> Rule:
+        """The rule that lets the request through; ApiError 403 when none does."""
+        rule = site_rule(method, path)
+        allowed = {
+            Check.ALLOW: True,
+            Check.DENY: False,
+            Check.NARROW_LIST: True,
+            Check.OWN_SITE: rule.name == site,
+        }.get(rule.check)
+        if allowed is None:
+            allowed = await self._owns(site, rule)
+        if not allowed:
+            raise forbidden(site, method, path)
+        return rule
+
+    async def _owns(self, site: str, rule: Rule) -> bool:
+        if rule.check is Check.OWN_ASSIGNMENT:
+            try:
+                assignment = await self._store.get("Assignment", rule.name)
+            except NotFound:
+                return False  # 403, not 404: a site learns nothing of others' names
+            return bool(assignment["spec"].get("site") == site)
+        name, _, version = rule.name.partition("/")
+        page = await self._store.list("Assignment", parse_selector(f"{SITE_LABEL}={site}"))
+        for assignment in page.items:
+            process = assignment["spec"].get("workload", {}).get("process") or {}
+            for artifact in process.get("artifacts") or []:
+                if (artifact.get("name"), artifact.get("version")) == (name, version):
+                    return True
+        return False

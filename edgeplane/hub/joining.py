@@ -1,0 +1,165 @@
+"""Joining the fleet: admins mint single-use join tokens; an agent trades one for its
+site's own credential, and the Site is created with the token's labels.
+
+Every refusal changes nothing and leaves the token usable, except a token that was
+used already, which says by whom.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from edgeplane.api.kinds import API_VERSION
+from edgeplane.api.labels import check_label_key, check_label_value
+from edgeplane.api.validation import InvalidObject, to_wire, validate_object
+from edgeplane.api.wellknown import MAX_SITE_NAME
+from edgeplane.hub.auth import mint, split, verify_secret
+from edgeplane.hub.errors import ApiError, bad_request, unauthorized
+from edgeplane.hub.resources import ObjectResponse, json_body
+from edgeplane.store.errors import AlreadyExists, NotFound
+from edgeplane.store.protocol import Store, TokenRecord
+
+router = APIRouter(prefix="/api/v1alpha1")
+DEFAULT_TTL, MAX_TTL = 3600, 30 * 24 * 3600
+
+
+def rfc3339(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def invalid(field: str, message: str) -> ApiError:
+    return ApiError(422, "Invalid", f"{field}: {message}", field)
+
+
+def checked_labels(raw: Any, field: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise invalid(field, "must be a map of label keys to values")
+    for key, value in raw.items():
+        if not isinstance(value, str):
+            raise invalid(f"{field}[{key}]", "label values are strings: quote it")
+        if problem := check_label_key(key) or check_label_value(value):
+            raise invalid(f"{field}[{key}]", problem)
+    return dict(raw)
+
+
+def checked_ttl(raw: Any) -> int:
+    if raw is None:
+        return DEFAULT_TTL
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_TTL:
+        raise invalid("ttlSeconds", f"must be a whole number of seconds from 1 to {MAX_TTL}")
+    return raw
+
+
+@router.post("/jointokens", status_code=201, response_model=None)
+async def create_join_token(request: Request) -> Response:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise bad_request('send a JSON object like {"labels": {...}, "ttlSeconds": 3600}')
+    unknown = set(body) - {"labels", "ttlSeconds"}
+    if unknown:
+        raise invalid(sorted(unknown)[0], "unknown field; the fields are labels and ttlSeconds")
+    labels, ttl = checked_labels(body.get("labels"), "labels"), checked_ttl(body.get("ttlSeconds"))
+    token, record = mint("", "join", ttl)
+    record = dataclasses.replace(record, attributes=json.dumps({"labels": labels}))
+    await _store(request).put_token(record)
+    assert record.expires_at is not None
+    answer = {"token": token, "expiresAt": rfc3339(record.expires_at), "labels": labels}
+    return ObjectResponse(answer, status_code=201)
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _site_object(site: Any, labels: dict[str, str], inventory: Any) -> dict[str, Any]:
+    """The Site a join creates, validated like any other write."""
+    if not isinstance(site, str) or len(site) > MAX_SITE_NAME:
+        raise invalid("site", f"a site name is at most {MAX_SITE_NAME} characters (a label value)")
+    runtime = inventory.get("runtime") if isinstance(inventory, dict) else None
+    raw = {
+        "apiVersion": API_VERSION,
+        "kind": "Site",
+        "metadata": {"name": site, "labels": labels},
+        "spec": {"runtime": runtime} if runtime else {},
+        "status": {"phase": "Pending", "inventory": inventory or {}},
+    }
+    try:
+        return to_wire(validate_object(raw, expected_kind="Site"))
+    except InvalidObject as e:  # point at the join body's own fields
+        field = e.field or ""
+        field = field.replace("metadata.name", "site").replace("status.inventory", "inventory")
+        raise invalid(field.replace("metadata.labels", "labels"), str(e)) from e
+
+
+async def _usable_token(store: Store, token: Any) -> TokenRecord:
+    parts = split(token) if isinstance(token, str) else None
+    record = await store.get_token(parts[0]) if parts else None
+    if (
+        parts is None
+        or record is None
+        or record.role != "join"
+        or not verify_secret(parts[1], record)
+    ):
+        raise unauthorized()
+    if record.used_at is not None:
+        raise ApiError(
+            401,
+            "JoinTokenUsed",
+            f"this join token was already used by site {record.used_by!r} at "
+            f"{rfc3339(record.used_at)}; make a new one with `edgeplane site token`",
+            "token",
+        )
+    if record.expires_at is not None and record.expires_at < time.time():
+        raise ApiError(
+            401,
+            "JoinTokenExpired",
+            f"this join token expired at {rfc3339(record.expires_at)}; make a new one with "
+            "`edgeplane site token --ttl 1h`",
+            "token",
+        )
+    return record
+
+
+@router.post("/join", status_code=201, response_model=None)
+async def join(request: Request) -> Response:
+    store, body = _store(request), await json_body(request)
+    if not isinstance(body, dict):
+        raise bad_request('send {"token": ..., "site": ..., "labels": {...}, "inventory": {...}}')
+    record = await _usable_token(store, body.get("token"))
+    token_labels = json.loads(record.attributes or "{}").get("labels") or {}
+    labels = {**checked_labels(body.get("labels"), "labels"), **token_labels}
+    site = _site_object(body.get("site"), labels, body.get("inventory"))
+    name = site["metadata"]["name"]
+    if await _exists(store, name):
+        raise ApiError(
+            409, "AlreadyExists", f'Site "{name}" exists already: pick another name', "site"
+        )
+    if not await store.use_token(record.token_id, name, time.time()):
+        await _usable_token(store, body.get("token"))  # another join won: says by whom
+        raise unauthorized()
+    try:
+        created = await store.create({k: v for k, v in site.items() if k != "status"})
+    except AlreadyExists:
+        await store.release_token(record.token_id)
+        raise ApiError(409, "AlreadyExists", f'Site "{name}" exists already', "site") from None
+    credential, site_token = mint(name, "site")
+    await store.put_token(site_token)
+    await store.replace_status({**created, "status": site["status"]})
+    return ObjectResponse({"site": name, "credential": credential}, status_code=201)
+
+
+async def _exists(store: Store, name: str) -> bool:
+    try:
+        await store.get("Site", name)
+    except NotFound:
+        return False
+    return True

@@ -1,0 +1,147 @@
+"""Requests from the hub to a site that only dials out (a workload's log tail).
+
+The hub queues a request for the site and waits; the site's agent long-polls its
+queue, does the work, and posts the answer back. Queues live in this hub's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from edgeplane.api.wellknown import assignment_name
+from edgeplane.hub.errors import ApiError
+from edgeplane.hub.resources import ObjectResponse
+from edgeplane.store.errors import NotFound
+from edgeplane.store.protocol import Store
+
+router = APIRouter(prefix="/api/v1alpha1")
+ANSWER_SECONDS = 10.0
+
+
+@dataclass
+class _Pending:
+    site: str
+    request: dict[str, Any]
+    answer: asyncio.Future[tuple[str, str | None]]
+
+
+@dataclass
+class _SiteQueue:
+    pending: list[_Pending] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class SiteUnreachable(Exception):
+    pass
+
+
+class Relay:
+    def __init__(self) -> None:
+        self._sites: dict[str, _SiteQueue] = {}
+        self._open: dict[str, _Pending] = {}
+
+    def _queue(self, site: str) -> _SiteQueue:
+        return self._sites.setdefault(site, _SiteQueue())
+
+    async def ask(
+        self, site: str, request: dict[str, Any], wait_seconds: float
+    ) -> tuple[str, str | None]:
+        """The site's answer (text, error); SiteUnreachable when it does not come in time."""
+        request = {**request, "id": secrets.token_hex(8)}
+        pending = _Pending(site, request, asyncio.get_running_loop().create_future())
+        queue = self._queue(site)
+        queue.pending.append(pending)
+        self._open[request["id"]] = pending
+        queue.arrived.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending.answer), wait_seconds)
+        except TimeoutError:
+            raise SiteUnreachable(site) from None
+        finally:
+            self._open.pop(request["id"], None)
+            with contextlib.suppress(ValueError):
+                queue.pending.remove(pending)
+
+    async def take(self, site: str, wait: float, shutdown: asyncio.Event) -> list[dict[str, Any]]:
+        """The requests queued for ``site``, waiting up to ``wait`` seconds for one."""
+        queue = self._queue(site)
+        if not queue.pending:
+            queue.arrived.clear()
+            stop = asyncio.ensure_future(shutdown.wait())
+            arrived = asyncio.ensure_future(queue.arrived.wait())
+            try:
+                await asyncio.wait({stop, arrived}, timeout=wait, return_when="FIRST_COMPLETED")
+            finally:
+                stop.cancel()
+                arrived.cancel()
+        taken, queue.pending = queue.pending, []
+        return [p.request for p in taken if not p.answer.done()]
+
+    def answer(self, site: str, request_id: str, text: str, error: str | None) -> bool:
+        pending = self._open.get(request_id)
+        if pending is None or pending.site != site or pending.answer.done():
+            return False
+        pending.answer.set_result((text, error))
+        return True
+
+
+def _relay(request: Request) -> Relay:
+    relay: Relay = request.app.state.relay
+    return relay
+
+
+@router.get("/sites/{site}/logs", response_model=None)
+async def logs(
+    request: Request,
+    site: str,
+    application: str = Query(..., min_length=1),
+    tail: int = Query(100, ge=1, le=10_000),
+) -> Response:
+    store: Store = request.app.state.store
+    name = assignment_name(application, site)
+    try:
+        await store.get("Assignment", name)
+    except NotFound:
+        raise ApiError(
+            404,
+            "NotFound",
+            f"application {application!r} has no assignment at site {site!r}: "
+            "see where it runs with `edgeplane get apps`",
+            "application",
+        ) from None
+    try:
+        text, error = await _relay(request).ask(
+            site, {"type": "logs", "assignment": name, "tail": tail}, ANSWER_SECONDS
+        )
+    except SiteUnreachable:
+        raise ApiError(
+            504,
+            "SiteUnreachable",
+            f"site {site!r} did not answer within {ANSWER_SECONDS:.0f} s: its agent is "
+            "offline or cannot reach the hub (see `edgeplane get sites`)",
+        ) from None
+    if error:
+        raise ApiError(404, "NotFound", f"site {site!r}: {error}", "application")
+    return PlainTextResponse(text)
+
+
+@router.get("/sites/{site}/requests", response_model=None)
+async def poll(
+    request: Request, site: str, wait_seconds: float = Query(25.0, alias="waitSeconds", ge=0, le=60)
+) -> Response:
+    items = await _relay(request).take(site, wait_seconds, request.app.state.shutdown)
+    return ObjectResponse({"items": items})
+
+
+@router.post("/sites/{site}/requests/{request_id}", status_code=204, response_model=None)
+async def reply(request: Request, site: str, request_id: str) -> Response:
+    text = (await request.body()).decode("utf-8", errors="replace")
+    _relay(request).answer(site, request_id, text, request.headers.get("x-request-error"))
+    return Response(status_code=204)
