@@ -16,7 +16,9 @@ from types import FrameType
 import uvicorn
 
 from edgeplane.hub.app import HubSettings, create_app
+from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import bootstrap_admin
+from edgeplane.hub.controllers import run_controllers
 from edgeplane.store.factory import open_store, sqlite_url
 
 OnAdminToken = Callable[[str, str], None]
@@ -70,10 +72,30 @@ async def run(settings: HubSettings, on_admin_token: OnAdminToken | None = None)
             timeout_keep_alive=75,
         )
         server = _Server(config, app.state.shutdown)
+        controllers = asyncio.create_task(
+            run_controllers(
+                store,
+                _resolver(app.state.artifacts),
+                settings.offline_after_seconds,
+                app.state.shutdown,
+            )
+        )
         print(f"edgeplane hub listening on {server_url}", flush=True)
-        await server.serve()
+        try:
+            await server.serve()
+        finally:
+            app.state.shutdown.set()
+            await controllers
     finally:
         await store.close()
+
+
+def _resolver(artifacts: ArtifactStore) -> Callable[[str, str], str | None]:
+    def resolve(name: str, version: str) -> str | None:
+        record = artifacts.lookup(name, version)
+        return record.sha256 if record else None
+
+    return resolve
 
 
 def serve(settings: HubSettings, on_admin_token: OnAdminToken | None = None) -> None:

@@ -76,6 +76,7 @@ class Agent:
         cmd += ["--name", self.name, "--data-dir", str(self.data_dir), *self.flags]
         if join:
             cmd += ["--join", join]
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         return self.process

@@ -1,0 +1,208 @@
+"""The placement controller: turns placement decisions into Assignments and tells each
+Application where it runs and how much of it is ready.
+
+Each pass reads Applications, Sites, SiteGroups and Assignments, asks
+``edgeplane.placement`` where each application goes, and writes only the difference:
+new assignments, changed ones (a new revision, an override), and deletions. Then it
+writes each Application's status when it changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from edgeplane.api.kinds import API_VERSION
+from edgeplane.api.selectors import selector_from_dict
+from edgeplane.api.validation import to_wire, validate_object
+from edgeplane.api.wellknown import APPLICATION_LABEL, SITE_LABEL, assignment_name
+from edgeplane.hub.patch import merge_patch
+from edgeplane.placement.simple import Decision, Snapshot, place
+from edgeplane.placement.views import app_view, group_selectors, site_view
+from edgeplane.store.errors import AlreadyExists, Conflict, NotFound
+from edgeplane.store.protocol import Object, Store
+
+log = logging.getLogger("edgeplane.hub.placement")
+ResolveArtifact = Callable[[str, str], str | None]
+"""(name, version) -> the sha256 the hub holds, or None."""
+
+
+async def list_all(store: Store, kind: str) -> list[Object]:
+    items, token = [], None
+    while True:
+        page = await store.list(kind, None, 1000, token)
+        items += page.items
+        if not (token := page.continue_token):
+            return items
+
+
+def resolved_workload(app: Object, resolve: ResolveArtifact) -> tuple[dict[str, Any], str | None]:
+    """The app's workload with each artifact's sha256 from the hub; or why it cannot be."""
+    workload = copy.deepcopy(app["spec"]["workload"])
+    for artifact in (workload.get("process") or {}).get("artifacts") or []:
+        sha = resolve(artifact["name"], artifact["version"])
+        label = f"artifact {artifact['name']}:{artifact['version']}"
+        if sha is None:
+            return workload, f"{label} is not on the hub: `edgeplane artifact push` it"
+        if artifact.get("sha256") not in (None, sha):
+            return (
+                workload,
+                f"{label} pins sha256 {artifact['sha256'][:12]}… but the hub has {sha[:12]}…",
+            )
+        artifact["sha256"] = sha
+    return workload, None
+
+
+def _overridden(workload: dict[str, Any], app: Object, site: Object) -> dict[str, Any]:
+    for override in app["spec"].get("overrides") or []:
+        by_name = override.get("site") == site["metadata"]["name"]
+        selector = override.get("siteSelector")
+        by_labels = selector and selector_from_dict(selector).matches(
+            site["metadata"].get("labels")
+        )
+        if by_name or by_labels:
+            workload = merge_patch(workload, override.get("values") or {})
+    return workload
+
+
+def render(app: Object, site: Object, workload: dict[str, Any]) -> Object:
+    """The Assignment of ``app`` at ``site``, normalised as the API stores it."""
+    app_name, site_name = app["metadata"]["name"], site["metadata"]["name"]
+    raw: dict[str, Any] = {
+        "apiVersion": API_VERSION,
+        "kind": "Assignment",
+        "metadata": {
+            "name": assignment_name(app_name, site_name),
+            "labels": {APPLICATION_LABEL: app_name, SITE_LABEL: site_name},
+        },
+        "spec": {
+            "application": app_name,
+            "revision": app["metadata"]["generation"],
+            "site": site_name,
+            "replicas": 1,
+            "workload": _overridden(workload, app, site),
+            "resources": app["spec"].get("resources"),
+        },
+    }
+    if raw["spec"]["resources"] is None:
+        del raw["spec"]["resources"]
+    return to_wire(validate_object(raw, expected_kind="Assignment"))
+
+
+def _same(desired: Object, stored: Object) -> bool:
+    labels = desired["metadata"].get("labels") == stored["metadata"].get("labels")
+    return bool(labels and desired["spec"] == stored["spec"])
+
+
+def app_status(
+    app: Object, decision: Decision | None, assignments: list[Object], problem: str | None
+) -> dict[str, Any]:
+    ready = sum(
+        (a.get("status") or {}).get("ready") or 0
+        for a in assignments
+        if (a.get("status") or {}).get("observedGeneration") == a["metadata"]["generation"]
+        and a["spec"]["revision"] == app["metadata"]["generation"]
+    )
+    status: dict[str, Any] = {
+        "observedGeneration": app["metadata"]["generation"],
+        "sites": sorted(a["spec"]["site"] for a in assignments),
+        "replicas": decision.wanted if decision else 0,
+        "ready": ready,
+        "unplaced": decision.unplaced if decision else 0,
+        "message": problem or (decision.message() if decision else ""),
+    }
+    return status
+
+
+class PlacementController:
+    def __init__(self, store: Store, resolve: ResolveArtifact) -> None:
+        self.store, self.resolve = store, resolve
+
+    async def reconcile(self) -> None:
+        apps = await list_all(self.store, "Application")
+        sites = await list_all(self.store, "Site")
+        groups = await list_all(self.store, "SiteGroup")
+        stored = {a["metadata"]["name"]: a for a in await list_all(self.store, "Assignment")}
+        current: dict[str, set[str]] = {}
+        for a in stored.values():
+            current.setdefault(a["spec"]["application"], set()).add(a["spec"]["site"])
+        snapshot = Snapshot(
+            tuple(app_view(a) for a in apps),
+            tuple(site_view(s) for s in sites),
+            group_selectors(groups),
+            {k: frozenset(v) for k, v in current.items()},
+        )
+        decisions = place(snapshot)
+        by_site = {s["metadata"]["name"]: s for s in sites}
+        desired, problems = self._desired(apps, decisions, by_site, stored)
+        await self._apply(desired, stored)
+        await self._report(apps, decisions, desired, problems)
+
+    def _desired(
+        self,
+        apps: list[Object],
+        decisions: Mapping[str, Decision],
+        sites: Mapping[str, Object],
+        stored: Mapping[str, Object],
+    ) -> tuple[dict[str, Object], dict[str, str]]:
+        desired: dict[str, Object] = {}
+        problems: dict[str, str] = {}
+        for app in apps:
+            name = app["metadata"]["name"]
+            workload, problem = resolved_workload(app, self.resolve)
+            if problem:  # keep what runs until the artifact is there
+                problems[name] = problem
+                desired.update(
+                    {k: v for k, v in stored.items() if v["spec"]["application"] == name}
+                )
+                continue
+            for site in decisions[name].sites:
+                obj = render(app, sites[site], workload)
+                desired[obj["metadata"]["name"]] = obj
+        return desired, problems
+
+    async def _apply(self, desired: Mapping[str, Object], stored: Mapping[str, Object]) -> None:
+        for name, obj in desired.items():
+            old = stored.get(name)
+            try:
+                if old is None:
+                    await self.store.create(obj)
+                    log.info("assignment %s created", name)
+                elif not _same(obj, old):
+                    obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+                    await self.store.replace(obj)
+                    log.info("assignment %s updated", name)
+            except (AlreadyExists, Conflict, NotFound):
+                log.info("assignment %s changed meanwhile; the next pass sees it", name)
+        for name in stored.keys() - desired.keys():
+            try:
+                await self.store.delete("Assignment", name)
+                log.info("assignment %s deleted", name)
+            except NotFound:
+                pass
+
+    async def _report(
+        self,
+        apps: list[Object],
+        decisions: Mapping[str, Decision],
+        desired: Mapping[str, Object],
+        problems: Mapping[str, str],
+    ) -> None:
+        fresh = {a["metadata"]["name"]: a for a in await list_all(self.store, "Assignment")}
+        for app in apps:
+            name = app["metadata"]["name"]
+            mine = [
+                fresh[k]
+                for k, v in desired.items()
+                if v["spec"]["application"] == name and k in fresh
+            ]
+            status = app_status(app, decisions.get(name), mine, problems.get(name))
+            if status != {k: (app.get("status") or {}).get(k) for k in status}:
+                # Changed meanwhile: the event that made brings another pass.
+                with contextlib.suppress(Conflict, NotFound):
+                    await self.store.replace_status(
+                        {**app, "status": {**(app.get("status") or {}), **status}}
+                    )
