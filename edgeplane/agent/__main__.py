@@ -21,22 +21,8 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 from edgeplane.agent.agent import Agent, AgentSettings  # noqa: E402
 from edgeplane.agent.errors import AgentError  # noqa: E402
-from edgeplane.api.labels import check_label_key, check_label_value  # noqa: E402
+from edgeplane.api.labels import parse_label_pairs  # noqa: E402
 from edgeplane.api.quantity import Quantity, QuantityError  # noqa: E402
-
-
-def parse_labels(text: str) -> dict[str, str]:
-    """``k=v,k2=v2`` into a dict; ValueError naming the bad pair."""
-    labels: dict[str, str] = {}
-    for pair in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise ValueError(f"--labels: {pair!r} is not KEY=VALUE (e.g. region=eu-west)")
-        for problem in (check_label_key(key), check_label_value(value)):
-            if problem:
-                raise ValueError(f"--labels: {pair!r}: {problem}")
-        labels[key] = value
-    return labels
 
 
 def _quantity(text: str) -> str:
@@ -73,7 +59,7 @@ def settings_from(args: argparse.Namespace) -> AgentSettings:
         hub=args.hub,
         join_token=args.join,
         site=args.name,
-        labels=parse_labels(args.labels),
+        labels=parse_label_pairs(args.labels),
         cpu=args.cpu,
         memory=args.memory,
         address=args.address,

@@ -74,3 +74,18 @@ def check_label_value(value: str) -> str | None:
             "'.', and must start and end with an alphanumeric character"
         )
     return None
+
+
+def parse_label_pairs(text: str, flag: str = "--labels") -> dict[str, str]:
+    """``k=v,k2=v2`` (as typed on a command line) into labels; ValueError naming the pair."""
+    found: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"{flag}: {pair!r} is not KEY=VALUE (e.g. region=eu-west)")
+        if problem := check_label_key(key.strip()):
+            raise ValueError(f"{flag}: key {key!r}: {problem}")
+        if problem := check_label_value(value.strip()):
+            raise ValueError(f"{flag}: value {value!r} of {key!r}: {problem}")
+        found[key.strip()] = value.strip()
+    return found

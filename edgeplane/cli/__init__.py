@@ -4,7 +4,7 @@ Importing this package registers every command on ``app``; ``edgeplane.main`` ad
 the commands that run servers (``hub``).
 """
 
-from edgeplane.cli import contexts, objects
+from edgeplane.cli import artifacts, contexts, objects, sites
 from edgeplane.cli.app import app
 
-__all__ = ["app", "contexts", "objects"]
+__all__ = ["app", "artifacts", "contexts", "objects", "sites"]

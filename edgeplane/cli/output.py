@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from edgeplane.api.kinds import API_VERSION, KindInfo
+from edgeplane.api.quantity import Quantity
 
 Object = dict[str, Any]
 Column = tuple[str, Callable[[Object], str]]
@@ -42,16 +43,81 @@ def _path(*keys: str) -> Callable[[Object], str]:
     return get
 
 
-def age(obj: Object) -> str:
-    stamp = obj["metadata"].get("creationTimestamp")
+def since(stamp: str | None) -> str:
+    """How long ago an RFC 3339 time was, kubectl-style (5s, 3m, 2h, 4d)."""
     if not stamp:
         return "-"
-    created = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-    seconds = int((datetime.datetime.now(datetime.UTC) - created).total_seconds())
+    try:
+        then = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return "-"
+    seconds = int((datetime.datetime.now(datetime.UTC) - then).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size * 2:
             return f"{seconds // size}{unit}"
     return f"{max(seconds, 0)}s"
+
+
+def age(obj: Object) -> str:
+    return since(obj["metadata"].get("creationTimestamp"))
+
+
+def _binary(value: float) -> str:
+    for unit in ("", "Ki", "Mi", "Gi", "Ti"):
+        if abs(value) < 1024 or unit == "Ti":
+            return f"{value:.0f}{unit}" if unit == "" or value >= 10 else f"{value:.1f}{unit}"
+        value /= 1024
+    return str(value)
+
+
+def _quantity(text: Any, memory: bool) -> str:
+    if text is None:
+        return "?"
+    try:
+        value = Quantity.parse(text).value
+    except ValueError:
+        return str(text)
+    if memory:
+        return _binary(float(value))
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _room(resource: str) -> Callable[[Object], str]:
+    """``allocatable/capacity`` of a site's cpu or memory."""
+
+    def get(obj: Object) -> str:
+        status = obj.get("status") or {}
+        capacity = (status.get("capacity") or {}).get(resource)
+        if capacity is None:
+            return "-"
+        left = (status.get("allocatable") or {}).get(resource)
+        memory = resource == "memory"
+        return f"{_quantity(left, memory)}/{_quantity(capacity, memory)}"
+
+    return get
+
+
+def _workloads(obj: Object) -> str:
+    counts = (obj.get("status") or {}).get("workloads")
+    return f"{counts.get('ready', 0)}/{counts.get('assigned', 0)}" if counts else "-"
+
+
+def _ready(obj: Object) -> str:
+    status = obj.get("status") or {}
+    if "replicas" not in status:
+        return "-"
+    return f"{status.get('ready') or 0}/{status['replicas']}"
+
+
+def _sites(obj: Object) -> str:
+    sites = (obj.get("status") or {}).get("sites") or []
+    shown = ",".join(sites[:4])
+    return shown + (f",+{len(sites) - 4}" if len(sites) > 4 else "") if sites else "-"
+
+
+def _endpoint(obj: Object) -> str:
+    endpoints = (obj.get("status") or {}).get("endpoints") or []
+    return str(endpoints[0].get("url") or endpoints[0].get("port")) if endpoints else "-"
 
 
 def labels(obj: Object) -> str:
@@ -66,6 +132,10 @@ def _rules(obj: Object) -> str:
 COLUMNS: dict[str, list[Column]] = {
     "Site": [
         ("PHASE", _path("status", "phase")),
+        ("HEARTBEAT", lambda o: since((o.get("status") or {}).get("lastHeartbeat"))),
+        ("CPU", _room("cpu")),
+        ("MEMORY", _room("memory")),
+        ("WORKLOADS", _workloads),
         ("REGION", _label("region")),
         ("TIER", _label("tier")),
     ],
@@ -73,7 +143,8 @@ COLUMNS: dict[str, list[Column]] = {
     "Application": [
         ("MODE", _path("spec", "placement", "mode")),
         ("REPLICAS", _path("spec", "placement", "replicas")),
-        ("GENERATION", _path("metadata", "generation")),
+        ("READY", _ready),
+        ("SITES", _sites),
     ],
     "Policy": [
         ("SCOPE", _path("spec", "scope")),
@@ -85,12 +156,24 @@ COLUMNS: dict[str, list[Column]] = {
         ("SITE", _path("spec", "site")),
         ("REVISION", _path("spec", "revision")),
         ("PHASE", _path("status", "phase")),
+        ("READY", _path("status", "ready")),
+        ("RESTARTS", _path("status", "restarts")),
+        ("ENDPOINT", _endpoint),
     ],
 }
 WIDE: dict[str, list[Column]] = {
-    "Site": [("JURISDICTION", _label("jurisdiction")), ("RUNTIME", _path("spec", "runtime"))],
-    "Application": [("SITEGROUPS", _path("spec", "placement", "siteGroups"))],
-    "Assignment": [("REPLICAS", _path("spec", "replicas"))],
+    "Site": [
+        ("JURISDICTION", _label("jurisdiction")),
+        ("RUNTIME", _path("spec", "runtime")),
+        ("ADDRESS", _path("status", "address")),
+    ],
+    "Application": [
+        ("GENERATION", _path("metadata", "generation")),
+        ("SITEGROUPS", _path("spec", "placement", "siteGroups")),
+        ("UNPLACED", _path("status", "unplaced")),
+        ("MESSAGE", _path("status", "message")),
+    ],
+    "Assignment": [("REASON", _path("status", "reason")), ("MESSAGE", _path("status", "message"))],
 }
 
 

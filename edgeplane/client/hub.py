@@ -175,6 +175,39 @@ class HubClient:
     def patch_status(self, plural: str, name: str, patch: Object) -> Object:
         return self._send(_Requests.item("PATCH", plural, name, patch, "/status"))
 
+    def _raw(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, url, **kwargs)
+        except httpx.TransportError as e:
+            raise HubUnreachable(self.server, e) from e
+        if response.status_code >= 400:
+            raise from_response(response)
+        return response
+
+    def create_join_token(self, labels: dict[str, str], ttl_seconds: int) -> Object:
+        body = {"labels": labels, "ttlSeconds": ttl_seconds}
+        return self._send(Request("POST", f"{API}/jointokens", body=body))
+
+    def push_artifact(
+        self, name: str, version: str, data: bytes | Iterator[bytes]
+    ) -> tuple[Object, bool]:
+        """Upload a .tar.gz; the hub's record, and whether it was new (else unchanged)."""
+        response = self._raw(
+            "PUT",
+            f"{API}/artifacts/{name}/{version}",
+            content=data,
+            headers={"Content-Type": "application/gzip"},
+            timeout=httpx.Timeout(60.0, write=None),
+        )
+        return dict(response.json()), response.status_code == 201
+
+    def list_artifacts(self) -> builtins.list[Object]:
+        return list(self._send(Request("GET", f"{API}/artifacts"))["items"])
+
+    def site_logs(self, site: str, application: str, tail: int) -> str:
+        params = {"application": application, "tail": str(tail)}
+        return self._raw("GET", f"{API}/sites/{site}/logs", params=params).text
+
     def watch(
         self, plural: str, resource_version: str | None = None, selector: str | None = None
     ) -> Iterator[Object]:

@@ -93,7 +93,7 @@ def test_get_outputs_round_trip(hub: HubProcess, tmp_path: Path) -> None:
     run(hub, tmp_path, "apply", "-f", write(tmp_path, "app.yaml", APP))
     table = run(hub, tmp_path, "get", "sites")
     assert table.returncode == 0
-    assert table.stdout.split()[:4] == ["NAME", "PHASE", "REGION", "TIER"]
+    assert table.stdout.split()[:3] == ["NAME", "PHASE", "HEARTBEAT"]
     assert "s1" in table.stdout and "us-east" in table.stdout
     selected = run(hub, tmp_path, "get", "sites", "-l", "region=eu-west", "-o", "name")
     assert selected.stdout.splitlines() == ["site/s1"]

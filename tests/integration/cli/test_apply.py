@@ -3,6 +3,7 @@ input that is refused before anything is written."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,18 @@ def hub_state(client: HubClient) -> tuple[str, list[dict[str, object]]]:
     return client.list("sites")["metadata"]["resourceVersion"], objects
 
 
+def settled_state(client: HubClient) -> tuple[str, list[dict[str, object]]]:
+    """The hub state once the hub's own controllers stopped writing (placement answers
+    every apply with assignments and status)."""
+    deadline, last = time.monotonic() + 30, hub_state(client)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if (now := hub_state(client)) == last:
+            return now
+        last = now
+    raise AssertionError("the hub kept writing for 30 s after the apply")
+
+
 def test_created_then_unchanged_writes_nothing(cli: Run, client: HubClient, tmp_path: Path) -> None:
     manifest = write(tmp_path, "all.yaml", SITES + "---\n" + APP)
     first = cli("apply", "-f", manifest)
@@ -35,7 +48,7 @@ def test_created_then_unchanged_writes_nothing(cli: Run, client: HubClient, tmp_
         "site/boston created",
         "application/web created",
     ]
-    before = hub_state(client)
+    before = settled_state(client)
     again = cli("apply", "-f", manifest)
     assert again.exit_code == 0, again.stderr
     assert all(line.endswith(" unchanged") for line in again.stdout.splitlines())

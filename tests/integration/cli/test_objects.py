@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -23,25 +25,59 @@ def rows(text: str) -> list[list[str]]:
     return [line.split() for line in text.splitlines()]
 
 
+def wait_for_status(client: HubClient, app: str) -> dict[str, Any]:
+    """The application's status once the hub's placement wrote it."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if status := client.get("applications", app).get("status"):
+            return dict(status)
+        time.sleep(0.1)
+    raise AssertionError(f"placement wrote no status for {app} within 30 s")
+
+
 @pytest.mark.usefixtures("fleet")
-def test_default_table_has_per_kind_columns(cli: Run) -> None:
+def test_default_table_has_per_kind_columns(cli: Run, client: HubClient) -> None:
     sites = rows(cli("get", "sites").stdout)
-    assert sites[0] == ["NAME", "PHASE", "REGION", "TIER", "AGE"]
-    assert [r[:4] for r in sites[1:]] == [
-        ["boston", "-", "us-east", "-"],
-        ["dublin", "-", "eu-west", "edge"],
-        ["frankfurt", "-", "eu-central", "cloud"],
+    assert sites[0] == [
+        "NAME",
+        "PHASE",
+        "HEARTBEAT",
+        "CPU",
+        "MEMORY",
+        "WORKLOADS",
+        "REGION",
+        "TIER",
+        "AGE",
     ]
+    assert [r[:8] for r in sites[1:]] == [
+        ["boston", "-", "-", "-", "-", "-", "us-east", "-"],
+        ["dublin", "-", "-", "-", "-", "-", "eu-west", "edge"],
+        ["frankfurt", "-", "-", "-", "-", "-", "eu-central", "cloud"],
+    ]
+    placed = wait_for_status(client, "web")
     apps = rows(cli("get", "apps").stdout)
-    assert apps[0] == ["NAME", "MODE", "REPLICAS", "GENERATION", "AGE"]
-    assert apps[1][:4] == ["web", "Replicas", "2", "1"]
+    assert apps[0] == ["NAME", "MODE", "REPLICAS", "READY", "SITES", "AGE"]
+    assert apps[1][:5] == ["web", "Replicas", "2", "0/2", ",".join(placed["sites"])]
 
 
 @pytest.mark.usefixtures("fleet")
 def test_wide_adds_labels(cli: Run) -> None:
     table = rows(cli("get", "Application", "-o", "wide").stdout)
-    assert table[0] == ["NAME", "MODE", "REPLICAS", "GENERATION", "SITEGROUPS", "LABELS", "AGE"]
-    assert table[1][4:6] == ["eu", "team=retail"]
+    assert table[0] == [
+        "NAME",
+        "MODE",
+        "REPLICAS",
+        "READY",
+        "SITES",
+        "GENERATION",
+        "SITEGROUPS",
+        "UNPLACED",
+        "MESSAGE",
+        "LABELS",
+        "AGE",
+    ]
+    assert table[1][5:7] == ["1", "eu"]
+    assert table[1][-2] == "team=retail"
 
 
 @pytest.mark.usefixtures("fleet")

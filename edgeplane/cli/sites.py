@@ -1,0 +1,69 @@
+"""Commands for sites: ``site token`` (join tokens) and ``logs`` (a workload's log at
+a site, fetched through the hub)."""
+
+from __future__ import annotations
+
+import re
+
+import typer
+
+from edgeplane.api.labels import parse_label_pairs
+from edgeplane.cli.app import app, globals_of, handles_errors
+from edgeplane.cli.output import out, print_exact
+
+site_app = typer.Typer(help="Sites: join tokens for new sites.", no_args_is_help=True)
+app.add_typer(site_app, name="site")
+
+_TTL = re.compile(r"^(\d+)([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_ttl(text: str) -> int:
+    """``90``, ``30s``, ``15m``, ``1h``, ``2d`` into seconds."""
+    match = _TTL.match(text.strip())
+    if not match or int(match[1]) == 0:
+        raise ValueError(f"--ttl {text!r}: use seconds or a duration like 30s, 15m, 1h or 2d")
+    return int(match[1]) * _UNITS[match[2]]
+
+
+@site_app.command("token")
+@handles_errors
+def token(
+    ctx: typer.Context,
+    labels: str = typer.Option("", "--labels", help="Labels of the site: k=v,k2=v2."),
+    ttl: str = typer.Option("1h", "--ttl", help="How long the token is good for: 15m, 1h, 2d."),
+    output: str = typer.Option("text", "-o", "--output", help="text or json."),
+) -> None:
+    """Make a single-use join token; an agent trades it for the site's credential."""
+    try:
+        pairs, seconds = parse_label_pairs(labels), parse_ttl(ttl)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
+    globals_ = globals_of(ctx)
+    with globals_.client() as client:
+        answer = client.create_join_token(pairs, seconds)
+        server = client.server
+    if output == "json":
+        print_exact(answer, "json")
+        return
+    out.print(f"join token (single use, expires {answer['expiresAt']}):", markup=False)
+    out.print(answer["token"], markup=False, soft_wrap=True)
+    out.print("\nstart the site's agent with:", markup=False)
+    command = (
+        f"  edgeplane agent --hub {server} --join {answer['token']} --name SITE --data-dir DIR"
+    )
+    out.print(command, markup=False, soft_wrap=True)
+
+
+@app.command()
+@handles_errors
+def logs(
+    ctx: typer.Context,
+    application: str = typer.Argument(..., help="The application."),
+    site: str = typer.Option(..., "--site", help="The site it runs at."),
+    tail: int = typer.Option(100, "--tail", min=1, max=10_000, help="Lines from the end."),
+) -> None:
+    """Print the recent log of an application's workload at a site (through the hub)."""
+    with globals_of(ctx).client() as client:
+        text = client.site_logs(site, application, tail)
+    typer.echo(text, nl=not text.endswith("\n") and bool(text))
