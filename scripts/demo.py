@@ -1,115 +1,292 @@
-"""`make demo`: a hub on SQLite in ./.edgeplane, with the examples applied.
+"""`make demo`: a hub on SQLite plus six local sites, each with its own agent process.
 
-Starts ``edgeplane hub`` (which writes the CLI context "local" on first start), waits
-until it is ready, applies ``examples/``, shows what is there, and keeps the hub running
-until Ctrl-C. ``--check`` runs the same steps without waiting and exits 0 only if every
-example object is stored in the hub.
+1. starts ``edgeplane hub`` in ``./.edgeplane/hub`` (it writes the CLI context "local");
+2. pushes ``examples/demo-service`` as an artifact;
+3. for each site in ``examples/10-sites.yaml`` makes a join token with its labels and
+   starts ``edgeplane agent`` with its own data dir (``./.edgeplane/sites/<name>``);
+4. applies ``examples/`` (site specs, site groups, policies, two applications);
+5. waits until every application is Running where placement put it, calls each
+   instance over HTTP, and prints where it runs and how to reach it.
+
+Ctrl-C stops the agents (which stop their workloads) and the hub. ``--check`` does the
+same without waiting for the user, and exits 0 only if every application ran where
+expected and nothing was left running afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
 
-from edgeplane.api.kinds import kind_info
-
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent / "edgeplane"
+API = "/api/v1alpha1"
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run the edgeplane demo.")
-    parser.add_argument("--check", action="store_true", help="verify and exit, do not wait")
+    parser.add_argument("--check", action="store_true", help="verify, stop and exit")
     parser.add_argument("--data-dir", default=str(ROOT / ".edgeplane"))
     parser.add_argument("--listen", default="127.0.0.1:8080")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds to converge")
     return parser.parse_args()
 
 
-def wait_ready(server: str, hub: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def demo_sites() -> list[tuple[str, dict[str, str]]]:
+    docs = yaml.safe_load_all((ROOT / "examples/10-sites.yaml").read_text())
+    return [(d["metadata"]["name"], d["metadata"].get("labels") or {}) for d in docs if d]
+
+
+class Fleet:
+    """The demo's processes: one hub and one agent per site."""
+
+    def __init__(self, data_dir: Path, listen: str) -> None:
+        self.data_dir, self.listen = data_dir, listen
+        self.server = f"http://{listen}"
+        self.hub: subprocess.Popen[bytes] | None = None
+        self.agents: dict[str, subprocess.Popen[bytes]] = {}
+        self.env = dict(os.environ)
+
+    def start_hub(self) -> None:
+        hub_dir = self.data_dir / "hub"
+        hub_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [str(BIN), "hub", "--data-dir", str(hub_dir), "--listen", self.listen]
+        self.hub = subprocess.Popen(cmd)
+        self._wait_ready()
+        token = (hub_dir / "admin.token").read_text().strip()
+        self.env.update(EDGEPLANE_SERVER=self.server, EDGEPLANE_TOKEN=token)
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        assert self.hub is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.hub.poll() is not None:
+                code = self.hub.returncode
+                sys.exit(f"demo: the hub exited with code {code} (is {self.server} in use?)")
+            try:
+                if httpx.get(f"{self.server}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        sys.exit(f"demo: the hub at {self.server} did not become ready within {timeout:.0f}s")
+
+    def cli(self, *args: str, quiet: bool = False) -> str:
+        if not quiet:
+            print(f"\n$ edgeplane {' '.join(args)}", flush=True)
+        done = subprocess.run([str(BIN), *args], env=self.env, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"demo: `edgeplane {' '.join(args)}` failed:\n{done.stdout}{done.stderr}")
+        if not quiet:
+            print(done.stdout, end="", flush=True)
+        return done.stdout
+
+    def start_agent(self, name: str, labels: dict[str, str]) -> None:
+        site_dir = self.data_dir / "sites" / name
+        site_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [str(BIN), "agent", "--hub", self.server, "--name", name]
+        cmd += ["--data-dir", str(site_dir), "--cpu", "2", "--memory", "2Gi"]
+        cmd += ["--heartbeat-seconds", "5", "--stop-workloads-on-exit"]
+        if not (site_dir / "credential").exists():
+            pairs = ",".join(f"{k}={v}" for k, v in labels.items())
+            answer = json.loads(
+                self.cli(
+                    "site", "token", "--labels", pairs, "--ttl", "10m", "-o", "json", quiet=True
+                )
+            )
+            cmd += ["--join", answer["token"]]
+        log = open(site_dir / "agent.log", "ab")  # noqa: SIM115 - the agent owns it
+        self.agents[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        print(f"  agent for {name:<18} {pairs_of(labels)}  (log: {site_dir / 'agent.log'})")
+
+    def stop(self) -> None:
+        for agent in self.agents.values():
+            if agent.poll() is None:
+                agent.send_signal(signal.SIGTERM)
+        for agent in self.agents.values():
+            try:
+                agent.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+        if self.hub is not None and self.hub.poll() is None:
+            self.hub.send_signal(signal.SIGTERM)
+            self.hub.wait(timeout=30)
+
+
+def pairs_of(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
+def get(fleet: Fleet, path: str) -> Any:
+    headers = {"Authorization": f"Bearer {fleet.env['EDGEPLANE_TOKEN']}"}
+    response = httpx.get(f"{fleet.server}{API}/{path}", headers=headers, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def wait_online(fleet: Fleet, names: list[str], timeout: float) -> None:
+    """Until every agent has joined and reported its site Online."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if hub.poll() is not None:
-            sys.exit(f"demo: the hub exited with code {hub.returncode} (is {server} in use?)")
+        phases = {
+            s["metadata"]["name"]: (s.get("status") or {}).get("phase")
+            for s in get(fleet, "sites")["items"]
+        }
+        if all(phases.get(n) == "Online" for n in names):
+            return
+        for name, agent in fleet.agents.items():
+            if agent.poll() is not None:
+                raise SystemExit(f"demo: the agent of {name} exited with {agent.returncode}")
+        time.sleep(0.2)
+    raise SystemExit(f"demo: not every site came Online within {timeout:.0f}s")
+
+
+def converged(fleet: Fleet, apps: list[str]) -> tuple[bool, str]:
+    """Whether every application is ready everywhere it is placed, and what is missing."""
+    for app in apps:
+        status = get(fleet, f"applications/{app}").get("status") or {}
+        want, ready = status.get("replicas") or 0, status.get("ready") or 0
+        if want == 0 or ready < want or status.get("unplaced"):
+            return False, f"{app}: {ready}/{want} ready {status.get('message') or ''}".strip()
+    return True, ""
+
+
+def wait_converged(fleet: Fleet, apps: list[str], timeout: float) -> float:
+    started = time.monotonic()
+    why = ""
+    while time.monotonic() - started < timeout:
+        done, why = converged(fleet, apps)
+        if done:
+            return time.monotonic() - started
+        for name, agent in fleet.agents.items():
+            if agent.poll() is not None:
+                raise SystemExit(f"demo: the agent of {name} exited with {agent.returncode}")
+        time.sleep(0.5)
+    raise SystemExit(f"demo: not converged within {timeout:.0f}s: {why}")
+
+
+def endpoints(fleet: Fleet) -> list[tuple[str, str, str, str]]:
+    """(application, site, phase, url) of every assignment."""
+    rows = []
+    for item in get(fleet, "assignments")["items"]:
+        status = item.get("status") or {}
+        urls = [e.get("url", "") for e in status.get("endpoints") or []]
+        rows.append(
+            (
+                item["spec"]["application"],
+                item["spec"]["site"],
+                status.get("phase", "-"),
+                urls[0] if urls else "-",
+            )
+        )
+    return sorted(rows)
+
+
+def call_each(rows: list[tuple[str, str, str, str]]) -> list[str]:
+    """Ask every instance who it is; the problems found."""
+    problems = []
+    for app, site, _, url in rows:
         try:
-            if httpx.get(f"{server}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    sys.exit(f"demo: the hub at {server} did not become ready within {timeout:.0f}s")
+            facts = httpx.get(url, timeout=5).json()
+        except (httpx.HTTPError, ValueError) as e:
+            problems.append(f"{app} at {site}: {url} did not answer ({e})")
+            continue
+        if (facts.get("application"), facts.get("site")) != (app, site):
+            problems.append(f"{app} at {site}: {url} answered as {facts}")
+    return problems
 
 
-def cli(*args: str, env: dict[str, str]) -> None:
-    print(f"\n$ edgeplane {' '.join(args)}", flush=True)
-    subprocess.run([str(BIN), *args], env=env, check=True)
+def still_listening(rows: list[tuple[str, str, str, str]]) -> list[str]:
+    left = []
+    for app, site, _, url in rows:
+        host, _, port = url.removeprefix("http://").partition(":")
+        with socket.socket() as s:
+            s.settimeout(1)
+            if s.connect_ex((host, int(port))) == 0:
+                left.append(f"{app} at {site} ({url})")
+    return left
 
 
-def expected_objects() -> list[tuple[str, str]]:
-    found = []
-    for path in sorted((ROOT / "examples").glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc:
-                found.append((doc["kind"], doc["metadata"]["name"]))
-    return found
-
-
-def check(server: str, token: str) -> bool:
-    missing = []
-    for kind, name in expected_objects():
-        url = f"{server}/api/v1alpha1/{kind_info(kind).plural}/{name}"
-        response = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-        if response.status_code != 200:
-            missing.append(f"{kind}/{name} ({response.status_code})")
-    if missing:
-        print(f"demo check FAILED: missing {', '.join(missing)}")
-        return False
-    print(f"demo check passed: {len(expected_objects())} example objects stored")
-    return True
+def run(fleet: Fleet, args: argparse.Namespace) -> int:
+    fleet.start_hub()
+    fleet.cli(
+        "artifact",
+        "push",
+        str(ROOT / "examples/demo-service"),
+        "--name",
+        "demo-service",
+        "--version",
+        "1.0.0",
+    )
+    print("\nStarting one agent per site:")
+    for name, labels in demo_sites():
+        fleet.start_agent(name, labels)
+    wait_online(fleet, [name for name, _ in demo_sites()], args.timeout)
+    fleet.cli("apply", "-f", str(ROOT / "examples"))
+    apps = [i["metadata"]["name"] for i in get(fleet, "applications")["items"]]
+    print(f"\nWaiting for {', '.join(apps)} to run where they are placed ...", flush=True)
+    seconds = wait_converged(fleet, apps, args.timeout)
+    print(f"converged in {seconds:.1f} s")
+    fleet.cli("get", "sites", "-o", "wide")
+    fleet.cli("get", "applications", "-o", "wide")
+    rows = endpoints(fleet)
+    print("\nWhere each application runs and how to reach it:")
+    for app, site, phase, url in rows:
+        print(f"  {app:<15} {site:<18} {phase:<9} curl -s {url}")
+    problems = call_each(rows)
+    for problem in problems:
+        print(f"  PROBLEM: {problem}")
+    if args.check:
+        fleet.stop()
+        left = still_listening(rows)
+        if problems or left:
+            print(f"demo check FAILED: {problems + [f'still running: {x}' for x in left]}")
+            return 1
+        print(
+            f"demo check passed: {len(rows)} instances of {len(apps)} applications "
+            "ran and answered; all stopped"
+        )
+        return 0
+    print(TOUR.format(server=fleet.server, data_dir=fleet.data_dir), flush=True)
+    assert fleet.hub is not None
+    fleet.hub.wait()
+    return 0
 
 
 def main() -> int:
     args = parse_args()
-    data_dir = Path(args.data_dir)
-    server = f"http://{args.listen}"
-    hub = subprocess.Popen([str(BIN), "hub", "--data-dir", str(data_dir), "--listen", args.listen])
+    fleet = Fleet(Path(args.data_dir), args.listen)
     try:
-        wait_ready(server, hub)
-        token = (data_dir / "admin.token").read_text().strip()
-        env = {**os.environ, "EDGEPLANE_SERVER": server, "EDGEPLANE_TOKEN": token}
-        cli("apply", "-f", str(ROOT / "examples"), env=env)
-        cli("get", "sites", "-o", "wide", env=env)
-        cli("get", "applications", env=env)
-        if args.check:
-            return 0 if check(server, token) else 1
-        print(TOUR.format(server=server, data_dir=data_dir), flush=True)
-        hub.wait()
-        return 0
+        return run(fleet, args)
     except KeyboardInterrupt:
+        print("\nstopping the agents (and their workloads) and the hub ...")
         return 0
     finally:
-        if hub.poll() is None:
-            hub.send_signal(signal.SIGTERM)
-            hub.wait(timeout=30)
+        fleet.stop()
 
 
 TOUR = """
-The hub is running at {server} with its data in {data_dir}.
-The CLI context "local" points at it (see `edgeplane config get-contexts`). Try:
+The hub runs at {server} with six agents; everything lives in {data_dir}.
+The CLI context "local" points at the hub. Try:
 
-  .venv/bin/edgeplane get sites -l region=eu-west
-  .venv/bin/edgeplane describe site <name>
-  .venv/bin/edgeplane get sites -w          # in another terminal, then apply a change
-  curl -s {server}/metrics | head
+  .venv/bin/edgeplane get sites -o wide
+  .venv/bin/edgeplane get apps -o wide
+  .venv/bin/edgeplane get assignments
+  .venv/bin/edgeplane logs shelf-monitor --site dublin-store-1 --tail 20
+  .venv/bin/edgeplane get apps -w          # in another terminal, then edit replicas
 
-Press Ctrl-C to stop the hub.
+Press Ctrl-C to stop the agents, their workloads and the hub.
 """
 
 if __name__ == "__main__":
