@@ -6,7 +6,9 @@ The hub keeps one port for its whole life, so it can be stopped and started agai
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import os
 import signal
 import subprocess
@@ -20,6 +22,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from edgeplane.agent.runtimes.process.processes import is_ours
 from tests.support.hub import free_port, wait_ready
 
 API = "/api/v1alpha1"
@@ -95,6 +98,19 @@ class Agent:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+    def kill_leftovers(self) -> list[int]:
+        """SIGKILL the process group of every workload the agent's records still name
+        (a test that ends mid-way must leave nothing running); the pids killed."""
+        killed = []
+        for path in (self.data_dir / "runtime" / "process" / "instances").glob("*.json"):
+            record = json.loads(path.read_text())
+            pid, ticks = record.get("pid"), record.get("start_ticks")
+            if pid and ticks and is_ours(pid, ticks):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                    killed.append(pid)
+        return killed
 
 
 class Fleet:
@@ -184,6 +200,7 @@ class Fleet:
     def close(self) -> None:
         for agent in self.agents.values():
             agent.stop()
+            agent.kill_leftovers()
         self.stop_hub()
 
 
