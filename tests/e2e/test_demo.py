@@ -26,16 +26,41 @@ def run_demo(tmp_path: Path, port: int) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
 
 
-def test_demo_check_applies_examples_and_twice_is_unchanged(tmp_path: Path) -> None:
+def running_processes(data_dir: Path) -> list[str]:
+    """Command lines of processes that still use the demo's data dir."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if str(data_dir) in cmdline or cwd.startswith(str(data_dir)):
+            found.append(cmdline)
+    return found
+
+
+def test_demo_check_runs_everything_and_twice_is_unchanged(tmp_path: Path) -> None:
     port = free_port()
     first = run_demo(tmp_path, port)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "created" in first.stdout
-    assert "demo check passed" in first.stdout
-    assert (tmp_path / "hub" / "admin.token").stat().st_mode & 0o777 == 0o600
+    assert "demo check passed: 7 instances of 2 applications ran and answered" in first.stdout
+    assert "artifact demo-service:1.0.0 created" in first.stdout
+    assert "application/shelf-monitor created" in first.stdout
+    assert (tmp_path / "hub" / "hub" / "admin.token").stat().st_mode & 0o777 == 0o600
+    sites = sorted(p.name for p in (tmp_path / "hub" / "sites").iterdir())
+    assert len(sites) == 6
+    for site in sites:
+        credential = tmp_path / "hub" / "sites" / site / "credential"
+        assert credential.stat().st_mode & 0o777 == 0o600
     assert "local" in (tmp_path / "config.yaml").read_text()
+    assert running_processes(tmp_path) == []
 
     second = run_demo(tmp_path, port)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "unchanged" in second.stdout
-    assert "created" not in second.stdout
+    assert "artifact demo-service:1.0.0 unchanged" in second.stdout
+    assert " created" not in second.stdout
+    assert "demo check passed" in second.stdout
+    assert running_processes(tmp_path) == []
