@@ -71,10 +71,7 @@ def one_run(root: Path, window: float) -> dict[str, float]:
     fleet.start_hub()
     try:
         agent = fleet.add_agent("site-a")
-        wait_for(
-            lambda: (fleet.ok("GET", "/sites/site-a").get("status") or {}).get("phase") == "Online",
-            "online",
-        )
+        wait_for(lambda: fleet.site_phase("site-a") == "Online", "site-a online")
         assert agent.process is not None
         pid = agent.process.pid
         time.sleep(3)  # settle: the first status and heartbeat are sent

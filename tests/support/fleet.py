@@ -170,6 +170,15 @@ class Fleet:
         self.agents[name] = agent
         return agent
 
+    def site_phase(self, name: str) -> str | None:
+        """The site's phase, None while it has not joined."""
+        response = self.api("GET", f"/sites/{name}")
+        return (
+            (response.json().get("status") or {}).get("phase")
+            if response.status_code == 200
+            else None
+        )
+
     def push_artifact(self, name: str, version: str, data: bytes) -> dict[str, Any]:
         headers = {"Content-Type": "application/gzip"}
         response = self.api("PUT", f"/artifacts/{name}/{version}", content=data, headers=headers)
