@@ -46,6 +46,8 @@ test: lint typecheck contracts pytest
 bench: $(STAMP)
 	scripts/ensure-postgres
 	$(PY) benchmarks/api.py
+	$(PY) benchmarks/agent_footprint.py
+	$(PY) benchmarks/converge.py
 
 clean:
 	rm -rf $(VENV) .edgeplane .mypy_cache .ruff_cache
