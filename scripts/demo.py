@@ -29,6 +29,8 @@ from typing import Any
 import httpx
 import yaml
 
+from edgeplane.agent.runtimes.process.cleanup import kill_recorded
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent / "edgeplane"
 API = "/api/v1alpha1"
@@ -119,6 +121,8 @@ class Fleet:
                 agent.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 agent.kill()
+        for name in self.agents:
+            kill_recorded(self.data_dir / "sites" / name / "runtime" / "process")
         if self.hub is not None and self.hub.poll() is None:
             self.hub.send_signal(signal.SIGTERM)
             self.hub.wait(timeout=30)
@@ -264,7 +268,15 @@ def run(fleet: Fleet, args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Ctrl-C, and SIGTERM from a supervisor, stop the whole fleet; set both explicitly,
+    # since a shell that starts the demo in the background ignores SIGINT for it.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     args = parse_args()
     fleet = Fleet(Path(args.data_dir), args.listen)
     try:

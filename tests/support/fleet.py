@@ -6,9 +6,7 @@ The hub keeps one port for its whole life, so it can be stopped and started agai
 
 from __future__ import annotations
 
-import contextlib
 import io
-import json
 import os
 import signal
 import subprocess
@@ -22,7 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from edgeplane.agent.runtimes.process.processes import is_ours
+from edgeplane.agent.runtimes.process.cleanup import kill_recorded
 from tests.support.hub import free_port, wait_ready
 
 API = "/api/v1alpha1"
@@ -100,17 +98,9 @@ class Agent:
             return self.process.wait()
 
     def kill_leftovers(self) -> list[int]:
-        """SIGKILL the process group of every workload the agent's records still name
-        (a test that ends mid-way must leave nothing running); the pids killed."""
-        killed = []
-        for path in (self.data_dir / "runtime" / "process" / "instances").glob("*.json"):
-            record = json.loads(path.read_text())
-            pid, ticks = record.get("pid"), record.get("start_ticks")
-            if pid and ticks and is_ours(pid, ticks):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-                    killed.append(pid)
-        return killed
+        """Kill every workload the agent's records still name (a test that ends
+        mid-way must leave nothing running); the pids killed."""
+        return kill_recorded(self.data_dir / "runtime" / "process")
 
 
 class Fleet:
