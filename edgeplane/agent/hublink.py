@@ -33,13 +33,22 @@ def _refused(response: httpx.Response) -> HubRefused:
 
 
 class HubLink:
-    def __init__(self, server: str, token: str | None = None, timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        server: str,
+        token: str | None = None,
+        timeout: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         headers = {"User-Agent": "edgeplane-agent"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.server = server.rstrip("/")
         self._client = httpx.AsyncClient(
-            base_url=self.server, headers=headers, timeout=httpx.Timeout(timeout, connect=5.0)
+            base_url=self.server,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            transport=transport,
         )
 
     async def close(self) -> None:
