@@ -1,0 +1,168 @@
+"""The placement controller and site health over each store backend (memory, SQLite,
+PostgreSQL): what it writes when applications, sites and groups change."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from edgeplane.hub.controllers import run_controllers
+from edgeplane.hub.controllers.health import mark_offline
+from edgeplane.hub.controllers.placement import PlacementController, list_all
+from edgeplane.store.memory import MemoryStore
+from edgeplane.store.sql import SqlStore
+
+AnyStore = MemoryStore | SqlStore
+SHAS = {("svc", "1"): "a" * 64, ("svc", "2"): "b" * 64}
+
+
+def resolve(name: str, version: str) -> str | None:
+    return SHAS.get((name, version))
+
+
+def site(name: str, phase: str = "Online", **labels: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "edgeplane.io/v1alpha1",
+        "kind": "Site",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {},
+        "status": {"phase": phase, "capacity": {"cpu": "2", "memory": "1Gi"}},
+    }
+
+
+def app(name: str, version: str = "1", **placement: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "edgeplane.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name},
+        "spec": {
+            "workload": {
+                "process": {
+                    "command": "python3",
+                    "artifacts": [{"name": "svc", "version": version}],
+                }
+            },
+            "resources": {"cpu": "500m"},
+            "placement": placement or {"mode": "EverySite"},
+            "overrides": [{"site": "s2", "values": {"process": {"args": ["--fast"]}}}],
+        },
+    }
+
+
+async def add_site(store: AnyStore, obj: dict[str, Any]) -> None:
+    created = await store.create({k: v for k, v in obj.items() if k != "status"})
+    await store.replace_status({**created, "status": obj["status"]})
+
+
+async def placed(store: AnyStore) -> dict[str, dict[str, Any]]:
+    return {a["metadata"]["name"]: a for a in await list_all(store, "Assignment")}
+
+
+async def test_assignments_follow_applications_and_sites(store: AnyStore) -> None:
+    controller = PlacementController(store, resolve)
+    for name, region in (("s1", "eu"), ("s2", "eu"), ("s3", "us")):
+        await add_site(store, site(name, region=region))
+    await store.create(app("web", mode="EverySite", selector={"matchLabels": {"region": "eu"}}))
+    await controller.reconcile()
+    assignments = await placed(store)
+    assert set(assignments) == {"web.s1", "web.s2"}
+    one = assignments["web.s1"]
+    assert one["metadata"]["labels"] == {
+        "edgeplane.io/application": "web",
+        "edgeplane.io/site": "s1",
+    }
+    assert one["spec"]["workload"]["process"]["artifacts"][0]["sha256"] == "a" * 64
+    assert "args" not in one["spec"]["workload"]["process"]
+    assert assignments["web.s2"]["spec"]["workload"]["process"]["args"] == ["--fast"]
+    status = (await store.get("Application", "web"))["status"]
+    assert (status["sites"], status["replicas"], status["ready"]) == (["s1", "s2"], 2, 0)
+    assert status["message"] == "placed 2/2; 1 site(s) did not match the selector"
+
+    versions = {n: a["metadata"]["resourceVersion"] for n, a in assignments.items()}
+    await controller.reconcile()  # nothing changed: nothing is written
+    assert {
+        n: a["metadata"]["resourceVersion"] for n, a in (await placed(store)).items()
+    } == versions
+
+    current = await store.get("Application", "web")
+    await store.replace(
+        {
+            **app("web", "2", mode="EverySite", selector={"matchLabels": {"region": "eu"}}),
+            "metadata": current["metadata"],
+        }
+    )
+    await controller.reconcile()
+    updated = await placed(store)
+    assert {a["spec"]["revision"] for a in updated.values()} == {2}
+    assert updated["web.s1"]["spec"]["workload"]["process"]["artifacts"][0]["sha256"] == "b" * 64
+
+    await store.delete("Site", "s2")
+    await controller.reconcile()
+    assert set(await placed(store)) == {"web.s1"}
+    await store.delete("Application", "web")
+    await controller.reconcile()
+    assert await placed(store) == {}
+
+
+async def test_replicas_stay_put_and_ready_is_counted(store: AnyStore) -> None:
+    controller = PlacementController(store, resolve)
+    for name in ("s1", "s2", "s3"):
+        await add_site(store, site(name))
+    await store.create(app("api", mode="Replicas", replicas=2))
+    await controller.reconcile()
+    first = set(await placed(store))
+    assert len(first) == 2
+    await add_site(store, site("s0"))  # a new site sorts first, but nothing moves
+    await controller.reconcile()
+    assert set(await placed(store)) == first
+    for assignment in (await placed(store)).values():
+        status = {"phase": "Running", "ready": 1, "observedGeneration": 1}
+        await store.replace_status({**assignment, "status": status})
+    await controller.reconcile()
+    status = (await store.get("Application", "api"))["status"]
+    assert (status["ready"], status["replicas"], status["unplaced"]) == (2, 2, 0)
+
+
+async def test_an_unknown_artifact_keeps_what_runs(store: AnyStore) -> None:
+    controller = PlacementController(store, resolve)
+    await add_site(store, site("s1"))
+    await store.create(app("web"))
+    await controller.reconcile()
+    before = await placed(store)
+    current = await store.get("Application", "web")
+    await store.replace({**app("web", "9"), "metadata": current["metadata"]})
+    await controller.reconcile()
+    assert await placed(store) == before
+    message = (await store.get("Application", "web"))["status"]["message"]
+    assert message == "artifact svc:9 is not on the hub: `edgeplane artifact push` it"
+
+
+async def test_silent_sites_turn_offline(store: AnyStore) -> None:
+    fresh = site("fresh")
+    fresh["status"]["lastHeartbeat"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    stale = site("stale")
+    stale["status"]["lastHeartbeat"] = "2020-01-01T00:00:00Z"
+    for obj in (fresh, stale, site("pending", phase="Pending")):
+        await add_site(store, obj)
+    assert await mark_offline(store, await list_all(store, "Site"), 40.0) == ["stale"]
+    phases = {s["metadata"]["name"]: s["status"]["phase"] for s in await list_all(store, "Site")}
+    assert phases == {"fresh": "Online", "pending": "Pending", "stale": "Offline"}
+
+
+async def test_the_controllers_react_to_writes_until_stopped(store: AnyStore) -> None:
+    found: dict[str, Any] = {}
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_controllers(store, resolve, 40.0, stop))
+    try:
+        await add_site(store, site("s1"))
+        await store.create(app("web"))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # poll with a deadline
+            if found := await placed(store):
+                break
+            await asyncio.sleep(0.05)
+        assert set(found) == {"web.s1"}
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
