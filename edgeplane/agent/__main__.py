@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # One line per request (heartbeats every few seconds) drowns what matters.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         asyncio.run(_run(settings_from(args)))
     except ValueError as e:

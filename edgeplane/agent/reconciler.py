@@ -97,6 +97,10 @@ class Reconciler:
         self._state, self._runtime, self._ensure_artifact = state, runtime, ensure_artifact
         self.capacity, self._wake, self._status_changed = capacity, wake, status_changed
         self.problems: dict[str, Problem] = {}
+        # The uid each instance was started for: an assignment deleted and created
+        # again under the same name starts over at generation 1, so the generation
+        # alone would not tell the new one from the old.
+        self._uids: dict[str, str] = {}
         self.allocatable = Request(capacity.cpu_millis, capacity.memory_bytes)
 
     def state_names(self) -> set[str]:
@@ -118,6 +122,7 @@ class Reconciler:
         for key in self._runtime.keys() - desired.keys():
             log.info("assignment %s removed: stopping its workload", key)
             await self._runtime.remove(key)
+            self._uids.pop(key, None)
         admitted, self.allocatable = admit(desired, self._runtime.keys(), self.capacity)
         problems: dict[str, Problem] = {}
         for name, obj in sorted(desired.items()):
@@ -143,6 +148,11 @@ class Reconciler:
             # An older version that runs keeps running: a bad artifact must not take
             # down what works.
             return dirs
+        uid, held = obj["metadata"].get("uid") or "", self._runtime.keys()
+        if self._uids.get(name, uid) != uid and name in held:
+            log.info("assignment %s was recreated: restarting its workload", name)
+            await self._runtime.remove(name)
+        self._uids[name] = uid
         spec = InstanceSpec(name, _generation(obj), with_identity(workload, obj), dirs)
         await self._runtime.ensure(spec)
         return None

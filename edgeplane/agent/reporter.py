@@ -170,7 +170,7 @@ def site_facts(
         "address": address,
         "inventory": inventory,
         "capacity": {"cpu": capacity.cpu, "memory": capacity.memory},
-        "allocatable": {"cpu": f"{left.cpu_millis}m", "memory": str(left.memory_bytes)},
+        "allocatable": {"cpu": f"{left.cpu_millis}m", "memory": f"{left.memory_bytes // 1024}Ki"},
         "workloads": {
             "assigned": len(reconciler.state_names()),
             "running": len(running),

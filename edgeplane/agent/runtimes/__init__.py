@@ -6,6 +6,9 @@ it restarts, health-checks and rotates logs without the hub and without the
 reconciler, and it keeps records in its directory so that a restarted agent adopts
 running workloads instead of starting them again.
 
+Drivers: ``process`` (supervised OS processes). ``fake`` is an in-memory runtime for
+unit tests of what drives one.
+
 Workloads arrive as the wire dicts of ``Assignment.spec.workload`` (already validated
 by the hub); nothing here imports pydantic, to keep the agent small.
 """

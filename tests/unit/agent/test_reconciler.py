@@ -1,0 +1,108 @@
+"""The reconciler over a fake runtime: what starts, what waits, and why."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edgeplane.agent.errors import AgentError, HubUnreachable
+from edgeplane.agent.inventory import Capacity
+from edgeplane.agent.reconciler import Reconciler
+from edgeplane.agent.runtimes import Phase
+from edgeplane.agent.runtimes.fake import FakeRuntime
+from edgeplane.agent.state import LocalState
+
+
+def assignment(
+    name: str, uid: str = "u1", generation: int = 1, cpu: str = "100m", **workload: Any
+) -> dict[str, Any]:
+    process = {"command": "true", **workload} if "kubernetes" not in workload else None
+    spec_workload = {"process": process} if process else {"kubernetes": workload["kubernetes"]}
+    return {
+        "metadata": {"name": name, "uid": uid, "generation": generation, "resourceVersion": "1"},
+        "spec": {
+            "site": "s",
+            "application": name,
+            "workload": spec_workload,
+            "resources": {"cpu": cpu},
+        },
+    }
+
+
+class Artifacts:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error, self.fetched = error, []
+
+    async def ensure(self, name: str, version: str, sha256: str) -> Path:
+        self.fetched.append((name, version, sha256))
+        if self.error:
+            raise self.error
+        return Path(f"/artifacts/{sha256}")
+
+
+def reconciler(
+    tmp_path: Path, runtime: FakeRuntime, artifacts: Artifacts | None = None, cpu: str = "1"
+) -> tuple[Reconciler, LocalState]:
+    state = LocalState(tmp_path / "state.db")
+    artifacts = artifacts or Artifacts()
+    made = Reconciler(
+        state, runtime, artifacts.ensure, Capacity.of(cpu, "1Gi"), asyncio.Event(), asyncio.Event()
+    )
+    return made, state
+
+
+async def test_starts_what_fits_and_says_why_the_rest_waits(tmp_path: Path) -> None:
+    runtime = FakeRuntime()
+    rec, state = reconciler(tmp_path, runtime, cpu="1")
+    state.replace_assignments([assignment("a", cpu="600m"), assignment("b", cpu="600m")], "1")
+    await rec.reconcile()
+    assert runtime.keys() == {"a"}
+    assert rec.problems["b"].reason == "InsufficientCapacity"
+    assert rec.problems["b"].phase is Phase.PENDING
+    assert (rec.allocatable.cpu_millis, rec.allocatable.memory_bytes) == (400, 1024**3)
+    assert runtime.specs["a"].workload["env"]["EDGEPLANE_SITE"] == "s"
+
+
+async def test_removed_and_recreated_assignments(tmp_path: Path) -> None:
+    runtime = FakeRuntime()
+    rec, state = reconciler(tmp_path, runtime)
+    state.replace_assignments([assignment("a"), assignment("b")], "1")
+    await rec.reconcile()
+    state.replace_assignments([assignment("a", uid="u2")], "2")
+    await rec.reconcile()
+    assert runtime.removed == ["b", "a"]
+    assert runtime.starts == [("a", 1), ("b", 1), ("a", 1)]
+    await rec.reconcile()  # nothing changed: nothing restarts
+    assert len(runtime.starts) == 3
+
+
+@pytest.mark.parametrize(
+    ("error", "phase", "reason"),
+    [
+        (AgentError("sha256 mismatch"), Phase.FAILED, "ArtifactInvalid"),
+        (HubUnreachable("down"), Phase.PENDING, "ArtifactUnavailable"),
+    ],
+    ids=["tampered", "hub-down"],
+)
+async def test_an_artifact_problem_starts_nothing(
+    tmp_path: Path, error: Exception, phase: Phase, reason: str
+) -> None:
+    runtime = FakeRuntime()
+    rec, state = reconciler(tmp_path, runtime, Artifacts(error))
+    artifacts = [{"name": "svc", "version": "1", "sha256": "a" * 64}]
+    state.replace_assignments([assignment("a", artifacts=artifacts)], "1")
+    await rec.reconcile()
+    assert runtime.keys() == set()
+    assert (rec.problems["a"].phase, rec.problems["a"].reason) == (phase, reason)
+
+
+async def test_kubernetes_workloads_are_refused_here(tmp_path: Path) -> None:
+    runtime = FakeRuntime()
+    rec, state = reconciler(tmp_path, runtime)
+    state.replace_assignments([assignment("k", kubernetes={"manifests": []})], "1")
+    await rec.reconcile()
+    assert rec.problems["k"].reason == "UnsupportedWorkload"
+    assert runtime.keys() == set()
