@@ -46,6 +46,7 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     app.state.metrics = metrics = HubMetrics()
     app.state.shutdown = asyncio.Event()
     app.state.relay = relay.Relay()
+    app.state.authenticator = authenticator = Authenticator(store)
     app.state.artifacts = ArtifactStore(settings.data_dir / "artifacts")
     install_handlers(app)
     # The fixed paths first: the generic /{plural}/{name} routes would take them.
@@ -56,7 +57,7 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     # Added last runs first: metrics see every answer, auth is checked before the body.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(
-        AuthMiddleware, authenticator=Authenticator(store), authorizer=SiteAuthorizer(store)
+        AuthMiddleware, authenticator=authenticator, authorizer=SiteAuthorizer(store)
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -65,6 +65,12 @@ class Authenticator:
         self._store = store
         self._cache: dict[str, tuple[float, Principal]] = {}
 
+    def forget(self, subject: str, role: str) -> None:
+        """Drop cached verifications of a revoked principal, so revocation is immediate."""
+        for token, (_, principal) in list(self._cache.items()):
+            if (principal.subject, principal.role) == (subject, role):
+                del self._cache[token]
+
     async def verify(self, authorization: str | None) -> Principal | None:
         """The principal of a valid ``Bearer`` header, or None."""
         scheme, _, token = (authorization or "").partition(" ")

@@ -218,9 +218,14 @@ async def delete(
     name: str,
     resource_version: str | None = Query(None, alias="resourceVersion"),
 ) -> Response:
-    return ObjectResponse(
-        await _store(request).delete(by_plural(plural).kind, name, resource_version)
-    )
+    info, store = by_plural(plural), _store(request)
+    deleted = await store.delete(info.kind, name, resource_version)
+    if info.kind == "Site":
+        # A deleted site's credential dies with it: a site joined again under the
+        # same name gets a new one, and the old agent cannot act for it.
+        await store.delete_tokens_of(name, "site")
+        request.app.state.authenticator.forget(name, "site")
+    return ObjectResponse(deleted)
 
 
 @router.put("/{plural}/{name}/status", openapi_extra=BODY, response_model=None)

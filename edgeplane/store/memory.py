@@ -124,6 +124,12 @@ class MemoryStore:
     async def delete_token(self, token_id: str) -> None:
         self._tokens.pop(token_id, None)
 
+    async def delete_tokens_of(self, subject: str, role: str) -> int:
+        doomed = [k for k, t in self._tokens.items() if (t.subject, t.role) == (subject, role)]
+        for key in doomed:
+            del self._tokens[key]
+        return len(doomed)
+
     async def use_token(self, token_id: str, used_by: str, at: float) -> bool:
         record = self._tokens.get(token_id)
         if record is None or record.used_at is not None:

@@ -127,6 +127,9 @@ class Store(Protocol):
     async def delete_token(self, token_id: str) -> None:
         """Remove a credential; removing an absent one is not an error."""
 
+    async def delete_tokens_of(self, subject: str, role: str) -> int:
+        """Remove every credential of ``subject`` in ``role``; how many there were."""
+
     async def use_token(self, token_id: str, used_by: str, at: float) -> bool:
         """Mark a single-use token used, atomically: True for the one caller that did,
         False when it was used already or is absent."""

@@ -419,6 +419,11 @@ class SqlStore:
         async with translated(f'delete token "{token_id}"'), self.engine.begin() as conn:
             await conn.execute(tokens.delete().where(tokens.c.token_id == token_id))
 
+    async def delete_tokens_of(self, subject: str, role: str) -> int:
+        query = tokens.delete().where(tokens.c.subject == subject, tokens.c.role == role)
+        async with translated(f'delete tokens of "{subject}"'), self.engine.begin() as conn:
+            return int((await conn.execute(query)).rowcount)
+
     async def use_token(self, token_id: str, used_by: str, at: float) -> bool:
         update = (
             tokens.update()

@@ -360,3 +360,13 @@ async def test_logs_of_a_silent_site_time_out(
     assert time.monotonic() - started < 5
     missing = await hub.get(f"{API}/sites/a/logs", params={"application": "nope"})
     assert missing.status_code == 404
+
+
+async def test_deleting_a_site_revokes_its_credential(hub: httpx.AsyncClient) -> None:
+    credential = await joined(hub, "a")
+    async with as_site(hub, credential) as site:
+        assert (await site.get(f"{API}/sites/a")).status_code == 200
+        assert (await hub.delete(f"{API}/sites/a")).status_code == 200
+        assert (await site.get(f"{API}/sites/a")).status_code == 401
+        await joined(hub, "a")  # the name is free again, with a new credential
+        assert (await site.get(f"{API}/sites/a")).status_code == 401

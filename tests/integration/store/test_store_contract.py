@@ -272,3 +272,21 @@ async def test_a_single_use_token_is_used_once_even_by_racing_callers(store: Any
     released = await store.get_token("join1")
     assert released is not None and (released.used_at, released.used_by) == (None, None)
     assert await store.use_token("join1", "again", 6.0)
+
+
+async def test_credentials_of_a_subject_are_deleted_together(store: AnyStore) -> None:
+    for token_id, subject, role in (
+        ("t1", "a", "site"),
+        ("t2", "a", "site"),
+        ("t3", "b", "site"),
+        ("t4", "a", "admin"),
+    ):
+        await store.put_token(TokenRecord(token_id, "h", subject, role, 1.0))
+    assert await store.delete_tokens_of("a", "site") == 2
+    assert [await store.get_token(t) is None for t in ("t1", "t2", "t3", "t4")] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert await store.delete_tokens_of("a", "site") == 0
