@@ -10,7 +10,7 @@ import yaml
 from edgeplane.api.kinds import KindInfo, kind_info
 from edgeplane.cli.app import app, fail, globals_of, handles_errors
 from edgeplane.cli.manifests import Manifest, load_raw, load_validated
-from edgeplane.cli.output import age, as_list, columns, out, print_exact, ref, table
+from edgeplane.cli.output import age, as_list, columns, err, out, print_exact, ref, table
 from edgeplane.client.errors import ClientError
 from edgeplane.client.hub import HubClient
 
@@ -56,6 +56,9 @@ def apply(
                 # The hub's own checks (admission, conflicts) say what; add where from.
                 raise ClientError(e.status, e.reason, f"{manifest.source}: {e}", e.field) from e
             out.print(f"{ref(manifest.obj)} {result}", markup=False)
+            for warning in client.warnings:
+                err.print(f"Warning: {warning}", markup=False)
+            client.warnings.clear()
 
 
 @app.command()

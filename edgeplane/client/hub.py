@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +93,17 @@ def _headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+_WARNING = re.compile(r'299 - "((?:[^"\\]|\\.)*)"')
+
+
+def warnings_of(response: httpx.Response) -> builtins.list[str]:
+    """The texts of the hub's ``Warning: 299 - "..."`` headers (admission warnings)."""
+    found = []
+    for header in response.headers.get_list("warning"):
+        found += [re.sub(r"\\(.)", r"\1", m) for m in _WARNING.findall(header)]
+    return found
+
+
 def _checked(response: httpx.Response) -> Any:
     """The JSON body of a success; the hub's error translated otherwise."""
     if response.status_code >= 400:
@@ -113,6 +125,8 @@ class HubClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.server = server
+        self.warnings: builtins.list[str] = []
+        """Admission warnings of the calls so far (the caller may print and clear them)."""
         self._http = httpx.Client(
             base_url=server, headers=_headers(token), timeout=timeout, transport=transport
         )
@@ -131,6 +145,7 @@ class HubClient:
             response = self._http.request(request.method, request.url, **request.kwargs())
         except httpx.TransportError as e:
             raise HubUnreachable(self.server, e) from e
+        self.warnings += warnings_of(response)
         return dict(_checked(response))
 
     def discovery(self) -> Object:

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from edgeplane import __version__
 from edgeplane.api.kinds import KINDS
 from edgeplane.hub import artifacts, joining, relay
+from edgeplane.hub.admission import PolicyCache
 from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import Authenticator
 from edgeplane.hub.authz import SiteAuthorizer
@@ -46,6 +47,7 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     app.state.metrics = metrics = HubMetrics()
     app.state.shutdown = asyncio.Event()
     app.state.relay = relay.Relay()
+    app.state.admission = PolicyCache(store)
     app.state.authenticator = authenticator = Authenticator(store)
     app.state.artifacts = ArtifactStore(settings.data_dir / "artifacts")
     install_handlers(app)

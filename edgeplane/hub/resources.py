@@ -16,6 +16,7 @@ from edgeplane import __version__
 from edgeplane.api.kinds import API_VERSION, KINDS, KindInfo, by_plural
 from edgeplane.api.selectors import parse_selector
 from edgeplane.api.validation import to_wire, validate_object
+from edgeplane.hub.admission import warning_headers
 from edgeplane.hub.errors import ApiError, bad_request
 from edgeplane.hub.patch import merge_patch
 from edgeplane.hub.watch import WatchRequest, stream
@@ -166,7 +167,8 @@ async def create(request: Request, plural: str) -> Response:
     raw = await json_body(request)
     obj = _validated(raw, info)
     obj.pop("status", None)  # status is written through /status only
-    return ObjectResponse(await _store(request).create(obj), status_code=201)
+    headers = warning_headers(await request.app.state.admission.admit(obj))
+    return ObjectResponse(await _store(request).create(obj), status_code=201, headers=headers)
 
 
 @router.get("/{plural}/{name}", response_model=None)
@@ -180,7 +182,8 @@ async def replace(request: Request, plural: str, name: str) -> Response:
     raw = await json_body(request)
     _same_name(raw, name)
     obj = _validated(raw, info)
-    return ObjectResponse(await _store(request).replace(obj))
+    headers = warning_headers(await request.app.state.admission.admit(obj))
+    return ObjectResponse(await _store(request).replace(obj), headers=headers)
 
 
 async def _merge_patch_body(request: Request) -> Any:
@@ -208,7 +211,8 @@ async def patch(request: Request, plural: str, name: str) -> Response:
     obj["metadata"]["resourceVersion"] = (
         body.get("metadata", {}).get("resourceVersion") or current["metadata"]["resourceVersion"]
     )
-    return ObjectResponse(await store.replace(obj))
+    headers = warning_headers(await request.app.state.admission.admit(obj))
+    return ObjectResponse(await store.replace(obj), headers=headers)
 
 
 @router.delete("/{plural}/{name}", response_model=None)

@@ -185,3 +185,28 @@ def test_a_refusal_by_the_hub_names_the_document(
     assert result.stdout == "sitegroup/eu created\n"
     assert result.stderr.startswith(f"error: {tmp_path / 'huge.yaml'} (document 2): ")
     assert client.list_all("applications") == []
+
+
+WARN_POLICY = """
+apiVersion: edgeplane.io/v1alpha1
+kind: Policy
+metadata: {name: requests-required}
+spec:
+  scope: Admission
+  enforcement: Warn
+  rules:
+  - name: has-memory
+    expression: has(app.spec.resources) && has(app.spec.resources.memory)
+    message: set spec.resources.memory so placement can count it
+"""
+
+
+def test_apply_prints_admission_warnings(cli: Run, tmp_path: Path) -> None:
+    assert "memory" not in APP
+    result = cli("apply", "-f", write(tmp_path, "w.yaml", WARN_POLICY + "---\n" + APP))
+    assert result.exit_code == 0, result.stderr
+    assert "application/web created" in result.stdout
+    assert (
+        "Warning: policy requests-required rule has-memory: set spec.resources.memory so "
+        "placement can count it" in result.stderr
+    )

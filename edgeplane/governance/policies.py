@@ -1,0 +1,176 @@
+"""Compiling ``Policy`` objects and evaluating their CEL rules.
+
+A rule is a CEL expression that must hold. It sees three plain maps:
+
+* ``app``: the Application as stored (``app.metadata.labels``, ``app.spec...``);
+* ``site``: ``{"labels": {...}}`` (placement scope only; an empty map at admission).
+  Only labels, so that a verdict holds for every site with the same label set;
+* ``tenant``: the tenant's facts (empty until tenants exist).
+
+A rule that evaluates to ``true`` holds. ``false``, a non-boolean, or an evaluation
+error (say a label the site does not have) is a violation: a policy that cannot be
+shown to hold does not hold.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cel_expr_python import cel
+
+from edgeplane.api.selectors import Selector, selector_from_dict
+
+_MAP = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
+_ENV = cel.NewEnv(variables={"app": _MAP, "site": _MAP, "tenant": _MAP})
+
+
+class Scope(enum.StrEnum):
+    ADMISSION = "Admission"
+    PLACEMENT = "Placement"
+
+
+class Enforcement(enum.StrEnum):
+    DENY = "Deny"
+    WARN = "Warn"
+    AUDIT = "Audit"
+
+
+class PolicyError(ValueError):
+    """A rule that does not compile; ``field`` points at it, the message is CEL's."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    expression: str
+    message: str
+    program: Any
+    """The compiled CEL expression."""
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    name: str
+    generation: int
+    scope: Scope
+    enforcement: Enforcement
+    selector: Selector
+    """Which applications the policy covers (by their labels); empty covers all."""
+    rules: tuple[Rule, ...]
+    move_on_violation: bool = True
+
+    def covers(self, app: Mapping[str, Any]) -> bool:
+        return self.selector.matches(app.get("metadata", {}).get("labels") or {})
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy: str
+    rule: str
+    enforcement: Enforcement
+    message: str
+
+    def __str__(self) -> str:
+        return f"policy {self.policy} rule {self.rule}: {self.message}"
+
+
+def _cel_message(error: Exception) -> str:
+    text = str(error).removeprefix("INVALID_ARGUMENT: ").removesuffix(" [INVALID_ARGUMENT]")
+    return text.replace("<input>:", "").strip()
+
+
+def compile_rule(rule: Mapping[str, Any], field: str) -> Rule:
+    expression = str(rule.get("expression", ""))
+    try:
+        program = _ENV.compile(expression)
+    except RuntimeError as e:
+        raise PolicyError(f"{field}.expression", _cel_message(e)) from e
+    message = rule.get("message") or f"{expression} does not hold"
+    return Rule(str(rule["name"]), expression, str(message), program)
+
+
+def compile_policy(obj: Mapping[str, Any]) -> CompiledPolicy:
+    """A stored Policy, compiled; PolicyError naming the first rule that fails."""
+    spec = obj["spec"]
+    rules = tuple(
+        compile_rule(rule, f"spec.rules[{i}]") for i, rule in enumerate(spec.get("rules") or [])
+    )
+    selector = spec.get("selector")
+    return CompiledPolicy(
+        name=obj["metadata"]["name"],
+        generation=int(obj["metadata"].get("generation") or 1),
+        scope=Scope(spec["scope"]),
+        enforcement=Enforcement(spec.get("enforcement") or "Deny"),
+        selector=selector_from_dict(selector) if selector else Selector(),
+        rules=rules,
+        move_on_violation=spec.get("onViolation", "Move") == "Move",
+    )
+
+
+def _holds(rule: Rule, data: Mapping[str, Any]) -> tuple[bool, str]:
+    try:
+        value = rule.program.eval(data=data)
+    except RuntimeError as e:
+        return False, f"{rule.message} (evaluation error: {_cel_message(e)})"
+    if value.type() == cel.Type.ERROR:
+        return False, f"{rule.message} (evaluation error: {value.value()})"
+    result = value.value()
+    if result is True:
+        return True, ""
+    if result is False:
+        return False, rule.message
+    return False, f"{rule.message} (the rule gave {result!r}, not a boolean)"
+
+
+def evaluate(
+    policy: CompiledPolicy,
+    app: Mapping[str, Any],
+    site: Mapping[str, Any] | None = None,
+    tenant: Mapping[str, Any] | None = None,
+) -> list[Violation]:
+    """The violations of ``policy`` by this application (at this site)."""
+    data = {"app": app, "site": site or {}, "tenant": tenant or {}}
+    found = []
+    for rule in policy.rules:
+        held, why = _holds(rule, data)
+        if not held:
+            found.append(Violation(policy.name, rule.name, policy.enforcement, why))
+    return found
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the policies of one scope say about one application (at one site)."""
+
+    denied: tuple[Violation, ...] = ()
+    warnings: tuple[Violation, ...] = ()
+    audits: tuple[Violation, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return not self.denied
+
+
+def judge(
+    policies: Iterable[CompiledPolicy],
+    app: Mapping[str, Any],
+    site: Mapping[str, Any] | None = None,
+) -> Verdict:
+    """Every covering policy evaluated, sorted by enforcement."""
+    found: dict[Enforcement, list[Violation]] = {e: [] for e in Enforcement}
+    for policy in policies:
+        if policy.covers(app):
+            for violation in evaluate(policy, app, site):
+                found[violation.enforcement].append(violation)
+    return Verdict(
+        tuple(found[Enforcement.DENY]),
+        tuple(found[Enforcement.WARN]),
+        tuple(found[Enforcement.AUDIT]),
+    )

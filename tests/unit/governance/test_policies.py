@@ -1,0 +1,130 @@
+"""CEL policies: compiling, evaluating, sorting by enforcement, caching by label set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from edgeplane.governance.cache import PlacementGovernor
+from edgeplane.governance.policies import Enforcement, PolicyError, compile_policy, judge
+
+
+def policy(
+    *expressions: str,
+    scope: str = "Placement",
+    enforcement: str = "Deny",
+    selector: dict[str, Any] | None = None,
+    name: str = "p",
+    generation: int = 1,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "scope": scope,
+        "enforcement": enforcement,
+        "rules": [{"name": f"r{i}", "expression": e} for i, e in enumerate(expressions)],
+    }
+    if selector:
+        spec["selector"] = selector
+    return {"metadata": {"name": name, "generation": generation}, "spec": spec}
+
+
+def app(name: str = "web", generation: int = 1, **labels: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "generation": generation, "labels": labels},
+        "spec": {"resources": {"cpu": "500m"}, "placement": {"mode": "EverySite"}},
+    }
+
+
+EU = {"labels": {"jurisdiction": "eu", "tier": "edge"}}
+US = {"labels": {"jurisdiction": "us", "tier": "edge"}}
+BARE = {"labels": {}}
+
+
+@pytest.mark.parametrize(
+    ("expression", "site", "holds", "why"),
+    [
+        ('site.labels["jurisdiction"] == "eu"', EU, True, ""),
+        ('site.labels["jurisdiction"] == "eu"', US, False, "does not hold"),
+        ('site.labels["jurisdiction"] == "eu"', BARE, False, "evaluation error"),
+        (
+            '"jurisdiction" in site.labels && site.labels.jurisdiction == "eu"',
+            BARE,
+            False,
+            "does not hold",
+        ),
+        ("has(app.spec.resources.cpu)", EU, True, ""),
+        ("has(app.spec.resources.memory)", EU, False, "does not hold"),
+        ("app.spec.placement.mode", EU, False, "not a boolean"),
+        ('!(site.labels.tier == "cloud" && app.metadata.labels.tier == "edge")', EU, True, ""),
+    ],
+    ids=[
+        "eu-site",
+        "us-site",
+        "missing-label",
+        "guarded",
+        "has",
+        "has-not",
+        "not-bool",
+        "negation",
+    ],
+)
+def test_a_rule_holds_or_says_why(
+    expression: str, site: dict[str, Any], holds: bool, why: str
+) -> None:
+    verdict = judge([compile_policy(policy(expression))], app(tier="edge"), site)
+    assert verdict.allowed is holds
+    if not holds:
+        assert why in verdict.denied[0].message
+
+
+@pytest.mark.parametrize(
+    ("expressions", "field", "needle"),
+    [
+        (["site.labels["], "spec.rules[0].expression", "Syntax error"),
+        (["true", "app.spec. =="], "spec.rules[1].expression", "1:11"),
+        (["nosuchvar == 1"], "spec.rules[0].expression", "undeclared reference"),
+    ],
+    ids=["syntax", "second-rule", "unknown-variable"],
+)
+def test_bad_rules_name_the_rule_and_quote_cel(
+    expressions: list[str], field: str, needle: str
+) -> None:
+    with pytest.raises(PolicyError) as caught:
+        compile_policy(policy(*expressions))
+    assert caught.value.field == field
+    assert needle in caught.value.message
+
+
+def test_enforcement_and_selector_sort_the_verdict() -> None:
+    policies = [
+        compile_policy(policy("false", name="deny", selector={"matchLabels": {"data": "pii"}})),
+        compile_policy(policy("false", name="warn", enforcement="Warn")),
+        compile_policy(policy("false", name="audit", enforcement="Audit")),
+    ]
+    plain = judge(policies, app(), EU)
+    assert (
+        plain.allowed,
+        [v.policy for v in plain.warnings],
+        [v.policy for v in plain.audits],
+    ) == (
+        True,
+        ["warn"],
+        ["audit"],
+    )
+    pii = judge(policies, app(data="pii"), EU)
+    assert [v.policy for v in pii.denied] == ["deny"]
+    assert pii.denied[0].enforcement is Enforcement.DENY
+
+
+def test_verdicts_are_cached_per_label_set_and_revision() -> None:
+    governor = PlacementGovernor([compile_policy(policy('site.labels["jurisdiction"] == "eu"'))])
+    sites = [EU["labels"], US["labels"]] * 500
+    for labels in sites:
+        governor.verdict(app(), labels)
+    assert governor.evaluations == 2
+    governor.verdict(app(generation=2), EU["labels"])
+    assert governor.evaluations == 3
+    assert not governor.verdict(app(), US["labels"]).allowed
+    assert governor.same_policies([compile_policy(policy('site.labels["jurisdiction"] == "eu"'))])
+    newer = compile_policy(policy("true", generation=2))
+    assert not governor.same_policies([newer])
