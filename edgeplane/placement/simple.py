@@ -16,7 +16,7 @@ A pure function from a ``Snapshot`` to one ``Decision`` per application:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from edgeplane.api.selectors import Selector
@@ -45,6 +45,15 @@ class AppView:
     memory_bytes: int = 0
 
 
+PolicyCheck = Callable[[AppView, SiteView, bool], str | None]
+"""(application, site, whether it runs there now) -> why policy excludes the site, or
+None. Governance lives in its own package; the caller passes its verdicts in."""
+
+
+def _no_policies(app: AppView, site: SiteView, held: bool) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Snapshot:
     apps: tuple[AppView, ...]
@@ -52,6 +61,7 @@ class Snapshot:
     groups: Mapping[str, Selector]
     current: Mapping[str, frozenset[str]]
     """Where each application runs now (application -> sites)."""
+    policy: PolicyCheck = _no_policies
 
 
 @dataclass(frozen=True)
@@ -76,10 +86,9 @@ class _Room:
     memory: int | None
 
 
-def _reject(
-    app: AppView, site: SiteView, groups: Mapping[str, Selector], room: _Room
-) -> str | None:
-    """Why ``site`` cannot take ``app``, or None."""
+def _reject(app: AppView, site: SiteView, snapshot: Snapshot, room: _Room) -> str | None:
+    """Why ``site`` cannot take ``app``, or None; cheapest checks first, policy last."""
+    groups = snapshot.groups
     if not app.selector.matches(site.labels):
         return "did not match the selector"
     if app.site_groups:
@@ -94,7 +103,8 @@ def _reject(
         return "had too little cpu left"
     if room.memory is not None and app.memory_bytes > room.memory:
         return "had too little memory left"
-    return None
+    held = site.name in snapshot.current.get(app.name, frozenset())
+    return snapshot.policy(app, site, held)
 
 
 def _histogram(reasons: Counter[str]) -> tuple[str, ...]:
@@ -120,7 +130,7 @@ def place(snapshot: Snapshot) -> dict[str, Decision]:
     for app in sorted(snapshot.apps, key=lambda a: (-a.priority, a.name)):
         feasible, reasons = [], Counter[str]()
         for site in snapshot.sites:
-            why = _reject(app, site, snapshot.groups, rooms[site.name])
+            why = _reject(app, site, snapshot, rooms[site.name])
             if why:
                 reasons[why] += 1
             else:

@@ -19,6 +19,7 @@ from edgeplane.api.kinds import API_VERSION
 from edgeplane.api.selectors import selector_from_dict
 from edgeplane.api.validation import to_wire, validate_object
 from edgeplane.api.wellknown import APPLICATION_LABEL, SITE_LABEL, assignment_name
+from edgeplane.hub.controllers.governed import PolicyGate
 from edgeplane.hub.patch import merge_patch
 from edgeplane.placement.simple import Decision, Snapshot, place
 from edgeplane.placement.views import app_view, group_selectors, site_view
@@ -97,8 +98,27 @@ def _same(desired: Object, stored: Object) -> bool:
     return bool(labels and desired["spec"] == stored["spec"])
 
 
+def placed_condition(decision: Decision | None, problem: str | None) -> dict[str, Any]:
+    """Never silence: whether the application is fully placed, and if not, why."""
+    if problem:
+        return {
+            "type": "Placed",
+            "status": "False",
+            "reason": "ArtifactMissing",
+            "message": problem,
+        }
+    if decision is None or decision.unplaced or not decision.sites:
+        message = decision.message() if decision else "not placed yet"
+        return {"type": "Placed", "status": "False", "reason": "Unplaced", "message": message}
+    return {"type": "Placed", "status": "True", "reason": "Placed", "message": decision.message()}
+
+
 def app_status(
-    app: Object, decision: Decision | None, assignments: list[Object], problem: str | None
+    app: Object,
+    decision: Decision | None,
+    assignments: list[Object],
+    problem: str | None,
+    conditions: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     ready = sum(
         (a.get("status") or {}).get("ready") or 0
@@ -113,6 +133,7 @@ def app_status(
         "ready": ready,
         "unplaced": decision.unplaced if decision else 0,
         "message": problem or (decision.message() if decision else ""),
+        "conditions": [placed_condition(decision, problem), *(conditions or [])],
     }
     return status
 
@@ -120,6 +141,7 @@ def app_status(
 class PlacementController:
     def __init__(self, store: Store, resolve: ResolveArtifact) -> None:
         self.store, self.resolve = store, resolve
+        self.gate = PolicyGate(store)
 
     async def reconcile(self) -> None:
         apps = await list_all(self.store, "Application")
@@ -129,17 +151,19 @@ class PlacementController:
         current: dict[str, set[str]] = {}
         for a in stored.values():
             current.setdefault(a["spec"]["application"], set()).add(a["spec"]["site"])
+        await self.gate.refresh(apps)
         snapshot = Snapshot(
             tuple(app_view(a) for a in apps),
             tuple(site_view(s) for s in sites),
             group_selectors(groups),
             {k: frozenset(v) for k, v in current.items()},
+            self.gate.check,
         )
         decisions = place(snapshot)
         by_site = {s["metadata"]["name"]: s for s in sites}
         desired, problems = self._desired(apps, decisions, by_site, stored)
         await self._apply(desired, stored)
-        await self._report(apps, decisions, desired, problems)
+        await self._report(apps, decisions, desired, problems, by_site)
 
     def _desired(
         self,
@@ -190,6 +214,7 @@ class PlacementController:
         decisions: Mapping[str, Decision],
         desired: Mapping[str, Object],
         problems: Mapping[str, str],
+        sites: Mapping[str, Object],
     ) -> None:
         fresh = {a["metadata"]["name"]: a for a in await list_all(self.store, "Assignment")}
         for app in apps:
@@ -199,7 +224,9 @@ class PlacementController:
                 for k, v in desired.items()
                 if v["spec"]["application"] == name and k in fresh
             ]
-            status = app_status(app, decisions.get(name), mine, problems.get(name))
+            placed_at = [sites[a["spec"]["site"]] for a in mine if a["spec"]["site"] in sites]
+            conditions = self.gate.conditions(app, placed_at)
+            status = app_status(app, decisions.get(name), mine, problems.get(name), conditions)
             if status != {k: (app.get("status") or {}).get(k) for k in status}:
                 # Changed meanwhile: the event that made brings another pass.
                 with contextlib.suppress(Conflict, NotFound):

@@ -166,3 +166,91 @@ async def test_the_controllers_react_to_writes_until_stopped(store: AnyStore) ->
     finally:
         stop.set()
         await asyncio.wait_for(running, 10)
+
+
+def placement_policy(
+    expression: str, enforcement: str = "Deny", on_violation: str = "Move"
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "edgeplane.io/v1alpha1",
+        "kind": "Policy",
+        "metadata": {"name": "eu-only"},
+        "spec": {
+            "scope": "Placement",
+            "enforcement": enforcement,
+            "onViolation": on_violation,
+            "rules": [{"name": "eu", "expression": expression, "message": "only in the EU"}],
+        },
+    }
+
+
+EU_ONLY = 'site.labels["jurisdiction"] == "eu"'
+
+
+async def fleet_with_app(store: AnyStore, **placement: Any) -> PlacementController:
+    controller = PlacementController(store, resolve)
+    for name, jurisdiction in (("eu1", "eu"), ("eu2", "eu"), ("us1", "us")):
+        await add_site(store, site(name, jurisdiction=jurisdiction))
+    await store.create(app("web", **placement))
+    await controller.reconcile()
+    return controller
+
+
+async def test_a_deny_policy_moves_replicas_out_and_says_why(store: AnyStore) -> None:
+    controller = await fleet_with_app(store, mode="Replicas", replicas=1)
+    first = set(await placed(store))
+    assert first == {"web.eu1"}  # Online first, then by name
+    await store.delete("Site", "eu1")
+    await controller.reconcile()
+    assert set(await placed(store)) == {"web.eu2"}
+    await store.delete("Site", "eu2")
+    await add_site(store, site("eu1", jurisdiction="eu"))
+    await controller.reconcile()
+    await store.create(placement_policy('site.labels["jurisdiction"] == "us"'))
+    await controller.reconcile()
+    assert set(await placed(store)) == {"web.us1"}
+    status = (await store.get("Application", "web"))["status"]
+    assert status["message"] == "placed 1/1; 1 site(s) excluded by policy eu-only"
+    current = await store.get("Policy", "eu-only")
+    await store.replace({**placement_policy(EU_ONLY), "metadata": current["metadata"]})
+    await controller.reconcile()
+    assert set(await placed(store)) == {"web.eu1"}
+
+
+async def test_report_keeps_what_runs_and_flags_it(store: AnyStore) -> None:
+    controller = await fleet_with_app(store, mode="EverySite")
+    assert set(await placed(store)) == {"web.eu1", "web.eu2", "web.us1"}
+    await store.create(placement_policy(EU_ONLY, on_violation="Report"))
+    await controller.reconcile()
+    assert set(await placed(store)) == {"web.eu1", "web.eu2", "web.us1"}
+    conditions = (await store.get("Application", "web"))["status"]["conditions"]
+    violation = next(c for c in conditions if c["type"] == "PolicyViolation")
+    assert "(us1)" in violation["message"]
+    await add_site(store, site("us2", jurisdiction="us"))  # a new site is not placed on
+    await controller.reconcile()
+    assert "web.us2" not in await placed(store)
+
+
+async def test_warn_places_and_adds_a_condition(store: AnyStore) -> None:
+    controller = await fleet_with_app(store, mode="EverySite")
+    await store.create(placement_policy(EU_ONLY, enforcement="Warn"))
+    await controller.reconcile()
+    assert set(await placed(store)) == {"web.eu1", "web.eu2", "web.us1"}
+    conditions = {
+        c["type"]: c for c in (await store.get("Application", "web"))["status"]["conditions"]
+    }
+    assert conditions["Placed"]["status"] == "True"
+    assert conditions["PolicyWarning"]["message"].endswith("only in the EU")
+
+
+async def test_an_unplaceable_application_says_why(store: AnyStore) -> None:
+    await fleet_with_app(
+        store, mode="EverySite", selector={"matchLabels": {"jurisdiction": "mars"}}
+    )
+    conditions = (await store.get("Application", "web"))["status"]["conditions"]
+    assert conditions[0] == {
+        "type": "Placed",
+        "status": "False",
+        "reason": "Unplaced",
+        "message": "placed 0/0; 3 site(s) did not match the selector",
+    }
