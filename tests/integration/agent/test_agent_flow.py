@@ -227,3 +227,37 @@ def test_logs_through_the_hub(fleet: Fleet) -> None:
         "the request line in the logs",
     )
     assert len(response.text.strip().splitlines()) <= 5
+
+
+def test_a_policy_change_moves_an_application_out_of_a_jurisdiction(fleet: Fleet) -> None:
+    push_demo(fleet, "1.0.0")
+    fleet.add_agent("us-site", {"jurisdiction": "us"})
+    fleet.add_agent("eu-site", {"jurisdiction": "eu"})
+    wait_for(
+        lambda: fleet.site_phase("us-site") == fleet.site_phase("eu-site") == "Online", "online"
+    )
+    app = demo_app(
+        "records", mode="Replicas", replicas=1, selector={"matchLabels": {"jurisdiction": "us"}}
+    )
+    fleet.ok("POST", "/applications", app)
+    running = wait_for(lambda: fleet.running("records", {"us-site"}), "records at the US site")
+    old_pid = who(endpoint(running["us-site"]))["pid"]
+
+    app["spec"]["placement"].pop("selector")
+    fleet.ok("PUT", "/applications/records", app)  # anywhere now; stays put
+    policy = {
+        "apiVersion": "edgeplane.io/v1alpha1",
+        "kind": "Policy",
+        "metadata": {"name": "records-stay-in-eu"},
+        "spec": {
+            "scope": "Placement",
+            "enforcement": "Deny",
+            "rules": [{"name": "eu", "expression": 'site.labels["jurisdiction"] == "eu"'}],
+        },
+    }
+    fleet.ok("POST", "/policies", policy)
+    moved = wait_for(lambda: fleet.running("records", {"eu-site"}), "records moved to the EU site")
+    assert who(endpoint(moved["eu-site"]))["site"] == "eu-site"
+    wait_for(lambda: not alive(old_pid), "the US instance stopped")
+    status = fleet.ok("GET", "/applications/records")["status"]
+    assert "1 site(s) excluded by policy records-stay-in-eu" in status["message"]
