@@ -17,6 +17,8 @@ from edgeplane.api.meta import Condition, LabelKey, Model, ObjectName, Resource
 from edgeplane.api.selectors import LabelSelector
 from edgeplane.api.workloads import Resources, Seconds, Workload
 
+TaintEffectName = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
 
 def _unique(items: Sequence[str], what: str) -> None:
     seen: set[str] = set()
@@ -41,6 +43,29 @@ class SpreadConstraint(Model):
     max_skew: int = Field(default=1, ge=1, alias="maxSkew")
 
 
+class TolerationOperator(enum.StrEnum):
+    EQUAL = "Equal"
+    EXISTS = "Exists"
+
+
+class Toleration(Model):
+    """Lets an application run at sites with a matching taint, as in Kubernetes: no
+    ``key`` with ``Exists`` tolerates every taint; no ``effect`` tolerates every effect."""
+
+    key: LabelKey | None = None
+    operator: TolerationOperator = TolerationOperator.EQUAL
+    value: str | None = None
+    effect: TaintEffectName | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Toleration:
+        if self.operator is TolerationOperator.EXISTS and self.value:
+            raise ValueError("operator Exists takes no value: remove value, or use Equal")
+        if self.operator is TolerationOperator.EQUAL and self.key is None:
+            raise ValueError("operator Equal needs a key (or use Exists to tolerate all)")
+        return self
+
+
 class Placement(Model):
     mode: PlacementMode = PlacementMode.REPLICAS
     replicas: int | None = Field(default=None, ge=0)
@@ -48,6 +73,7 @@ class Placement(Model):
     selector: LabelSelector | None = None
     spread: list[SpreadConstraint] | None = None
     priority: int | None = None
+    tolerations: list[Toleration] | None = None
 
     @field_validator("site_groups")
     @classmethod

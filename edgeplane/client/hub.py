@@ -219,6 +219,10 @@ class HubClient:
     def list_artifacts(self) -> builtins.list[Object]:
         return list(self._send(Request("GET", f"{API}/artifacts"))["items"])
 
+    def explain(self, application: str, site: str | None = None) -> Object:
+        params = {"site": site} if site else None
+        return self._send(Request("GET", f"{API}/applications/{application}/explain", params))
+
     def site_logs(self, site: str, application: str, tail: int) -> str:
         params = {"application": application, "tail": str(tail)}
         return self._raw("GET", f"{API}/sites/{site}/logs", params=params).text

@@ -2,24 +2,42 @@
 
 A pure function from a ``Snapshot`` to one ``Decision`` per application:
 
-* a site is feasible when it matches the application's selector and (when
-  ``siteGroups`` are named) one of those groups, is not cordoned or unschedulable,
-  and has room for the requests left after what this pass placed before;
+* a site is feasible when every check in ``checks`` passes: selector, siteGroups,
+  phase (cordoned; offline for new placements), taints and tolerations, capacity left
+  after what this pass placed before, and governance (passed in as ``policy``);
 * ``EverySite`` takes every feasible site; ``Replicas`` takes N of them, keeping the
-  sites it already holds (no churn), then Online ones, then the least loaded;
+  sites it already holds (no churn), then Online ones, then ones without a
+  PreferNoSchedule taint, then the least loaded;
 * applications are placed by priority (high first), then name, so capacity goes to
   the more important ones;
 * every site left out is counted under its reason, Nomad-style
-  ("2 site(s) did not match the selector").
+  ("2 site(s) did not match the selector"), and ``explain`` gives one site's verdict
+  from every check.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from edgeplane.api.selectors import Selector
+from edgeplane.placement.checks import Trial, reject, verdicts
+
+
+@dataclass(frozen=True)
+class TaintView:
+    key: str
+    value: str | None
+    effect: str
+
+
+@dataclass(frozen=True)
+class TolerationView:
+    key: str | None
+    operator: str = "Equal"
+    value: str | None = None
+    effect: str | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +49,7 @@ class SiteView:
     cpu_millis: int | None = None
     """Capacity the site reports; None when unknown (no limit is applied)."""
     memory_bytes: int | None = None
+    taints: tuple[TaintView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,6 +62,7 @@ class AppView:
     priority: int = 0
     cpu_millis: int = 0
     memory_bytes: int = 0
+    tolerations: tuple[TolerationView, ...] = ()
 
 
 PolicyCheck = Callable[[AppView, SiteView, bool], str | None]
@@ -81,30 +101,11 @@ class Decision:
 
 
 @dataclass
-class _Room:
+class Room:
+    """What is left of a site's capacity during a pass (None: not limited)."""
+
     cpu: int | None
     memory: int | None
-
-
-def _reject(app: AppView, site: SiteView, snapshot: Snapshot, room: _Room) -> str | None:
-    """Why ``site`` cannot take ``app``, or None; cheapest checks first, policy last."""
-    groups = snapshot.groups
-    if not app.selector.matches(site.labels):
-        return "did not match the selector"
-    if app.site_groups:
-        missing = [g for g in app.site_groups if g not in groups]
-        if missing:
-            return f"siteGroup {missing[0]} does not exist"
-        if not any(groups[g].matches(site.labels) for g in app.site_groups):
-            return "are in none of the siteGroups"
-    if site.unschedulable or site.phase == "Cordoned":
-        return "are cordoned"
-    if room.cpu is not None and app.cpu_millis > room.cpu:
-        return "had too little cpu left"
-    if room.memory is not None and app.memory_bytes > room.memory:
-        return "had too little memory left"
-    held = site.name in snapshot.current.get(app.name, frozenset())
-    return snapshot.policy(app, site, held)
 
 
 def _histogram(reasons: Counter[str]) -> tuple[str, ...]:
@@ -118,24 +119,32 @@ def _choose(
         return feasible
     ranked = sorted(
         feasible,
-        key=lambda s: (s.name not in current, s.phase != "Online", load[s.name], s.name),
+        key=lambda s: (
+            s.name not in current,
+            s.phase != "Online",
+            any(t.effect == "PreferNoSchedule" for t in s.taints),
+            load[s.name],
+            s.name,
+        ),
     )
     return ranked[: app.replicas]
 
 
-def place(snapshot: Snapshot) -> dict[str, Decision]:
-    rooms = {s.name: _Room(s.cpu_millis, s.memory_bytes) for s in snapshot.sites}
+def _passes(snapshot: Snapshot) -> Iterator[tuple[AppView, dict[str, Room], Decision]]:
+    """Each application in placement order, with the rooms it saw and its decision."""
+    rooms = {s.name: Room(s.cpu_millis, s.memory_bytes) for s in snapshot.sites}
     load: Counter[str] = Counter()
-    decisions: dict[str, Decision] = {}
     for app in sorted(snapshot.apps, key=lambda a: (-a.priority, a.name)):
+        current = snapshot.current.get(app.name, frozenset())
+        seen = {name: Room(r.cpu, r.memory) for name, r in rooms.items()}
         feasible, reasons = [], Counter[str]()
         for site in snapshot.sites:
-            why = _reject(app, site, snapshot, rooms[site.name])
-            if why:
+            trial = Trial(app, site, rooms[site.name], site.name in current, snapshot)
+            if why := reject(trial):
                 reasons[why] += 1
             else:
                 feasible.append(site)
-        chosen = _choose(app, feasible, snapshot.current.get(app.name, frozenset()), load)
+        chosen = _choose(app, feasible, current, load)
         for site in chosen:
             room = rooms[site.name]
             room.cpu = None if room.cpu is None else room.cpu - app.cpu_millis
@@ -143,5 +152,34 @@ def place(snapshot: Snapshot) -> dict[str, Decision]:
             load[site.name] += 1
         wanted = len(chosen) if app.every_site else app.replicas
         names = tuple(sorted(s.name for s in chosen))
-        decisions[app.name] = Decision(app.name, names, wanted, _histogram(reasons))
-    return decisions
+        yield app, seen, Decision(app.name, names, wanted, _histogram(reasons))
+
+
+def place(snapshot: Snapshot) -> dict[str, Decision]:
+    return {decision.app: decision for _, _, decision in _passes(snapshot)}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    decision: Decision
+    site: str | None = None
+    checks: tuple[tuple[str, str | None], ...] = ()
+    """For one site: each check's name and why it failed (None: passed)."""
+
+
+def explain(snapshot: Snapshot, app_name: str, site_name: str | None = None) -> Explanation:
+    """Why ``app_name`` is where it is; with a site, that site's verdict from every
+    check, against the capacity left when this application's turn came. KeyError for
+    an unknown application or site."""
+    for app, rooms, decision in _passes(snapshot):
+        if app.name != app_name:
+            continue
+        if site_name is None:
+            return Explanation(decision)
+        site = next((s for s in snapshot.sites if s.name == site_name), None)
+        if site is None:
+            raise KeyError(site_name)
+        held = site.name in snapshot.current.get(app.name, frozenset())
+        trial = Trial(app, site, rooms[site.name], held, snapshot)
+        return Explanation(decision, site.name, tuple(verdicts(trial)))
+    raise KeyError(app_name)

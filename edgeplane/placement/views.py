@@ -7,7 +7,7 @@ from typing import Any
 
 from edgeplane.api.quantity import Quantity, cpu_millis, memory_bytes
 from edgeplane.api.selectors import Selector, selector_from_dict
-from edgeplane.placement.simple import AppView, SiteView
+from edgeplane.placement.simple import AppView, SiteView, TaintView, TolerationView
 
 Object = Mapping[str, Any]
 
@@ -30,6 +30,9 @@ def site_view(obj: Object) -> SiteView:
         unschedulable=bool(spec.get("unschedulable")),
         cpu_millis=_cpu(capacity.get("cpu")),
         memory_bytes=_memory(capacity.get("memory")),
+        taints=tuple(
+            TaintView(t["key"], t.get("value"), t["effect"]) for t in spec.get("taints") or ()
+        ),
     )
 
 
@@ -46,6 +49,12 @@ def app_view(obj: Object) -> AppView:
         priority=int(placement.get("priority") or 0),
         cpu_millis=_cpu(resources.get("cpu")) or 0,
         memory_bytes=_memory(resources.get("memory")) or 0,
+        tolerations=tuple(
+            TolerationView(
+                t.get("key"), t.get("operator", "Equal"), t.get("value"), t.get("effect")
+            )
+            for t in placement.get("tolerations") or ()
+        ),
     )
 
 

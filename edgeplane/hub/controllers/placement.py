@@ -143,7 +143,8 @@ class PlacementController:
         self.store, self.resolve = store, resolve
         self.gate = PolicyGate(store)
 
-    async def reconcile(self) -> None:
+    async def snapshot(self) -> tuple[Snapshot, list[Object], list[Object], dict[str, Object]]:
+        """The fleet as placement sees it, with the objects it came from."""
         apps = await list_all(self.store, "Application")
         sites = await list_all(self.store, "Site")
         groups = await list_all(self.store, "SiteGroup")
@@ -159,6 +160,10 @@ class PlacementController:
             {k: frozenset(v) for k, v in current.items()},
             self.gate.check,
         )
+        return snapshot, apps, sites, stored
+
+    async def reconcile(self) -> None:
+        snapshot, apps, sites, stored = await self.snapshot()
         decisions = place(snapshot)
         by_site = {s["metadata"]["name"]: s for s in sites}
         desired, problems = self._desired(apps, decisions, by_site, stored)

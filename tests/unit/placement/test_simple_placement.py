@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from edgeplane.api.selectors import parse_selector
-from edgeplane.placement.simple import AppView, Decision, SiteView, Snapshot, place
+from edgeplane.placement.simple import (
+    AppView,
+    Decision,
+    SiteView,
+    Snapshot,
+    TaintView,
+    TolerationView,
+    explain,
+    place,
+)
 
 SITES = (
     SiteView("dub", {"region": "eu", "tier": "edge"}, "Online", cpu_millis=2000),
@@ -51,7 +60,7 @@ def decide(*apps: AppView, current: dict[str, frozenset[str]] | None = None) -> 
             AppView("a", True, cpu_millis=3000),
             ("fra",),
             1,
-            ("1 site(s) are cordoned", "3 site(s) had too little cpu left"),
+            ("1 site(s) are cordoned", "3 site(s) had too little cpu left (need 3000m)"),
         ),
         (
             AppView("a", True, site_groups=("nope",)),
@@ -92,7 +101,7 @@ def test_higher_priority_gets_the_capacity_first() -> None:
     decisions = place(Snapshot((low, high), (small,), {}, {}))
     assert decisions["high"].sites == ("one",)
     assert decisions["low"].sites == ()
-    assert decisions["low"].message() == "placed 0/0; 1 site(s) had too little cpu left"
+    assert decisions["low"].message() == "placed 0/0; 1 site(s) had too little cpu left (need 800m)"
 
 
 def test_replicas_spread_over_the_least_loaded_sites() -> None:
@@ -102,3 +111,62 @@ def test_replicas_spread_over_the_least_loaded_sites() -> None:
     decisions = place(Snapshot((first, second), sites, {}, {}))
     assert decisions["first"].sites == ("a", "b")
     assert decisions["second"].sites == ("a", "c")
+
+
+TAINTED = (
+    SiteView("plain", {}, "Online"),
+    SiteView("gpu", {}, "Online", taints=(TaintView("gpu", "true", "NoSchedule"),)),
+    SiteView("maint", {}, "Online", taints=(TaintView("maint", None, "NoExecute"),)),
+    SiteView("soft", {}, "Online", taints=(TaintView("busy", None, "PreferNoSchedule"),)),
+    SiteView("gone", {}, "Offline"),
+)
+
+
+@pytest.mark.parametrize(
+    ("tolerations", "current", "sites"),
+    [
+        ((), frozenset(), ("plain", "soft")),
+        (
+            (TolerationView("gpu", "Equal", "true", "NoSchedule"),),
+            frozenset(),
+            ("gpu", "plain", "soft"),
+        ),
+        ((TolerationView("gpu", "Equal", "false"),), frozenset(), ("plain", "soft")),
+        ((TolerationView(None, "Exists"),), frozenset(), ("gpu", "maint", "plain", "soft")),
+        ((TolerationView("maint", "Exists", effect="NoSchedule"),), frozenset(), ("plain", "soft")),
+        ((), frozenset({"gpu", "maint", "gone"}), ("gone", "gpu", "plain", "soft")),
+    ],
+    ids=["none", "equal", "wrong-value", "tolerate-all", "wrong-effect", "held-sites"],
+)
+def test_taints_tolerations_and_offline_sites(
+    tolerations: tuple[TolerationView, ...], current: frozenset[str], sites: tuple[str, ...]
+) -> None:
+    app = AppView("a", True, tolerations=tolerations)
+    decision = place(Snapshot((app,), TAINTED, {}, {"a": current}))["a"]
+    assert decision.sites == sites
+
+
+def test_prefer_no_schedule_ranks_last() -> None:
+    app = AppView("a", False, 1)
+    sites = (TAINTED[3], SiteView("zzz", {}, "Online"))
+    assert place(Snapshot((app,), sites, {}, {}))["a"].sites == ("zzz",)
+
+
+def test_explain_gives_every_checks_verdict_for_one_site() -> None:
+    big = AppView("big", True, cpu_millis=5000, selector=parse_selector("region=eu"))
+    snapshot = Snapshot((big,), SITES, GROUPS, {})
+    whole = explain(snapshot, "big")
+    assert whole.decision.sites == ("fra",)
+    one = explain(snapshot, "big", "dub")
+    assert dict(one.checks) == {
+        "selector": None,
+        "siteGroups": None,
+        "phase": None,
+        "taints": None,
+        "capacity": "had too little cpu left (need 5000m)",
+        "policy": None,
+    }
+    with pytest.raises(KeyError):
+        explain(snapshot, "big", "nowhere")
+    with pytest.raises(KeyError):
+        explain(snapshot, "nothing")

@@ -1,0 +1,45 @@
+"""``edgeplane explain`` against a real hub."""
+
+from __future__ import annotations
+
+import json
+
+from tests.integration.cli.conftest import Run
+from tests.integration.cli.manifests import APP, GROUP, SITES
+
+
+def test_explain_says_where_and_why_not(cli: Run) -> None:
+    applied = cli("apply", "-f", "-", stdin="---\n".join([SITES, GROUP, APP]))
+    assert applied.exit_code == 0, applied.stderr
+    result = cli("explain", "web")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "web: placed 1/2 at dublin",
+        "  2 site(s) are in none of the siteGroups",
+    ]
+    one = cli("explain", "web", "--site", "boston")
+    assert one.exit_code == 0, one.stderr
+    lines = one.stdout.splitlines()
+    assert "site boston: not feasible" in lines
+    assert "  FAIL siteGroups  are in none of the siteGroups" in lines
+    assert "  ok   selector" in lines
+    as_json = json.loads(cli("explain", "web", "--site", "dublin", "-o", "json").stdout)
+    assert as_json["site"]["feasible"] is True
+    assert [c["check"] for c in as_json["site"]["checks"]] == [
+        "selector",
+        "siteGroups",
+        "phase",
+        "taints",
+        "capacity",
+        "policy",
+    ]
+
+
+def test_explain_of_unknown_names_fails_clearly(cli: Run) -> None:
+    missing = cli("explain", "nothing")
+    assert missing.exit_code == 1
+    assert "no application 'nothing'" in missing.stderr
+    cli("apply", "-f", "-", stdin="---\n".join([SITES, APP]))
+    no_site = cli("explain", "web", "--site", "atlantis")
+    assert no_site.exit_code == 1
+    assert "no site 'atlantis'" in no_site.stderr
