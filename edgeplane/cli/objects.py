@@ -40,18 +40,31 @@ def apply_one(client: HubClient, manifest: Manifest) -> str:
     return "configured"
 
 
+def dry_run_one(client: HubClient, manifest: Manifest) -> str:
+    """What applying would do, storing nothing: where an application would run."""
+    if manifest.kind != "Application":
+        return "valid (dry run: not sent)"
+    answer = client.dry_run(manifest.obj)
+    where = ", ".join(answer["sites"]) or "nowhere"
+    reasons = "".join(f"; {r}" for r in answer["reasons"])
+    return f"would run at {where} ({len(answer['sites'])}/{answer['wanted']}{reasons}) (dry run)"
+
+
 @app.command()
 @handles_errors
 def apply(
     ctx: typer.Context,
     filename: list[str] = typer.Option(..., "-f", "--filename", help="File, directory or -."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Store nothing: validate, and show where applications would run."
+    ),
 ) -> None:
     """Create or update objects from YAML; prints created, configured or unchanged."""
     manifests = load_validated(filename)
     with globals_of(ctx).client() as client:
         for manifest in manifests:
             try:
-                result = apply_one(client, manifest)
+                result = dry_run_one(client, manifest) if dry_run else apply_one(client, manifest)
             except ClientError as e:
                 # The hub's own checks (admission, conflicts) say what; add where from.
                 raise ClientError(e.status, e.reason, f"{manifest.source}: {e}", e.field) from e

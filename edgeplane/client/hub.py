@@ -219,6 +219,10 @@ class HubClient:
     def list_artifacts(self) -> builtins.list[Object]:
         return list(self._send(Request("GET", f"{API}/artifacts"))["items"])
 
+    def dry_run(self, application: Object) -> Object:
+        """Where an application would run (and its admission warnings); nothing is stored."""
+        return self._send(Request("POST", f"{API}/applications/dry-run", body=application))
+
     def explain(self, application: str, site: str | None = None) -> Object:
         params = {"site": site} if site else None
         return self._send(Request("GET", f"{API}/applications/{application}/explain", params))

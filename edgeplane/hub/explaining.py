@@ -11,10 +11,14 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from edgeplane.api.validation import to_wire, validate_object
+from edgeplane.hub.admission import warning_headers
 from edgeplane.hub.controllers.placement import PlacementController
 from edgeplane.hub.errors import ApiError
-from edgeplane.hub.resources import ObjectResponse
+from edgeplane.hub.resources import ObjectResponse, json_body
+from edgeplane.placement.simple import Snapshot
 from edgeplane.placement.simple import explain as explain_placement
+from edgeplane.store.errors import NotFound
 
 router = APIRouter(prefix="/api/v1alpha1")
 
@@ -23,6 +27,29 @@ router = APIRouter(prefix="/api/v1alpha1")
 async def explain(request: Request, name: str, site: str | None = Query(None)) -> Response:
     controller = PlacementController(request.app.state.store, lambda n, v: None)
     snapshot, *_ = await controller.snapshot()
+    return _explained(snapshot, name, site)
+
+
+@router.post("/applications/dry-run", response_model=None)
+async def dry_run(request: Request) -> Response:
+    """The placement an application would get (and its admission warnings), storing
+    nothing: the body is validated and admitted like a create or replace."""
+    obj = to_wire(validate_object(await json_body(request), expected_kind="Application"))
+    warnings = await request.app.state.admission.admit(obj)
+    name = obj["metadata"]["name"]
+    try:
+        stored = await request.app.state.store.get("Application", name)
+        obj["metadata"]["generation"] = stored["metadata"]["generation"] + 1
+    except NotFound:
+        obj["metadata"]["generation"] = 1
+    controller = PlacementController(request.app.state.store, lambda n, v: None)
+    snapshot, *_ = await controller.snapshot(candidate=obj)
+    response = _explained(snapshot, name, None)
+    response.headers.update(warning_headers(warnings))
+    return response
+
+
+def _explained(snapshot: Snapshot, name: str, site: str | None) -> Response:
     try:
         found = explain_placement(snapshot, name, site)
     except KeyError as e:

@@ -143,9 +143,15 @@ class PlacementController:
         self.store, self.resolve = store, resolve
         self.gate = PolicyGate(store)
 
-    async def snapshot(self) -> tuple[Snapshot, list[Object], list[Object], dict[str, Object]]:
-        """The fleet as placement sees it, with the objects it came from."""
+    async def snapshot(
+        self, candidate: Object | None = None
+    ) -> tuple[Snapshot, list[Object], list[Object], dict[str, Object]]:
+        """The fleet as placement sees it, with the objects it came from; with a
+        ``candidate``, as if that application were stored (a dry run)."""
         apps = await list_all(self.store, "Application")
+        if candidate is not None:
+            name = candidate["metadata"]["name"]
+            apps = [a for a in apps if a["metadata"]["name"] != name] + [candidate]
         sites = await list_all(self.store, "Site")
         groups = await list_all(self.store, "SiteGroup")
         stored = {a["metadata"]["name"]: a for a in await list_all(self.store, "Assignment")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from edgeplane.client.hub import HubClient
 from tests.integration.cli.conftest import Run
 from tests.integration.cli.manifests import APP, GROUP, SITES
 
@@ -43,3 +44,19 @@ def test_explain_of_unknown_names_fails_clearly(cli: Run) -> None:
     no_site = cli("explain", "web", "--site", "atlantis")
     assert no_site.exit_code == 1
     assert "no site 'atlantis'" in no_site.stderr
+
+
+def test_apply_dry_run_shows_placement_and_stores_nothing(cli: Run, client: HubClient) -> None:
+    cli("apply", "-f", "-", stdin="---\n".join([SITES, GROUP]))
+    before = client.list("sites")["metadata"]["resourceVersion"]
+    result = cli("apply", "--dry-run", "-f", "-", stdin=APP + "---\n" + GROUP)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "application/web would run at dublin "
+        "(1/2; 2 site(s) are in none of the siteGroups) (dry run)",
+        "sitegroup/eu valid (dry run: not sent)",
+    ]
+    assert client.list("sites")["metadata"]["resourceVersion"] == before
+    assert client.list_all("applications") == []
+    bad = cli("apply", "--dry-run", "-f", "-", stdin=APP.replace("replicas: 2", "replicas: -2"))
+    assert bad.exit_code == 1
