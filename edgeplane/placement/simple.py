@@ -7,7 +7,8 @@ A pure function from a ``Snapshot`` to one ``Decision`` per application:
   after what this pass placed before, and governance (passed in as ``policy``);
 * ``EverySite`` takes every feasible site; ``Replicas`` takes N of them, keeping the
   sites it already holds (no churn), then Online ones, then ones without a
-  PreferNoSchedule taint, then the least loaded;
+  PreferNoSchedule taint, then the least loaded; with ``spread``, each new replica
+  goes to the topology domain (say region) that has the fewest;
 * applications are placed by priority (high first), then name, so capacity goes to
   the more important ones;
 * every site left out is counted under its reason, Nomad-style
@@ -63,6 +64,8 @@ class AppView:
     cpu_millis: int = 0
     memory_bytes: int = 0
     tolerations: tuple[TolerationView, ...] = ()
+    spread: tuple[tuple[str, int], ...] = ()
+    """(topologyKey, maxSkew): replicas spread over the key's values."""
 
 
 PolicyCheck = Callable[[AppView, SiteView, bool], str | None]
@@ -127,7 +130,32 @@ def _choose(
             s.name,
         ),
     )
-    return ranked[: app.replicas]
+    if not app.spread:
+        return ranked[: app.replicas]
+    return _spread(app, ranked, current)
+
+
+def _spread(app: AppView, ranked: list[SiteView], current: frozenset[str]) -> list[SiteView]:
+    """Keep the sites held (no churn), then add one replica at a time to the topology
+    domain that has the fewest, so the skew stays within ``maxSkew`` where the feasible
+    sites allow it. A site without a topology key goes last."""
+    chosen = [s for s in ranked if s.name in current][: app.replicas]
+    counts = {key: Counter(s.labels.get(key) for s in chosen) for key, _ in app.spread}
+    rest = [s for s in ranked if s.name not in current]
+    while len(chosen) < app.replicas and rest:
+        best = min(
+            range(len(rest)),
+            key=lambda i: (
+                [rest[i].labels.get(k) is None for k, _ in app.spread],
+                [counts[k][rest[i].labels.get(k)] for k, _ in app.spread],
+                i,
+            ),
+        )
+        site = rest.pop(best)
+        chosen.append(site)
+        for key, _ in app.spread:
+            counts[key][site.labels.get(key)] += 1
+    return chosen
 
 
 def _passes(snapshot: Snapshot) -> Iterator[tuple[AppView, dict[str, Room], Decision]]:

@@ -49,6 +49,9 @@ def app_view(obj: Object) -> AppView:
         priority=int(placement.get("priority") or 0),
         cpu_millis=_cpu(resources.get("cpu")) or 0,
         memory_bytes=_memory(resources.get("memory")) or 0,
+        spread=tuple(
+            (c["topologyKey"], int(c.get("maxSkew") or 1)) for c in placement.get("spread") or ()
+        ),
         tolerations=tuple(
             TolerationView(
                 t.get("key"), t.get("operator", "Equal"), t.get("value"), t.get("effect")

@@ -170,3 +170,18 @@ def test_explain_gives_every_checks_verdict_for_one_site() -> None:
         explain(snapshot, "big", "nowhere")
     with pytest.raises(KeyError):
         explain(snapshot, "nothing")
+
+
+def test_spread_puts_each_replica_in_the_emptiest_region() -> None:
+    sites = tuple(
+        SiteView(f"{region}-{i}", {"region": region}, "Online")
+        for region in ("eu", "us", "ap")
+        for i in range(3)
+    )
+    app = AppView("a", False, 4, spread=(("region", 1),))
+    chosen = place(Snapshot((app,), sites, {}, {}))["a"].sites
+    assert sorted(s.split("-")[0] for s in chosen) == ["ap", "ap", "eu", "us"]
+    held = frozenset({"eu-0", "eu-1"})
+    kept = place(Snapshot((app,), sites, {}, {"a": held}))["a"].sites
+    assert held <= set(kept)
+    assert sorted(s.split("-")[0] for s in kept) == ["ap", "eu", "eu", "us"]

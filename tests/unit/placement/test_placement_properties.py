@@ -1,0 +1,107 @@
+"""Properties of placement over random fleets (hypothesis): hard constraints always
+hold, spread stays within maxSkew where the feasible sites allow, and the same input
+gives the same result."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgeplane.api.selectors import parse_selector
+from edgeplane.placement.simple import (
+    AppView,
+    SiteView,
+    Snapshot,
+    TaintView,
+    TolerationView,
+    place,
+)
+
+REGIONS = ["r1", "r2", "r3"]
+
+
+@st.composite
+def sites(draw: st.DrawFn) -> tuple[SiteView, ...]:
+    count = draw(st.integers(1, 12))
+    found = []
+    for i in range(count):
+        tainted = draw(st.booleans())
+        found.append(
+            SiteView(
+                f"s{i:02d}",
+                {
+                    "region": draw(st.sampled_from(REGIONS)),
+                    "tier": draw(st.sampled_from(["edge", "cloud"])),
+                },
+                draw(st.sampled_from(["Online", "Online", "Pending", "Cordoned"])),
+                cpu_millis=draw(st.sampled_from([None, 500, 1000, 4000])),
+                taints=(TaintView("gpu", "true", "NoSchedule"),) if tainted else (),
+            )
+        )
+    return tuple(found)
+
+
+@st.composite
+def apps(draw: st.DrawFn) -> tuple[AppView, ...]:
+    count = draw(st.integers(1, 5))
+    return tuple(
+        AppView(
+            f"a{i}",
+            every_site=draw(st.booleans()),
+            replicas=draw(st.integers(0, 6)),
+            selector=parse_selector(draw(st.sampled_from(["", "tier=edge", "region in (r1,r2)"]))),
+            priority=draw(st.integers(0, 3)),
+            cpu_millis=draw(st.sampled_from([0, 250, 600])),
+            tolerations=(TolerationView("gpu", "Exists"),) if draw(st.booleans()) else (),
+            spread=(("region", 1),) if draw(st.booleans()) else (),
+        )
+        for i in range(count)
+    )
+
+
+def deny_r3(app: AppView, site: SiteView, held: bool) -> str | None:
+    return "excluded by policy no-r3" if site.labels["region"] == "r3" else None
+
+
+@settings(max_examples=150, deadline=None)
+@given(sites(), apps())
+def test_hard_constraints_always_hold(
+    fleet: tuple[SiteView, ...], wanted: tuple[AppView, ...]
+) -> None:
+    snapshot = Snapshot(wanted, fleet, {}, {}, deny_r3)
+    decisions = place(snapshot)
+    by_name = {s.name: s for s in fleet}
+    used: Counter[str] = Counter()
+    for app in wanted:
+        decision = decisions[app.name]
+        assert len(decision.sites) == len(set(decision.sites))
+        if not app.every_site:
+            assert len(decision.sites) <= app.replicas
+        for name in decision.sites:
+            site = by_name[name]
+            assert app.selector.matches(site.labels)
+            assert site.phase != "Cordoned"
+            assert site.labels["region"] != "r3"
+            assert not site.taints or app.tolerations
+            used[name] += app.cpu_millis
+    for name, cpu in used.items():
+        limit = by_name[name].cpu_millis
+        assert limit is None or cpu <= limit
+    assert place(snapshot) == decisions  # deterministic
+
+
+@settings(max_examples=150, deadline=None)
+@given(sites(), st.integers(1, 8))
+def test_spread_stays_within_max_skew_where_sites_allow(
+    fleet: tuple[SiteView, ...], replicas: int
+) -> None:
+    app = AppView("a", False, replicas, spread=(("region", 1),))
+    decision = place(Snapshot((app,), fleet, {}, {}))["a"]
+    feasible = [s for s in fleet if s.phase != "Cordoned" and not s.taints]
+    chosen = set(decision.sites)
+    counts = Counter(s.labels["region"] for s in feasible if s.name in chosen)
+    spare = {s.labels["region"] for s in feasible if s.name not in chosen}
+    for region in spare:  # a region with sites left over is never more than 1 behind
+        assert max(counts.values(), default=0) - counts[region] <= 1
