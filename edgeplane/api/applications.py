@@ -146,6 +146,14 @@ class ApplicationSpec(Model):
     overrides: list[Override] | None = None
 
 
+class StatusEvent(Model):
+    """Something that happened to the application (newest last; a few are kept)."""
+
+    time: str
+    reason: str = Field(min_length=1)
+    message: str
+
+
 class ApplicationStatus(Model):
     observed_generation: int | None = Field(default=None, alias="observedGeneration")
     sites: list[str] | None = None
@@ -154,6 +162,7 @@ class ApplicationStatus(Model):
     unplaced: int | None = Field(default=None, ge=0)
     message: str | None = None
     conditions: list[Condition] | None = None
+    events: list[StatusEvent] | None = None
 
 
 class Application(Resource):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from edgeplane.api.selectors import Selector
 from edgeplane.placement.checks import Trial, reject, verdicts
@@ -93,6 +93,10 @@ class Decision:
     sites: tuple[str, ...]
     wanted: int
     reasons: tuple[str, ...] = ()
+    preempted: tuple[tuple[str, str], ...] = ()
+    """(site, by which application): replicas displaced by a higher priority."""
+    preempting: tuple[tuple[str, str], ...] = ()
+    """(site, which application): replicas this one displaced."""
 
     @property
     def unplaced(self) -> int:
@@ -158,33 +162,100 @@ def _spread(app: AppView, ranked: list[SiteView], current: frozenset[str]) -> li
     return chosen
 
 
-def _passes(snapshot: Snapshot) -> Iterator[tuple[AppView, dict[str, Room], Decision]]:
-    """Each application in placement order, with the rooms it saw and its decision."""
-    rooms = {s.name: Room(s.cpu_millis, s.memory_bytes) for s in snapshot.sites}
+class _Ledger:
+    """Capacity during a pass. What runs now is reserved up front, so an application of
+    equal or lower priority can never take its room; a higher-priority one may, and
+    the displaced replica is recorded and placed again in its own turn."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.free = {s.name: Room(s.cpu_millis, s.memory_bytes) for s in snapshot.sites}
+        apps = {a.name: a for a in snapshot.apps}
+        self.reserved: dict[str, list[AppView]] = {}
+        for name, sites in snapshot.current.items():
+            for site in sites:
+                if name in apps and site in self.free:
+                    self.reserved.setdefault(site, []).append(apps[name])
+                    self._take(site, apps[name], -1)
+        self.preempted: dict[str, list[tuple[str, str]]] = {}
+        """victim -> [(site, by whom)]"""
+        self.preempting: dict[str, list[tuple[str, str]]] = {}
+
+    def _take(self, site: str, app: AppView, sign: int) -> None:
+        room = self.free[site]
+        room.cpu = None if room.cpu is None else room.cpu + sign * app.cpu_millis
+        room.memory = None if room.memory is None else room.memory + sign * app.memory_bytes
+
+    def room_for(self, app: AppView, site: str) -> Room:
+        """What ``app`` may use at ``site``: the free room, its own reservation, and the
+        reservations of lower-priority applications."""
+        room = Room(self.free[site].cpu, self.free[site].memory)
+        for holder in self.reserved.get(site, ()):
+            if holder is app or holder.priority < app.priority:
+                room.cpu = None if room.cpu is None else room.cpu + holder.cpu_millis
+                room.memory = None if room.memory is None else room.memory + holder.memory_bytes
+        return room
+
+    def settle(self, app: AppView, chosen: list[SiteView]) -> None:
+        for name, holders in self.reserved.items():
+            if app in holders:
+                holders.remove(app)
+                self._take(name, app, +1)
+        for site in chosen:
+            self._take(site.name, app, -1)
+            self._preempt(app, site.name)
+
+    def _overdrawn(self, site: str) -> bool:
+        room = self.free[site]
+        return (room.cpu or 0) < 0 or (room.memory or 0) < 0
+
+    def _preempt(self, app: AppView, site: str) -> None:
+        victims = sorted(
+            (h for h in self.reserved.get(site, ()) if h.priority < app.priority),
+            key=lambda h: (h.priority, h.name),
+        )
+        while self._overdrawn(site) and victims:
+            victim = victims.pop(0)
+            self.reserved[site].remove(victim)
+            self._take(site, victim, +1)
+            self.preempted.setdefault(victim.name, []).append((site, app.name))
+            self.preempting.setdefault(app.name, []).append((site, victim.name))
+
+
+def _passes(
+    snapshot: Snapshot, ledger: _Ledger
+) -> Iterator[tuple[AppView, dict[str, Room], Decision]]:
+    """Each application in placement order, with the rooms it saw and its decision
+    (preemptions are in ``ledger`` once every application has had its turn)."""
     load: Counter[str] = Counter()
     for app in sorted(snapshot.apps, key=lambda a: (-a.priority, a.name)):
         current = snapshot.current.get(app.name, frozenset())
-        seen = {name: Room(r.cpu, r.memory) for name, r in rooms.items()}
+        seen = {s.name: ledger.room_for(app, s.name) for s in snapshot.sites}
         feasible, reasons = [], Counter[str]()
         for site in snapshot.sites:
-            trial = Trial(app, site, rooms[site.name], site.name in current, snapshot)
+            trial = Trial(app, site, seen[site.name], site.name in current, snapshot)
             if why := reject(trial):
                 reasons[why] += 1
             else:
                 feasible.append(site)
         chosen = _choose(app, feasible, current, load)
-        for site in chosen:
-            room = rooms[site.name]
-            room.cpu = None if room.cpu is None else room.cpu - app.cpu_millis
-            room.memory = None if room.memory is None else room.memory - app.memory_bytes
-            load[site.name] += 1
+        ledger.settle(app, chosen)
+        load.update(s.name for s in chosen)
         wanted = len(chosen) if app.every_site else app.replicas
         names = tuple(sorted(s.name for s in chosen))
         yield app, seen, Decision(app.name, names, wanted, _histogram(reasons))
 
 
 def place(snapshot: Snapshot) -> dict[str, Decision]:
-    return {decision.app: decision for _, _, decision in _passes(snapshot)}
+    ledger = _Ledger(snapshot)
+    decisions = [decision for _, _, decision in _passes(snapshot, ledger)]
+    return {
+        d.app: replace(
+            d,
+            preempted=tuple(ledger.preempted.get(d.app, ())),
+            preempting=tuple(ledger.preempting.get(d.app, ())),
+        )
+        for d in decisions
+    }
 
 
 @dataclass(frozen=True)
@@ -199,7 +270,7 @@ def explain(snapshot: Snapshot, app_name: str, site_name: str | None = None) -> 
     """Why ``app_name`` is where it is; with a site, that site's verdict from every
     check, against the capacity left when this application's turn came. KeyError for
     an unknown application or site."""
-    for app, rooms, decision in _passes(snapshot):
+    for app, rooms, decision in _passes(snapshot, _Ledger(snapshot)):
         if app.name != app_name:
             continue
         if site_name is None:

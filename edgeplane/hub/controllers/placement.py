@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -113,6 +114,24 @@ def placed_condition(decision: Decision | None, problem: str | None) -> dict[str
     return {"type": "Placed", "status": "True", "reason": "Placed", "message": decision.message()}
 
 
+MAX_EVENTS = 10
+
+
+def preemption_events(app: Object, decision: Decision | None) -> list[dict[str, Any]]:
+    """The application's events, with this pass's preemptions added (the last few)."""
+    kept = list((app.get("status") or {}).get("events") or [])
+    if decision is None:
+        return kept
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for site, by in decision.preempted:
+        message = f"its replica at {site} was displaced by {by}, of higher priority"
+        kept.append({"time": now, "reason": "Preempted", "message": message})
+    for site, victim in decision.preempting:
+        message = f"displaced a replica of {victim}, of lower priority, at {site}"
+        kept.append({"time": now, "reason": "Preempting", "message": message})
+    return kept[-MAX_EVENTS:]
+
+
 def app_status(
     app: Object,
     decision: Decision | None,
@@ -135,6 +154,8 @@ def app_status(
         "message": problem or (decision.message() if decision else ""),
         "conditions": [placed_condition(decision, problem), *(conditions or [])],
     }
+    if events := preemption_events(app, decision):
+        status["events"] = events
     return status
 
 

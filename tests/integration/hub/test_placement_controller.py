@@ -254,3 +254,28 @@ async def test_an_unplaceable_application_says_why(store: AnyStore) -> None:
         "reason": "Unplaced",
         "message": "placed 0/0; 3 site(s) did not match the selector",
     }
+
+
+async def test_preemption_is_recorded_on_both_applications(store: AnyStore) -> None:
+    controller = PlacementController(store, resolve)
+    for name in ("s1", "s2"):
+        await add_site(store, site(name, zone=name))
+    low = app("low", mode="Replicas", replicas=1, priority=1)
+    low["spec"]["resources"] = {"cpu": "1500m"}
+    await store.create(low)
+    await controller.reconcile()
+    assert set(await placed(store)) == {"low.s1"}
+    high = app(
+        "high", mode="Replicas", replicas=1, priority=9, selector={"matchLabels": {"zone": "s1"}}
+    )
+    high["spec"]["resources"] = {"cpu": "1500m"}
+    await store.create(high)
+    await controller.reconcile()
+    assert set(await placed(store)) == {"high.s1", "low.s2"}
+    low_events = (await store.get("Application", "low"))["status"]["events"]
+    high_events = (await store.get("Application", "high"))["status"]["events"]
+    assert [e["reason"] for e in low_events] == ["Preempted"]
+    assert "displaced by high" in low_events[0]["message"]
+    assert [e["reason"] for e in high_events] == ["Preempting"]
+    await controller.reconcile()  # nothing new: the events stay as they were
+    assert (await store.get("Application", "low"))["status"]["events"] == low_events

@@ -105,3 +105,24 @@ def test_spread_stays_within_max_skew_where_sites_allow(
     spare = {s.labels["region"] for s in feasible if s.name not in chosen}
     for region in spare:  # a region with sites left over is never more than 1 behind
         assert max(counts.values(), default=0) - counts[region] <= 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(sites(), apps(), st.data())
+def test_preemption_only_by_higher_priority_and_capacity_holds(
+    fleet: tuple[SiteView, ...], wanted: tuple[AppView, ...], data: st.DataObject
+) -> None:
+    names = [s.name for s in fleet]
+    current = {
+        app.name: frozenset(data.draw(st.lists(st.sampled_from(names), max_size=3)))
+        for app in wanted
+    }
+    decisions = place(Snapshot(wanted, fleet, {}, current))
+    priority = {a.name: a.priority for a in wanted}
+    for decision in decisions.values():
+        for _, by in decision.preempted:
+            assert priority[by] > priority[decision.app]
+    cpu = {a.name: a.cpu_millis for a in wanted}
+    for site in fleet:
+        used = sum(cpu[d.app] for d in decisions.values() if site.name in d.sites)
+        assert site.cpu_millis is None or used <= site.cpu_millis

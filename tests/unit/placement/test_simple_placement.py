@@ -185,3 +185,43 @@ def test_spread_puts_each_replica_in_the_emptiest_region() -> None:
     kept = place(Snapshot((app,), sites, {}, {"a": held}))["a"].sites
     assert held <= set(kept)
     assert sorted(s.split("-")[0] for s in kept) == ["ap", "eu", "eu", "us"]
+
+
+SMALL = (
+    SiteView("s1", {"zone": "a"}, "Online", cpu_millis=1000),
+    SiteView("s2", {"zone": "b"}, "Online", cpu_millis=1000),
+)
+
+
+def test_higher_priority_displaces_lower_which_moves_elsewhere() -> None:
+    low = AppView("low", False, 1, priority=1, cpu_millis=800)
+    high = AppView("high", False, 1, priority=9, cpu_millis=800, selector=parse_selector("zone=a"))
+    decisions = place(Snapshot((low, high), SMALL, {}, {"low": frozenset({"s1"})}))
+    assert decisions["high"].sites == ("s1",)
+    assert decisions["low"].sites == ("s2",)
+    assert decisions["low"].preempted == (("s1", "high"),)
+    assert decisions["high"].preempting == (("s1", "low"),)
+
+
+def test_equal_priority_is_never_preempted() -> None:
+    held = AppView("b-held", False, 1, priority=5, cpu_millis=800)
+    newcomer = AppView(
+        "a-new", False, 1, priority=5, cpu_millis=800, selector=parse_selector("zone=a")
+    )
+    decisions = place(Snapshot((held, newcomer), SMALL, {}, {"b-held": frozenset({"s1"})}))
+    assert decisions["b-held"].sites == ("s1",)
+    assert decisions["a-new"].sites == ()
+    assert decisions["a-new"].reasons == (
+        "1 site(s) did not match the selector",
+        "1 site(s) had too little cpu left (need 800m)",
+    )
+    assert decisions["b-held"].preempted == ()
+
+
+def test_lower_priority_never_displaces_higher() -> None:
+    high = AppView("high", False, 1, priority=9, cpu_millis=800)
+    low = AppView("low", False, 2, priority=1, cpu_millis=800)
+    decisions = place(Snapshot((high, low), SMALL, {}, {"high": frozenset({"s2"})}))
+    assert decisions["high"].sites == ("s2",)
+    assert decisions["low"].sites == ("s1",)
+    assert decisions["high"].preempted == ()
