@@ -18,12 +18,13 @@ A pure function from a ``Snapshot`` to one ``Decision`` per application:
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from edgeplane.api.selectors import Selector
-from edgeplane.placement.checks import Trial, reject, verdicts
+from edgeplane.placement.checks import Trial, verdicts
+from edgeplane.placement.feasibility import LabelSets, feasible_sites
 
 
 @dataclass(frozen=True)
@@ -142,23 +143,32 @@ def _choose(
 def _spread(app: AppView, ranked: list[SiteView], current: frozenset[str]) -> list[SiteView]:
     """Keep the sites held (no churn), then add one replica at a time to the topology
     domain that has the fewest, so the skew stays within ``maxSkew`` where the feasible
-    sites allow it. A site without a topology key goes last."""
+    sites allow it. A site without a topology key goes last. Sites wait in one queue
+    per domain, in rank order, so each pick looks at domains, not at every site."""
+    keys = [key for key, _ in app.spread]
     chosen = [s for s in ranked if s.name in current][: app.replicas]
-    counts = {key: Counter(s.labels.get(key) for s in chosen) for key, _ in app.spread}
-    rest = [s for s in ranked if s.name not in current]
-    while len(chosen) < app.replicas and rest:
-        best = min(
-            range(len(rest)),
-            key=lambda i: (
-                [rest[i].labels.get(k) is None for k, _ in app.spread],
-                [counts[k][rest[i].labels.get(k)] for k, _ in app.spread],
-                i,
+    counts = {key: Counter(s.labels.get(key) for s in chosen) for key in keys}
+    rank = {s.name: i for i, s in enumerate(ranked)}
+    queues: dict[tuple[str | None, ...], deque[SiteView]] = {}
+    for site in ranked:
+        if site.name not in current:
+            domain = tuple(site.labels.get(key) for key in keys)
+            queues.setdefault(domain, deque()).append(site)
+    while len(chosen) < app.replicas and queues:
+        domain = min(
+            queues,
+            key=lambda d: (
+                [v is None for v in d],
+                [counts[k][v] for k, v in zip(keys, d, strict=True)],
+                rank[queues[d][0].name],
             ),
         )
-        site = rest.pop(best)
+        site = queues[domain].popleft()
+        if not queues[domain]:
+            del queues[domain]
         chosen.append(site)
-        for key, _ in app.spread:
-            counts[key][site.labels.get(key)] += 1
+        for key, value in zip(keys, domain, strict=True):
+            counts[key][value] += 1
     return chosen
 
 
@@ -222,21 +232,17 @@ class _Ledger:
 
 
 def _passes(
-    snapshot: Snapshot, ledger: _Ledger
+    snapshot: Snapshot, ledger: _Ledger, explain_sites: tuple[str, ...] = ()
 ) -> Iterator[tuple[AppView, dict[str, Room], Decision]]:
-    """Each application in placement order, with the rooms it saw and its decision
-    (preemptions are in ``ledger`` once every application has had its turn)."""
+    """Each application in placement order, with the rooms it saw at ``explain_sites``
+    and its decision (preemptions are in ``ledger`` once every application has had
+    its turn)."""
     load: Counter[str] = Counter()
+    sets = LabelSets(snapshot.sites)
     for app in sorted(snapshot.apps, key=lambda a: (-a.priority, a.name)):
         current = snapshot.current.get(app.name, frozenset())
-        seen = {s.name: ledger.room_for(app, s.name) for s in snapshot.sites}
-        feasible, reasons = [], Counter[str]()
-        for site in snapshot.sites:
-            trial = Trial(app, site, seen[site.name], site.name in current, snapshot)
-            if why := reject(trial):
-                reasons[why] += 1
-            else:
-                feasible.append(site)
+        seen = {n: ledger.room_for(app, n) for n in explain_sites if n in ledger.free}
+        feasible, reasons = feasible_sites(app, snapshot, sets, ledger, current)
         chosen = _choose(app, feasible, current, load)
         ledger.settle(app, chosen)
         load.update(s.name for s in chosen)
@@ -270,7 +276,8 @@ def explain(snapshot: Snapshot, app_name: str, site_name: str | None = None) -> 
     """Why ``app_name`` is where it is; with a site, that site's verdict from every
     check, against the capacity left when this application's turn came. KeyError for
     an unknown application or site."""
-    for app, rooms, decision in _passes(snapshot, _Ledger(snapshot)):
+    wanted = (site_name,) if site_name else ()
+    for app, rooms, decision in _passes(snapshot, _Ledger(snapshot), wanted):
         if app.name != app_name:
             continue
         if site_name is None:

@@ -117,14 +117,41 @@ def test_enforcement_and_selector_sort_the_verdict() -> None:
 
 
 def test_verdicts_are_cached_per_label_set_and_revision() -> None:
-    governor = PlacementGovernor([compile_policy(policy('site.labels["jurisdiction"] == "eu"'))])
-    sites = [EU["labels"], US["labels"]] * 500
-    for labels in sites:
+    depends = 'site.labels["jurisdiction"] == "eu" || app.spec.resources.cpu == "9"'
+    governor = PlacementGovernor([compile_policy(policy(depends))])
+    for labels in [EU["labels"], US["labels"]] * 500:
         governor.verdict(app(), labels)
     assert governor.evaluations == 2
     governor.verdict(app(generation=2), EU["labels"])
     assert governor.evaluations == 3
     assert not governor.verdict(app(), US["labels"]).allowed
-    assert governor.same_policies([compile_policy(policy('site.labels["jurisdiction"] == "eu"'))])
-    newer = compile_policy(policy("true", generation=2))
-    assert not governor.same_policies([newer])
+    assert governor.verdict(app(team="x"), US["labels"]) is not governor.verdict(
+        app(), US["labels"]
+    )
+    assert governor.same_policies([compile_policy(policy(depends))])
+    assert not governor.same_policies([compile_policy(policy("true", generation=2))])
+
+
+def test_rules_without_app_are_evaluated_once_per_label_set() -> None:
+    governor = PlacementGovernor([compile_policy(policy('site.labels["jurisdiction"] == "eu"'))])
+    for i in range(100):
+        for labels in (EU["labels"], US["labels"]):
+            governor.verdict(app(f"app-{i}"), labels)
+    assert governor.evaluations == 2
+    assert not governor.verdict(app("app-7"), US["labels"]).allowed
+    assert governor.verdict(app("app-7"), EU["labels"]).allowed
+
+
+def test_rules_reading_only_app_labels_are_shared_by_label_sets() -> None:
+    rule = (
+        '!(site.labels["jurisdiction"] == "us" && "data" in app.metadata.labels'
+        ' && app.metadata.labels["data"] == "pii")'
+    )
+    governor = PlacementGovernor([compile_policy(policy(rule))])
+    for i in range(100):
+        for labels in (EU["labels"], US["labels"]):
+            governor.verdict(app(f"plain-{i}"), labels)
+            governor.verdict(app(f"pii-{i}", data="pii"), labels)
+    assert governor.evaluations == 4
+    assert not governor.verdict(app("pii-3", data="pii"), US["labels"]).allowed
+    assert governor.verdict(app("plain-3"), US["labels"]).allowed
