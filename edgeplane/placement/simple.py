@@ -7,7 +7,8 @@ A pure function from a ``Snapshot`` to one ``Decision`` per application:
   after what this pass placed before, and governance (passed in as ``policy``);
 * ``EverySite`` takes every feasible site; ``Replicas`` takes N of them, keeping the
   sites it already holds (no churn), then Online ones, then ones without a
-  PreferNoSchedule taint, then the least loaded; with ``spread``, each new replica
+  PreferNoSchedule taint, then the least loaded (fewest replicas of any application,
+  held or chosen in this pass), then by name; with ``spread``, each new replica
   goes to the topology domain (say region) that has the fewest;
 * applications are placed by priority (high first), then name, so capacity goes to
   the more important ones;
@@ -231,16 +232,26 @@ class _Ledger:
             self.preempting.setdefault(app.name, []).append((site, victim.name))
 
 
+def _held_load(snapshot: Snapshot) -> Counter[str]:
+    """Replicas per site before the pass. Applications placed later in the pass hold
+    their sites too (they mostly stay), so an early newcomer must not pile onto them
+    just because it was placed first."""
+    known = {a.name for a in snapshot.apps}
+    held = (site for app, sites in snapshot.current.items() if app in known for site in sites)
+    return Counter(held)
+
+
 def _passes(
     snapshot: Snapshot, ledger: _Ledger, explain_sites: tuple[str, ...] = ()
 ) -> Iterator[tuple[AppView, dict[str, Room], Decision]]:
     """Each application in placement order, with the rooms it saw at ``explain_sites``
     and its decision (preemptions are in ``ledger`` once every application has had
     its turn)."""
-    load: Counter[str] = Counter()
+    load = _held_load(snapshot)
     sets = LabelSets(snapshot.sites)
     for app in sorted(snapshot.apps, key=lambda a: (-a.priority, a.name)):
         current = snapshot.current.get(app.name, frozenset())
+        load.subtract(current)  # its own replicas are decided again now
         seen = {n: ledger.room_for(app, n) for n in explain_sites if n in ledger.free}
         feasible, reasons = feasible_sites(app, snapshot, sets, ledger, current)
         chosen = _choose(app, feasible, current, load)

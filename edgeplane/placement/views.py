@@ -22,6 +22,9 @@ def _memory(value: Any) -> int | None:
 
 def site_view(obj: Object) -> SiteView:
     status, spec = obj.get("status") or {}, obj.get("spec") or {}
+    # Capacity, not allocatable: agents report allocatable as what is left after the
+    # workloads they run, and placement already subtracts those (its ledger), so
+    # allocatable would count them twice.
     capacity = status.get("capacity") or {}
     return SiteView(
         name=obj["metadata"]["name"],

@@ -113,6 +113,20 @@ def test_replicas_spread_over_the_least_loaded_sites() -> None:
     assert decisions["second"].sites == ("a", "c")
 
 
+def test_a_newcomer_avoids_sites_that_later_applications_hold() -> None:
+    sites = tuple(SiteView(n, {}, "Online") for n in ("a", "b"))
+    newcomer, holder = AppView("first", False, 1), AppView("second", False, 1)
+    decisions = place(Snapshot((newcomer, holder), sites, {}, {"second": frozenset({"a"})}))
+    assert decisions["first"].sites == ("b",)
+    assert decisions["second"].sites == ("a",)
+
+
+def test_assignments_of_deleted_applications_do_not_count_as_load() -> None:
+    sites = tuple(SiteView(n, {}, "Online") for n in ("a", "b"))
+    app = AppView("app", False, 1)
+    assert place(Snapshot((app,), sites, {}, {"gone": frozenset({"a"})}))["app"].sites == ("a",)
+
+
 TAINTED = (
     SiteView("plain", {}, "Online"),
     SiteView("gpu", {}, "Online", taints=(TaintView("gpu", "true", "NoSchedule"),)),
