@@ -121,11 +121,52 @@ def _histogram(reasons: Counter[str]) -> tuple[str, ...]:
     return tuple(f"{n} site(s) {why}" for why, n in sorted(reasons.items()))
 
 
+def _group_rank(app: AppView, groups: Mapping[str, Selector]) -> Callable[[SiteView], int]:
+    """The index of the first of the application's siteGroups a site is in."""
+
+    def rank(site: SiteView) -> int:
+        return next(
+            (i for i, g in enumerate(app.site_groups) if groups[g].matches(site.labels)),
+            len(app.site_groups),
+        )
+
+    return rank
+
+
 def _choose(
-    app: AppView, feasible: list[SiteView], current: frozenset[str], load: Counter[str]
+    app: AppView,
+    feasible: list[SiteView],
+    current: frozenset[str],
+    load: Counter[str],
+    groups: Mapping[str, Selector],
 ) -> list[SiteView]:
     if app.every_site:
         return feasible
+    if len(app.site_groups) < 2:
+        return _pick(app, feasible, current, load, app.replicas)
+    # Ordered siteGroups: fill the first group, overflow to the next. What runs stays
+    # wherever it is (no churn), and counts against the replicas first.
+    rank = _group_rank(app, groups)
+    chosen = [s for s in feasible if s.name in current][: app.replicas]
+    tiers: dict[int, list[SiteView]] = {}
+    for site in feasible:
+        if site.name not in current:
+            tiers.setdefault(rank(site), []).append(site)
+    for tier in sorted(tiers):
+        missing = app.replicas - len(chosen)
+        if missing <= 0:
+            break
+        held = frozenset(s.name for s in chosen)
+        picked = _pick(app, [*chosen, *tiers[tier]], held, load, app.replicas)
+        chosen += [s for s in picked if s.name not in held][:missing]
+    return chosen
+
+
+def _pick(
+    app: AppView, feasible: list[SiteView], current: frozenset[str], load: Counter[str], n: int
+) -> list[SiteView]:
+    """N sites: held ones first, then Online, then no PreferNoSchedule taint, then the
+    least loaded; with ``spread``, each new one in the emptiest domain."""
     ranked = sorted(
         feasible,
         key=lambda s: (
@@ -137,7 +178,7 @@ def _choose(
         ),
     )
     if not app.spread:
-        return ranked[: app.replicas]
+        return ranked[:n]
     return _spread(app, ranked, current)
 
 
@@ -254,7 +295,7 @@ def _passes(
         load.subtract(current)  # its own replicas are decided again now
         seen = {n: ledger.room_for(app, n) for n in explain_sites if n in ledger.free}
         feasible, reasons = feasible_sites(app, snapshot, sets, ledger, current)
-        chosen = _choose(app, feasible, current, load)
+        chosen = _choose(app, feasible, current, load, snapshot.groups)
         ledger.settle(app, chosen)
         load.update(s.name for s in chosen)
         wanted = len(chosen) if app.every_site else app.replicas

@@ -239,3 +239,25 @@ def test_lower_priority_never_displaces_higher() -> None:
     assert decisions["high"].sites == ("s2",)
     assert decisions["low"].sites == ("s1",)
     assert decisions["high"].preempted == ()
+
+
+def test_ordered_site_groups_fill_the_first_then_overflow() -> None:
+    sites = (
+        SiteView("edge-1", {"tier": "edge"}, "Online"),
+        SiteView("edge-2", {"tier": "edge"}, "Online"),
+        SiteView("cloud-1", {"tier": "cloud"}, "Online"),
+        SiteView("cloud-2", {"tier": "cloud"}, "Online"),
+    )
+    groups = {"edge": parse_selector("tier=edge"), "cloud": parse_selector("tier=cloud")}
+    two = AppView("a", False, 2, site_groups=("edge", "cloud"))
+    assert place(Snapshot((two,), sites, groups, {}))["a"].sites == ("edge-1", "edge-2")
+    three = AppView("a", False, 3, site_groups=("edge", "cloud"))
+    assert place(Snapshot((three,), sites, groups, {}))["a"].sites == (
+        "cloud-1",
+        "edge-1",
+        "edge-2",
+    )
+    cloud_first = AppView("a", False, 1, site_groups=("cloud", "edge"))
+    assert place(Snapshot((cloud_first,), sites, groups, {}))["a"].sites == ("cloud-1",)
+    held = place(Snapshot((two,), sites, groups, {"a": frozenset({"cloud-2"})}))["a"]
+    assert held.sites == ("cloud-2", "edge-1")  # what runs stays; the rest fills in order
