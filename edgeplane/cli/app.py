@@ -75,6 +75,12 @@ def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     return typer.Exit(code)
 
 
+def check_output(output: str, known: tuple[str, ...]) -> None:
+    """Refuse an unknown ``-o`` as a usage error before anything is asked of the hub."""
+    if output not in known:
+        raise fail(f"--output {output!r} is not known: use one of {', '.join(known)}", EXIT_USAGE)
+
+
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn known errors into one line on stderr and the documented exit code."""
 

@@ -8,7 +8,7 @@ import typer
 import yaml
 
 from edgeplane.api.kinds import KindInfo, kind_info
-from edgeplane.cli.app import app, fail, globals_of, handles_errors
+from edgeplane.cli.app import app, check_output, fail, globals_of, handles_errors
 from edgeplane.cli.manifests import Manifest, load_raw, load_validated
 from edgeplane.cli.output import age, as_list, columns, err, out, print_exact, ref, table
 from edgeplane.client.errors import ClientError
@@ -85,8 +85,7 @@ def get(
     watch: bool = typer.Option(False, "-w", "--watch", help="Keep printing changes."),
 ) -> None:
     """List objects, or show one."""
-    if output not in OUTPUTS:
-        raise fail(f"--output {output!r} is not known: use one of {', '.join(OUTPUTS)}", 2)
+    check_output(output, OUTPUTS)
     info = kind_info(kind)
     with globals_of(ctx).client() as client:
         items, rv = _current(client, info, name, selector)

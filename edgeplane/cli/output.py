@@ -62,7 +62,8 @@ def age(obj: Object) -> str:
     return since(obj["metadata"].get("creationTimestamp"))
 
 
-def _binary(value: float) -> str:
+def human_bytes(value: float) -> str:
+    """Binary units as Kubernetes writes them: 900, 1.5Ki, 16Gi."""
     for unit in ("", "Ki", "Mi", "Gi", "Ti"):
         if abs(value) < 1024 or unit == "Ti":
             return f"{value:.0f}{unit}" if unit == "" or value >= 10 else f"{value:.1f}{unit}"
@@ -78,7 +79,7 @@ def _quantity(text: Any, memory: bool) -> str:
     except ValueError:
         return str(text)
     if memory:
-        return _binary(float(value))
+        return human_bytes(float(value))
     return f"{value:.1f}".removesuffix(".0")
 
 
@@ -109,10 +110,26 @@ def _ready(obj: Object) -> str:
     return f"{status.get('ready') or 0}/{status['replicas']}"
 
 
+SITES_WIDTH = 40
+"""Room for the SITES cell: a wide fleet must not push AGE off the screen."""
+
+
 def _sites(obj: Object) -> str:
-    sites = (obj.get("status") or {}).get("sites") or []
-    shown = ",".join(sites[:4])
-    return shown + (f",+{len(sites) - 4}" if len(sites) > 4 else "") if sites else "-"
+    """Where an application runs: names while they fit, then how many more (``+3``)."""
+    sites = [str(s) for s in (obj.get("status") or {}).get("sites") or []]
+    shown: list[str] = []
+    for site in sites:
+        if shown and len(",".join([*shown, site])) > SITES_WIDTH:
+            break
+        shown.append(site)
+    rest = len(sites) - len(shown)
+    return ",".join(shown + ([f"+{rest}"] if rest else [])) or "-"
+
+
+def _runtime(obj: Object) -> str:
+    """The runtime asked for in the spec, else the one the agent reported."""
+    spec = _path("spec", "runtime")(obj)
+    return spec if spec != "-" else _path("status", "inventory", "runtime")(obj)
 
 
 def _endpoint(obj: Object) -> str:
@@ -136,13 +153,10 @@ COLUMNS: dict[str, list[Column]] = {
         ("CPU", _room("cpu")),
         ("MEMORY", _room("memory")),
         ("WORKLOADS", _workloads),
-        ("REGION", _label("region")),
-        ("TIER", _label("tier")),
     ],
     "SiteGroup": [("DESCRIPTION", _path("spec", "description"))],
     "Application": [
         ("MODE", _path("spec", "placement", "mode")),
-        ("REPLICAS", _path("spec", "placement", "replicas")),
         ("READY", _ready),
         ("SITES", _sites),
     ],
@@ -154,7 +168,6 @@ COLUMNS: dict[str, list[Column]] = {
     "Assignment": [
         ("APPLICATION", _path("spec", "application")),
         ("SITE", _path("spec", "site")),
-        ("REVISION", _path("spec", "revision")),
         ("PHASE", _path("status", "phase")),
         ("READY", _path("status", "ready")),
         ("RESTARTS", _path("status", "restarts")),
@@ -163,17 +176,19 @@ COLUMNS: dict[str, list[Column]] = {
 }
 WIDE: dict[str, list[Column]] = {
     "Site": [
-        ("JURISDICTION", _label("jurisdiction")),
-        ("RUNTIME", _path("spec", "runtime")),
+        ("REGION", _label("region")),
+        ("RUNTIME", _runtime),
         ("ADDRESS", _path("status", "address")),
     ],
     "Application": [
-        ("GENERATION", _path("metadata", "generation")),
-        ("SITEGROUPS", _path("spec", "placement", "siteGroups")),
         ("UNPLACED", _path("status", "unplaced")),
         ("MESSAGE", _path("status", "message")),
     ],
-    "Assignment": [("REASON", _path("status", "reason")), ("MESSAGE", _path("status", "message"))],
+    "Assignment": [
+        ("REVISION", _path("spec", "revision")),
+        ("REASON", _path("status", "reason")),
+        ("MESSAGE", _path("status", "message")),
+    ],
 }
 
 

@@ -8,7 +8,7 @@ import re
 import typer
 
 from edgeplane.api.labels import parse_label_pairs
-from edgeplane.cli.app import app, globals_of, handles_errors
+from edgeplane.cli.app import EXIT_USAGE, app, check_output, fail, globals_of, handles_errors
 from edgeplane.cli.output import out, print_exact
 
 site_app = typer.Typer(help="Sites: join tokens for new sites.", no_args_is_help=True)
@@ -16,6 +16,9 @@ app.add_typer(site_app, name="site")
 
 _TTL = re.compile(r"^(\d+)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_TTL_SECONDS = 30 * 86400
+"""The hub's limit for a join token (docs/agent-protocol.md), checked before asking."""
+OUTPUTS = ("text", "json")
 
 
 def parse_ttl(text: str) -> int:
@@ -23,7 +26,10 @@ def parse_ttl(text: str) -> int:
     match = _TTL.match(text.strip())
     if not match or int(match[1]) == 0:
         raise ValueError(f"--ttl {text!r}: use seconds or a duration like 30s, 15m, 1h or 2d")
-    return int(match[1]) * _UNITS[match[2]]
+    seconds = int(match[1]) * _UNITS[match[2]]
+    if seconds > MAX_TTL_SECONDS:
+        raise ValueError(f"--ttl {text!r}: a join token lasts at most 30d; make a new one later")
+    return seconds
 
 
 @site_app.command("token")
@@ -35,10 +41,11 @@ def token(
     output: str = typer.Option("text", "-o", "--output", help="text or json."),
 ) -> None:
     """Make a single-use join token; an agent trades it for the site's credential."""
+    check_output(output, OUTPUTS)
     try:
         pairs, seconds = parse_label_pairs(labels), parse_ttl(ttl)
     except ValueError as e:
-        raise typer.BadParameter(str(e)) from e
+        raise fail(str(e), EXIT_USAGE) from e
     globals_ = globals_of(ctx)
     with globals_.client() as client:
         answer = client.create_join_token(pairs, seconds)

@@ -10,17 +10,20 @@ import builtins
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from edgeplane.client.errors import HubUnreachable, from_response
+from edgeplane.client.uploads import Progress, Upload, chunks, chunks_async, upload_size
 
 API = "/api/v1alpha1"
 MERGE_PATCH = "application/merge-patch+json"
 Object = dict[str, Any]
 PAGE_SIZE = 500
+# A large upload may take minutes to write; the hub's answer comes once it has checked it.
+UPLOAD_TIMEOUT = httpx.Timeout(60.0, write=None)
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,16 @@ class Request:
     params: dict[str, str] | None = None
     body: Any = None
     content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout: httpx.Timeout | None = None
 
     def kwargs(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"params": self.params}
+        out: dict[str, Any] = {"params": self.params, "headers": dict(self.headers)}
         if self.body is not None:
             out["content"] = json.dumps(self.body)
-            out["headers"] = {"Content-Type": self.content_type}
+            out["headers"]["Content-Type"] = self.content_type
+        if self.timeout is not None:
+            out["timeout"] = self.timeout
         return out
 
 
@@ -72,6 +79,26 @@ class _Requests:
         """PUT/PATCH of the object named in ``obj``'s own metadata."""
         return _Requests.item(method, plural, _name_of(obj), obj, sub)
 
+    @staticmethod
+    def join_token(labels: dict[str, str], ttl_seconds: int) -> Request:
+        body = {"labels": labels, "ttlSeconds": ttl_seconds}
+        return Request("POST", f"{API}/jointokens", body=body)
+
+    @staticmethod
+    def push_artifact(name: str, version: str, size: int | None) -> Request:
+        """The PUT without its body, which each client streams its own way."""
+        headers = {"Content-Type": "application/gzip"}
+        if size is not None:
+            # Lets the hub refuse an oversized upload (413) before any byte is sent.
+            headers["Content-Length"] = str(size)
+        url = f"{API}/artifacts/{name}/{version}"
+        return Request("PUT", url, headers=headers, timeout=UPLOAD_TIMEOUT)
+
+    @staticmethod
+    def site_logs(site: str, application: str, tail: int) -> Request:
+        params = {"application": application, "tail": str(tail)}
+        return Request("GET", f"{API}/sites/{site}/logs", params)
+
 
 def _name_of(obj: Object) -> str:
     try:
@@ -104,11 +131,9 @@ def warnings_of(response: httpx.Response) -> builtins.list[str]:
     return found
 
 
-def _checked(response: httpx.Response) -> Any:
-    """The JSON body of a success; the hub's error translated otherwise."""
-    if response.status_code >= 400:
-        raise from_response(response)
-    return response.json()
+def _pushed(response: httpx.Response) -> tuple[Object, bool]:
+    """The hub's artifact record, and whether it is new (201) rather than unchanged (200)."""
+    return dict(response.json()), response.status_code == 201
 
 
 WATCH_TIMEOUT = httpx.Timeout(30.0, read=None)  # a watch is idle between events by design
@@ -140,13 +165,20 @@ class HubClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _send(self, request: Request) -> Object:
+    def _raw(self, request: Request, content: Any = None) -> httpx.Response:
+        """The hub's answer to a success; its error (or HubUnreachable) raised otherwise."""
+        kwargs = request.kwargs() | ({"content": content} if content is not None else {})
         try:
-            response = self._http.request(request.method, request.url, **request.kwargs())
+            response = self._http.request(request.method, request.url, **kwargs)
         except httpx.TransportError as e:
             raise HubUnreachable(self.server, e) from e
         self.warnings += warnings_of(response)
-        return dict(_checked(response))
+        if response.status_code >= 400:
+            raise from_response(response)
+        return response
+
+    def _send(self, request: Request) -> Object:
+        return dict(self._raw(request).json())
 
     def discovery(self) -> Object:
         return self._send(Request("GET", API))
@@ -190,31 +222,17 @@ class HubClient:
     def patch_status(self, plural: str, name: str, patch: Object) -> Object:
         return self._send(_Requests.item("PATCH", plural, name, patch, "/status"))
 
-    def _raw(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self._http.request(method, url, **kwargs)
-        except httpx.TransportError as e:
-            raise HubUnreachable(self.server, e) from e
-        if response.status_code >= 400:
-            raise from_response(response)
-        return response
-
     def create_join_token(self, labels: dict[str, str], ttl_seconds: int) -> Object:
-        body = {"labels": labels, "ttlSeconds": ttl_seconds}
-        return self._send(Request("POST", f"{API}/jointokens", body=body))
+        """A single-use join token: ``{token, expiresAt, labels}``."""
+        return self._send(_Requests.join_token(labels, ttl_seconds))
 
     def push_artifact(
-        self, name: str, version: str, data: bytes | Iterator[bytes]
+        self, name: str, version: str, data: Upload, progress: Progress | None = None
     ) -> tuple[Object, bool]:
-        """Upload a .tar.gz; the hub's record, and whether it was new (else unchanged)."""
-        response = self._raw(
-            "PUT",
-            f"{API}/artifacts/{name}/{version}",
-            content=data,
-            headers={"Content-Type": "application/gzip"},
-            timeout=httpx.Timeout(60.0, write=None),
-        )
-        return dict(response.json()), response.status_code == 201
+        """Stream a .tar.gz (bytes or a binary file); the hub's record, and whether it
+        was new (else unchanged). ``progress`` is called with each chunk's size."""
+        request = _Requests.push_artifact(name, version, upload_size(data))
+        return _pushed(self._raw(request, chunks(data, progress)))
 
     def list_artifacts(self) -> builtins.list[Object]:
         return list(self._send(Request("GET", f"{API}/artifacts"))["items"])
@@ -228,8 +246,8 @@ class HubClient:
         return self._send(Request("GET", f"{API}/applications/{application}/explain", params))
 
     def site_logs(self, site: str, application: str, tail: int) -> str:
-        params = {"application": application, "tail": str(tail)}
-        return self._raw("GET", f"{API}/sites/{site}/logs", params=params).text
+        """The last ``tail`` lines of an application's log at a site (relayed by the hub)."""
+        return self._raw(_Requests.site_logs(site, application, tail)).text
 
     def watch(
         self, plural: str, resource_version: str | None = None, selector: str | None = None
@@ -280,12 +298,18 @@ class AsyncHubClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _send(self, request: Request) -> Object:
+    async def _raw(self, request: Request, content: Any = None) -> httpx.Response:
+        kwargs = request.kwargs() | ({"content": content} if content is not None else {})
         try:
-            response = await self._http.request(request.method, request.url, **request.kwargs())
+            response = await self._http.request(request.method, request.url, **kwargs)
         except httpx.TransportError as e:
             raise HubUnreachable(self.server, e) from e
-        return dict(_checked(response))
+        if response.status_code >= 400:
+            raise from_response(response)
+        return response
+
+    async def _send(self, request: Request) -> Object:
+        return dict((await self._raw(request)).json())
 
     async def discovery(self) -> Object:
         return await self._send(Request("GET", API))
@@ -328,6 +352,22 @@ class AsyncHubClient:
 
     async def patch_status(self, plural: str, name: str, patch: Object) -> Object:
         return await self._send(_Requests.item("PATCH", plural, name, patch, "/status"))
+
+    async def create_join_token(self, labels: dict[str, str], ttl_seconds: int) -> Object:
+        return await self._send(_Requests.join_token(labels, ttl_seconds))
+
+    async def push_artifact(
+        self, name: str, version: str, data: Upload, progress: Progress | None = None
+    ) -> tuple[Object, bool]:
+        """See ``HubClient.push_artifact``; a file is read in chunks as they are sent."""
+        request = _Requests.push_artifact(name, version, upload_size(data))
+        return _pushed(await self._raw(request, chunks_async(data, progress)))
+
+    async def list_artifacts(self) -> builtins.list[Object]:
+        return list((await self._send(Request("GET", f"{API}/artifacts")))["items"])
+
+    async def site_logs(self, site: str, application: str, tail: int) -> str:
+        return (await self._raw(_Requests.site_logs(site, application, tail))).text
 
     async def watch(
         self, plural: str, resource_version: str | None = None, selector: str | None = None

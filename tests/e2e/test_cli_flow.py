@@ -94,7 +94,9 @@ def test_get_outputs_round_trip(hub: HubProcess, tmp_path: Path) -> None:
     table = run(hub, tmp_path, "get", "sites")
     assert table.returncode == 0
     assert table.stdout.split()[:3] == ["NAME", "PHASE", "HEARTBEAT"]
-    assert "s1" in table.stdout and "us-east" in table.stdout
+    assert "s1" in table.stdout
+    wide = run(hub, tmp_path, "get", "sites", "-o", "wide").stdout
+    assert "REGION" in wide and "us-east" in wide
     selected = run(hub, tmp_path, "get", "sites", "-l", "region=eu-west", "-o", "name")
     assert selected.stdout.splitlines() == ["site/s1"]
     as_yaml = run(hub, tmp_path, "get", "sites", "-o", "yaml").stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tarfile
 from pathlib import Path
@@ -28,6 +29,9 @@ def test_site_token_joins_a_site_once_with_its_labels(
     assert joined.status_code == 201, joined.text
     site = client.get("sites", "shop-1")
     assert site["metadata"]["labels"] == {"region": "eu-west", "tier": "edge"}
+    listed = [line.split() for line in cli("get", "sites", "-o", "wide").stdout.splitlines()]
+    assert listed[0][:2] == ["NAME", "PHASE"]
+    assert [row[:2] + row[6:7] for row in listed[1:]] == [["shop-1", "Pending", "eu-west"]]
     again = httpx.post(f"{hub.url}/api/v1alpha1/join", json={**body, "site": "shop-2"}, timeout=10)
     assert again.status_code == 401
     assert again.json()["reason"] == "JoinTokenUsed"
@@ -56,7 +60,9 @@ def test_bad_token_flags_are_usage_errors(cli: Run, args: list[str], expected: s
     assert expected in result.stderr
 
 
-def test_artifact_push_is_reproducible_and_versions_never_change(cli: Run, tmp_path: Path) -> None:
+def test_artifact_push_is_reproducible_and_versions_never_change(
+    cli: Run, hub: HubProcess, tmp_path: Path
+) -> None:
     service = tmp_path / "svc"
     (service / "lib").mkdir(parents=True)
     (service / "main.py").write_text("print('hi')\n")
@@ -64,21 +70,47 @@ def test_artifact_push_is_reproducible_and_versions_never_change(cli: Run, tmp_p
     first = cli("artifact", "push", str(service), "--name", "svc", "--version", "1.0.0")
     assert first.exit_code == 0, first.stderr
     assert first.stdout.startswith("artifact svc:1.0.0 created sha256:")
+    sha256 = first.stdout.split()[3].removeprefix("sha256:")
     (service / "main.py").touch()  # a new mtime: the same content, the same artifact
     second = cli("artifact", "push", str(service), "--name", "svc", "--version", "1.0.0")
     assert second.exit_code == 0, second.stderr
     assert "unchanged" in second.stdout
     assert first.stdout.split()[3] == second.stdout.split()[3]
+    tarball = tmp_path / "svc.tar.gz"  # the hub's own copy, pushed back as a file: unchanged
+    tarball.write_bytes(hub_content(hub, "svc", "1.0.0"))
+    assert hashlib.sha256(tarball.read_bytes()).hexdigest() == sha256
+    as_file = cli("artifact", "push", str(tarball), "--name", "svc", "--version", "1.0.0")
+    assert "unchanged" in as_file.stdout, as_file.stderr
 
     (service / "main.py").write_text("print('changed')\n")
     changed = cli("artifact", "push", str(service), "--name", "svc", "--version", "1.0.0")
     assert changed.exit_code == 1
     assert "versions never change" in changed.stderr
+    assert changed.stdout == ""
 
     listed = json.loads(cli("artifact", "list", "-o", "json").stdout)["items"]
     assert ("svc", "1.0.0") in [(a["name"], a["version"]) for a in listed]
-    table = cli("artifact", "list").stdout.splitlines()
-    assert table[0].split() == ["NAME", "VERSION", "SHA256", "SIZE", "CREATED"]
+    table = [line.split() for line in cli("artifact", "list").stdout.splitlines()]
+    assert table[0] == ["NAME", "VERSION", "SHA256", "SIZE", "AGE"]
+    assert ["svc", "1.0.0", sha256[:12]] in [row[:3] for row in table[1:]]
+
+
+def hub_content(hub: HubProcess, name: str, version: str) -> bytes:
+    url = f"{hub.url}/api/v1alpha1/artifacts/{name}/{version}/content"
+    answer = httpx.get(url, headers=hub.headers(), timeout=10)
+    assert answer.status_code == 200, answer.text
+    return answer.content
+
+
+def test_artifact_push_refuses_an_empty_version_and_a_missing_path(
+    cli: Run, tmp_path: Path
+) -> None:
+    empty = cli("artifact", "push", str(tmp_path), "--name", "svc", "--version", " ")
+    assert empty.exit_code == 2
+    assert "--version" in empty.stderr and "must not be empty" in empty.stderr
+    missing = cli("artifact", "push", str(tmp_path / "nope"), "--name", "svc", "--version", "1")
+    assert missing.exit_code == 1
+    assert "does not exist" in missing.stderr
 
 
 def test_artifact_push_refuses_what_would_escape(cli: Run, tmp_path: Path) -> None:

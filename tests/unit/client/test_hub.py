@@ -3,8 +3,10 @@ how they read answers. The real hub is exercised in tests/integration/cli/."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,6 +14,7 @@ import pytest
 
 from edgeplane.client.errors import ClientError, HubUnreachable
 from edgeplane.client.hub import AsyncHubClient, HubClient
+from edgeplane.client.uploads import CHUNK_SIZE
 
 SERVER = "http://hub.test"
 SITE = {"apiVersion": "edgeplane.io/v1alpha1", "kind": "Site", "metadata": {"name": "s1"}}
@@ -209,3 +212,90 @@ def test_error_answer_becomes_client_error() -> None:
         pytest.raises(ClientError, match="no site s1"),
     ):
         client.get("sites", "s1")
+
+
+RECORD = {"name": "svc", "version": "1.0.0", "sha256": "ab" * 32, "size": 5, "createdAt": "t"}
+
+
+class ArtifactHub:
+    """Answers an artifact PUT like the hub: 201 the first time, 200 for the same bytes."""
+
+    def __init__(self) -> None:
+        self.stored: dict[str, bytes] = {}
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        body = request.read()
+        status = 200 if self.stored.get(request.url.path) == body else 201
+        self.stored[request.url.path] = body
+        return httpx.Response(status, json={**RECORD, "size": len(body)})
+
+
+def test_join_token_posts_labels_and_ttl() -> None:
+    recorder = Recorder()
+    with HubClient(SERVER, "t", transport=httpx.MockTransport(recorder)) as client:
+        client.create_join_token({"region": "eu-west"}, 900)
+    sent = recorder.last
+    assert (sent.method, sent.url.path) == ("POST", "/api/v1alpha1/jointokens")
+    assert json.loads(sent.content) == {"labels": {"region": "eu-west"}, "ttlSeconds": 900}
+
+
+def test_push_streams_a_file_in_chunks_with_its_length(tmp_path: Path) -> None:
+    tarball = tmp_path / "svc.tar.gz"
+    tarball.write_bytes(b"x" * (CHUNK_SIZE * 2 + 7))
+    hub, seen = ArtifactHub(), []
+    with HubClient(SERVER, "t", transport=httpx.MockTransport(hub)) as client:
+        with open(tarball, "rb") as data:
+            record, created = client.push_artifact("svc", "1.0.0", data, seen.append)
+        again = client.push_artifact("svc", "1.0.0", tarball.read_bytes())
+    sent = hub.requests[0]
+    assert (sent.method, sent.url.path) == ("PUT", "/api/v1alpha1/artifacts/svc/1.0.0")
+    assert sent.headers["Content-Type"] == "application/gzip"
+    assert sent.headers["Content-Length"] == str(tarball.stat().st_size)
+    assert seen == [CHUNK_SIZE, CHUNK_SIZE, 7]
+    assert (record["size"], created) == (tarball.stat().st_size, True)
+    assert again[1] is False
+
+
+def test_push_of_other_bytes_under_a_version_raises_the_hub_conflict() -> None:
+    conflict = {"reason": "AlreadyExists", "message": "svc:1.0.0 holds other bytes"}
+    answer = httpx.MockTransport(lambda r: httpx.Response(409, json=conflict))
+    with HubClient(SERVER, "t", transport=answer) as client, pytest.raises(ClientError) as raised:
+        client.push_artifact("svc", "1.0.0", b"other")
+    assert (raised.value.status, raised.value.message) == (409, conflict["message"])
+
+
+async def test_async_push_list_token_and_logs_send_the_same_requests() -> None:
+    def hub(request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            # A stream of unknown length (a pipe, BytesIO) goes chunked.
+            assert request.headers["Transfer-Encoding"] == "chunked"
+            return ArtifactHub()(request)
+        if request.url.path.endswith("/logs"):
+            return httpx.Response(200, text="line\n")
+        return httpx.Response(200, json={"items": [RECORD], "token": "ep_x"})
+
+    async with AsyncHubClient(SERVER, "t", transport=httpx.MockTransport(hub)) as client:
+        record, created = await client.push_artifact("svc", "1.0.0", io.BytesIO(b"gzipped"))
+        assert (record["size"], created) == (7, True)
+        assert await client.list_artifacts() == [RECORD]
+        assert (await client.create_join_token({}, 60))["token"] == "ep_x"
+        assert await client.site_logs("shop-1", "web", 5) == "line\n"
+
+
+def test_logs_ask_for_the_application_and_tail() -> None:
+    def logs(request: httpx.Request) -> httpx.Response:
+        assert str(request.url) == f"{SERVER}/api/v1alpha1/sites/s1/logs?application=web&tail=3"
+        return httpx.Response(200, text="a\nb\nc\n")
+
+    with HubClient(SERVER, "t", transport=httpx.MockTransport(logs)) as client:
+        assert client.site_logs("s1", "web", 3) == "a\nb\nc\n"
+
+
+def test_unreachable_site_raises_the_hub_message() -> None:
+    gateway = {"reason": "SiteUnreachable", "message": "site 's1' did not answer within 10 s"}
+    answer = httpx.MockTransport(lambda r: httpx.Response(504, json=gateway))
+    with HubClient(SERVER, "t", transport=answer) as client, pytest.raises(ClientError) as raised:
+        client.site_logs("s1", "web", 3)
+    assert (raised.value.status, raised.value.reason) == (504, "SiteUnreachable")

@@ -1,0 +1,165 @@
+"""Tables of ``get`` (``edgeplane.cli.output``): the status fields of sites,
+applications and assignments as the columns show them."""
+
+from __future__ import annotations
+
+import datetime
+import io
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from edgeplane.api.kinds import kind_info
+from edgeplane.cli.output import human_bytes, since, table
+
+
+def ago(seconds: int) -> str:
+    then = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=seconds)
+    return then.isoformat().replace("+00:00", "Z")
+
+
+def lines(kind: str, obj: dict[str, Any], wide: bool = False) -> list[str]:
+    """The table of one object as printed: a header and a row."""
+    console = Console(width=400, file=io.StringIO())
+    console.print(table(kind_info(kind), [obj], wide))
+    assert isinstance(console.file, io.StringIO)
+    return console.file.getvalue().splitlines()
+
+
+def rendered(kind: str, obj: dict[str, Any], wide: bool = False) -> dict[str, str]:
+    """The table of one object as {column: cell} (cells without spaces)."""
+    header, row = lines(kind, obj, wide)
+    return dict(zip(header.split(), row.split(), strict=True))
+
+
+def meta(name: str, **labels: str) -> dict[str, Any]:
+    return {"name": name, "labels": labels, "creationTimestamp": ago(7200)}
+
+
+SITE = {
+    "metadata": meta("shop-1", region="eu-west"),
+    "spec": {},
+    "status": {
+        "phase": "Online",
+        "lastHeartbeat": ago(300),
+        "address": "10.0.0.7",
+        "inventory": {"runtime": "process"},
+        "capacity": {"cpu": "8", "memory": "16Gi"},
+        "allocatable": {"cpu": "7500m", "memory": "12582912Ki"},
+        "workloads": {"assigned": 3, "running": 3, "ready": 2},
+    },
+}
+
+
+def test_site_columns_show_heartbeat_room_and_workloads() -> None:
+    assert rendered("sites", SITE) == {
+        "NAME": "shop-1",
+        "PHASE": "Online",
+        "HEARTBEAT": "5m",
+        "CPU": "7.5/8",
+        "MEMORY": "12Gi/16Gi",
+        "WORKLOADS": "2/3",
+        "AGE": "2h",
+    }
+
+
+def test_wide_site_adds_region_runtime_and_address() -> None:
+    cells = rendered("sites", SITE, wide=True)
+    assert (cells["REGION"], cells["RUNTIME"], cells["ADDRESS"]) == (
+        "eu-west",
+        "process",
+        "10.0.0.7",
+    )
+
+
+def test_a_site_that_never_reported_shows_dashes() -> None:
+    cells = rendered("sites", {"metadata": meta("new"), "spec": {"runtime": "kubernetes"}})
+    assert [cells[c] for c in ("PHASE", "HEARTBEAT", "CPU", "MEMORY", "WORKLOADS")] == ["-"] * 5
+    assert (
+        rendered("sites", {"metadata": meta("new"), "spec": {"runtime": "kubernetes"}}, True)[
+            "RUNTIME"
+        ]
+        == "kubernetes"
+    )
+
+
+def application(sites: list[str], **status: Any) -> dict[str, Any]:
+    return {
+        "metadata": meta("web"),
+        "spec": {"placement": {"mode": "Replicas", "replicas": len(sites)}},
+        "status": {"sites": sites, "replicas": len(sites), **status},
+    }
+
+
+@pytest.mark.parametrize(
+    ("sites", "shown"),
+    [
+        ([], "-"),
+        (["dublin", "cork"], "dublin,cork"),
+        ([f"store-{i:04d}" for i in range(10)], "store-0000,store-0001,store-0002,+7"),
+        (["a-very-long-site-name-that-fills-the-cell-alone-and-more", "b"], None),
+    ],
+    ids=["nowhere", "two", "many-truncated", "one-long-name"],
+)
+def test_app_sites_are_truncated_with_a_count(sites: list[str], shown: str | None) -> None:
+    cells = rendered("apps", application(sites, ready=1))
+    assert cells["SITES"] == (shown or f"{sites[0]},+1")
+    assert cells["READY"] == f"1/{len(sites)}"
+
+
+def test_wide_app_adds_unplaced_and_message() -> None:
+    obj = application(["dublin"], ready=0, unplaced=2, message="2 site(s) lacked memory")
+    header, row = lines("apps", obj, wide=True)
+    assert header.split() == [
+        "NAME",
+        "MODE",
+        "READY",
+        "SITES",
+        "UNPLACED",
+        "MESSAGE",
+        "LABELS",
+        "AGE",
+    ]
+    assert "2 site(s) lacked memory" in row
+
+
+def test_assignment_columns_show_phase_ready_restarts_endpoint() -> None:
+    obj = {
+        "metadata": meta("web.shop-1"),
+        "spec": {"application": "web", "site": "shop-1", "revision": 3},
+        "status": {
+            "phase": "CrashLoopBackOff",
+            "ready": 0,
+            "restarts": 4,
+            "endpoints": [{"name": "http", "port": 41234, "url": "http://127.0.0.1:41234"}],
+        },
+    }
+    assert rendered("asg", obj) == {
+        "NAME": "web.shop-1",
+        "APPLICATION": "web",
+        "SITE": "shop-1",
+        "PHASE": "CrashLoopBackOff",
+        "READY": "0",
+        "RESTARTS": "4",
+        "ENDPOINT": "http://127.0.0.1:41234",
+        "AGE": "2h",
+    }
+
+
+@pytest.mark.parametrize(
+    ("stamp", "shown"),
+    [(None, "-"), ("not a time", "-"), (ago(5), "5s"), (ago(180), "3m"), (ago(-30), "0s")],
+    ids=["none", "garbage", "seconds", "minutes", "clock-skew"],
+)
+def test_since(stamp: str | None, shown: str) -> None:
+    assert since(stamp) == shown
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [(900, "900"), (1536, "1.5Ki"), (16 * 1024**3, "16Gi")],
+    ids=["bytes", "fraction", "gibibytes"],
+)
+def test_human_bytes(size: int, shown: str) -> None:
+    assert human_bytes(size) == shown
