@@ -1,16 +1,20 @@
 """Reproducible tarballs of a directory (``edgeplane.cli.packing``): the same files give
-the same sha256, and what the hub would refuse is refused first, naming the file."""
+the same sha256, and what the hub would refuse is refused first, naming the file; and
+the upload's progress bar."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from edgeplane.cli import artifacts
 from edgeplane.cli.packing import PackError, open_artifact, pack
 
 
@@ -111,3 +115,14 @@ def test_a_tarball_is_sent_as_it_is(tmp_path: Path) -> None:
     tarball.write_bytes(b"\x1f\x8b exactly these bytes")
     with open_artifact(tarball) as opened:
         assert opened.read() == tarball.read_bytes()
+
+
+def test_a_large_upload_to_a_terminal_shows_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    screen = io.StringIO()
+    monkeypatch.setattr(artifacts, "err", Console(file=screen, force_terminal=True, width=80))
+    with artifacts.progress_bar(artifacts.PROGRESS_FROM, "svc:1.0.0") as advance:
+        assert advance is not None
+        advance(artifacts.PROGRESS_FROM)
+    assert "svc:1.0.0" in screen.getvalue()
+    with artifacts.progress_bar(artifacts.PROGRESS_FROM - 1, "small") as advance:
+        assert advance is None  # done before a bar could be read
