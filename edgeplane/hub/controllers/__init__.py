@@ -21,38 +21,59 @@ from edgeplane.store.protocol import Store
 
 log = logging.getLogger("edgeplane.hub.controllers")
 DEBOUNCE_SECONDS = 0.1
-RETRY_SECONDS = 1.0
+RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 30.0
+
+
+def retry_delay(failures: int) -> float:
+    """Capped exponential: a store that is down is not hammered, one that blinked is
+    back in half a second."""
+    return min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2.0 ** min(failures - 1, 16))
+
+
+async def pause(stop: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds`` or until the hub stops, whichever comes first."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def _placement_pass(controller: PlacementController, store: Store) -> None:
+    """One pass, then wait for the next change to the store."""
+    since = await store.current_resource_version()
+    await controller.reconcile()
+    async for _ in store.watch(None, since):
+        # Let a burst of writes land, then decide once for all of them.
+        await asyncio.sleep(DEBOUNCE_SECONDS)
+        return
 
 
 async def _placement_loop(store: Store, resolve: ResolveArtifact, stop: asyncio.Event) -> None:
-    controller = PlacementController(store, resolve)
+    controller, failures = PlacementController(store, resolve), 0
     while not stop.is_set():
         try:
-            since = await store.current_resource_version()
-            await controller.reconcile()
-            async for _ in store.watch(None, since):
-                # Let a burst of writes land, then decide once for all of them.
-                await asyncio.sleep(DEBOUNCE_SECONDS)
-                break
-        except Gone:
+            await _placement_pass(controller, store)
+            failures = 0
+        except Gone:  # the events since the pass are compacted away: read all again
             continue
-        except StoreError as e:
-            log.warning("placement: %s; retrying", e)
-            await asyncio.sleep(RETRY_SECONDS)
-        except Exception:  # one bad pass must not end placement for the whole fleet
-            log.exception("placement pass failed; retrying")
-            await asyncio.sleep(RETRY_SECONDS)
+        except Exception as e:  # one bad pass must not end placement for the fleet
+            failures += 1
+            delay = retry_delay(failures)
+            if isinstance(e, StoreError):
+                log.warning("placement: %s; retrying in %.1f s", e, delay)
+            else:
+                log.exception("placement pass failed; retrying in %.1f s", delay)
+            await pause(stop, delay)
 
 
 async def _health_loop(store: Store, offline_after: float, stop: asyncio.Event) -> None:
-    period = max(0.5, min(5.0, offline_after / 4))
+    period, failures = max(0.5, min(5.0, offline_after / 4)), 0
     while not stop.is_set():
         try:
             await mark_offline(store, await list_all(store, "Site"), offline_after)
-        except StoreError as e:
-            log.warning("health: %s; retrying", e)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), period)
+            failures = 0
+        except Exception as e:  # a failed check must not end health checks
+            failures += 1
+            log.warning("health check failed (%s); retrying", e, exc_info=True)
+        await pause(stop, max(period, retry_delay(failures)) if failures else period)
 
 
 async def run_controllers(

@@ -94,7 +94,9 @@ def render(app: Object, site: Object, workload: dict[str, Any]) -> Object:
     return to_wire(validate_object(raw, expected_kind="Assignment"))
 
 
-def _same(desired: Object, stored: Object) -> bool:
+def unchanged(desired: Object, stored: Object) -> bool:
+    """Whether writing ``desired`` over ``stored`` would change anything an agent reads
+    (the status and the metadata the store keeps are not compared)."""
     labels = desired["metadata"].get("labels") == stored["metadata"].get("labels")
     return bool(labels and desired["spec"] == stored["spec"])
 
@@ -112,6 +114,15 @@ def placed_condition(decision: Decision | None, problem: str | None) -> dict[str
         message = decision.message() if decision else "not placed yet"
         return {"type": "Placed", "status": "False", "reason": "Unplaced", "message": message}
     return {"type": "Placed", "status": "True", "reason": "Placed", "message": decision.message()}
+
+
+def ready_condition(ready: int, wanted: int) -> dict[str, Any]:
+    """Whether every wanted instance is ready at the current revision."""
+    message = f"{ready}/{wanted} ready"
+    if wanted and ready >= wanted:
+        return {"type": "Ready", "status": "True", "reason": "AllReady", "message": message}
+    reason = "NotReady" if wanted else "NothingWanted"
+    return {"type": "Ready", "status": "False", "reason": reason, "message": message}
 
 
 MAX_EVENTS = 10
@@ -145,14 +156,19 @@ def app_status(
         if (a.get("status") or {}).get("observedGeneration") == a["metadata"]["generation"]
         and a["spec"]["revision"] == app["metadata"]["generation"]
     )
+    wanted = decision.wanted if decision else 0
     status: dict[str, Any] = {
         "observedGeneration": app["metadata"]["generation"],
         "sites": sorted(a["spec"]["site"] for a in assignments),
-        "replicas": decision.wanted if decision else 0,
+        "replicas": wanted,
         "ready": ready,
         "unplaced": decision.unplaced if decision else 0,
         "message": problem or (decision.message() if decision else ""),
-        "conditions": [placed_condition(decision, problem), *(conditions or [])],
+        "conditions": [
+            placed_condition(decision, problem),
+            ready_condition(ready, wanted),
+            *(conditions or []),
+        ],
     }
     if events := preemption_events(app, decision):
         status["events"] = events
@@ -227,7 +243,7 @@ class PlacementController:
                 if old is None:
                     await self.store.create(obj)
                     log.info("assignment %s created", name)
-                elif not _same(obj, old):
+                elif not unchanged(obj, old):
                     obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
                     await self.store.replace(obj)
                     log.info("assignment %s updated", name)

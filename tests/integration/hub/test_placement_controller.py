@@ -3,68 +3,35 @@ PostgreSQL): what it writes when applications, sites and groups change."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
-from edgeplane.hub.controllers import run_controllers
 from edgeplane.hub.controllers.health import mark_offline
 from edgeplane.hub.controllers.placement import PlacementController, list_all
-from edgeplane.store.memory import MemoryStore
-from edgeplane.store.sql import SqlStore
-
-AnyStore = MemoryStore | SqlStore
-SHAS = {("svc", "1"): "a" * 64, ("svc", "2"): "b" * 64}
-
-
-def resolve(name: str, version: str) -> str | None:
-    return SHAS.get((name, version))
-
-
-def site(name: str, phase: str = "Online", **labels: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "edgeplane.io/v1alpha1",
-        "kind": "Site",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {},
-        "status": {"phase": phase, "capacity": {"cpu": "2", "memory": "1Gi"}},
-    }
+from tests.integration.hub.controller_fleet import (
+    AnyStore,
+    add_site,
+    app,
+    placed,
+    resolve,
+    set_replicas,
+    site,
+    update,
+)
 
 
-def app(name: str, version: str = "1", **placement: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "edgeplane.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": name},
-        "spec": {
-            "workload": {
-                "process": {
-                    "command": "python3",
-                    "artifacts": [{"name": "svc", "version": version}],
-                }
-            },
-            "resources": {"cpu": "500m"},
-            "placement": placement or {"mode": "EverySite"},
-            "overrides": [{"site": "s2", "values": {"process": {"args": ["--fast"]}}}],
-        },
-    }
-
-
-async def add_site(store: AnyStore, obj: dict[str, Any]) -> None:
-    created = await store.create({k: v for k, v in obj.items() if k != "status"})
-    await store.replace_status({**created, "status": obj["status"]})
-
-
-async def placed(store: AnyStore) -> dict[str, dict[str, Any]]:
-    return {a["metadata"]["name"]: a for a in await list_all(store, "Assignment")}
-
-
-async def test_assignments_follow_applications_and_sites(store: AnyStore) -> None:
+async def web_in_the_eu(store: AnyStore) -> PlacementController:
+    """Sites s1, s2 in region eu and s3 in us; web on every eu site, placed once."""
     controller = PlacementController(store, resolve)
     for name, region in (("s1", "eu"), ("s2", "eu"), ("s3", "us")):
         await add_site(store, site(name, region=region))
     await store.create(app("web", mode="EverySite", selector={"matchLabels": {"region": "eu"}}))
     await controller.reconcile()
+    return controller
+
+
+async def test_assignments_follow_applications_and_sites(store: AnyStore) -> None:
+    controller = await web_in_the_eu(store)
     assignments = await placed(store)
     assert set(assignments) == {"web.s1", "web.s2"}
     one = assignments["web.s1"]
@@ -148,24 +115,6 @@ async def test_silent_sites_turn_offline(store: AnyStore) -> None:
     assert await mark_offline(store, await list_all(store, "Site"), 40.0) == ["stale"]
     phases = {s["metadata"]["name"]: s["status"]["phase"] for s in await list_all(store, "Site")}
     assert phases == {"fresh": "Online", "pending": "Pending", "stale": "Offline"}
-
-
-async def test_the_controllers_react_to_writes_until_stopped(store: AnyStore) -> None:
-    found: dict[str, Any] = {}
-    stop = asyncio.Event()
-    running = asyncio.create_task(run_controllers(store, resolve, 40.0, stop))
-    try:
-        await add_site(store, site("s1"))
-        await store.create(app("web"))
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:  # poll with a deadline
-            if found := await placed(store):
-                break
-            await asyncio.sleep(0.05)
-        assert set(found) == {"web.s1"}
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 10)
 
 
 def placement_policy(
@@ -279,3 +228,63 @@ async def test_preemption_is_recorded_on_both_applications(store: AnyStore) -> N
     assert [e["reason"] for e in high_events] == ["Preempting"]
     await controller.reconcile()  # nothing new: the events stay as they were
     assert (await store.get("Application", "low"))["status"]["events"] == low_events
+
+
+async def test_replica_changes_keep_what_runs(store: AnyStore) -> None:
+    controller = PlacementController(store, resolve)
+    for name in ("s1", "s2", "s3", "s4"):
+        await add_site(store, site(name))
+    await store.create(app("api", mode="Replicas", replicas=2))
+    await controller.reconcile()
+    two = set(await placed(store))
+    await update(store, "Application", "api", set_replicas(3))
+    await controller.reconcile()
+    three = set(await placed(store))
+    assert len(three) == 3 and two < three  # one added, none moved
+    await update(store, "Application", "api", set_replicas(1))
+    await controller.reconcile()
+    one = set(await placed(store))
+    assert len(one) == 1 and one < three
+    assert {a["spec"]["revision"] for a in (await placed(store)).values()} == {3}
+
+
+async def test_selector_and_label_changes_move_assignments(store: AnyStore) -> None:
+    controller = await web_in_the_eu(store)
+    assert set(await placed(store)) == {"web.s1", "web.s2"}
+    kept = (await placed(store))["web.s1"]["metadata"]["resourceVersion"]
+
+    await update(store, "Site", "s2", lambda s: s["metadata"]["labels"].update(region="us"))
+    await controller.reconcile()
+    assert set(await placed(store)) == {"web.s1"}
+    assert (await placed(store))["web.s1"]["metadata"]["resourceVersion"] == kept
+
+    def to_us(obj: dict[str, Any]) -> None:
+        obj["spec"]["placement"]["selector"] = {"matchLabels": {"region": "us"}}
+
+    await update(store, "Application", "web", to_us)
+    await controller.reconcile()
+    assert set(await placed(store)) == {"web.s2", "web.s3"}
+
+
+async def test_site_groups_narrow_the_selector(store: AnyStore) -> None:
+    controller = PlacementController(store, resolve)
+    for name, tier in (("s1", "edge"), ("s2", "cloud"), ("s3", "edge")):
+        await add_site(store, site(name, tier=tier))
+    await store.create(
+        {
+            "apiVersion": "edgeplane.io/v1alpha1",
+            "kind": "SiteGroup",
+            "metadata": {"name": "edges"},
+            "spec": {"selector": {"matchLabels": {"tier": "edge"}}},
+        }
+    )
+    await store.create(app("web", mode="EverySite", siteGroups=["edges", "nowhere"]))
+    await controller.reconcile()
+    assert set(await placed(store)) == set()  # an unknown group is a reason, not a crash
+    status = (await store.get("Application", "web"))["status"]
+    assert status["message"] == "placed 0/0; 3 site(s) siteGroup nowhere does not exist"
+    await update(
+        store, "Application", "web", lambda a: a["spec"]["placement"].update(siteGroups=["edges"])
+    )
+    await controller.reconcile()
+    assert set(await placed(store)) == {"web.s1", "web.s3"}
