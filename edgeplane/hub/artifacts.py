@@ -13,12 +13,11 @@ import hashlib
 import json
 import os
 import re
-import tarfile
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -26,6 +25,7 @@ from fastapi.responses import FileResponse
 
 from edgeplane.hub.errors import ApiError
 from edgeplane.hub.resources import ObjectResponse
+from edgeplane.hub.tarballs import UnsafeTarball, check_tarball
 
 router = APIRouter(prefix="/api/v1alpha1")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -51,44 +51,11 @@ class ArtifactRecord:
         }
 
 
-def unsafe_member(member: tarfile.TarInfo) -> str | None:
-    """Why a member could land outside its directory (or is no plain file), or None."""
-    path = PurePosixPath(member.name)
-    if path.is_absolute():
-        return "has an absolute path"
-    if ".." in path.parts:
-        return "has '..' in its path"
-    if member.ischr() or member.isblk() or member.isfifo():
-        return "is a device or a fifo"
-    if member.issym() or member.islnk():
-        target = PurePosixPath(member.linkname)
-        base = path.parent if member.issym() else PurePosixPath()
-        parts = os.path.normpath(str(base / target)).split("/")
-        if target.is_absolute() or parts[0] == "..":
-            return f"links outside the artifact ({member.linkname})"
-    return None
-
-
-def check_tarball(path: Path) -> None:
+def _checked_tarball(path: Path) -> None:
     try:
-        with tarfile.open(path, "r:gz") as tar:
-            for member in tar:
-                if problem := unsafe_member(member):
-                    raise ApiError(
-                        422,
-                        "Invalid",
-                        f"member {member.name!r} {problem}: pack the files relative to "
-                        "the artifact's own directory",
-                        "body",
-                    )
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise ApiError(
-            422,
-            "Invalid",
-            f"the body is not a gzip tarball ({e}): send a .tar.gz, or push a directory "
-            "with `edgeplane artifact push DIR`",
-            "body",
-        ) from e
+        check_tarball(path)
+    except UnsafeTarball as e:
+        raise ApiError(422, "Invalid", str(e), "body") from e
 
 
 class ArtifactStore:
@@ -122,7 +89,7 @@ class ArtifactStore:
         """Store the upload; the record, and False when the same bytes were there."""
         tmp, sha256, size = await self._receive(chunks, limit)
         try:
-            await asyncio.to_thread(check_tarball, tmp)
+            await asyncio.to_thread(_checked_tarball, tmp)
             record = ArtifactRecord(name, version, sha256, size, time.time())
             return self._commit(tmp, record)
         finally:
@@ -160,7 +127,7 @@ class ArtifactStore:
         index = self._index(record.name, record.version)
         index.parent.mkdir(parents=True, exist_ok=True)
         staged = index.with_name(f".{index.name}.{os.getpid()}.{id(record)}")
-        staged.write_text(json.dumps(asdict(record)))
+        _write_synced(staged, json.dumps(asdict(record)).encode())
         try:
             os.link(staged, index)  # fails when the version exists: versions never change
         except FileExistsError:
@@ -179,6 +146,14 @@ class ArtifactStore:
         finally:
             staged.unlink(missing_ok=True)
         return record, True
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    # Synced before it is linked into place: a crash never leaves an empty record.
+    with open(path, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _artifacts(request: Request) -> ArtifactStore:
