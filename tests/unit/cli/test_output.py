@@ -37,23 +37,25 @@ def meta(name: str, **labels: str) -> dict[str, Any]:
     return {"name": name, "labels": labels, "creationTimestamp": ago(7200)}
 
 
-SITE = {
-    "metadata": meta("shop-1", region="eu-west"),
-    "spec": {},
-    "status": {
-        "phase": "Online",
-        "lastHeartbeat": ago(300),
-        "address": "10.0.0.7",
-        "inventory": {"runtime": "process"},
-        "capacity": {"cpu": "8", "memory": "16Gi"},
-        "allocatable": {"cpu": "7500m", "memory": "12582912Ki"},
-        "workloads": {"assigned": 3, "running": 3, "ready": 2},
-    },
-}
+def site() -> dict[str, Any]:
+    """Made when a test runs: its times are relative to now."""
+    return {
+        "metadata": meta("shop-1", region="eu-west"),
+        "spec": {},
+        "status": {
+            "phase": "Online",
+            "lastHeartbeat": ago(300),
+            "address": "10.0.0.7",
+            "inventory": {"runtime": "process"},
+            "capacity": {"cpu": "8", "memory": "16Gi"},
+            "allocatable": {"cpu": "7500m", "memory": "12582912Ki"},
+            "workloads": {"assigned": 3, "running": 3, "ready": 2},
+        },
+    }
 
 
 def test_site_columns_show_heartbeat_room_and_workloads() -> None:
-    assert rendered("sites", SITE) == {
+    assert rendered("sites", site()) == {
         "NAME": "shop-1",
         "PHASE": "Online",
         "HEARTBEAT": "5m",
@@ -65,7 +67,7 @@ def test_site_columns_show_heartbeat_room_and_workloads() -> None:
 
 
 def test_wide_site_adds_region_runtime_and_address() -> None:
-    cells = rendered("sites", SITE, wide=True)
+    cells = rendered("sites", site(), wide=True)
     assert (cells["REGION"], cells["RUNTIME"], cells["ADDRESS"]) == (
         "eu-west",
         "process",
