@@ -7,6 +7,7 @@ used already, which says by whom.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -22,7 +23,7 @@ from edgeplane.api.wellknown import MAX_SITE_NAME
 from edgeplane.hub.auth import mint, split, verify_secret
 from edgeplane.hub.errors import ApiError, bad_request, unauthorized
 from edgeplane.hub.resources import ObjectResponse, json_body
-from edgeplane.store.errors import AlreadyExists, NotFound
+from edgeplane.store.errors import AlreadyExists, NotFound, StoreError
 from edgeplane.store.protocol import Store, TokenRecord
 
 router = APIRouter(prefix="/api/v1alpha1")
@@ -140,21 +141,47 @@ async def join(request: Request) -> Response:
     site = _site_object(body.get("site"), labels, body.get("inventory"))
     name = site["metadata"]["name"]
     if await _exists(store, name):
-        raise ApiError(
-            409, "AlreadyExists", f'Site "{name}" exists already: pick another name', "site"
-        )
+        raise _taken(name)
     if not await store.use_token(record.token_id, name, time.time()):
         await _usable_token(store, body.get("token"))  # another join won: says by whom
         raise unauthorized()
     try:
+        credential = await _create_site(store, site)
+    except BaseException:
+        # Whatever stopped the Site (a name taken meanwhile, the store failing, the
+        # client gone) must not burn the token: the operator would need a new one.
+        await store.release_token(record.token_id)
+        raise
+    return ObjectResponse({"site": name, "credential": credential}, status_code=201)
+
+
+async def _create_site(store: Store, site: dict[str, Any]) -> str:
+    """Create the Site and its credential, or neither; the credential's token."""
+    name = site["metadata"]["name"]
+    try:
         created = await store.create({k: v for k, v in site.items() if k != "status"})
     except AlreadyExists:
-        await store.release_token(record.token_id)
-        raise ApiError(409, "AlreadyExists", f'Site "{name}" exists already', "site") from None
-    credential, site_token = mint(name, "site")
-    await store.put_token(site_token)
-    await store.replace_status({**created, "status": site["status"]})
-    return ObjectResponse({"site": name, "credential": credential}, status_code=201)
+        raise _taken(name) from None
+    try:
+        credential, site_token = mint(name, "site")
+        await store.put_token(site_token)
+        await store.replace_status({**created, "status": site["status"]})
+    except BaseException:
+        with contextlib.suppress(StoreError):
+            await store.delete_tokens_of(name, "site")
+        with contextlib.suppress(StoreError):
+            await store.delete("Site", name)
+        raise
+    return credential
+
+
+def _taken(name: str) -> ApiError:
+    return ApiError(
+        409,
+        "AlreadyExists",
+        f'Site "{name}" exists already: join under another name, or delete that Site first',
+        "site",
+    )
 
 
 async def _exists(store: Store, name: str) -> bool:
