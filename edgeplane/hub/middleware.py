@@ -6,6 +6,7 @@ untouched and end when the hub shuts down.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -22,8 +23,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ANONYMOUS = frozenset({"/healthz", "/readyz", "/api/v1alpha1/join"})
-# Bodies the route streams itself, under its own limit (artifact uploads).
-STREAMED_PREFIX = "/api/v1alpha1/artifacts/"
+# Bodies their route reads itself, under its own limit: artifact uploads (256 MiB by
+# default) and a site's answers to the hub's requests (log tails).
+SELF_LIMITED = re.compile(r"^/api/v1alpha1/(artifacts/|sites/[^/]+/requests/[^/]+$)")
 
 
 async def _send_error(error: ApiError, send: Send) -> None:
@@ -74,7 +76,7 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
-        if scope["path"].startswith(STREAMED_PREFIX):
+        if SELF_LIMITED.match(scope["path"]):
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:

@@ -23,6 +23,7 @@ from edgeplane.store.protocol import Store
 
 router = APIRouter(prefix="/api/v1alpha1")
 ANSWER_SECONDS = 10.0
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -42,6 +43,20 @@ class SiteUnreachable(Exception):
     pass
 
 
+class ShuttingDown(Exception):
+    pass
+
+
+async def _until(awaited: asyncio.Future[Any], shutdown: asyncio.Event, seconds: float) -> None:
+    """Wait for ``awaited``, the hub's shutdown or the timeout, whichever comes first;
+    ``awaited`` itself is left running (it belongs to the caller)."""
+    stop = asyncio.ensure_future(shutdown.wait())
+    try:
+        await asyncio.wait({awaited, stop}, timeout=seconds, return_when="FIRST_COMPLETED")
+    finally:
+        stop.cancel()
+
+
 class Relay:
     def __init__(self) -> None:
         self._sites: dict[str, _SiteQueue] = {}
@@ -51,9 +66,10 @@ class Relay:
         return self._sites.setdefault(site, _SiteQueue())
 
     async def ask(
-        self, site: str, request: dict[str, Any], wait_seconds: float
+        self, site: str, request: dict[str, Any], wait_seconds: float, shutdown: asyncio.Event
     ) -> tuple[str, str | None]:
-        """The site's answer (text, error); SiteUnreachable when it does not come in time."""
+        """The site's answer (text, error); SiteUnreachable when it does not come in
+        time, ShuttingDown when the hub stops first."""
         request = {**request, "id": secrets.token_hex(8)}
         pending = _Pending(site, request, asyncio.get_running_loop().create_future())
         queue = self._queue(site)
@@ -61,25 +77,25 @@ class Relay:
         self._open[request["id"]] = pending
         queue.arrived.set()
         try:
-            return await asyncio.wait_for(asyncio.shield(pending.answer), wait_seconds)
-        except TimeoutError:
-            raise SiteUnreachable(site) from None
+            await _until(pending.answer, shutdown, wait_seconds)
         finally:
             self._open.pop(request["id"], None)
             with contextlib.suppress(ValueError):
                 queue.pending.remove(pending)
+        if pending.answer.done():
+            return pending.answer.result()
+        pending.answer.cancel()
+        raise ShuttingDown(site) if shutdown.is_set() else SiteUnreachable(site)
 
     async def take(self, site: str, wait: float, shutdown: asyncio.Event) -> list[dict[str, Any]]:
         """The requests queued for ``site``, waiting up to ``wait`` seconds for one."""
         queue = self._queue(site)
         if not queue.pending:
             queue.arrived.clear()
-            stop = asyncio.ensure_future(shutdown.wait())
             arrived = asyncio.ensure_future(queue.arrived.wait())
             try:
-                await asyncio.wait({stop, arrived}, timeout=wait, return_when="FIRST_COMPLETED")
+                await _until(arrived, shutdown, wait)
             finally:
-                stop.cancel()
                 arrived.cancel()
         taken, queue.pending = queue.pending, []
         return [p.request for p in taken if not p.answer.done()]
@@ -118,8 +134,13 @@ async def logs(
         ) from None
     try:
         text, error = await _relay(request).ask(
-            site, {"type": "logs", "assignment": name, "tail": tail}, ANSWER_SECONDS
+            site,
+            {"type": "logs", "assignment": name, "tail": tail},
+            ANSWER_SECONDS,
+            request.app.state.shutdown,
         )
+    except ShuttingDown:
+        raise ApiError(503, "ShuttingDown", "the hub is shutting down: ask again") from None
     except SiteUnreachable:
         raise ApiError(
             504,
@@ -142,6 +163,22 @@ async def poll(
 
 @router.post("/sites/{site}/requests/{request_id}", status_code=204, response_model=None)
 async def reply(request: Request, site: str, request_id: str) -> Response:
-    text = (await request.body()).decode("utf-8", errors="replace")
+    text = (await _answer_body(request)).decode("utf-8", errors="replace")
     _relay(request).answer(site, request_id, text, request.headers.get("x-request-error"))
     return Response(status_code=204)
+
+
+async def _answer_body(request: Request) -> bytes:
+    """The answer, read here rather than under the hub's 1 MiB body limit: 10,000 log
+    lines are more than that."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise ApiError(
+                413,
+                "RequestEntityTooLarge",
+                f"the answer is over {MAX_ANSWER_BYTES} bytes: send fewer lines",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
