@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from edgeplane.api.selectors import parse_selector
 from edgeplane.store import Conflict, Gone, StoreError, migrations
 from edgeplane.store.factory import open_store
+from edgeplane.store.protocol import TokenRecord
 from edgeplane.store.schema import metadata
 from edgeplane.store.sql import SqlStore
 from tests.integration.store.helpers import collect, rv_of, site, until
@@ -65,6 +66,15 @@ async def test_conflicts_hold_across_hubs(hubs: tuple[SqlStore, SqlStore]) -> No
     fresh = {**site("a", by="two"), "metadata": {**created["metadata"], "labels": {"by": "two"}}}
     outcomes = await asyncio.gather(one.replace(stale), two.replace(fresh), return_exceptions=True)
     assert sum(isinstance(o, Conflict) for o in outcomes) == 1, "exactly one update wins"
+
+
+async def test_a_join_token_is_used_once_across_hubs(hubs: tuple[SqlStore, SqlStore]) -> None:
+    one, two = hubs
+    await one.put_token(TokenRecord("j", "hash", "", "join", 1.0, None))
+    uses = [hub.use_token("j", f"site-{i}", 2.0) for i in range(5) for hub in hubs]
+    assert sum(await asyncio.gather(*uses)) == 1, "exactly one join wins the token"
+    used = await two.get_token("j")
+    assert used is not None and used.used_by is not None
 
 
 async def test_reopening_keeps_data_and_migrates_nothing(store_url: str) -> None:
