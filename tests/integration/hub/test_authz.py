@@ -155,3 +155,12 @@ async def test_a_site_watches_only_its_own_assignments(hub: httpx.AsyncClient) -
         await assign(hub, "db", "a")
         later = await next_event()
         assert (later["type"], later["object"]["metadata"]["name"]) == ("ADDED", "db.a")
+
+
+async def test_deleting_a_site_revokes_its_credential_at_once(hub: httpx.AsyncClient) -> None:
+    async with as_site(hub, hub.headers["X-Site-A"]) as site:
+        assert (await site.get(f"{API}/sites/a")).status_code == 200  # now cached as valid
+        assert (await hub.delete(f"{API}/sites/a")).status_code == 200
+        assert (await site.get(f"{API}/sites/a")).status_code == 401
+        await joined(hub, "a")  # the name is free again, with a credential of its own
+        assert (await site.get(f"{API}/sites/a")).status_code == 401
