@@ -14,28 +14,20 @@ shown to hold does not hold.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cel_expr_python import cel
 
+from edgeplane.api.policies import Enforcement
+from edgeplane.api.policies import PolicyScope as Scope
 from edgeplane.api.selectors import Selector, selector_from_dict
+
+__all__ = ["Enforcement", "Scope"]  # the API's own enums, re-exported for callers here
 
 _MAP = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
 _ENV = cel.NewEnv(variables={"app": _MAP, "site": _MAP, "tenant": _MAP})
-
-
-class Scope(enum.StrEnum):
-    ADMISSION = "Admission"
-    PLACEMENT = "Placement"
-
-
-class Enforcement(enum.StrEnum):
-    DENY = "Deny"
-    WARN = "Warn"
-    AUDIT = "Audit"
 
 
 class PolicyError(ValueError):

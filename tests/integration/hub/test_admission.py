@@ -1,8 +1,10 @@
-"""Admission through the hub's API over a real SQLite store: policies compile when
-applied, and applications meet the Admission-scope policies that cover them."""
+"""Admission through the hub's API over each store backend (memory, SQLite,
+PostgreSQL): policies compile when applied, and applications meet the
+Admission-scope policies that cover them."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,30 +13,16 @@ import httpx
 import pytest
 
 from edgeplane.client.hub import warnings_of
-from edgeplane.hub.app import HubSettings, create_app
-from edgeplane.hub.auth import bootstrap_admin
-from edgeplane.store.factory import open_store, sqlite_url
-from edgeplane.store.sql import SqlStore
+from tests.conftest import AnyStore
+from tests.integration.hub.siteaccess import admin_client
 
 API = "/api/v1alpha1"
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    store = open_store(sqlite_url(tmp_path), poll_interval=0.05)
-    await store.open()
-    yield store
-    await store.close()
-
-
-@pytest.fixture
-async def hub(store: SqlStore, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    token = await bootstrap_admin(store, tmp_path)
-    app = create_app(store, HubSettings(data_dir=tmp_path))
-    headers = {"Authorization": f"Bearer {token}"}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub", headers=headers) as c:
-        yield c
+async def hub(store: AnyStore, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with admin_client(store, tmp_path) as client:
+        yield client
 
 
 def policy(name: str, expression: str, enforcement: str = "Deny", **extra: Any) -> dict[str, Any]:
@@ -89,7 +77,7 @@ async def test_a_policy_that_does_not_compile_is_refused_with_cels_message(
     ] == "true"
 
 
-async def test_deny_refuses_and_stores_nothing(hub: httpx.AsyncClient, store: SqlStore) -> None:
+async def test_deny_refuses_and_stores_nothing(hub: httpx.AsyncClient, store: AnyStore) -> None:
     team = "has(app.metadata.labels.team)"
     await hub.post(f"{API}/policies", json=policy("team-required", team))
     before = await store.current_resource_version()
@@ -104,7 +92,10 @@ async def test_deny_refuses_and_stores_nothing(hub: httpx.AsyncClient, store: Sq
     assert unlabelled.status_code == 422
 
 
-async def test_warn_accepts_and_says_so_audit_only_records(hub: httpx.AsyncClient) -> None:
+async def test_warn_accepts_and_says_so_audit_only_records(
+    hub: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="edgeplane.hub.admission")
     requests = "has(app.spec.resources) && has(app.spec.resources.cpu)"
     await hub.post(f"{API}/policies", json=policy("requests", requests, "Warn"))
     await hub.post(f"{API}/policies", json=policy("audited", "false", "Audit"))
@@ -113,6 +104,7 @@ async def test_warn_accepts_and_says_so_audit_only_records(hub: httpx.AsyncClien
     assert warnings_of(warned) == ["policy requests rule rule: requests says no"]
     fine = await hub.post(f"{API}/applications", json=application("api"))
     assert fine.status_code == 201 and warnings_of(fine) == []
+    assert "audit: Application api: policy audited rule rule: audited says no" in caplog.text
 
 
 async def test_a_policy_covers_only_what_its_selector_selects(hub: httpx.AsyncClient) -> None:
