@@ -8,6 +8,7 @@ from edgeplane.api.resources import (
     API_VERSION,
     Application,
     Assignment,
+    Device,
     Policy,
     Resource,
     Site,
@@ -36,6 +37,7 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("Application", "applications", "application", ("app", "apps"), Application),
     KindInfo("Policy", "policies", "policy", ("pol",), Policy),
     KindInfo("Assignment", "assignments", "assignment", ("asg",), Assignment),
+    KindInfo("Device", "devices", "device", ("dev",), Device),
 )
 
 _BY_NAME = {name: info for info in KINDS for name in info.names}

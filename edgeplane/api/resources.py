@@ -1,10 +1,10 @@
 """The resource kinds of DESIGN §2 in one place: Site, SiteGroup, Application, Policy,
-Assignment, and the pieces they are made of.
+Assignment, Device, and the pieces they are made of.
 
 Each kind lives in its own module (``sites``, ``applications``, ``policies``,
-``assignments``; shared workload pieces in ``workloads``); this module gathers them so
-callers import from one name. Optional fields default to ``None`` so that an object
-round-trips exactly as it was written.
+``assignments``, ``devices``; shared workload pieces in ``workloads``); this module
+gathers them so callers import from one name. Optional fields default to ``None`` so
+that an object round-trips exactly as it was written.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from edgeplane.api.applications import (
     SpreadConstraint,
 )
 from edgeplane.api.assignments import Assignment, AssignmentSpec, AssignmentStatus
+from edgeplane.api.devices import Device, DevicePhase, DeviceProtocol, DeviceSpec, DeviceStatus
 from edgeplane.api.meta import API_VERSION, Condition, Model, ObjectMeta, Resource
 from edgeplane.api.policies import (
     Enforcement,
@@ -73,7 +74,12 @@ __all__ = [
     "AssignmentSpec",
     "AssignmentStatus",
     "Condition",
+    "Device",
+    "DevicePhase",
+    "DeviceProtocol",
     "DeviceRequirement",
+    "DeviceSpec",
+    "DeviceStatus",
     "Enforcement",
     "EnvVar",
     "Failover",

@@ -173,6 +173,12 @@ COLUMNS: dict[str, list[Column]] = {
         ("RESTARTS", _path("status", "restarts")),
         ("ENDPOINT", _endpoint),
     ],
+    "Device": [
+        ("SITE", _path("spec", "site")),
+        ("CLASS", _label("class")),
+        ("PROTOCOL", _path("spec", "protocol")),
+        ("PHASE", _path("status", "phase")),
+    ],
 }
 WIDE: dict[str, list[Column]] = {
     "Site": [
@@ -187,6 +193,11 @@ WIDE: dict[str, list[Column]] = {
     "Assignment": [
         ("REVISION", _path("spec", "revision")),
         ("REASON", _path("status", "reason")),
+        ("MESSAGE", _path("status", "message")),
+    ],
+    "Device": [
+        ("ADDRESS", _path("spec", "address")),
+        ("LAST-SEEN", lambda o: since((o.get("status") or {}).get("lastSeen"))),
         ("MESSAGE", _path("status", "message")),
     ],
 }

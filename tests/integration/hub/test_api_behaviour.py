@@ -363,6 +363,7 @@ async def test_discovery_lists_kinds(client: httpx.AsyncClient) -> None:
         "applications",
         "policies",
         "assignments",
+        "devices",
     }
 
 

@@ -147,6 +147,7 @@ def test_kind_lookup_errors_list_known_kinds() -> None:
         ("Application", "applications"),
         ("Policy", "policies"),
         ("Assignment", "assignments"),
+        ("Device", "devices"),
     ]
 
 

@@ -1,5 +1,6 @@
 """Tables of ``get`` (``edgeplane.cli.output``): the status fields of sites,
-applications and assignments as the columns show them."""
+applications and assignments, and the site and class of devices, as the columns show
+them."""
 
 from __future__ import annotations
 
@@ -147,6 +148,47 @@ def test_assignment_columns_show_phase_ready_restarts_endpoint() -> None:
         "ENDPOINT": "http://127.0.0.1:41234",
         "AGE": "2h",
     }
+
+
+def camera(**status: str) -> dict[str, Any]:
+    return {
+        "metadata": meta("store-0042-cam-1", **{"class": "camera", "vendor": "axis"}),
+        "spec": {"site": "store-0042", "protocol": "onvif", "address": "10.0.0.7:80"},
+        "status": status,
+    }
+
+
+def test_device_columns_show_site_class_protocol_phase() -> None:
+    assert rendered("devices", camera(phase="Available")) == {
+        "NAME": "store-0042-cam-1",
+        "SITE": "store-0042",
+        "CLASS": "camera",
+        "PROTOCOL": "onvif",
+        "PHASE": "Available",
+        "AGE": "2h",
+    }
+
+
+def test_a_device_without_class_protocol_or_status_shows_dashes() -> None:
+    cells = rendered("dev", {"metadata": meta("plc-1"), "spec": {"site": "store-0042"}})
+    assert [cells[c] for c in ("SITE", "CLASS", "PROTOCOL", "PHASE")] == ["store-0042"] + ["-"] * 3
+
+
+def test_wide_device_adds_address_last_seen_and_message() -> None:
+    header, row = lines("devices", camera(phase="Unavailable", lastSeen=ago(600)), wide=True)
+    assert header.split() == [
+        "NAME",
+        "SITE",
+        "CLASS",
+        "PROTOCOL",
+        "PHASE",
+        "ADDRESS",
+        "LAST-SEEN",
+        "MESSAGE",
+        "LABELS",
+        "AGE",
+    ]
+    assert row.split()[5:9] == ["10.0.0.7:80", "10m", "-", "class=camera,vendor=axis"]
 
 
 @pytest.mark.parametrize(
