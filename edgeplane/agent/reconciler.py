@@ -1,10 +1,12 @@
 """Making the runtime match the local assignments.
 
-For each assignment: is it a workload this site can run, does it fit in what is left
-of the site's capacity, are its artifacts here and intact. Only then does the runtime
-get it. What stops an assignment is kept as a ``Problem`` (phase, reason, message) that
-the status reporter sends instead of silence. Works the same with the hub down: it
-reads only local state.
+For each assignment: is it a workload this site can run, do its replicas fit in what
+is left of the site's capacity, are its artifacts here and intact. Only then does the
+runtime get one instance per replica (keyed as ``replicas`` says); replicas beyond
+``spec.replicas`` are stopped, highest first, and the others are left running. What
+stops an assignment is kept as a ``Problem`` (phase, reason, message) that the status
+reporter sends instead of silence. Works the same with the hub down: it reads only
+local state.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from edgeplane.agent.errors import AgentError, HubRefused, HubUnreachable
 from edgeplane.agent.inventory import Capacity
+from edgeplane.agent.replicas import instance_keys, replicas_of, split_key, stop_order
 from edgeplane.agent.runtimes import InstanceSpec, Phase, Runtime
 from edgeplane.agent.state import LocalState, Object
 from edgeplane.api.quantity import Quantity, cpu_millis, memory_bytes
@@ -54,21 +57,30 @@ def requests_of(obj: Object) -> Request:
 def admit(
     desired: Mapping[str, Object], running: set[str], capacity: Capacity
 ) -> tuple[set[str], Request]:
-    """Which assignments fit, and what is left. Ones already running keep their place,
-    so a new arrival never pushes out a workload that runs."""
-    order = sorted(desired, key=lambda name: (name not in running, name))
+    """Which instances fit (by instance key), and what is left. Every replica asks for
+    its assignment's requests, so n replicas take n times them. Instances already
+    running keep their place, so a new arrival (or another's scale-up) never pushes
+    out a workload that runs."""
+    wanted = [(key, name) for name, obj in desired.items() for key in _keys(name, obj)]
+    order = sorted(wanted, key=lambda kn: (kn[0] not in running, kn[1], split_key(kn[0])[1]))
+    needs = {name: requests_of(obj) for name, obj in desired.items()}
     cpu, memory, admitted = capacity.cpu_millis, capacity.memory_bytes, set()
-    for name in order:
-        need = requests_of(desired[name])
+    for key, name in order:
+        need = needs[name]
         if need.cpu_millis <= cpu and need.memory_bytes <= memory:
             cpu, memory = cpu - need.cpu_millis, memory - need.memory_bytes
-            admitted.add(name)
+            admitted.add(key)
     return admitted, Request(cpu, memory)
 
 
-def with_identity(workload: Mapping[str, Any], obj: Object) -> dict[str, Any]:
-    """The workload with ``EDGEPLANE_SITE``, ``EDGEPLANE_APPLICATION`` and
-    ``EDGEPLANE_ASSIGNMENT`` in its environment; the workload's own values win."""
+def _keys(name: str, obj: Object) -> list[str]:
+    return instance_keys(name, replicas_of(obj))
+
+
+def with_identity(workload: Mapping[str, Any], obj: Object, replica: int = 0) -> dict[str, Any]:
+    """The workload with ``EDGEPLANE_SITE``, ``EDGEPLANE_APPLICATION``,
+    ``EDGEPLANE_ASSIGNMENT`` and ``EDGEPLANE_REPLICA`` in its environment; the
+    workload's own values win."""
     spec = obj["spec"]
     env = workload.get("env") or []
     own = dict(env) if isinstance(env, dict) else {e["name"]: e.get("value", "") for e in env}
@@ -76,6 +88,7 @@ def with_identity(workload: Mapping[str, Any], obj: Object) -> dict[str, Any]:
         "EDGEPLANE_SITE": spec.get("site", ""),
         "EDGEPLANE_APPLICATION": spec.get("application", ""),
         "EDGEPLANE_ASSIGNMENT": obj["metadata"]["name"],
+        "EDGEPLANE_REPLICA": str(replica),
     }
     return {**workload, "env": {**identity, **own}}
 
@@ -119,20 +132,34 @@ class Reconciler:
 
     async def reconcile(self) -> None:
         desired = self._state.assignments()
-        for key in self._runtime.keys() - desired.keys():
-            log.info("assignment %s removed: stopping its workload", key)
-            await self._runtime.remove(key)
-            self._uids.pop(key, None)
+        wanted = {key for name, obj in desired.items() for key in _keys(name, obj)}
+        await self._stop(self._runtime.keys() - wanted, desired)
+        for name in self._uids.keys() - desired.keys():
+            del self._uids[name]
         admitted, self.allocatable = admit(desired, self._runtime.keys(), self.capacity)
         problems: dict[str, Problem] = {}
         for name, obj in sorted(desired.items()):
-            if problem := await self._ensure(name, obj, name in admitted):
+            if problem := await self._ensure(name, obj, admitted):
                 problems[name] = problem
         if problems != self.problems:
             self.problems = problems
             self._status_changed.set()
 
-    async def _ensure(self, name: str, obj: Object, fits: bool) -> Problem | None:
+    async def _stop(self, keys: set[str], desired: Mapping[str, Object]) -> None:
+        for key in stop_order(keys):
+            name, replica = split_key(key)
+            if name in desired:
+                log.info("%s: replica %d is beyond spec.replicas: stopping it", name, replica)
+            else:
+                log.info("assignment %s removed: stopping its replica %d", name, replica)
+        await self._remove(keys)
+
+    async def _remove(self, keys: set[str]) -> None:
+        """Side by side, so that n stubborn replicas take one grace period, not n;
+        started highest replica first."""
+        await asyncio.gather(*(self._runtime.remove(key) for key in stop_order(keys)))
+
+    async def _ensure(self, name: str, obj: Object, admitted: set[str]) -> Problem | None:
         workload = obj["spec"].get("workload", {}).get("process")
         if workload is None:
             return Problem(
@@ -141,28 +168,36 @@ class Reconciler:
                 "this site runs the process runtime: give the application a "
                 "workload.process, or place it on a kubernetes site",
             )
-        if not fits:
-            return self._no_room(name, obj)
-        dirs = await self._artifacts(workload.get("artifacts") or [])
-        if isinstance(dirs, Problem):
-            # An older version that runs keeps running: a bad artifact must not take
-            # down what works.
-            return dirs
-        uid, held = obj["metadata"].get("uid") or "", self._runtime.keys()
-        if self._uids.get(name, uid) != uid and name in held:
-            log.info("assignment %s was recreated: restarting its workload", name)
-            await self._runtime.remove(name)
-        self._uids[name] = uid
-        spec = InstanceSpec(name, _generation(obj), with_identity(workload, obj), dirs)
-        await self._runtime.ensure(spec)
-        return None
+        keys = [key for key in _keys(name, obj) if key in admitted]
+        if keys:
+            dirs = await self._artifacts(workload.get("artifacts") or [])
+            if isinstance(dirs, Problem):
+                # An older version that runs keeps running: a bad artifact must not
+                # take down what works.
+                return dirs
+            await self._restart_if_recreated(name, obj)
+            for key in keys:
+                identity = with_identity(workload, obj, split_key(key)[1])
+                await self._runtime.ensure(InstanceSpec(key, _generation(obj), identity, dirs))
+        waiting = replicas_of(obj) - len(keys)
+        return self._no_room(obj, waiting) if waiting else None
 
-    def _no_room(self, name: str, obj: Object) -> Problem:
-        need, left = requests_of(obj), self.allocatable
+    async def _restart_if_recreated(self, name: str, obj: Object) -> None:
+        uid = obj["metadata"].get("uid") or ""
+        if self._uids.get(name, uid) != uid:
+            held = set(filter(lambda key: split_key(key)[0] == name, self._runtime.keys()))
+            if held:
+                log.info("assignment %s was recreated: restarting its workload", name)
+                await self._remove(held)
+        self._uids[name] = uid
+
+    def _no_room(self, obj: Object, waiting: int) -> Problem:
+        need, left, replicas = requests_of(obj), self.allocatable, replicas_of(obj)
+        which = "needs" if replicas == 1 else f"{waiting} of {replicas} replicas wait: each needs"
         return Problem(
             Phase.PENDING,
             "InsufficientCapacity",
-            f"needs cpu {need.cpu_millis}m and memory {need.memory_bytes} bytes; the site "
+            f"{which} cpu {need.cpu_millis}m and memory {need.memory_bytes} bytes; the site "
             f"has {left.cpu_millis}m and {left.memory_bytes} bytes left",
         )
 

@@ -2,6 +2,7 @@
 
 Each status is compared with what the hub already holds (kept in local state) and
 only the fields that changed are sent, as a merge patch. A heartbeat is one field.
+An assignment of several replicas reports one status summed over its instances.
 When the hub is unreachable nothing is lost: the next pass sends the difference
 between what the hub holds and what is true by then.
 """
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from edgeplane.agent.backoff import Backoff
 from edgeplane.agent.errors import HubRefused, HubUnreachable
 from edgeplane.agent.hublink import HubLink
 from edgeplane.agent.reconciler import Problem, Reconciler
+from edgeplane.agent.replicas import by_assignment, replicas_of
 from edgeplane.agent.runtimes import InstanceStatus, Phase, Runtime
 from edgeplane.agent.state import LocalState, Object
 
@@ -42,29 +44,78 @@ def merge_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]
 def assignment_status(
     obj: Object, instance: InstanceStatus | None, problem: Problem | None, address: str
 ) -> dict[str, Any]:
+    """The status of a one-replica assignment (``replicas_status`` of one instance)."""
+    return replicas_status(obj, [instance], problem, address)
+
+
+def replicas_status(
+    obj: Object,
+    instances: Sequence[InstanceStatus | None],
+    problem: Problem | None,
+    address: str,
+) -> dict[str, Any]:
+    """The status of an assignment from its instances (one per replica, by index; None
+    for one not started): ``ready`` and ``restarts`` summed, ``Running`` only when every
+    replica runs, else the worst replica's phase and why, ``startedAt`` of replica 0,
+    and the endpoints of every replica at this generation, replica 0's first."""
     generation = int(obj["metadata"].get("generation") or 1)
+    views = [_replica_view(s, generation, address) for s in instances]
     if problem is not None:
         status: dict[str, Any] = {
             "phase": problem.phase.value,
             "reason": problem.reason,
             "message": problem.message,
         }
-    elif instance is None or instance.generation != generation:
-        status = {"phase": Phase.PENDING.value, "reason": "Starting"}
+    elif not views:
+        status = {"phase": Phase.RUNNING.value, "reason": "ScaledToZero", "message": ZERO}
     else:
-        status = _instance_status(instance, address)
-    status.setdefault("ready", 0)
+        status = _summary(views)
+    status["ready"] = sum(v.get("ready", 0) for v in views)
+    status["endpoints"] = [e for v in views for e in v.get("endpoints", [])] or None
     status["observedGeneration"] = generation
-    if instance is not None:
-        status.setdefault("restarts", instance.restarts)
-    return status
+    if held := [s for s in instances if s is not None]:
+        status["restarts"] = sum(s.restarts for s in held)
+    return {k: v for k, v in status.items() if v is not None}
 
 
-def _instance_status(instance: InstanceStatus, address: str) -> dict[str, Any]:
+ZERO = "spec.replicas is 0: nothing runs"
+# Which replica speaks for the assignment when they differ: the worst first.
+_SEVERITY = [
+    Phase.FAILED,
+    Phase.CRASH_LOOP,
+    Phase.UNHEALTHY,
+    Phase.PENDING,
+    Phase.STARTING,
+    Phase.SUCCEEDED,
+    Phase.RUNNING,
+]
+
+
+def _summary(views: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Phase, reason and message of the worst replica; its message names it when
+    there are several."""
+    index, worst = min(
+        enumerate(views),
+        key=lambda iv: (_SEVERITY.index(Phase(iv[1]["phase"])), "reason" not in iv[1], iv[0]),
+    )
+    message = worst.get("message")
+    if message and len(views) > 1:
+        message = f"replica {index}: {message}"
+    return {
+        "phase": worst["phase"],
+        "reason": worst.get("reason"),
+        "message": message,
+        "startedAt": views[0].get("startedAt"),
+    }
+
+
+def _replica_view(instance: InstanceStatus | None, generation: int, address: str) -> dict[str, Any]:
+    """One replica's status fields; one of an older generation is still starting."""
+    if instance is None or instance.generation != generation:
+        return {"phase": Phase.PENDING.value, "reason": "Starting"}
     status: dict[str, Any] = {
         "phase": instance.phase.value,
         "ready": 1 if instance.ready else 0,
-        "restarts": instance.restarts,
         "reason": instance.reason,
         "message": instance.message,
         "startedAt": rfc3339(instance.started_at) if instance.started_at is not None else None,
@@ -128,9 +179,11 @@ class StatusReporter:
     async def report(self) -> None:
         """Send every status that differs from what the hub holds."""
         await self._report_site()
-        instances, problems = self._runtime.statuses(), self._reconciler.problems
+        held, problems = by_assignment(self._runtime.statuses()), self._reconciler.problems
         for name, obj in self._state.assignments().items():
-            new = assignment_status(obj, instances.get(name), problems.get(name), self._address)
+            mine = held.get(name, {})
+            instances = [mine.get(i) for i in range(replicas_of(obj))]
+            new = replicas_status(obj, instances, problems.get(name), self._address)
             patch = merge_diff(obj.get("status") or {}, new)
             if patch:
                 await self._send_assignment(name, patch)

@@ -37,7 +37,8 @@ class InstanceSpec:
     """One workload to run: an assignment's rendered spec, plus where its artifacts are."""
 
     key: str
-    """The assignment's name; unique at the site."""
+    """Unique at the site: the assignment's name for its replica 0, else
+    ``<assignment>_<replica>`` (see ``edgeplane.agent.replicas``)."""
     generation: int
     """The assignment's ``metadata.generation``: a different one means restart with the new spec."""
     workload: Mapping[str, Any]
@@ -77,7 +78,9 @@ class Runtime(Protocol):
 
     async def ensure(self, spec: InstanceSpec) -> None:
         """Run this instance: start it, or leave it when it already runs at this
-        generation, or stop the old one and start this when the generation differs."""
+        generation, or stop the old one and start this when the generation differs.
+        A new generation with the same workload and artifact directories is taken on
+        in place (its status reads the new generation) and restarts nothing."""
 
     async def remove(self, key: str) -> None:
         """Stop the instance (SIGTERM, the grace period, then SIGKILL) and forget it."""

@@ -23,7 +23,11 @@ class FakeRuntime:
 
     async def ensure(self, spec: InstanceSpec) -> None:
         held = self.specs.get(spec.key)
-        if held is None or held.generation != spec.generation:
+        same = held is not None and (held.workload, held.artifact_dirs) == (
+            spec.workload,
+            spec.artifact_dirs,
+        )
+        if held is None or (held.generation != spec.generation and not same):
             self.starts.append((spec.key, spec.generation))
             self._changed.set()
         self.specs[spec.key] = spec

@@ -17,11 +17,16 @@ from edgeplane.agent.state import LocalState
 
 
 def assignment(
-    name: str, uid: str = "u1", generation: int = 1, cpu: str = "100m", **workload: Any
+    name: str,
+    uid: str = "u1",
+    generation: int = 1,
+    cpu: str = "100m",
+    replicas: int | None = None,
+    **workload: Any,
 ) -> dict[str, Any]:
     process = {"command": "true", **workload} if "kubernetes" not in workload else None
     spec_workload = {"process": process} if process else {"kubernetes": workload["kubernetes"]}
-    return {
+    obj: dict[str, Any] = {
         "metadata": {"name": name, "uid": uid, "generation": generation, "resourceVersion": "1"},
         "spec": {
             "site": "s",
@@ -30,6 +35,9 @@ def assignment(
             "resources": {"cpu": cpu},
         },
     }
+    if replicas is not None:
+        obj["spec"]["replicas"] = replicas
+    return obj
 
 
 class Artifacts:
@@ -106,3 +114,76 @@ async def test_kubernetes_workloads_are_refused_here(tmp_path: Path) -> None:
     await rec.reconcile()
     assert rec.problems["k"].reason == "UnsupportedWorkload"
     assert runtime.keys() == set()
+
+
+async def test_replicas_scale_up_and_down_without_restarting_the_others(tmp_path: Path) -> None:
+    runtime = FakeRuntime()
+    rec, state = reconciler(tmp_path, runtime)
+    state.replace_assignments([assignment("a", replicas=3)], "1")
+    await rec.reconcile()
+    assert runtime.keys() == {"a", "a_1", "a_2"}
+    assert [runtime.specs[k].workload["env"]["EDGEPLANE_REPLICA"] for k in ("a", "a_1", "a_2")] == [
+        "0",
+        "1",
+        "2",
+    ]
+    # The hub bumps the generation when replicas change; the workload is the same.
+    state.replace_assignments([assignment("a", generation=2, replicas=5)], "2")
+    await rec.reconcile()
+    assert runtime.starts == [("a", 1), ("a_1", 1), ("a_2", 1), ("a_3", 2), ("a_4", 2)]
+    assert {spec.generation for spec in runtime.specs.values()} == {2}
+    state.replace_assignments([assignment("a", generation=3, replicas=1)], "3")
+    await rec.reconcile()
+    assert runtime.removed == ["a_4", "a_3", "a_2", "a_1"]
+    assert runtime.keys() == {"a"} and len(runtime.starts) == 5
+    assert rec.problems == {}
+
+
+async def test_zero_replicas_run_nothing_and_keep_the_assignment(tmp_path: Path) -> None:
+    runtime = FakeRuntime()
+    rec, state = reconciler(tmp_path, runtime)
+    state.replace_assignments([assignment("a", replicas=2)], "1")
+    await rec.reconcile()
+    state.replace_assignments([assignment("a", generation=2, replicas=0)], "2")
+    await rec.reconcile()
+    assert runtime.keys() == set()
+    assert runtime.removed == ["a_1", "a"]
+    assert set(state.assignments()) == {"a"} and rec.problems == {}
+    assert rec.allocatable.cpu_millis == 1000
+    state.replace_assignments([assignment("a", generation=3, replicas=1)], "3")
+    await rec.reconcile()
+    assert runtime.keys() == {"a"}
+
+
+async def test_replicas_that_do_not_fit_wait_and_say_how_many(tmp_path: Path) -> None:
+    runtime = FakeRuntime()
+    rec, state = reconciler(tmp_path, runtime, cpu="1")
+    state.replace_assignments([assignment("a", cpu="300m", replicas=4)], "1")
+    await rec.reconcile()
+    assert runtime.keys() == {"a", "a_1", "a_2"}
+    problem = rec.problems["a"]
+    assert (problem.phase, problem.reason) == (Phase.PENDING, "InsufficientCapacity")
+    assert problem.message.startswith("1 of 4 replicas wait: each needs cpu 300m")
+    assert rec.allocatable.cpu_millis == 100
+
+
+async def test_a_recreated_assignment_restarts_every_replica(tmp_path: Path) -> None:
+    runtime = FakeRuntime()
+    rec, state = reconciler(tmp_path, runtime)
+    state.replace_assignments([assignment("a", replicas=2)], "1")
+    await rec.reconcile()
+    state.replace_assignments([assignment("a", uid="u2", replicas=2)], "2")
+    await rec.reconcile()
+    assert runtime.removed == ["a_1", "a"]
+    assert runtime.starts == [("a", 1), ("a_1", 1), ("a", 1), ("a_1", 1)]
+
+
+async def test_a_removed_assignment_stops_all_its_replicas(tmp_path: Path) -> None:
+    runtime = FakeRuntime()
+    rec, state = reconciler(tmp_path, runtime)
+    state.replace_assignments([assignment("a", replicas=3), assignment("b")], "1")
+    await rec.reconcile()
+    state.replace_assignments([assignment("b")], "2")
+    await rec.reconcile()
+    assert runtime.removed == ["a_2", "a_1", "a"]
+    assert runtime.keys() == {"b"}

@@ -24,6 +24,12 @@ from edgeplane.agent.runtimes.process.supervisor import Supervisor, Timings
 log = logging.getLogger("edgeplane.agent.runtimes.process")
 
 
+def runs_the_same(record: Record, spec: InstanceSpec) -> bool:
+    """Whether ``spec`` would start the very process the record describes."""
+    dirs = {name: str(path) for name, path in spec.artifact_dirs.items()}
+    return record.workload == dict(spec.workload) and record.artifact_dirs == dirs
+
+
 class ProcessRuntime:
     def __init__(
         self,
@@ -60,6 +66,11 @@ class ProcessRuntime:
         check_key(spec.key)
         current = self._supervisors.get(spec.key)
         if current is not None and current.record.generation == spec.generation:
+            return
+        if current is not None and runs_the_same(current.record, spec):
+            # Nothing this instance runs changed (the assignment's replicas, revision or
+            # resources did): a scale-up or -down must not restart the replicas that stay.
+            current.relabel(spec.generation)
             return
         ports: dict[str, int] = {}
         if current is not None:

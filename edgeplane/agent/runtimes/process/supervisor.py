@@ -105,6 +105,11 @@ class Supervisor:
                 ending = exit_ending(None)
         self._task = asyncio.create_task(self._run(ending), name=f"supervise {record.key}")
 
+    def relabel(self, generation: int) -> None:
+        """Take on a new generation whose workload is the same, without a restart."""
+        self._save(generation=generation)
+        self._set(generation=generation)
+
     async def detach(self) -> None:
         """Stop supervising; the process keeps running and its record stays."""
         if self._task is not None:
