@@ -1,6 +1,7 @@
 """Replicas with a real hub and a real agent process: an Assignment of 3 replicas runs
 3 processes, each on its own port with its own EDGEPLANE_REPLICA; a restarted agent
 adopts all 3; scaling to 1 stops the other two and keeps the first; 0 runs nothing.
+Then, on the process runtime alone, why the replicas that stay are not restarted.
 
 Placement writes ``replicas: 1`` today, so the Assignment is created through the admin
 API. Its Application names an artifact the hub does not have: placement then keeps the
@@ -10,18 +11,24 @@ there") instead of deleting one it did not write or resetting its replicas.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
+from edgeplane.agent.runtimes import InstanceSpec, InstanceStatus, Phase
+from edgeplane.agent.runtimes.process import ProcessRuntime, Timings
+from edgeplane.agent.runtimes.process.cleanup import kill_recorded
 from edgeplane.api.wellknown import APPLICATION_LABEL, SITE_LABEL
 from tests.support.fleet import DEMO_SERVICE, Fleet, demo_app, tarball, wait_for, who
 
 pytestmark = pytest.mark.timeout(240)
 NAME = "web.site-a"
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -122,3 +129,46 @@ def test_three_replicas_adopted_scaled_to_one_then_zero(fleet: Fleet) -> None:
     wait_for(lambda: not alive(pids[0]), "replica 0 stopped")
     assert fleet.api("GET", f"/assignments/{NAME}").status_code == 200
     assert not list((runtime / "instances").glob("*.json"))
+
+
+async def test_a_new_generation_of_the_same_workload_restarts_nothing(tmp_path: Path) -> None:
+    """What lets a scale-up or -down leave the other replicas alone: the hub bumps the
+    assignment's generation, but their workload is the same, so the runtime takes the
+    new generation on in place, and a restarted runtime adopts it at that generation."""
+    timings = Timings(poll_seconds=0.05)
+    workload = {"command": "sleep", "args": ["300"], "env": {"EDGEPLANE_REPLICA": "1"}}
+    runtime = ProcessRuntime(tmp_path / "runtime", timings=timings)
+    await runtime.start()
+    try:
+        await runtime.ensure(InstanceSpec("web.s_1", 1, workload))
+        first = await eventually(lambda: running(runtime, "web.s_1", 1), "generation 1 running")
+        await runtime.ensure(InstanceSpec("web.s_1", 2, dict(workload)))
+        second = await eventually(lambda: running(runtime, "web.s_1", 2), "generation 2")
+        assert second.pid == first.pid and second.restarts == 0
+        await runtime.close()
+        runtime = ProcessRuntime(tmp_path / "runtime", timings=timings)
+        await runtime.start()
+        adopted = await eventually(lambda: running(runtime, "web.s_1", 2), "adopted at 2")
+        assert adopted.pid == first.pid
+        await runtime.ensure(InstanceSpec("web.s_1", 3, {**workload, "args": ["301"]}))
+        third = await eventually(lambda: running(runtime, "web.s_1", 3), "generation 3")
+        assert third.pid != first.pid, "a changed workload is restarted"
+    finally:
+        await runtime.close()
+        kill_recorded(tmp_path / "runtime")
+
+
+def running(runtime: ProcessRuntime, key: str, generation: int) -> InstanceStatus | None:
+    status = runtime.statuses().get(key)
+    if status is None or status.generation != generation or status.phase is not Phase.RUNNING:
+        return None
+    return status if status.pid is not None else None
+
+
+async def eventually(check: Callable[[], T | None], what: str, within: float = 30.0) -> T:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {within} s waiting for {what}")
