@@ -39,8 +39,71 @@ class PlacementMode(enum.StrEnum):
 
 
 class SpreadConstraint(Model):
+    """Replicas spread over the values of a site label (region, zone): no value more than
+    ``maxSkew`` replicas ahead of another that still has room, using at least
+    ``minGroups`` and at most ``maxGroups`` values."""
+
     topology_key: LabelKey = Field(alias="topologyKey")
     max_skew: int = Field(default=1, ge=1, alias="maxSkew")
+    min_groups: int | None = Field(default=None, ge=1, alias="minGroups")
+    max_groups: int | None = Field(default=None, ge=1, alias="maxGroups")
+
+    @model_validator(mode="after")
+    def _groups_in_order(self) -> SpreadConstraint:
+        if self.min_groups and self.max_groups and self.min_groups > self.max_groups:
+            raise ValueError(
+                f"minGroups {self.min_groups} is more than maxGroups {self.max_groups}: "
+                "lower minGroups or raise maxGroups"
+            )
+        return self
+
+
+class Division(enum.StrEnum):
+    DUPLICATED = "Duplicated"
+    DIVIDED = "Divided"
+
+
+class StaticWeight(Model):
+    """Divided replicas go in proportion to ``weight`` to the sites of a SiteGroup or a
+    selector (the first entry a site matches counts; sites matching none get none)."""
+
+    site_group: ObjectName | None = Field(default=None, alias="siteGroup")
+    selector: LabelSelector | None = None
+    weight: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> StaticWeight:
+        if (self.site_group is None) == (self.selector is None):
+            raise ValueError("a weight targets exactly one of siteGroup or selector")
+        return self
+
+
+class Point(Model):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Locality(Model):
+    """Prefer sites near a point or near a SiteGroup's sites; with ``maxDistanceKm``,
+    sites farther away (or without a location) are not used at all."""
+
+    near: Point | None = None
+    site_group: ObjectName | None = Field(default=None, alias="siteGroup")
+    max_distance_km: float | None = Field(default=None, gt=0, alias="maxDistanceKm")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Locality:
+        if (self.near is None) == (self.site_group is None):
+            raise ValueError("locality needs exactly one of near ({lat, lon}) or siteGroup")
+        return self
+
+
+class Scoring(Model):
+    """How much each scorer weighs when choosing among feasible sites."""
+
+    balance: float | None = Field(default=None, ge=0)
+    locality: float | None = Field(default=None, ge=0)
+    stickiness: float | None = Field(default=None, ge=0)
 
 
 class TolerationOperator(enum.StrEnum):
@@ -74,6 +137,10 @@ class Placement(Model):
     spread: list[SpreadConstraint] | None = None
     priority: int | None = None
     tolerations: list[Toleration] | None = None
+    division: Division | None = None
+    weights: list[StaticWeight] | None = None
+    locality: Locality | None = None
+    scoring: Scoring | None = None
 
     @field_validator("site_groups")
     @classmethod
@@ -87,6 +154,18 @@ class Placement(Model):
             raise ValueError("mode Replicas needs replicas: set placement.replicas (0 or more)")
         if self.mode is PlacementMode.EVERY_SITE and self.replicas is not None:
             raise ValueError("mode EverySite runs one per site: remove placement.replicas")
+        if self.mode is PlacementMode.EVERY_SITE and self.division is not None:
+            raise ValueError("mode EverySite runs one per site: remove placement.division")
+        if self.weights and self.division is not Division.DIVIDED:
+            raise ValueError("weights divide replicas: set placement.division: Divided")
+        duplicated = self.mode is PlacementMode.REPLICAS and self.division is not Division.DIVIDED
+        for spread in self.spread or ():
+            if duplicated and spread.min_groups and (self.replicas or 0) < spread.min_groups:
+                raise ValueError(
+                    f"spread over {spread.topology_key} needs minGroups {spread.min_groups} "
+                    f"but there are only {self.replicas} replicas: lower minGroups or add "
+                    "replicas"
+                )
         return self
 
 

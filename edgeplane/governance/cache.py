@@ -50,6 +50,37 @@ class PlacementGovernor:
         self._shared: dict[tuple[str, LabelSet | None, LabelSet], list[Violation]] = {}
         self.evaluations = 0
 
+    @property
+    def version(self) -> tuple[tuple[str, int], ...]:
+        """The policies' names and generations: changes when any policy does."""
+        return self._key
+
+    def renewed(self, policies: Sequence[CompiledPolicy]) -> PlacementGovernor:
+        """A governor for changed policies that keeps what it knew of the unchanged ones,
+        so a change costs the evaluations of the policy that changed."""
+        fresh = PlacementGovernor(policies)
+        kept = {name for name, generation in fresh._key if (name, generation) in self._key}
+        fresh._shared = {k: v for k, v in self._shared.items() if k[0] in kept}
+        return fresh
+
+    def key(self, app: Mapping[str, Any]) -> tuple[object, ...]:
+        """What of ``app`` its verdicts depend on: applications with equal keys get
+        equal verdicts at every site (the policies that cover them, and what of the
+        application those read)."""
+        meta = app["metadata"]
+        labels = frozenset((meta.get("labels") or {}).items())
+        found: list[object] = []
+        for policy in self.policies:
+            if policy.covers(app):
+                reads = self._reads[policy.name]
+                if reads == "all":
+                    found.append(
+                        (policy.name, meta["name"], int(meta.get("generation") or 1), labels)
+                    )
+                else:
+                    found.append((policy.name, labels if reads == "labels" else None))
+        return tuple(found)
+
     def same_policies(self, policies: Sequence[CompiledPolicy]) -> bool:
         placement = [p for p in policies if p.scope is Scope.PLACEMENT]
         return tuple((p.name, p.generation) for p in placement) == self._key

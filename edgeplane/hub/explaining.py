@@ -16,8 +16,8 @@ from edgeplane.hub.admission import warning_headers
 from edgeplane.hub.controllers.placement import PlacementController
 from edgeplane.hub.errors import ApiError
 from edgeplane.hub.resources import ObjectResponse, json_body
-from edgeplane.placement.simple import Snapshot
-from edgeplane.placement.simple import explain as explain_placement
+from edgeplane.placement.model import Snapshot
+from edgeplane.placement.planner import explain as explain_placement
 from edgeplane.store.errors import NotFound
 
 router = APIRouter(prefix="/api/v1alpha1")
@@ -63,6 +63,8 @@ def _explained(snapshot: Snapshot, name: str, site: str | None) -> Response:
         "unplaced": decision.unplaced,
         "reasons": list(decision.reasons),
     }
+    if decision.counts:
+        body["replicas"] = dict(zip(decision.sites, decision.counts, strict=True))
     if found.site:
         body["site"] = {
             "name": found.site,

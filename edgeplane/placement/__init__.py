@@ -4,7 +4,12 @@ Belongs here: snapshot, checks (filters), scorers, the pipeline, replica divisio
 explanations. Not here: any I/O; the hub controller reads the store and writes the
 Assignments this package decides.
 
-* ``simple``: placement v0 (selector, siteGroups, cordon, capacity; EverySite and
-  Replicas with stickiness), until the placement engine replaces it.
-* ``views``: wire objects into the frozen views ``simple`` reads.
+* ``model``: the frozen views placement reads, the snapshot, and ``Decision``;
+* ``views``: wire objects into those views;
+* ``fleet``: the sites as arrays (by label set, taint set, topology domain);
+* ``checks``: the feasibility checks for one site (explain, and one changed site);
+* ``ledger``: capacity during a pass, reservations by priority, preemption;
+* ``scorers``: balance, locality, stickiness and fixed preferences;
+* ``division``: picking N sites with spread, dividing N replicas by weights;
+* ``planner``: the engine (full and incremental) and ``explain``.
 """

@@ -1,20 +1,28 @@
 """Feasibility checks, one small function each, cheapest first (Nomad's feasibility
 stack). A check answers why a site cannot take an application, or None.
 
-The planner runs the label checks (selector, siteGroups, and policy, whose verdicts are
-cached) once per distinct label set, and the site checks (phase, taints, capacity) per
-site; ``verdicts`` runs all of them on one ``Trial`` for ``explain``.
+These are the checks for one site: ``explain --site`` shows each one's verdict, and
+the planner asks them when one site changes. Over the whole fleet the planner runs the
+same checks as array operations (``planner``); a property test holds the two to the
+same answers.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from edgeplane.api.selectors import Selector
-    from edgeplane.placement.simple import AppView, Room, SiteView, Snapshot
+from edgeplane.api.selectors import Selector
+from edgeplane.placement.model import AppView, SiteView
+
+
+@dataclass
+class Room:
+    """What is left of a site's capacity for an application (None: not limited)."""
+
+    cpu: int | float | None
+    memory: int | float | None
 
 
 @dataclass(frozen=True)
@@ -23,7 +31,12 @@ class Trial:
     site: SiteView
     room: Room
     held: bool
-    snapshot: Snapshot
+    groups: Mapping[str, Selector]
+    policy: tuple[str | None, bool] = (None, False)
+    """The policy verdict for the site's labels: why excluded, and whether a held site
+    may stay (onViolation: Report)."""
+    distance_km: float | None = None
+    """From the application's locality target; None without one or without a location."""
 
 
 Check = Callable[[Trial], str | None]
@@ -45,17 +58,21 @@ def groups_reason(
     return None
 
 
-def phase_reason(site: SiteView, held: bool) -> str | None:
-    """Cordoned sites take nothing; Offline ones take nothing new (what they hold
-    stays until failover moves it)."""
+CORDONED = "are cordoned"
+OFFLINE = "are offline"
+
+
+def phase_reason(app: AppView, site: SiteView, held: bool) -> str | None:
+    """Cordoned sites take nothing. Offline ones take nothing new; what an EverySite
+    application runs there stays (it goes on running offline), while Replicas move."""
     if site.unschedulable or site.phase == "Cordoned":
-        return "are cordoned"
-    if site.phase == "Offline" and not held:
-        return "are offline"
+        return CORDONED
+    if site.phase == "Offline" and not (held and app.every_site):
+        return OFFLINE
     return None
 
 
-def _tolerated(app: AppView, key: str, value: str | None, effect: str) -> bool:
+def tolerated(app: AppView, key: str, value: str | None, effect: str) -> bool:
     for toleration in app.tolerations:
         if toleration.effect not in (None, effect):
             continue
@@ -72,7 +89,7 @@ def taints_reason(app: AppView, site: SiteView, held: bool) -> str | None:
     """NoSchedule keeps new applications off (what runs stays); NoExecute also sends
     away what runs. PreferNoSchedule only ranks the site lower."""
     for taint in site.taints:
-        if taint.effect == "PreferNoSchedule" or _tolerated(
+        if taint.effect == "PreferNoSchedule" or tolerated(
             app, taint.key, taint.value, taint.effect
         ):
             continue
@@ -81,21 +98,51 @@ def taints_reason(app: AppView, site: SiteView, held: bool) -> str | None:
     return None
 
 
+def cpu_reason(app: AppView) -> str:
+    return f"had too little cpu left (need {app.cpu_millis}m)"
+
+
+def memory_reason(app: AppView) -> str:
+    return f"had too little memory left (need {app.memory_bytes // 2**20}Mi)"
+
+
 def capacity_reason(app: AppView, room: Room) -> str | None:
     if room.cpu is not None and app.cpu_millis > room.cpu:
-        return f"had too little cpu left (need {app.cpu_millis}m)"
+        return cpu_reason(app)
     if room.memory is not None and app.memory_bytes > room.memory:
-        return f"had too little memory left (need {app.memory_bytes // 2**20}Mi)"
+        return memory_reason(app)
     return None
 
 
-def site_reason(app: AppView, site: SiteView, held: bool, room: Room) -> str | None:
-    """The checks that depend on the site itself, not only on its labels."""
-    return (
-        phase_reason(site, held)
-        or (taints_reason(app, site, held) if site.taints else None)
-        or capacity_reason(app, room)
-    )
+def device_reason(app: AppView, index: int) -> str:
+    need = app.devices[index]
+    return f"had fewer than {need.count} device(s) matching {need.selector or 'anything'}"
+
+
+def devices_reason(app: AppView, site: SiteView) -> str | None:
+    for i, need in enumerate(app.devices):
+        if sum(1 for d in site.devices if need.selector.matches(d)) < need.count:
+            return device_reason(app, i)
+    return None
+
+
+def locality_reason(app: AppView) -> str:
+    assert app.locality is not None
+    target = app.locality.site_group or "the location"
+    return f"are farther than {app.locality.max_km:g} km from {target} (or have no location)"
+
+
+def distance_reason(app: AppView, distance_km: float | None) -> str | None:
+    if app.locality is None or app.locality.max_km is None:
+        return None
+    if distance_km is None or math.isnan(distance_km) or distance_km > app.locality.max_km:
+        return locality_reason(app)
+    return None
+
+
+def policy_reason(verdict: tuple[str | None, bool], held: bool) -> str | None:
+    why, may_stay = verdict
+    return None if why is None or (held and may_stay) else why
 
 
 def selector(t: Trial) -> str | None:
@@ -103,11 +150,11 @@ def selector(t: Trial) -> str | None:
 
 
 def site_groups(t: Trial) -> str | None:
-    return groups_reason(t.app, t.site.labels, t.snapshot.groups)
+    return groups_reason(t.app, t.site.labels, t.groups)
 
 
 def phase(t: Trial) -> str | None:
-    return phase_reason(t.site, t.held)
+    return phase_reason(t.app, t.site, t.held)
 
 
 def taints(t: Trial) -> str | None:
@@ -118,8 +165,16 @@ def capacity(t: Trial) -> str | None:
     return capacity_reason(t.app, t.room)
 
 
+def devices(t: Trial) -> str | None:
+    return devices_reason(t.app, t.site)
+
+
+def locality(t: Trial) -> str | None:
+    return distance_reason(t.app, t.distance_km)
+
+
 def policy(t: Trial) -> str | None:
-    return t.snapshot.policy(t.app, t.site, t.held)
+    return policy_reason(t.policy, t.held)
 
 
 CHECKS: tuple[tuple[str, Check], ...] = (
@@ -128,6 +183,8 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("phase", phase),
     ("taints", taints),
     ("capacity", capacity),
+    ("devices", devices),
+    ("locality", locality),
     ("policy", policy),
 )
 """In order: the cheapest first; the policy (CEL, if not cached) last."""
@@ -136,3 +193,11 @@ CHECKS: tuple[tuple[str, Check], ...] = (
 def verdicts(trial: Trial) -> list[tuple[str, str | None]]:
     """Every check's answer for one site (for ``explain --site``)."""
     return [(name, check(trial)) for name, check in CHECKS]
+
+
+def first_reason(trial: Trial) -> str | None:
+    """Why the site cannot take the application (the first check that fails), or None."""
+    for _, check in CHECKS:
+        if why := check(trial):
+            return why
+    return None

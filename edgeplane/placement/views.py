@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from edgeplane.api.quantity import Quantity, cpu_millis, memory_bytes
 from edgeplane.api.selectors import Selector, selector_from_dict
-from edgeplane.placement.simple import AppView, SiteView, TaintView, TolerationView
+from edgeplane.placement.model import (
+    AppView,
+    DeviceNeed,
+    Locality,
+    SiteView,
+    Spread,
+    StaticWeight,
+    TaintView,
+    TolerationView,
+    Weights,
+)
 
 Object = Mapping[str, Any]
 
@@ -20,12 +30,14 @@ def _memory(value: Any) -> int | None:
     return None if value is None else memory_bytes(Quantity.parse(value))
 
 
-def site_view(obj: Object) -> SiteView:
+def site_view(obj: Object, devices: Sequence[Mapping[str, str]] = ()) -> SiteView:
+    """``devices``: the labels of the available Devices at this site."""
     status, spec = obj.get("status") or {}, obj.get("spec") or {}
     # Capacity, not allocatable: agents report allocatable as what is left after the
     # workloads they run, and placement already subtracts those (its ledger), so
     # allocatable would count them twice.
     capacity = status.get("capacity") or {}
+    location = spec.get("location")
     return SiteView(
         name=obj["metadata"]["name"],
         labels=obj["metadata"].get("labels") or {},
@@ -36,24 +48,46 @@ def site_view(obj: Object) -> SiteView:
         taints=tuple(
             TaintView(t["key"], t.get("value"), t["effect"]) for t in spec.get("taints") or ()
         ),
+        location=(float(location["lat"]), float(location["lon"])) if location else None,
+        devices=tuple(devices),
     )
+
+
+def devices_by_site(devices: Iterable[Object]) -> dict[str, list[Mapping[str, str]]]:
+    """The labels of each site's available Devices (phase absent or Available)."""
+    found: dict[str, list[Mapping[str, str]]] = {}
+    for device in sorted(devices, key=lambda d: d["metadata"]["name"]):
+        if (device.get("status") or {}).get("phase") in (None, "Available"):
+            labels = device["metadata"].get("labels") or {}
+            found.setdefault(device["spec"]["site"], []).append(labels)
+    return found
+
+
+def _selector(raw: Any) -> Selector:
+    return selector_from_dict(raw) if raw else Selector()
 
 
 def app_view(obj: Object) -> AppView:
     spec = obj["spec"]
     placement, resources = spec.get("placement") or {}, spec.get("resources") or {}
-    selector = placement.get("selector")
+    locality = placement.get("locality")
+    near = (locality or {}).get("near")
+    scoring = placement.get("scoring") or {}
+    defaults = Weights()
     return AppView(
         name=obj["metadata"]["name"],
         every_site=placement.get("mode") == "EverySite",
         replicas=int(placement.get("replicas") or 0),
-        selector=selector_from_dict(selector) if selector else Selector(),
+        selector=_selector(placement.get("selector")),
         site_groups=tuple(placement.get("siteGroups") or ()),
         priority=int(placement.get("priority") or 0),
         cpu_millis=_cpu(resources.get("cpu")) or 0,
         memory_bytes=_memory(resources.get("memory")) or 0,
         spread=tuple(
-            (c["topologyKey"], int(c.get("maxSkew") or 1)) for c in placement.get("spread") or ()
+            Spread(
+                c["topologyKey"], int(c.get("maxSkew") or 1), c.get("minGroups"), c.get("maxGroups")
+            )
+            for c in placement.get("spread") or ()
         ),
         tolerations=tuple(
             TolerationView(
@@ -61,7 +95,32 @@ def app_view(obj: Object) -> AppView:
             )
             for t in placement.get("tolerations") or ()
         ),
+        devices=tuple(
+            DeviceNeed(_selector(d.get("selector")), int(d.get("count") or 1))
+            for d in spec.get("devices") or ()
+        ),
+        divided=placement.get("division") == "Divided",
+        static_weights=tuple(
+            StaticWeight(int(w["weight"]), _selector(w.get("selector")), w.get("siteGroup"))
+            for w in placement.get("weights") or ()
+        ),
+        locality=Locality(
+            (float(near["lat"]), float(near["lon"])) if near else None,
+            locality.get("siteGroup"),
+            locality.get("maxDistanceKm"),
+        )
+        if locality
+        else None,
+        weights=Weights(
+            balance=_or(scoring.get("balance"), defaults.balance),
+            locality=_or(scoring.get("locality"), defaults.locality),
+            stickiness=_or(scoring.get("stickiness"), defaults.stickiness),
+        ),
     )
+
+
+def _or(value: Any, default: float) -> float:
+    return default if value is None else float(value)
 
 
 def group_selectors(groups: Iterable[Object]) -> dict[str, Selector]:

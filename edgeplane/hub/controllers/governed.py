@@ -1,6 +1,7 @@
 """Placement-scope policies, as the placement controller applies them.
 
-``PolicyGate`` answers placement's policy question for each (application, site):
+``PolicyGate`` answers placement's policy question for each (application, site label
+set):
 
 * a Deny violation excludes the site ("excluded by policy pii-stays-in-eu"), unless
   every violated policy says ``onViolation: Report`` and the application runs there
@@ -15,13 +16,13 @@ label set, and kept across passes while the policies are unchanged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from edgeplane.governance.cache import PlacementGovernor
 from edgeplane.governance.policies import CompiledPolicy, Violation
 from edgeplane.hub.admission import PolicyCache
-from edgeplane.placement.simple import AppView, SiteView
+from edgeplane.placement.model import AppView
 from edgeplane.store.protocol import Object, Store
 
 log = logging.getLogger("edgeplane.hub.governance")
@@ -32,41 +33,51 @@ def _names(violations: Iterable[Violation]) -> str:
 
 
 class PolicyGate:
+    """Placement's ``Policies``: verdicts per (application, site label set)."""
+
     def __init__(self, store: Store) -> None:
         self._cache = PolicyCache(store)
         self._governor = PlacementGovernor([])
         self._policies: dict[str, CompiledPolicy] = {}
         self._apps: Mapping[str, Object] = {}
-        self._reported: dict[str, set[str]] = {}
         self._audited: set[tuple[str, int, str]] = set()
 
     async def refresh(self, apps: Iterable[Object]) -> None:
         """Before a pass: the current policies and applications."""
         policies = await self._cache.policies()
         if not self._governor.same_policies(policies):
-            self._governor = PlacementGovernor(policies)
+            self._governor = self._governor.renewed(policies)
         self._policies = {p.name: p for p in policies}
         self._apps = {a["metadata"]["name"]: a for a in apps}
-        self._reported = {}
 
-    def check(self, app: AppView, site: SiteView, held: bool) -> str | None:
-        verdict = self._governor.verdict(self._apps[app.name], site.labels)
-        if not verdict.denied:
-            return None
-        report_only = all(not self._policies[v.policy].move_on_violation for v in verdict.denied)
-        if held and report_only:
-            self._reported.setdefault(app.name, set()).add(site.name)
-            return None
-        return f"excluded by policy {_names(verdict.denied)}"
+    @property
+    def version(self) -> Hashable:
+        return self._governor.version
+
+    def key(self, app: AppView) -> Hashable:
+        return self._governor.key(self._apps[app.name])
+
+    def verdict(self, app: AppView, labels: Mapping[str, str]) -> tuple[str | None, bool]:
+        return self._verdict(self._apps[app.name], labels)
+
+    def _verdict(self, app: Object, labels: Mapping[str, str]) -> tuple[str | None, bool]:
+        denied = self._governor.verdict(app, labels).denied
+        if not denied:
+            return None, False
+        may_stay = all(not self._policies[v.policy].move_on_violation for v in denied)
+        return f"excluded by policy {_names(denied)}", may_stay
 
     def conditions(self, app: Object, sites: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Policy conditions for an application placed at ``sites`` (Site objects)."""
-        name = app["metadata"]["name"]
         warned: list[Violation] = []
+        reported: list[str] = []
         for site in sites:
-            verdict = self._governor.verdict(app, site["metadata"].get("labels") or {})
+            labels = site["metadata"].get("labels") or {}
+            verdict = self._governor.verdict(app, labels)
             warned += verdict.warnings
             self._audit(app, verdict.audits)
+            if verdict.denied and self._verdict(app, labels)[1]:
+                reported.append(site["metadata"]["name"])
         found = []
         if warned:
             found.append(
@@ -77,7 +88,7 @@ class PolicyGate:
                     "message": f"placed where policy {_names(warned)} warns: {warned[0].message}",
                 }
             )
-        if reported := self._reported.get(name):
+        if reported:
             found.append(
                 {
                     "type": "PolicyViolation",

@@ -13,7 +13,7 @@ import contextlib
 import copy
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from edgeplane.api.kinds import API_VERSION
@@ -22,8 +22,9 @@ from edgeplane.api.validation import to_wire, validate_object
 from edgeplane.api.wellknown import APPLICATION_LABEL, SITE_LABEL, assignment_name
 from edgeplane.hub.controllers.governed import PolicyGate
 from edgeplane.hub.patch import merge_patch
-from edgeplane.placement.simple import Decision, Snapshot, place
-from edgeplane.placement.views import app_view, group_selectors, site_view
+from edgeplane.placement.model import AppView, Decision, SiteView, Snapshot
+from edgeplane.placement.planner import Planner
+from edgeplane.placement.views import app_view, devices_by_site, group_selectors, site_view
 from edgeplane.store.errors import AlreadyExists, Conflict, NotFound
 from edgeplane.store.protocol import Object, Store
 
@@ -70,7 +71,7 @@ def _overridden(workload: dict[str, Any], app: Object, site: Object) -> dict[str
     return workload
 
 
-def render(app: Object, site: Object, workload: dict[str, Any]) -> Object:
+def render(app: Object, site: Object, workload: dict[str, Any], replicas: int = 1) -> Object:
     """The Assignment of ``app`` at ``site``, normalised as the API stores it."""
     app_name, site_name = app["metadata"]["name"], site["metadata"]["name"]
     raw: dict[str, Any] = {
@@ -84,7 +85,7 @@ def render(app: Object, site: Object, workload: dict[str, Any]) -> Object:
             "application": app_name,
             "revision": app["metadata"]["generation"],
             "site": site_name,
-            "replicas": 1,
+            "replicas": replicas,
             "workload": _overridden(workload, app, site),
             "resources": app["spec"].get("resources"),
         },
@@ -175,10 +176,35 @@ def app_status(
     return status
 
 
+class ViewCache:
+    """Views of objects by resourceVersion, so an unchanged object gives the same view
+    from pass to pass (the planner compares views to find what changed)."""
+
+    def __init__(self) -> None:
+        self._sites: dict[str, tuple[object, SiteView]] = {}
+        self._apps: dict[str, tuple[object, AppView]] = {}
+
+    def site(self, obj: Object, devices: Sequence[Mapping[str, str]]) -> SiteView:
+        name, version = obj["metadata"]["name"], (obj["metadata"].get("resourceVersion"), devices)
+        found = self._sites.get(name)
+        if found is None or found[0] != version:
+            found = self._sites[name] = (version, site_view(obj, devices))
+        return found[1]
+
+    def app(self, obj: Object) -> AppView:
+        name, version = obj["metadata"]["name"], obj["metadata"].get("resourceVersion")
+        found = self._apps.get(name)
+        if found is None or found[0] != version or version is None:
+            found = self._apps[name] = (version, app_view(obj))
+        return found[1]
+
+
 class PlacementController:
     def __init__(self, store: Store, resolve: ResolveArtifact) -> None:
         self.store, self.resolve = store, resolve
         self.gate = PolicyGate(store)
+        self.planner: Planner | None = None
+        self._views = ViewCache()
 
     async def snapshot(
         self, candidate: Object | None = None
@@ -191,23 +217,36 @@ class PlacementController:
             apps = [a for a in apps if a["metadata"]["name"] != name] + [candidate]
         sites = await list_all(self.store, "Site")
         groups = await list_all(self.store, "SiteGroup")
+        devices = devices_by_site(await list_all(self.store, "Device"))
         stored = {a["metadata"]["name"]: a for a in await list_all(self.store, "Assignment")}
-        current: dict[str, set[str]] = {}
+        current: dict[str, dict[str, int]] = {}
         for a in stored.values():
-            current.setdefault(a["spec"]["application"], set()).add(a["spec"]["site"])
+            spec = a["spec"]
+            current.setdefault(spec["application"], {})[spec["site"]] = spec.get("replicas", 1)
         await self.gate.refresh(apps)
         snapshot = Snapshot(
-            tuple(app_view(a) for a in apps),
-            tuple(site_view(s) for s in sites),
+            tuple(self._views.app(a) for a in apps),
+            tuple(self._views.site(s, devices.get(s["metadata"]["name"], ())) for s in sites),
             group_selectors(groups),
-            {k: frozenset(v) for k, v in current.items()},
-            self.gate.check,
+            current,
+            self.gate,
         )
         return snapshot, apps, sites, stored
 
+    def plan(self, snapshot: Snapshot) -> Mapping[str, Decision]:
+        """Place incrementally from the last pass (the first places everything)."""
+        if self.planner is not None:
+            try:
+                self.planner.update(snapshot)
+                return self.planner.decisions
+            except Exception:  # a fault in the increment must not stop placement
+                log.exception("incremental placement failed; placing everything again")
+        self.planner = Planner(snapshot)
+        return self.planner.decisions
+
     async def reconcile(self) -> None:
         snapshot, apps, sites, stored = await self.snapshot()
-        decisions = place(snapshot)
+        decisions = self.plan(snapshot)
         by_site = {s["metadata"]["name"]: s for s in sites}
         desired, problems = self._desired(apps, decisions, by_site, stored)
         await self._apply(desired, stored)
@@ -231,8 +270,9 @@ class PlacementController:
                     {k: v for k, v in stored.items() if v["spec"]["application"] == name}
                 )
                 continue
-            for site in decisions[name].sites:
-                obj = render(app, sites[site], workload)
+            decision = decisions[name]
+            for site in decision.sites:
+                obj = render(app, sites[site], workload, decision.replicas_at(site))
                 desired[obj["metadata"]["name"]] = obj
         return desired, problems
 

@@ -17,7 +17,7 @@ from edgeplane.hub.controllers.placement import (
     resolved_workload,
     unchanged,
 )
-from edgeplane.placement.simple import Decision
+from edgeplane.placement.model import Decision
 
 SHA = "c" * 64
 

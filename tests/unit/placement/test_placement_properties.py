@@ -5,19 +5,22 @@ gives the same result."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgeplane.api.selectors import parse_selector
-from edgeplane.placement.simple import (
+from edgeplane.placement.model import (
     AppView,
+    NoPolicies,
     SiteView,
     Snapshot,
+    Spread,
     TaintView,
     TolerationView,
-    place,
 )
+from edgeplane.placement.planner import place
 
 REGIONS = ["r1", "r2", "r3"]
 
@@ -55,14 +58,15 @@ def apps(draw: st.DrawFn) -> tuple[AppView, ...]:
             priority=draw(st.integers(0, 3)),
             cpu_millis=draw(st.sampled_from([0, 250, 600])),
             tolerations=(TolerationView("gpu", "Exists"),) if draw(st.booleans()) else (),
-            spread=(("region", 1),) if draw(st.booleans()) else (),
+            spread=(Spread("region"),) if draw(st.booleans()) else (),
         )
         for i in range(count)
     )
 
 
-def deny_r3(app: AppView, site: SiteView, held: bool) -> str | None:
-    return "excluded by policy no-r3" if site.labels["region"] == "r3" else None
+class DenyR3(NoPolicies):
+    def verdict(self, app: AppView, labels: Mapping[str, str]) -> tuple[str | None, bool]:
+        return ("excluded by policy no-r3" if labels["region"] == "r3" else None), False
 
 
 @settings(max_examples=150, deadline=None)
@@ -70,7 +74,7 @@ def deny_r3(app: AppView, site: SiteView, held: bool) -> str | None:
 def test_hard_constraints_always_hold(
     fleet: tuple[SiteView, ...], wanted: tuple[AppView, ...]
 ) -> None:
-    snapshot = Snapshot(wanted, fleet, {}, {}, deny_r3)
+    snapshot = Snapshot(wanted, fleet, {}, {}, DenyR3())
     decisions = place(snapshot)
     by_name = {s.name: s for s in fleet}
     used: Counter[str] = Counter()
@@ -97,7 +101,7 @@ def test_hard_constraints_always_hold(
 def test_spread_stays_within_max_skew_where_sites_allow(
     fleet: tuple[SiteView, ...], replicas: int
 ) -> None:
-    app = AppView("a", False, replicas, spread=(("region", 1),))
+    app = AppView("a", False, replicas, spread=(Spread("region"),))
     decision = place(Snapshot((app,), fleet, {}, {}))["a"]
     feasible = [s for s in fleet if s.phase != "Cordoned" and not s.taints]
     chosen = set(decision.sites)

@@ -1,20 +1,20 @@
-"""Placement v0, table by table: which sites each application gets, and why not."""
+"""The placement engine, table by table: which sites each application gets, and why not."""
 
 from __future__ import annotations
 
 import pytest
 
 from edgeplane.api.selectors import parse_selector
-from edgeplane.placement.simple import (
+from edgeplane.placement.model import (
     AppView,
     Decision,
     SiteView,
     Snapshot,
+    Spread,
     TaintView,
     TolerationView,
-    explain,
-    place,
 )
+from edgeplane.placement.planner import explain, place
 
 SITES = (
     SiteView("dub", {"region": "eu", "tier": "edge"}, "Online", cpu_millis=2000),
@@ -178,6 +178,8 @@ def test_explain_gives_every_checks_verdict_for_one_site() -> None:
         "phase": None,
         "taints": None,
         "capacity": "had too little cpu left (need 5000m)",
+        "devices": None,
+        "locality": None,
         "policy": None,
     }
     with pytest.raises(KeyError):
@@ -192,7 +194,7 @@ def test_spread_puts_each_replica_in_the_emptiest_region() -> None:
         for region in ("eu", "us", "ap")
         for i in range(3)
     )
-    app = AppView("a", False, 4, spread=(("region", 1),))
+    app = AppView("a", False, 4, spread=(Spread("region"),))
     chosen = place(Snapshot((app,), sites, {}, {}))["a"].sites
     assert sorted(s.split("-")[0] for s in chosen) == ["ap", "ap", "eu", "us"]
     held = frozenset({"eu-0", "eu-1"})

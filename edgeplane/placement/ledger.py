@@ -1,0 +1,109 @@
+"""Capacity during planning, as arrays over the fleet.
+
+What every application holds is reserved up front, so one of equal or lower priority
+can never take its room; a higher-priority one may (its room includes the
+reservations of lower priorities), and then ``preempt`` displaces the lowest-priority
+replicas at each site it overdrew until the site fits again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from edgeplane.placement.fleet import Fleet, Floats, Ints
+from edgeplane.placement.model import AppView
+
+EMPTY: tuple[Ints, Ints] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+
+class Ledger:
+    def __init__(self, fleet: Fleet, apps: Mapping[str, AppView]) -> None:
+        self.fleet, self.apps = fleet, apps
+        self.free_cpu = fleet.cpu.copy()
+        self.free_memory = fleet.memory.copy()
+        self.load = np.zeros(fleet.size, dtype=np.int64)
+        """Replicas at each site, of every application."""
+        self.levels: dict[int, tuple[Floats, Floats]] = {}
+        """Per priority: the cpu and memory its applications hold at each site."""
+        self.held: dict[str, tuple[Ints, Ints]] = {}
+        """Per application: the sites it holds (ascending) and its replicas at each."""
+
+    def add(self, name: str, idx: Ints, counts: Ints) -> None:
+        self.held[name] = (idx, counts)
+        self._apply(self.apps[name], idx, counts, 1)
+
+    def remove(self, name: str) -> tuple[Ints, Ints]:
+        idx, counts = self.held.pop(name, EMPTY)
+        if name in self.apps and len(idx):
+            self._apply(self.apps[name], idx, counts, -1)
+        return idx, counts
+
+    def forget(self, app: AppView) -> None:
+        """An application that is gone (or changed: its old requests are released)."""
+        idx, counts = self.held.pop(app.name, EMPTY)
+        if len(idx):
+            self._apply(app, idx, counts, -1)
+
+    def _apply(self, app: AppView, idx: Ints, counts: Ints, sign: int) -> None:
+        if app.cpu_millis or app.memory_bytes:
+            level = self.levels.get(app.priority)
+            if level is None:
+                size = self.fleet.size
+                level = self.levels[app.priority] = (np.zeros(size), np.zeros(size))
+            if app.cpu_millis:
+                used = sign * app.cpu_millis * counts
+                self.free_cpu[idx] -= used
+                level[0][idx] += used
+            if app.memory_bytes:
+                used = sign * app.memory_bytes * counts
+                self.free_memory[idx] -= used
+                level[1][idx] += used
+        self.load[idx] += sign * counts
+
+    def preemptible(self, app: AppView) -> bool:
+        return any(p < app.priority for p in self.levels)
+
+    def room(self, app: AppView) -> tuple[Floats, Floats]:
+        """What ``app`` may use at each site: what is free, and what lower priorities hold
+        (its own holding must be removed first)."""
+        lower = [level for p, level in self.levels.items() if p < app.priority]
+        if not lower:
+            return self.free_cpu, self.free_memory
+        cpu, memory = self.free_cpu.copy(), self.free_memory.copy()
+        for level_cpu, level_memory in lower:
+            cpu += level_cpu
+            memory += level_memory
+        return cpu, memory
+
+    def preempt(self, app: AppView, idx: Ints) -> list[tuple[int, str]]:
+        """Displace lower-priority replicas where ``app``'s placement overdrew a site:
+        the lowest priority first, then by name. Returns (site, victim) pairs."""
+        over = idx[(self.free_cpu[idx] < 0) | (self.free_memory[idx] < 0)]
+        displaced: list[tuple[int, str]] = []
+        for site in over.tolist():
+            victims = sorted(
+                (
+                    self.apps[name]
+                    for name, (held, _) in self.held.items()
+                    if self.apps[name].priority < app.priority and _holds(held, site)
+                ),
+                key=lambda v: (v.priority, v.name),
+            )
+            while victims and (self.free_cpu[site] < 0 or self.free_memory[site] < 0):
+                victim = victims.pop(0)
+                self._release_site(victim, site)
+                displaced.append((site, victim.name))
+        return displaced
+
+    def _release_site(self, app: AppView, site: int) -> None:
+        idx, counts = self.held[app.name]
+        at = int(np.searchsorted(idx, site))
+        self._apply(app, idx[at : at + 1], counts[at : at + 1], -1)
+        self.held[app.name] = (np.delete(idx, at), np.delete(counts, at))
+
+
+def _holds(idx: Ints, site: int) -> bool:
+    at = int(np.searchsorted(idx, site))
+    return at < len(idx) and int(idx[at]) == site

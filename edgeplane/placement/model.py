@@ -1,0 +1,196 @@
+"""What placement reads and what it decides: frozen views of sites and applications,
+the snapshot they make together, and one ``Decision`` per application.
+
+``views`` builds these from wire objects; tests and benchmarks build them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from edgeplane.api.selectors import Selector
+
+
+@dataclass(frozen=True)
+class TaintView:
+    key: str
+    value: str | None
+    effect: str
+
+
+@dataclass(frozen=True)
+class TolerationView:
+    key: str | None
+    operator: str = "Equal"
+    value: str | None = None
+    effect: str | None = None
+
+
+@dataclass(frozen=True)
+class SiteView:
+    name: str
+    labels: Mapping[str, str]
+    phase: str | None = None
+    unschedulable: bool = False
+    cpu_millis: int | None = None
+    """Capacity the site reports; None when unknown (no limit is applied)."""
+    memory_bytes: int | None = None
+    taints: tuple[TaintView, ...] = ()
+    location: tuple[float, float] | None = None
+    """(lat, lon) in degrees."""
+    devices: tuple[Mapping[str, str], ...] = ()
+    """The labels of each available device at the site."""
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Replicas spread over the values of ``key`` (say region): no domain more than
+    ``max_skew`` ahead of another that still has room, in at least ``min_groups`` and
+    at most ``max_groups`` domains."""
+
+    key: str
+    max_skew: int = 1
+    min_groups: int | None = None
+    max_groups: int | None = None
+
+
+@dataclass(frozen=True)
+class DeviceNeed:
+    selector: Selector
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Locality:
+    """Nearness to a point, or to the nearest site of a SiteGroup; beyond
+    ``max_km`` a site is not feasible."""
+
+    point: tuple[float, float] | None = None
+    site_group: str | None = None
+    max_km: float | None = None
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each scorer counts when choosing among feasible sites."""
+
+    balance: float = 1.0
+    """Least allocated: the share of capacity left after placing."""
+    locality: float = 1.0
+    stickiness: float = 100.0
+    """Keep the sites held now: the default outweighs everything else, so a replica
+    moves only when a hard constraint or the spread says so."""
+
+
+@dataclass(frozen=True)
+class StaticWeight:
+    """Divided replicas in proportion to ``weight`` at the sites of ``site_group``, or
+    those ``selector`` matches."""
+
+    weight: int
+    selector: Selector = field(default_factory=Selector)
+    site_group: str | None = None
+
+
+@dataclass(frozen=True)
+class AppView:
+    name: str
+    every_site: bool
+    replicas: int = 0
+    selector: Selector = field(default_factory=Selector)
+    site_groups: tuple[str, ...] = ()
+    priority: int = 0
+    cpu_millis: int = 0
+    memory_bytes: int = 0
+    tolerations: tuple[TolerationView, ...] = ()
+    spread: tuple[Spread, ...] = ()
+    devices: tuple[DeviceNeed, ...] = ()
+    divided: bool = False
+    """Replicas mode: divide ``replicas`` across sites (several per site) instead of
+    one on each of N sites (Duplicated)."""
+    static_weights: tuple[StaticWeight, ...] = ()
+    """Divided by these weights; without them, by how many replicas each site can take."""
+    locality: Locality | None = None
+    weights: Weights = Weights()
+
+
+class Policies(Protocol):
+    """Governance as placement asks it; the hub passes its verdicts in.
+
+    ``verdict`` answers for an application and a site label set: why policy excludes
+    such sites (or None), and whether a site the application runs at already may keep
+    it (``onViolation: Report``). ``key`` names what of the application the verdicts
+    depend on: applications with equal keys get equal verdicts, so they are asked for
+    once. ``version`` changes when the policies do."""
+
+    @property
+    def version(self) -> Hashable: ...
+
+    def key(self, app: AppView) -> Hashable: ...
+
+    def verdict(self, app: AppView, labels: Mapping[str, str]) -> tuple[str | None, bool]: ...
+
+
+class NoPolicies:
+    @property
+    def version(self) -> Hashable:
+        return ()
+
+    def key(self, app: AppView) -> Hashable:
+        return None
+
+    def verdict(self, app: AppView, labels: Mapping[str, str]) -> tuple[str | None, bool]:
+        return None, False
+
+
+Holding = Mapping[str, int] | Iterable[str]
+"""Where an application runs now: site -> replicas, or just the sites (one each)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    apps: tuple[AppView, ...]
+    sites: tuple[SiteView, ...]
+    groups: Mapping[str, Selector]
+    current: Mapping[str, Holding]
+    """Where each application runs now."""
+    policy: Policies = field(default_factory=NoPolicies)
+
+
+def holding(held: Holding) -> dict[str, int]:
+    if isinstance(held, Mapping):
+        return {site: int(n) for site, n in held.items()}
+    return dict.fromkeys(held, 1)
+
+
+@dataclass(frozen=True)
+class Decision:
+    app: str
+    sites: tuple[str, ...]
+    wanted: int
+    reasons: tuple[str, ...] = ()
+    preempted: tuple[tuple[str, str], ...] = ()
+    """(site, by which application): replicas displaced by a higher priority."""
+    preempting: tuple[tuple[str, str], ...] = ()
+    """(site, which application): replicas this one displaced."""
+    counts: tuple[int, ...] = ()
+    """Replicas at each of ``sites`` (Divided); empty means one each."""
+
+    def replicas_at(self, site: str) -> int:
+        if not self.counts:
+            return 1 if site in self.sites else 0
+        return dict(zip(self.sites, self.counts, strict=True)).get(site, 0)
+
+    @property
+    def placed(self) -> int:
+        return sum(self.counts) if self.counts else len(self.sites)
+
+    @property
+    def unplaced(self) -> int:
+        return max(0, self.wanted - self.placed)
+
+    def message(self) -> str:
+        placed = f"placed {self.placed}/{self.wanted}"
+        return "; ".join([placed, *self.reasons])

@@ -1,0 +1,694 @@
+"""The placement engine: filter, score, select and divide, for every application, over
+arrays of the whole fleet; and again, incrementally, for only the applications a
+change touches.
+
+``Planner(snapshot)`` places everything: applications by priority (high first), then
+name, each against what is left after those before it and what the others hold. For
+each one:
+
+1. *filter* (the checks of ``checks``, as vector operations): the label checks
+   (selector, siteGroups, and policy, whose verdicts are cached) run once per
+   distinct label set; phase, taints, capacity, devices and locality per site. Every
+   site left out is counted under its reason, Nomad-style
+   ("40 site(s) had too little memory left (need 512Mi)");
+2. *score* the feasible sites (``scorers``);
+3. *select*: EverySite takes every feasible site; Replicas/Duplicated takes the N best,
+   one spread domain at a time; Replicas/Divided splits N replicas by static weights
+   or by how many each site can take; ordered siteGroups fill the first group first;
+4. *preempt*: where a higher priority overdrew a site, lower-priority replicas there
+   are displaced and placed again in their own turn.
+
+``update(snapshot)`` compares the new snapshot with the last and places again only
+the applications a change can affect: those that changed, that hold a changed site
+or could now take it, whose policy verdicts changed, that were displaced, or that are
+not fully placed. Everything else keeps its sites untouched, and the same input
+always gives the same result.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from edgeplane.api.selectors import Selector
+from edgeplane.placement import checks, scorers
+from edgeplane.placement.division import divide, limit_groups, pick, spread_quotas
+from edgeplane.placement.fleet import Bools, Fleet, Floats, Ints
+from edgeplane.placement.ledger import EMPTY, Ledger
+from edgeplane.placement.model import (
+    AppView,
+    Decision,
+    Locality,
+    SiteView,
+    Snapshot,
+    StaticWeight,
+    holding,
+)
+
+
+class Reasons:
+    """Reason texts as small integers (0: no reason), so arrays can carry them."""
+
+    def __init__(self) -> None:
+        self.text = [""]
+        self._code = {"": 0}
+
+    def __call__(self, text: str | None) -> int:
+        if not text:
+            return 0
+        code = self._code.get(text)
+        if code is None:
+            code = self._code[text] = len(self.text)
+            self.text.append(text)
+        return code
+
+
+def histogram(reasons: Counter[str]) -> tuple[str, ...]:
+    return tuple(f"{n} site(s) {why}" for why, n in sorted(reasons.items()))
+
+
+@dataclass
+class Watch:
+    """For ``explain --site``: the room one site had when one application's turn came."""
+
+    app: str
+    site: int
+    room: checks.Room | None = None
+
+
+class Planner:
+    def __init__(self, snapshot: Snapshot, watch: Watch | None = None) -> None:
+        self.reasons = Reasons()
+        self.watch = watch
+        self.decisions: dict[str, Decision] = {}
+        self._events: dict[str, list[tuple[str, str]]] = {}
+        self._load(snapshot)
+        self.changed = self._run(set(self.apps))
+
+    # -- state ------------------------------------------------------------------------
+
+    def _load(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self._policy_version = snapshot.policy.version
+        self.fleet = Fleet(snapshot.sites)
+        self.apps = {a.name: a for a in snapshot.apps}
+        self._fresh_caches()
+        self.ledger = Ledger(self.fleet, self.apps)
+        for name, held in snapshot.current.items():
+            if name in self.apps:
+                idx, counts = self._indices(holding(held))
+                if len(idx):
+                    self.ledger.add(name, idx, counts)
+
+    def _fresh_caches(self) -> None:
+        self._labels: dict[tuple[Selector, tuple[str, ...]], Ints] = {}
+        self._policies: dict[Hashable, tuple[Ints, Bools]] = {}
+        self._tiers: dict[tuple[str, ...], Ints] = {}
+        self._taints: dict[tuple[object, bool], Ints] = {}
+        self._near: dict[Locality, Floats] = {}
+
+    def _indices(self, held: Mapping[str, int]) -> tuple[Ints, Ints]:
+        pairs = sorted(
+            (self.fleet.index[site], n) for site, n in held.items() if site in self.fleet.index
+        )
+        return (
+            np.array([i for i, _ in pairs], dtype=np.int64),
+            np.array([n for _, n in pairs], dtype=np.int64),
+        )
+
+    # -- the pass ---------------------------------------------------------------------
+
+    def _run(self, dirty: set[str]) -> set[str]:
+        """Place ``dirty`` (and whatever they displace) by priority; returns the
+        applications whose decision changed."""
+        queue = [(-self.apps[n].priority, n) for n in dirty if n in self.apps]
+        heapq.heapify(queue)
+        queued = {n for _, n in queue}
+        changed: set[str] = set()
+        for name in self._events:  # the last pass's preemptions are told once
+            if name in self.decisions:
+                self.decisions[name] = replace(self.decisions[name], preempted=(), preempting=())
+                changed.add(name)
+        self._events = {}
+        while queue:
+            _, name = heapq.heappop(queue)
+            queued.discard(name)
+            decision = self._place(self.apps[name])
+            if self.decisions.get(name) != decision:
+                changed.add(name)
+            self.decisions[name] = decision
+            for site, victim in self._events.get(name, ()):
+                if site.startswith("+") and victim not in queued:
+                    heapq.heappush(queue, (-self.apps[victim].priority, victim))
+                    queued.add(victim)
+        for name in self._events:
+            if name in self.decisions:
+                self.decisions[name] = self._with_events(self.decisions[name])
+                changed.add(name)
+        return changed
+
+    def _with_events(self, decision: Decision) -> Decision:
+        events = self._events.get(decision.app, [])
+        preempting = tuple((s[1:], v) for s, v in events if s.startswith("+"))
+        preempted = tuple((s[1:], v) for s, v in events if s.startswith("-"))
+        return replace(decision, preempted=preempted, preempting=preempting)
+
+    def _place(self, app: AppView) -> Decision:
+        held_idx, held_counts = self.ledger.remove(app.name)
+        held = np.zeros(self.fleet.size, dtype=bool)
+        held[held_idx] = True
+        room = self.ledger.room(app)
+        if self.watch and self.watch.app == app.name:
+            site = self.watch.site
+            cpu, memory = float(room[0][site]), float(room[1][site])
+            self.watch.room = checks.Room(
+                None if np.isinf(cpu) else cpu, None if np.isinf(memory) else memory
+            )
+        ok, why = self._feasible(app, held, room)
+        cand = np.flatnonzero(ok)
+        extra: list[str] = []
+        if app.every_site:
+            idx, counts = cand, np.ones(len(cand), dtype=np.int64)
+        elif app.divided:
+            held_n = np.zeros(self.fleet.size, dtype=np.int64)
+            held_n[held_idx] = held_counts
+            idx, counts = self._divided(app, cand, held_n, room, extra)
+        else:
+            idx = self._duplicated(app, cand, held, room, extra)
+            counts = np.ones(len(idx), dtype=np.int64)
+        self.ledger.add(app.name, idx, counts)
+        if len(idx) and self.ledger.preemptible(app):
+            for site, victim in self.ledger.preempt(app, idx):
+                name = self.fleet.names[site]
+                self._events.setdefault(victim, []).append(("-" + name, app.name))
+                self._events.setdefault(app.name, []).append(("+" + name, victim))
+        sites = tuple(self.fleet.name_array[idx].tolist())
+        wanted = len(idx) if app.every_site else app.replicas
+        return Decision(
+            app.name,
+            sites,
+            wanted,
+            (*histogram(why), *extra),
+            counts=tuple(counts.tolist()) if app.divided else (),
+        )
+
+    # -- filter -----------------------------------------------------------------------
+
+    def _label_codes(self, app: AppView) -> Ints:
+        key = (app.selector, app.site_groups)
+        found = self._labels.get(key)
+        if found is None:
+            groups = self.snapshot.groups
+            found = self._labels[key] = np.array(
+                [
+                    self.reasons(
+                        checks.selector_reason(app, labels)
+                        or checks.groups_reason(app, labels, groups)
+                    )
+                    for labels in self.fleet.label_sets
+                ],
+                dtype=np.int64,
+            )
+        return found
+
+    def _policy_codes(self, app: AppView, needed: Bools) -> tuple[Ints, Bools]:
+        """Per label set: why policy excludes it (-1: not asked yet), and whether a site
+        held already may stay."""
+        key = self.snapshot.policy.key(app)
+        found = self._policies.get(key)
+        if found is None:
+            count = len(self.fleet.label_sets)
+            found = self._policies[key] = (
+                np.full(count, -1, dtype=np.int64),
+                np.zeros(count, dtype=bool),
+            )
+        codes, may_stay = found
+        for ls in np.flatnonzero(needed & (codes < 0)).tolist():
+            why, stay = self.snapshot.policy.verdict(app, self.fleet.label_sets[ls])
+            codes[ls], may_stay[ls] = self.reasons(why), stay
+        return codes, may_stay
+
+    def _taint_codes(self, app: AppView, held: bool) -> Ints:
+        key = (app.tolerations, held)
+        found = self._taints.get(key)
+        if found is None:
+            found = self._taints[key] = np.array(
+                [
+                    self.reasons(
+                        checks.taints_reason(app, SiteView("", {}, taints=taints), held)
+                        if taints
+                        else None
+                    )
+                    for taints in self.fleet.taint_sets
+                ],
+                dtype=np.int64,
+            )
+        return found
+
+    def distance(self, locality: Locality) -> Floats:
+        found = self._near.get(locality)
+        if found is None:
+            if locality.point is not None:
+                found = self.fleet.distance_km(*locality.point)
+            else:
+                selector = self.snapshot.groups.get(locality.site_group or "")
+                members = np.flatnonzero(
+                    np.array(
+                        [
+                            selector is not None and selector.matches(ls)
+                            for ls in self.fleet.label_sets
+                        ],
+                        dtype=bool,
+                    )[self.fleet.label_set]
+                )
+                found = self.fleet.distance_to_sites(members)
+            self._near[locality] = found
+        return found
+
+    def _feasible(
+        self, app: AppView, held: Bools, room: tuple[Floats, Floats]
+    ) -> tuple[Bools, Counter[str]]:
+        fleet, text = self.fleet, self.reasons.text
+        why: Counter[str] = Counter()
+        labels = self._label_codes(app)
+        bad = np.flatnonzero(labels)
+        if len(bad):
+            sums = np.bincount(labels[bad], weights=fleet.set_size[bad])
+            for code in np.flatnonzero(sums).tolist():
+                why[text[code]] += int(sums[code])
+        ok = (labels == 0)[fleet.label_set]
+
+        def drop(fail: Bools, reason: str) -> None:
+            hit = ok & fail
+            if n := int(np.count_nonzero(hit)):
+                why[reason] += n
+                ok[hit] = False
+
+        drop(fleet.cordoned, checks.CORDONED)
+        drop(fleet.offline & ~held if app.every_site else fleet.offline, checks.OFFLINE)
+        if len(fleet.taint_sets) > 1:
+            new = self._taint_codes(app, False)[fleet.taint_set]
+            kept = self._taint_codes(app, True)[fleet.taint_set]
+            codes = np.where(held, kept, new)
+            for code in np.unique(codes[ok & (codes > 0)]).tolist():
+                drop(codes == code, text[code])
+        if app.cpu_millis:
+            drop(room[0] < app.cpu_millis, checks.cpu_reason(app))
+        if app.memory_bytes:
+            drop(room[1] < app.memory_bytes, checks.memory_reason(app))
+        for i, need in enumerate(app.devices):
+            drop(fleet.devices_matching(need.selector) < need.count, checks.device_reason(app, i))
+        if app.locality is not None and app.locality.max_km is not None:
+            near = self.distance(app.locality) <= app.locality.max_km
+            drop(~near, checks.locality_reason(app))
+        if ok.any():
+            policy, may_stay = self._policy_codes(app, labels == 0)
+            codes = policy[fleet.label_set]
+            if held.any():
+                codes = np.where(held & may_stay[fleet.label_set], 0, codes)
+            for code in np.unique(codes[ok & (codes > 0)]).tolist():
+                drop(codes == code, text[code])
+        return ok, why
+
+    # -- select -----------------------------------------------------------------------
+
+    def _tier_ranks(self, app: AppView) -> Ints | None:
+        if len(app.site_groups) < 2:
+            return None
+        found = self._tiers.get(app.site_groups)
+        if found is None:
+            groups = self.snapshot.groups
+            found = self._tiers[app.site_groups] = np.array(
+                [
+                    next(
+                        (
+                            i
+                            for i, g in enumerate(app.site_groups)
+                            if g in groups and groups[g].matches(labels)
+                        ),
+                        len(app.site_groups),
+                    )
+                    for labels in self.fleet.label_sets
+                ],
+                dtype=np.int64,
+            )
+        return found
+
+    def _score(self, app: AppView, cand: Ints, held: Bools, room: tuple[Floats, Floats]) -> Floats:
+        tiers = self._tier_ranks(app)
+        return scorers.score(
+            app,
+            self.fleet,
+            cand,
+            held,
+            room,
+            self.ledger.load,
+            None if tiers is None else tiers[self.fleet.label_set[cand]],
+            None if app.locality is None else self.distance(app.locality),
+        )
+
+    def _limit_groups(
+        self, app: AppView, cand: Ints, held: Floats, score: Floats, extra: list[str]
+    ) -> Bools:
+        keep = np.ones(len(cand), dtype=bool)
+        for spread in app.spread:
+            if spread.min_groups is None and spread.max_groups is None:
+                continue
+            domains = self.fleet.domains(spread.key).of[cand]
+            allowed, short = limit_groups(
+                domains, held, score, spread.min_groups, spread.max_groups
+            )
+            if short:
+                extra.append(
+                    f"needs {spread.min_groups} {spread.key} domains; "
+                    f"feasible sites are in {short.split()[0]}"
+                )
+                return np.zeros(len(cand), dtype=bool)
+            keep &= allowed
+        return keep
+
+    def _duplicated(
+        self, app: AppView, cand: Ints, held: Bools, room: tuple[Floats, Floats], extra: list[str]
+    ) -> Ints:
+        if app.replicas <= 0 or not len(cand):
+            return EMPTY[0]
+        score = self._score(app, cand, held, room)
+        keep = self._limit_groups(app, cand, held[cand].astype(float), score, extra)
+        cand, score = cand[keep], score[keep]
+        groups = [(self.fleet.domains(s.key).of[cand], s.max_skew) for s in app.spread]
+        return np.sort(cand[pick(app.replicas, score, groups or None)])
+
+    def _divided(
+        self,
+        app: AppView,
+        cand: Ints,
+        held_n: Ints,
+        room: tuple[Floats, Floats],
+        extra: list[str],
+    ) -> tuple[Ints, Ints]:
+        n = app.replicas
+        if n <= 0 or not len(cand):
+            return EMPTY
+        avail = np.full(len(cand), float(n))
+        if app.cpu_millis:
+            avail = np.minimum(avail, np.floor(room[0][cand] / app.cpu_millis))
+        if app.memory_bytes:
+            avail = np.minimum(avail, np.floor(room[1][cand] / app.memory_bytes))
+        held = held_n[cand]
+        if (
+            app.weights.stickiness
+            and held.sum() == n
+            and held_n.sum() == n
+            and (held <= avail).all()
+        ):
+            sel = held > 0
+            return cand[sel], held[sel]
+        if app.static_weights:
+            groups = self.snapshot.groups
+
+            def matches(w: StaticWeight, labels: Mapping[str, str]) -> bool:
+                if w.site_group is None:
+                    return w.selector.matches(labels)
+                return w.site_group in groups and groups[w.site_group].matches(labels)
+
+            per_set = np.array(
+                [
+                    next((w.weight for w in app.static_weights if matches(w, ls)), 0)
+                    for ls in self.fleet.label_sets
+                ],
+                dtype=float,
+            )
+            weights = per_set[self.fleet.label_set[cand]]
+        else:
+            weights = avail.copy()
+        score = self._score(app, cand, held > 0, room)
+        keep = self._limit_groups(app, cand, held.astype(float), score, extra)
+        weights = np.where(keep, weights, 0.0)
+        counts = np.zeros(len(cand), dtype=np.int64)
+        tiers = self._tier_ranks(app)
+        if app.spread:
+            spread = app.spread[0]
+            domains = self.fleet.domains(spread.key).of[cand]
+            usable = (domains >= 0) & (weights > 0)
+            size = len(self.fleet.domains(spread.key).values)
+            if usable.any():
+                d = np.where(usable, domains, 0)
+                rooms = np.minimum(
+                    np.bincount(d, weights=np.where(usable, avail, 0), minlength=size), n
+                )
+                holds = np.bincount(d, weights=np.where(usable, held, 0), minlength=size)
+                quotas = spread_quotas(n, rooms, holds.astype(float), spread.max_skew)
+                for dom in np.flatnonzero(quotas).tolist():
+                    members = np.flatnonzero(usable & (domains == dom))
+                    counts[members] = divide(int(quotas[dom]), weights[members], avail[members])
+        elif tiers is not None:
+            ranks = tiers[self.fleet.label_set[cand]]
+            left = n
+            for tier in np.unique(ranks).tolist():
+                inside = ranks == tier
+                part = divide(left, np.where(inside, weights, 0.0), np.where(inside, avail, 0.0))
+                counts += part
+                left -= int(part.sum())
+        else:
+            counts = divide(n, weights, avail)
+        placed = int(counts.sum())
+        if placed < n:
+            basis = "static weights" if app.static_weights else "capacity"
+            extra.append(f"room for {placed} of {n} replicas at the feasible sites (by {basis})")
+        sel = counts > 0
+        return cand[sel], counts[sel]
+
+    # -- incremental --------------------------------------------------------------------
+
+    def update(self, snapshot: Snapshot) -> set[str]:
+        """Move to ``snapshot``, placing again only what its changes can affect; returns
+        the applications whose decision changed."""
+        old = self.snapshot
+        new_apps = {a.name: a for a in snapshot.apps}
+        dirty: set[str] = set()
+        for name, app in self.apps.items():  # gone or changed: release the old holding
+            if new_apps.get(name) != app:
+                self.ledger.forget(app)
+                self.decisions.pop(name, None)
+        for name, app in new_apps.items():
+            if self.apps.get(name) != app:
+                dirty.add(name)
+        gone = self.apps.keys() - new_apps.keys()
+        self.apps.clear()
+        self.apps.update(new_apps)
+        for name in gone:
+            self.decisions.pop(name, None)
+
+        rebuilt = self._update_sites(old, snapshot, dirty)
+        if not rebuilt and snapshot.groups != old.groups:
+            self._fresh_caches()
+            dirty |= {a.name for a in snapshot.apps if a.site_groups or a.locality}
+        if snapshot.policy.version != self._policy_version or snapshot.policy is not old.policy:
+            self.snapshot = snapshot
+            dirty |= self._policy_changes()
+        self._policy_version = snapshot.policy.version
+        self.snapshot = snapshot
+        self._resync_current(old, snapshot, dirty)
+        if gone or dirty:  # room may have been freed: try what is short again
+            dirty |= {n for n, d in self.decisions.items() if d.unplaced}
+        changed = self._run(dirty)
+        return changed | gone
+
+    def _update_sites(self, old: Snapshot, new: Snapshot, dirty: set[str]) -> bool:
+        """Returns whether the fleet was rebuilt."""
+        if old.sites is new.sites:
+            return False
+        by_name = {s.name: s for s in new.sites}
+        fleet = self.fleet
+        same_names = len(by_name) == fleet.size and all(n in by_name for n in fleet.names)
+        changed = [
+            i
+            for i, site in enumerate(fleet.sites)
+            if same_names and (by_name[site.name] is not site and by_name[site.name] != site)
+        ]
+        structural = (
+            not same_names
+            or any(
+                _structure(fleet.sites[i]) != _structure(by_name[fleet.names[i]]) for i in changed
+            )
+            or new.groups != old.groups
+        )
+        if structural:
+            self._rebuild(new)
+            dirty |= {a for a in self.apps if self.apps[a].every_site}
+            dirty |= {
+                a for a, d in self.decisions.items() if any(s not in by_name for s in d.sites)
+            }
+            return True
+        for i in changed:
+            after = by_name[fleet.names[i]]
+            self._refresh_site(i, after)
+            dirty |= self._touched_by(i)
+        return False
+
+    def _rebuild(self, snapshot: Snapshot) -> None:
+        held = {
+            name: dict(zip(self.fleet.name_array[idx].tolist(), counts.tolist(), strict=True))
+            for name, (idx, counts) in self.ledger.held.items()
+        }
+        self.snapshot = replace(snapshot, current=held)
+        self.fleet = Fleet(snapshot.sites)
+        self._fresh_caches()
+        self.ledger = Ledger(self.fleet, self.apps)
+        for name, sites in held.items():
+            if name in self.apps:
+                idx, counts = self._indices(sites)
+                if len(idx):
+                    self.ledger.add(name, idx, counts)
+
+    def _refresh_site(self, i: int, after: SiteView) -> None:
+        fleet = self.fleet
+        sites = list(fleet.sites)
+        sites[i] = after
+        fleet.sites = tuple(sites)
+        fleet.cordoned[i] = after.unschedulable or after.phase == "Cordoned"
+        fleet.offline[i] = after.phase == "Offline"
+        fleet.online[i] = after.phase == "Online"
+        for array, free, value in (
+            (fleet.cpu, self.ledger.free_cpu, after.cpu_millis),
+            (fleet.memory, self.ledger.free_memory, after.memory_bytes),
+        ):
+            new = np.inf if value is None else float(value)
+            if np.isinf(new) or np.isinf(array[i]):
+                free[i] = new - (array[i] - free[i] if np.isfinite(array[i]) else 0.0)
+            else:
+                free[i] += new - array[i]
+            array[i] = new
+
+    def _touched_by(self, i: int) -> set[str]:
+        """Applications whose verdict at site ``i`` is now different: those holding it
+        that may no longer, and those not holding it that now could and want more."""
+        site = self.fleet.sites[i]
+        touched: set[str] = set()
+        labels = self.fleet.label_sets[int(self.fleet.label_set[i])]
+        for name, app in self.apps.items():
+            idx, _ = self.ledger.held.get(name, EMPTY)
+            holds = (
+                bool(len(idx)) and int(idx[min(int(np.searchsorted(idx, i)), len(idx) - 1)]) == i
+            )
+            decision = self.decisions.get(name)
+            if not holds and decision is not None and not app.every_site and not decision.unplaced:
+                continue
+            if checks.selector_reason(app, labels) or checks.groups_reason(
+                app, labels, self.snapshot.groups
+            ):
+                continue
+            room = checks.Room(
+                float(self.ledger.free_cpu[i]) + (app.cpu_millis if holds else 0),
+                float(self.ledger.free_memory[i]) + (app.memory_bytes if holds else 0),
+            )
+            trial = checks.Trial(app, site, room, holds, self.snapshot.groups)
+            fits = not any(
+                check(trial)
+                for name_, check in checks.CHECKS
+                if name_ in ("phase", "taints", "capacity")
+            )
+            if fits != holds:
+                touched.add(name)
+        return touched
+
+    def _policy_changes(self) -> set[str]:
+        """Ask the policies again for every label set asked before; the applications
+        whose verdicts changed are placed again."""
+        old = self._policies
+        self._policies = {}
+        dirty: set[str] = set()
+        keys: dict[Hashable, list[AppView]] = {}
+        for app in self.apps.values():
+            keys.setdefault(self.snapshot.policy.key(app), []).append(app)
+        for key, apps in keys.items():
+            before = old.get(key)
+            asked = (
+                (before[0] >= 0)
+                if before is not None
+                else np.zeros(len(self.fleet.label_sets), dtype=bool)
+            )
+            codes, stay = self._policy_codes(apps[0], asked)
+            if before is None or not (
+                np.array_equal(codes[asked], before[0][asked])
+                and np.array_equal(stay[asked], before[1][asked])
+            ):
+                dirty |= {a.name for a in apps}
+        return dirty
+
+    def _resync_current(self, old: Snapshot, new: Snapshot, dirty: set[str]) -> None:
+        """Where what runs differs from what was decided (a write that failed, an
+        assignment deleted by hand), believe the snapshot and place again."""
+        if new.current is old.current:
+            return
+        for name in self.apps:
+            now = new.current.get(name)
+            if now is old.current.get(name) and now is not None:
+                continue
+            idx, counts = self._indices(holding(now or ()))
+            have, have_counts = self.ledger.held.get(name, EMPTY)
+            if name in dirty or (np.array_equal(idx, have) and np.array_equal(counts, have_counts)):
+                continue
+            self.ledger.remove(name)
+            if len(idx):
+                self.ledger.add(name, idx, counts)
+            dirty.add(name)
+
+
+def _structure(site: SiteView) -> tuple[object, ...]:
+    """What a site change must rebuild the fleet arrays for."""
+    return (dict(site.labels), site.taints, site.location, site.devices)
+
+
+def place(snapshot: Snapshot) -> dict[str, Decision]:
+    return Planner(snapshot).decisions
+
+
+@dataclass(frozen=True)
+class Explanation:
+    decision: Decision
+    site: str | None = None
+    checks: tuple[tuple[str, str | None], ...] = ()
+    """For one site: each check's name and why it failed (None: passed)."""
+
+
+def explain(snapshot: Snapshot, app_name: str, site_name: str | None = None) -> Explanation:
+    """Why ``app_name`` is where it is; with a site, that site's verdict from every
+    check, against the capacity left when this application's turn came. KeyError for
+    an unknown application or site."""
+    names = {s.name: s for s in snapshot.sites}
+    if site_name is not None and site_name not in names:
+        raise KeyError(site_name)
+    watch = None
+    if site_name is not None:
+        watch = Watch(app_name, sorted(names).index(site_name))
+    planner = Planner(snapshot, watch)
+    if app_name not in planner.decisions:
+        raise KeyError(app_name)
+    decision = planner.decisions[app_name]
+    if site_name is None or watch is None:
+        return Explanation(decision)
+    app, site = planner.apps[app_name], names[site_name]
+    held = site_name in holding(snapshot.current.get(app_name, ()))
+    distance = None
+    if app.locality is not None:
+        found = float(planner.distance(app.locality)[watch.site])
+        distance = None if np.isnan(found) else found
+    trial = checks.Trial(
+        app,
+        site,
+        watch.room or checks.Room(None, None),
+        held,
+        snapshot.groups,
+        snapshot.policy.verdict(app, site.labels),
+        distance,
+    )
+    return Explanation(decision, site_name, tuple(checks.verdicts(trial)))
+
+
+def decisions_for(planner: Planner, names: Iterable[str]) -> dict[str, Decision]:
+    return {n: planner.decisions[n] for n in names if n in planner.decisions}
