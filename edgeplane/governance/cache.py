@@ -1,19 +1,19 @@
-"""Placement-scope verdicts, cached per (application revision and labels, site label set).
+"""Placement-scope verdicts, shared as widely as the rules allow.
 
-A fleet of ten thousand sites has a few hundred distinct label sets, and a rule sees
-only a site's labels, so the cost of governance grows with label sets, not sites. A
-new policy generation or application generation simply misses the cache.
+A rule sees only what it reads (``reads``): one that reads ``site.labels["jurisdiction"]``
+and ``app.metadata.labels["data"]`` gives the same answer for every (application,
+site) pair that agrees on those two labels. So each policy's violations are kept per
+(what of the application it reads, what of the site it reads), and a fleet of ten
+thousand sites and a thousand applications costs a few evaluations per distinct
+value, not one per pair. A rule that reads more of the application (its spec) is
+kept per application revision; one that reads more of the site, per label set.
 
-A policy none of whose rules mention ``app`` gives the same answer for every
-application it covers, so its violations are kept per site label set alone; one whose
-rules read only ``app.metadata.labels`` is kept per (application labels, site label
-set). With a thousand applications sharing a few label sets, such a policy is
-evaluated a few times per site label set, not a thousand.
+``denials`` answers for one application and a list of site label sets at once (the
+placement engine's question); ``verdict`` for one site, with warnings and audits.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,35 +25,39 @@ from edgeplane.governance.policies import (
     Violation,
     evaluate,
 )
+from edgeplane.governance.reads import Reads, project, reads
 
 LabelSet = frozenset[tuple[str, str]]
-_APP = re.compile(r"\bapp\b")
-_APP_BEYOND_LABELS = re.compile(r"\bapp\b(?!\.metadata\.labels\b)")
 
 
 def app_facts(policy: CompiledPolicy) -> str:
     """What of the application a policy's rules read: "none", "labels" or "all"."""
-    expressions = [rule.expression for rule in policy.rules]
-    if not any(_APP.search(e) for e in expressions):
+    found = reads(rule.expression for rule in policy.rules)
+    if not found.app_at_all:
         return "none"
-    if not any(_APP_BEYOND_LABELS.search(e) for e in expressions):
-        return "labels"
-    return "all"
+    return "labels" if found.app is not None else "all"
 
 
 class PlacementGovernor:
     def __init__(self, policies: Sequence[CompiledPolicy]) -> None:
         self.policies = tuple(p for p in policies if p.scope is Scope.PLACEMENT)
         self._key = tuple((p.name, p.generation) for p in self.policies)
-        self._cache: dict[tuple[str, int, LabelSet, LabelSet], Verdict] = {}
-        self._reads = {p.name: app_facts(p) for p in self.policies}
-        self._shared: dict[tuple[str, LabelSet | None, LabelSet], list[Violation]] = {}
+        self._reads: dict[str, Reads] = {
+            p.name: reads(rule.expression for rule in p.rules) for p in self.policies
+        }
+        self._shared: dict[tuple[str, object, LabelSet], list[Violation]] = {}
+        self._projections: dict[tuple[str, int], tuple[list[int], list[LabelSet]]] = {}
+        self._sets_seen: object = None
         self.evaluations = 0
 
     @property
     def version(self) -> tuple[tuple[str, int], ...]:
         """The policies' names and generations: changes when any policy does."""
         return self._key
+
+    def same_policies(self, policies: Sequence[CompiledPolicy]) -> bool:
+        placement = [p for p in policies if p.scope is Scope.PLACEMENT]
+        return tuple((p.name, p.generation) for p in placement) == self._key
 
     def renewed(self, policies: Sequence[CompiledPolicy]) -> PlacementGovernor:
         """A governor for changed policies that keeps what it knew of the unchanged ones,
@@ -63,63 +67,81 @@ class PlacementGovernor:
         fresh._shared = {k: v for k, v in self._shared.items() if k[0] in kept}
         return fresh
 
+    def _app_facts(self, policy: CompiledPolicy, app: Mapping[str, Any]) -> object:
+        read = self._reads[policy.name]
+        meta = app["metadata"]
+        if not read.app_at_all:
+            return None
+        labels = meta.get("labels") or {}
+        if read.app is not None:
+            return project(labels, read.app)
+        return (meta["name"], int(meta.get("generation") or 1), frozenset(labels.items()))
+
     def key(self, app: Mapping[str, Any]) -> tuple[object, ...]:
-        """What of ``app`` its verdicts depend on: applications with equal keys get
-        equal verdicts at every site (the policies that cover them, and what of the
-        application those read)."""
-        meta = app["metadata"]
-        labels = frozenset((meta.get("labels") or {}).items())
-        found: list[object] = []
-        for policy in self.policies:
-            if policy.covers(app):
-                reads = self._reads[policy.name]
-                if reads == "all":
-                    found.append(
-                        (policy.name, meta["name"], int(meta.get("generation") or 1), labels)
-                    )
-                else:
-                    found.append((policy.name, labels if reads == "labels" else None))
-        return tuple(found)
-
-    def same_policies(self, policies: Sequence[CompiledPolicy]) -> bool:
-        placement = [p for p in policies if p.scope is Scope.PLACEMENT]
-        return tuple((p.name, p.generation) for p in placement) == self._key
-
-    def verdict(self, app: Mapping[str, Any], site_labels: Mapping[str, str]) -> Verdict:
-        meta = app["metadata"]
-        # Labels are part of the key: they change without a new generation, and they
-        # decide which policies cover the application.
-        labels = frozenset((meta.get("labels") or {}).items())
-        key = (
-            meta["name"],
-            int(meta.get("generation") or 1),
-            labels,
-            frozenset(site_labels.items()),
+        """What of ``app`` its Deny verdicts depend on: applications with equal keys are
+        denied the same sites (the Deny policies that cover them, and what of the
+        application each reads)."""
+        return tuple(
+            (p.name, self._app_facts(p, app))
+            for p in self.policies
+            if p.enforcement is Enforcement.DENY and p.covers(app)
         )
-        found = self._cache.get(key)
+
+    def _violations(
+        self, policy: CompiledPolicy, app: Mapping[str, Any], facts: object, site: LabelSet
+    ) -> list[Violation]:
+        key = (policy.name, facts, site)
+        found = self._shared.get(key)
         if found is None:
-            found = self._cache[key] = self._judge(app, key[3], site_labels)
+            self.evaluations += 1
+            found = self._shared[key] = evaluate(policy, app, {"labels": dict(site)})
         return found
 
-    def _judge(self, app: Mapping[str, Any], labels: LabelSet, site: Mapping[str, str]) -> Verdict:
+    def verdict(self, app: Mapping[str, Any], site_labels: Mapping[str, str]) -> Verdict:
         by: dict[Enforcement, list[Violation]] = {e: [] for e in Enforcement}
         for policy in self.policies:
-            if not policy.covers(app):
-                continue
-            reads = self._reads[policy.name]
-            if reads != "all":
-                app_labels = app["metadata"].get("labels") or {}
-                facts = frozenset(app_labels.items()) if reads == "labels" else None
-                key = (policy.name, facts, labels)
-                if key not in self._shared:
-                    self.evaluations += 1
-                    self._shared[key] = evaluate(policy, app, {"labels": dict(site)})
-                violations = self._shared[key]
-            else:
-                self.evaluations += 1
-                violations = evaluate(policy, app, {"labels": dict(site)})
-            for violation in violations:
-                by[violation.enforcement].append(violation)
+            if policy.covers(app):
+                facts = self._app_facts(policy, app)
+                site = project(site_labels, self._reads[policy.name].site)
+                for violation in self._violations(policy, app, facts, site):
+                    by[violation.enforcement].append(violation)
         return Verdict(
             tuple(by[Enforcement.DENY]), tuple(by[Enforcement.WARN]), tuple(by[Enforcement.AUDIT])
         )
+
+    def _projected(
+        self, policy: CompiledPolicy, label_sets: Sequence[Mapping[str, str]]
+    ) -> tuple[list[int], list[LabelSet]]:
+        """Each label set's projection for ``policy``, as an index into the distinct ones
+        (kept while the same list of label sets is asked about)."""
+        if self._sets_seen is not label_sets:
+            self._sets_seen, self._projections = label_sets, {}
+        key = (policy.name, policy.generation)
+        found = self._projections.get(key)
+        if found is None:
+            distinct: dict[LabelSet, int] = {}
+            ids = [
+                distinct.setdefault(project(labels, self._reads[policy.name].site), len(distinct))
+                for labels in label_sets
+            ]
+            found = self._projections[key] = (ids, list(distinct))
+        return found
+
+    def denials(
+        self, app: Mapping[str, Any], label_sets: Sequence[Mapping[str, str]]
+    ) -> list[tuple[str, ...]]:
+        """For each label set, the Deny policies that exclude sites with it (sorted)."""
+        found: list[tuple[str, ...]] = [()] * len(label_sets)
+        for policy in sorted(self.policies, key=lambda p: p.name):
+            if policy.enforcement is not Enforcement.DENY or not policy.covers(app):
+                continue
+            ids, distinct = self._projected(policy, label_sets)
+            facts = self._app_facts(policy, app)
+            bad = {
+                i for i, site in enumerate(distinct) if self._violations(policy, app, facts, site)
+            }
+            if bad:
+                for at, i in enumerate(ids):
+                    if i in bad:
+                        found[at] = (*found[at], policy.name)
+        return found

@@ -14,14 +14,17 @@ same result.
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 
 from edgeplane.placement.fleet import Bools, Floats, Ints
 
 
-def divide(n: int, weights: Floats, caps: Floats) -> Ints:
+def divide(n: int, weights: Floats, caps: Floats, tiebreak: Floats | None = None) -> Ints:
     """``n`` split in proportion to ``weights``, no part above its cap. Parts with
-    weight 0 get nothing; what capped parts cannot take goes to the others."""
+    weight 0 get nothing; what capped parts cannot take goes to the others. Equal
+    remainders go to the higher ``tiebreak`` first, then by position."""
     result = np.zeros(len(weights), dtype=np.int64)
     active = (weights > 0) & (caps >= 1)
     left = n
@@ -35,7 +38,8 @@ def divide(n: int, weights: Floats, caps: Floats) -> Ints:
         if left > 0:
             frac = np.where(active & (result < np.floor(caps)), share - np.floor(share), -1.0)
             # Largest remainders first; ties by position.
-            order = np.lexsort((np.arange(len(frac)), -frac))
+            ties = np.zeros(len(frac)) if tiebreak is None else tiebreak
+            order = np.lexsort((np.arange(len(frac)), -ties, -frac))
             order = order[frac[order] >= 0][:left]
             result[order] += 1
             left -= len(order)
@@ -43,23 +47,45 @@ def divide(n: int, weights: Floats, caps: Floats) -> Ints:
     return result
 
 
-def spread_quotas(n: int, room: Floats, held: Floats, max_skew: int) -> Ints:
+def divide_by_domain(
+    quotas: Ints, dom: Ints, weights: Floats, caps: Floats, tiebreak: Floats
+) -> Ints:
+    """Each domain's quota divided among its candidates (``divide`` within each). Where
+    every share is below one replica (many sites, few replicas), that is simply the
+    quota's best-weighted sites, one each, found without sorting."""
+    counts = np.zeros(len(dom), dtype=np.int64)
+    order, _, starts = _grouped(weights, dom)
+    for d in np.flatnonzero(quotas).tolist():
+        members = order[starts[d] : starts[d + 1]]
+        q, w = int(quotas[d]), weights[members]
+        if q * w.max(initial=0.0) < w.sum():
+            key = w + 1e-6 * tiebreak[members]
+            top = np.argpartition(-key, q - 1)[:q] if q < len(members) else np.arange(q)
+            counts[members[top]] = 1
+        else:
+            counts[members] = divide(q, w, caps[members], tiebreak[members])
+    return counts
+
+
+def spread_quotas(n: int, room: Floats, held: Floats) -> Ints:
     """``n`` replicas over domains with ``room`` replicas each, as evenly as the room
-    allows (within ``max_skew`` of each other): domains that hold more now get the
-    remainder first."""
+    allows (so within any maxSkew): round by round each domain with room left gets
+    one; in the last round, those that hold more now (then the first) go first."""
     quota = np.zeros(len(room), dtype=np.int64)
+    cap = np.floor(room).astype(np.int64)
     left = n
     while left > 0:
-        open_ = quota < np.floor(room)
-        if not open_.any():
+        open_ = np.flatnonzero(quota < cap)
+        if not len(open_):
             break
-        lowest = quota[open_].min()
-        allowed = open_ & (quota + 1 - lowest <= max_skew)
-        order = np.lexsort((np.arange(len(room)), -held, quota))
-        order = order[allowed[order]]
-        take = order[:left]
-        quota[take] += 1
-        left -= len(take)
+        if left >= len(open_):
+            rounds = max(1, min(left // len(open_), int((cap[open_] - quota[open_]).min())))
+            quota[open_] += rounds
+            left -= rounds * len(open_)
+            continue
+        first = open_[np.lexsort((open_, -held[open_]))][:left]
+        quota[first] += 1
+        left = 0
     return quota
 
 
@@ -89,11 +115,67 @@ def _spread_pick(n: int, key: Floats, groups: list[tuple[Ints, int]]) -> Ints:
     keyed = np.flatnonzero((doms >= 0).all(axis=1))
     chosen: list[int] = []
     if len(keyed):
-        chosen = [int(c) for c in keyed[_by_domains(n, key[keyed], doms[keyed], skews)]]
+        spread = (
+            _one_key(n, key[keyed], doms[keyed, 0], int(skews[0]))
+            if len(groups) == 1
+            else _by_domains(n, key[keyed], doms[keyed], skews)
+        )
+        chosen = keyed[spread].tolist()
     if len(chosen) < n:  # candidates without the key come last
         rest = np.setdiff1d(np.arange(len(key)), keyed)
         best = rest[np.argsort(-key[rest], kind="stable")][: n - len(chosen)]
         chosen += best.tolist()
+    return np.array(chosen, dtype=np.int64)
+
+
+def _grouped(key: Floats, dom: Ints) -> tuple[Ints, Floats, list[int]]:
+    """Candidates domain by domain (``order``), their keys in that order, and where each
+    domain starts (domain d is ``order[starts[d]:starts[d + 1]]``)."""
+    size = int(dom.max()) + 1
+    narrow = dom.astype(np.int16) if size < 2**15 else dom
+    order = np.argsort(narrow, kind="stable")
+    starts = np.searchsorted(dom[order], np.arange(size + 1)).tolist()
+    return order, key[order], starts
+
+
+def _one_key(n: int, key: Floats, dom: Ints, skew: int) -> Ints:
+    """Greedy spread over one key, with a heap of domains by their best candidate: the
+    best domain within ``skew`` of the emptiest is taken; one that is not waits until
+    the emptiest catch up."""
+    order, ranked, starts = _grouped(key, dom)
+    size = len(starts) - 1
+    present = [d for d in range(size) if starts[d + 1] > starts[d]]
+    counts = [0] * size
+    heap = [(-float(ranked[starts[d] : starts[d + 1]].max()), d) for d in present]
+    heapq.heapify(heap)
+    low, at_low = 0, len(present)
+    waiting: list[tuple[float, int]] = []
+    chosen: list[int] = []
+    while len(chosen) < n and (heap or waiting):
+        if heap:
+            best, d = heapq.heappop(heap)
+            if counts[d] + 1 - low > skew:
+                waiting.append((best, d))
+                continue
+        else:  # none can stay within maxSkew (emptier domains ran out): the emptiest
+            waiting.sort(key=lambda w: (counts[w[1]], w[0], w[1]))
+            best, d = waiting.pop(0)
+        lo, hi = starts[d], starts[d + 1]
+        at = lo + int(np.argmax(ranked[lo:hi]))
+        chosen.append(int(order[at]))
+        ranked[at] = -np.inf
+        if counts[d] == low:
+            at_low -= 1
+        counts[d] += 1
+        if at_low == 0:
+            low = min(counts[p] for p in present)
+            at_low = sum(1 for p in present if counts[p] == low)
+            for item in waiting:
+                heapq.heappush(heap, item)
+            waiting = []
+        left = float(ranked[lo:hi].max())
+        if left > -np.inf:
+            heapq.heappush(heap, (-left, d))
     return np.array(chosen, dtype=np.int64)
 
 

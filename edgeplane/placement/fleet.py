@@ -70,6 +70,8 @@ class Fleet:
             [s.unschedulable or s.phase == "Cordoned" for s in self.sites], dtype=bool
         )
         self.offline = np.array([p == "Offline" for p in phases], dtype=bool)
+        self.any_cordoned = bool(self.cordoned.any())
+        self.any_offline = bool(self.offline.any())
         self.online = np.array([p == "Online" for p in phases], dtype=bool)
         self.tainted = self.taint_set > 0
         self.prefer_not = np.array(
@@ -82,12 +84,20 @@ class Fleet:
             [UNLIMITED if s.memory_bytes is None else s.memory_bytes for s in self.sites],
             dtype=float,
         )
+        self.refresh_capacity()
         located = [s.location or (math.nan, math.nan) for s in self.sites]
         self.lat = np.radians(np.array([p[0] for p in located], dtype=float))
         self.lon = np.radians(np.array([p[1] for p in located], dtype=float))
         self.has_devices = any(s.devices for s in self.sites)
         self._domains: dict[str, Domains] = {}
         self._device_counts: dict[Selector, Floats] = {}
+
+    def refresh_capacity(self) -> None:
+        known = np.isfinite(self.cpu) & np.isfinite(self.memory)
+        self.capacity_known = bool((known & (self.cpu > 0) & (self.memory > 0)).all())
+        with np.errstate(divide="ignore"):
+            self.inverse_cpu = np.where(np.isfinite(self.cpu), 1.0 / self.cpu, 0.0)
+            self.inverse_memory = np.where(np.isfinite(self.memory), 1.0 / self.memory, 0.0)
 
     def domains(self, key: str) -> Domains:
         found = self._domains.get(key)

@@ -81,16 +81,19 @@ class Ledger:
         """Displace lower-priority replicas where ``app``'s placement overdrew a site:
         the lowest priority first, then by name. Returns (site, victim) pairs."""
         over = idx[(self.free_cpu[idx] < 0) | (self.free_memory[idx] < 0)]
+        if not len(over):
+            return []
+        holders: dict[int, list[AppView]] = {}
+        for name, (held, _) in self.held.items():
+            victim = self.apps[name]
+            if victim.priority >= app.priority or not len(held):
+                continue
+            at = np.minimum(np.searchsorted(held, over), len(held) - 1)
+            for site in over[held[at] == over].tolist():
+                holders.setdefault(site, []).append(victim)
         displaced: list[tuple[int, str]] = []
         for site in over.tolist():
-            victims = sorted(
-                (
-                    self.apps[name]
-                    for name, (held, _) in self.held.items()
-                    if self.apps[name].priority < app.priority and _holds(held, site)
-                ),
-                key=lambda v: (v.priority, v.name),
-            )
+            victims = sorted(holders.get(site, ()), key=lambda v: (v.priority, v.name))
             while victims and (self.free_cpu[site] < 0 or self.free_memory[site] < 0):
                 victim = victims.pop(0)
                 self._release_site(victim, site)
@@ -102,8 +105,3 @@ class Ledger:
         at = int(np.searchsorted(idx, site))
         self._apply(app, idx[at : at + 1], counts[at : at + 1], -1)
         self.held[app.name] = (np.delete(idx, at), np.delete(counts, at))
-
-
-def _holds(idx: Ints, site: int) -> bool:
-    at = int(np.searchsorted(idx, site))
-    return at < len(idx) and int(idx[at]) == site

@@ -6,7 +6,7 @@ the snapshot they make together, and one ``Decision`` per application.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -119,7 +119,8 @@ class AppView:
 class Policies(Protocol):
     """Governance as placement asks it; the hub passes its verdicts in.
 
-    ``verdict`` answers for an application and a site label set: why policy excludes
+    ``verdicts`` answers for an application and each of a list of site label sets (the
+    same list object while the fleet's label sets do not change): why policy excludes
     such sites (or None), and whether a site the application runs at already may keep
     it (``onViolation: Report``). ``key`` names what of the application the verdicts
     depend on: applications with equal keys get equal verdicts, so they are asked for
@@ -130,7 +131,9 @@ class Policies(Protocol):
 
     def key(self, app: AppView) -> Hashable: ...
 
-    def verdict(self, app: AppView, labels: Mapping[str, str]) -> tuple[str | None, bool]: ...
+    def verdicts(
+        self, app: AppView, label_sets: Sequence[Mapping[str, str]]
+    ) -> Sequence[tuple[str | None, bool]]: ...
 
 
 class NoPolicies:
@@ -141,8 +144,10 @@ class NoPolicies:
     def key(self, app: AppView) -> Hashable:
         return None
 
-    def verdict(self, app: AppView, labels: Mapping[str, str]) -> tuple[str | None, bool]:
-        return None, False
+    def verdicts(
+        self, app: AppView, label_sets: Sequence[Mapping[str, str]]
+    ) -> Sequence[tuple[str | None, bool]]:
+        return [(None, False)] * len(label_sets)
 
 
 Holding = Mapping[str, int] | Iterable[str]

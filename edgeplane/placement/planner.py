@@ -36,7 +36,13 @@ import numpy as np
 
 from edgeplane.api.selectors import Selector
 from edgeplane.placement import checks, scorers
-from edgeplane.placement.division import divide, limit_groups, pick, spread_quotas
+from edgeplane.placement.division import (
+    divide,
+    divide_by_domain,
+    limit_groups,
+    pick,
+    spread_quotas,
+)
 from edgeplane.placement.fleet import Bools, Fleet, Floats, Ints
 from edgeplane.placement.ledger import EMPTY, Ledger
 from edgeplane.placement.model import (
@@ -168,8 +174,7 @@ class Planner:
             self.watch.room = checks.Room(
                 None if np.isinf(cpu) else cpu, None if np.isinf(memory) else memory
             )
-        ok, why = self._feasible(app, held, room)
-        cand = np.flatnonzero(ok)
+        cand, why = self._feasible(app, held, room)
         extra: list[str] = []
         if app.every_site:
             idx, counts = cand, np.ones(len(cand), dtype=np.int64)
@@ -215,22 +220,18 @@ class Planner:
             )
         return found
 
-    def _policy_codes(self, app: AppView, needed: Bools) -> tuple[Ints, Bools]:
-        """Per label set: why policy excludes it (-1: not asked yet), and whether a site
-        held already may stay."""
+    def _policy_codes(self, app: AppView) -> tuple[Ints, Bools]:
+        """Per label set: why policy excludes it, and whether a site held already may
+        stay. Asked once per policy key (applications the policies see alike)."""
         key = self.snapshot.policy.key(app)
         found = self._policies.get(key)
         if found is None:
-            count = len(self.fleet.label_sets)
+            answers = self.snapshot.policy.verdicts(app, self.fleet.label_sets)
             found = self._policies[key] = (
-                np.full(count, -1, dtype=np.int64),
-                np.zeros(count, dtype=bool),
+                np.array([self.reasons(why) for why, _ in answers], dtype=np.int64),
+                np.array([stay for _, stay in answers], dtype=bool),
             )
-        codes, may_stay = found
-        for ls in np.flatnonzero(needed & (codes < 0)).tolist():
-            why, stay = self.snapshot.policy.verdict(app, self.fleet.label_sets[ls])
-            codes[ls], may_stay[ls] = self.reasons(why), stay
-        return codes, may_stay
+        return found
 
     def _taint_codes(self, app: AppView, held: bool) -> Ints:
         key = (app.tolerations, held)
@@ -271,7 +272,10 @@ class Planner:
 
     def _feasible(
         self, app: AppView, held: Bools, room: tuple[Floats, Floats]
-    ) -> tuple[Bools, Counter[str]]:
+    ) -> tuple[Ints, Counter[str]]:
+        """The sites that can take ``app`` (ascending), and every other site counted
+        under the first check it fails. Works on the shrinking list of candidates, so
+        an application whose selector matches a few hundred sites costs a few hundred."""
         fleet, text = self.fleet, self.reasons.text
         why: Counter[str] = Counter()
         labels = self._label_codes(app)
@@ -280,39 +284,53 @@ class Planner:
             sums = np.bincount(labels[bad], weights=fleet.set_size[bad])
             for code in np.flatnonzero(sums).tolist():
                 why[text[code]] += int(sums[code])
-        ok = (labels == 0)[fleet.label_set]
+        cand = np.flatnonzero((labels == 0)[fleet.label_set])
 
-        def drop(fail: Bools, reason: str) -> None:
-            hit = ok & fail
-            if n := int(np.count_nonzero(hit)):
-                why[reason] += n
-                ok[hit] = False
+        def keep(passes: Bools, reason: str) -> None:
+            nonlocal cand
+            kept = cand[passes]
+            if len(kept) < len(cand):
+                why[reason] += len(cand) - len(kept)
+                cand = kept
 
-        drop(fleet.cordoned, checks.CORDONED)
-        drop(fleet.offline & ~held if app.every_site else fleet.offline, checks.OFFLINE)
+        def by_code(codes: Ints) -> None:
+            nonlocal cand
+            counts = np.bincount(codes)
+            for code in np.flatnonzero(counts[1:]).tolist():
+                why[text[code + 1]] += int(counts[code + 1])
+            cand = cand[codes == 0]
+
+        if fleet.any_cordoned:
+            keep(~fleet.cordoned[cand], checks.CORDONED)
+        if fleet.any_offline:
+            offline = fleet.offline[cand]
+            keep(~(offline & ~held[cand]) if app.every_site else ~offline, checks.OFFLINE)
         if len(fleet.taint_sets) > 1:
-            new = self._taint_codes(app, False)[fleet.taint_set]
-            kept = self._taint_codes(app, True)[fleet.taint_set]
-            codes = np.where(held, kept, new)
-            for code in np.unique(codes[ok & (codes > 0)]).tolist():
-                drop(codes == code, text[code])
-        if app.cpu_millis:
-            drop(room[0] < app.cpu_millis, checks.cpu_reason(app))
-        if app.memory_bytes:
-            drop(room[1] < app.memory_bytes, checks.memory_reason(app))
+            sets = fleet.taint_set[cand]
+            new, kept = self._taint_codes(app, False), self._taint_codes(app, True)
+            if new.any() or kept.any():
+                by_code(np.where(held[cand], kept[sets], new[sets]))
+        if (app.cpu_millis or app.memory_bytes) and len(cand):
+            cpu_ok = room[0][cand] >= app.cpu_millis
+            memory_ok = room[1][cand] >= app.memory_bytes
+            if short := len(cand) - int(np.count_nonzero(cpu_ok)):
+                why[checks.cpu_reason(app)] += short
+            fits = cpu_ok & memory_ok
+            if short := int(np.count_nonzero(cpu_ok)) - int(np.count_nonzero(fits)):
+                why[checks.memory_reason(app)] += short
+            cand = cand[fits]
         for i, need in enumerate(app.devices):
-            drop(fleet.devices_matching(need.selector) < need.count, checks.device_reason(app, i))
+            count = fleet.devices_matching(need.selector)[cand]
+            keep(count >= need.count, checks.device_reason(app, i))
         if app.locality is not None and app.locality.max_km is not None:
-            near = self.distance(app.locality) <= app.locality.max_km
-            drop(~near, checks.locality_reason(app))
-        if ok.any():
-            policy, may_stay = self._policy_codes(app, labels == 0)
-            codes = policy[fleet.label_set]
-            if held.any():
-                codes = np.where(held & may_stay[fleet.label_set], 0, codes)
-            for code in np.unique(codes[ok & (codes > 0)]).tolist():
-                drop(codes == code, text[code])
-        return ok, why
+            near = self.distance(app.locality)[cand] <= app.locality.max_km
+            keep(near, checks.locality_reason(app))
+        if len(cand):
+            policy, may_stay = self._policy_codes(app)
+            if policy.any():
+                sets = fleet.label_set[cand]
+                by_code(np.where(held[cand] & may_stay[sets], 0, policy[sets]))
+        return cand, why
 
     # -- select -----------------------------------------------------------------------
 
@@ -390,6 +408,9 @@ class Planner:
         room: tuple[Floats, Floats],
         extra: list[str],
     ) -> tuple[Ints, Ints]:
+        """N replicas divided over the feasible sites. With stickiness, the replicas
+        that run where they still fit stay; only the missing ones are divided (or, when
+        there are too many, the largest parts give some up)."""
         n = app.replicas
         if n <= 0 or not len(cand):
             return EMPTY
@@ -398,69 +419,90 @@ class Planner:
             avail = np.minimum(avail, np.floor(room[0][cand] / app.cpu_millis))
         if app.memory_bytes:
             avail = np.minimum(avail, np.floor(room[1][cand] / app.memory_bytes))
+        weights = self._static_weights(app, cand) if app.static_weights else avail.copy()
+        score = self._score(app, cand, held_n > 0, room)
         held = held_n[cand]
-        if (
-            app.weights.stickiness
-            and held.sum() == n
-            and held_n.sum() == n
-            and (held <= avail).all()
-        ):
-            sel = held > 0
-            return cand[sel], held[sel]
-        if app.static_weights:
-            groups = self.snapshot.groups
-
-            def matches(w: StaticWeight, labels: Mapping[str, str]) -> bool:
-                if w.site_group is None:
-                    return w.selector.matches(labels)
-                return w.site_group in groups and groups[w.site_group].matches(labels)
-
-            per_set = np.array(
-                [
-                    next((w.weight for w in app.static_weights if matches(w, ls)), 0)
-                    for ls in self.fleet.label_sets
-                ],
-                dtype=float,
-            )
-            weights = per_set[self.fleet.label_set[cand]]
-        else:
-            weights = avail.copy()
-        score = self._score(app, cand, held > 0, room)
         keep = self._limit_groups(app, cand, held.astype(float), score, extra)
         weights = np.where(keep, weights, 0.0)
-        counts = np.zeros(len(cand), dtype=np.int64)
-        tiers = self._tier_ranks(app)
-        if app.spread:
-            spread = app.spread[0]
-            domains = self.fleet.domains(spread.key).of[cand]
-            usable = (domains >= 0) & (weights > 0)
-            size = len(self.fleet.domains(spread.key).values)
-            if usable.any():
-                d = np.where(usable, domains, 0)
-                rooms = np.minimum(
-                    np.bincount(d, weights=np.where(usable, avail, 0), minlength=size), n
-                )
-                holds = np.bincount(d, weights=np.where(usable, held, 0), minlength=size)
-                quotas = spread_quotas(n, rooms, holds.astype(float), spread.max_skew)
-                for dom in np.flatnonzero(quotas).tolist():
-                    members = np.flatnonzero(usable & (domains == dom))
-                    counts[members] = divide(int(quotas[dom]), weights[members], avail[members])
-        elif tiers is not None:
-            ranks = tiers[self.fleet.label_set[cand]]
-            left = n
-            for tier in np.unique(ranks).tolist():
-                inside = ranks == tier
-                part = divide(left, np.where(inside, weights, 0.0), np.where(inside, avail, 0.0))
-                counts += part
-                left -= int(part.sum())
+        kept = np.zeros(len(cand), dtype=np.int64)
+        if app.weights.stickiness:
+            kept = np.where(keep & (weights > 0), np.minimum(held, avail), 0).astype(np.int64)
+        if kept.sum() >= n:
+            counts = _trim(kept, n, score)
         else:
-            counts = divide(n, weights, avail)
+            counts = kept + self._division(app, n, cand, weights, avail - kept, kept, score)
         placed = int(counts.sum())
         if placed < n:
             basis = "static weights" if app.static_weights else "capacity"
             extra.append(f"room for {placed} of {n} replicas at the feasible sites (by {basis})")
         sel = counts > 0
         return cand[sel], counts[sel]
+
+    def _static_weights(self, app: AppView, cand: Ints) -> Floats:
+        groups = self.snapshot.groups
+
+        def matches(w: StaticWeight, labels: Mapping[str, str]) -> bool:
+            if w.site_group is None:
+                return w.selector.matches(labels)
+            return w.site_group in groups and groups[w.site_group].matches(labels)
+
+        per_set = np.array(
+            [
+                next((w.weight for w in app.static_weights if matches(w, ls)), 0)
+                for ls in self.fleet.label_sets
+            ],
+            dtype=float,
+        )
+        found: Floats = per_set[self.fleet.label_set[cand]]
+        return found
+
+    def _division(
+        self,
+        app: AppView,
+        n: int,
+        cand: Ints,
+        weights: Floats,
+        caps: Floats,
+        kept: Ints,
+        score: Floats,
+    ) -> Ints:
+        """The ``n - kept`` replicas still missing, over sites with room ``caps``: by
+        spread domain (each domain made up to its even share of ``n``), by ordered
+        siteGroup (the first group first), or over all in proportion to ``weights``."""
+        missing = n - int(kept.sum())
+        counts = np.zeros(len(cand), dtype=np.int64)
+        if app.spread:
+            spread = app.spread[0]
+            domains = self.fleet.domains(spread.key).of[cand]
+            usable = (domains >= 0) & (weights > 0)
+            if not usable.any():
+                return counts
+            size = len(self.fleet.domains(spread.key).values)
+            d = np.where(usable, domains, 0)
+            mine = np.bincount(d, weights=np.where(usable, kept, 0), minlength=size)
+            room = np.bincount(d, weights=np.where(usable, caps, 0), minlength=size)
+            target = spread_quotas(n, np.minimum(room + mine, n), mine.astype(float))
+            quotas = np.minimum(np.maximum(target - mine, 0), np.floor(room)).astype(np.int64)
+            short = missing - int(quotas.sum())
+            if short > 0:  # kept replicas crowd some domains: the rest where room is left
+                quotas += spread_quotas(short, room - quotas, mine.astype(float))
+            inside = np.flatnonzero(usable)
+            counts[inside] = divide_by_domain(
+                quotas, domains[inside], weights[inside], caps[inside], score[inside]
+            )
+            return counts
+        tiers = self._tier_ranks(app)
+        if tiers is None:
+            return divide(missing, weights, caps, score)
+        ranks = tiers[self.fleet.label_set[cand]]
+        for tier in np.unique(ranks).tolist():
+            inside = ranks == tier
+            part = divide(
+                missing, np.where(inside, weights, 0.0), np.where(inside, caps, 0.0), score
+            )
+            counts += part
+            missing -= int(part.sum())
+        return counts
 
     # -- incremental --------------------------------------------------------------------
 
@@ -553,6 +595,8 @@ class Planner:
         fleet.cordoned[i] = after.unschedulable or after.phase == "Cordoned"
         fleet.offline[i] = after.phase == "Offline"
         fleet.online[i] = after.phase == "Online"
+        fleet.any_cordoned = bool(fleet.cordoned.any())
+        fleet.any_offline = bool(fleet.offline.any())
         for array, free, value in (
             (fleet.cpu, self.ledger.free_cpu, after.cpu_millis),
             (fleet.memory, self.ledger.free_memory, after.memory_bytes),
@@ -563,6 +607,7 @@ class Planner:
             else:
                 free[i] += new - array[i]
             array[i] = new
+        fleet.refresh_capacity()
 
     def _touched_by(self, i: int) -> set[str]:
         """Applications whose verdict at site ``i`` is now different: those holding it
@@ -607,15 +652,9 @@ class Planner:
             keys.setdefault(self.snapshot.policy.key(app), []).append(app)
         for key, apps in keys.items():
             before = old.get(key)
-            asked = (
-                (before[0] >= 0)
-                if before is not None
-                else np.zeros(len(self.fleet.label_sets), dtype=bool)
-            )
-            codes, stay = self._policy_codes(apps[0], asked)
+            codes, stay = self._policy_codes(apps[0])
             if before is None or not (
-                np.array_equal(codes[asked], before[0][asked])
-                and np.array_equal(stay[asked], before[1][asked])
+                np.array_equal(codes, before[0]) and np.array_equal(stay, before[1])
             ):
                 dirty |= {a.name for a in apps}
         return dirty
@@ -637,6 +676,17 @@ class Planner:
             if len(idx):
                 self.ledger.add(name, idx, counts)
             dirty.add(name)
+
+
+def _trim(counts: Ints, n: int, score: Floats) -> Ints:
+    """Down to ``n`` replicas: one at a time from the largest part, the worst scored
+    first among equals."""
+    result = counts.copy()
+    for _ in range(int(result.sum()) - n):
+        most = result.max()
+        at = np.flatnonzero(result == most)
+        result[at[np.argmin(score[at])]] -= 1
+    return result
 
 
 def _structure(site: SiteView) -> tuple[object, ...]:
@@ -684,7 +734,7 @@ def explain(snapshot: Snapshot, app_name: str, site_name: str | None = None) -> 
         watch.room or checks.Room(None, None),
         held,
         snapshot.groups,
-        snapshot.policy.verdict(app, site.labels),
+        snapshot.policy.verdicts(app, [site.labels])[0],
         distance,
     )
     return Explanation(decision, site_name, tuple(checks.verdicts(trial)))

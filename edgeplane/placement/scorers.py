@@ -29,6 +29,12 @@ HALF_EARTH_KM = 20_015.0
 def balance(
     app: AppView, fleet: Fleet, cand: Ints, room: tuple[Floats, Floats], load: Ints
 ) -> Floats:
+    there = load[cand]
+    if fleet.capacity_known:  # every site reports both: no masking needed
+        share = (room[0][cand] - app.cpu_millis) * fleet.inverse_cpu[cand]
+        share += (room[1][cand] - app.memory_bytes) * fleet.inverse_memory[cand]
+        known: Floats = 0.5 * share - 1e-4 * there / (1.0 + there)
+        return known
     shares = []
     for capacity, left, need in (
         (fleet.cpu[cand], room[0][cand], app.cpu_millis),

@@ -16,7 +16,7 @@ label set, and kept across passes while the policies are unchanged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from edgeplane.governance.cache import PlacementGovernor
@@ -57,15 +57,21 @@ class PolicyGate:
     def key(self, app: AppView) -> Hashable:
         return self._governor.key(self._apps[app.name])
 
-    def verdict(self, app: AppView, labels: Mapping[str, str]) -> tuple[str | None, bool]:
-        return self._verdict(self._apps[app.name], labels)
+    def verdicts(
+        self, app: AppView, label_sets: Sequence[Mapping[str, str]]
+    ) -> list[tuple[str | None, bool]]:
+        answers: dict[tuple[str, ...], tuple[str | None, bool]] = {(): (None, False)}
+        found = []
+        for names in self._governor.denials(self._apps[app.name], label_sets):
+            answer = answers.get(names)
+            if answer is None:
+                may_stay = all(not self._policies[n].move_on_violation for n in names)
+                answer = answers[names] = (f"excluded by policy {', '.join(names)}", may_stay)
+            found.append(answer)
+        return found
 
-    def _verdict(self, app: Object, labels: Mapping[str, str]) -> tuple[str | None, bool]:
-        denied = self._governor.verdict(app, labels).denied
-        if not denied:
-            return None, False
-        may_stay = all(not self._policies[v.policy].move_on_violation for v in denied)
-        return f"excluded by policy {_names(denied)}", may_stay
+    def _may_stay(self, denied: Iterable[Violation]) -> bool:
+        return all(not self._policies[v.policy].move_on_violation for v in denied)
 
     def conditions(self, app: Object, sites: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Policy conditions for an application placed at ``sites`` (Site objects)."""
@@ -76,7 +82,7 @@ class PolicyGate:
             verdict = self._governor.verdict(app, labels)
             warned += verdict.warnings
             self._audit(app, verdict.audits)
-            if verdict.denied and self._verdict(app, labels)[1]:
+            if verdict.denied and self._may_stay(verdict.denied):
                 reported.append(site["metadata"]["name"])
         found = []
         if warned:

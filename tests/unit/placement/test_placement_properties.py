@@ -5,7 +5,7 @@ gives the same result."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -65,8 +65,13 @@ def apps(draw: st.DrawFn) -> tuple[AppView, ...]:
 
 
 class DenyR3(NoPolicies):
-    def verdict(self, app: AppView, labels: Mapping[str, str]) -> tuple[str | None, bool]:
-        return ("excluded by policy no-r3" if labels["region"] == "r3" else None), False
+    def verdicts(
+        self, app: AppView, label_sets: Sequence[Mapping[str, str]]
+    ) -> list[tuple[str | None, bool]]:
+        return [
+            ("excluded by policy no-r3" if labels["region"] == "r3" else None, False)
+            for labels in label_sets
+        ]
 
 
 @settings(max_examples=150, deadline=None)
