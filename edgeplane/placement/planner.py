@@ -95,6 +95,13 @@ class Planner:
         self._load(snapshot)
         self.changed = self._run(set(self.apps))
 
+    def running(self) -> dict[str, dict[str, int]]:
+        """The decisions as a snapshot's ``current``: what runs once they are carried out."""
+        return {
+            name: dict(zip(d.sites, d.counts or (1,) * len(d.sites), strict=True))
+            for name, d in self.decisions.items()
+        }
+
     # -- state ------------------------------------------------------------------------
 
     def _load(self, snapshot: Snapshot) -> None:
@@ -597,16 +604,15 @@ class Planner:
         fleet.online[i] = after.phase == "Online"
         fleet.any_cordoned = bool(fleet.cordoned.any())
         fleet.any_offline = bool(fleet.offline.any())
-        for array, free, value in (
-            (fleet.cpu, self.ledger.free_cpu, after.cpu_millis),
-            (fleet.memory, self.ledger.free_memory, after.memory_bytes),
+        for k, (array, free, value) in enumerate(
+            (
+                (fleet.cpu, self.ledger.free_cpu, after.cpu_millis),
+                (fleet.memory, self.ledger.free_memory, after.memory_bytes),
+            )
         ):
-            new = np.inf if value is None else float(value)
-            if np.isinf(new) or np.isinf(array[i]):
-                free[i] = new - (array[i] - free[i] if np.isfinite(array[i]) else 0.0)
-            else:
-                free[i] += new - array[i]
-            array[i] = new
+            array[i] = np.inf if value is None else float(value)
+            reserved = sum(float(level[k][i]) for level in self.ledger.levels.values())
+            free[i] = array[i] - reserved
         fleet.refresh_capacity()
 
     def _touched_by(self, i: int) -> set[str]:
@@ -627,15 +633,15 @@ class Planner:
                 app, labels, self.snapshot.groups
             ):
                 continue
-            room = checks.Room(
-                float(self.ledger.free_cpu[i]) + (app.cpu_millis if holds else 0),
-                float(self.ledger.free_memory[i]) + (app.memory_bytes if holds else 0),
-            )
-            trial = checks.Trial(app, site, room, holds, self.snapshot.groups)
-            fits = not any(
-                check(trial)
-                for name_, check in checks.CHECKS
-                if name_ in ("phase", "taints", "capacity")
+            cpu, memory = float(self.ledger.free_cpu[i]), float(self.ledger.free_memory[i])
+            if holds:  # its own replicas are counted in already: the site must not be overdrawn
+                room_fits = cpu >= 0 and memory >= 0
+            else:
+                room_fits = cpu >= app.cpu_millis and memory >= app.memory_bytes
+            fits = (
+                room_fits
+                and checks.phase_reason(app, site, holds) is None
+                and checks.taints_reason(app, site, holds) is None
             )
             if fits != holds:
                 touched.add(name)
