@@ -22,11 +22,12 @@ def explain(
     if output in ("json", "yaml"):
         print_exact(answer, output)
         return
-    placed = ", ".join(answer["sites"]) or "nowhere"
-    out.print(
-        f"{application}: placed {len(answer['sites'])}/{answer['wanted']} at {placed}",
-        markup=False,
+    parts = answer.get("replicas") or {}
+    placed = (
+        ", ".join(f"{s} ({parts[s]})" if s in parts else s for s in answer["sites"]) or "nowhere"
     )
+    count = sum(parts.values()) if parts else len(answer["sites"])
+    out.print(f"{application}: placed {count}/{answer['wanted']} at {placed}", markup=False)
     for reason in answer["reasons"]:
         out.print(f"  {reason}", markup=False)
     if one := answer.get("site"):

@@ -32,8 +32,37 @@ def test_explain_says_where_and_why_not(cli: Run) -> None:
         "phase",
         "taints",
         "capacity",
+        "devices",
+        "locality",
         "policy",
     ]
+
+
+DIVIDED = """\
+apiVersion: edgeplane.io/v1alpha1
+kind: Application
+metadata: {name: batch}
+spec:
+  workload: {process: {command: python3}}
+  placement:
+    mode: Replicas
+    replicas: 5
+    division: Divided
+    weights: [{selector: {matchLabels: {region: eu-west}}, weight: 4}, {selector: {}, weight: 1}]
+"""
+
+
+def test_explain_shows_divided_replicas_per_site(cli: Run) -> None:
+    applied = cli("apply", "-f", "-", stdin="---\n".join([SITES, DIVIDED]))
+    assert applied.exit_code == 0, applied.stderr
+    result = cli("explain", "batch")
+    assert result.exit_code == 0, result.stderr
+    # 5 replicas by weight 4:1:1 -> dublin 3 (3.33), then one each by largest remainder.
+    assert result.stdout.splitlines() == [
+        "batch: placed 5/5 at boston (1), dublin (3), frankfurt (1)"
+    ]
+    as_json = json.loads(cli("explain", "batch", "-o", "json").stdout)
+    assert as_json["replicas"] == {"boston": 1, "dublin": 3, "frankfurt": 1}
 
 
 def test_explain_of_unknown_names_fails_clearly(cli: Run) -> None:

@@ -72,6 +72,7 @@ PROBES = {"http": {"port": 80}, "tcp": {"port": 80}}
 NEEDS_VALUES = {"matchExpressions": [{"key": "a", "operator": "In"}]}
 GROUPS = [{"name": "a", "siteGroup": "x"}, {"name": "a", "siteGroup": "y"}]
 P = "spec.placement"
+DIVIDED = {"mode": "Replicas", "replicas": 4, "division": "Divided"}
 W = "spec.workload"
 PW = "spec.workload.process"
 
@@ -98,6 +99,71 @@ BAD: list[tuple[str, str, Any, str | None, str]] = [
         f"{P}.spread[0].maxSkew",
         "1",
     ),
+    (
+        "every-site-divided",
+        P,
+        {"mode": "EverySite", "division": "Divided"},
+        P,
+        "remove placement.division",
+    ),
+    (
+        "weights-without-divided",
+        f"{P}.weights",
+        [{"siteGroup": "a", "weight": 1}],
+        P,
+        "set placement.division: Divided",
+    ),
+    (
+        "weight-two-targets",
+        P,
+        {**DIVIDED, "weights": [{"siteGroup": "a", "selector": {}, "weight": 1}]},
+        f"{P}.weights[0]",
+        "exactly one of siteGroup or selector",
+    ),
+    (
+        "negative-weight",
+        P,
+        {**DIVIDED, "weights": [{"siteGroup": "a", "weight": -1}]},
+        f"{P}.weights[0].weight",
+        "greater than or equal to 0",
+    ),
+    ("bad-division", f"{P}.division", "Halved", f"{P}.division", "Duplicated"),
+    (
+        "min-over-max-groups",
+        f"{P}.spread",
+        [{"topologyKey": "r", "minGroups": 3, "maxGroups": 2}],
+        f"{P}.spread[0]",
+        "lower minGroups or raise maxGroups",
+    ),
+    (
+        "min-groups-over-replicas",
+        P,
+        {"mode": "Replicas", "replicas": 2, "spread": [{"topologyKey": "r", "minGroups": 3}]},
+        P,
+        "only 2 replicas",
+    ),
+    (
+        "locality-two-targets",
+        f"{P}.locality",
+        {"near": {"lat": 1, "lon": 2}, "siteGroup": "a"},
+        f"{P}.locality",
+        "exactly one of near",
+    ),
+    (
+        "locality-bad-lat",
+        f"{P}.locality",
+        {"near": {"lat": 91, "lon": 0}},
+        f"{P}.locality.near.lat",
+        "less than or equal to 90",
+    ),
+    (
+        "locality-zero-distance",
+        f"{P}.locality",
+        {"siteGroup": "a", "maxDistanceKm": 0},
+        f"{P}.locality.maxDistanceKm",
+        "greater than 0",
+    ),
+    ("negative-score", f"{P}.scoring", {"stickiness": -1}, f"{P}.scoring.stickiness", "0"),
     ("two-workloads", f"{W}.kubernetes", {"manifests": [MANIFEST]}, W, "exactly one"),
     ("no-workload", W, {}, W, "exactly one"),
     ("empty-command", f"{PW}.command", "", f"{PW}.command", "at least 1 character"),
@@ -296,3 +362,22 @@ def test_not_a_mapping(raw: object) -> None:
     with pytest.raises(InvalidObject, match="expected an object") as raised:
         validate_object(raw)
     assert raised.value.field is None
+
+
+def test_the_placement_engine_fields_round_trip() -> None:
+    placement = {
+        "mode": "Replicas",
+        "replicas": 12,
+        "division": "Divided",
+        "weights": [
+            {"siteGroup": "eu-stores", "weight": 3},
+            {"selector": {"matchLabels": {"tier": "cloud"}}, "weight": 1},
+        ],
+        "spread": [{"topologyKey": "region", "maxSkew": 2, "minGroups": 2, "maxGroups": 4}],
+        "locality": {"near": {"lat": 48.1, "lon": 11.6}, "maxDistanceKm": 800},
+        "scoring": {"balance": 2, "locality": 1, "stickiness": 50},
+    }
+    raw = application(placement=placement)
+    wire = to_wire(validate_object(raw))
+    assert wire["spec"]["placement"] == placement
+    assert to_wire(validate_object(wire)) == wire
