@@ -27,6 +27,8 @@ class Ledger:
         """Replicas at each site, of every application."""
         self.levels: dict[int, tuple[Floats, Floats]] = {}
         """Per priority: the cpu and memory its applications hold at each site."""
+        self._lower: dict[int, tuple[Floats, Floats]] = {}
+        """Per priority p: what all priorities below p hold (kept until one changes)."""
         self.held: dict[str, tuple[Ints, Ints]] = {}
         """Per application: the sites it holds (ascending) and its replicas at each."""
 
@@ -48,6 +50,8 @@ class Ledger:
 
     def _apply(self, app: AppView, idx: Ints, counts: Ints, sign: int) -> None:
         if app.cpu_millis or app.memory_bytes:
+            for p in [p for p in self._lower if p > app.priority]:
+                del self._lower[p]
             level = self.levels.get(app.priority)
             if level is None:
                 size = self.fleet.size
@@ -68,14 +72,16 @@ class Ledger:
     def room(self, app: AppView) -> tuple[Floats, Floats]:
         """What ``app`` may use at each site: what is free, and what lower priorities hold
         (its own holding must be removed first)."""
-        lower = [level for p, level in self.levels.items() if p < app.priority]
-        if not lower:
+        if not self.preemptible(app):
             return self.free_cpu, self.free_memory
-        cpu, memory = self.free_cpu.copy(), self.free_memory.copy()
-        for level_cpu, level_memory in lower:
-            cpu += level_cpu
-            memory += level_memory
-        return cpu, memory
+        lower = self._lower.get(app.priority)
+        if lower is None:
+            below = [level for p, level in self.levels.items() if p < app.priority]
+            lower = self._lower[app.priority] = (
+                np.sum([c for c, _ in below], axis=0),
+                np.sum([m for _, m in below], axis=0),
+            )
+        return self.free_cpu + lower[0], self.free_memory + lower[1]
 
     def preempt(self, app: AppView, idx: Ints) -> list[tuple[int, str]]:
         """Displace lower-priority replicas where ``app``'s placement overdrew a site:

@@ -92,6 +92,9 @@ class Planner:
         self.watch = watch
         self.decisions: dict[str, Decision] = {}
         self._events: dict[str, list[tuple[str, str]]] = {}
+        self._asked: dict[str, Hashable] = {}
+        """Per application: the policy key its last placement asked with (kept when the
+        fleet is rebuilt, so a later policy change still finds it)."""
         self._load(snapshot)
         self.changed = self._run(set(self.apps))
 
@@ -230,7 +233,7 @@ class Planner:
     def _policy_codes(self, app: AppView) -> tuple[Ints, Bools]:
         """Per label set: why policy excludes it, and whether a site held already may
         stay. Asked once per policy key (applications the policies see alike)."""
-        key = self.snapshot.policy.key(app)
+        key = self._asked[app.name] = self.snapshot.policy.key(app)
         found = self._policies.get(key)
         if found is None:
             answers = self.snapshot.policy.verdicts(app, self.fleet.label_sets)
@@ -648,21 +651,21 @@ class Planner:
         return touched
 
     def _policy_changes(self) -> set[str]:
-        """Ask the policies again for every label set asked before; the applications
-        whose verdicts changed are placed again."""
-        old = self._policies
-        self._policies = {}
+        """Ask the policies again for what was asked before; the applications whose
+        verdicts changed (or that the policies now see differently) are placed again."""
+        old, asked = self._policies, self._asked
+        self._policies, self._asked = {}, {}
         dirty: set[str] = set()
-        keys: dict[Hashable, list[AppView]] = {}
-        for app in self.apps.values():
-            keys.setdefault(self.snapshot.policy.key(app), []).append(app)
-        for key, apps in keys.items():
-            before = old.get(key)
-            codes, stay = self._policy_codes(apps[0])
+        for name, app in self.apps.items():
+            if name not in asked:  # never asked: no decision depended on policies
+                continue
+            key = self.snapshot.policy.key(app)
+            before = old.get(key) if key == asked[name] else None
+            codes, stay = self._policy_codes(app)
             if before is None or not (
                 np.array_equal(codes, before[0]) and np.array_equal(stay, before[1])
             ):
-                dirty |= {a.name for a in apps}
+                dirty.add(name)
         return dirty
 
     def _resync_current(self, old: Snapshot, new: Snapshot, dirty: set[str]) -> None:

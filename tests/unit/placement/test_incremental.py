@@ -252,3 +252,36 @@ def test_updates_keep_constraints_and_spare_the_untouched(
             if untouched and not any(before[a.name].preempted for a in apps):
                 assert planner.decisions[app.name].sites == old.sites
                 assert app.name not in changed
+
+
+def test_a_new_policy_reaches_applications_it_now_covers() -> None:
+    class Covering(NoPolicies):
+        """A policy that, once it exists, covers every application: their keys change."""
+
+        def __init__(self, exists: bool) -> None:
+            self.exists = exists
+
+        @property
+        def version(self) -> object:
+            return self.exists
+
+        def key(self, app: AppView) -> object:
+            return ("no-us",) if self.exists else ()
+
+        def verdicts(
+            self, app: AppView, label_sets: Sequence[Mapping[str, str]]
+        ) -> list[tuple[str | None, bool]]:
+            deny = self.exists
+            return [
+                ("excluded by policy no-us" if deny and ls["region"] == "us" else None, False)
+                for ls in label_sets
+            ]
+
+    app = AppView("app", True)
+    planner = Planner(Snapshot((app,), FLEET, {}, {}, Covering(False)))
+    assert planner.decisions["app"].sites == ("a1", "a2", "b1", "b2")
+    # A fleet rebuild in between (a new site) must not make the planner forget.
+    grown = (*FLEET, site("a3", "eu"))
+    planner.update(Snapshot((app,), grown, {}, planner.running(), Covering(False)))
+    assert planner.update(Snapshot((app,), grown, {}, planner.running(), Covering(True))) == {"app"}
+    assert planner.decisions["app"].sites == ("a1", "a2", "a3")
