@@ -57,7 +57,8 @@ def divide_by_domain(
     order, _, starts = _grouped(weights, dom)
     for d in np.flatnonzero(quotas).tolist():
         members = order[starts[d] : starts[d + 1]]
-        q, w = int(quotas[d]), weights[members]
+        # A site without room for one more (it holds all it can take) gets no share.
+        q, w = int(quotas[d]), np.where(caps[members] >= 1, weights[members], 0.0)
         if q * w.max(initial=0.0) < w.sum():
             key = w + 1e-6 * tiebreak[members]
             top = np.argpartition(-key, q - 1)[:q] if q < len(members) else np.arange(q)
