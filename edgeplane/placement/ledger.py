@@ -31,21 +31,42 @@ class Ledger:
         """Per priority p: what all priorities below p hold (kept until one changes)."""
         self.held: dict[str, tuple[Ints, Ints]] = {}
         """Per application: the sites it holds (ascending) and its replicas at each."""
+        self._rows: dict[str, int] = {}
+        self._names: list[str] = []
+        self._holds = np.zeros((16, fleet.size), dtype=bool)
+        """Application (row) x site: whether it holds the site; a column answers who
+        holds a site when a higher priority needs its room."""
+
+    def _row(self, name: str) -> int:
+        row = self._rows.get(name)
+        if row is None:
+            row = self._rows[name] = len(self._names)
+            self._names.append(name)
+            if row >= len(self._holds):
+                grown = np.zeros((2 * len(self._holds), self.fleet.size), dtype=bool)
+                grown[: len(self._holds)] = self._holds
+                self._holds = grown
+        return row
 
     def add(self, name: str, idx: Ints, counts: Ints) -> None:
         self.held[name] = (idx, counts)
+        row = self._row(name)  # first: it may grow the matrix
+        self._holds[row, idx] = True
         self._apply(self.apps[name], idx, counts, 1)
 
     def remove(self, name: str) -> tuple[Ints, Ints]:
         idx, counts = self.held.pop(name, EMPTY)
-        if name in self.apps and len(idx):
-            self._apply(self.apps[name], idx, counts, -1)
+        if len(idx):
+            self._holds[self._rows[name], idx] = False
+            if name in self.apps:
+                self._apply(self.apps[name], idx, counts, -1)
         return idx, counts
 
     def forget(self, app: AppView) -> None:
         """An application that is gone (or changed: its old requests are released)."""
         idx, counts = self.held.pop(app.name, EMPTY)
         if len(idx):
+            self._holds[self._rows[app.name], idx] = False
             self._apply(app, idx, counts, -1)
 
     def _apply(self, app: AppView, idx: Ints, counts: Ints, sign: int) -> None:
@@ -90,13 +111,11 @@ class Ledger:
         if not len(over):
             return []
         holders: dict[int, list[AppView]] = {}
-        for name, (held, _) in self.held.items():
-            victim = self.apps[name]
-            if victim.priority >= app.priority or not len(held):
-                continue
-            at = np.minimum(np.searchsorted(held, over), len(held) - 1)
-            for site in over[held[at] == over].tolist():
-                holders.setdefault(site, []).append(victim)
+        rows, columns = np.nonzero(self._holds[: len(self._names), over])
+        for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
+            victim = self.apps.get(self._names[row])
+            if victim is not None and victim.priority < app.priority:
+                holders.setdefault(int(over[column]), []).append(victim)
         displaced: list[tuple[int, str]] = []
         for site in over.tolist():
             victims = sorted(holders.get(site, ()), key=lambda v: (v.priority, v.name))
@@ -109,5 +128,6 @@ class Ledger:
     def _release_site(self, app: AppView, site: int) -> None:
         idx, counts = self.held[app.name]
         at = int(np.searchsorted(idx, site))
+        self._holds[self._rows[app.name], site] = False
         self._apply(app, idx[at : at + 1], counts[at : at + 1], -1)
         self.held[app.name] = (np.delete(idx, at), np.delete(counts, at))

@@ -126,6 +126,8 @@ class Planner:
         self._tiers: dict[tuple[str, ...], Ints] = {}
         self._taints: dict[tuple[object, bool], Ints] = {}
         self._near: dict[Locality, Floats] = {}
+        self._named: dict[str, tuple[Ints, tuple[str, ...]]] = {}
+        """Per application: the sites last placed at, as indices and as names."""
 
     def _indices(self, held: Mapping[str, int]) -> tuple[Ints, Ints]:
         pairs = sorted(
@@ -201,7 +203,12 @@ class Planner:
                 name = self.fleet.names[site]
                 self._events.setdefault(victim, []).append(("-" + name, app.name))
                 self._events.setdefault(app.name, []).append(("+" + name, victim))
-        sites = tuple(self.fleet.name_array[idx].tolist())
+        named = self._named.get(app.name)
+        if named is not None and np.array_equal(idx, named[0]):
+            sites = named[1]  # the same sites as last time: no need to name them again
+        else:
+            sites = tuple(self.fleet.name_array[idx].tolist())
+            self._named[app.name] = (idx, sites)
         wanted = len(idx) if app.every_site else app.replicas
         return Decision(
             app.name,
