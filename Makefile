@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/api.py
 	$(PY) benchmarks/agent_footprint.py
 	$(PY) benchmarks/converge.py
+	$(PY) benchmarks/placement.py
 
 clean:
 	rm -rf $(VENV) .edgeplane .mypy_cache .ruff_cache
