@@ -116,7 +116,7 @@ def capacity_reason(app: AppView, room: Room) -> str | None:
 
 def device_reason(app: AppView, index: int) -> str:
     need = app.devices[index]
-    return f"had fewer than {need.count} device(s) matching {need.selector or 'anything'}"
+    return f"had fewer than {need.count} device(s) matching {str(need.selector) or 'anything'}"
 
 
 def devices_reason(app: AppView, site: SiteView) -> str | None:

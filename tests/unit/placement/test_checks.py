@@ -1,0 +1,476 @@
+"""The per-site feasibility checks (``checks``), table by table: each check's verdict,
+and ``first_reason`` reporting the first that fails in the stack's order."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from edgeplane.api.selectors import Selector, parse_selector
+from edgeplane.placement import checks
+from edgeplane.placement.checks import Room, Trial
+from edgeplane.placement.model import (
+    AppView,
+    DeviceNeed,
+    Locality,
+    SiteView,
+    TaintView,
+    TolerationView,
+)
+
+SITE = SiteView("s", {"region": "eu", "tier": "edge"}, "Online", cpu_millis=1000)
+GROUPS = {"eu": parse_selector("region=eu"), "us": parse_selector("region=us")}
+FREE = Room(None, None)
+
+
+def replicas(**fields: Any) -> AppView:
+    return AppView("a", False, 1, **fields)
+
+
+def every_site(**fields: Any) -> AppView:
+    return AppView("a", True, **fields)
+
+
+def trial(
+    app: AppView,
+    site: SiteView = SITE,
+    room: Room = FREE,
+    held: bool = False,
+    policy: tuple[str | None, bool] = (None, False),
+    distance_km: float | None = None,
+) -> Trial:
+    return Trial(app, site, room, held, GROUPS, policy, distance_km)
+
+
+def site(**fields: Any) -> SiteView:
+    return replace(SiteView("s", {"region": "eu"}, "Online"), **fields)
+
+
+# -- selector and siteGroups ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("app", "expected"),
+    [
+        (replicas(), None),
+        (replicas(selector=parse_selector("region=eu")), None),
+        (replicas(selector=parse_selector("region=us")), "did not match the selector"),
+        (replicas(selector=parse_selector("gpu")), "did not match the selector"),
+        (replicas(site_groups=("eu",)), None),
+        (replicas(site_groups=("us", "eu")), None),
+        (replicas(site_groups=("us",)), "are in none of the siteGroups"),
+        (replicas(site_groups=("eu", "mars")), "siteGroup mars does not exist"),
+    ],
+    ids=[
+        "no-selector",
+        "selector-matches",
+        "selector-differs",
+        "selector-missing-key",
+        "in-group",
+        "in-second-group",
+        "in-no-group",
+        "group-missing",
+    ],
+)
+def test_label_checks(app: AppView, expected: str | None) -> None:
+    t = trial(app)
+    assert (checks.selector(t) or checks.site_groups(t)) == expected
+
+
+# -- phase ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("app", "where", "held", "expected"),
+    [
+        (replicas(), site(phase="Online"), False, None),
+        (replicas(), site(phase="Pending"), False, None),
+        (replicas(), site(phase=None), False, None),
+        (replicas(), site(phase="Cordoned"), False, checks.CORDONED),
+        (replicas(), site(phase="Cordoned"), True, checks.CORDONED),
+        (replicas(), site(phase="Online", unschedulable=True), False, checks.CORDONED),
+        (every_site(), site(phase="Online", unschedulable=True), True, checks.CORDONED),
+        (replicas(), site(phase="Offline"), False, checks.OFFLINE),
+        (replicas(), site(phase="Offline"), True, checks.OFFLINE),
+        (every_site(), site(phase="Offline"), False, checks.OFFLINE),
+        (every_site(), site(phase="Offline"), True, None),
+    ],
+    ids=[
+        "online",
+        "pending",
+        "unknown-phase",
+        "cordoned",
+        "cordoned-held",
+        "unschedulable",
+        "unschedulable-every-site-held",
+        "offline",
+        "offline-held-replicas-move",
+        "offline-every-site-new",
+        "offline-every-site-held-stays",
+    ],
+)
+def test_phase(app: AppView, where: SiteView, held: bool, expected: str | None) -> None:
+    assert checks.phase(trial(app, where, held=held)) == expected
+
+
+# -- taints ---------------------------------------------------------------------------
+
+NO_SCHEDULE = TaintView("gpu", "true", "NoSchedule")
+NO_EXECUTE = TaintView("maint", None, "NoExecute")
+PREFER_NOT = TaintView("slow", "yes", "PreferNoSchedule")
+
+
+@pytest.mark.parametrize(
+    ("taints", "tolerations", "held", "expected"),
+    [
+        ((), (), False, None),
+        ((NO_SCHEDULE,), (), False, "had untolerated taint gpu=true:NoSchedule"),
+        ((NO_SCHEDULE,), (), True, None),
+        ((NO_EXECUTE,), (), False, "had untolerated taint maint=:NoExecute"),
+        ((NO_EXECUTE,), (), True, "had untolerated taint maint=:NoExecute"),
+        ((PREFER_NOT,), (), False, None),
+        ((PREFER_NOT,), (), True, None),
+        ((NO_SCHEDULE,), (TolerationView("gpu", "Exists"),), False, None),
+        ((NO_SCHEDULE,), (TolerationView("gpu", "Equal", "true"),), False, None),
+        (
+            (NO_SCHEDULE,),
+            (TolerationView("gpu", "Equal", "false"),),
+            False,
+            "had untolerated taint gpu=true:NoSchedule",
+        ),
+        ((NO_SCHEDULE,), (TolerationView("gpu", "Exists", effect="NoSchedule"),), False, None),
+        (
+            (NO_SCHEDULE,),
+            (TolerationView("gpu", "Exists", effect="NoExecute"),),
+            False,
+            "had untolerated taint gpu=true:NoSchedule",
+        ),
+        ((NO_SCHEDULE, NO_EXECUTE), (TolerationView(None, "Exists"),), False, None),
+        ((NO_EXECUTE,), (TolerationView("maint", "Equal"),), True, None),
+        (
+            (NO_SCHEDULE, NO_EXECUTE),
+            (TolerationView("gpu", "Exists"),),
+            True,
+            "had untolerated taint maint=:NoExecute",
+        ),
+        (
+            (PREFER_NOT, NO_SCHEDULE),
+            (),
+            False,
+            "had untolerated taint gpu=true:NoSchedule",
+        ),
+    ],
+    ids=[
+        "no-taints",
+        "no-schedule-new",
+        "no-schedule-held-stays",
+        "no-execute-new",
+        "no-execute-held-goes",
+        "prefer-not-new",
+        "prefer-not-held",
+        "tolerated-exists",
+        "tolerated-equal",
+        "equal-other-value",
+        "tolerated-same-effect",
+        "toleration-other-effect",
+        "tolerate-everything",
+        "no-value-equals-empty",
+        "second-taint-untolerated",
+        "prefer-not-skipped-for-next",
+    ],
+)
+def test_taints(
+    taints: tuple[TaintView, ...],
+    tolerations: tuple[TolerationView, ...],
+    held: bool,
+    expected: str | None,
+) -> None:
+    app = replicas(tolerations=tolerations)
+    assert checks.taints(trial(app, site(taints=taints), held=held)) == expected
+
+
+# -- capacity -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "room", "expected"),
+    [
+        (0, 0, Room(0, 0), None),
+        (500, 0, Room(500, None), None),
+        (500, 0, Room(499, None), "had too little cpu left (need 500m)"),
+        (500, 0, Room(None, None), None),
+        (0, 2**30, Room(None, 2**30), None),
+        (0, 2**30, Room(None, 2**30 - 1), "had too little memory left (need 1024Mi)"),
+        (500, 2**30, Room(0, 0), "had too little cpu left (need 500m)"),
+        (500, 2**30, Room(600.5, 0), "had too little memory left (need 1024Mi)"),
+        (500, 0, Room(-100, None), "had too little cpu left (need 500m)"),
+    ],
+    ids=[
+        "needs-nothing",
+        "exactly-fits",
+        "one-short",
+        "unlimited",
+        "memory-fits",
+        "memory-short",
+        "cpu-reported-first",
+        "memory-after-cpu",
+        "overdrawn",
+    ],
+)
+def test_capacity(cpu: int, memory: int, room: Room, expected: str | None) -> None:
+    app = replicas(cpu_millis=cpu, memory_bytes=memory)
+    assert checks.capacity(trial(app, room=room)) == expected
+
+
+# -- devices --------------------------------------------------------------------------
+
+CAMERA = {"kind": "camera", "model": "x"}
+CAMERA_Y = {"kind": "camera", "model": "y"}
+GPU = {"kind": "gpu"}
+
+
+@pytest.mark.parametrize(
+    ("needs", "devices", "expected"),
+    [
+        ((), (), None),
+        ((DeviceNeed(parse_selector("kind=camera")),), (CAMERA,), None),
+        (
+            (DeviceNeed(parse_selector("kind=camera")),),
+            (GPU,),
+            "had fewer than 1 device(s) matching kind=camera",
+        ),
+        ((DeviceNeed(parse_selector("kind=camera"), 2),), (CAMERA, CAMERA_Y, GPU), None),
+        (
+            (DeviceNeed(parse_selector("kind=camera"), 3),),
+            (CAMERA, CAMERA_Y, GPU),
+            "had fewer than 3 device(s) matching kind=camera",
+        ),
+        (
+            (DeviceNeed(parse_selector("kind=camera,model=x"), 2),),
+            (CAMERA, CAMERA_Y),
+            "had fewer than 2 device(s) matching kind=camera,model=x",
+        ),
+        ((DeviceNeed(Selector(), 3),), (CAMERA, CAMERA_Y, GPU), None),
+        (
+            (DeviceNeed(Selector(), 1),),
+            (),
+            "had fewer than 1 device(s) matching anything",
+        ),
+        (
+            (DeviceNeed(parse_selector("kind=camera")), DeviceNeed(parse_selector("kind=gpu"))),
+            (CAMERA,),
+            "had fewer than 1 device(s) matching kind=gpu",
+        ),
+    ],
+    ids=[
+        "needs-none",
+        "one-camera",
+        "wrong-kind",
+        "two-of-three",
+        "three-of-two",
+        "narrower-selector",
+        "any-device",
+        "any-device-none-there",
+        "second-need-unmet",
+    ],
+)
+def test_devices(
+    needs: tuple[DeviceNeed, ...], devices: tuple[dict[str, str], ...], expected: str | None
+) -> None:
+    app = replicas(devices=needs)
+    assert checks.devices(trial(app, site(devices=devices))) == expected
+
+
+# -- locality -------------------------------------------------------------------------
+
+FAR = "are farther than 100 km from the location (or have no location)"
+
+
+@pytest.mark.parametrize(
+    ("locality", "distance", "expected"),
+    [
+        (None, None, None),
+        (Locality(point=(48.8, 2.3)), None, None),
+        (Locality(point=(48.8, 2.3)), 5000.0, None),
+        (Locality(point=(48.8, 2.3), max_km=100), 99.9, None),
+        (Locality(point=(48.8, 2.3), max_km=100), 100.0, None),
+        (Locality(point=(48.8, 2.3), max_km=100), 100.1, FAR),
+        (Locality(point=(48.8, 2.3), max_km=100), None, FAR),
+        (Locality(point=(48.8, 2.3), max_km=100), float("nan"), FAR),
+        (
+            Locality(site_group="hq", max_km=2.5),
+            3.0,
+            "are farther than 2.5 km from hq (or have no location)",
+        ),
+    ],
+    ids=[
+        "no-locality",
+        "no-max-missing-location",
+        "no-max-far",
+        "within",
+        "at-max",
+        "beyond",
+        "missing-location",
+        "nan-location",
+        "from-site-group",
+    ],
+)
+def test_locality(locality: Locality | None, distance: float | None, expected: str | None) -> None:
+    app = replicas(locality=locality)
+    assert checks.locality(trial(app, distance_km=distance)) == expected
+
+
+# -- policy ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("verdict", "held", "expected"),
+    [
+        ((None, False), False, None),
+        ((None, True), True, None),
+        (("excluded by policy p", False), False, "excluded by policy p"),
+        (("excluded by policy p", False), True, "excluded by policy p"),
+        (("excluded by policy p", True), False, "excluded by policy p"),
+        (("excluded by policy p", True), True, None),
+    ],
+    ids=[
+        "allowed",
+        "allowed-held",
+        "denied",
+        "denied-held-move",
+        "denied-new-report",
+        "denied-held-report-stays",
+    ],
+)
+def test_policy(verdict: tuple[str | None, bool], held: bool, expected: str | None) -> None:
+    assert checks.policy(trial(replicas(), held=held, policy=verdict)) == expected
+
+
+# -- the stack ------------------------------------------------------------------------
+
+
+def test_checks_run_in_the_stack_order() -> None:
+    assert [name for name, _ in checks.CHECKS] == [
+        "selector",
+        "siteGroups",
+        "phase",
+        "taints",
+        "capacity",
+        "devices",
+        "locality",
+        "policy",
+    ]
+
+
+BAD_SITE = site(
+    labels={"region": "us"},
+    phase="Cordoned",
+    taints=(NO_SCHEDULE,),
+)
+BAD_APP = replicas(
+    selector=parse_selector("region=eu"),
+    site_groups=("eu",),
+    cpu_millis=500,
+    devices=(DeviceNeed(parse_selector("kind=camera")),),
+    locality=Locality(point=(0.0, 0.0), max_km=1),
+)
+LOOSE = replace(BAD_APP, selector=Selector(), site_groups=())
+"""Past the label checks: the rest of the stack decides."""
+DENIED = ("excluded by policy p", False)
+
+
+@pytest.mark.parametrize(
+    ("app", "where", "room", "verdict", "distance", "expected"),
+    [
+        (BAD_APP, BAD_SITE, Room(0, None), DENIED, 9.0, "did not match the selector"),
+        (
+            replace(BAD_APP, selector=Selector()),
+            BAD_SITE,
+            Room(0, None),
+            DENIED,
+            9.0,
+            "are in none of the siteGroups",
+        ),
+        (
+            LOOSE,
+            BAD_SITE,
+            Room(0, None),
+            DENIED,
+            9.0,
+            checks.CORDONED,
+        ),
+        (
+            LOOSE,
+            site(labels={"region": "us"}, taints=(NO_SCHEDULE,)),
+            Room(0, None),
+            DENIED,
+            9.0,
+            "had untolerated taint gpu=true:NoSchedule",
+        ),
+        (
+            LOOSE,
+            site(labels={"region": "us"}),
+            Room(0, None),
+            DENIED,
+            9.0,
+            "had too little cpu left (need 500m)",
+        ),
+        (
+            LOOSE,
+            site(labels={"region": "us"}),
+            FREE,
+            DENIED,
+            9.0,
+            "had fewer than 1 device(s) matching kind=camera",
+        ),
+        (
+            LOOSE,
+            site(labels={"region": "us"}, devices=(CAMERA,)),
+            FREE,
+            DENIED,
+            9.0,
+            "are farther than 1 km from the location (or have no location)",
+        ),
+        (
+            LOOSE,
+            site(labels={"region": "us"}, devices=(CAMERA,)),
+            FREE,
+            DENIED,
+            0.5,
+            "excluded by policy p",
+        ),
+        (
+            LOOSE,
+            site(labels={"region": "us"}, devices=(CAMERA,)),
+            FREE,
+            (None, False),
+            0.5,
+            None,
+        ),
+    ],
+    ids=[
+        "selector-first",
+        "then-site-groups",
+        "then-phase",
+        "then-taints",
+        "then-capacity",
+        "then-devices",
+        "then-locality",
+        "then-policy",
+        "all-pass",
+    ],
+)
+def test_first_reason_is_the_first_failing_check(
+    app: AppView,
+    where: SiteView,
+    room: Room,
+    verdict: tuple[str | None, bool],
+    distance: float,
+    expected: str | None,
+) -> None:
+    t = trial(app, where, room, policy=verdict, distance_km=distance)
+    assert checks.first_reason(t) == expected
+    failing = [why for _, why in checks.verdicts(t) if why]
+    assert (failing[0] if failing else None) == expected
