@@ -107,9 +107,10 @@ def memory_reason(app: AppView) -> str:
 
 
 def capacity_reason(app: AppView, room: Room) -> str | None:
-    if room.cpu is not None and app.cpu_millis > room.cpu:
+    """What needs nothing fits even where others overdrew the site (as the planner has it)."""
+    if app.cpu_millis and room.cpu is not None and app.cpu_millis > room.cpu:
         return cpu_reason(app)
-    if room.memory is not None and app.memory_bytes > room.memory:
+    if app.memory_bytes and room.memory is not None and app.memory_bytes > room.memory:
         return memory_reason(app)
     return None
 

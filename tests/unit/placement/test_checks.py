@@ -206,6 +206,8 @@ def test_taints(
         (500, 2**30, Room(0, 0), "had too little cpu left (need 500m)"),
         (500, 2**30, Room(600.5, 0), "had too little memory left (need 1024Mi)"),
         (500, 0, Room(-100, None), "had too little cpu left (need 500m)"),
+        (0, 0, Room(-100, -100), None),
+        (0, 2**30, Room(-100, 2**30), None),
     ],
     ids=[
         "needs-nothing",
@@ -217,6 +219,8 @@ def test_taints(
         "cpu-reported-first",
         "memory-after-cpu",
         "overdrawn",
+        "needs-nothing-on-overdrawn-site",
+        "needs-no-cpu-on-cpu-overdrawn-site",
     ],
 )
 def test_capacity(cpu: int, memory: int, room: Room, expected: str | None) -> None:
