@@ -33,7 +33,7 @@ class Ledger:
         """Per application: the sites it holds (ascending) and its replicas at each."""
         self._rows: dict[str, int] = {}
         self._names: list[str] = []
-        self._holds = np.zeros((16, fleet.size), dtype=bool)
+        self._holds = np.zeros((len(apps) + 16, fleet.size), dtype=bool)
         """Application (row) x site: whether it holds the site; a column answers who
         holds a site when a higher priority needs its room."""
 

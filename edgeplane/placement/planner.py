@@ -121,10 +121,11 @@ class Planner:
                     self.ledger.add(name, idx, counts)
 
     def _fresh_caches(self) -> None:
-        self._labels: dict[tuple[Selector, tuple[str, ...]], Ints] = {}
+        self._labels: dict[tuple[Selector, tuple[str, ...]], tuple[Ints, Ints]] = {}
         self._policies: dict[Hashable, tuple[Ints, Bools]] = {}
         self._tiers: dict[tuple[str, ...], Ints] = {}
-        self._taints: dict[tuple[object, bool], Ints] = {}
+        self._taints: dict[tuple[object, bool], Ints | None] = {}
+        self._policy_sites: dict[Hashable, tuple[Ints, Bools]] = {}
         self._near: dict[Locality, Floats] = {}
         self._named: dict[str, tuple[Ints, tuple[str, ...]]] = {}
         """Per application: the sites last placed at, as indices and as names."""
@@ -220,12 +221,14 @@ class Planner:
 
     # -- filter -----------------------------------------------------------------------
 
-    def _label_codes(self, app: AppView) -> Ints:
+    def _label_codes(self, app: AppView) -> tuple[Ints, Ints]:
+        """Per label set, why the selector or siteGroups exclude it (0: they do not);
+        and the sites that pass, ascending. Shared by applications that select alike."""
         key = (app.selector, app.site_groups)
         found = self._labels.get(key)
         if found is None:
             groups = self.snapshot.groups
-            found = self._labels[key] = np.array(
+            codes = np.array(
                 [
                     self.reasons(
                         checks.selector_reason(app, labels)
@@ -235,26 +238,36 @@ class Planner:
                 ],
                 dtype=np.int64,
             )
+            found = self._labels[key] = (codes, np.flatnonzero((codes == 0)[self.fleet.label_set]))
         return found
 
-    def _policy_codes(self, app: AppView) -> tuple[Ints, Bools]:
-        """Per label set: why policy excludes it, and whether a site held already may
-        stay. Asked once per policy key (applications the policies see alike)."""
+    def _policy_codes(self, app: AppView) -> tuple[Ints | None, Bools]:
+        """Per site: why policy excludes it (None: nowhere), and whether a site held
+        already may stay. Asked once per policy key (applications the policies see
+        alike), for every label set at once."""
         key = self._asked[app.name] = self.snapshot.policy.key(app)
         found = self._policies.get(key)
         if found is None:
             answers = self.snapshot.policy.verdicts(app, self.fleet.label_sets)
-            found = self._policies[key] = (
-                np.array([self.reasons(why) for why, _ in answers], dtype=np.int64),
-                np.array([stay for _, stay in answers], dtype=bool),
+            codes = np.array([self.reasons(why) for why, _ in answers], dtype=np.int64)
+            stay = np.array([stay for _, stay in answers], dtype=bool)
+            found = self._policies[key] = (codes, stay)
+        codes, stay = found
+        if not codes.any():
+            return None, stay
+        sites = self._policy_sites.get(key)
+        if sites is None:
+            sites = self._policy_sites[key] = (
+                codes[self.fleet.label_set],
+                stay[self.fleet.label_set],
             )
-        return found
+        return sites
 
-    def _taint_codes(self, app: AppView, held: bool) -> Ints:
+    def _taint_codes(self, app: AppView, held: bool) -> Ints | None:
+        """Per site: why its taints keep ``app`` off (None: they keep it off nowhere)."""
         key = (app.tolerations, held)
-        found = self._taints.get(key)
-        if found is None:
-            found = self._taints[key] = np.array(
+        if key not in self._taints:
+            per_set = np.array(
                 [
                     self.reasons(
                         checks.taints_reason(app, SiteView("", {}, taints=taints), held)
@@ -265,7 +278,8 @@ class Planner:
                 ],
                 dtype=np.int64,
             )
-        return found
+            self._taints[key] = per_set[self.fleet.taint_set] if per_set.any() else None
+        return self._taints[key]
 
     def distance(self, locality: Locality) -> Floats:
         found = self._near.get(locality)
@@ -295,13 +309,13 @@ class Planner:
         an application whose selector matches a few hundred sites costs a few hundred."""
         fleet, text = self.fleet, self.reasons.text
         why: Counter[str] = Counter()
-        labels = self._label_codes(app)
+        labels, cand = self._label_codes(app)
         bad = np.flatnonzero(labels)
         if len(bad):
             sums = np.bincount(labels[bad], weights=fleet.set_size[bad])
             for code in np.flatnonzero(sums).tolist():
                 why[text[code]] += int(sums[code])
-        cand = np.flatnonzero((labels == 0)[fleet.label_set])
+        holds = bool(held[cand].any()) if len(cand) else False
 
         def keep(passes: Bools, reason: str) -> None:
             nonlocal cand
@@ -323,10 +337,14 @@ class Planner:
             offline = fleet.offline[cand]
             keep(~(offline & ~held[cand]) if app.every_site else ~offline, checks.OFFLINE)
         if len(fleet.taint_sets) > 1:
-            sets = fleet.taint_set[cand]
             new, kept = self._taint_codes(app, False), self._taint_codes(app, True)
-            if new.any() or kept.any():
-                by_code(np.where(held[cand], kept[sets], new[sets]))
+            if new is not None:
+                codes = new[cand]
+                if holds and kept is not None:
+                    codes = np.where(held[cand], kept[cand], codes)
+                elif holds:
+                    codes = np.where(held[cand], 0, codes)
+                by_code(codes)
         if (app.cpu_millis or app.memory_bytes) and len(cand):
             cpu_ok = room[0][cand] >= app.cpu_millis
             memory_ok = room[1][cand] >= app.memory_bytes
@@ -344,9 +362,11 @@ class Planner:
             keep(near, checks.locality_reason(app))
         if len(cand):
             policy, may_stay = self._policy_codes(app)
-            if policy.any():
-                sets = fleet.label_set[cand]
-                by_code(np.where(held[cand] & may_stay[sets], 0, policy[sets]))
+            if policy is not None:
+                codes = policy[cand]
+                if holds:
+                    codes = np.where(held[cand] & may_stay[cand], 0, codes)
+                by_code(codes)
         return cand, why
 
     # -- select -----------------------------------------------------------------------
@@ -661,14 +681,15 @@ class Planner:
         """Ask the policies again for what was asked before; the applications whose
         verdicts changed (or that the policies now see differently) are placed again."""
         old, asked = self._policies, self._asked
-        self._policies, self._asked = {}, {}
+        self._policies, self._asked, self._policy_sites = {}, {}, {}
         dirty: set[str] = set()
         for name, app in self.apps.items():
             if name not in asked:  # never asked: no decision depended on policies
                 continue
             key = self.snapshot.policy.key(app)
             before = old.get(key) if key == asked[name] else None
-            codes, stay = self._policy_codes(app)
+            self._policy_codes(app)
+            codes, stay = self._policies[self._asked[name]]
             if before is None or not (
                 np.array_equal(codes, before[0]) and np.array_equal(stay, before[1])
             ):
