@@ -104,7 +104,9 @@ class Fleet:
         if found is None:
             values = sorted({s.labels[key] for s in self.sites if key in s.labels})
             number = {v: d for d, v in enumerate(values)}
-            of = np.array([number.get(s.labels.get(key, ""), -1) for s in self.sites], dtype=int)
+            of = np.array(  # a site without the key is in no domain, not in the "" one
+                [number[s.labels[key]] if key in s.labels else -1 for s in self.sites], dtype=int
+            )
             order = np.argsort(of, kind="stable")
             order = order[of[order] >= 0]
             starts = np.searchsorted(of[order], np.arange(len(values) + 1))

@@ -41,7 +41,7 @@ from edgeplane.placement.model import (
 )
 from edgeplane.placement.planner import Planner, explain, place
 
-REGIONS = ["r1", "r2", "r3"]
+REGIONS = ["r1", "r2", "r3", ""]  # "" is a value like any other
 GROUPS = {"hub": parse_selector("tier=hub"), "edge": parse_selector("tier=edge")}
 TAINTS = [
     TaintView("gpu", "true", "NoSchedule"),
