@@ -72,7 +72,7 @@ class DenyR3(NoPolicies):
 
 
 @st.composite
-def site_views(draw: st.DrawFn, count: int, memory: bool = True) -> tuple[SiteView, ...]:
+def site_views(draw: st.DrawFn, count: int) -> tuple[SiteView, ...]:
     found = []
     for i in range(count):
         labels = {"tier": draw(st.sampled_from(["edge", "edge", "cloud", "hub"]))}
@@ -90,7 +90,7 @@ def site_views(draw: st.DrawFn, count: int, memory: bool = True) -> tuple[SiteVi
                 ),
                 unschedulable=draw(st.integers(0, 15)) == 0,
                 cpu_millis=draw(st.sampled_from([None, 300, 1000, 2500])),
-                memory_bytes=draw(st.sampled_from([None, None, 2**30])) if memory else None,
+                memory_bytes=draw(st.sampled_from([None, None, 2**30])),
                 taints=tuple(draw(st.lists(st.sampled_from(TAINTS), max_size=2, unique=True))),
                 location=(
                     (draw(st.floats(40.0, 50.0)), draw(st.floats(0.0, 10.0))) if located else None
@@ -131,7 +131,7 @@ WEIGHTS = st.sampled_from(
 
 
 @st.composite
-def app_views(draw: st.DrawFn, name: str, priorities: int = 3, memory: bool = True) -> AppView:
+def app_views(draw: st.DrawFn, name: str, priorities: int = 3) -> AppView:
     divided = draw(st.booleans())
     return AppView(
         name,
@@ -140,7 +140,7 @@ def app_views(draw: st.DrawFn, name: str, priorities: int = 3, memory: bool = Tr
         selector=parse_selector(draw(st.sampled_from(["", "", "tier!=hub", "region in (r1,r2)"]))),
         priority=draw(st.integers(0, priorities - 1)),
         cpu_millis=draw(st.sampled_from([0, 200, 600])),
-        memory_bytes=draw(st.sampled_from([0, 0, 2**28])) if memory else 0,
+        memory_bytes=draw(st.sampled_from([0, 0, 2**28])),
         tolerations=tuple(
             draw(
                 st.lists(
@@ -170,16 +170,19 @@ def snapshots(
     max_sites: int = 8,
     max_apps: int = 4,
     priorities: int = 3,
-    memory: bool = True,
 ) -> Snapshot:
-    """``memory=False``: capacity is cpu alone (sites report no memory, no app needs any)."""
-    sites = draw(site_views(draw(st.integers(1, max_sites)), memory))
+    sites = draw(site_views(draw(st.integers(1, max_sites))))
     count = draw(st.integers(1, max_apps))
-    apps = tuple(draw(app_views(f"a{i}", priorities, memory)) for i in range(count))
+    apps = tuple(draw(app_views(f"a{i}", priorities)) for i in range(count))
     names = [s.name for s in sites]
     current: dict[str, dict[str, int]] = {}
     for app in apps:
-        held = draw(st.lists(st.sampled_from(names), max_size=3, unique=True))
+        holdable = names
+        if app.divided and app.spread:  # see test_divided_replicas_held_without_the_key
+            holdable = [s.name for s in sites if app.spread[0].key in s.labels]
+        held = (
+            draw(st.lists(st.sampled_from(holdable), max_size=3, unique=True)) if holdable else []
+        )
         current[app.name] = {s: draw(st.integers(1, 2)) if app.divided else 1 for s in held}
     return Snapshot(apps, sites, GROUPS, current, DenyR3(draw(st.booleans())))
 
@@ -373,10 +376,8 @@ def histogram(decision: Decision) -> Counter[str]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(snapshots(max_sites=6, max_apps=3, memory=False))
+@given(snapshots(max_sites=6, max_apps=3))
 def test_the_per_site_checks_agree_with_the_planner(snapshot: Snapshot) -> None:
-    """Cpu alone: where one resource is overdrawn, the planner keeps an application that
-    needs none of it off the site (see the next test)."""
     decisions = place(snapshot)
     for app in snapshot.apps:
         decision = decisions[app.name]
@@ -391,13 +392,9 @@ def test_the_per_site_checks_agree_with_the_planner(snapshot: Snapshot) -> None:
         assert histogram(decision) == first
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="planner._feasible compares a need of 0 with an overdrawn site's room "
-    "(room >= 0 fails): an app needing memory only is kept off a site where others "
-    "overdrew the cpu, though it needs none ('had too little cpu left (need 0m)')",
-)
 def test_a_need_of_nothing_fits_where_others_overdrew_the_site() -> None:
+    """Regression: the planner compared a need of 0 with the room of a site others
+    overdrew ("had too little cpu left (need 0m)"), where ``explain`` let it in."""
     site = SiteView("s", {}, "Online", cpu_millis=300)
     hog = AppView("hog", False, 2, cpu_millis=200, divided=True)
     light = AppView("agent", False, 1, memory_bytes=2**28)  # needs no cpu; placed first
@@ -406,3 +403,15 @@ def test_a_need_of_nothing_fits_where_others_overdrew_the_site() -> None:
         (name, None) for name, _ in checks.CHECKS
     )
     assert place(snapshot)["agent"].sites == ("s",)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="planner._division counts the replicas kept at sites without the spread key "
+    "nowhere (not in 'mine'), so the domains are filled up to all N again: 3 of 2",
+)
+def test_divided_replicas_held_without_the_key_count_toward_the_total() -> None:
+    sites = (SiteView("a", {"region": "r1"}, "Online"), SiteView("b", {}, "Online"))
+    app = AppView("web", False, 2, divided=True, spread=(Spread("region"),))
+    decision = place(Snapshot((app,), sites, {}, {"web": {"b": 1}}))["web"]
+    assert decision.placed == 2
