@@ -399,3 +399,25 @@ def test_divided_spread_does_not_overfill_a_held_site() -> None:
     decision = place(Snapshot((app,), sites, {}, {"a": {"s0": 1}}))["a"]
     assert decision.placed == 2
     assert decision.replicas_at("s0") == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_pick_over_several_keys_takes_distinct_candidates_keyless_last(
+    data: st.DataObject,
+) -> None:
+    count = data.draw(st.integers(1, 12))
+    groups = [
+        (
+            ints(*data.draw(st.lists(st.integers(-1, 3), min_size=count, max_size=count))),
+            data.draw(st.integers(1, 2)),
+        )
+        for _ in range(data.draw(st.integers(1, 3)))
+    ]
+    score = floats(*data.draw(st.lists(st.integers(0, 4), min_size=count, max_size=count)))
+    n = data.draw(st.integers(1, count + 2))
+    chosen = pick(n, score, groups)
+    assert len(chosen) == min(n, count)
+    assert len(set(chosen.tolist())) == len(chosen)
+    keyed = np.all([dom >= 0 for dom, _ in groups], axis=0)[chosen].tolist()
+    assert keyed == sorted(keyed, reverse=True)  # every keyed candidate before a keyless one
