@@ -346,8 +346,11 @@ class Planner:
                     codes = np.where(held[cand], 0, codes)
                 by_code(codes)
         if (app.cpu_millis or app.memory_bytes) and len(cand):
-            cpu_ok = room[0][cand] >= app.cpu_millis
-            memory_ok = room[1][cand] >= app.memory_bytes
+            # Only what the application asks for: a site overdrawn in memory still has
+            # room for an application that needs only cpu.
+            everywhere = np.ones(len(cand), dtype=bool)
+            cpu_ok = room[0][cand] >= app.cpu_millis if app.cpu_millis else everywhere
+            memory_ok = room[1][cand] >= app.memory_bytes if app.memory_bytes else everywhere
             if short := len(cand) - int(np.count_nonzero(cpu_ok)):
                 why[checks.cpu_reason(app)] += short
             fits = cpu_ok & memory_ok
@@ -463,7 +466,11 @@ class Planner:
         weights = np.where(keep, weights, 0.0)
         kept = np.zeros(len(cand), dtype=np.int64)
         if app.weights.stickiness:
-            kept = np.where(keep & (weights > 0), np.minimum(held, avail), 0).astype(np.int64)
+            stays = keep & (weights > 0)
+            if app.spread:  # what runs where the spread key is missing moves into a domain
+                keyed = self.fleet.domains(app.spread[0].key).of[cand] >= 0
+                stays &= keyed if (keyed & stays).any() else stays
+            kept = np.where(stays, np.minimum(held, avail), 0).astype(np.int64)
         if kept.sum() >= n:
             counts = _trim(kept, n, score)
         else:
