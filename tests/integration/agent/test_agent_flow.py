@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -24,16 +23,6 @@ from tests.support.fleet import (
 )
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    fleet = Fleet(tmp_path)
-    fleet.start_hub()
-    try:
-        yield fleet
-    finally:
-        fleet.close()
 
 
 def push_demo(fleet: Fleet, version: str) -> dict[str, object]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,16 +29,6 @@ from tests.support.fleet import DEMO_SERVICE, Fleet, demo_app, tarball, wait_for
 pytestmark = pytest.mark.timeout(240)
 NAME = "web.site-a"
 T = TypeVar("T")
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    fleet = Fleet(tmp_path)
-    fleet.start_hub()
-    try:
-        yield fleet
-    finally:
-        fleet.close()
 
 
 def alive(pid: int) -> bool:

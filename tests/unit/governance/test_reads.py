@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from edgeplane.governance.cache import PlacementGovernor, app_facts
 from edgeplane.governance.policies import CompiledPolicy, compile_policy, judge
 from edgeplane.governance.reads import project, reads
+from tests.unit.governance.test_policies import policy as raw_policy
 
 # -- reads ----------------------------------------------------------------------------
 
@@ -140,14 +141,9 @@ def policy(
     scope: str = "Placement",
     selector: dict[str, Any] | None = None,
 ) -> CompiledPolicy:
-    spec: dict[str, Any] = {
-        "scope": scope,
-        "enforcement": enforcement,
-        "rules": [{"name": f"r{i}", "expression": e} for i, e in enumerate(expressions)],
-    }
-    if selector:
-        spec["selector"] = selector
-    return compile_policy({"metadata": {"name": name, "generation": 1}, "spec": spec})
+    return compile_policy(
+        raw_policy(*expressions, scope=scope, enforcement=enforcement, selector=selector, name=name)
+    )
 
 
 def app(name: str = "web", **labels: str) -> dict[str, Any]:
