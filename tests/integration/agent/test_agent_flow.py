@@ -7,6 +7,7 @@ import os
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -250,3 +251,41 @@ def test_a_policy_change_moves_an_application_out_of_a_jurisdiction(fleet: Fleet
     wait_for(lambda: not alive(old_pid), "the US instance stopped")
     status = fleet.ok("GET", "/applications/records")["status"]
     assert "1 site(s) excluded by policy records-stay-in-eu" in status["message"]
+
+
+def test_divided_replicas_run_as_many_instances_at_each_site(fleet: Fleet) -> None:
+    push_demo(fleet, "1.0.0")
+    fleet.add_agent("site-a", {"region": "eu"})
+    fleet.add_agent("site-b", {"region": "us"})
+    weights = [
+        {"selector": {"matchLabels": {"region": "eu"}}, "weight": 2},
+        {"selector": {}, "weight": 1},
+    ]
+    app = demo_app("batch", mode="Replicas", replicas=3, division="Divided", weights=weights)
+    fleet.ok("POST", "/applications", app)
+
+    def ready(counts: dict[str, int]) -> dict[str, Any] | None:
+        found = fleet.assignments("batch")
+        if {s: a["spec"]["replicas"] for s, a in found.items()} != counts:
+            return None
+        for item in found.values():
+            status = item.get("status") or {}
+            wanted = item["spec"]["replicas"]
+            if status.get("phase") != "Running" or status.get("ready") != wanted:
+                return None
+            if len(status.get("endpoints") or []) != wanted:
+                return None
+        return found
+
+    first = wait_for(lambda: ready({"site-a": 2, "site-b": 1}), "2 instances at a, 1 at b")
+    answers = [who(e["url"]) for a in first.values() for e in a["status"]["endpoints"]]
+    assert sorted(w["site"] for w in answers) == ["site-a", "site-a", "site-b"]
+    assert len({w["pid"] for w in answers}) == 3
+
+    app["spec"]["placement"]["replicas"] = 6
+    fleet.ok("PUT", "/applications/batch", app)
+    grown = wait_for(lambda: ready({"site-a": 4, "site-b": 2}), "4 instances at a, 2 at b")
+    pids = {who(e["url"])["pid"] for a in grown.values() for e in a["status"]["endpoints"]}
+    assert len(pids) == 6 and {w["pid"] for w in answers} <= pids  # nothing restarted
+    status = fleet.ok("GET", "/applications/batch")["status"]
+    assert (status["replicas"], status["ready"], status["unplaced"]) == (6, 6, 0)
