@@ -107,7 +107,11 @@ class Ledger:
     def preempt(self, app: AppView, idx: Ints) -> list[tuple[int, str]]:
         """Displace lower-priority replicas where ``app``'s placement overdrew a site:
         the lowest priority first, then by name. Returns (site, victim) pairs."""
-        over = idx[(self.free_cpu[idx] < 0) | (self.free_memory[idx] < 0)]
+        # Only what the application asks for: a site already overdrawn in memory is no
+        # reason for an application that needs only cpu to displace anyone.
+        cpu = bool(app.cpu_millis)
+        memory = bool(app.memory_bytes)
+        over = idx[(cpu & (self.free_cpu[idx] < 0)) | (memory & (self.free_memory[idx] < 0))]
         if not len(over):
             return []
         holders: dict[int, list[AppView]] = {}
@@ -119,7 +123,9 @@ class Ledger:
         displaced: list[tuple[int, str]] = []
         for site in over.tolist():
             victims = sorted(holders.get(site, ()), key=lambda v: (v.priority, v.name))
-            while victims and (self.free_cpu[site] < 0 or self.free_memory[site] < 0):
+            while victims and (
+                (cpu and self.free_cpu[site] < 0) or (memory and self.free_memory[site] < 0)
+            ):
                 victim = victims.pop(0)
                 self._release_site(victim, site)
                 displaced.append((site, victim.name))

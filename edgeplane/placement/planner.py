@@ -465,7 +465,12 @@ class Planner:
         keep = self._limit_groups(app, cand, held.astype(float), score, extra)
         weights = np.where(keep, weights, 0.0)
         kept = np.zeros(len(cand), dtype=np.int64)
-        if app.weights.stickiness:
+        if app.weights.stickiness and not app.static_weights:
+            # By room: what runs and still fits stays (room changes all the time, and a
+            # fresh division would move replicas with it). Static weights say what each
+            # site should have, so those are divided afresh; equal shares go to the
+            # sites held (the stickiness score breaks ties), and a site that joins
+            # later gets its share.
             stays = keep & (weights > 0)
             if app.spread:  # what runs where the spread key is missing moves into a domain
                 keyed = self.fleet.domains(app.spread[0].key).of[cand] >= 0
@@ -605,7 +610,11 @@ class Planner:
         )
         if structural:
             self._rebuild(new)
-            dirty |= {a for a in self.apps if self.apps[a].every_site}
+            dirty |= {
+                a.name
+                for a in self.apps.values()
+                if a.every_site or (a.divided and a.static_weights)
+            }
             dirty |= {
                 a for a, d in self.decisions.items() if any(s not in by_name for s in d.sites)
             }

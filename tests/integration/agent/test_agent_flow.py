@@ -257,6 +257,8 @@ def test_divided_replicas_run_as_many_instances_at_each_site(fleet: Fleet) -> No
     push_demo(fleet, "1.0.0")
     fleet.add_agent("site-a", {"region": "eu"})
     fleet.add_agent("site-b", {"region": "us"})
+    # Both joined first: a site that joins later does not take replicas that run (stickiness).
+    wait_for(lambda: fleet.site_phase("site-a") == fleet.site_phase("site-b") == "Online", "online")
     weights = [
         {"selector": {"matchLabels": {"region": "eu"}}, "weight": 2},
         {"selector": {}, "weight": 1},

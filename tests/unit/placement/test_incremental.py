@@ -18,6 +18,7 @@ from edgeplane.placement.model import (
     SiteView,
     Snapshot,
     Spread,
+    StaticWeight,
     TaintView,
 )
 from edgeplane.placement.planner import Planner
@@ -285,3 +286,14 @@ def test_a_new_policy_reaches_applications_it_now_covers() -> None:
     planner.update(Snapshot((app,), grown, {}, planner.running(), Covering(False)))
     assert planner.update(Snapshot((app,), grown, {}, planner.running(), Covering(True))) == {"app"}
     assert planner.decisions["app"].sites == ("a1", "a2", "a3")
+
+
+def test_static_weights_reach_a_site_that_joins_later() -> None:
+    weights = (StaticWeight(2, parse_selector("region=eu")), StaticWeight(1))
+    app = AppView("batch", False, 3, divided=True, static_weights=weights)
+    planner = Planner(Snapshot((app,), (site("a1", "eu"),), {}, {}))
+    assert planner.decisions["batch"].counts == (3,)
+    joined = (site("a1", "eu"), site("b1", "us"))
+    planner.update(Snapshot((app,), joined, {}, planner.running()))
+    decision = planner.decisions["batch"]
+    assert dict(zip(decision.sites, decision.counts, strict=True)) == {"a1": 2, "b1": 1}
