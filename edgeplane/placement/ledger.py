@@ -33,9 +33,11 @@ class Ledger:
         """Per application: the sites it holds (ascending) and its replicas at each."""
         self._rows: dict[str, int] = {}
         self._names: list[str] = []
-        self._holds = np.zeros((len(apps) + 16, fleet.size), dtype=bool)
-        """Application (row) x site: whether it holds the site; a column answers who
-        holds a site when a higher priority needs its room."""
+        self._bytes = (fleet.size + 7) // 8
+        self._holds = np.zeros((len(apps) + 16, self._bytes), dtype=np.uint8)
+        """Application (row) x site, one bit each: whether it holds the site. A column
+        answers who holds a site when a higher priority needs its room; bits keep it
+        small (1,000 applications x 10,000 sites: 1.25 MB)."""
 
     def _row(self, name: str) -> int:
         row = self._rows.get(name)
@@ -43,7 +45,7 @@ class Ledger:
             row = self._rows[name] = len(self._names)
             self._names.append(name)
             if row >= len(self._holds):
-                grown = np.zeros((2 * len(self._holds), self.fleet.size), dtype=bool)
+                grown = np.zeros((2 * len(self._holds), self._bytes), dtype=np.uint8)
                 grown[: len(self._holds)] = self._holds
                 self._holds = grown
         return row
@@ -51,13 +53,15 @@ class Ledger:
     def add(self, name: str, idx: Ints, counts: Ints) -> None:
         self.held[name] = (idx, counts)
         row = self._row(name)  # first: it may grow the matrix
-        self._holds[row, idx] = True
+        mask = np.zeros(self.fleet.size, dtype=bool)
+        mask[idx] = True
+        self._holds[row] = np.packbits(mask)
         self._apply(self.apps[name], idx, counts, 1)
 
     def remove(self, name: str) -> tuple[Ints, Ints]:
         idx, counts = self.held.pop(name, EMPTY)
         if len(idx):
-            self._holds[self._rows[name], idx] = False
+            self._holds[self._rows[name]] = 0
             if name in self.apps:
                 self._apply(self.apps[name], idx, counts, -1)
         return idx, counts
@@ -66,7 +70,7 @@ class Ledger:
         """An application that is gone (or changed: its old requests are released)."""
         idx, counts = self.held.pop(app.name, EMPTY)
         if len(idx):
-            self._holds[self._rows[app.name], idx] = False
+            self._holds[self._rows[app.name]] = 0
             self._apply(app, idx, counts, -1)
 
     def _apply(self, app: AppView, idx: Ints, counts: Ints, sign: int) -> None:
@@ -115,7 +119,8 @@ class Ledger:
         if not len(over):
             return []
         holders: dict[int, list[AppView]] = {}
-        rows, columns = np.nonzero(self._holds[: len(self._names), over])
+        bits = self._holds[: len(self._names), over >> 3] >> (7 - (over & 7)).astype(np.uint8)
+        rows, columns = np.nonzero(bits & 1)
         for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
             victim = self.apps.get(self._names[row])
             if victim is not None and victim.priority < app.priority:
@@ -134,6 +139,6 @@ class Ledger:
     def _release_site(self, app: AppView, site: int) -> None:
         idx, counts = self.held[app.name]
         at = int(np.searchsorted(idx, site))
-        self._holds[self._rows[app.name], site] = False
+        self._holds[self._rows[app.name], site >> 3] &= np.uint8(0xFF ^ (1 << (7 - (site & 7))))
         self._apply(app, idx[at : at + 1], counts[at : at + 1], -1)
         self.held[app.name] = (np.delete(idx, at), np.delete(counts, at))
