@@ -126,19 +126,40 @@ class Ledger:
             if victim is not None and victim.priority < app.priority:
                 holders.setdefault(int(over[column]), []).append(victim)
         displaced: list[tuple[int, str]] = []
+
+        def overdrawn(site: int) -> bool:
+            return bool(
+                (cpu and self.free_cpu[site] < 0) or (memory and self.free_memory[site] < 0)
+            )
+
         for site in over.tolist():
             victims = sorted(holders.get(site, ()), key=lambda v: (v.priority, v.name))
-            while victims and (
-                (cpu and self.free_cpu[site] < 0) or (memory and self.free_memory[site] < 0)
-            ):
+            released: list[tuple[AppView, int]] = []
+            while victims and overdrawn(site):
                 victim = victims.pop(0)
-                self._release_site(victim, site)
-                displaced.append((site, victim.name))
+                released.append((victim, self._release_site(victim, site)))
+            # Give back what turned out not to be needed, the highest priority first, so
+            # no more is displaced than the room asks for.
+            for victim, count in sorted(released, key=lambda r: (-r[0].priority, r[0].name)):
+                self._restore_site(victim, site, count)
+                if overdrawn(site):
+                    self._release_site(victim, site)
+                    displaced.append((site, victim.name))
         return displaced
 
-    def _release_site(self, app: AppView, site: int) -> None:
+    def _release_site(self, app: AppView, site: int) -> int:
+        """Take ``app``'s replicas at ``site`` off the books; returns how many."""
         idx, counts = self.held[app.name]
         at = int(np.searchsorted(idx, site))
+        count = int(counts[at])
         self._holds[self._rows[app.name], site >> 3] &= np.uint8(0xFF ^ (1 << (7 - (site & 7))))
         self._apply(app, idx[at : at + 1], counts[at : at + 1], -1)
         self.held[app.name] = (np.delete(idx, at), np.delete(counts, at))
+        return count
+
+    def _restore_site(self, app: AppView, site: int, count: int) -> None:
+        idx, counts = self.held.get(app.name, EMPTY)
+        at = int(np.searchsorted(idx, site))
+        self.held[app.name] = (np.insert(idx, at, site), np.insert(counts, at, count))
+        self._holds[self._row(app.name), site >> 3] |= np.uint8(1 << (7 - (site & 7)))
+        self._apply(app, np.array([site]), np.array([count]), 1)

@@ -561,8 +561,11 @@ class Planner:
         old = self.snapshot
         new_apps = {a.name: a for a in snapshot.apps}
         dirty: set[str] = set()
+        keep: dict[str, tuple[Ints, Ints]] = {}
         for name, app in self.apps.items():  # gone or changed: release the old holding
             if new_apps.get(name) != app:
+                if name in new_apps and name in self.ledger.held:
+                    keep[name] = self.ledger.held[name]
                 self.ledger.forget(app)
                 self.decisions.pop(name, None)
         for name, app in new_apps.items():
@@ -571,28 +574,37 @@ class Planner:
         gone = self.apps.keys() - new_apps.keys()
         self.apps.clear()
         self.apps.update(new_apps)
+        for name, (idx, counts) in keep.items():  # what runs, at its new requests
+            self.ledger.add(name, idx, counts)
         for name in gone:
             self.decisions.pop(name, None)
+        room_grew = bool(gone or dirty)  # an application left or changed its requests
 
-        rebuilt = self._update_sites(old, snapshot, dirty)
-        if not rebuilt and snapshot.groups != old.groups:
-            self._fresh_caches()
-            dirty |= {a.name for a in snapshot.apps if a.site_groups or a.locality}
+        rebuilt, grew = self._update_sites(old, snapshot, dirty)
+        room_grew |= grew
+        if snapshot.groups != old.groups:
+            if not rebuilt:
+                self._fresh_caches()
+            dirty |= {n for n, a in self.apps.items() if _names_groups(a)}
+            room_grew = True
         if snapshot.policy.version != self._policy_version or snapshot.policy is not old.policy:
             self.snapshot = snapshot
-            dirty |= self._policy_changes()
+            changed_policy = self._policy_changes()
+            dirty |= changed_policy
+            room_grew |= bool(changed_policy)
         self._policy_version = snapshot.policy.version
         self.snapshot = snapshot
         self._resync_current(old, snapshot, dirty)
-        if gone or dirty:  # room may have been freed: try what is short again
+        if room_grew:  # room may have been freed or added: try what is short again
             dirty |= {n for n, d in self.decisions.items() if d.unplaced}
         changed = self._run(dirty)
         return changed | gone
 
-    def _update_sites(self, old: Snapshot, new: Snapshot, dirty: set[str]) -> bool:
-        """Returns whether the fleet was rebuilt."""
+    def _update_sites(self, old: Snapshot, new: Snapshot, dirty: set[str]) -> tuple[bool, bool]:
+        """Returns whether the fleet was rebuilt, and whether any site may have more room
+        for something than before."""
         if old.sites is new.sites:
-            return False
+            return False, False
         by_name = {s.name: s for s in new.sites}
         fleet = self.fleet
         same_names = len(by_name) == fleet.size and all(n in by_name for n in fleet.names)
@@ -609,21 +621,27 @@ class Planner:
             or new.groups != old.groups
         )
         if structural:
+            # Labels, taints, location or devices changed, or sites came or went: place
+            # again what holds a changed or removed site, and what could take one.
+            before = {s.name: s for s in fleet.sites}
+            touched = {n for n, s in by_name.items() if before.get(n) is None or before[n] != s} | (
+                before.keys() - by_name.keys()
+            )
             self._rebuild(new)
             dirty |= {
                 a.name
                 for a in self.apps.values()
                 if a.every_site or (a.divided and a.static_weights)
             }
-            dirty |= {
-                a for a, d in self.decisions.items() if any(s not in by_name for s in d.sites)
-            }
-            return True
+            dirty |= {a for a, d in self.decisions.items() if touched.intersection(d.sites)}
+            return True, True
+        grew = False
         for i in changed:
-            after = by_name[fleet.names[i]]
+            before_site, after = fleet.sites[i], by_name[fleet.names[i]]
+            grew |= _more_room(before_site, after)
             self._refresh_site(i, after)
             dirty |= self._touched_by(i)
-        return False
+        return False, grew
 
     def _rebuild(self, snapshot: Snapshot) -> None:
         held = {
@@ -740,6 +758,32 @@ def _trim(counts: Ints, n: int, score: Floats) -> Ints:
         at = np.flatnonzero(result == most)
         result[at[np.argmin(score[at])]] -= 1
     return result
+
+
+def _names_groups(app: AppView) -> bool:
+    """Whether the application's placement depends on SiteGroups."""
+    return bool(
+        app.site_groups
+        or (app.locality is not None and app.locality.site_group)
+        or any(w.site_group for w in app.static_weights)
+    )
+
+
+def _more_room(before: SiteView, after: SiteView) -> bool:
+    """Whether a site can take more than it could (capacity, or a phase that takes)."""
+
+    def takes(site: SiteView) -> bool:
+        return not site.unschedulable and site.phase not in ("Cordoned", "Offline")
+
+    def more(a: int | None, b: int | None) -> bool:
+        return (b is None and a is not None) or (a is not None and b is not None and b > a)
+
+    return (
+        (takes(after) and not takes(before))
+        or more(before.cpu_millis, after.cpu_millis)
+        or more(before.memory_bytes, after.memory_bytes)
+        or (after.phase == "Online" and before.phase != "Online")
+    )
 
 
 def _structure(site: SiteView) -> tuple[object, ...]:

@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -253,14 +252,11 @@ class UpdateSequences(RuleBasedStateMachine):
     the planner is updated with what its last decisions made run (or, in the
     ``current`` rule, with something else running)."""
 
-    disabled: frozenset[str] = frozenset({"site_groups", "site_structure"})
-    """Rules left out: they break hard constraints today (the xfail tests below:
-    ``test_a_site_group_change_*``, ``test_a_structural_change_*``)."""
-    disabled_short: frozenset[str] = frozenset(
-        {"site_added", "site_capacity", "app_priority", "app_requests", "app_replicas"}
-    )
-    """After these, an application may be left short where a fresh plan places it
-    fully (the xfail tests below); the hard constraints and the ledger still hold."""
+    disabled: frozenset[str] = frozenset()
+    """Rules left out (none: every change keeps the hard constraints)."""
+    disabled_short: frozenset[str] = frozenset()
+    """Changes after which a short application is not compared with a fresh plan
+    (none: the planner tries what is short again whenever room may have grown)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -479,13 +475,6 @@ def updated(
     return planner
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_touched_by skips an application that holds the site (fits == holds): a "
-    "Divided application short of replicas at a site whose capacity grows is not placed "
-    "again, and no later update retries it (unplaced ones are retried only when "
-    "something else is dirty)",
-)
 def test_a_divided_application_short_at_a_site_that_grows_takes_the_room() -> None:
     app = AppView("batch", False, 4, divided=True, cpu_millis=500)
     planner = Planner(snap([app], [site("s", cpu_millis=1000)], {}))
@@ -496,12 +485,6 @@ def test_a_divided_application_short_at_a_site_that_grows_takes_the_room() -> No
     assert planner.decisions["batch"].counts == (4,)  # stays (2,): placed 2/4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a NoExecute taint is structural: the fleet is rebuilt and only EverySite "
-    "and static-weight applications are placed again; a Replicas application keeps the "
-    "site its taint now sends it away from",
-)
 def test_a_structural_change_no_execute_taint_sends_replicas_away() -> None:
     app = AppView("web", False, 1)
     planner = Planner(snap([app], [site("s1"), site("s2")], {}))
@@ -510,13 +493,6 @@ def test_a_structural_change_no_execute_taint_sends_replicas_away() -> None:
     assert planner.decisions["web"].sites == ("s2",)  # stays ("s1",)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a label change rebuilds the fleet without placing again the Replicas "
-    "applications that hold the site: one whose selector no longer matches keeps it "
-    "(likewise a Deny policy now covering the new labels, devices removed, or a "
-    "location moved beyond maxDistanceKm)",
-)
 def test_a_structural_change_of_labels_moves_what_the_selector_now_excludes() -> None:
     app = AppView("web", False, 1, selector=parse_selector("region=r1"))
     planner = Planner(snap([app], [site("s1"), site("s2")], {}))
@@ -525,11 +501,6 @@ def test_a_structural_change_of_labels_moves_what_the_selector_now_excludes() ->
     assert planner.decisions["web"].sites == ("s2",)  # stays ("s1",), region=r2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="labels changing into a Deny policy's reach: the same rebuild path keeps "
-    "the site (onViolation Move)",
-)
 def test_a_structural_change_into_a_denied_region_moves_replicas() -> None:
     app = AppView("web", False, 1)
     planner = Planner(snap([app], [site("s1"), site("s2")], {}))
@@ -537,12 +508,6 @@ def test_a_structural_change_into_a_denied_region_moves_replicas() -> None:
     assert planner.decisions["web"].sites == ("s2",)  # stays ("s1",) in r3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a site that joins rebuilds the fleet, but a Replicas application short of "
-    "sites is placed again only when something else is dirty (an EverySite or static "
-    "weight application): with neither, it never takes the new site",
-)
 def test_a_short_application_takes_a_site_that_joins() -> None:
     app = AppView("web", False, 2)
     planner = Planner(snap([app], [site("s1")], {}))
@@ -551,12 +516,6 @@ def test_a_short_application_takes_a_site_that_joins() -> None:
     assert planner.decisions["web"].sites == ("s1", "s2")  # stays ("s1",): 1/2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a SiteGroup change arriving with a new sites tuple (as the hub builds every "
-    "snapshot) takes the rebuild path, which skips the 'groups changed: place again "
-    "what names siteGroups' step; the application keeps a site out of its groups",
-)
 def test_a_site_group_change_moves_applications_out_of_the_old_members() -> None:
     sites = [site("s1", "r1"), site("s2", "r2")]
     app = AppView("web", False, 1, site_groups=("first",))
@@ -566,12 +525,6 @@ def test_a_site_group_change_moves_applications_out_of_the_old_members() -> None
     assert planner.decisions["web"].sites == ("s2",)  # stays ("s1",), not in "first"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="update() forgets a changed application's holding and _resync_current skips "
-    "dirty ones, so it is placed with no stickiness: an unrelated change (here its cpu "
-    "request) moves a replica that still fits where it runs",
-)
 def test_a_changed_application_keeps_the_sites_it_runs_at() -> None:
     sites = [site("s1", cpu_millis=1000), site("s2", cpu_millis=1000)]
     app = AppView("web", False, 1, cpu_millis=100)
@@ -583,12 +536,6 @@ def test_a_changed_application_keeps_the_sites_it_runs_at() -> None:
     assert planner.decisions["web"].sites == ("s2",)  # moves to ("s1",)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the same forgotten holding: while a changed application waits its turn, "
-    "one of equal priority placed before it (by name) takes the room it runs in, "
-    "although what runs is reserved against equal priorities",
-)
 def test_an_equal_priority_never_takes_the_room_of_a_changed_application() -> None:
     sites = [site("s", cpu_millis=1000)]
     first = AppView("a", False, 1, cpu_millis=700)
@@ -602,12 +549,6 @@ def test_an_equal_priority_never_takes_the_room_of_a_changed_application() -> No
     assert planner.decisions["b"].sites == ("s",)  # a takes s; b is placed 0/1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a priority drop forgets the application's holding, so the higher priority "
-    "that was short takes its site without preempting: no preempted/preempting events, "
-    "where a fresh plan from the same snapshot reports them",
-)
 def test_a_priority_drop_reports_the_preemption_it_causes() -> None:
     sites = [site("s", cpu_millis=1000)]
     high = AppView("x", False, 1, priority=10, cpu_millis=600)
@@ -622,12 +563,6 @@ def test_a_priority_drop_reports_the_preemption_it_causes() -> None:
     assert planner.decisions["x"].preempted == (("s", "h"),)  # ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Ledger.preempt displaces the lowest priority first until the site fits, "
-    "without giving back victims it turned out not to need: w is displaced, placed "
-    "again at the same site, and its decision says it was displaced from where it runs",
-)
 def test_a_preempted_event_never_names_a_site_the_application_still_runs_at() -> None:
     sites = [site("s", cpu_millis=1000)]
     w = AppView("w", False, 1, priority=0, cpu_millis=100)
