@@ -49,6 +49,7 @@ from edgeplane.placement.model import (
     AppView,
     Decision,
     Locality,
+    NoPolicies,
     SiteView,
     Snapshot,
     StaticWeight,
@@ -587,7 +588,9 @@ class Planner:
                 self._fresh_caches()
             dirty |= {n for n, a in self.apps.items() if _names_groups(a)}
             room_grew = True
-        if snapshot.policy.version != self._policy_version or snapshot.policy is not old.policy:
+        if snapshot.policy.version != self._policy_version or not _same_policies(
+            snapshot.policy, old.policy
+        ):
             self.snapshot = snapshot
             changed_policy = self._policy_changes()
             dirty |= changed_policy
@@ -758,6 +761,11 @@ def _trim(counts: Ints, n: int, score: Floats) -> Ints:
         at = np.flatnonzero(result == most)
         result[at[np.argmin(score[at])]] -= 1
     return result
+
+
+def _same_policies(new: object, old: object) -> bool:
+    """The same policies object (or both none: each snapshot makes its own NoPolicies)."""
+    return new is old or (type(new) is NoPolicies and type(old) is NoPolicies)
 
 
 def _names_groups(app: AppView) -> bool:
