@@ -141,9 +141,12 @@ class Ledger:
             # Give back what turned out not to be needed, the highest priority first, so
             # no more is displaced than the room asks for.
             for victim, count in sorted(released, key=lambda r: (-r[0].priority, r[0].name)):
-                self._restore_site(victim, site, count)
-                if overdrawn(site):
-                    self._release_site(victim, site)
+                fits = (not cpu or self.free_cpu[site] >= victim.cpu_millis * count) and (
+                    not memory or self.free_memory[site] >= victim.memory_bytes * count
+                )
+                if fits:
+                    self._restore_site(victim, site, count)
+                else:
                     displaced.append((site, victim.name))
         return displaced
 
