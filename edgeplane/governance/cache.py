@@ -48,6 +48,8 @@ class PlacementGovernor:
         self._shared: dict[tuple[str, object, LabelSet], list[Violation]] = {}
         self._projections: dict[tuple[str, int], tuple[list[int], list[LabelSet]]] = {}
         self._sets_seen: object = None
+        self._parts: dict[tuple[object, ...], tuple[str, object] | None] = {}
+        """(policy, generation, what of the app it may read) -> its part of the key."""
         self.evaluations = 0
 
     @property
@@ -65,6 +67,7 @@ class PlacementGovernor:
         fresh = PlacementGovernor(policies)
         kept = {name for name, generation in fresh._key if (name, generation) in self._key}
         fresh._shared = {k: v for k, v in self._shared.items() if k[0] in kept}
+        fresh._parts = {k: v for k, v in self._parts.items() if (k[0], k[1]) in fresh._key}
         return fresh
 
     def _app_facts(self, policy: CompiledPolicy, app: Mapping[str, Any]) -> object:
@@ -81,11 +84,22 @@ class PlacementGovernor:
         """What of ``app`` its Deny verdicts depend on: applications with equal keys are
         denied the same sites (the Deny policies that cover them, and what of the
         application each reads)."""
-        return tuple(
-            (p.name, self._app_facts(p, app))
-            for p in self.policies
-            if p.enforcement is Enforcement.DENY and p.covers(app)
-        )
+        meta = app["metadata"]
+        labels = frozenset((meta.get("labels") or {}).items())
+        found: list[tuple[str, object]] = []
+        for p in self.policies:
+            if p.enforcement is not Enforcement.DENY:
+                continue
+            everything = self._reads[p.name].app is None and self._reads[p.name].app_at_all
+            seen = (meta["name"], meta.get("generation")) if everything else None
+            cache_key = (p.name, p.generation, labels, seen)
+            if cache_key not in self._parts:
+                self._parts[cache_key] = (
+                    (p.name, self._app_facts(p, app)) if p.covers(app) else None
+                )
+            if (part := self._parts[cache_key]) is not None:
+                found.append(part)
+        return tuple(found)
 
     def _violations(
         self, policy: CompiledPolicy, app: Mapping[str, Any], facts: object, site: LabelSet

@@ -126,28 +126,30 @@ class Ledger:
             if victim is not None and victim.priority < app.priority:
                 holders.setdefault(int(over[column]), []).append(victim)
         displaced: list[tuple[int, str]] = []
-
-        def overdrawn(site: int) -> bool:
-            return bool(
-                (cpu and self.free_cpu[site] < 0) or (memory and self.free_memory[site] < 0)
-            )
-
         for site in over.tolist():
+            short_cpu = max(0.0, -float(self.free_cpu[site])) if cpu else 0.0
+            short_memory = max(0.0, -float(self.free_memory[site])) if memory else 0.0
             victims = sorted(holders.get(site, ()), key=lambda v: (v.priority, v.name))
-            released: list[tuple[AppView, int]] = []
-            while victims and overdrawn(site):
-                victim = victims.pop(0)
-                released.append((victim, self._release_site(victim, site)))
-            # Give back what turned out not to be needed, the highest priority first, so
-            # no more is displaced than the room asks for.
-            for victim, count in sorted(released, key=lambda r: (-r[0].priority, r[0].name)):
-                fits = (not cpu or self.free_cpu[site] >= victim.cpu_millis * count) and (
-                    not memory or self.free_memory[site] >= victim.memory_bytes * count
-                )
-                if fits:
-                    self._restore_site(victim, site, count)
-                else:
-                    displaced.append((site, victim.name))
+            # The lowest priorities first until the site fits, then give back those
+            # not needed after all (the highest priority first): no more is displaced
+            # than the room asks for.
+            chosen: list[tuple[AppView, float, float]] = []
+            got_cpu = got_memory = 0.0
+            for victim in victims:
+                if got_cpu >= short_cpu and got_memory >= short_memory:
+                    break
+                count = self._count_at(victim.name, site)
+                chosen.append((victim, victim.cpu_millis * count, victim.memory_bytes * count))
+                got_cpu += chosen[-1][1]
+                got_memory += chosen[-1][2]
+            for item in sorted(chosen, key=lambda c: (-c[0].priority, c[0].name)):
+                if got_cpu - item[1] >= short_cpu and got_memory - item[2] >= short_memory:
+                    chosen.remove(item)
+                    got_cpu -= item[1]
+                    got_memory -= item[2]
+            for victim, _, _ in chosen:
+                self._release_site(victim, site)
+                displaced.append((site, victim.name))
         return displaced
 
     def _release_site(self, app: AppView, site: int) -> int:
@@ -160,9 +162,6 @@ class Ledger:
         self.held[app.name] = (np.delete(idx, at), np.delete(counts, at))
         return count
 
-    def _restore_site(self, app: AppView, site: int, count: int) -> None:
-        idx, counts = self.held.get(app.name, EMPTY)
-        at = int(np.searchsorted(idx, site))
-        self.held[app.name] = (np.insert(idx, at, site), np.insert(counts, at, count))
-        self._holds[self._row(app.name), site >> 3] |= np.uint8(1 << (7 - (site & 7)))
-        self._apply(app, np.array([site]), np.array([count]), 1)
+    def _count_at(self, name: str, site: int) -> int:
+        idx, counts = self.held[name]
+        return int(counts[int(np.searchsorted(idx, site))])
