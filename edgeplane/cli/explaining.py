@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from edgeplane.cli.app import app, globals_of, handles_errors
-from edgeplane.cli.output import out, print_exact
+from edgeplane.cli.output import out, print_exact, where_and_how_many
 
 
 @app.command()
@@ -22,11 +22,7 @@ def explain(
     if output in ("json", "yaml"):
         print_exact(answer, output)
         return
-    parts = answer.get("replicas") or {}
-    placed = (
-        ", ".join(f"{s} ({parts[s]})" if s in parts else s for s in answer["sites"]) or "nowhere"
-    )
-    count = sum(parts.values()) if parts else len(answer["sites"])
+    placed, count = where_and_how_many(answer)
     out.print(f"{application}: placed {count}/{answer['wanted']} at {placed}", markup=False)
     for reason in answer["reasons"]:
         out.print(f"  {reason}", markup=False)

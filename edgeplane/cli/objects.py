@@ -10,7 +10,17 @@ import yaml
 from edgeplane.api.kinds import KindInfo, kind_info
 from edgeplane.cli.app import app, check_output, fail, globals_of, handles_errors
 from edgeplane.cli.manifests import Manifest, load_raw, load_validated
-from edgeplane.cli.output import age, as_list, columns, err, out, print_exact, ref, table
+from edgeplane.cli.output import (
+    age,
+    as_list,
+    columns,
+    err,
+    out,
+    print_exact,
+    ref,
+    table,
+    where_and_how_many,
+)
 from edgeplane.client.errors import ClientError
 from edgeplane.client.hub import HubClient
 
@@ -45,9 +55,9 @@ def dry_run_one(client: HubClient, manifest: Manifest) -> str:
     if manifest.kind != "Application":
         return "valid (dry run: not sent)"
     answer = client.dry_run(manifest.obj)
-    where = ", ".join(answer["sites"]) or "nowhere"
+    where, count = where_and_how_many(answer)
     reasons = "".join(f"; {r}" for r in answer["reasons"])
-    return f"would run at {where} ({len(answer['sites'])}/{answer['wanted']}{reasons}) (dry run)"
+    return f"would run at {where} ({count}/{answer['wanted']}{reasons}) (dry run)"
 
 
 @app.command()

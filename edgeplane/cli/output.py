@@ -239,3 +239,11 @@ def print_exact(data: Any, fmt: str) -> None:
 
 def ref(obj: Object) -> str:
     return f"{str(obj['kind']).lower()}/{obj['metadata']['name']}"
+
+
+def where_and_how_many(answer: dict[str, Any]) -> tuple[str, int]:
+    """The sites of a placement answer (with each one's replicas when Divided), and how
+    many replicas that is."""
+    parts = answer.get("replicas") or {}
+    where = ", ".join(f"{s} ({parts[s]})" if s in parts else s for s in answer["sites"])
+    return where or "nowhere", sum(parts.values()) if parts else len(answer["sites"])

@@ -89,3 +89,12 @@ def test_apply_dry_run_shows_placement_and_stores_nothing(cli: Run, client: HubC
     assert client.list_all("applications") == []
     bad = cli("apply", "--dry-run", "-f", "-", stdin=APP.replace("replicas: 2", "replicas: -2"))
     assert bad.exit_code == 1
+
+
+def test_dry_run_of_a_divided_application_counts_replicas(cli: Run) -> None:
+    cli("apply", "-f", "-", stdin=SITES)
+    result = cli("apply", "--dry-run", "-f", "-", stdin=DIVIDED)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "application/batch would run at boston (1), dublin (3), frankfurt (1) (5/5) (dry run)"
+    ]
