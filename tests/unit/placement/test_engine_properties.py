@@ -53,9 +53,10 @@ EXAMPLES = settings(max_examples=100, deadline=None)
 
 
 class DenyR3(NoPolicies):
-    """Sites in r3 are excluded; with ``report``, one already held may stay."""
+    """Sites in r3 are excluded; with ``report``, one already held may stay. (Keep one
+    object for a whole sequence of updates, as the hub keeps its gate.)"""
 
-    def __init__(self, report: bool) -> None:
+    def __init__(self, report: bool = False) -> None:
         self.report = report
 
     def verdicts(

@@ -24,7 +24,6 @@ from edgeplane.placement.model import (
     Decision,
     DeviceNeed,
     Locality,
-    NoPolicies,
     SiteView,
     Snapshot,
     Spread,
@@ -34,23 +33,7 @@ from edgeplane.placement.model import (
     holding,
 )
 from edgeplane.placement.planner import Planner
-
-
-class DenyR3(NoPolicies):
-    """Sites in r3 are excluded by a Placement Deny policy; with ``report``, a site held
-    already may stay. One object for a whole sequence, as the hub keeps its gate."""
-
-    def __init__(self, report: bool = False) -> None:
-        self.report = report
-
-    def verdicts(
-        self, app: AppView, label_sets: Sequence[Mapping[str, str]]
-    ) -> list[tuple[str | None, bool]]:
-        return [
-            ("excluded by policy no-r3" if ls.get("region") == "r3" else None, self.report)
-            for ls in label_sets
-        ]
-
+from tests.unit.placement.test_engine_properties import DenyR3
 
 POLICY = DenyR3()
 NO_EXECUTE = TaintView("maint", None, "NoExecute")
