@@ -84,14 +84,25 @@ class SqlStore:
         return self._engine
 
     async def open(self) -> None:
-        self._engine = create_engine(self.url)
-        try:
-            async with self._engine.begin() as conn:
-                await lock_for_migration(conn)
-                await conn.run_sync(upgrade)
-        except (SQLAlchemyError, OSError) as e:
-            await self._engine.dispose()
-            raise StoreError(f"cannot open the store at {self._safe_url()}: {e}") from e
+        # SQLite: two hubs opening a new file at once can meet in a lock upgrade that
+        # SQLite breaks at once with "database is locked" (its busy timeout does not
+        # apply to a deadlock). The one that lost tries again, briefly backing off.
+        delay, deadline = 0.05, asyncio.get_running_loop().time() + 30.0
+        while True:
+            self._engine = create_engine(self.url)
+            try:
+                async with self._engine.begin() as conn:
+                    await lock_for_migration(conn)
+                    await conn.run_sync(upgrade)
+                break
+            except (SQLAlchemyError, OSError) as e:
+                await self._engine.dispose()
+                locked = "database is locked" in str(e) and self.is_sqlite
+                if locked and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                    continue
+                raise StoreError(f"cannot open the store at {self._safe_url()}: {e}") from e
         self._closing = asyncio.Event()
         self._pump = Pump(
             self._events_after, await self.current_resource_version(), self._poll_interval
