@@ -30,14 +30,6 @@ from edgeplane.governance.reads import Reads, project, reads
 LabelSet = frozenset[tuple[str, str]]
 
 
-def app_facts(policy: CompiledPolicy) -> str:
-    """What of the application a policy's rules read: "none", "labels" or "all"."""
-    found = reads(rule.expression for rule in policy.rules)
-    if not found.app_at_all:
-        return "none"
-    return "labels" if found.app is not None else "all"
-
-
 class PlacementGovernor:
     def __init__(self, policies: Sequence[CompiledPolicy]) -> None:
         self.policies = tuple(p for p in policies if p.scope is Scope.PLACEMENT)

@@ -65,26 +65,18 @@ class Fleet:
             self.taint_set[i] = taint_ids[site.taints]
         self.set_size = np.bincount(self.label_set, minlength=len(self.label_sets))
 
-        phases = [s.phase for s in self.sites]
-        self.cordoned = np.array(
-            [s.unschedulable or s.phase == "Cordoned" for s in self.sites], dtype=bool
-        )
-        self.offline = np.array([p == "Offline" for p in phases], dtype=bool)
-        self.any_cordoned = bool(self.cordoned.any())
-        self.any_offline = bool(self.offline.any())
-        self.online = np.array([p == "Online" for p in phases], dtype=bool)
+        self.cordoned = np.zeros(n, dtype=bool)
+        self.offline = np.zeros(n, dtype=bool)
+        self.online = np.zeros(n, dtype=bool)
+        self.cpu = np.zeros(n)
+        self.memory = np.zeros(n)
+        for i, site in enumerate(self.sites):
+            self._state(i, site)
+        self._refresh()
         self.tainted = self.taint_set > 0
         self.prefer_not = np.array(
             [any(t.effect == "PreferNoSchedule" for t in s.taints) for s in self.sites], dtype=bool
         )
-        self.cpu = np.array(
-            [UNLIMITED if s.cpu_millis is None else s.cpu_millis for s in self.sites], dtype=float
-        )
-        self.memory = np.array(
-            [UNLIMITED if s.memory_bytes is None else s.memory_bytes for s in self.sites],
-            dtype=float,
-        )
-        self.refresh_capacity()
         located = [s.location or (math.nan, math.nan) for s in self.sites]
         self.lat = np.radians(np.array([p[0] for p in located], dtype=float))
         self.lon = np.radians(np.array([p[1] for p in located], dtype=float))
@@ -92,7 +84,23 @@ class Fleet:
         self._domains: dict[str, Domains] = {}
         self._device_counts: dict[Selector, Floats] = {}
 
-    def refresh_capacity(self) -> None:
+    def _state(self, i: int, site: SiteView) -> None:
+        """The fields of site ``i`` that change without a rebuild: phase and capacity."""
+        self.cordoned[i] = site.unschedulable or site.phase == "Cordoned"
+        self.offline[i] = site.phase == "Offline"
+        self.online[i] = site.phase == "Online"
+        self.cpu[i] = UNLIMITED if site.cpu_millis is None else site.cpu_millis
+        self.memory[i] = UNLIMITED if site.memory_bytes is None else site.memory_bytes
+
+    def replace(self, i: int, site: SiteView) -> None:
+        """Site ``i`` changed its phase or capacity (anything else needs a new Fleet)."""
+        self.sites = (*self.sites[:i], site, *self.sites[i + 1 :])
+        self._state(i, site)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.any_cordoned = bool(self.cordoned.any())
+        self.any_offline = bool(self.offline.any())
         known = np.isfinite(self.cpu) & np.isfinite(self.memory)
         self.capacity_known = bool((known & (self.cpu > 0) & (self.memory > 0)).all())
         with np.errstate(divide="ignore"):

@@ -91,6 +91,14 @@ class Ledger:
                 level[1][idx] += used
         self.load[idx] += sign * counts
 
+    def recount(self, site: int) -> None:
+        """The site's capacity changed: what is free is the new capacity less what is held."""
+        for k, (capacity, free) in enumerate(
+            ((self.fleet.cpu, self.free_cpu), (self.fleet.memory, self.free_memory))
+        ):
+            held = sum(float(level[k][site]) for level in self.levels.values())
+            free[site] = capacity[site] - held
+
     def preemptible(self, app: AppView) -> bool:
         return any(p < app.priority for p in self.levels)
 

@@ -6,7 +6,7 @@ the snapshot they make together, and one ``Decision`` per application.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -183,10 +183,12 @@ class Decision:
     counts: tuple[int, ...] = ()
     """Replicas at each of ``sites`` (Divided); empty means one each."""
 
+    def parts(self) -> Iterator[tuple[str, int]]:
+        """Each site and its replicas there."""
+        return zip(self.sites, self.counts or (1,) * len(self.sites), strict=True)
+
     def replicas_at(self, site: str) -> int:
-        if not self.counts:
-            return 1 if site in self.sites else 0
-        return dict(zip(self.sites, self.counts, strict=True)).get(site, 0)
+        return dict(self.parts()).get(site, 0)
 
     @property
     def placed(self) -> int:

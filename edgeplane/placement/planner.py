@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -97,14 +97,11 @@ class Planner:
         """Per application: the policy key its last placement asked with (kept when the
         fleet is rebuilt, so a later policy change still finds it)."""
         self._load(snapshot)
-        self.changed = self._run(set(self.apps))
+        self._run(set(self.apps))
 
     def running(self) -> dict[str, dict[str, int]]:
         """The decisions as a snapshot's ``current``: what runs once they are carried out."""
-        return {
-            name: dict(zip(d.sites, d.counts or (1,) * len(d.sites), strict=True))
-            for name, d in self.decisions.items()
-        }
+        return {name: dict(d.parts()) for name, d in self.decisions.items()}
 
     # -- state ------------------------------------------------------------------------
 
@@ -662,25 +659,8 @@ class Planner:
                     self.ledger.add(name, idx, counts)
 
     def _refresh_site(self, i: int, after: SiteView) -> None:
-        fleet = self.fleet
-        sites = list(fleet.sites)
-        sites[i] = after
-        fleet.sites = tuple(sites)
-        fleet.cordoned[i] = after.unschedulable or after.phase == "Cordoned"
-        fleet.offline[i] = after.phase == "Offline"
-        fleet.online[i] = after.phase == "Online"
-        fleet.any_cordoned = bool(fleet.cordoned.any())
-        fleet.any_offline = bool(fleet.offline.any())
-        for k, (array, free, value) in enumerate(
-            (
-                (fleet.cpu, self.ledger.free_cpu, after.cpu_millis),
-                (fleet.memory, self.ledger.free_memory, after.memory_bytes),
-            )
-        ):
-            array[i] = np.inf if value is None else float(value)
-            reserved = sum(float(level[k][i]) for level in self.ledger.levels.values())
-            free[i] = array[i] - reserved
-        fleet.refresh_capacity()
+        self.fleet.replace(i, after)
+        self.ledger.recount(i)
 
     def _touched_by(self, i: int) -> set[str]:
         """Applications whose verdict at site ``i`` is now different: those holding it
@@ -843,7 +823,3 @@ def explain(snapshot: Snapshot, app_name: str, site_name: str | None = None) -> 
         distance,
     )
     return Explanation(decision, site_name, tuple(checks.verdicts(trial)))
-
-
-def decisions_for(planner: Planner, names: Iterable[str]) -> dict[str, Decision]:
-    return {n: planner.decisions[n] for n in names if n in planner.decisions}

@@ -30,24 +30,25 @@ def balance(
     app: AppView, fleet: Fleet, cand: Ints, room: tuple[Floats, Floats], load: Ints
 ) -> Floats:
     there = load[cand]
+    result: Floats
     if fleet.capacity_known:  # every site reports both: no masking needed
-        share = (room[0][cand] - app.cpu_millis) * fleet.inverse_cpu[cand]
-        share += (room[1][cand] - app.memory_bytes) * fleet.inverse_memory[cand]
-        known: Floats = 0.5 * share - 1e-4 * there / (1.0 + there)
-        return known
-    shares = []
-    for capacity, left, need in (
-        (fleet.cpu[cand], room[0][cand], app.cpu_millis),
-        (fleet.memory[cand], room[1][cand], app.memory_bytes),
-    ):
-        known = np.isfinite(capacity) & (capacity > 0)
-        after = np.where(known, left, 0.0) - need
-        shares.append((np.where(known, after / np.where(known, capacity, 1.0), 0.0), known))
-    known_count = shares[0][1].astype(float) + shares[1][1]
-    mean = (shares[0][0] + shares[1][0]) / np.maximum(known_count, 1.0)
-    result: Floats = np.where(known_count > 0, mean, 1.0 / (1.0 + load[cand]))
+        result = (room[0][cand] - app.cpu_millis) * fleet.inverse_cpu[cand]
+        result += (room[1][cand] - app.memory_bytes) * fleet.inverse_memory[cand]
+        result *= 0.5
+    else:
+        shares = []
+        for capacity, left, need in (
+            (fleet.cpu[cand], room[0][cand], app.cpu_millis),
+            (fleet.memory[cand], room[1][cand], app.memory_bytes),
+        ):
+            known = np.isfinite(capacity) & (capacity > 0)
+            after = np.where(known, left, 0.0) - need
+            shares.append((np.where(known, after / np.where(known, capacity, 1.0), 0.0), known))
+        known_count = shares[0][1].astype(float) + shares[1][1]
+        mean = (shares[0][0] + shares[1][0]) / np.maximum(known_count, 1.0)
+        result = np.where(known_count > 0, mean, 1.0 / (1.0 + there))
     # Among equals, the fewer replicas already there the better.
-    return result - 1e-4 * load[cand] / (1.0 + load[cand])
+    return result - 1e-4 * there / (1.0 + there)
 
 
 def locality(app: AppView, distance: Floats) -> Floats:

@@ -6,6 +6,7 @@ The hub keeps one port for its whole life, so it can be stopped and started agai
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import signal
@@ -27,6 +28,17 @@ API = "/api/v1alpha1"
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SERVICE = ROOT / "examples" / "demo-service"
 T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], T | None], what: str, within: float = 30.0) -> T:
+    """Poll ``check`` (without blocking the event loop) until it returns something
+    truthy, failing after ``within`` s."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {within} s waiting for {what}")
 
 
 def wait_for(check: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:

@@ -65,13 +65,14 @@ class PolicyGate:
         for names in self._governor.denials(self._apps[app.name], label_sets):
             answer = answers.get(names)
             if answer is None:
-                may_stay = all(not self._policies[n].move_on_violation for n in names)
-                answer = answers[names] = (f"excluded by policy {', '.join(names)}", may_stay)
+                why = f"excluded by policy {', '.join(names)}"
+                answer = answers[names] = (why, self._may_stay(names))
             found.append(answer)
         return found
 
-    def _may_stay(self, denied: Iterable[Violation]) -> bool:
-        return all(not self._policies[v.policy].move_on_violation for v in denied)
+    def _may_stay(self, policies: Iterable[str]) -> bool:
+        """Whether a site held already stays: every policy it violates says Report."""
+        return all(not self._policies[name].move_on_violation for name in policies)
 
     def conditions(self, app: Object, sites: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Policy conditions for an application placed at ``sites`` (Site objects)."""
@@ -82,7 +83,7 @@ class PolicyGate:
             verdict = self._governor.verdict(app, labels)
             warned += verdict.warnings
             self._audit(app, verdict.audits)
-            if verdict.denied and self._may_stay(verdict.denied):
+            if verdict.denied and self._may_stay(v.policy for v in verdict.denied):
                 reported.append(site["metadata"]["name"])
         found = []
         if warned:

@@ -270,9 +270,8 @@ class PlacementController:
                     {k: v for k, v in stored.items() if v["spec"]["application"] == name}
                 )
                 continue
-            decision = decisions[name]
-            for site in decision.sites:
-                obj = render(app, sites[site], workload, decision.replicas_at(site))
+            for site, replicas in decisions[name].parts():
+                obj = render(app, sites[site], workload, replicas)
                 desired[obj["metadata"]["name"]] = obj
         return desired, problems
 

@@ -24,22 +24,12 @@ from edgeplane.agent.runtimes import InstanceSpec, InstanceStatus, Phase
 from edgeplane.agent.runtimes.process import ProcessRuntime, Timings
 from edgeplane.agent.runtimes.process.processes import proc_stat
 from edgeplane.agent.runtimes.process.records import Record, RecordStore
+from tests.support.fleet import eventually
 
 T = TypeVar("T")
-DEADLINE = 30.0
 FAST = Timings(poll_seconds=0.05, backoff_initial=0.2, backoff_cap=1.0, backoff_reset=30.0)
 PY = sys.executable
 SERVE_HTTP = [PY, "-m", "http.server", "--bind", "127.0.0.1", "$(PORT)"]
-
-
-async def eventually(check: Callable[[], T | None], what: str, within: float = DEADLINE) -> T:
-    """Poll ``check`` until it returns something truthy, failing after ``within`` s."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {within} s waiting for {what}")
 
 
 def alive(pid: int) -> bool:

@@ -11,10 +11,7 @@ there") instead of deleting one it did not write or resetting its replicas.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +21,15 @@ from edgeplane.agent.runtimes import InstanceSpec, InstanceStatus, Phase
 from edgeplane.agent.runtimes.process import ProcessRuntime, Timings
 from edgeplane.agent.runtimes.process.cleanup import kill_recorded
 from edgeplane.api.wellknown import APPLICATION_LABEL, SITE_LABEL
-from tests.support.fleet import DEMO_SERVICE, Fleet, demo_app, tarball, wait_for, who
+from tests.support.fleet import (
+    DEMO_SERVICE,
+    Fleet,
+    demo_app,
+    eventually,
+    tarball,
+    wait_for,
+    who,
+)
 
 pytestmark = pytest.mark.timeout(240)
 NAME = "web.site-a"
@@ -153,12 +158,3 @@ def running(runtime: ProcessRuntime, key: str, generation: int) -> InstanceStatu
     if status is None or status.generation != generation or status.phase is not Phase.RUNNING:
         return None
     return status if status.pid is not None else None
-
-
-async def eventually(check: Callable[[], T | None], what: str, within: float = 30.0) -> T:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {within} s waiting for {what}")

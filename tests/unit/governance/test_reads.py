@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from edgeplane.governance.cache import PlacementGovernor, app_facts
+from edgeplane.governance.cache import PlacementGovernor
 from edgeplane.governance.policies import CompiledPolicy, compile_policy, judge
 from edgeplane.governance.reads import project, reads
 from tests.unit.governance.test_policies import policy as raw_policy
@@ -198,17 +198,20 @@ def test_warnings_admission_and_uncovered_apps_deny_nothing() -> None:
 
 
 @pytest.mark.parametrize(
-    ("expressions", "expected"),
+    ("expressions", "app_keys", "app_at_all"),
     [
-        (("true",), "none"),
-        (('site.labels["k"] == "a"',), "none"),
-        (('app.metadata.labels["d"] == "x"',), "labels"),
-        (('app.metadata.labels["d"] == "x"', "has(app.spec.resources)"), "all"),
+        (("true",), frozenset(), False),
+        (('site.labels["k"] == "a"',), frozenset(), False),
+        (('app.metadata.labels["d"] == "x"',), frozenset({"d"}), True),
+        (('app.metadata.labels["d"] == "x"', "has(app.spec.resources)"), None, True),
     ],
     ids=["none", "site-only", "labels", "spec"],
 )
-def test_app_facts(expressions: tuple[str, ...], expected: str) -> None:
-    assert app_facts(policy("p", *expressions)) == expected
+def test_what_of_the_app_a_policy_reads(
+    expressions: tuple[str, ...], app_keys: frozenset[str] | None, app_at_all: bool
+) -> None:
+    found = reads(expressions)
+    assert (found.app, found.app_at_all) == (app_keys, app_at_all)
 
 
 RULES = [
