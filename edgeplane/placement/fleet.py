@@ -65,13 +65,7 @@ class Fleet:
             self.taint_set[i] = taint_ids[site.taints]
         self.set_size = np.bincount(self.label_set, minlength=len(self.label_sets))
 
-        self.cordoned = np.zeros(n, dtype=bool)
-        self.offline = np.zeros(n, dtype=bool)
-        self.online = np.zeros(n, dtype=bool)
-        self.cpu = np.zeros(n)
-        self.memory = np.zeros(n)
-        for i, site in enumerate(self.sites):
-            self._state(i, site)
+        self.cordoned, self.offline, self.online, self.cpu, self.memory = _state(self.sites)
         self._refresh()
         self.tainted = self.taint_set > 0
         self.prefer_not = np.array(
@@ -84,18 +78,15 @@ class Fleet:
         self._domains: dict[str, Domains] = {}
         self._device_counts: dict[Selector, Floats] = {}
 
-    def _state(self, i: int, site: SiteView) -> None:
-        """The fields of site ``i`` that change without a rebuild: phase and capacity."""
-        self.cordoned[i] = site.unschedulable or site.phase == "Cordoned"
-        self.offline[i] = site.phase == "Offline"
-        self.online[i] = site.phase == "Online"
-        self.cpu[i] = UNLIMITED if site.cpu_millis is None else site.cpu_millis
-        self.memory[i] = UNLIMITED if site.memory_bytes is None else site.memory_bytes
-
     def replace(self, i: int, site: SiteView) -> None:
         """Site ``i`` changed its phase or capacity (anything else needs a new Fleet)."""
         self.sites = (*self.sites[:i], site, *self.sites[i + 1 :])
-        self._state(i, site)
+        for array, value in zip(
+            (self.cordoned, self.offline, self.online, self.cpu, self.memory),
+            _state((site,)),
+            strict=True,
+        ):
+            array[i] = value[0]
         self._refresh()
 
     def _refresh(self) -> None:
@@ -150,3 +141,17 @@ class Fleet:
                 np.fmin(nearest, far, out=nearest)
         nearest[np.isnan(self.lat)] = np.nan
         return nearest
+
+
+def _state(sites: Sequence[SiteView]) -> tuple[Bools, Bools, Bools, Floats, Floats]:
+    """The fields that change without a rebuild (phase and capacity): cordoned, offline,
+    online, cpu and memory, for each of ``sites``."""
+    return (
+        np.array([s.unschedulable or s.phase == "Cordoned" for s in sites], dtype=bool),
+        np.array([s.phase == "Offline" for s in sites], dtype=bool),
+        np.array([s.phase == "Online" for s in sites], dtype=bool),
+        np.array([UNLIMITED if s.cpu_millis is None else s.cpu_millis for s in sites], dtype=float),
+        np.array(
+            [UNLIMITED if s.memory_bytes is None else s.memory_bytes for s in sites], dtype=float
+        ),
+    )
