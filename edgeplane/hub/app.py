@@ -19,6 +19,7 @@ from edgeplane.hub.authz import SiteAuthorizer
 from edgeplane.hub.errors import ApiError, install_handlers
 from edgeplane.hub.metrics import HubMetrics
 from edgeplane.hub.middleware import AuthMiddleware, BodyLimitMiddleware, MetricsMiddleware
+from edgeplane.hub.openapi import install_openapi
 from edgeplane.hub.resources import router
 from edgeplane.store.errors import StoreError
 from edgeplane.store.protocol import Store
@@ -56,6 +57,7 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
         app.include_router(special)
     app.include_router(router)
     _add_probes(app)
+    install_openapi(app)
     # Added last runs first: metrics see every answer, auth is checked before the body.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(
