@@ -28,7 +28,8 @@ def explain(
         out.print(f"  {reason}", markup=False)
     if one := answer.get("site"):
         verdict = "feasible" if one["feasible"] else "not feasible"
-        out.print(f"\nsite {one['name']}: {verdict}", markup=False)
+        out.print()
+        out.print(f"site {one['name']}: {verdict}", markup=False)
         for check in one["checks"]:
             mark = "ok  " if check["passed"] else "FAIL"
             out.print(

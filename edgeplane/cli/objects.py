@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-import yaml
 
 from edgeplane.api.kinds import KindInfo, kind_info
 from edgeplane.cli.app import app, check_output, fail, globals_of, handles_errors
@@ -19,6 +18,7 @@ from edgeplane.cli.output import (
     print_exact,
     ref,
     table,
+    to_yaml,
     where_and_how_many,
 )
 from edgeplane.client.errors import ClientError
@@ -168,9 +168,9 @@ def describe(ctx: typer.Context, kind: str, name: str) -> None:
         f"Generation:         {meta.get('generation', '-')}",
         f"Created:            {meta.get('creationTimestamp', '-')} ({age(obj)} ago)",
         "Spec:",
-        _indented(obj.get("spec") or {}),
+        *_indented(obj.get("spec") or {}),
         "Status:",
-        _indented({k: v for k, v in (obj.get("status") or {}).items() if k != "conditions"}),
+        *_indented({k: v for k, v in (obj.get("status") or {}).items() if k != "conditions"}),
     ]
     conditions = (obj.get("status") or {}).get("conditions") or []
     lines.append("Conditions:" + ("" if conditions else " <none>"))
@@ -178,18 +178,18 @@ def describe(ctx: typer.Context, kind: str, name: str) -> None:
         f"  {c.get('type')}={c.get('status')}  {c.get('reason') or ''}  {c.get('message') or ''}"
         for c in conditions
     ]
-    out.print("\n".join(lines), markup=False, highlight=False)
+    for line in lines:  # one per call: the console escapes newlines inside data
+        out.print(line, markup=False, highlight=False)
 
 
 def _pairs(mapping: dict[str, str] | None) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted((mapping or {}).items())) or "-"
 
 
-def _indented(data: dict[str, Any]) -> str:
+def _indented(data: dict[str, Any]) -> list[str]:
     if not data:
-        return "  <none>"
-    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False).rstrip()
-    return "\n".join(f"  {line}" for line in text.splitlines())
+        return ["  <none>"]
+    return [f"  {line}" for line in to_yaml(data).rstrip().splitlines()]
 
 
 @app.command()

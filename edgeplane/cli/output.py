@@ -1,17 +1,28 @@
-"""How the CLI prints objects: kubectl-like tables, exact YAML or JSON, names."""
+"""How the CLI prints objects: kubectl-like tables, exact YAML or JSON, names.
+
+Everything the CLI prints may hold text that sites and workloads wrote (status
+messages, addresses, endpoints, logs, names), so this module is also the terminal's
+boundary: ``terminal_safe`` makes every control character, escape sequence and
+invisible format character visible (ESC prints as ``\\x1b``), and ``out`` and ``err``
+apply it to all they render. A site can then neither forge table rows with CR/LF nor
+drive the admin's terminal (colours, titles, OSC 52 clipboard writes). ``-o json`` is
+escaped by JSON itself; ``-o yaml`` quotes and escapes such strings.
+"""
 
 from __future__ import annotations
 
 import datetime
 import json
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import yaml
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.segment import Segment
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
 
 from edgeplane.api.kinds import API_VERSION, KindInfo
 from edgeplane.api.quantity import Quantity
@@ -19,12 +30,74 @@ from edgeplane.api.quantity import Quantity
 Object = dict[str, Any]
 Column = tuple[str, Callable[[Object], str]]
 
+# Unicode's control (Cc), format (Cf: bidi overrides, zero-width, tags), surrogate (Cs)
+# and line/paragraph separator (Zl, Zp) characters as of Unicode 14 (a unit test checks
+# the list against unicodedata): none prints as itself, several reorder or hide text.
+_UNSAFE_CLASS = (
+    r"\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    r"\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff"
+    r"\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3"
+    r"\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+_UNSAFE = re.compile(f"[{_UNSAFE_CLASS}]")
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _visible(char: str) -> str:
+    code = ord(char)
+    if char in _SHORT:
+        return _SHORT[char]
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def terminal_safe(text: str, keep: str = "") -> str:
+    """``text`` with each control or invisible format character written as a visible
+    escape (``\\x1b``, ``\\n``, ``\\u202e``), except those in ``keep``."""
+    if not _UNSAFE.search(text):
+        return text  # the common case costs one scan
+    return _UNSAFE.sub(lambda m: m[0] if m[0] in keep else _visible(m[0]), text)
+
+
+def _safe_text(text: Text) -> Text:
+    """A rich ``Text`` escaped like ``terminal_safe``, its styles kept."""
+    plain = text.plain
+    if not _UNSAFE.search(plain):
+        return text
+    cuts = sorted({i for m in _UNSAFE.finditer(plain) for i in (m.start(), m.end())})
+    safe = text.blank_copy()
+    for piece in text.divide(cuts):
+        if _UNSAFE.fullmatch(piece.plain):
+            escaped = Text(terminal_safe(piece.plain))
+            escaped.spans = [Span(0, len(escaped), s.style) for s in piece.spans]
+            piece = escaped
+        safe.append_text(piece)
+    return safe
+
+
+class SafeConsole(Console):
+    """A rich console that escapes every text it renders (``terminal_safe``): strings,
+    markup and ``Text`` alike, also inside tables. Newlines in data are escaped too, so
+    print one line per call where lines are meant."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(terminal_safe(text), **kwargs)
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> Iterable[Segment]:
+        if isinstance(renderable, Text):
+            renderable = _safe_text(renderable)
+        return super().render(renderable, options)
+
+
 # No emoji codes: object data like ":warning:" must print as written.
-out = Console(
+out = SafeConsole(
     width=None if sys.stdout.isatty() else 250, highlight=False, soft_wrap=False, emoji=False
 )
 # Errors are one line each, whatever the terminal width, so scripts can grep them.
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def _label(key: str) -> Callable[[Object], str]:
@@ -225,15 +298,42 @@ def as_list(info: KindInfo, items: list[Object]) -> Object:
     return {"apiVersion": API_VERSION, "kind": f"{info.kind}List", "items": items}
 
 
+class _SafeDumper(yaml.SafeDumper):
+    """YAML whose strings with control or format characters are double-quoted, so
+    YAML's own escapes (``\\e``, ``\\n``) show them and nothing raw reaches a terminal."""
+
+
+def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if _UNSAFE.search(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_SafeDumper.add_representer(str, _string)
+
+
+def to_yaml(data: Any) -> str:
+    """Block YAML in the given key order, safe for a terminal (see ``_SafeDumper``)."""
+    return str(yaml.dump(data, Dumper=_SafeDumper, sort_keys=False, default_flow_style=False))
+
+
 def dump(data: Any, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(data, indent=2) + "\n"
-    return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+        return json.dumps(data, indent=2) + "\n"  # ensure_ascii escapes every control
+    return to_yaml(data)
 
 
 def print_exact(data: Any, fmt: str) -> None:
     """YAML or JSON straight to stdout: rich would wrap long lines and break the data."""
     sys.stdout.write(dump(data, fmt))
+    sys.stdout.flush()
+
+
+def print_log(text: str) -> None:
+    """A workload's log as it was written, but for control characters: lines and tabs
+    are kept, everything else (colours, cursor moves, OSC 52) is shown escaped."""
+    sys.stdout.write(terminal_safe(text, keep="\n\t"))
+    if text and not text.endswith("\n"):
+        sys.stdout.write("\n")
     sys.stdout.flush()
 
 

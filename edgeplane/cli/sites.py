@@ -9,7 +9,7 @@ import typer
 
 from edgeplane.api.labels import parse_label_pairs
 from edgeplane.cli.app import EXIT_USAGE, app, check_output, fail, globals_of, handles_errors
-from edgeplane.cli.output import out, print_exact
+from edgeplane.cli.output import out, print_exact, print_log
 
 site_app = typer.Typer(help="Sites: join tokens for new sites.", no_args_is_help=True)
 app.add_typer(site_app, name="site")
@@ -55,7 +55,8 @@ def token(
         return
     out.print(f"join token (single use, expires {answer['expiresAt']}):", markup=False)
     out.print(answer["token"], markup=False, soft_wrap=True)
-    out.print("\nstart the site's agent with:", markup=False)
+    out.print()
+    out.print("start the site's agent with:", markup=False)
     command = (
         f"  edgeplane agent --hub {server} --join {answer['token']} --name SITE --data-dir DIR"
     )
@@ -73,4 +74,4 @@ def logs(
     """Print the recent log of an application's workload at a site (through the hub)."""
     with globals_of(ctx).client() as client:
         text = client.site_logs(site, application, tail)
-    typer.echo(text, nl=not text.endswith("\n") and bool(text))
+    print_log(text)

@@ -30,6 +30,11 @@ class HubUnreachable(Exception):
         self.server = server
 
 
+def malformed_answer(status: int, what: str) -> ClientError:
+    """A hub answer that is not what the API promises (a proxy's page, a cut stream)."""
+    return ClientError(status, "BadAnswer", f"the hub's answer is malformed: {what}")
+
+
 def from_response(response: httpx.Response) -> ClientError:
     try:
         body: Any = response.json()
@@ -40,7 +45,7 @@ def from_response(response: httpx.Response) -> ClientError:
             response.status_code,
             str(body["reason"]),
             str(body.get("message", "")),
-            body.get("field"),
+            str(body["field"]) if body.get("field") is not None else None,
         )
     text = response.text[:200] or response.reason_phrase
     return ClientError(response.status_code, "Unknown", f"HTTP {response.status_code}: {text}")

@@ -12,10 +12,11 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from edgeplane.client.errors import HubUnreachable, from_response
+from edgeplane.client.errors import ClientError, HubUnreachable, from_response, malformed_answer
 from edgeplane.client.uploads import Progress, Upload, chunks, chunks_async, upload_size
 
 API = "/api/v1alpha1"
@@ -48,6 +49,16 @@ class Request:
         return out
 
 
+def segment(value: str, what: str = "name") -> str:
+    """``value`` as one path segment: percent-encoded (``/``, ``?``, ``#``, ``%`` too), so a
+    name like ``a/../b`` or ``a?x`` cannot change which path is asked for."""
+    if not value:
+        raise ClientError(400, "Invalid", f"the {what} is empty: give one", what)
+    encoded = quote(value, safe="")
+    # Dots are unreserved, so quote keeps them; "." and ".." would be resolved away.
+    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
+
+
 class _Requests:
     """The request of every API call, independent of sync or async transport."""
 
@@ -58,21 +69,22 @@ class _Requests:
             "limit": str(limit) if limit else None,
             "continue": cont,
         }
-        return Request("GET", f"{API}/{plural}", {k: v for k, v in params.items() if v})
+        return Request("GET", f"{API}/{segment(plural)}", {k: v for k, v in params.items() if v})
 
     @staticmethod
     def watch(plural: str, resource_version: str | None, selector: str | None) -> Request:
         params = {"watch": "true", "resourceVersion": resource_version, "labelSelector": selector}
-        return Request("GET", f"{API}/{plural}", {k: v for k, v in params.items() if v})
+        return Request("GET", f"{API}/{segment(plural)}", {k: v for k, v in params.items() if v})
 
     @staticmethod
     def item(method: str, plural: str, name: str, body: Any = None, sub: str = "") -> Request:
         content_type = MERGE_PATCH if method == "PATCH" else "application/json"
-        return Request(method, f"{API}/{plural}/{name}{sub}", None, body, content_type)
+        url = f"{API}/{segment(plural)}/{segment(name)}{sub}"
+        return Request(method, url, None, body, content_type)
 
     @staticmethod
     def create(plural: str, obj: Object) -> Request:
-        return Request("POST", f"{API}/{plural}", body=obj)
+        return Request("POST", f"{API}/{segment(plural)}", body=obj)
 
     @staticmethod
     def write(method: str, plural: str, obj: Object, sub: str = "") -> Request:
@@ -91,13 +103,18 @@ class _Requests:
         if size is not None:
             # Lets the hub refuse an oversized upload (413) before any byte is sent.
             headers["Content-Length"] = str(size)
-        url = f"{API}/artifacts/{name}/{version}"
+        url = f"{API}/artifacts/{segment(name)}/{segment(version, 'version')}"
         return Request("PUT", url, headers=headers, timeout=UPLOAD_TIMEOUT)
 
     @staticmethod
     def site_logs(site: str, application: str, tail: int) -> Request:
         params = {"application": application, "tail": str(tail)}
-        return Request("GET", f"{API}/sites/{site}/logs", params)
+        return Request("GET", f"{API}/sites/{segment(site, 'site')}/logs", params)
+
+    @staticmethod
+    def explain(application: str, site: str | None) -> Request:
+        params = {"site": site} if site else None
+        return Request("GET", f"{API}/applications/{segment(application)}/explain", params)
 
 
 def _name_of(obj: Object) -> str:
@@ -113,7 +130,26 @@ def _next_page(page: Object) -> str | None:
 
 
 def _event(line: str) -> Object | None:
-    return dict(json.loads(line)) if line.strip() else None
+    if not line.strip():
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        event = None
+    if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
+        raise malformed_answer(200, "a watch event is not a JSON object with an object")
+    return event
+
+
+def _object(response: httpx.Response) -> Object:
+    """The JSON object the hub answered; a ClientError (not a traceback) otherwise."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise malformed_answer(response.status_code, "the answer is not a JSON object")
+    return body
 
 
 def _headers(token: str | None) -> dict[str, str]:
@@ -133,7 +169,7 @@ def warnings_of(response: httpx.Response) -> builtins.list[str]:
 
 def _pushed(response: httpx.Response) -> tuple[Object, bool]:
     """The hub's artifact record, and whether it is new (201) rather than unchanged (200)."""
-    return dict(response.json()), response.status_code == 201
+    return _object(response), response.status_code == 201
 
 
 WATCH_TIMEOUT = httpx.Timeout(30.0, read=None)  # a watch is idle between events by design
@@ -178,7 +214,7 @@ class HubClient:
         return response
 
     def _send(self, request: Request) -> Object:
-        return dict(self._raw(request).json())
+        return _object(self._raw(request))
 
     def discovery(self) -> Object:
         return self._send(Request("GET", API))
@@ -242,8 +278,7 @@ class HubClient:
         return self._send(Request("POST", f"{API}/applications/dry-run", body=application))
 
     def explain(self, application: str, site: str | None = None) -> Object:
-        params = {"site": site} if site else None
-        return self._send(Request("GET", f"{API}/applications/{application}/explain", params))
+        return self._send(_Requests.explain(application, site))
 
     def site_logs(self, site: str, application: str, tail: int) -> str:
         """The last ``tail`` lines of an application's log at a site (relayed by the hub)."""
@@ -309,7 +344,7 @@ class AsyncHubClient:
         return response
 
     async def _send(self, request: Request) -> Object:
-        return dict((await self._raw(request)).json())
+        return _object(await self._raw(request))
 
     async def discovery(self) -> Object:
         return await self._send(Request("GET", API))
