@@ -34,6 +34,14 @@ class SelectorError(ValueError):
     """A selector that cannot be parsed or is invalid; the message says what to fix."""
 
 
+# Bounds that keep a hostile selector from costing the store (each requirement is an
+# EXISTS subquery, each value a bound parameter) or the parser more than a real one.
+# Kubernetes leaves them to the URL length; a fleet's selectors name a handful of labels.
+MAX_REQUIREMENTS = 50
+MAX_VALUES = 100
+MAX_SELECTOR_CHARS = 8192
+
+
 class Operator(enum.StrEnum):
     IN = "In"
     NOT_IN = "NotIn"
@@ -94,6 +102,11 @@ def make_requirement(key: str, operator: Operator, values: tuple[str, ...] = ())
     for value in values:
         if problem := check_label_value(value):
             raise SelectorError(f"label value {value!r} for key {key!r}: {problem}")
+    if len(values) > MAX_VALUES:
+        raise SelectorError(
+            f"key {key!r} lists {len(values)} values, more than the limit of {MAX_VALUES}: "
+            "give the sites a shared label and select on that instead"
+        )
     if operator in (Operator.IN, Operator.NOT_IN) and not values:
         raise SelectorError(f"operator {operator.value} on key {key!r} needs at least one value")
     if operator in (Operator.EXISTS, Operator.DOES_NOT_EXIST) and values:
@@ -101,9 +114,10 @@ def make_requirement(key: str, operator: Operator, values: tuple[str, ...] = ())
     return Requirement(key, operator, tuple(sorted(set(values))))
 
 
-_SET_OP = re.compile(r"^\s*(?P<key>[^\s!=(),]+)\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)\s*$")
-_EQ_OP = re.compile(r"^\s*(?P<key>[^\s!=(),]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^\s!=(),]*)\s*$")
-_EXISTS = re.compile(r"^\s*(?P<neg>!)?\s*(?P<key>[^\s!=(),]+)\s*$")
+# Used with fullmatch: a term is all of its text or nothing.
+_SET_OP = re.compile(r"\s*(?P<key>[^\s!=(),]+)\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)\s*")
+_EQ_OP = re.compile(r"\s*(?P<key>[^\s!=(),]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^\s!=(),]*)\s*")
+_EXISTS = re.compile(r"\s*(?P<neg>!)?\s*(?P<key>[^\s!=(),]+)\s*")
 
 
 def _split_terms(text: str) -> list[str]:
@@ -126,16 +140,16 @@ def _split_terms(text: str) -> list[str]:
 
 
 def _parse_term(term: str) -> Requirement:
-    if m := _SET_OP.match(term):
+    if m := _SET_OP.fullmatch(term):
         # Empty values are values ("a in (,b)" matches a="" too), but "()" has none.
         text = m["values"]
         values = tuple(v.strip() for v in text.split(",")) if text.strip() else ()
         op = Operator.IN if m["op"] == "in" else Operator.NOT_IN
         return make_requirement(m["key"], op, values)
-    if m := _EQ_OP.match(term):
+    if m := _EQ_OP.fullmatch(term):
         op = Operator.NOT_IN if m["op"] == "!=" else Operator.IN
         return make_requirement(m["key"], op, (m["value"],))
-    if m := _EXISTS.match(term):
+    if m := _EXISTS.fullmatch(term):
         op = Operator.DOES_NOT_EXIST if m["neg"] else Operator.EXISTS
         return make_requirement(m["key"], op)
     raise SelectorError(
@@ -148,7 +162,23 @@ def parse_selector(text: str | None) -> Selector:
     """Parse the string form of a label selector; empty or None selects everything."""
     if text is None or not text.strip():
         return Selector()
-    return Selector(tuple(_parse_term(term) for term in _split_terms(text)))
+    if len(text) > MAX_SELECTOR_CHARS:
+        raise SelectorError(
+            f"the selector is {len(text)} characters long, more than the limit of "
+            f"{MAX_SELECTOR_CHARS}: select on fewer labels or values"
+        )
+    terms = _split_terms(text)
+    check_requirement_count(len(terms))
+    return Selector(tuple(_parse_term(term) for term in terms))
+
+
+def check_requirement_count(count: int) -> None:
+    """Refuse a selector of more than ``MAX_REQUIREMENTS`` requirements."""
+    if count > MAX_REQUIREMENTS:
+        raise SelectorError(
+            f"the selector has {count} requirements, more than the limit of "
+            f"{MAX_REQUIREMENTS}: select on fewer labels (a shared label or a SiteGroup)"
+        )
 
 
 def _without_empty(data: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +191,7 @@ class LabelSelectorRequirement(BaseModel):
 
     key: str
     operator: Operator
-    values: list[str] = Field(default_factory=list)
+    values: list[str] = Field(default_factory=list, max_length=MAX_VALUES)
 
     @model_validator(mode="after")
     def _check(self) -> LabelSelectorRequirement:
@@ -183,15 +213,24 @@ class LabelSelector(BaseModel):
 
     match_labels: dict[str, str] = Field(default_factory=dict, alias="matchLabels")
     match_expressions: list[LabelSelectorRequirement] = Field(
-        default_factory=list, alias="matchExpressions"
+        default_factory=list, alias="matchExpressions", max_length=MAX_REQUIREMENTS
     )
 
     @field_validator("match_labels")
     @classmethod
     def _check_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        check_requirement_count(len(value))
         for key, label_value in value.items():
             make_requirement(key, Operator.IN, (label_value,))
         return value
+
+    @model_validator(mode="after")
+    def _check_count(self) -> LabelSelector:
+        try:
+            check_requirement_count(len(self.match_labels) + len(self.match_expressions))
+        except SelectorError as e:
+            raise ValueError(str(e)) from e
+        return self
 
     @model_serializer(mode="wrap")
     def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

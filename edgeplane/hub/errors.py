@@ -2,6 +2,8 @@
 
 Every failure leaves the hub as ``{"reason", "message", "field"}`` with a matching
 HTTP status. Errors of the store and of validation are translated here, at the edge.
+An error nobody expected is logged with its trace and answered with a bare 500: no
+exception text, SQL or stack ever reaches a client.
 """
 
 from __future__ import annotations
@@ -69,7 +71,16 @@ def translate(error: Exception) -> ApiError:
             return ApiError(400, "BadRequest", f"labelSelector: {error}", "labelSelector")
         case StoreError():
             return ApiError(503, "ServiceUnavailable", f"the store failed: {error}")
-    return ApiError(500, "InternalError", f"unexpected error: {type(error).__name__}")
+    return internal_error()
+
+
+def internal_error() -> ApiError:
+    return ApiError(
+        500,
+        "InternalError",
+        "the hub failed unexpectedly (the details are in its log): try again, and report "
+        "it if it stays",
+    )
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -89,6 +100,11 @@ def install_handlers(app: FastAPI) -> None:
         message = f"{where}: {first.get('msg', 'invalid request')}"
         return ApiError(422, "Invalid", message, where or None).response()
 
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises after this answer, and uvicorn logs the trace.
+        return internal_error().response()
+
+    app.add_exception_handler(Exception, unexpected)
     for error_type in (ApiError, StoreError, InvalidObject, UnknownKind, SelectorError):
         app.add_exception_handler(error_type, known)
     app.add_exception_handler(StarletteHTTPException, http)

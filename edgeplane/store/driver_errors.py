@@ -2,15 +2,20 @@
 
 Everything SQLAlchemy raises becomes a ``StoreError`` (the hub answers 503), except
 an IntegrityError the caller maps to a precise error such as ``AlreadyExists``.
+The driver's own text (SQL, parameters, server messages) is logged here and never
+put in the StoreError: it would reach API answers and tell an attacker the schema.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from edgeplane.store.errors import StoreError
+
+log = logging.getLogger(__name__)
 
 
 class translated:
@@ -28,10 +33,12 @@ class translated:
     def __exit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
         if isinstance(error, IntegrityError) and self.on_integrity_error is not None:
             raise self.on_integrity_error() from error
-        if isinstance(error, IntegrityError):
-            raise StoreError(f"the store could not {self.what}: {error.orig}") from error
         if isinstance(error, SQLAlchemyError):
-            raise StoreError(f"the store could not {self.what}: {error}") from error
+            log.error("the store could not %s: %s", self.what, error)
+            raise StoreError(
+                f"the store could not {self.what}: the database refused or failed "
+                "(details are in the hub's log); try again, and tell the operator if it stays"
+            ) from error
 
     async def __aenter__(self) -> None:
         return None
