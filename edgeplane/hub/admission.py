@@ -23,6 +23,7 @@ from edgeplane.governance.policies import (
     judge,
 )
 from edgeplane.hub.errors import ApiError
+from edgeplane.hub.warning_headers import warning_header
 from edgeplane.store.protocol import Object, Store
 
 log = logging.getLogger("edgeplane.hub.admission")
@@ -88,11 +89,6 @@ class PolicyCache:
 
 
 def warning_headers(warnings: list[str]) -> dict[str, Any]:
-    """RFC 7234 ``Warning`` headers, as Kubernetes sends admission warnings."""
-    if not warnings:
-        return {}
-    quoted = [
-        w.replace("\\", "\\\\").replace('"', '\\"').encode("latin-1", "replace").decode("latin-1")
-        for w in warnings
-    ]
-    return {"Warning": ", ".join(f'299 - "{w}"' for w in quoted)}
+    """RFC 7234 ``Warning`` headers, as Kubernetes sends admission warnings; made
+    header-safe (CR/LF, non-latin-1, size) so they never cost a committed write's answer."""
+    return warning_header(warnings)
