@@ -13,11 +13,12 @@ from pathlib import Path
 import typer
 
 from edgeplane.cli import app
-from edgeplane.cli.app import globals_of
+from edgeplane.cli.app import fail, globals_of
 from edgeplane.client.config import add_context
 from edgeplane.hub.app import HubSettings
 from edgeplane.hub.auth import ADMIN_TOKEN_FILE
-from edgeplane.hub.server import serve
+from edgeplane.hub.server import Ready, serve
+from edgeplane.hub.tls import TlsError, TlsOptions
 
 
 @app.command()
@@ -33,27 +34,42 @@ def hub(
     max_artifact_bytes: int = typer.Option(
         256 * 1024 * 1024, "--max-artifact-bytes", help="The largest artifact accepted."
     ),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="Serve this certificate."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="The key of --tls-cert."),
+    client_ca: Path | None = typer.Option(
+        None, "--client-ca", help="Verify client certificates (optional) against this CA."
+    ),
+    tls_san: list[str] = typer.Option(
+        [], "--tls-san", help="Extra DNS name or IP of the hub's own serving certificate."
+    ),
+    plain_http: bool = typer.Option(
+        False, "--plain-http", help="Serve plain HTTP (a WARNING off loopback)."
+    ),
 ) -> None:
-    """Run a hub in the foreground (Ctrl-C stops it)."""
+    """Run a hub in the foreground (Ctrl-C stops it). It serves HTTPS with its own CA
+    (in <data-dir>/tls) unless given --tls-cert/--tls-key or --plain-http."""
     config_file = globals_of(ctx).config_file
 
-    def remember(token: str, server: str) -> None:
-        add_context(config_file, "local", server, token)
-        print(f'CLI context "local" written to {config_file}')
+    def remember(ready: Ready) -> None:
+        # A restarted hub (maybe on another address) keeps its token: point "local" at
+        # it again, leaving whichever context the user made current.
+        token = ready.new_admin_token or (data_dir / ADMIN_TOKEN_FILE).read_text().strip()
+        first = ready.new_admin_token is not None
+        add_context(config_file, "local", ready.server, token, first, ready.ca_pem)
+        if first:
+            print(f'CLI context "local" written to {config_file}', flush=True)
 
-    # A hub restarted on another address keeps its token: point "local" at it again,
-    # leaving whichever context the user made current.
-    token_file = data_dir / ADMIN_TOKEN_FILE
-    if token_file.exists():
-        token = token_file.read_text().strip()
-        add_context(config_file, "local", f"http://{listen}", token, make_current=False)
     settings = HubSettings(
         data_dir=data_dir,
         listen=listen,
         database_url=database_url,
         max_artifact_bytes=max_artifact_bytes,
     )
-    serve(settings, remember)
+    tls = TlsOptions(tls_cert, tls_key, client_ca, tuple(tls_san), plain_http)
+    try:
+        serve(settings, remember, tls)
+    except TlsError as e:
+        raise fail(str(e)) from e
 
 
 @app.command(
@@ -61,7 +77,7 @@ def hub(
     add_help_option=False,
 )
 def agent(ctx: typer.Context) -> None:
-    """Run a site agent: --hub URL --join TOKEN --name SITE --data-dir DIR (see --help)."""
+    """Run a site agent: --hub URL --join-token-file FILE --name SITE --data-dir DIR."""
     # The agent runs as its own small process: exec it, so that it does not carry the
     # CLI's libraries (about 20 MB) for as long as the site lives.
     os.execv(sys.executable, [sys.executable, "-m", "edgeplane.agent", *ctx.args])

@@ -41,14 +41,21 @@ class Globals:
     server: str | None = None
     token: str | None = None
     config: Path | None = None
+    certificate_authority: Path | None = None
 
     @property
     def config_file(self) -> Path:
         return config_path(self.config)
 
     def client(self) -> HubClient:
-        target = resolve(self.context, self.server, self.token, path=self.config_file)
-        return HubClient(target.server, target.token)
+        target = resolve(
+            self.context,
+            self.server,
+            self.token,
+            path=self.config_file,
+            ca_file=self.certificate_authority,
+        )
+        return HubClient(target.server, target.token, verify=target.verify())
 
 
 @app.callback()
@@ -62,8 +69,14 @@ def main_options(
         "--config",
         help="Config file (env EDGEPLANE_CONFIG, default ~/.edgeplane/config.yaml).",
     ),
+    certificate_authority: Path | None = typer.Option(
+        None,
+        "--certificate-authority",
+        help="CA file to trust for the hub (env EDGEPLANE_CERTIFICATE_AUTHORITY; default: "
+        "the context's certificate-authority-data).",
+    ),
 ) -> None:
-    ctx.obj = Globals(context, server, token, config)
+    ctx.obj = Globals(context, server, token, config, certificate_authority)
 
 
 P = ParamSpec("P")

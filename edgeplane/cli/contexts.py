@@ -1,6 +1,9 @@
-"""``edgeplane config``: contexts (server and token) kept in the config file, and ``version``."""
+"""``edgeplane config``: contexts (server, token and CA) kept in the config file, and
+``version``."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -9,7 +12,13 @@ from rich.text import Text
 from edgeplane import __version__
 from edgeplane.cli.app import app, fail, globals_of, handles_errors
 from edgeplane.cli.output import out
-from edgeplane.client.config import add_context, find_context, load_config, save_config
+from edgeplane.client.config import (
+    add_context,
+    find_context,
+    load_config,
+    read_ca_file,
+    save_config,
+)
 from edgeplane.client.errors import ClientError, HubUnreachable
 
 config_app = typer.Typer(help="Contexts: which hub and token the CLI uses.", no_args_is_help=True)
@@ -60,11 +69,17 @@ def use_context(ctx: typer.Context, name: str) -> None:
 def set_context(
     ctx: typer.Context,
     name: str,
-    server: str = typer.Option(..., "--server", help="Hub URL, e.g. http://127.0.0.1:8080"),
+    server: str = typer.Option(..., "--server", help="Hub URL, e.g. https://127.0.0.1:8080"),
     token: str | None = typer.Option(None, "--token", help="Bearer token for this hub."),
+    certificate_authority: Path | None = typer.Option(
+        None,
+        "--certificate-authority",
+        help="The hub's CA (its <data-dir>/tls/ca.crt), kept in the context.",
+    ),
 ) -> None:
     """Create or replace a context and make it current."""
-    add_context(globals_of(ctx).config_file, name, server.rstrip("/"), token)
+    ca_pem = read_ca_file(certificate_authority) if certificate_authority else None
+    add_context(globals_of(ctx).config_file, name, server.rstrip("/"), token, ca_pem=ca_pem)
     out.print(f'Context "{name}" set.', markup=False)
 
 

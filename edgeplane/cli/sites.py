@@ -1,5 +1,5 @@
-"""Commands for sites: ``site token`` (join tokens) and ``logs`` (a workload's log at
-a site, fetched through the hub)."""
+"""Commands for sites: ``site token`` (join tokens), ``site rotate-credential`` and
+``logs`` (a workload's log at a site, fetched through the hub)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,17 @@ from edgeplane.api.labels import parse_label_pairs
 from edgeplane.cli.app import EXIT_USAGE, app, check_output, fail, globals_of, handles_errors
 from edgeplane.cli.output import out, print_exact, print_log
 
-site_app = typer.Typer(help="Sites: join tokens for new sites.", no_args_is_help=True)
+site_app = typer.Typer(
+    help="Sites: join tokens for new sites, credential rotation.", no_args_is_help=True
+)
 app.add_typer(site_app, name="site")
 
 _TTL = re.compile(r"^(\d+)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_TTL_SECONDS = 30 * 86400
 """The hub's limit for a join token (docs/agent-protocol.md), checked before asking."""
+MAX_OVERLAP_SECONDS = 7 * 86400
+"""The hub's limit for a rotation's overlap (hub/tokens.py), checked before asking."""
 OUTPUTS = ("text", "json")
 
 
@@ -29,6 +33,15 @@ def parse_ttl(text: str) -> int:
     seconds = int(match[1]) * _UNITS[match[2]]
     if seconds > MAX_TTL_SECONDS:
         raise ValueError(f"--ttl {text!r}: a join token lasts at most 30d; make a new one later")
+    return seconds
+
+
+def parse_overlap(text: str) -> int:
+    """``--overlap`` like ``--ttl``, at most 7 days."""
+    match = _TTL.fullmatch(text.strip())
+    seconds = int(match[1]) * _UNITS[match[2]] if match else 0
+    if not 0 < seconds <= MAX_OVERLAP_SECONDS:
+        raise ValueError(f"--overlap {text!r}: use a duration from 1s to 7d, like 30s, 10m or 1h")
     return seconds
 
 
@@ -56,11 +69,35 @@ def token(
     out.print(f"join token (single use, expires {answer['expiresAt']}):", markup=False)
     out.print(answer["token"], markup=False, soft_wrap=True)
     out.print()
-    out.print("start the site's agent with:", markup=False)
-    command = (
-        f"  edgeplane agent --hub {server} --join {answer['token']} --name SITE --data-dir DIR"
+    # Not on the agent's command line: /proc/<pid>/cmdline is readable by every user.
+    out.print(
+        "save it to a file only you can read (or set EDGEPLANE_JOIN_TOKEN) and start the "
+        "site's agent with:",
+        markup=False,
+        soft_wrap=True,
     )
+    command = f"  edgeplane agent --hub {server} --join-token-file FILE --name SITE --data-dir DIR"
     out.print(command, markup=False, soft_wrap=True)
+
+
+@site_app.command("rotate-credential")
+@handles_errors
+def rotate_credential(
+    ctx: typer.Context,
+    site: str = typer.Argument(..., help="The site whose credential to replace."),
+    overlap: str = typer.Option(
+        "10m", "--overlap", help="How long the old credential keeps working: 30s, 10m, 1h."
+    ),
+) -> None:
+    """Give a site a new credential: its agent takes it at its next heartbeat, and the old
+    one stops working when the overlap ends (revoke it at once with `token revoke`)."""
+    try:
+        seconds = parse_overlap(overlap)
+    except ValueError as e:
+        raise fail(str(e), EXIT_USAGE) from e
+    with globals_of(ctx).client() as client:
+        answer = client.rotate_site_credential(site, seconds)
+    out.print(str(answer.get("message", "")), markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import json
 import re
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,12 +185,17 @@ class HubClient:
         token: str | None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.server = server
         self.warnings: builtins.list[str] = []
         """Admission warnings of the calls so far (the caller may print and clear them)."""
         self._http = httpx.Client(
-            base_url=server, headers=_headers(token), timeout=timeout, transport=transport
+            base_url=server,
+            headers=_headers(token),
+            timeout=timeout,
+            transport=transport,
+            verify=verify,
         )
 
     def close(self) -> None:
@@ -262,6 +268,22 @@ class HubClient:
         """A single-use join token: ``{token, expiresAt, labels}``."""
         return self._send(_Requests.join_token(labels, ttl_seconds))
 
+    def list_tokens(self) -> builtins.list[Object]:
+        """Every credential the hub holds, without secrets."""
+        return list(self._send(Request("GET", f"{API}/tokens"))["items"])
+
+    def revoke_token(self, token_id: str) -> Object:
+        return self._send(Request("DELETE", f"{API}/tokens/{quote(token_id, safe='')}"))
+
+    def rotate_admin_token(self) -> Object:
+        """A new admin token ``{token, id}``; every older admin token is revoked."""
+        return self._send(Request("POST", f"{API}/tokens/rotate-admin"))
+
+    def rotate_site_credential(self, site: str, overlap_seconds: int) -> Object:
+        """Ask a site's agent to switch credentials; the old one lasts ``overlap_seconds``."""
+        url = f"{API}/sites/{quote(site, safe='')}/credential/rotate"
+        return self._send(Request("POST", url, body={"overlapSeconds": overlap_seconds}))
+
     def push_artifact(
         self, name: str, version: str, data: Upload, progress: Progress | None = None
     ) -> tuple[Object, bool]:
@@ -314,6 +336,7 @@ class AsyncHubClient:
         timeout: float = 30.0,
         max_connections: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.server = server
         self._http = httpx.AsyncClient(
@@ -322,6 +345,7 @@ class AsyncHubClient:
             timeout=timeout,
             limits=httpx.Limits(max_connections=max_connections),
             transport=transport,
+            verify=verify,
         )
 
     async def aclose(self) -> None:

@@ -5,8 +5,33 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from edgeplane.hub import limits
 from edgeplane.hub.app import HubSettings
 from edgeplane.hub.server import serve
+from edgeplane.hub.tls import TlsError, TlsOptions
+
+
+def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """HTTPS by default with the hub's own CA; the operator's certificate, or plain HTTP."""
+    parser.add_argument("--tls-cert", type=Path, help="Serve this certificate (PEM chain).")
+    parser.add_argument("--tls-key", type=Path, help="The key of --tls-cert.")
+    parser.add_argument("--client-ca", type=Path, help="Verify client certificates against this.")
+    parser.add_argument(
+        "--tls-san", action="append", default=[], help="Extra name or IP of the serving cert."
+    )
+    parser.add_argument(
+        "--plain-http", action="store_true", help="Serve plain HTTP (warns off loopback)."
+    )
+
+
+def tls_options(args: argparse.Namespace) -> TlsOptions:
+    return TlsOptions(
+        cert=args.tls_cert,
+        key=args.tls_key,
+        client_ca=args.client_ca,
+        sans=tuple(args.tls_san),
+        plain_http=args.plain_http,
+    )
 
 
 def main() -> None:
@@ -19,7 +44,16 @@ def main() -> None:
     parser.add_argument("--event-retention", type=int, default=100_000)
     parser.add_argument("--max-artifact-bytes", type=int, default=256 * 1024 * 1024)
     parser.add_argument("--offline-after-seconds", type=float, default=40.0)
+    add_tls_arguments(parser)
+    limits.add_arguments(parser)
     args = parser.parse_args()
+    try:
+        _serve(args)
+    except TlsError as e:
+        parser.exit(1, f"error: {e}\n")
+
+
+def _serve(args: argparse.Namespace) -> None:
     serve(
         HubSettings(
             data_dir=args.data_dir,
@@ -30,7 +64,9 @@ def main() -> None:
             event_retention=args.event_retention,
             max_artifact_bytes=args.max_artifact_bytes,
             offline_after_seconds=args.offline_after_seconds,
-        )
+            limits=limits.from_arguments(args),
+        ),
+        tls_options=tls_options(args),
     )
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from edgeplane import __version__
 from edgeplane.api.kinds import KINDS
-from edgeplane.hub import artifacts, explaining, joining, relay
+from edgeplane.hub import artifacts, explaining, joining, relay, tokens
 from edgeplane.hub.admission import PolicyCache
 from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import Authenticator
@@ -53,7 +53,8 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     app.state.artifacts = ArtifactStore(settings.data_dir / "artifacts")
     install_handlers(app)
     # The fixed paths first: the generic /{plural}/{name} routes would take them.
-    for special in (joining.router, artifacts.router, relay.router, explaining.router):
+    specials = (joining.router, tokens.router, artifacts.router, relay.router, explaining.router)
+    for special in specials:
         app.include_router(special)
     app.include_router(router)
     _add_probes(app)

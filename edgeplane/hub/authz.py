@@ -44,6 +44,8 @@ _RULES: list[tuple[set[str], re.Pattern[str], Check]] = [
     ({"PUT", "PATCH"}, re.compile(rf"^{API}/sites/(?P<n>[^/]+)/status$"), Check.OWN_SITE),
     ({"GET"}, re.compile(rf"^{API}/sites/(?P<n>[^/]+)/requests$"), Check.OWN_SITE),
     ({"POST"}, re.compile(rf"^{API}/sites/(?P<n>[^/]+)/requests/[^/]+$"), Check.OWN_SITE),
+    # Taking its new credential while a rotation is pending (hub/tokens.py).
+    ({"POST"}, re.compile(rf"^{API}/sites/(?P<n>[^/]+)/credential$"), Check.OWN_SITE),
     ({"GET"}, re.compile(rf"^{API}/assignments$"), Check.NARROW_LIST),
     ({"GET"}, re.compile(rf"^{API}/assignments/(?P<n>[^/]+)$"), Check.OWN_ASSIGNMENT),
     (

@@ -73,6 +73,10 @@ async def create_join_token(request: Request) -> Response:
     await _store(request).put_token(record)
     assert record.expires_at is not None
     answer = {"token": token, "expiresAt": rfc3339(record.expires_at), "labels": labels}
+    # The token carries the CA's fingerprint, so the agent pins it before it sends the
+    # secret (hub/tls.py); a plain-HTTP hub has no CA to pin.
+    if tls := getattr(request.app.state, "tls", None):
+        answer |= {"token": f"{token}@{tls.fingerprint}", "caFingerprint": tls.fingerprint}
     return ObjectResponse(answer, status_code=201)
 
 

@@ -22,7 +22,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-ANONYMOUS = frozenset({"/healthz", "/readyz", "/api/v1alpha1/join"})
+# The CA is public: a joining agent checks it against its token's fingerprint first.
+ANONYMOUS = frozenset({"/healthz", "/readyz", "/api/v1alpha1/join", "/api/v1alpha1/ca"})
 # Bodies their route reads itself, under its own limit: artifact uploads (256 MiB by
 # default) and a site's answers to the hub's requests (log tails).
 SELF_LIMITED = re.compile(r"^/api/v1alpha1/(artifacts/|sites/[^/]+/requests/[^/]+$)")

@@ -1,4 +1,9 @@
-"""Running a hub: open the store, bootstrap the admin token, serve until a signal.
+"""Running a hub: open the store, bootstrap the admin token, prepare TLS, serve until
+a signal.
+
+The hub serves HTTPS unless told ``--plain-http`` (``edgeplane.hub.tls``). The admin
+token is never printed: it is written to ``<data-dir>/admin.token`` (0600) and handed
+to ``on_ready``, which the ``edgeplane hub`` command uses to write the CLI context.
 
 On SIGINT/SIGTERM the shutdown event is set first, so open watch streams end
 cleanly, then uvicorn stops accepting and finishes in-flight requests, and the store
@@ -9,19 +14,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
 from edgeplane.hub.app import HubSettings, create_app
 from edgeplane.hub.artifacts import ArtifactStore
-from edgeplane.hub.auth import bootstrap_admin
+from edgeplane.hub.auth import ADMIN_TOKEN_FILE, bootstrap_admin
+from edgeplane.hub.connections import ConnectionGuard, connection_limits, protocol_class
 from edgeplane.hub.controllers import run_controllers
+from edgeplane.hub.tls import ServingTls, TlsOptions, is_loopback, prepare
 from edgeplane.store.factory import open_store, sqlite_url
 
-OnAdminToken = Callable[[str, str], None]
+
+@dataclass(frozen=True)
+class Ready:
+    """What the ``edgeplane hub`` command needs to write its CLI context."""
+
+    server: str
+    ca_pem: str | None
+    new_admin_token: str | None
+    """The admin token when this start made it (first start), else None."""
+
+
+OnReady = Callable[[Ready], None]
 
 
 class _Server(uvicorn.Server):
@@ -44,21 +65,57 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def run(settings: HubSettings, on_admin_token: OnAdminToken | None = None) -> None:
+def _url(host: str, port: int, tls: ServingTls | None) -> str:
+    shown = "localhost" if host in ("0.0.0.0", "::", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
+
+
+def _tls_config(tls: ServingTls | None) -> dict[str, Any]:
+    """uvicorn's TLS arguments: client certificates are optional, verified when sent."""
+    if tls is None:
+        return {}
+    extra: dict[str, Any] = {"ssl_certfile": str(tls.certfile), "ssl_keyfile": str(tls.keyfile)}
+    if tls.client_ca is not None:
+        extra |= {"ssl_ca_certs": str(tls.client_ca), "ssl_cert_reqs": ssl.CERT_OPTIONAL}
+    return extra
+
+
+def _warn_plain(host: str) -> None:
+    if not is_loopback(host):
+        print(
+            f"WARNING: serving plain HTTP on {host}: tokens and secrets cross the network "
+            "unencrypted; drop --plain-http to serve HTTPS",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+async def run(
+    settings: HubSettings, on_ready: OnReady | None = None, tls_options: TlsOptions | None = None
+) -> None:
     host, port = split_listen(settings.listen)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tls = prepare(tls_options or TlsOptions(), settings.data_dir, host)
+    if tls is None:
+        _warn_plain(host)
     store = open_store(
         settings.database_url or sqlite_url(settings.data_dir),
         event_retention=settings.event_retention,
+        event_retention_bytes=settings.limits.event_retention_bytes,
+        watch_buffer_bytes=settings.limits.watch_buffer_bytes,
     )
     await store.open()
     try:
-        server_url = f"http://{settings.listen}"
-        if token := await bootstrap_admin(store, settings.data_dir):
-            print(f"admin token (shown once, kept in {settings.data_dir}/admin.token): {token}")
-            if on_admin_token:
-                on_admin_token(token, server_url)
+        server_url = _url(host, port, tls)
+        token = await bootstrap_admin(store, settings.data_dir)
+        if token:
+            # Never the token itself: stdout ends up in journals and CI logs.
+            print(f"admin token written to {settings.data_dir / ADMIN_TOKEN_FILE} (mode 0600)")
+        if on_ready:
+            on_ready(Ready(server_url, tls.ca_pem if tls else None, token))
         app = create_app(store, settings)
+        app.state.tls = tls
         config = uvicorn.Config(
             app,
             host=host,
@@ -70,6 +127,9 @@ async def run(settings: HubSettings, on_admin_token: OnAdminToken | None = None)
             # Agents and CLIs reuse connections; uvicorn's 5 s keep-alive races their
             # reuse and shows up as dropped requests.
             timeout_keep_alive=75,
+            # Head and body read timeouts and the per-peer cap (uvicorn has neither).
+            http=protocol_class(ConnectionGuard(connection_limits(settings.limits))),
+            **_tls_config(tls),
         )
         server = _Server(config, app.state.shutdown)
         controllers = asyncio.create_task(
@@ -98,8 +158,10 @@ def _resolver(artifacts: ArtifactStore) -> Callable[[str, str], str | None]:
     return resolve
 
 
-def serve(settings: HubSettings, on_admin_token: OnAdminToken | None = None) -> None:
+def serve(
+    settings: HubSettings, on_ready: OnReady | None = None, tls_options: TlsOptions | None = None
+) -> None:
     """Run a hub in the foreground until SIGINT or SIGTERM."""
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(settings, on_admin_token))
+        asyncio.run(run(settings, on_ready, tls_options))
     sys.stdout.flush()

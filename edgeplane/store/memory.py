@@ -121,6 +121,10 @@ class MemoryStore:
     async def get_token(self, token_id: str) -> TokenRecord | None:
         return self._tokens.get(token_id)
 
+    async def list_tokens(self, limit: int) -> tuple[TokenRecord, ...]:
+        ordered = sorted(self._tokens.values(), key=lambda t: (t.created_at, t.token_id))
+        return tuple(ordered[:limit])
+
     async def delete_token(self, token_id: str) -> None:
         self._tokens.pop(token_id, None)
 

@@ -426,6 +426,12 @@ class SqlStore:
             row = (await conn.execute(query)).mappings().one_or_none()
         return None if row is None else TokenRecord(**dict(row))
 
+    async def list_tokens(self, limit: int) -> tuple[TokenRecord, ...]:
+        query = sa.select(tokens).order_by(tokens.c.created_at, tokens.c.token_id).limit(limit)
+        async with self._reading("list tokens") as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return tuple(TokenRecord(**dict(row)) for row in rows)
+
     async def delete_token(self, token_id: str) -> None:
         async with translated(f'delete token "{token_id}"'), self.engine.begin() as conn:
             await conn.execute(tokens.delete().where(tokens.c.token_id == token_id))

@@ -41,7 +41,8 @@ def test_site_token_joins_a_site_once_with_its_labels(
 def test_site_token_text_says_how_to_start_the_agent(cli: Run, hub: HubProcess) -> None:
     result = cli("site", "token")
     assert result.exit_code == 0, result.stderr
-    assert f"edgeplane agent --hub {hub.url} --join ep_" in result.stdout
+    assert f"edgeplane agent --hub {hub.url} --join-token-file FILE" in result.stdout
+    assert "\nep_" in result.stdout  # the token itself, on its own line
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,8 @@ def test_token_prints_expiry_and_the_agent_line(mock_cli: Bind) -> None:
     result = mock_cli(issued)("site", "token", "--labels", "a=b", "--ttl", "15m")
     assert result.exit_code == 0, result.stderr
     assert "expires 2026-11-29T01:02:03Z" in result.stdout
-    line = f"edgeplane agent --hub {SERVER} --join ep_abc_def --name SITE --data-dir DIR"
+    assert "ep_abc_def" in result.stdout
+    line = f"edgeplane agent --hub {SERVER} --join-token-file FILE --name SITE --data-dir DIR"
     assert line in result.stdout
 
 
