@@ -36,6 +36,12 @@ def _quantity(text: str) -> str:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgeplane agent", description="Run a site agent.")
     p.add_argument("--data-dir", type=Path, required=True, help="The site's own directory.")
+    p.add_argument(
+        "--workload-dir",
+        type=Path,
+        help="Artifacts and workloads' working directories, outside the data dir "
+        "(default: <data-dir>-workloads).",
+    )
     p.add_argument("--hub", help="The hub's URL (needed to join; remembered after).")
     p.add_argument("--join", help="A join token from `edgeplane site token` (first start).")
     p.add_argument("--name", help="The site's name (first start).")
@@ -56,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> AgentSettings:
     return AgentSettings(
         data_dir=args.data_dir,
+        workload_dir=args.workload_dir,
         hub=args.hub,
         join_token=args.join,
         site=args.name,

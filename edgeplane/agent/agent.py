@@ -22,6 +22,7 @@ from edgeplane.agent.artifacts import ArtifactCache
 from edgeplane.agent.credentials import Identity, obtain_identity
 from edgeplane.agent.hublink import API, HubLink
 from edgeplane.agent.inventory import Capacity, host_inventory
+from edgeplane.agent.layout import Layout
 from edgeplane.agent.reconciler import Reconciler
 from edgeplane.agent.reporter import StatusReporter, site_facts
 from edgeplane.agent.requests import serve_requests
@@ -35,6 +36,8 @@ log = logging.getLogger("edgeplane.agent")
 @dataclass(frozen=True)
 class AgentSettings:
     data_dir: Path
+    workload_dir: Path | None = None
+    """Artifacts and working directories; ``<data_dir>-workloads`` unless given."""
     hub: str | None = None
     join_token: str | None = None
     site: str | None = None
@@ -52,10 +55,12 @@ class Agent:
         self.capacity = Capacity.detect(settings.cpu, settings.memory)
         self.inventory = host_inventory("process")
         self.identity: Identity | None = None
+        self.layout = Layout.of(settings.data_dir, settings.workload_dir)
 
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        layout = self.layout
+        layout.prepare()  # before anything is written: the credential lands in a 0700 dir
         identity = self.identity = await obtain_identity(
             settings.data_dir,
             settings.hub,
@@ -66,8 +71,8 @@ class Agent:
         )
         log.info("site %s, hub %s", identity.site, identity.hub)
         link = HubLink(identity.hub, identity.token)
-        state = LocalState(settings.data_dir / "state.db")
-        runtime = ProcessRuntime(settings.data_dir / "runtime" / "process")
+        state = LocalState(layout.state_db)
+        runtime = ProcessRuntime(layout.runtime_dir, work_dir=layout.work_dir)
         try:
             await runtime.start()
             await self._loops(link, state, runtime, identity, stop)
@@ -88,9 +93,7 @@ class Agent:
         stop: asyncio.Event,
     ) -> None:
         wake, status_changed = asyncio.Event(), runtime.changed()
-        artifacts = ArtifactCache(
-            self.settings.data_dir / "artifacts", lambda n, v: _fetch(link, n, v)
-        )
+        artifacts = ArtifactCache(self.layout.artifacts_dir, lambda n, v: _fetch(link, n, v))
         reconciler = Reconciler(
             state, runtime, artifacts.ensure, self.capacity, wake, status_changed
         )

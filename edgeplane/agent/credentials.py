@@ -16,6 +16,7 @@ from typing import Any
 from edgeplane.agent.backoff import Backoff
 from edgeplane.agent.errors import HubRefused, HubUnreachable, JoinError
 from edgeplane.agent.hublink import API, HubLink
+from edgeplane.agent.layout import open_private, private_dir
 
 CREDENTIAL_FILE = "credential"
 IDENTITY_FILE = "identity.json"
@@ -34,7 +35,7 @@ def write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read, atomically: a crash leaves the old file or
     the new one, never half of one."""
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)
     with os.fdopen(fd, "w") as f:
         f.write(text)
         f.flush()
@@ -51,7 +52,7 @@ def load_identity(data_dir: Path) -> Identity | None:
 
 
 def save_identity(data_dir: Path, identity: Identity) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     write_private(data_dir / CREDENTIAL_FILE, identity.token + "\n")
     write_private(
         data_dir / IDENTITY_FILE, json.dumps({"hub": identity.hub, "site": identity.site}) + "\n"

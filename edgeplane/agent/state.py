@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from edgeplane.agent.layout import open_private, private_dir
 
 Object = dict[str, Any]
 
@@ -24,13 +27,23 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+def _make_private(path: Path) -> None:
+    """The database holds every env secret: 0600 before SQLite opens it, since SQLite
+    creates it with the umask's mode, and gives its -wal and -shm files the database
+    file's mode (existing ones, from an older agent, are tightened here too)."""
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        if file is path or file.exists():
+            os.close(open_private(file, os.O_RDONLY))
+
+
 def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 class LocalState:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        _make_private(path)
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeplane.agent.runtimes.process.accounts import Account
+
 _REFERENCE = re.compile(r"\$\$|\$\(([^)]*)\)")
 
 
@@ -121,24 +123,36 @@ def plan_launch(
     return Launch([command, *args], env, cwd)
 
 
-def spawn(launch: Launch, log_path: Path) -> int:
+def inherited_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """What a workload inherits from the agent (PATH, locale and the like), without the
+    agent's own ``EDGEPLANE_*`` settings: a join token given in the environment must not
+    reach every workload. The agent sets the ``EDGEPLANE_*`` a workload should see."""
+    return {k: v for k, v in environ.items() if not k.startswith(AGENT_ENV_PREFIX)}
+
+
+AGENT_ENV_PREFIX = "EDGEPLANE_"
+
+
+def spawn(launch: Launch, log_fd: int, account: Account | None = None) -> int:
     """Start the process in its own session, writing straight to its log, and return
-    its pid. The log is opened by us but handed to the child as its stdout/stderr in
-    append mode, so the workload keeps logging when the agent is gone."""
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        proc = subprocess.Popen(
-            launch.argv,
-            env=launch.env,
-            cwd=launch.cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=log_fd,
-            stderr=log_fd,
-            start_new_session=True,
-            close_fds=True,
-        )
-    finally:
-        os.close(log_fd)
+    its pid. The log (opened by the agent, in append mode) is handed to the child as
+    its stdout/stderr, so the workload keeps logging when the agent is gone, and one
+    running as another user writes to it without being able to open it. With an
+    ``account`` the child switches to it (groups, then gid, then uid) before exec."""
+    switch: dict[str, Any] = {}
+    if account is not None:
+        switch = {"user": account.uid, "group": account.gid, "extra_groups": account.groups}
+    proc = subprocess.Popen(
+        launch.argv,
+        env=launch.env,
+        cwd=launch.cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=log_fd,
+        stderr=log_fd,
+        start_new_session=True,
+        close_fds=True,
+        **switch,
+    )
     # The process outlives this Popen (and the agent): the runtime reaps it by pid.
     # Marking the Popen done keeps its finalizer from warning that the process
     # "is still running" and from reaping it behind the runtime's back.

@@ -13,13 +13,15 @@ import os
 import shutil
 from pathlib import Path
 
+from edgeplane.agent.layout import open_private, private_dir
+
 BLOCK = 64 * 1024
 
 
 class LogFiles:
     def __init__(self, directory: Path, max_bytes: int = 10 * 1024 * 1024, keep: int = 3) -> None:
         self.directory, self.max_bytes, self.keep = directory, max_bytes, keep
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)  # workloads print their secrets too
 
     def path(self, key: str, generation: int = 0) -> Path:
         return self.directory / (f"{key}.log" if generation == 0 else f"{key}.log.{generation}")
@@ -37,10 +39,15 @@ class LogFiles:
             older = self.path(key, n)
             if older.exists():
                 os.replace(older, self.path(key, n + 1))
-        shutil.copyfile(live, self.path(key, 1))
+        _copy_private(live, self.path(key, 1))
         with open(live, "r+b") as f:
             f.truncate(0)
         return True
+
+    def open_for_append(self, key: str) -> int:
+        """The live log as a descriptor to hand to the workload (0600, the agent's):
+        a workload of another user writes through it but cannot open the file."""
+        return open_private(self.path(key), os.O_WRONLY | os.O_APPEND)
 
     def delete(self, key: str) -> None:
         for n in range(self.keep + 1):
@@ -60,6 +67,12 @@ class LogFiles:
             if wanted <= 0:
                 break
         return b"".join(chunks).decode(errors="replace")
+
+
+def _copy_private(source: Path, target: Path) -> None:
+    fd = open_private(target, os.O_WRONLY | os.O_TRUNC)
+    with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+        shutil.copyfileobj(src, dst, BLOCK)
 
 
 def tail_lines(path: Path, lines: int) -> list[bytes]:

@@ -9,14 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
+import re
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from edgeplane.agent.runtimes.process.accounts import Account
+from edgeplane.api.confinement import probe_host_problem, probe_path_problem
+
 STARTUP_PROBE_SECONDS = 1.0
 """How often a workload is probed before its first pass (if its period is longer)."""
+
+MAX_STATUS_LINE = 4096
+"""The most of an http answer a probe reads: its status line, nothing more."""
+
+MAX_PROBE_SECONDS = 3600.0
+"""Periods and timeouts beyond this (or not numbers) are taken as this."""
+
+# ``HTTP/1.x NNN reason``: the code in ASCII digits (``\xb200`` is not 200), the reason
+# phrase printable or obs-text, no controls but the line's own end.
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-5][0-9]{2})(?: [\t\x20-\x7e\x80-\xff]*)?\r?\n")
 
 
 class ProbeFailed(Exception):
@@ -26,7 +41,7 @@ class ProbeFailed(Exception):
 @dataclass(frozen=True)
 class HealthCheck:
     kind: str
-    """``http``, ``tcp`` or ``exec``."""
+    """``http``, ``tcp`` or ``exec``; ``invalid`` for a check the agent cannot read."""
     target: Mapping[str, Any]
     period: float = 10.0
     timeout: float = 1.0
@@ -36,44 +51,97 @@ class HealthCheck:
     def parse(cls, check: Mapping[str, Any] | None) -> HealthCheck | None:
         if not check:
             return None
-        kind = next(k for k in ("http", "tcp", "exec") if check.get(k))
-        return cls(
-            kind,
-            check[kind],
-            float(check.get("periodSeconds") or 10.0),
-            float(check.get("timeoutSeconds") or 1.0),
-            int(check.get("failureThreshold") or 3),
-        )
+        try:
+            kind = next(k for k in ("http", "tcp", "exec") if check.get(k))
+            return cls(
+                kind,
+                dict(check[kind]),
+                _seconds(check.get("periodSeconds"), 10.0),
+                _seconds(check.get("timeoutSeconds"), 1.0),
+                max(1, int(check.get("failureThreshold") or 3)),
+            )
+        except (StopIteration, TypeError, ValueError, OverflowError):
+            # Admission should have refused it; failing the check says so in the status
+            # instead of stopping the supervisor.
+            return cls("invalid", {})
 
 
-def resolve_port(ref: int | str, ports: Mapping[str, int]) -> int:
-    """A probe names its port by number or by the name of one of the workload's ports."""
-    if isinstance(ref, int) or str(ref).isdigit():
-        return int(ref)
-    if ref not in ports:
-        raise ProbeFailed(f"health check names port {ref!r}, which the workload does not declare")
-    return ports[ref]
+def _seconds(value: object, default: float) -> float:
+    seconds = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+    return min(seconds, MAX_PROBE_SECONDS) if math.isfinite(seconds) and seconds > 0 else default
 
 
-async def probe(check: HealthCheck, ports: Mapping[str, int], env: Mapping[str, str]) -> None:
-    """Raise ``ProbeFailed`` with a reason unless the check passes within its timeout."""
+def resolve_port(ref: object, ports: Mapping[str, int]) -> int:
+    """A probe names one of the workload's own ports: by name, or by a number one of
+    them has. Anything else is refused, so a probe cannot be aimed at another service."""
+    if isinstance(ref, str) and ref in ports:
+        return ports[ref]
+    if isinstance(ref, int) and not isinstance(ref, bool) and ref in ports.values():
+        return ref
+    raise ProbeFailed(
+        f"health check refused: port {str(ref)[:32]!r} is not one of the workload's ports"
+    )
+
+
+def resolve_host(host: object) -> str:
+    """The loopback address to connect to; never a name to look up."""
+    if host is not None and not isinstance(host, str):
+        raise ProbeFailed("health check refused: its host is not a string")
+    if problem := probe_host_problem(host):
+        raise ProbeFailed(f"health check refused: {problem}")
+    return "::1" if host == "::1" else "127.0.0.1"
+
+
+def resolve_path(path: object) -> str:
+    text = "/" if path is None else path
+    if not isinstance(text, str) or (problem := probe_path_problem(text)):
+        raise ProbeFailed(f"health check refused: path {problem or 'is not a string'}")
+    return text
+
+
+async def probe(
+    check: HealthCheck,
+    ports: Mapping[str, int],
+    env: Mapping[str, str],
+    account: Account | None = None,
+) -> None:
+    """Raise ``ProbeFailed`` with a reason unless the check passes within its timeout.
+    Nothing else escapes: whatever the workload answers, a probe only fails."""
     try:
         async with asyncio.timeout(check.timeout):
-            if check.kind == "exec":
-                await _exec(list(check.target["command"]), env)
-            else:
-                host = check.target.get("host") or "127.0.0.1"
-                port = resolve_port(check.target["port"], ports)
-                if check.kind == "http":
-                    await _http(host, port, str(check.target.get("path") or "/"))
-                else:
-                    await _tcp(host, port)
+            await _run(check, ports, env, account)
+    except ProbeFailed:
+        raise
     except TimeoutError:
         raise ProbeFailed(
             f"{check.kind} health check timed out after {check.timeout:g} s"
         ) from None
     except OSError as e:
         raise ProbeFailed(f"{check.kind} health check failed: {e.strerror or e}") from e
+    except Exception as e:
+        raise ProbeFailed(f"{check.kind} health check failed: {type(e).__name__}") from e
+
+
+async def _run(
+    check: HealthCheck, ports: Mapping[str, int], env: Mapping[str, str], account: Account | None
+) -> None:
+    if check.kind == "exec":
+        await _exec(_command(check.target.get("command")), env, account)
+    elif check.kind in ("http", "tcp"):
+        host = resolve_host(check.target.get("host"))
+        port = resolve_port(check.target.get("port"), ports)
+        if check.kind == "http":
+            await _http(host, port, resolve_path(check.target.get("path")))
+        else:
+            await _tcp(host, port)
+    else:
+        raise ProbeFailed("health check refused: the agent cannot read it (one of http, tcp, exec)")
+
+
+def _command(command: object) -> list[str]:
+    if not (isinstance(command, list) and command and all(isinstance(a, str) for a in command)):
+        raise ProbeFailed("health check refused: exec.command must be a list of strings")
+    return command
 
 
 async def _tcp(host: str, port: int) -> None:
@@ -84,22 +152,38 @@ async def _tcp(host: str, port: int) -> None:
 
 
 async def _http(host: str, port: int, path: str) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await asyncio.open_connection(host, port, limit=MAX_STATUS_LINE)
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        writer.write(f"GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n".encode())
+        request = f"GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+        writer.write(request.encode("ascii"))
         await writer.drain()
-        line = (await reader.readline()).decode("latin-1").split()
+        line = await _status_line(reader)
     finally:
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
-    if len(line) < 2 or not line[1].isdigit():
+    match = _STATUS_LINE.fullmatch(line)
+    if match is None:
         raise ProbeFailed(f"http health check on port {port}: no HTTP answer")
-    if not 200 <= int(line[1]) < 400:
-        raise ProbeFailed(f"http health check GET {path} on port {port} answered {line[1]}")
+    code = int(match.group(1))
+    if not 200 <= code < 400:
+        raise ProbeFailed(f"http health check GET {path[:64]} on port {port} answered {code}")
 
 
-async def _exec(command: list[str], env: Mapping[str, str]) -> None:
+async def _status_line(reader: asyncio.StreamReader) -> bytes:
+    try:
+        return await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as e:
+        return e.partial  # closed before a full line: not an answer (fails the match)
+    except asyncio.LimitOverrunError:
+        return b""  # a line longer than any status line
+
+
+async def _exec(command: list[str], env: Mapping[str, str], account: Account | None) -> None:
+    switch: dict[str, Any] = {}
+    if account is not None:  # as the workload, never as the agent
+        switch = {"user": account.uid, "group": account.gid, "extra_groups": account.groups}
     proc = await asyncio.create_subprocess_exec(
         *command,
         env=dict(env),
@@ -107,6 +191,7 @@ async def _exec(command: list[str], env: Mapping[str, str]) -> None:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
         start_new_session=True,
+        **switch,
     )
     try:
         code = await proc.wait()

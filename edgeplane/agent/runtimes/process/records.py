@@ -15,12 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-_KEY = re.compile(r"^[A-Za-z0-9][-._A-Za-z0-9]*$")
+from edgeplane.agent.layout import open_private, private_dir
+
+_KEY = re.compile(r"[A-Za-z0-9][-._A-Za-z0-9]*")
 
 
 def check_key(key: str) -> str:
     """Keys become file names: refuse anything that could escape the directory."""
-    if not _KEY.match(key) or len(key) > 253:
+    if len(key) > 253 or not _KEY.fullmatch(key):
         raise ValueError(f"instance key {key!r} must be a DNS-like name (letters, digits, -._)")
     return key
 
@@ -55,8 +57,7 @@ class Record:
 
 class RecordStore:
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = private_dir(directory)  # records hold the workloads' env secrets
 
     def path(self, key: str) -> Path:
         return self.directory / f"{check_key(key)}.json"
@@ -83,7 +84,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     """tmp + fsync + rename + fsync of the directory: the rename is the commit point,
     and the directory fsync makes it survive a power cut (edge boxes lose power)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)
     try:
         os.write(fd, data)
         os.fsync(fd)

@@ -3,9 +3,13 @@
 Holds one ``Supervisor`` per instance, adopts what its records say still runs, and
 rotates logs. Its directory::
 
-    instances/<key>.json   records (``records``)
-    logs/<key>.log[.N]     what each workload writes (``logs``)
-    work/<key>/            the working directory of a workload without artifacts
+    instances/<key>.json   records (``records``), 0600 in a 0700 directory
+    logs/<key>.log[.N]     what each workload writes (``logs``), likewise
+
+and, in another tree (``work_dir``, by default ``<directory>/work``; the agent puts it
+outside its data dir, see ``edgeplane.agent.layout``)::
+
+    <key>/                 the working directory of a workload without artifacts
 """
 
 from __future__ import annotations
@@ -36,11 +40,13 @@ class ProcessRuntime:
         directory: Path,
         *,
         timings: Timings = Timings(),
+        work_dir: Path | None = None,
         log_max_bytes: int = 10 * 1024 * 1024,
         log_keep: int = 3,
         log_check_seconds: float = 10.0,
     ) -> None:
         self.directory = directory
+        self.work_dir = directory / "work" if work_dir is None else work_dir
         self._records = RecordStore(directory / "instances")
         self._logs = LogFiles(directory / "logs", log_max_bytes, log_keep)
         self._timings, self._log_check_seconds = timings, log_check_seconds
@@ -115,6 +121,10 @@ class ProcessRuntime:
     def changed(self) -> asyncio.Event:
         return self._changed
 
+    def supervision_errors(self) -> int:
+        """Unexpected exceptions the supervisors survived (each one logged)."""
+        return sum(s.errors for s in self._supervisors.values())
+
     def _supervise(self, record: Record) -> None:
         supervisor = Supervisor(
             record,
@@ -129,7 +139,7 @@ class ProcessRuntime:
         self._changed.set()
 
     def _own_dir(self, key: str) -> Path:
-        return self.directory / "work" / check_key(key)
+        return self.work_dir / check_key(key)
 
     async def _rotate_logs(self) -> None:
         while True:
@@ -137,5 +147,5 @@ class ProcessRuntime:
             for key in list(self._supervisors):
                 try:
                     self._logs.rotate_if_large(key)
-                except OSError as e:  # a full disk must not end supervision
-                    log.warning("%s: log not rotated: %s", key, e)
+                except Exception:  # a full disk (or anything) must not end rotation
+                    log.exception("%s: log not rotated", key)

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeplane.agent.runtimes import Endpoint, InstanceStatus, Phase
+from edgeplane.agent.runtimes.process.accounts import Account, RunAsError, resolve_run_as
 from edgeplane.agent.runtimes.process.launch import (
     Launch,
     allocate_ports,
+    inherited_env,
     plan_launch,
     port_key,
     spawn,
@@ -81,6 +83,9 @@ class Supervisor:
         )
         self._handle: ProcessHandle | None = None
         self._task: asyncio.Task[None] | None = None
+        self._account: Account | None = None
+        self.errors = 0
+        """Unexpected exceptions survived (logged with their stack): supervision goes on."""
         self.status = InstanceStatus(
             record.key, record.generation, Phase.STARTING, False, record.restarts
         )
@@ -129,19 +134,41 @@ class Supervisor:
     async def _run(self, ending: Ending | None) -> None:
         ran_for = 0.0
         while True:
-            if ending is not None:
-                if not should_restart(self._policy, ending):
-                    self._finish(ending)
-                    return
-                await self._back_off(ending, ran_for)
-            started = time.monotonic()
-            ending = await self._run_once()
-            ran_for = time.monotonic() - started
+            try:
+                if ending is not None:
+                    if not should_restart(self._policy, ending):
+                        self._finish(ending)
+                        return
+                    await self._back_off(ending, ran_for)
+                started = time.monotonic()
+                ending = await self._run_once()
+                ran_for = time.monotonic() - started
+            except Exception as e:  # nothing may end supervision but stop() (a cancel)
+                ending, ran_for = await self._survive(e), 0.0
+
+    async def _survive(self, error: Exception) -> Ending:
+        """An unexpected failure counts as a failed run: the process (if any) goes, as
+        after an exit, and the restart policy and backoff decide what comes next."""
+        self.errors += 1
+        log.exception(
+            "%s: supervision failed (%d so far), carrying on", self.record.key, self.errors
+        )
+        handle, self._handle = self._handle, None
+        with contextlib.suppress(Exception):
+            if handle is not None:
+                handle.signal_group(signal.SIGKILL)
+            self._save(pid=None, start_ticks=None)
+        # Never a busy loop, even when the failure recurs before the backoff's own wait.
+        await asyncio.sleep(self._timings.backoff_initial)
+        message = f"the agent failed supervising it ({type(error).__name__})"
+        return Ending(None, "SupervisionError", message)
 
     async def _run_once(self) -> Ending:
         if self._handle is None:
             try:
                 self._start()
+            except RunAsError as e:
+                return Ending(None, "RunAsFailed", str(e))
             except OSError as e:
                 return Ending(None, "StartError", f"cannot start {self._launch().argv[0]}: {e}")
         self._set(
@@ -187,7 +214,7 @@ class Supervisor:
         failures, passed, counted_at = 0, False, -math.inf
         while True:
             try:
-                await probe(check, self.record.ports, self._launch().env)
+                await self._probe_once(check)
                 failures, passed = 0, True
                 self._set(phase=Phase.RUNNING, ready=True, reason=None, message=None)
             except ProbeFailed as e:
@@ -204,6 +231,22 @@ class Supervisor:
             await asyncio.sleep(
                 check.period if passed else min(check.period, STARTUP_PROBE_SECONDS)
             )
+
+    async def _probe_once(self, check: HealthCheck) -> None:
+        """One probe; any exception at all is a failed probe (counted and logged when
+        it is not an ordinary ``ProbeFailed``), never the end of the probing task."""
+        try:
+            # An adopted process was started by an earlier agent: look its account up.
+            account = self._account or resolve_run_as(self.record.workload.get("runAs"))
+            await probe(check, self.record.ports, self._launch().env, account)
+        except ProbeFailed:
+            raise
+        except RunAsError as e:
+            raise ProbeFailed(str(e)) from e
+        except Exception as e:
+            self.errors += 1
+            log.exception("%s: health check raised (%d so far)", self.record.key, self.errors)
+            raise ProbeFailed(f"{check.kind} health check failed: {type(e).__name__}") from e
 
     async def _back_off(self, ending: Ending, ran_for: float) -> None:
         delay = self._backoff.delay(ran_for)
@@ -224,22 +267,41 @@ class Supervisor:
 
     def _start(self) -> None:
         record = self.record
+        self._account = resolve_run_as(record.workload.get("runAs"))
         ports = allocate_ports(record.workload.get("ports") or [], record.ports)
         self._save(ports=ports)
         launch = self._launch()
-        launch.cwd.mkdir(parents=True, exist_ok=True)
+        self._prepare_cwd(launch.cwd)
         self._logs.rotate_if_large(record.key)
-        pid = spawn(launch, self._logs.path(record.key))
+        log_fd = self._logs.open_for_append(record.key)
+        try:
+            pid = spawn(launch, log_fd, self._account)
+        finally:
+            os.close(log_fd)
         self._handle = ProcessHandle.of(pid)
         self._save(pid=pid, start_ticks=self._handle.start_ticks, started_at=time.time())
         log.info("%s: started pid %d: %s", record.key, pid, " ".join(launch.argv))
 
     # -- helpers ---------------------------------------------------------------------
 
+    def _prepare_cwd(self, cwd: Path) -> None:
+        """The workload's own directory is its user's alone (0700); another working
+        directory (in an artifact, or named by workingDir) is made if missing."""
+        if cwd != self._own_dir:
+            cwd.mkdir(parents=True, exist_ok=True)
+            return
+        cwd.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(cwd, 0o700)
+        if self._account is not None:
+            os.chown(cwd, self._account.uid, self._account.gid)
+
     def _launch(self) -> Launch:
         record = self.record
         dirs = {name: Path(d) for name, d in record.artifact_dirs.items()}
-        return plan_launch(record.workload, dirs, record.ports, self._own_dir, dict(os.environ))
+        inherited = inherited_env(os.environ)
+        if self._account is not None:
+            inherited.update(self._account.env())
+        return plan_launch(record.workload, dirs, record.ports, self._own_dir, inherited)
 
     def _grace(self) -> float:
         grace = self.record.workload.get("terminationGracePeriodSeconds")
