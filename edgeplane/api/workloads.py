@@ -11,8 +11,9 @@ import enum
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
+from edgeplane.api import confinement
 from edgeplane.api.meta import Model, Number
 from edgeplane.api.quantity import QuantityField
 
@@ -37,19 +38,35 @@ PortRef = Annotated[int, Field(ge=1, le=65535)] | Annotated[str, Field(min_lengt
 """A port number, or the name of one of the workload's ``ports``."""
 
 
+def _probe_host(host: str | None) -> str | None:
+    if problem := confinement.probe_host_problem(host):
+        raise ValueError(problem)
+    return host
+
+
+def _probe_path(path: str) -> str:
+    if problem := confinement.probe_path_problem(path):
+        raise ValueError(problem)
+    return path
+
+
+ProbeHost = Annotated[str | None, AfterValidator(_probe_host)]
+"""Loopback only: a probe checks the workload itself (see ``confinement``)."""
+
+
 class HttpProbe(Model):
     """Healthy when ``GET http://127.0.0.1:<port><path>`` answers 2xx or 3xx."""
 
-    path: str = "/"
+    path: Annotated[str, AfterValidator(_probe_path)] = "/"
     port: PortRef
-    host: str | None = None
+    host: ProbeHost = None
 
 
 class TcpProbe(Model):
     """Healthy when a TCP connection to the port opens."""
 
     port: PortRef
-    host: str | None = None
+    host: ProbeHost = None
 
 
 class ExecProbe(Model):
@@ -108,6 +125,23 @@ class Artifact(Model):
     sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
 
 
+def _account(what: str) -> AfterValidator:
+    def check(name: str) -> str:
+        if problem := confinement.account_problem(what, name):
+            raise ValueError(problem)
+        return name
+
+    return AfterValidator(check)
+
+
+class RunAs(Model):
+    """The account a process workload runs as (the agent must run as root to switch);
+    without ``group``, the user's own primary group."""
+
+    user: Annotated[str, _account("user")]
+    group: Annotated[str | None, _account("group")] = None
+
+
 class ProcessWorkload(Model):
     command: str = Field(min_length=1)
     args: list[str] | None = None
@@ -120,6 +154,25 @@ class ProcessWorkload(Model):
     termination_grace_period_seconds: Seconds | None = Field(
         default=None, alias="terminationGracePeriodSeconds"
     )
+    run_as: RunAs | None = Field(default=None, alias="runAs")
+
+    @field_validator("health_check")
+    @classmethod
+    def _probe_own_port(cls, check: HealthCheck | None, info: ValidationInfo) -> HealthCheck | None:
+        if check is None:
+            return check
+        target = check.http or check.tcp
+        if target is None:
+            return check
+        ports: list[Port] = info.data.get("ports") or []
+        problem = confinement.probe_port_problem(
+            target.port,
+            (p.name for p in ports if p.name),
+            (p.port for p in ports if p.port is not None),
+        )
+        if problem:
+            raise ValueError(f"{'http' if check.http else 'tcp'}.port: {problem}")
+        return check
 
     def environment(self) -> dict[str, str]:
         """The environment as one mapping, whichever spelling the user chose."""
