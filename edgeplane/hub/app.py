@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from edgeplane import __version__
+from edgeplane.api.artifacts.limits import ArtifactLimits
 from edgeplane.api.kinds import KINDS
 from edgeplane.hub import artifacts, explaining, joining, relay, tokens
 from edgeplane.hub.admission import PolicyCache
@@ -35,6 +36,7 @@ class HubSettings:
     offline_after_seconds: float = 40.0
     bookmark_seconds: float = 10.0
     event_retention: int = 100_000
+    artifact_limits: ArtifactLimits = field(default_factory=ArtifactLimits)
 
 
 def create_app(store: Store, settings: HubSettings) -> FastAPI:
