@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from edgeplane.api.artifacts.limits import parse_limits
 from edgeplane.cli import app
 from edgeplane.cli.app import fail, globals_of
 from edgeplane.client.config import add_context
@@ -33,6 +34,9 @@ def hub(
     ),
     max_artifact_bytes: int = typer.Option(
         256 * 1024 * 1024, "--max-artifact-bytes", help="The largest artifact accepted."
+    ),
+    artifact_limit: list[str] = typer.Option(
+        [], "--artifact-limit", help="KEY=N: one artifact limit (see docs/security.md)."
     ),
     tls_cert: Path | None = typer.Option(None, "--tls-cert", help="Serve this certificate."),
     tls_key: Path | None = typer.Option(None, "--tls-key", help="The key of --tls-cert."),
@@ -59,11 +63,16 @@ def hub(
         if first:
             print(f'CLI context "local" written to {config_file}', flush=True)
 
+    try:
+        artifact_limits = parse_limits(artifact_limit)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--artifact-limit") from e
     settings = HubSettings(
         data_dir=data_dir,
         listen=listen,
         database_url=database_url,
         max_artifact_bytes=max_artifact_bytes,
+        artifact_limits=artifact_limits,
     )
     tls = TlsOptions(tls_cert, tls_key, client_ca, tuple(tls_san), plain_http)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from edgeplane.api.artifacts import limits as artifact_limits
 from edgeplane.hub import limits
 from edgeplane.hub.app import HubSettings
 from edgeplane.hub.server import serve
@@ -46,6 +47,7 @@ def main() -> None:
     parser.add_argument("--offline-after-seconds", type=float, default=40.0)
     add_tls_arguments(parser)
     limits.add_arguments(parser)
+    artifact_limits.add_arguments(parser)
     args = parser.parse_args()
     try:
         _serve(args)
@@ -65,6 +67,7 @@ def _serve(args: argparse.Namespace) -> None:
             max_artifact_bytes=args.max_artifact_bytes,
             offline_after_seconds=args.offline_after_seconds,
             limits=limits.from_arguments(args),
+            artifact_limits=artifact_limits.from_arguments(args),
         ),
         tls_options=tls_options(args),
     )

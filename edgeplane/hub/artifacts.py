@@ -2,17 +2,17 @@
 
 Bytes live at ``<data-dir>/artifacts/sha256/<hex>``, metadata at
 ``<data-dir>/artifacts/index/<name>/<version>.json``. Uploads stream to disk under their
-own size limit, are hashed on the way, and are checked to be gzip tarballs whose
-members stay inside their directory. A name and version, once stored, never change.
+own size limit, are hashed on the way, and are checked while they arrive against the
+artifact rules and limits (``hub.tarballs``): a refused upload is never stored, and a
+bomb is refused at the member that breaks a limit, not after it was unpacked. A name
+and version, once stored, never change.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
-import re
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -23,13 +23,13 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
+from edgeplane.api.artifacts.limits import ArtifactLimits
+from edgeplane.api.artifacts.names import name_problem, version_problem
 from edgeplane.hub.errors import ApiError
 from edgeplane.hub.resources import ObjectResponse
-from edgeplane.hub.tarballs import UnsafeTarball, check_tarball
+from edgeplane.hub.tarballs import UploadCheck
 
 router = APIRouter(prefix="/api/v1alpha1")
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,6 @@ class ArtifactRecord:
             "size": self.size,
             "createdAt": created,
         }
-
-
-def _checked_tarball(path: Path) -> None:
-    try:
-        check_tarball(path)
-    except UnsafeTarball as e:
-        raise ApiError(422, "Invalid", str(e), "body") from e
 
 
 class ArtifactStore:
@@ -84,19 +77,25 @@ class ArtifactStore:
         return sorted(found, key=lambda r: (r.name, r.version))
 
     async def put(
-        self, name: str, version: str, chunks: AsyncIterator[bytes], limit: int
+        self,
+        name: str,
+        version: str,
+        chunks: AsyncIterator[bytes],
+        limit: int,
+        limits: ArtifactLimits,
     ) -> tuple[ArtifactRecord, bool]:
         """Store the upload; the record, and False when the same bytes were there."""
-        tmp, sha256, size = await self._receive(chunks, limit)
+        tmp, sha256, size = await self._receive(chunks, limit, UploadCheck(limits))
         try:
-            await asyncio.to_thread(_checked_tarball, tmp)
             record = ArtifactRecord(name, version, sha256, size, time.time())
             return self._commit(tmp, record)
         finally:
             if os.path.exists(tmp):  # noqa: ASYNC240 - one stat, no wait worth a thread
                 os.unlink(tmp)
 
-    async def _receive(self, chunks: AsyncIterator[bytes], limit: int) -> tuple[Path, str, int]:
+    async def _receive(
+        self, chunks: AsyncIterator[bytes], limit: int, check: UploadCheck
+    ) -> tuple[Path, str, int]:
         digest, size = hashlib.sha256(), 0
         fd, name = tempfile.mkstemp(dir=self.root / "tmp")
         tmp = Path(name)
@@ -113,6 +112,8 @@ class ArtifactStore:
                         )
                     digest.update(chunk)
                     out.write(chunk)
+                    await check.feed(chunk)
+                await check.finish()
                 out.flush()
                 os.fsync(out.fileno())
         except BaseException:
@@ -162,20 +163,14 @@ def _artifacts(request: Request) -> ArtifactStore:
 
 
 def _checked(name: str, version: str) -> None:
-    if not _NAME.match(name):
-        raise ApiError(
-            422, "Invalid", f"name {name!r}: use lower-case letters, digits and '-'", "name"
-        )
-    if not _VERSION.match(version):
-        raise ApiError(
-            422,
-            "Invalid",
-            f"version {version!r}: use letters, digits, '.', '_', '+' or '-' (e.g. 1.2.0)",
-            "version",
-        )
+    if problem := name_problem(name):
+        raise ApiError(422, "Invalid", problem, "name")
+    if problem := version_problem(version):
+        raise ApiError(422, "Invalid", problem, "version")
 
 
 def _found(request: Request, name: str, version: str) -> ArtifactRecord:
+    _checked(name, version)  # the names become file paths: never look up a bad one
     record = _artifacts(request).lookup(name, version)
     if record is None:
         raise ApiError(404, "NotFound", f"no artifact {name}:{version}: push it first", "name")
@@ -194,7 +189,8 @@ async def push(request: Request, name: str, version: str) -> Response:
             f"the artifact is over the limit of {limit} bytes: make it smaller or raise "
             "the hub's --max-artifact-bytes",
         )
-    record, created = await _artifacts(request).put(name, version, request.stream(), limit)
+    limits = request.app.state.settings.artifact_limits
+    record, created = await _artifacts(request).put(name, version, request.stream(), limit, limits)
     return ObjectResponse(record.wire(), status_code=201 if created else 200)
 
 

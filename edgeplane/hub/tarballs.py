@@ -1,91 +1,54 @@
-"""Whether an uploaded tarball unpacks inside its own directory, and nowhere else.
+"""The hub's check of an artifact upload while it arrives.
 
-Each member is followed the way extraction would follow it: through the links the
-archive made before it. A plain look at the names is not enough: with ``s -> .``
-stored first, ``s/s/l -> ../x`` looks one level deep but lands at the top, so its
-``..`` leaves the directory. Devices and fifos are refused outright: an artifact
-holds a program and its files.
+The rules are the shared ones of ``api.artifacts`` (the agent applies them again);
+this module only feeds them. Chunks are gathered into batches and each batch is
+inflated and parsed in a worker thread: a bomb costs CPU, and the event loop serves
+every other request meanwhile. A refusal comes at the first member that breaks a rule
+or a limit, before the rest of the body is read, and is a 422 naming the member, the
+limit and the flag that raises it.
 """
 
 from __future__ import annotations
 
-import tarfile
-from pathlib import Path, PurePosixPath
+import asyncio
+from collections.abc import Callable
 
-MAX_LINK_HOPS = 40  # as the kernel's ELOOP limit: a cycle of links is refused
+from edgeplane.api.artifacts.errors import ArtifactRefused
+from edgeplane.api.artifacts.limits import ArtifactLimits
+from edgeplane.api.artifacts.scan import TarballScan
+from edgeplane.hub.errors import ApiError
 
-
-class UnsafeTarball(Exception):
-    """The body is no gzip tarball, or a member would land outside."""
-
-
-class _Tree:
-    """The symbolic links extracted so far, to resolve paths the way the kernel will."""
-
-    def __init__(self) -> None:
-        self.links: dict[tuple[str, ...], str] = {}
-
-    def resolve(self, path: PurePosixPath, base: tuple[str, ...] = ()) -> tuple[str, ...] | None:
-        """Where ``path`` (relative to ``base``) lands, following every link but the
-        last component; None when it leaves the top directory or loops."""
-        hops = 0
-        todo, at = list(path.parts), list(base)
-        while todo:
-            part = todo.pop(0)
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if not at:
-                    return None
-                at.pop()
-                continue
-            at.append(part)
-            target = self.links.get(tuple(at))
-            if target is not None and todo:  # a link on the way is followed
-                hops += 1
-                if hops > MAX_LINK_HOPS or target.startswith("/"):
-                    return None
-                at.pop()
-                todo = list(PurePosixPath(target).parts) + todo
-        return tuple(at)
+BATCH = 256 * 1024
+"""Bytes gathered before a hop to the worker thread: fewer hops, still early refusals."""
 
 
-def problem(member: tarfile.TarInfo, tree: _Tree) -> str | None:
-    """Why extracting ``member`` next would write or point outside, or None."""
-    path = PurePosixPath(member.name)
-    if path.is_absolute():
-        return "has an absolute path"
-    if ".." in path.parts:
-        return "has '..' in its path"
-    if member.ischr() or member.isblk() or member.isfifo():
-        return "is a device or a fifo"
-    landing = tree.resolve(path)
-    if landing is None:
-        return "lands outside the artifact, or in a loop, through a link in its path"
-    if member.issym() or member.islnk():
-        target = PurePosixPath(member.linkname)
-        base = landing[:-1] if member.issym() else ()
-        if target.is_absolute() or tree.resolve(target / "_", base) is None:
-            return f"links outside the artifact ({member.linkname})"
-    if member.issym() and landing:
-        # Kept even when a later file has the same name: extraction writes through it.
-        tree.links[landing] = member.linkname
-    return None
+def refused(error: ArtifactRefused) -> ApiError:
+    return ApiError(422, "Invalid", error.explain("the hub's"), "body")
 
 
-def check_tarball(path: Path) -> None:
-    """Raise UnsafeTarball naming the first bad member, or the format problem."""
-    tree = _Tree()
-    try:
-        with tarfile.open(path, "r:gz") as tar:
-            for member in tar:
-                if why := problem(member, tree):
-                    raise UnsafeTarball(
-                        f"member {member.name!r} {why}: pack the files relative to the "
-                        "artifact's own directory"
-                    )
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise UnsafeTarball(
-            f"the body is not a gzip tarball ({e}): send a .tar.gz, or push a directory "
-            "with `edgeplane artifact push DIR`"
-        ) from e
+class UploadCheck:
+    """Feed an upload's chunks in order, then ``finish``; ApiError 422 on a refusal."""
+
+    def __init__(self, limits: ArtifactLimits) -> None:
+        self._scan = TarballScan(limits)
+        self._batch = bytearray()
+
+    async def feed(self, chunk: bytes) -> None:
+        self._batch += chunk
+        if len(self._batch) >= BATCH:
+            await self._flush()
+
+    async def finish(self) -> None:
+        await self._flush()
+        await self._run(self._scan.finish)
+
+    async def _flush(self) -> None:
+        data = bytes(self._batch)
+        self._batch.clear()
+        await self._run(self._scan.check, data)
+
+    async def _run(self, step: Callable[..., None], *args: bytes) -> None:
+        try:
+            await asyncio.to_thread(step, *args)
+        except ArtifactRefused as e:
+            raise refused(e) from e

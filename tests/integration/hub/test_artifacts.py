@@ -88,9 +88,11 @@ async def test_an_upload_over_the_body_limit_streams_to_disk(hub: httpx.AsyncCli
 async def test_an_upload_streamed_past_the_limit_is_cut(
     hub: httpx.AsyncClient, tmp_path: Path
 ) -> None:
+    data = random_tarball(LIMIT + 65536)  # a good tarball until the limit cuts it
+
     async def chunks() -> AsyncIterator[bytes]:
-        for _ in range(LIMIT // 65536 + 2):
-            yield b"x" * 65536
+        for at in range(0, len(data), 65536):
+            yield data[at : at + 65536]
 
     answer = await hub.put(f"{API}/artifacts/big/1", content=chunks())
     assert (answer.status_code, answer.json()["reason"]) == (413, "RequestEntityTooLarge")

@@ -1,107 +1,67 @@
-"""Which tarballs unpack inside their directory: members followed through earlier links."""
+"""The hub's upload check: the shared artifact rules fed chunk by chunk off the event
+loop, a refusal as an ApiError 422 that names the member, the limit and the flag."""
 
 from __future__ import annotations
 
-import io
-import tarfile
-from pathlib import Path
-
 import pytest
 
-from edgeplane.hub.tarballs import UnsafeTarball, check_tarball
-
-# A member: (name, type, link target); files get one byte of content.
-Member = tuple[str, bytes, str]
-FILE, DIR, SYM, HARD = tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE
-
-
-def packed(tmp_path: Path, members: list[Member]) -> Path:
-    path = tmp_path / "a.tar.gz"
-    with tarfile.open(path, "w:gz") as tar:
-        for name, kind, link in members:
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname = kind, link
-            info.size = 1 if kind == FILE else 0
-            tar.addfile(info, io.BytesIO(b"x") if kind == FILE else None)
-    return path
+from edgeplane.api.artifacts.limits import ArtifactLimits
+from edgeplane.hub.errors import ApiError
+from edgeplane.hub.tarballs import BATCH, UploadCheck
+from tests.support.tarballs import FILE, HARD, SYM, bomb, packed
 
 
-@pytest.mark.parametrize(
-    "members",
-    [
-        [("./", DIR, ""), ("./bin/run", FILE, "")],
-        [("lib", DIR, ""), ("lib/a.so.1", FILE, ""), ("lib/a.so", SYM, "a.so.1")],
-        [("bin/python", SYM, "../lib/python3"), ("lib/python3", FILE, "")],
-        [("s", SYM, "."), ("s/x", FILE, "")],
-        [("data", DIR, ""), ("copy", HARD, "data/../main.py")],
-        [("here", SYM, "sub/.."), ("sub", DIR, "")],
-    ],
-    ids=[
-        "dot-dir",
-        "library-link",
-        "link-up-inside",
-        "through-self-link",
-        "hardlink",
-        "dot-dot-in",
-    ],
-)
-def test_members_inside_are_accepted(tmp_path: Path, members: list[Member]) -> None:
-    check_tarball(packed(tmp_path, members))
+async def fed(data: bytes, limits: ArtifactLimits, chunk: int = 65536) -> int:
+    """Feed ``data`` and finish; the bytes fed when it was refused (or all of them)."""
+    check, sent = UploadCheck(limits), 0
+    for at in range(0, len(data), chunk):
+        sent += len(data[at : at + chunk])
+        await check.feed(data[at : at + chunk])
+    await check.finish()
+    return sent
+
+
+async def test_a_good_tarball_passes() -> None:
+    data = packed([("bin/run", FILE, ""), ("run", SYM, "bin/run"), ("copy", HARD, "bin/run")])
+    assert await fed(data, ArtifactLimits(), chunk=3) == len(data)
 
 
 @pytest.mark.parametrize(
-    ("members", "bad", "why"),
+    ("data", "limits", "needles"),
     [
-        ([("/etc/passwd", FILE, "")], "/etc/passwd", "absolute path"),
-        ([("a/../../x", FILE, "")], "a/../../x", "'..'"),
-        ([("l", SYM, "/etc")], "l", "links outside"),
-        ([("l", SYM, "../x")], "l", "links outside"),
-        ([("d/l", SYM, "../../x")], "d/l", "links outside"),
-        ([("h", HARD, "../x")], "h", "links outside"),
-        ([("dev", tarfile.CHRTYPE, "")], "dev", "device"),
-        ([("blk", tarfile.BLKTYPE, "")], "blk", "device"),
-        ([("pipe", tarfile.FIFOTYPE, "")], "pipe", "fifo"),
-        ([("s", SYM, "."), ("s/s/s/l", SYM, "../../../x")], "s/s/s/l", "links outside"),
-        ([("up", SYM, "sub/../.."), ("x", FILE, "")], "up", "links outside"),
-        ([("t", SYM, "."), ("l", SYM, "t/../x")], "l", "links outside"),
-        ([("d", SYM, "a/b"), ("d2", SYM, "d/../../..")], "d2", "links outside"),
-        ([("loop", SYM, "loop"), ("loop/x", FILE, "")], "loop/x", "lands outside"),
-        ([("a", SYM, "."), ("a/b", SYM, ".."), ("a/b/x", FILE, "")], "a/b", "links outside"),
+        (
+            packed([("d/e/s", SYM, "../../x"), ("h", HARD, "d/e/s")]),
+            ArtifactLimits(),
+            ["member 'h'", "not a regular file"],
+        ),
+        (
+            bomb(16 * 1024 * 1024),
+            ArtifactLimits(unpacked_bytes=1024 * 1024, ratio=10**6),
+            ["member 'zeros'", "over the limit of 1048576", "--artifact-limit unpacked-bytes=N"],
+        ),
+        (b"plain text", ArtifactLimits(), ["not a gzip tarball"]),
     ],
-    ids=[
-        "absolute",
-        "dot-dot",
-        "symlink-absolute",
-        "symlink-up",
-        "symlink-deep-up",
-        "hardlink-up",
-        "char-device",
-        "block-device",
-        "fifo",
-        "link-shortens-path",
-        "up-through-dir",
-        "up-through-link",
-        "deep-link-then-up",
-        "link-loop",
-        "link-to-parent",
-    ],
+    ids=["hardlink-to-symlink", "unpacked-bytes", "not-gzip"],
 )
-def test_members_outside_are_named(
-    tmp_path: Path, members: list[Member], bad: str, why: str
+async def test_a_refusal_is_a_422_naming_member_and_flag(
+    data: bytes, limits: ArtifactLimits, needles: list[str]
 ) -> None:
-    with pytest.raises(UnsafeTarball) as refused:
-        check_tarball(packed(tmp_path, members))
-    assert f"member {bad!r}" in str(refused.value)
-    assert why in str(refused.value)
+    with pytest.raises(ApiError) as refused:
+        await fed(data, limits)
+    assert (refused.value.status, refused.value.reason, refused.value.field) == (
+        422,
+        "Invalid",
+        "body",
+    )
+    for needle in needles:
+        assert needle in refused.value.message
 
 
-@pytest.mark.parametrize(
-    "body",
-    [b"", b"plain text", b"\x1f\x8b\x08\x00garbage"],
-    ids=["empty", "text", "broken-gzip"],
-)
-def test_what_is_no_gzip_tarball_says_so(tmp_path: Path, body: bytes) -> None:
-    path = tmp_path / "x"
-    path.write_bytes(body)
-    with pytest.raises(UnsafeTarball, match="not a gzip tarball"):
-        check_tarball(path)
+async def test_a_bomb_is_refused_before_the_upload_ends() -> None:
+    data = bomb(512 * 1024 * 1024)  # about 500 KiB that would inflate to 512 MiB
+    check, sent = UploadCheck(ArtifactLimits()), 0
+    with pytest.raises(ApiError, match="inflates more than 200 times"):
+        for at in range(0, len(data), 16384):
+            sent += 16384
+            await check.feed(data[at : at + 16384])
+    assert sent <= BATCH + 16384 < len(data)  # the first batch gave it away
