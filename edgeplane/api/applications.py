@@ -8,16 +8,41 @@ own packages.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictInt, field_validator, model_validator
 
-from edgeplane.api.meta import Condition, LabelKey, Model, ObjectName, Resource
+from edgeplane.api.meta import (
+    INT32_MAX,
+    Conditions,
+    Count,
+    Flag,
+    Generation,
+    Int32,
+    LabelKey,
+    Message,
+    Model,
+    Number,
+    ObjectName,
+    PositiveCount,
+    Reason,
+    Resource,
+    ShortText,
+)
 from edgeplane.api.selectors import LabelSelector
 from edgeplane.api.workloads import Resources, Seconds, Workload
 
 TaintEffectName = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+MAX_DISTANCE_KM = 40_075.0
+"""The Earth's circumference: any farther is a typo."""
+MAX_SCORE_WEIGHT = 1_000_000.0
+STATUS_SITES_MAX = 100_000
+"""Site names in an Application's status (a fleet of EverySite reaches 10,000 sites)."""
+STATUS_EVENTS_MAX = 100
+_PERCENT = re.compile(r"[0-9]{1,3}%")
 
 
 def _unique(items: Sequence[str], what: str) -> None:
@@ -30,7 +55,7 @@ def _unique(items: Sequence[str], what: str) -> None:
 
 class DeviceRequirement(Model):
     selector: LabelSelector
-    count: int = Field(default=1, ge=1)
+    count: PositiveCount = 1
 
 
 class PlacementMode(enum.StrEnum):
@@ -44,9 +69,9 @@ class SpreadConstraint(Model):
     ``minGroups`` and at most ``maxGroups`` values."""
 
     topology_key: LabelKey = Field(alias="topologyKey")
-    max_skew: int = Field(default=1, ge=1, alias="maxSkew")
-    min_groups: int | None = Field(default=None, ge=1, alias="minGroups")
-    max_groups: int | None = Field(default=None, ge=1, alias="maxGroups")
+    max_skew: PositiveCount = Field(default=1, alias="maxSkew")
+    min_groups: PositiveCount | None = Field(default=None, alias="minGroups")
+    max_groups: PositiveCount | None = Field(default=None, alias="maxGroups")
 
     @model_validator(mode="after")
     def _groups_in_order(self) -> SpreadConstraint:
@@ -69,7 +94,7 @@ class StaticWeight(Model):
 
     site_group: ObjectName | None = Field(default=None, alias="siteGroup")
     selector: LabelSelector | None = None
-    weight: int = Field(ge=0)
+    weight: Count
 
     @model_validator(mode="after")
     def _one_target(self) -> StaticWeight:
@@ -79,8 +104,8 @@ class StaticWeight(Model):
 
 
 class Point(Model):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Number = Field(ge=-90, le=90)
+    lon: Number = Field(ge=-180, le=180)
 
 
 class Locality(Model):
@@ -89,7 +114,9 @@ class Locality(Model):
 
     near: Point | None = None
     site_group: ObjectName | None = Field(default=None, alias="siteGroup")
-    max_distance_km: float | None = Field(default=None, gt=0, alias="maxDistanceKm")
+    max_distance_km: Number | None = Field(
+        default=None, gt=0, le=MAX_DISTANCE_KM, alias="maxDistanceKm"
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> Locality:
@@ -101,9 +128,9 @@ class Locality(Model):
 class Scoring(Model):
     """How much each scorer weighs when choosing among feasible sites."""
 
-    balance: float | None = Field(default=None, ge=0)
-    locality: float | None = Field(default=None, ge=0)
-    stickiness: float | None = Field(default=None, ge=0)
+    balance: Number | None = Field(default=None, ge=0, le=MAX_SCORE_WEIGHT)
+    locality: Number | None = Field(default=None, ge=0, le=MAX_SCORE_WEIGHT)
+    stickiness: Number | None = Field(default=None, ge=0, le=MAX_SCORE_WEIGHT)
 
 
 class TolerationOperator(enum.StrEnum):
@@ -117,7 +144,7 @@ class Toleration(Model):
 
     key: LabelKey | None = None
     operator: TolerationOperator = TolerationOperator.EQUAL
-    value: str | None = None
+    value: ShortText | None = None
     effect: TaintEffectName | None = None
 
     @model_validator(mode="after")
@@ -131,11 +158,11 @@ class Toleration(Model):
 
 class Placement(Model):
     mode: PlacementMode = PlacementMode.REPLICAS
-    replicas: int | None = Field(default=None, ge=0)
+    replicas: Count | None = None
     site_groups: list[ObjectName] | None = Field(default=None, alias="siteGroups")
     selector: LabelSelector | None = None
     spread: list[SpreadConstraint] | None = None
-    priority: int | None = None
+    priority: Int32 | None = None
     tolerations: list[Toleration] | None = None
     division: Division | None = None
     weights: list[StaticWeight] | None = None
@@ -171,7 +198,7 @@ class Placement(Model):
 
 class Failover(Model):
     after_seconds: Seconds | None = Field(default=None, alias="afterSeconds")
-    failback: bool | None = None
+    failback: Flag | None = None
 
 
 class RolloutGroup(Model):
@@ -181,9 +208,9 @@ class RolloutGroup(Model):
 
 class Rollout(Model):
     groups: list[RolloutGroup] | None = None
-    max_unavailable: int | str | None = Field(default=None, alias="maxUnavailable")
+    max_unavailable: StrictInt | str | None = Field(default=None, alias="maxUnavailable")
     min_success_seconds: Seconds | None = Field(default=None, alias="minSuccessSeconds")
-    auto_rollback: bool | None = Field(default=None, alias="autoRollback")
+    auto_rollback: Flag | None = Field(default=None, alias="autoRollback")
 
     @field_validator("groups")
     @classmethod
@@ -194,9 +221,9 @@ class Rollout(Model):
     @field_validator("max_unavailable")
     @classmethod
     def _check_max_unavailable(cls, value: int | str | None) -> int | str | None:
-        if isinstance(value, int) and value < 0:
-            raise ValueError(f"maxUnavailable {value} must be 0 or more")
-        if isinstance(value, str) and not (value.endswith("%") and value[:-1].isdigit()):
+        if isinstance(value, int) and not 0 <= value <= INT32_MAX:
+            raise ValueError(f"maxUnavailable {value} must be 0 or more, and at most {INT32_MAX}")
+        if isinstance(value, str) and not _PERCENT.fullmatch(value):
             raise ValueError(f"maxUnavailable {value!r}: use a count or a percentage like '10%'")
         if isinstance(value, str) and int(value[:-1]) > 100:
             raise ValueError(f"maxUnavailable {value!r}: a percentage must be at most 100%")
@@ -228,20 +255,20 @@ class ApplicationSpec(Model):
 class StatusEvent(Model):
     """Something that happened to the application (newest last; a few are kept)."""
 
-    time: str
-    reason: str = Field(min_length=1)
-    message: str
+    time: ShortText
+    reason: Reason
+    message: Message
 
 
 class ApplicationStatus(Model):
-    observed_generation: int | None = Field(default=None, alias="observedGeneration")
-    sites: list[str] | None = None
-    replicas: int | None = Field(default=None, ge=0)
-    ready: int | None = Field(default=None, ge=0)
-    unplaced: int | None = Field(default=None, ge=0)
-    message: str | None = None
-    conditions: list[Condition] | None = None
-    events: list[StatusEvent] | None = None
+    observed_generation: Generation | None = Field(default=None, alias="observedGeneration")
+    sites: list[ShortText] | None = Field(default=None, max_length=STATUS_SITES_MAX)
+    replicas: Count | None = None
+    ready: Count | None = None
+    unplaced: Count | None = None
+    message: Message | None = None
+    conditions: Conditions | None = None
+    events: list[StatusEvent] | None = Field(default=None, max_length=STATUS_EVENTS_MAX)
 
 
 class Application(Resource):

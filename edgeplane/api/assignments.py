@@ -8,15 +8,31 @@ from typing import Literal
 
 from pydantic import Field
 
-from edgeplane.api.meta import Condition, Model, ObjectName, Resource
+from edgeplane.api.meta import (
+    Address,
+    Conditions,
+    Count,
+    Generation,
+    Message,
+    Model,
+    ObjectName,
+    PortNumber,
+    PositiveCount,
+    Reason,
+    Resource,
+    ShortText,
+)
 from edgeplane.api.workloads import Resources, Workload
+
+ENDPOINTS_MAX = 256
+"""Endpoints one assignment reports (one a port of the workload)."""
 
 
 class AssignmentSpec(Model):
     application: ObjectName
-    revision: int = Field(ge=1)
+    revision: PositiveCount
     site: ObjectName
-    replicas: int = Field(default=1, ge=0)
+    replicas: Count = 1
     workload: Workload
     resources: Resources | None = None
 
@@ -24,21 +40,21 @@ class AssignmentSpec(Model):
 class Endpoint(Model):
     """Where a running workload can be reached: a named port at the site's address."""
 
-    name: str | None = None
-    port: int = Field(ge=1, le=65535)
-    url: str | None = None
+    name: ShortText | None = None
+    port: PortNumber
+    url: Address | None = None
 
 
 class AssignmentStatus(Model):
-    phase: str | None = None
-    ready: int | None = Field(default=None, ge=0)
-    reason: str | None = None
-    message: str | None = None
-    restarts: int | None = Field(default=None, ge=0)
-    endpoints: list[Endpoint] | None = None
-    started_at: str | None = Field(default=None, alias="startedAt")
-    observed_generation: int | None = Field(default=None, alias="observedGeneration")
-    conditions: list[Condition] | None = None
+    phase: ShortText | None = None
+    ready: Count | None = None
+    reason: Reason | None = None
+    message: Message | None = None
+    restarts: Count | None = None
+    endpoints: list[Endpoint] | None = Field(default=None, max_length=ENDPOINTS_MAX)
+    started_at: ShortText | None = Field(default=None, alias="startedAt")
+    observed_generation: Generation | None = Field(default=None, alias="observedGeneration")
+    conditions: Conditions | None = None
 
 
 class Assignment(Resource):

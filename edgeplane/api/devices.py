@@ -15,7 +15,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from edgeplane.api.meta import Model, ObjectName, Resource
+from edgeplane.api.meta import Message, Model, ObjectName, RequiredAddress, Resource, ShortText
+
+DEVICE_ATTRIBUTES_MAX = 128
 
 
 class DeviceProtocol(enum.StrEnum):
@@ -34,8 +36,10 @@ class DeviceSpec(Model):
     # "is required".
     site: ObjectName = Field(default="", validate_default=True)
     protocol: DeviceProtocol | None = None
-    address: str | None = Field(default=None, min_length=1)
-    attributes: dict[str, str] | None = None
+    address: RequiredAddress | None = None
+    attributes: dict[ShortText, Message] | None = Field(
+        default=None, max_length=DEVICE_ATTRIBUTES_MAX
+    )
 
     @field_validator("site", mode="before")
     @classmethod
@@ -54,8 +58,8 @@ class DevicePhase(enum.StrEnum):
 
 class DeviceStatus(Model):
     phase: DevicePhase | None = None
-    last_seen: str | None = Field(default=None, alias="lastSeen")
-    message: str | None = None
+    last_seen: ShortText | None = Field(default=None, alias="lastSeen")
+    message: Message | None = None
 
 
 class Device(Resource):

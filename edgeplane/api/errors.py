@@ -143,7 +143,18 @@ def _is_tag(item: str) -> bool:
     return "[" in item or item in _TAGS
 
 
-_TAGS = {"int", "float", "str", "bool", "function-after", "function-plain", "tagged-union"}
+_TAGS = {
+    "int",
+    "float",
+    "str",
+    "bool",
+    "function-after",
+    "function-plain",
+    "tagged-union",
+    "constrained-int",
+    "constrained-str",
+    "constrained-float",
+}
 
 
 def _field(model: Any, name: str) -> tuple[str, Any] | None:

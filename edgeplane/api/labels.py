@@ -13,19 +13,19 @@ DNS1123_LABEL_MAX = 63
 LABEL_NAME_MAX = 63
 LABEL_VALUE_MAX = 63
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+# Matched with ``fullmatch`` and written with explicit ASCII classes: ``$`` would accept
+# a final "\n" (a site "victim\n" re-parsed to "victim") and ``\d`` any unicode digit.
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
 
 def check_dns1123_label(value: str) -> str | None:
     """A DNS-1123 label: lower-case alphanumerics and '-', at most 63 characters."""
     if len(value) > DNS1123_LABEL_MAX:
         return f"must be no more than {DNS1123_LABEL_MAX} characters"
-    if not _DNS1123_LABEL.match(value):
+    if not _DNS1123_LABEL.fullmatch(value):
         return (
             "must consist of lower case alphanumeric characters or '-', and must start "
             "and end with an alphanumeric character (e.g. 'my-name' or '123-abc')"
@@ -37,7 +37,7 @@ def check_dns1123_subdomain(value: str) -> str | None:
     """A DNS-1123 subdomain: dot-separated labels, at most 253 characters."""
     if len(value) > DNS1123_SUBDOMAIN_MAX:
         return f"must be no more than {DNS1123_SUBDOMAIN_MAX} characters"
-    if not _DNS1123_SUBDOMAIN.match(value):
+    if not _DNS1123_SUBDOMAIN.fullmatch(value):
         return (
             "must consist of lower case alphanumeric characters, '-' or '.', and must "
             "start and end with an alphanumeric character (e.g. 'example.com')"
@@ -56,7 +56,7 @@ def check_label_key(key: str) -> str | None:
         return "name part must be non-empty"
     if len(name) > LABEL_NAME_MAX:
         return f"name part must be no more than {LABEL_NAME_MAX} characters"
-    if not _QUALIFIED_NAME.match(name):
+    if not _QUALIFIED_NAME.fullmatch(name):
         return (
             "name part must consist of alphanumeric characters, '-', '_' or '.', and must "
             "start and end with an alphanumeric character (e.g. 'MyName' or 'my.name')"
@@ -68,7 +68,7 @@ def check_label_value(value: str) -> str | None:
     """A label value: empty, or at most 63 alphanumerics with '-', '_', '.' inside."""
     if len(value) > LABEL_VALUE_MAX:
         return f"must be no more than {LABEL_VALUE_MAX} characters"
-    if not _LABEL_VALUE.match(value):
+    if not _LABEL_VALUE.fullmatch(value):
         return (
             "must be an empty string or consist of alphanumeric characters, '-', '_' or "
             "'.', and must start and end with an alphanumeric character"

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from edgeplane.api.meta import Condition, Model, Resource
+from edgeplane.api.meta import Conditions, Message, Model, RequiredText, Resource
 from edgeplane.api.selectors import LabelSelector
 
 
@@ -33,9 +33,9 @@ class OnViolation(enum.StrEnum):
 
 
 class PolicyRule(Model):
-    name: str = Field(min_length=1)
+    name: RequiredText
     expression: str = Field(min_length=1)
-    message: str | None = None
+    message: Message | None = None
 
     @field_validator("expression")
     @classmethod
@@ -62,7 +62,7 @@ class PolicySpec(Model):
 
 
 class PolicyStatus(Model):
-    conditions: list[Condition] | None = None
+    conditions: Conditions | None = None
 
 
 class Policy(Resource):

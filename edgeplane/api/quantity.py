@@ -36,10 +36,13 @@ _SUFFIXES: dict[str, Decimal] = {
     "Pi": Decimal(2**50),
     "Ei": Decimal(2**60),
 }
+# Fully matched, ASCII digits only: ``\d`` takes '٣' (which Decimal reads as 3) and
+# ``$`` a final newline. The length cap bounds Decimal's work on a hostile number.
 _QUANTITY = re.compile(
-    r"^(?P<number>[+-]?(\d+(\.\d*)?|\.\d+))"
-    r"((?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])|[eE](?P<exponent>[+-]?\d+))?$"
+    r"(?P<number>[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+))"
+    r"((?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])|[eE](?P<exponent>[+-]?[0-9]+))?"
 )
+MAX_QUANTITY_CHARS = 64
 
 
 class QuantityError(ValueError):
@@ -60,8 +63,13 @@ class Quantity:
 
     @classmethod
     def parse(cls, raw: str | int | float) -> Quantity:
-        text = str(raw).strip()
-        match = _QUANTITY.match(text)
+        text = str(raw)
+        if len(text) > MAX_QUANTITY_CHARS:
+            raise QuantityError(
+                f"{text[:20]!r}... is too long: a quantity is at most {MAX_QUANTITY_CHARS} "
+                "characters, e.g. '500m' or '256Mi'"
+            )
+        match = _QUANTITY.fullmatch(text)
         if not match:
             raise QuantityError(
                 f"{text!r} is not a quantity: write a number with an optional suffix, "

@@ -11,10 +11,31 @@ from typing import Literal
 
 from pydantic import Field
 
-from edgeplane.api.meta import Condition, LabelKey, LabelValue, Model, Number, Resource
+from edgeplane.api.meta import (
+    Address,
+    Conditions,
+    Count,
+    Flag,
+    Generation,
+    LabelKey,
+    LabelValue,
+    Message,
+    Model,
+    Number,
+    PositiveCount,
+    RequiredText,
+    Resource,
+    ShortText,
+)
 from edgeplane.api.quantity import QuantityField
 from edgeplane.api.selectors import LabelSelector
 from edgeplane.api.workloads import Resources
+
+TAINTS_MAX = 64
+SITE_DEVICES_MAX = 1024
+"""Devices summarised in one Site's status."""
+SITE_DEVICE_LABELS_MAX = 64
+ACCELERATORS_MAX = 64
 
 
 class TaintEffect(enum.StrEnum):
@@ -40,18 +61,19 @@ class RuntimeKind(enum.StrEnum):
 
 
 class Uplink(Model):
-    bandwidth_bytes_per_second: int | None = Field(
+    # int64: a 10 Gbit/s uplink is already 1.25e9 bytes a second, near int32's end.
+    bandwidth_bytes_per_second: Generation | None = Field(
         default=None, ge=1, alias="bandwidthBytesPerSecond"
     )
-    metered: bool | None = None
+    metered: Flag | None = None
 
 
 class SiteSpec(Model):
     location: Location | None = None
     runtime: RuntimeKind | None = None
-    taints: list[Taint] | None = None
+    taints: list[Taint] | None = Field(default=None, max_length=TAINTS_MAX)
     uplink: Uplink | None = None
-    unschedulable: bool | None = None
+    unschedulable: Flag | None = None
 
     @property
     def effective_runtime(self) -> RuntimeKind:
@@ -67,54 +89,56 @@ class SitePhase(enum.StrEnum):
 
 
 class Accelerator(Model):
-    type: str = Field(min_length=1)
-    vendor: str | None = None
-    model: str | None = None
-    count: int | None = Field(default=None, ge=1)
+    type: RequiredText
+    vendor: ShortText | None = None
+    model: ShortText | None = None
+    count: PositiveCount | None = None
     memory: QuantityField | None = None
 
 
 class SiteDevice(Model):
     """A device found at the site, as summarised in its status."""
 
-    name: str = Field(min_length=1)
-    labels: dict[LabelKey, LabelValue] | None = None
-    protocol: str | None = None
-    address: str | None = None
-    count: int | None = Field(default=None, ge=1)
+    name: RequiredText
+    labels: dict[LabelKey, LabelValue] | None = Field(
+        default=None, max_length=SITE_DEVICE_LABELS_MAX
+    )
+    protocol: ShortText | None = None
+    address: Address | None = None
+    count: PositiveCount | None = None
 
 
 class Inventory(Model):
-    arch: str | None = None
-    os: str | None = None
-    cpus: int | None = Field(default=None, ge=0)
+    arch: ShortText | None = None
+    os: ShortText | None = None
+    cpus: Count | None = None
     memory: QuantityField | None = None
-    hostname: str | None = None
+    hostname: ShortText | None = None
     runtime: RuntimeKind | None = None
-    kubernetes_version: str | None = Field(default=None, alias="kubernetesVersion")
-    nodes: int | None = Field(default=None, ge=0)
-    accelerators: list[Accelerator] | None = None
+    kubernetes_version: ShortText | None = Field(default=None, alias="kubernetesVersion")
+    nodes: Count | None = None
+    accelerators: list[Accelerator] | None = Field(default=None, max_length=ACCELERATORS_MAX)
 
 
 class WorkloadCounts(Model):
     """How many assignments the site's agent holds, runs and has ready."""
 
-    assigned: int = Field(default=0, ge=0)
-    running: int = Field(default=0, ge=0)
-    ready: int = Field(default=0, ge=0)
+    assigned: Count = 0
+    running: Count = 0
+    ready: Count = 0
 
 
 class SiteStatus(Model):
     phase: SitePhase | None = None
-    agent_version: str | None = Field(default=None, alias="agentVersion")
-    address: str | None = None
-    last_heartbeat: str | None = Field(default=None, alias="lastHeartbeat")
+    agent_version: ShortText | None = Field(default=None, alias="agentVersion")
+    address: Address | None = None
+    last_heartbeat: ShortText | None = Field(default=None, alias="lastHeartbeat")
     capacity: Resources | None = None
     allocatable: Resources | None = None
     inventory: Inventory | None = None
-    devices: list[SiteDevice] | None = None
+    devices: list[SiteDevice] | None = Field(default=None, max_length=SITE_DEVICES_MAX)
     workloads: WorkloadCounts | None = None
-    conditions: list[Condition] | None = None
+    conditions: Conditions | None = None
 
 
 class Site(Resource):
@@ -125,12 +149,12 @@ class Site(Resource):
 
 class SiteGroupSpec(Model):
     selector: LabelSelector
-    description: str | None = None
+    description: Message | None = None
 
 
 class SiteGroupStatus(Model):
-    sites: int | None = Field(default=None, ge=0)
-    conditions: list[Condition] | None = None
+    sites: Count | None = None
+    conditions: Conditions | None = None
 
 
 class SiteGroup(Resource):

@@ -14,13 +14,75 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from edgeplane.api import confinement
-from edgeplane.api.meta import Model, Number
+from edgeplane.api.meta import (
+    INT32_MAX,
+    Model,
+    Number,
+    PortNumber,
+    PositiveCount,
+)
 from edgeplane.api.quantity import QuantityField
 
-Seconds = Annotated[Number, Field(ge=0)]
-"""A duration in seconds, 0 or more."""
+Seconds = Annotated[Number, Field(ge=0, le=INT32_MAX)]
+"""A duration in seconds, from 0 to 2147483647 (int32, as Kubernetes' seconds fields)."""
 
-PositiveSeconds = Annotated[Number, Field(gt=0)]
+PositiveSeconds = Annotated[Number, Field(gt=0, le=INT32_MAX)]
+
+
+ENV_NAME_MAX_CHARS = 256
+PORT_NAME_MAX_CHARS = 15
+ARTIFACT_NAME_MAX_CHARS = 63
+ARTIFACT_VERSION_MAX_CHARS = 128
+
+# Fully matched (``fullmatch``), ASCII classes only: a name with a final "\n" or a
+# unicode digit is not the name it looks like.
+_PORT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_ARTIFACT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_ARTIFACT_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _port_name(name: str) -> str:
+    if len(name) > PORT_NAME_MAX_CHARS or not _PORT_NAME.fullmatch(name):
+        raise ValueError(
+            f"invalid port name {name!r}: at most {PORT_NAME_MAX_CHARS} lower case "
+            "alphanumeric characters or '-', starting and ending with an alphanumeric "
+            "(e.g. 'http')"
+        )
+    return name
+
+
+def _artifact_name(name: str) -> str:
+    if not _ARTIFACT_NAME.fullmatch(name):
+        raise ValueError(
+            f"invalid artifact name {name!r}: at most {ARTIFACT_NAME_MAX_CHARS} lower case "
+            "alphanumeric characters or '-', starting and ending with an alphanumeric "
+            "(e.g. 'shelf-vision')"
+        )
+    return name
+
+
+def _artifact_version(version: str) -> str:
+    if not _ARTIFACT_VERSION.fullmatch(version):
+        raise ValueError(
+            f"invalid artifact version {version!r}: at most {ARTIFACT_VERSION_MAX_CHARS} "
+            "letters, digits, '.', '_', '+' or '-', starting with a letter or digit "
+            "(e.g. '1.4.2')"
+        )
+    return version
+
+
+def _sha256(digest: str) -> str:
+    if not _SHA256.fullmatch(digest):
+        raise ValueError(f"invalid sha256 {digest[:80]!r}: write 64 lower case hex digits")
+    return digest
+
+
+PortName = Annotated[str, AfterValidator(_port_name)]
+ArtifactName = Annotated[str, AfterValidator(_artifact_name)]
+"""The name an artifact was uploaded under: a DNS-1123 label."""
+ArtifactVersion = Annotated[str, AfterValidator(_artifact_version)]
+Sha256 = Annotated[str, AfterValidator(_sha256)]
 
 
 class Resources(Model):
@@ -34,7 +96,7 @@ class RestartPolicy(enum.StrEnum):
     NEVER = "Never"
 
 
-PortRef = Annotated[int, Field(ge=1, le=65535)] | Annotated[str, Field(min_length=1)]
+PortRef = PortNumber | PortName
 """A port number, or the name of one of the workload's ``ports``."""
 
 
@@ -81,7 +143,7 @@ class HealthCheck(Model):
     exec: ExecProbe | None = None
     period_seconds: PositiveSeconds | None = Field(default=None, alias="periodSeconds")
     timeout_seconds: PositiveSeconds | None = Field(default=None, alias="timeoutSeconds")
-    failure_threshold: int | None = Field(default=None, ge=1, alias="failureThreshold")
+    failure_threshold: PositiveCount | None = Field(default=None, alias="failureThreshold")
 
     @model_validator(mode="after")
     def _one_probe(self) -> HealthCheck:
@@ -90,11 +152,11 @@ class HealthCheck(Model):
         return self
 
 
-_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 
 
 def _env_name(name: str) -> str:
-    if not _ENV_NAME.match(name):
+    if len(name) > ENV_NAME_MAX_CHARS or not _ENV_NAME.fullmatch(name):
         raise ValueError(
             f"invalid environment variable name {name!r}: use letters, digits, '_', '-' "
             "or '.', not starting with a digit (e.g. 'MY_VAR')"
@@ -114,15 +176,15 @@ class Port(Model):
     """A port the workload listens on. Without ``port`` the agent picks a free one and
     passes it in ``$PORT_<NAME>`` (and ``$PORT`` for the first port)."""
 
-    name: str | None = Field(default=None, pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=15)
-    port: int | None = Field(default=None, ge=1, le=65535)
+    name: PortName | None = None
+    port: PortNumber | None = None
     protocol: Literal["TCP", "UDP"] | None = None
 
 
 class Artifact(Model):
-    name: str = Field(min_length=1)
-    version: str = Field(min_length=1)
-    sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
+    name: ArtifactName
+    version: ArtifactVersion
+    sha256: Sha256 | None = None
 
 
 def _account(what: str) -> AfterValidator:
