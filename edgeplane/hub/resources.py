@@ -17,6 +17,7 @@ from edgeplane.api.kinds import API_VERSION, KINDS, KindInfo, by_plural
 from edgeplane.api.selectors import parse_selector
 from edgeplane.api.validation import to_wire, validate_object
 from edgeplane.hub.admission import warning_headers
+from edgeplane.hub.bodies import body_metadata, invalid, parse_object
 from edgeplane.hub.errors import ApiError, bad_request
 from edgeplane.hub.patch import merge_patch
 from edgeplane.hub.watch import WatchRequest, stream
@@ -51,16 +52,13 @@ def _store(request: Request) -> Store:
     return store
 
 
-async def json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise bad_request(f"the request body is not valid JSON: {e}; send one JSON object") from e
+async def json_body(request: Request) -> dict[str, Any]:
+    """The body as one strict JSON object (see ``bodies``), or a 400."""
+    return parse_object(await request.body())
 
 
 def _same_name(obj: Any, name: str) -> None:
-    given = obj.get("metadata", {}).get("name") if isinstance(obj, dict) else None
+    given = body_metadata(obj).get("name") if isinstance(obj, dict) else None
     if given is not None and given != name:
         raise bad_request(
             f"metadata.name {given!r} does not match {name!r} in the URL: they must be equal",
@@ -209,7 +207,7 @@ async def patch(request: Request, plural: str, name: str) -> Response:
     _same_name(merged, name)
     obj = _validated(merged, info)
     obj["metadata"]["resourceVersion"] = (
-        body.get("metadata", {}).get("resourceVersion") or current["metadata"]["resourceVersion"]
+        body_metadata(body).get("resourceVersion") or current["metadata"]["resourceVersion"]
     )
     headers = warning_headers(await request.app.state.admission.admit(obj))
     return ObjectResponse(await store.replace(obj), headers=headers)
@@ -237,15 +235,20 @@ async def replace_status(request: Request, plural: str, name: str) -> Response:
     info, store = by_plural(plural), _store(request)
     raw = await json_body(request)
     _same_name(raw, name)
+    version = body_metadata(raw).get("resourceVersion")
+    status = raw.get("status")
+    if not isinstance(status, dict):
+        # Without this, [1] or a body missing "status" erased the stored status.
+        raise invalid(
+            "status",
+            f"must be an object (got {type(status).__name__}): send the whole status, "
+            'e.g. {"status": {"phase": "Online"}}, or {"status": {}} to clear it',
+        )
     current = await store.get(info.kind, name)
-    status = raw.get("status") if isinstance(raw, dict) else None
     candidate = {k: v for k, v in current.items() if k != "status"}
-    if status is not None:
-        candidate["status"] = status
+    candidate["status"] = status
     obj = _validated(candidate, info)
-    obj["metadata"]["resourceVersion"] = (
-        (raw.get("metadata") or {}).get("resourceVersion") if isinstance(raw, dict) else None
-    )
+    obj["metadata"]["resourceVersion"] = version
     return ObjectResponse(await store.replace_status(obj))
 
 
@@ -253,11 +256,17 @@ async def replace_status(request: Request, plural: str, name: str) -> Response:
 async def patch_status(request: Request, plural: str, name: str) -> Response:
     info, store = by_plural(plural), _store(request)
     body = await _merge_patch_body(request)
+    version = body_metadata(body).get("resourceVersion")
+    status_patch = body.get("status")
+    if status_patch is not None and not isinstance(status_patch, dict):
+        raise invalid(
+            "status",
+            f"must be an object of the fields to change (got {type(status_patch).__name__}), "
+            'e.g. {"status": {"phase": "Online"}}',
+        )
     current = await store.get(info.kind, name)
     candidate = dict(current)
-    candidate["status"] = merge_patch(current.get("status") or {}, body.get("status") or {})
+    candidate["status"] = merge_patch(current.get("status") or {}, status_patch or {})
     obj = _validated(candidate, info)
-    obj["metadata"]["resourceVersion"] = (
-        body.get("metadata", {}).get("resourceVersion") or current["metadata"]["resourceVersion"]
-    )
+    obj["metadata"]["resourceVersion"] = version or current["metadata"]["resourceVersion"]
     return ObjectResponse(await store.replace_status(obj))
