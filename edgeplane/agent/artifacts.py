@@ -1,10 +1,17 @@
 """The site's artifact cache: content-addressed tarballs, downloaded once, checked
-against the sha256 the hub recorded, unpacked safely into ``<dir>/<sha256>/``.
+against the sha256 the hub recorded, unpacked by hand into ``<dir>/<sha256>/``.
 
 The agent supplies ``fetch`` (a download from the hub); the cache knows nothing of
 HTTP. A directory named for its sha256 exists only once complete: everything is
 unpacked (and fsynced) in a temporary directory that is then renamed into place, so
 an agent killed midway leaves only temporary files, which ``gc`` clears.
+
+The site does not trust the hub's disk: the download is bounded, and the tarball is
+checked again against the artifact rules and limits (``api.artifacts``) while it is
+unpacked. ``tarfile`` does not extract (its filters have known bypasses in this
+Python): every member is written here, under directories opened one component at a
+time with ``O_NOFOLLOW``, files created with ``O_EXCL``, and symbolic links made last,
+once the whole tree has been judged, so no member can write or point outside.
 """
 
 from __future__ import annotations
@@ -14,16 +21,32 @@ import hashlib
 import os
 import re
 import shutil
-import tarfile
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from edgeplane.agent.errors import AgentError
+from edgeplane.api.artifacts.errors import ArtifactRefused
+from edgeplane.api.artifacts.limits import ArtifactLimits
+from edgeplane.api.artifacts.names import name_problem, version_problem
+from edgeplane.api.artifacts.scan import Entry, TarballScan
+from edgeplane.api.artifacts.stream import Kind
+from edgeplane.api.artifacts.tree import Path as MemberPath
 
 Fetch = Callable[[str, str], AsyncIterator[bytes]]
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _TEMP = ".tmp-"
+MAX_ARTIFACT_BYTES = 256 * 1024 * 1024
+"""The largest download, as the hub's default ``--max-artifact-bytes``."""
+
+REMEMBERED = 256
+"""Refused digests remembered, so a hostile artifact is not fetched again and again."""
+
+READ = 1024 * 1024
+WHO = "the agent's"
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class ArtifactError(AgentError):
@@ -31,15 +54,27 @@ class ArtifactError(AgentError):
 
 
 class ArtifactCache:
-    def __init__(self, directory: Path, fetch: Fetch) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        fetch: Fetch,
+        limits: ArtifactLimits | None = None,
+        max_bytes: int = MAX_ARTIFACT_BYTES,
+    ) -> None:
         self.directory, self._fetch = directory, fetch
+        self.limits, self.max_bytes = limits or ArtifactLimits(), max_bytes
         self._inflight: dict[str, asyncio.Task[Path]] = {}
+        self._refused: OrderedDict[str, str] = OrderedDict()
 
     async def ensure(self, name: str, version: str, sha256: str) -> Path:
         """The directory the artifact is unpacked in, downloading it first if needed.
         Concurrent calls for one sha256 share one download."""
-        if not _SHA256.match(sha256):
+        if problem := name_problem(name) or version_problem(version):
+            raise ArtifactError(f"artifact {name!r}:{version!r}: {problem}")
+        if not _SHA256.fullmatch(sha256):
             raise ArtifactError(f"artifact {name}:{version}: {sha256!r} is not a sha256 digest")
+        if refused := self._refused.get(sha256):
+            raise ArtifactError(refused)
         final = self.directory / sha256
         if final.is_dir():
             return final
@@ -61,7 +96,7 @@ class ArtifactCache:
                 entry.name.startswith(f"{_TEMP}{s}") for s in self._inflight
             ):
                 continue
-            if entry.name.startswith(_TEMP) or _SHA256.match(entry.name):
+            if entry.name.startswith(_TEMP) or _SHA256.fullmatch(entry.name):
                 _remove(entry)
 
     async def _install(self, name: str, version: str, sha256: str) -> Path:
@@ -71,7 +106,11 @@ class ArtifactCache:
         archive, unpacked = stem.with_suffix(".tar.gz"), stem.with_suffix(".d")
         try:
             await self._download(label, name, version, sha256, archive)
-            await asyncio.to_thread(unpack, label, archive, unpacked)
+            try:
+                await asyncio.to_thread(unpack, label, archive, unpacked, self.limits)
+            except ArtifactError as e:
+                self._remember(sha256, str(e))
+                raise
             final = self.directory / sha256
             try:
                 os.replace(unpacked, final)
@@ -83,14 +122,25 @@ class ArtifactCache:
             _remove(archive)
             _remove(unpacked)
 
+    def _remember(self, sha256: str, message: str) -> None:
+        # The same digest is refused the same way every time: never fetch it again.
+        self._refused[sha256] = message
+        while len(self._refused) > REMEMBERED:
+            self._refused.popitem(last=False)
+
     async def _download(self, label: str, name: str, version: str, sha256: str, to: Path) -> None:
         digest, size = hashlib.sha256(), 0
         # Chunk-sized writes to local disk: cheap next to the network wait between them.
         with open(to, "wb") as f:  # noqa: ASYNC230
             async for chunk in self._fetch(name, version):
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise ArtifactError(
+                        f"{label}: the download is over the limit of {self.max_bytes} bytes: "
+                        "raise the agent's --max-artifact-bytes"
+                    )
                 digest.update(chunk)
                 f.write(chunk)
-                size += len(chunk)
             f.flush()
             os.fsync(f.fileno())
         if digest.hexdigest() != sha256:
@@ -100,39 +150,132 @@ class ArtifactCache:
             )
 
 
-def unpack(label: str, archive: Path, to: Path) -> None:
-    """Unpack a gzip tarball with ``tarfile``'s ``data`` filter: it refuses absolute
-    paths, ``..``, links that point outside, devices and fifos, and drops setuid bits.
-    One refused member refuses the whole artifact: a half-unpacked program is worse
-    than none."""
+def unpack(label: str, archive: Path, to: Path, limits: ArtifactLimits | None = None) -> None:
+    """Unpack a gzip tarball into the new directory ``to``, member by member. One
+    refused member refuses the whole artifact: a half-unpacked program is worse than
+    none (the caller removes ``to``)."""
     to.mkdir()
+    os.chmod(to, 0o755)
+    root = os.open(to, _DIR_FLAGS)
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            for member in tar.getmembers():  # check all before writing any
-                if os.path.isabs(member.name):
-                    # The data filter would quietly strip the "/": the hub refuses such
-                    # tarballs, so one here was not made by our tools.
-                    raise tarfile.AbsolutePathError(member)
-                tarfile.data_filter(member, str(to))
-            tar.extractall(to, filter="data")
-    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
+        _Unpacker(root).run(archive, TarballScan(limits or ArtifactLimits(), want_data=True))
+    except ArtifactRefused as e:
+        raise ArtifactError(f"{label}: refused: {e.explain(WHO)}") from e
+    except (OSError, ValueError) as e:
         raise ArtifactError(f"{label}: cannot unpack: {e}") from e
-    _fsync_tree(to)
+    finally:
+        os.close(root)
 
 
-def _fsync_tree(root: Path) -> None:
-    """Make the unpacked files durable before the rename publishes them: after a
-    power cut the directory must not exist with empty files in it."""
-    for directory, _, files in os.walk(root):
-        for name in files:
-            path = os.path.join(directory, name)
-            if os.path.islink(path):
-                continue
-            fd = os.open(path, os.O_RDONLY)
+class _Unpacker:
+    """Writes the members a scan admits under one directory (its open ``root``)."""
+
+    def __init__(self, root: int) -> None:
+        self._root = root
+        self._parent: tuple[MemberPath, int] | None = None  # the last directory opened
+        self._file: int | None = None
+        self._symlinks: list[tuple[MemberPath, str]] = []
+
+    def run(self, archive: Path, scan: TarballScan) -> None:
+        try:
+            with open(archive, "rb") as source:
+                while chunk := source.read(READ):
+                    for event in scan.feed(chunk):
+                        if isinstance(event, Entry):
+                            self._begin(event)
+                        else:
+                            self._write(event)
+            self._end_file()
+            scan.finish()  # every link judged against the final tree, before any is made
+            for path, target in self._symlinks:
+                os.symlink(target, path[-1], dir_fd=self._directory(path[:-1]))
+        finally:
+            self._end_file()
+            if self._parent is not None:
+                os.close(self._parent[1])
+
+    def _begin(self, entry: Entry) -> None:
+        self._end_file()
+        path, header = entry.path, entry.header
+        if not path:
+            return  # "./": the root itself
+        if header.kind is Kind.DIR:
+            self._directory(path)  # made, and kept open for the files that follow
+        elif header.kind is Kind.FILE:
+            mode = 0o755 if header.mode & 0o111 else 0o644  # never setuid, never writable
+            fd = os.open(path[-1], _FILE_FLAGS, 0o600, dir_fd=self._directory(path[:-1]))
+            os.fchmod(fd, mode)
+            self._file = fd
+        elif header.kind is Kind.HARDLINK:
+            source = entry_path(header.linkname)
+            source_dir = self._open(source[:-1])
             try:
+                os.link(
+                    source[-1],
+                    path[-1],
+                    src_dir_fd=source_dir,
+                    dst_dir_fd=self._directory(path[:-1]),
+                    follow_symlinks=False,
+                )
+            finally:
+                os.close(source_dir)
+        else:
+            self._symlinks.append((path, header.linkname))
+
+    def _write(self, data: memoryview) -> None:
+        assert self._file is not None
+        while data:
+            data = data[os.write(self._file, data) :]
+
+    def _end_file(self) -> None:
+        if self._file is not None:
+            fd, self._file = self._file, None
+            try:
+                # Durable before the rename publishes the directory: after a power cut
+                # it must not exist with empty files in it.
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+    def _directory(self, path: MemberPath) -> int:
+        """``_open``, kept open for the next member (files of one directory come
+        together); the descriptor belongs to the unpacker."""
+        if self._parent is not None and self._parent[0] == path:
+            return self._parent[1]
+        fd = self._open(path)
+        if self._parent is not None:
+            os.close(self._parent[1])
+        self._parent = (path, fd)
+        return fd
+
+    def _open(self, path: MemberPath) -> int:
+        """A new descriptor of directory ``path`` (made when missing), reached one
+        component at a time without following any link."""
+        fd = os.dup(self._root)
+        for part in path:
+            fd = _step(fd, part)
+        return fd
+
+
+def entry_path(name: str) -> MemberPath:
+    """A hard link's target as a path (the scan admitted it: no '..', no '/')."""
+    return tuple(part for part in name.split("/") if part not in ("", "."))
+
+
+def _step(parent: int, part: str) -> int:
+    """Open ``part`` under ``parent`` (closing ``parent``), making it if missing."""
+    try:
+        try:
+            os.mkdir(part, 0o700, dir_fd=parent)
+            made = True
+        except FileExistsError:
+            made = False
+        fd = os.open(part, _DIR_FLAGS, dir_fd=parent)
+    finally:
+        os.close(parent)
+    if made:
+        os.fchmod(fd, 0o755)  # whatever the umask: workloads read their artifacts
+    return fd
 
 
 def _remove(path: Path) -> None:

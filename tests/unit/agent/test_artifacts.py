@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import os
 import tarfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -14,6 +15,8 @@ import pytest
 
 from edgeplane.agent.artifacts import ArtifactCache, ArtifactError
 from edgeplane.agent.errors import AgentError, HubUnreachable
+from edgeplane.api.artifacts.limits import ArtifactLimits
+from tests.support.tarballs import bomb
 
 
 def tarball(*members: tuple[tarfile.TarInfo, bytes | None]) -> bytes:
@@ -123,6 +126,18 @@ MALICIOUS = {
         (member("dir", tarfile.SYMTYPE, link="."), None),
         (member("dir/../../evil"), b"x"),
     ),
+    "hardlink-to-symlink": tarball(
+        (member("d/e/s", tarfile.SYMTYPE, link="../../x"), None),
+        (member("h", tarfile.LNKTYPE, link="d/e/s"), None),
+    ),
+    "link-replaced-by-file": tarball(
+        (member("l", tarfile.SYMTYPE, link="."), None), (member("l"), b"x")
+    ),
+    "final-tree-link-out": tarball(
+        (member("p", tarfile.SYMTYPE, link="q/../.."), None),
+        (member("q", tarfile.DIRTYPE), None),
+    ),
+    "long-component": tarball((member("a" * 256), b"x")),
     "char-device": tarball((member("tty", tarfile.CHRTYPE), None)),
     "block-device": tarball((member("sda", tarfile.BLKTYPE), None)),
     "fifo": tarball((member("pipe", tarfile.FIFOTYPE), None)),
@@ -135,7 +150,7 @@ MALICIOUS = {
 async def test_unsafe_tarballs_are_refused_whole(tmp_path: Path, case: str) -> None:
     data = MALICIOUS[case]
     cache = ArtifactCache(tmp_path / "cache", serving({"evil": data}))
-    with pytest.raises(ArtifactError, match="artifact evil:1: cannot unpack"):
+    with pytest.raises(ArtifactError, match="artifact evil:1: refused: "):
         await cache.ensure("evil", "1", sha(data))
     assert names(tmp_path / "cache") == []
     assert names(tmp_path) == ["cache"]
@@ -156,3 +171,60 @@ async def test_gc_keeps_what_is_asked_and_clears_leftovers(tmp_path: Path) -> No
     (tmp_path / "unrelated").mkdir()
     cache.gc({sha(GOOD)})
     assert names(tmp_path) == [sha(GOOD), "unrelated"]
+
+
+async def test_a_bomb_is_refused_naming_the_agents_flag(tmp_path: Path) -> None:
+    data = bomb(8 * 1024 * 1024)
+    limits = ArtifactLimits(unpacked_bytes=1024 * 1024, ratio=10**6)
+    cache = ArtifactCache(tmp_path, serving({"b": data}), limits)
+    with pytest.raises(ArtifactError) as refused:
+        await cache.ensure("b", "1", sha(data))
+    assert "member 'zeros'" in str(refused.value)
+    assert "the agent's --artifact-limit unpacked-bytes=N" in str(refused.value)
+    assert names(tmp_path) == []
+
+
+async def test_a_refused_digest_is_not_downloaded_again(tmp_path: Path) -> None:
+    data, calls = MALICIOUS["hardlink-to-symlink"], []
+    cache = ArtifactCache(tmp_path, serving({"evil": data}, calls))
+    for _ in range(3):
+        with pytest.raises(ArtifactError, match="not a regular file"):
+            await cache.ensure("evil", "1", sha(data))
+    assert calls == ["evil"]
+
+
+async def test_a_download_over_the_limit_is_cut(tmp_path: Path) -> None:
+    cache = ArtifactCache(tmp_path, serving({"app": GOOD}), max_bytes=len(GOOD) - 1)
+    with pytest.raises(ArtifactError, match="--max-artifact-bytes"):
+        await cache.ensure("app", "1", sha(GOOD))
+    assert names(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "version"), [("app\n", "1"), ("app", "1\n"), ("../x", "1"), ("app", "1/../../2")]
+)
+async def test_names_are_checked_before_anything_is_fetched(
+    tmp_path: Path, name: str, version: str
+) -> None:
+    calls: list[str] = []
+    cache = ArtifactCache(tmp_path, serving({}, calls))
+    with pytest.raises(ArtifactError):
+        await cache.ensure(name, version, sha(GOOD))
+    assert calls == []
+
+
+async def test_modes_do_not_depend_on_the_umask(tmp_path: Path) -> None:
+    data = tarball(
+        (member("d", tarfile.DIRTYPE, mode=0o700), None),
+        (member("d/run", mode=0o700), b"x"),
+        (member("d/data", mode=0o666), b"y"),
+        (member("d/same", tarfile.LNKTYPE, link="d/data"), None),
+    )
+    old = os.umask(0o077)
+    try:
+        path = await ArtifactCache(tmp_path, serving({"a": data})).ensure("a", "1", sha(data))
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o7777 for p in [path, *path.rglob("*")]}
+    assert modes == {path.name: 0o755, "d": 0o755, "run": 0o755, "data": 0o644, "same": 0o644}
+    assert (path / "d/same").stat().st_ino == (path / "d/data").stat().st_ino
