@@ -185,7 +185,8 @@ async def test_a_bomb_is_refused_naming_the_agents_flag(tmp_path: Path) -> None:
 
 
 async def test_a_refused_digest_is_not_downloaded_again(tmp_path: Path) -> None:
-    data, calls = MALICIOUS["hardlink-to-symlink"], []
+    data = MALICIOUS["hardlink-to-symlink"]
+    calls: list[str] = []
     cache = ArtifactCache(tmp_path, serving({"evil": data}, calls))
     for _ in range(3):
         with pytest.raises(ArtifactError, match="not a regular file"):
