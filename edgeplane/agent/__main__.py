@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 from edgeplane.agent.agent import Agent, AgentSettings  # noqa: E402
 from edgeplane.agent.errors import AgentError  # noqa: E402
+from edgeplane.agent.pinning import read_join_token  # noqa: E402
 from edgeplane.api.labels import parse_label_pairs  # noqa: E402
 from edgeplane.api.quantity import Quantity, QuantityError  # noqa: E402
 
@@ -43,7 +45,14 @@ def parser() -> argparse.ArgumentParser:
         "(default: <data-dir>-workloads).",
     )
     p.add_argument("--hub", help="The hub's URL (needed to join; remembered after).")
-    p.add_argument("--join", help="A join token from `edgeplane site token` (first start).")
+    p.add_argument(
+        "--join-token-file",
+        type=Path,
+        help="A file holding a join token from `edgeplane site token` (first start; or set "
+        "EDGEPLANE_JOIN_TOKEN).",
+    )
+    # Refused rather than unknown, to say why: argv is readable in /proc/<pid>/cmdline.
+    p.add_argument("--join", help=argparse.SUPPRESS)
     p.add_argument("--name", help="The site's name (first start).")
     p.add_argument("--labels", default="", help="Extra site labels, k=v,k2=v2.")
     p.add_argument("--cpu", type=_quantity, help="CPU to offer (default: the host's).")
@@ -59,12 +68,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _join_token(args: argparse.Namespace) -> str | None:
+    if args.join is not None:
+        raise ValueError(
+            "--join TOKEN is no longer accepted: every user of the host can read a command "
+            "line; put the token in a file for --join-token-file, or in EDGEPLANE_JOIN_TOKEN"
+        )
+    return read_join_token(args.join_token_file, os.environ)
+
+
 def settings_from(args: argparse.Namespace) -> AgentSettings:
     return AgentSettings(
         data_dir=args.data_dir,
         workload_dir=args.workload_dir,
         hub=args.hub,
-        join_token=args.join,
+        join_token=_join_token(args),
         site=args.name,
         labels=parse_label_pairs(args.labels),
         cpu=args.cpu,

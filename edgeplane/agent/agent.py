@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeplane.agent.artifacts import ArtifactCache
-from edgeplane.agent.credentials import Identity, obtain_identity
+from edgeplane.agent.credentials import Identity, obtain_identity, save_identity
 from edgeplane.agent.hublink import API, HubLink
 from edgeplane.agent.inventory import Capacity, host_inventory
 from edgeplane.agent.layout import Layout
+from edgeplane.agent.pinning import hub_verify
 from edgeplane.agent.reconciler import Reconciler
 from edgeplane.agent.reporter import StatusReporter, site_facts
 from edgeplane.agent.requests import serve_requests
@@ -70,7 +72,14 @@ class Agent:
             self.inventory,
         )
         log.info("site %s, hub %s", identity.site, identity.hub)
-        link = HubLink(identity.hub, identity.token)
+        link = HubLink(
+            identity.hub,
+            identity.token,
+            verify=hub_verify(identity.hub, settings.data_dir),
+            on_rotated=lambda token: save_identity(
+                settings.data_dir, dataclasses.replace(identity, token=token)
+            ),
+        )
         state = LocalState(layout.state_db)
         runtime = ProcessRuntime(layout.runtime_dir, work_dir=layout.work_dir)
         try:

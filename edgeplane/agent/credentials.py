@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from edgeplane.agent.backoff import Backoff
 from edgeplane.agent.errors import HubRefused, HubUnreachable, JoinError
 from edgeplane.agent.hublink import API, HubLink
 from edgeplane.agent.layout import open_private, private_dir
+from edgeplane.agent.pinning import fetch_pinned_ca, pinned_context, save_ca, split_join_token
 
 CREDENTIAL_FILE = "credential"
 IDENTITY_FILE = "identity.json"
@@ -66,11 +68,17 @@ async def join(
     labels: dict[str, str],
     inventory: dict[str, Any],
     give_up_after: float = 60.0,
+    data_dir: Path | None = None,
 ) -> str:
-    """Exchange ``token`` for the site's credential; retries while the hub is unreachable."""
-    link, backoff = HubLink(hub), Backoff()
+    """Exchange ``token`` for the site's credential; retries while the hub is unreachable.
+
+    A token that pins the hub's CA has it checked first, and kept in ``data_dir``: the
+    secret is only ever sent over TLS verified against that CA (``agent.pinning``)."""
+    secret, pinned = split_join_token(token)
     deadline = time.monotonic() + give_up_after
-    body = {"token": token, "site": site, "labels": labels, "inventory": inventory}
+    verify = await _pinned_verify(hub, pinned, data_dir, deadline) if pinned else True
+    link, backoff = HubLink(hub, verify=verify), Backoff()
+    body = {"token": secret, "site": site, "labels": labels, "inventory": inventory}
     try:
         while True:
             try:
@@ -85,6 +93,24 @@ async def join(
                 await asyncio.sleep(backoff.next())
     finally:
         await link.close()
+
+
+async def _pinned_verify(
+    hub: str, pinned: str, data_dir: Path | None, deadline: float
+) -> ssl.SSLContext:
+    backoff = Backoff()
+    while True:
+        try:
+            pem = await fetch_pinned_ca(hub, pinned)
+            break
+        except HubUnreachable as e:
+            if time.monotonic() > deadline:
+                raise JoinError(f"the hub at {hub} is unreachable: {e}") from e
+            log.warning("hub unreachable while fetching its CA, retrying: %s", e)
+            await asyncio.sleep(backoff.next())
+    if data_dir is not None:
+        save_ca(data_dir, pem)
+    return pinned_context(pem)
 
 
 async def obtain_identity(
@@ -107,9 +133,10 @@ async def obtain_identity(
     if not (hub and join_token and site):
         raise JoinError(
             f"{data_dir} holds no site credential yet: pass --hub URL, --name SITE and "
-            "--join TOKEN (make a token with `edgeplane site token`)"
+            "--join-token-file FILE or $EDGEPLANE_JOIN_TOKEN (make a token with "
+            "`edgeplane site token`)"
         )
-    credential = await join(hub, join_token, site, labels, inventory)
+    credential = await join(hub, join_token, site, labels, inventory, data_dir=data_dir)
     identity = Identity(hub, site, credential)
     save_identity(data_dir, identity)
     return identity

@@ -1,13 +1,19 @@
 """The agent's one connection to the hub: JSON calls, NDJSON watches and downloads
 over httpx, with every failure translated into ``edgeplane.agent.errors``.
 
-The agent always dials out; nothing here listens.
+The agent always dials out; nothing here listens. TLS is verified against the CA the
+agent pinned when it joined (``agent.pinning``). When the hub asks for a credential
+rotation (an annotation on the Site it answers a heartbeat with), the link takes the
+new credential over its current, authenticated channel, hands it to ``on_rotated`` to
+keep, and uses it from the next request on.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+import logging
+import ssl
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -19,6 +25,10 @@ MERGE_PATCH = "application/merge-patch+json"
 # A watch is idle between bookmarks (10 s on the hub); three missed ones mean the
 # connection is dead even when TCP has not noticed.
 WATCH_READ_TIMEOUT = 35.0
+ROTATION_ANNOTATION = "edgeplane.io/credential-rotation"
+"""Set on the Site by ``edgeplane site rotate-credential`` (hub/tokens.py)."""
+
+log = logging.getLogger("edgeplane.agent.hublink")
 
 
 def _refused(response: httpx.Response) -> HubRefused:
@@ -32,6 +42,12 @@ def _refused(response: httpx.Response) -> HubRefused:
     return HubRefused(response.status_code, body.get("reason") or "", message, body.get("field"))
 
 
+def _rotation_asked(answer: Any) -> bool:
+    metadata = answer.get("metadata") if isinstance(answer, dict) else None
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    return isinstance(annotations, dict) and bool(annotations.get(ROTATION_ANNOTATION))
+
+
 class HubLink:
     def __init__(
         self,
@@ -39,16 +55,20 @@ class HubLink:
         token: str | None = None,
         timeout: float = 15.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
+        on_rotated: Callable[[str], None] | None = None,
     ) -> None:
         headers = {"User-Agent": "edgeplane-agent"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.server = server.rstrip("/")
+        self._on_rotated = on_rotated
         self._client = httpx.AsyncClient(
             base_url=self.server,
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=transport,
+            verify=verify,
         )
 
     async def close(self) -> None:
@@ -70,9 +90,29 @@ class HubLink:
         return json.loads(response.content) if response.content else None
 
     async def patch_status(self, plural: str, name: str, status: Mapping[str, Any]) -> Any:
-        return await self.call(
+        answer = await self.call(
             "PATCH", f"{API}/{plural}/{name}/status", {"status": status}, content_type=MERGE_PATCH
         )
+        if plural == "sites" and self._on_rotated is not None and _rotation_asked(answer):
+            await self._rotate(name)
+        return answer
+
+    async def _rotate(self, site: str) -> None:
+        """Take the new credential; any failure is retried at the next heartbeat."""
+        try:
+            taken = await self.call("POST", f"{API}/sites/{site}/credential", {})
+            token = str(taken["credential"])
+        except HubRefused as e:
+            if e.status != 409:  # 409: we switched already, and the hub clears the notice
+                log.warning("credential rotation refused, retrying later: %s", e.message)
+            return
+        except (HubUnreachable, KeyError, TypeError) as e:
+            log.warning("credential rotation failed, retrying later: %r", e)
+            return
+        assert self._on_rotated is not None
+        self._on_rotated(token)  # kept first: a crash now still restarts with the new one
+        self._client.headers["Authorization"] = f"Bearer {token}"
+        log.info("site credential rotated; the previous one stops working at the deadline")
 
     async def post_text(self, path: str, text: str, headers: Mapping[str, str]) -> None:
         try:
@@ -117,7 +157,11 @@ class HubLink:
                     raise Gone(f"resourceVersion {resource_version} is too old")
                 if response.status_code >= 400:
                     await response.aread()
-                    raise _refused(response)
+                    refused = _refused(response)
+                    if refused.reason == "TooLargeResourceVersion":
+                        # The hub's store is older than our version (restored): list again.
+                        raise Gone(refused.message)
+                    raise refused
                 async for line in response.aiter_lines():
                     if not line.strip():
                         continue

@@ -1,7 +1,8 @@
 """A real hub and real agent processes on loopback, for integration tests of the agent.
 
 The hub keeps one port for its whole life, so it can be stopped and started again
-(an outage) at the same address the agents dial.
+(an outage) at the same address the agents dial. It serves plain HTTP unless the fleet
+is made with ``tls=True``; agents get their join token in a file, never on argv.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import io
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tarfile
@@ -22,7 +24,7 @@ from typing import Any, TypeVar
 import httpx
 
 from edgeplane.agent.runtimes.process.cleanup import kill_recorded
-from tests.support.hub import free_port, wait_ready
+from tests.support.hub import free_port, hub_verify, wait_ready
 
 API = "/api/v1alpha1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,12 +86,20 @@ class Agent:
     def log(self) -> Path:
         return self.data_dir.parent / f"{self.name}.agent.log"
 
+    @property
+    def join_token_file(self) -> Path:
+        return self.data_dir.parent / f"{self.name}.join-token"
+
     def start(self, join: str | None = None) -> subprocess.Popen[bytes]:
         cmd = [sys.executable, "-m", "edgeplane.agent", "--hub", self.hub_url]
         cmd += ["--name", self.name, "--data-dir", str(self.data_dir), *self.flags]
-        if join:
-            cmd += ["--join", join]
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        if join:
+            # A file, as an operator would: argv is readable by every user of the host.
+            fd = os.open(self.join_token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(join + "\n")
+            cmd += ["--join-token-file", str(self.join_token_file)]
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         return self.process
@@ -116,10 +126,11 @@ class Agent:
 
 
 class Fleet:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, tls: bool = False) -> None:
         self.root = root
+        self.tls = tls
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.hub_dir = root / "hub"
         self.hub: subprocess.Popen[str] | None = None
         self.agents: dict[str, Agent] = {}
@@ -130,12 +141,22 @@ class Fleet:
         log = self.root / "hub.log"
         cmd = [sys.executable, "-m", "edgeplane.hub", "--data-dir", str(self.hub_dir)]
         cmd += ["--listen", f"127.0.0.1:{self.port}"]
+        cmd += [] if self.tls else ["--plain-http"]
         with open(log, "a") as out:
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
             self.hub = subprocess.Popen(
                 cmd, stdout=out, stderr=subprocess.STDOUT, text=True, env=env
             )
-        wait_ready(self.url, self.hub, log)
+        wait_ready(self.url, self.hub, log, ca_file=self.ca_file if self.tls else None)
+
+    @property
+    def ca_file(self) -> Path:
+        return self.hub_dir / "tls" / "ca.crt"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What httpx should verify this fleet's hub with."""
+        return hub_verify(self.ca_file) if self.tls else True
 
     def stop_hub(self) -> None:
         if self.hub is not None and self.hub.poll() is None:
@@ -149,7 +170,13 @@ class Fleet:
     def api(self, method: str, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
         return httpx.request(
-            method, f"{self.url}{API}{path}", json=body, headers=headers, timeout=30, **kwargs
+            method,
+            f"{self.url}{API}{path}",
+            json=body,
+            headers=headers,
+            timeout=30,
+            verify=self.verify,
+            **kwargs,
         )
 
     def ok(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:

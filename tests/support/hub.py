@@ -1,4 +1,8 @@
-"""A real hub process on a free loopback port, for integration and end-to-end tests."""
+"""A real hub process on a free loopback port, for integration and end-to-end tests.
+
+Hubs serve HTTPS by default; tests start them with ``--plain-http`` unless they ask for
+``tls=True`` (then ``verify`` trusts the hub's own CA, made in its data dir).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -28,6 +33,16 @@ class HubProcess:
     data_dir: Path
     process: subprocess.Popen[str]
     log: Path
+    tls: bool = False
+
+    @property
+    def ca_file(self) -> Path:
+        return self.data_dir / "tls" / "ca.crt"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What httpx should verify this hub with."""
+        return hub_verify(self.ca_file) if self.tls else True
 
     @property
     def token(self) -> str:
@@ -47,13 +62,27 @@ class HubProcess:
         return self.process.returncode
 
 
-def wait_ready(url: str, process: subprocess.Popen[str], log: Path, timeout: float = 60) -> None:
+def hub_verify(ca_file: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(ca_file))
+
+
+def wait_ready(
+    url: str,
+    process: subprocess.Popen[str],
+    log: Path,
+    timeout: float = 60,
+    ca_file: Path | None = None,
+) -> None:
+    """Until ``/readyz`` answers 200; over HTTPS verified with ``ca_file`` once the hub
+    has written it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"hub exited with {process.returncode}:\n{log.read_text()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+        ready = ca_file is None or ca_file.exists()
+        verify = hub_verify(ca_file) if ca_file is not None and ready else True
+        with contextlib.suppress(httpx.HTTPError, ssl.SSLError):
+            if ready and httpx.get(f"{url}/readyz", timeout=1, verify=verify).status_code == 200:
                 return
         time.sleep(0.05)
     raise RuntimeError(f"hub at {url} not ready after {timeout}s:\n{log.read_text()}")
@@ -61,10 +90,11 @@ def wait_ready(url: str, process: subprocess.Popen[str], log: Path, timeout: flo
 
 @contextlib.contextmanager
 def running_hub(
-    data_dir: Path, *extra: str, database_url: str | None = None
+    data_dir: Path, *extra: str, database_url: str | None = None, tls: bool = False
 ) -> Iterator[HubProcess]:
+    """A hub on plain HTTP (``--plain-http``), or on HTTPS with its own CA (``tls``)."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     cmd = [
         sys.executable,
         "-m",
@@ -75,6 +105,8 @@ def running_hub(
         f"127.0.0.1:{port}",
         *extra,
     ]
+    if not tls:
+        cmd.append("--plain-http")
     if database_url:
         cmd += ["--database-url", database_url]
     log = data_dir.parent / f"hub-{port}.log"
@@ -86,9 +118,9 @@ def running_hub(
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-    hub = HubProcess(url, data_dir, process, log)
+    hub = HubProcess(url, data_dir, process, log, tls)
     try:
-        wait_ready(url, process, log)
+        wait_ready(url, process, log, ca_file=hub.ca_file if tls else None)
         yield hub
     finally:
         hub.stop()

@@ -1,0 +1,279 @@
+"""TLS and credentials: the hub serves HTTPS with its own CA, agents pin that CA from
+their join token before sending it, tokens can be listed, revoked and rotated, and no
+secret lands on stdout or on a command line. Real hubs and real agents throughout."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import ssl
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+
+from edgeplane.agent.credentials import load_identity
+from tests.support.fleet import DEMO_SERVICE, Fleet, demo_app, tarball, wait_for
+from tests.support.hub import HubProcess, free_port, running_hub
+
+API = "/api/v1alpha1"
+
+
+@pytest.fixture
+def tls_hub(tmp_path: Path) -> Iterator[HubProcess]:
+    with running_hub(tmp_path / "hub", tls=True) as hub:
+        yield hub
+
+
+@pytest.fixture
+def tls_fleet(tmp_path: Path) -> Iterator[Fleet]:
+    fleet = Fleet(tmp_path, tls=True)
+    fleet.start_hub()
+    try:
+        yield fleet
+    finally:
+        fleet.close()
+
+
+def api(hub: HubProcess, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    headers = {**hub.headers(), **kwargs.pop("headers", {})}
+    return httpx.request(
+        method, f"{hub.url}{API}{path}", headers=headers, verify=hub.verify, timeout=10, **kwargs
+    )
+
+
+def test_hub_serves_https_with_its_own_ca_and_refuses_plain_http(tmp_path: Path) -> None:
+    data = tmp_path / "hub"
+    with running_hub(data, tls=True) as hub:
+        assert hub.url.startswith("https://")
+        assert httpx.get(f"{hub.url}/readyz", verify=hub.verify, timeout=5).status_code == 200
+        with pytest.raises(httpx.TransportError):
+            httpx.get(hub.url.replace("https://", "http://") + "/readyz", timeout=5)
+        first_ca = hub.ca_file.read_bytes()
+        fingerprint = httpx.get(f"{hub.url}{API}/ca", verify=hub.verify).json()["fingerprint"]
+    for key in ("ca.key", "server.key"):
+        assert (data / "tls" / key).stat().st_mode & 0o777 == 0o600, key
+    served = x509.load_pem_x509_certificate((data / "tls" / "server.crt").read_bytes())
+    names = served.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {"localhost"} <= set(names.get_values_for_type(x509.DNSName))
+    assert "127.0.0.1" in {str(ip) for ip in names.get_values_for_type(x509.IPAddress)}
+    with running_hub(data, tls=True) as again:  # the CA is kept: agents' pins stay good
+        assert again.ca_file.read_bytes() == first_ca
+        answer = httpx.get(f"{again.url}{API}/ca", verify=again.verify, timeout=5).json()
+        assert answer["fingerprint"] == fingerprint
+
+
+def test_admin_token_is_not_printed(tls_hub: HubProcess) -> None:
+    output = tls_hub.log.read_text()
+    assert "admin.token" in output
+    assert tls_hub.token not in output
+    assert tls_hub.token.split("_")[2] not in output
+
+
+def test_agent_joins_over_https_pinning_the_ca_and_runs_a_workload(tls_fleet: Fleet) -> None:
+    token = tls_fleet.join_token()
+    assert token.endswith(
+        httpx.get(f"{tls_fleet.url}{API}/ca", verify=tls_fleet.verify).json()["fingerprint"]
+    )
+    tls_fleet.push_artifact("demo-service", "1.0.0", tarball(DEMO_SERVICE))
+    agent = tls_fleet.add_agent("tls-1")
+    assert agent.process is not None
+    proc = Path(f"/proc/{agent.process.pid}/cmdline")
+    cmdline = wait_for(lambda: proc.read_bytes(), "the agent's command line")
+    assert b"--join-token-file" in cmdline
+    given = agent.join_token_file.read_text().strip()
+    assert given.split("_")[2].split("@")[0].encode() not in cmdline
+    tls_fleet.ok("POST", "/applications", demo_app("web"))
+    wait_for(lambda: tls_fleet.running("web", {"tls-1"}), "web running at tls-1 over HTTPS")
+    pinned = (agent.data_dir / "hub-ca.crt").read_text()
+    assert pinned == tls_fleet.ca_file.read_text()
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A man in the middle: answers with another hub's CA, records every request."""
+
+    seen: list[tuple[str, str, bytes]]
+    ca_answer: bytes
+
+    def _record(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.seen.append((self.command, self.path, bytes(str(self.headers), "latin-1") + body))
+        return body
+
+    def do_GET(self) -> None:
+        self._record()
+        self._answer(200, self.ca_answer if self.path == f"{API}/ca" else b"{}")
+
+    def do_POST(self) -> None:
+        self._record()
+        self._answer(201, json.dumps({"site": "s", "credential": "ep_0_stolen"}).encode())
+
+    def _answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_wrong_fingerprint_is_refused_before_the_token_is_sent(
+    tls_fleet: Fleet, tmp_path: Path
+) -> None:
+    token = tls_fleet.join_token()
+    with running_hub(tmp_path / "other", tls=True) as other:
+        ca_answer = httpx.get(f"{other.url}{API}/ca", verify=other.verify).content
+    seen: list[tuple[str, str, bytes]] = []
+    handler = type("Mitm", (_Recorder,), {"seen": seen, "ca_answer": ca_answer})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_dir = tmp_path / "other" / "tls"
+    context.load_cert_chain(tls_dir / "server.crt", tls_dir / "server.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        token_file = tmp_path / "join.token"
+        token_file.write_text(token + "\n")
+        # The agent's system trust even accepts the intruder's certificate: only the
+        # pin in the token can tell the two hubs apart.
+        env = {**os.environ, "SSL_CERT_FILE": str(tls_dir / "ca.crt")}
+        done = subprocess.run(
+            [
+                *(sys.executable, "-m", "edgeplane.agent", "--data-dir", str(tmp_path / "site")),
+                *("--hub", f"https://127.0.0.1:{server.server_address[1]}", "--name", "s1"),
+                *("--join-token-file", str(token_file)),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 1, done.stderr
+    assert "does not present the CA the join token pins" in done.stderr
+    assert [(method, path) for method, path, _ in seen] == [("GET", f"{API}/ca")]
+    secret = token.split("_")[2].split("@")[0]
+    assert all(secret.encode() not in raw for _, _, raw in seen)
+    listed = tls_fleet.ok("GET", "/tokens")["items"]
+    assert [t["usedAt"] for t in listed if t["role"] == "join"] == [None]
+
+
+def _join(hub: HubProcess, site: str) -> str:
+    made = api(hub, "POST", "/jointokens", json={"labels": {}})
+    assert made.status_code == 201, made.text
+    secret = made.json()["token"].split("@")[0]
+    joined = httpx.post(
+        f"{hub.url}{API}/join", json={"token": secret, "site": site}, verify=hub.verify
+    )
+    assert joined.status_code == 201, joined.text
+    return str(joined.json()["credential"])
+
+
+def test_tokens_are_listed_without_secrets_and_revocation_is_immediate(
+    tls_hub: HubProcess,
+) -> None:
+    credential = _join(tls_hub, "shop-1")
+    as_site = {"Authorization": f"Bearer {credential}"}
+    assert api(tls_hub, "GET", "/sites/shop-1", headers=as_site).status_code == 200  # cached now
+    listed = api(tls_hub, "GET", "/tokens")
+    assert listed.status_code == 200
+    for secret in (credential.split("_", 2)[2], tls_hub.token.split("_", 2)[2]):
+        assert secret not in listed.text
+    items = listed.json()["items"]
+    assert {(t["role"], t["subject"]) for t in items} >= {("admin", "admin"), ("site", "shop-1")}
+    join = next(t for t in items if t["role"] == "join")
+    assert join["usedBy"] == "shop-1" and join["usedAt"]
+    site_id = next(t["id"] for t in items if t["role"] == "site")
+    revoked = api(tls_hub, "DELETE", f"/tokens/{site_id}")
+    assert revoked.status_code == 200, revoked.text
+    assert api(tls_hub, "GET", "/sites/shop-1", headers=as_site).status_code == 401
+    assert api(tls_hub, "DELETE", f"/tokens/{site_id}").status_code == 404
+    admin_id = next(t["id"] for t in items if t["role"] == "admin")
+    last = api(tls_hub, "DELETE", f"/tokens/{admin_id}")
+    assert last.status_code == 409 and last.json()["field"] == "id"
+
+
+def test_admin_token_rotation_revokes_the_old_one(tls_hub: HubProcess) -> None:
+    old = tls_hub.token
+    assert api(tls_hub, "GET", "/sites").status_code == 200
+    rotated = api(tls_hub, "POST", "/tokens/rotate-admin")
+    assert rotated.status_code == 201, rotated.text
+    new = rotated.json()["token"]
+    assert tls_hub.token == new  # the hub's admin.token follows
+    assert (tls_hub.data_dir / "admin.token").stat().st_mode & 0o777 == 0o600
+    stale = httpx.get(
+        f"{tls_hub.url}{API}/sites",
+        headers={"Authorization": f"Bearer {old}"},
+        verify=tls_hub.verify,
+    )
+    assert stale.status_code == 401
+    assert api(tls_hub, "GET", "/sites").status_code == 200
+
+
+def test_rotated_site_credential_reaches_the_running_agent_and_the_old_one_expires(
+    tls_fleet: Fleet,
+) -> None:
+    agent = tls_fleet.add_agent("rot-1")
+    wait_for(lambda: tls_fleet.site_phase("rot-1") == "Online", "rot-1 Online")
+    identity = load_identity(agent.data_dir)
+    assert identity is not None
+    old = identity.token
+
+    def as_site(token: str) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        return tls_fleet.api("GET", "/sites/rot-1", headers=headers).status_code
+
+    asked = tls_fleet.api("POST", "/sites/rot-1/credential/rotate", {"overlapSeconds": 4})
+    assert asked.status_code == 202, asked.text
+    assert "previousCredentialExpiresAt" in asked.json()
+
+    def switched() -> str | None:
+        now = load_identity(agent.data_dir)
+        return now.token if now and now.token != old else None
+
+    new = wait_for(switched, "the agent to keep a new credential", timeout=30)
+    wait_for(lambda: as_site(old) == 401, "the old credential to stop working", timeout=30)
+    assert as_site(new) == 200
+
+    def heartbeat() -> str:
+        return str(tls_fleet.ok("GET", "/sites/rot-1")["status"].get("lastHeartbeat"))
+
+    # The old credential is dead now: a newer heartbeat can only have come with the new.
+    dead_at = heartbeat()
+    wait_for(lambda: heartbeat() != dead_at, "a heartbeat sent with the new credential")
+    assert tls_fleet.site_phase("rot-1") == "Online"
+    wait_for(
+        lambda: (
+            "edgeplane.io/credential-rotation"
+            not in (tls_fleet.ok("GET", "/sites/rot-1")["metadata"].get("annotations") or {})
+        ),
+        "the rotation notice to be cleared",
+        timeout=30,
+    )
+    assert agent.process is not None and agent.process.poll() is None
+
+
+def test_join_token_on_argv_is_refused(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "edgeplane.agent", "--data-dir", str(tmp_path / "site")),
+            *("--hub", "https://127.0.0.1:1", "--name", "s1", "--join", "ep_abc_secret"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--join-token-file" in done.stderr and "EDGEPLANE_JOIN_TOKEN" in done.stderr
