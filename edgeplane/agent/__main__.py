@@ -21,8 +21,10 @@ from pathlib import Path
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 from edgeplane.agent.agent import Agent, AgentSettings  # noqa: E402
+from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES  # noqa: E402
 from edgeplane.agent.errors import AgentError  # noqa: E402
 from edgeplane.agent.pinning import read_join_token  # noqa: E402
+from edgeplane.api.artifacts import limits as artifact_limits  # noqa: E402
 from edgeplane.api.labels import parse_label_pairs  # noqa: E402
 from edgeplane.api.quantity import Quantity, QuantityError  # noqa: E402
 
@@ -64,6 +66,13 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Stop workloads when the agent stops (default: they keep running).",
     )
+    p.add_argument(
+        "--max-artifact-bytes",
+        type=int,
+        default=MAX_ARTIFACT_BYTES,
+        help="The largest artifact download (as the hub's flag of the same name).",
+    )
+    artifact_limits.add_arguments(p)
     p.add_argument("--log-level", default="INFO")
     return p
 
@@ -90,6 +99,8 @@ def settings_from(args: argparse.Namespace) -> AgentSettings:
         address=args.address,
         heartbeat_seconds=args.heartbeat_seconds,
         stop_workloads_on_exit=args.stop_workloads_on_exit,
+        artifact_limits=artifact_limits.from_arguments(args),
+        max_artifact_bytes=args.max_artifact_bytes,
     )
 
 

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeplane.agent.artifacts import ArtifactCache
+from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES, ArtifactCache
 from edgeplane.agent.credentials import Identity, obtain_identity, save_identity
 from edgeplane.agent.hublink import API, HubLink
 from edgeplane.agent.inventory import Capacity, host_inventory
@@ -31,6 +31,7 @@ from edgeplane.agent.requests import serve_requests
 from edgeplane.agent.runtimes.process import ProcessRuntime
 from edgeplane.agent.state import LocalState
 from edgeplane.agent.sync import AssignmentSync
+from edgeplane.api.artifacts.limits import ArtifactLimits
 
 log = logging.getLogger("edgeplane.agent")
 
@@ -49,6 +50,8 @@ class AgentSettings:
     address: str = "127.0.0.1"
     heartbeat_seconds: float = 10.0
     stop_workloads_on_exit: bool = False
+    artifact_limits: ArtifactLimits = field(default_factory=ArtifactLimits)
+    max_artifact_bytes: int = MAX_ARTIFACT_BYTES
 
 
 class Agent:
@@ -102,7 +105,12 @@ class Agent:
         stop: asyncio.Event,
     ) -> None:
         wake, status_changed = asyncio.Event(), runtime.changed()
-        artifacts = ArtifactCache(self.layout.artifacts_dir, lambda n, v: _fetch(link, n, v))
+        artifacts = ArtifactCache(
+            self.layout.artifacts_dir,
+            lambda n, v: _fetch(link, n, v),
+            self.settings.artifact_limits,
+            self.settings.max_artifact_bytes,
+        )
         reconciler = Reconciler(
             state, runtime, artifacts.ensure, self.capacity, wake, status_changed
         )
