@@ -18,10 +18,12 @@ from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import Authenticator
 from edgeplane.hub.authz import SiteAuthorizer
 from edgeplane.hub.errors import ApiError, install_handlers
+from edgeplane.hub.limits import Limits
 from edgeplane.hub.metrics import HubMetrics
 from edgeplane.hub.middleware import AuthMiddleware, BodyLimitMiddleware, MetricsMiddleware
 from edgeplane.hub.openapi import install_openapi
 from edgeplane.hub.resources import router
+from edgeplane.hub.throttle import ThrottleMiddleware
 from edgeplane.store.errors import StoreError
 from edgeplane.store.protocol import Store
 
@@ -36,6 +38,7 @@ class HubSettings:
     offline_after_seconds: float = 40.0
     bookmark_seconds: float = 10.0
     event_retention: int = 100_000
+    limits: Limits = field(default_factory=Limits)
     artifact_limits: ArtifactLimits = field(default_factory=ArtifactLimits)
 
 
@@ -63,6 +66,8 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     install_openapi(app)
     # Added last runs first: metrics see every answer, auth is checked before the body.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    # After authentication (it throttles by principal), before the body is read.
+    app.add_middleware(ThrottleMiddleware, limits=settings.limits)
     app.add_middleware(
         AuthMiddleware, authenticator=authenticator, authorizer=SiteAuthorizer(store)
     )

@@ -3,7 +3,9 @@
 A token reads ``ep_<id>_<secret>``. The store keeps the id and a SHA-256 of the
 secret, never the secret; verification looks the id up and compares hashes with
 ``hmac.compare_digest``. Verified tokens are cached for a few seconds so that a busy
-client does not cost a store read per request.
+client does not cost a store read per request: by token id (a header has endless
+spellings, an id one), with the secret's hash checked on every hit, and at most
+``CACHE_ENTRIES`` ids, least recently used first out.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hmac
 import os
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from edgeplane.store.protocol import Store, TokenRecord
 
 ADMIN_TOKEN_FILE = "admin.token"
 CACHE_SECONDS = 5.0
+CACHE_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
@@ -60,36 +64,73 @@ def split(token: str) -> tuple[str, str] | None:
     return token_id, secret
 
 
+@dataclass(frozen=True)
+class _Cached:
+    until: float
+    secret_hash: str
+    expires_at: float | None
+    principal: Principal
+
+
 class Authenticator:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, max_entries: int = CACHE_ENTRIES) -> None:
         self._store = store
-        self._cache: dict[str, tuple[float, Principal]] = {}
+        self._max_entries = max_entries
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     def forget(self, subject: str, role: str) -> None:
         """Drop cached verifications of a revoked principal, so revocation is immediate."""
-        for token, (_, principal) in list(self._cache.items()):
-            if (principal.subject, principal.role) == (subject, role):
-                del self._cache[token]
+        for token_id, cached in list(self._cache.items()):
+            if (cached.principal.subject, cached.principal.role) == (subject, role):
+                del self._cache[token_id]
+
+    def forget_token(self, token_id: str) -> None:
+        """Drop the cached verification of one revoked token."""
+        self._cache.pop(token_id, None)
 
     async def verify(self, authorization: str | None) -> Principal | None:
         """The principal of a valid ``Bearer`` header, or None."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not (parts := split(token.strip())):
             return None
-        cached = self._cache.get(token)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
         token_id, secret = parts
-        record = await self._store.get_token(token_id)
-        expected = record.secret_hash if record else hash_secret("")
-        valid = hmac.compare_digest(hash_secret(secret), expected) and record is not None
-        if not valid or record is None or (record.expires_at and record.expires_at < time.time()):
+        cached = self._fresh(token_id)
+        if cached is None:
+            record = await self._store.get_token(token_id)
+            if record is None or record.role == "join":
+                # A join token is good for POST /join only, in the body. The hash is
+                # computed anyway so an unknown id costs the same time as a known one.
+                hmac.compare_digest(hash_secret(secret), hash_secret(""))
+                return None
+            cached = self._remember(record)
+        if not hmac.compare_digest(hash_secret(secret), cached.secret_hash):
             return None
-        if record.role == "join":
-            return None  # a join token is good for POST /join only, in the body
-        principal = Principal(record.subject, record.role)
-        self._cache[token] = (time.monotonic() + CACHE_SECONDS, principal)
-        return principal
+        if cached.expires_at and cached.expires_at < time.time():
+            return None
+        return cached.principal
+
+    def _fresh(self, token_id: str) -> _Cached | None:
+        cached = self._cache.get(token_id)
+        if cached is None or cached.until <= time.monotonic():
+            return None
+        self._cache.move_to_end(token_id)
+        return cached
+
+    def _remember(self, record: TokenRecord) -> _Cached:
+        cached = _Cached(
+            time.monotonic() + CACHE_SECONDS,
+            record.secret_hash,
+            record.expires_at,
+            Principal(record.subject, record.role),
+        )
+        self._cache[record.token_id] = cached
+        self._cache.move_to_end(record.token_id)
+        while len(self._cache) > self._max_entries:
+            self._cache.popitem(last=False)
+        return cached
 
 
 async def bootstrap_admin(store: Store, data_dir: Path) -> str | None:

@@ -2,6 +2,11 @@
 
 The hub queues a request for the site and waits; the site's agent long-polls its
 queue, does the work, and posts the answer back. Queues live in this hub's memory.
+
+Bounded: at most ``MAX_PENDING`` requests wait per site (429 past that), an answer
+is at most ``MAX_ANSWER_BYTES``, and an answer that nobody waits for (unknown id, or
+its asker gave up) is refused before its body is read, and the connection closed.
+A site's queue is dropped once nothing is pending and nobody polls it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from edgeplane.store.protocol import Store
 router = APIRouter(prefix="/api/v1alpha1")
 ANSWER_SECONDS = 10.0
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
+MAX_PENDING = 16
 
 
 @dataclass
@@ -37,6 +43,12 @@ class _Pending:
 class _SiteQueue:
     pending: list[_Pending] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    asking: int = 0
+    polling: int = 0
+
+
+class TooManyPending(Exception):
+    pass
 
 
 class SiteUnreachable(Exception):
@@ -65,23 +77,37 @@ class Relay:
     def _queue(self, site: str) -> _SiteQueue:
         return self._sites.setdefault(site, _SiteQueue())
 
+    def _drop_if_idle(self, site: str, queue: _SiteQueue) -> None:
+        if not (queue.pending or queue.asking or queue.polling) and self._sites.get(site) is queue:
+            del self._sites[site]
+
+    def waits_for(self, site: str, request_id: str) -> bool:
+        """Whether someone still waits for the answer to ``request_id`` from ``site``."""
+        pending = self._open.get(request_id)
+        return pending is not None and pending.site == site and not pending.answer.done()
+
     async def ask(
         self, site: str, request: dict[str, Any], wait_seconds: float, shutdown: asyncio.Event
     ) -> tuple[str, str | None]:
         """The site's answer (text, error); SiteUnreachable when it does not come in
         time, ShuttingDown when the hub stops first."""
+        queue = self._queue(site)
+        if queue.asking >= MAX_PENDING:
+            raise TooManyPending(site)
         request = {**request, "id": secrets.token_hex(8)}
         pending = _Pending(site, request, asyncio.get_running_loop().create_future())
-        queue = self._queue(site)
         queue.pending.append(pending)
+        queue.asking += 1
         self._open[request["id"]] = pending
         queue.arrived.set()
         try:
             await _until(pending.answer, shutdown, wait_seconds)
         finally:
             self._open.pop(request["id"], None)
+            queue.asking -= 1
             with contextlib.suppress(ValueError):
                 queue.pending.remove(pending)
+            self._drop_if_idle(site, queue)
         if pending.answer.done():
             return pending.answer.result()
         pending.answer.cancel()
@@ -93,11 +119,14 @@ class Relay:
         if not queue.pending:
             queue.arrived.clear()
             arrived = asyncio.ensure_future(queue.arrived.wait())
+            queue.polling += 1
             try:
                 await _until(arrived, shutdown, wait)
             finally:
                 arrived.cancel()
+                queue.polling -= 1
         taken, queue.pending = queue.pending, []
+        self._drop_if_idle(site, queue)
         return [p.request for p in taken if not p.answer.done()]
 
     def answer(self, site: str, request_id: str, text: str, error: str | None) -> bool:
@@ -141,6 +170,13 @@ async def logs(
         )
     except ShuttingDown:
         raise ApiError(503, "ShuttingDown", "the hub is shutting down: ask again") from None
+    except TooManyPending:
+        raise ApiError(
+            429,
+            "TooManyRequests",
+            f"site {site!r} already has {MAX_PENDING} requests waiting for its answers: "
+            "wait for those, then ask again",
+        ) from None
     except SiteUnreachable:
         raise ApiError(
             504,
@@ -163,9 +199,42 @@ async def poll(
 
 @router.post("/sites/{site}/requests/{request_id}", status_code=204, response_model=None)
 async def reply(request: Request, site: str, request_id: str) -> Response:
+    relay = _relay(request)
+    if not relay.waits_for(site, request_id):
+        return _unwanted(site, request_id)  # before reading a byte of the body
+    _check_declared_size(request)
     text = (await _answer_body(request)).decode("utf-8", errors="replace")
-    _relay(request).answer(site, request_id, text, request.headers.get("x-request-error"))
+    if not relay.answer(site, request_id, text, request.headers.get("x-request-error")):
+        return _unwanted(site, request_id)
     return Response(status_code=204)
+
+
+def _unwanted(site: str, request_id: str) -> Response:
+    error = ApiError(
+        410,
+        "Gone",
+        f"nobody waits for an answer to request {request_id!r} of site {site!r} (it was "
+        f"never asked, or its asker gave up after {ANSWER_SECONDS:.0f} s): drop it",
+        "requestId",
+    )
+    response = error.response()
+    # The body is left unread: closing the connection is cheaper than draining it.
+    response.headers["connection"] = "close"
+    return response
+
+
+def _too_large() -> ApiError:
+    return ApiError(
+        413,
+        "RequestEntityTooLarge",
+        f"the answer is over {MAX_ANSWER_BYTES} bytes: send fewer lines",
+    )
+
+
+def _check_declared_size(request: Request) -> None:
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        raise _too_large()
 
 
 async def _answer_body(request: Request) -> bytes:
@@ -175,10 +244,6 @@ async def _answer_body(request: Request) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_ANSWER_BYTES:
-            raise ApiError(
-                413,
-                "RequestEntityTooLarge",
-                f"the answer is over {MAX_ANSWER_BYTES} bytes: send fewer lines",
-            )
+            raise _too_large()
         chunks.append(chunk)
     return b"".join(chunks)

@@ -36,6 +36,8 @@ class WatchEvent:
     type: EventType
     object: Object
     resource_version: int
+    size: int = 0
+    """Bytes of the stored event (its JSON), what buffering it costs; 0 when unknown."""
 
 
 @dataclass(frozen=True)

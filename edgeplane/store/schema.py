@@ -2,7 +2,7 @@
 
 * ``objects``: one row per object, its JSON body and the columns queries need;
 * ``labels``: one row per label, so label selectors run as indexed SQL;
-* ``events``: the watch log, keyed by resourceVersion;
+* ``events``: the watch log, keyed by resourceVersion, each event's size recorded;
 * ``counter``: the single row that hands out resourceVersions (its row lock
   serializes writers, so commit order equals resourceVersion order even with
   several hubs on one PostgreSQL);
@@ -56,6 +56,9 @@ events = Table(
     Column("name", String(253), nullable=False),
     Column("type", String(16), nullable=False),
     Column("body", Text, nullable=False),
+    # Bytes of ``body``, summed over the index (no bodies read) to bound the log by bytes.
+    Column("size", BigInteger, nullable=False, server_default="0"),
+    Index("ix_events_rv_size", "resource_version", "size"),
 )
 
 counter = Table(

@@ -34,12 +34,22 @@ from edgeplane.store.protocol import EventType, ListResult, Object, TokenRecord,
 from edgeplane.store.schema import COMPACTED_KEY, counter, events, labels, meta, objects, tokens
 from edgeplane.store.selectors_sql import requirement_clause
 from edgeplane.store.statistics import ANALYZE_EVERY, PlannerStatistics
-from edgeplane.store.watch import QUEUE_LIMIT, InFlight, Pump, Subscriber, overflow_reason
+from edgeplane.store.watch import (
+    BUFFER_BYTES,
+    QUEUE_LIMIT,
+    InFlight,
+    Pump,
+    Subscriber,
+    overflow_reason,
+)
 
 log = logging.getLogger(__name__)
 
 PAGE_MAX = 1000
 EVENT_BATCH = 1000
+# One read of the event log stops after this many bytes: 1,000 events of 1 MiB each
+# would otherwise be a gigabyte in memory at once.
+EVENT_BATCH_BYTES = 8 * 1024 * 1024
 
 
 def _dumps(obj: Object) -> str:
@@ -52,13 +62,21 @@ class SqlStore:
         url: str,
         *,
         event_retention: int = 100_000,
+        event_retention_bytes: int = 256 * 1024 * 1024,
         poll_interval: float = 1.0,
         compact_every: float = 30.0,
         watch_queue_size: int = QUEUE_LIMIT,
+        watch_buffer_bytes: int = BUFFER_BYTES,
         analyze_every: int = ANALYZE_EVERY,
     ) -> None:
         self.url = url
         self.event_retention = event_retention
+        self.event_retention_bytes = event_retention_bytes
+        self._watch_buffer_bytes = watch_buffer_bytes
+        # Bytes logged since the last compaction: past a quarter of the budget the
+        # compactor runs early, so a burst of large writes cannot outgrow it for 30 s.
+        self._logged_bytes = 0
+        self._compact_now = asyncio.Event()
         self._poll_interval = poll_interval
         self._compact_every = compact_every
         self._watch_queue_size = watch_queue_size
@@ -296,14 +314,19 @@ class SqlStore:
 
     async def _log(self, conn: AsyncConnection, type_: EventType, obj: Object, rv: int) -> None:
         kind, name = bookkeeping.key_of(obj)
+        body = _dumps(obj)
         row = {
             "resource_version": rv,
             "kind": kind,
             "name": name,
             "type": type_.value,
-            "body": _dumps(obj),
+            "body": body,
+            "size": len(body),
         }
         await conn.execute(events.insert().values(row))
+        self._logged_bytes += len(body)
+        if self._logged_bytes > self.event_retention_bytes // 4:
+            self._compact_now.set()
 
     # --- watch -----------------------------------------------------------------------
 
@@ -312,7 +335,8 @@ class SqlStore:
         pump = self._pump
         if pump is None:
             raise StoreError("the store is not open: call open() first")
-        subscriber = Subscriber(kind, asyncio.Queue(self._watch_queue_size))
+        queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue(self._watch_queue_size)
+        subscriber = Subscriber(kind, queue, self._watch_buffer_bytes)
         pump.subscribers.add(subscriber)
         try:
             last = since
@@ -320,11 +344,12 @@ class SqlStore:
                 last = old.resource_version
                 yield old
             while not subscriber.closed:
-                event = await subscriber.queue.get()
+                event = await subscriber.next()
+                if subscriber.overflowed:
+                    reason = overflow_reason(last, queue.maxsize, subscriber.max_bytes)
+                    raise Gone(last, last, reason=reason)
                 if event is None or subscriber.closed:
                     return
-                if subscriber.overflowed and subscriber.queue.empty():
-                    raise Gone(last, last, reason=overflow_reason(last, self._watch_queue_size))
                 if event.resource_version > last:
                     last = event.resource_version
                     yield event
@@ -354,26 +379,36 @@ class SqlStore:
             return int((await conn.execute(query)).scalar_one())
 
     async def _events_after(self, rv: int, kind: str | None = None) -> Sequence[WatchEvent]:
+        """The next events after ``rv``: at most EVENT_BATCH of them, and no more than
+        EVENT_BATCH_BYTES past the first (rows are streamed, not fetched all at once)."""
         query = sa.select(events.c.resource_version, events.c.type, events.c.body)
         query = query.where(events.c.resource_version > rv)
         if kind is not None:
             query = query.where(events.c.kind == kind)
         query = query.order_by(events.c.resource_version).limit(EVENT_BATCH)
+        found: list[WatchEvent] = []
+        size = 0
         async with self._reading("read the event log") as conn:
-            rows = (await conn.execute(query)).all()
-        return [
-            WatchEvent(EventType(row.type), json.loads(row.body), int(row.resource_version))
-            for row in rows
-        ]
+            result = await conn.stream(query.execution_options(yield_per=64))
+            async for row in result:
+                found.append(_event(row))
+                size += found[-1].size
+                if size >= EVENT_BATCH_BYTES:
+                    break
+            await result.close()
+        return found
 
     async def compact(self) -> int:
-        """Drop events beyond the newest ``event_retention``; return the new watermark."""
+        """Drop events beyond the newest ``event_retention`` and beyond the newest
+        ``event_retention_bytes``; return the new watermark."""
         async with (
             self._write_lock,
             translated("compact the event log"),
             self.engine.begin() as conn,
         ):
+            self._logged_bytes = 0
             watermark = max(0, await self._current_rv(conn) - self.event_retention)
+            watermark = max(watermark, await self._bytes_watermark(conn))
             if watermark <= int(
                 (
                     await conn.execute(sa.select(meta.c.value).where(meta.c.key == COMPACTED_KEY))
@@ -386,15 +421,47 @@ class SqlStore:
             )
             return watermark
 
+    async def _bytes_watermark(self, conn: AsyncConnection) -> int:
+        """The newest resourceVersion whose event, with all newer ones, is over the byte
+        budget (0 when the log is within it): a running sum over ix_events_rv_size."""
+        newer = (
+            sa.func.sum(events.c.size)
+            .over(order_by=events.c.resource_version.desc())
+            .label("newer")
+        )
+        sums = sa.select(events.c.resource_version, newer).subquery()
+        query = (
+            sa.select(sums.c.resource_version)
+            .where(sums.c.newer > self.event_retention_bytes)
+            .order_by(sums.c.resource_version.desc())
+            .limit(1)
+        )
+        found = (await conn.execute(query)).scalar_one_or_none()
+        return int(found or 0)
+
     async def _compact_loop(self) -> None:
         while not self._closing.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self._compact_every)
+            if await self._wait_to_compact():
                 return
             try:
                 await self.compact()
             except StoreError:
                 log.exception("compacting the event log failed; retrying later")
+
+    async def _wait_to_compact(self) -> bool:
+        """Wait for the next compaction (its period or a burst of logged bytes); True
+        when the store is closing instead."""
+        closing = asyncio.ensure_future(self._closing.wait())
+        early = asyncio.ensure_future(self._compact_now.wait())
+        try:
+            await asyncio.wait(
+                {closing, early}, timeout=self._compact_every, return_when="FIRST_COMPLETED"
+            )
+        finally:
+            closing.cancel()
+            early.cancel()
+        self._compact_now.clear()
+        return self._closing.is_set()
 
     @contextlib.asynccontextmanager
     async def _reading(self, what: str) -> AsyncIterator[AsyncConnection]:
@@ -456,6 +523,11 @@ class SqlStore:
         )
         async with translated(f'release token "{token_id}"'), self.engine.begin() as conn:
             await conn.execute(update)
+
+
+def _event(row: Any) -> WatchEvent:
+    body = row.body
+    return WatchEvent(EventType(row.type), json.loads(body), int(row.resource_version), len(body))
 
 
 def _object_row(obj: Object, rv: int) -> dict[str, Any]:

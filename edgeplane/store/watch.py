@@ -5,6 +5,10 @@ seconds (to see writes of other hubs sharing the database), reads the events aft
 the last one it saw in one query, and hands them to each subscriber's bounded queue.
 A watcher registers before it reads its backlog from the log, then drains its queue
 skipping what the backlog already gave it: no gaps and no duplicates.
+
+A queue is bounded by events and by bytes. A watcher that falls further behind (a
+client that opens a watch and never reads) is ended as Kubernetes does, with Gone so
+it lists again, and its buffered events are given back at once, not when it reads.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from edgeplane.store.protocol import WatchEvent
 log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 10_000
+BUFFER_BYTES = 16 * 1024 * 1024
 
 ReadAfter = Callable[[int], Awaitable[Sequence[WatchEvent]]]
 
@@ -30,16 +35,37 @@ class Subscriber:
     queue: asyncio.Queue[WatchEvent | None] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_LIMIT)
     )
+    max_bytes: int = BUFFER_BYTES
+    queued_bytes: int = 0
     overflowed: bool = False
     closed: bool = False
 
     def offer(self, event: WatchEvent) -> None:
         if self.overflowed or (self.kind is not None and event.object["kind"] != self.kind):
             return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.overflowed = True
+        # One event always fits, however large: the limit is on falling behind.
+        over = self.queue.qsize() and self.queued_bytes + event.size > self.max_bytes
+        if over or self.queue.full():
+            self._overflow()
+            return
+        self.queue.put_nowait(event)
+        self.queued_bytes += event.size
+
+    async def next(self) -> WatchEvent | None:
+        """The next event; None when the watch ended (see ``overflowed``)."""
+        event = await self.queue.get()
+        if event is not None:
+            self.queued_bytes -= event.size
+        return event
+
+    def _overflow(self) -> None:
+        self.overflowed = True
+        # The watcher must list again anyway: drop what it has not read now, so the
+        # memory comes back even if it never reads again.
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queued_bytes = 0
+        self.queue.put_nowait(None)
 
     def close(self) -> None:
         """End the watch, even when its queue is full (that is not an overflow)."""
@@ -116,8 +142,8 @@ class InFlight:
         await self._idle.wait()
 
 
-def overflow_reason(last: int, queue_size: int) -> str:
+def overflow_reason(last: int, queue_size: int, max_bytes: int = BUFFER_BYTES) -> str:
     return (
-        f"the watch fell more than {queue_size} events behind after resourceVersion {last}, "
-        "so events were dropped"
+        f"the watch fell more than {queue_size} events or {max_bytes} bytes behind after "
+        f"resourceVersion {last} (it was not read), so events were dropped"
     )

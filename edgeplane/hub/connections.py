@@ -1,0 +1,203 @@
+"""Connection limits of the hub's HTTP server: head and body read timeouts, a bound on
+the request head's size, and a cap of open connections per peer address.
+
+uvicorn arms its keep-alive timer only after a response. A connection that never
+sends a request, or sends half a head and stops (slowloris), is never timed out: each
+holds a file descriptor until the hub runs out and stops accepting anyone. The fix
+belongs at the protocol layer, where bytes arrive before any ASGI app is involved, so
+this module extends uvicorn's httptools protocol:
+
+* a request head (request line and headers) must arrive whole within
+  ``head_timeout`` seconds of its first byte, or of the connection's start;
+* a request body must keep arriving: ``body_timeout`` seconds without a byte ends the
+  connection (not while the hub itself has paused reading because the app is slow);
+* a head over ``max_head_bytes`` is answered 431 and the connection closed;
+* at most ``per_peer`` connections per peer address; one more is closed at once,
+  before it costs anything but the accept.
+
+Idle keep-alive connections are left to uvicorn's keep-alive timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from edgeplane.hub.limits import Limits
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    head_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_head_bytes: int = 64 * 1024
+    per_peer: int = 256
+
+
+def connection_limits(limits: Limits) -> ConnectionLimits:
+    return ConnectionLimits(
+        limits.head_timeout,
+        limits.body_timeout,
+        limits.max_head_bytes,
+        limits.connections_per_peer,
+    )
+
+
+@dataclass
+class ConnectionGuard:
+    """The limits and the open connections per peer, shared by one server's protocols."""
+
+    limits: ConnectionLimits
+    peers: Counter[str] = field(default_factory=Counter)
+    refused: int = 0
+
+    def admit(self, peer: str) -> bool:
+        if self.peers[peer] >= self.limits.per_peer:
+            self.refused += 1
+            if self.refused % 1000 == 1:  # one line per burst, not one per attempt
+                log.warning(
+                    "peer %s holds %d connections (--max-connections-per-peer): "
+                    "closing its new ones (%d so far)",
+                    peer,
+                    self.peers[peer],
+                    self.refused,
+                )
+            return False
+        self.peers[peer] += 1
+        return True
+
+    def release(self, peer: str) -> None:
+        self.peers[peer] -= 1
+        if self.peers[peer] <= 0:
+            del self.peers[peer]  # the table holds only peers with open connections
+
+
+def protocol_class(guard: ConnectionGuard) -> type[asyncio.Protocol]:
+    """A uvicorn HTTP protocol class bound to ``guard`` (for ``uvicorn.Config(http=...)``)."""
+    return type("GuardedHttpProtocol", (GuardedHttpProtocol,), {"guard": guard})
+
+
+def _answer(status: int, reason: str, message: str) -> bytes:
+    body = json.dumps({"reason": reason, "message": message, "field": None}).encode()
+    phrase = {408: "Request Timeout", 431: "Request Header Fields Too Large"}[status]
+    head = (
+        f"HTTP/1.1 {status} {phrase}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    guard: ConnectionGuard
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._peer: str | None = None
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._head_bytes = 0
+
+    # --- connection ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        peer = self.client[0] if self.client else "unknown"
+        if not self.guard.admit(peer):
+            transport.abort()  # no answer: the point is to spend nothing on it
+            return
+        self._peer = peer
+        self._start_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timers()
+        if self._peer is not None:
+            self.guard.release(self._peer)
+            self._peer = None
+        super().connection_lost(exc)
+
+    # --- reading ---------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._between_requests() and self._head_timer is None:
+            self._start_head()
+        reading_head = self._head_timer is not None
+        if reading_head:
+            self._head_bytes += len(data)
+        elif self._body_timer is not None:
+            self._arm_body()
+        super().data_received(data)
+        if self._head_timer is not None and self._head_bytes > self.guard.limits.max_head_bytes:
+            self._refuse(
+                431,
+                "RequestHeaderFieldsTooLarge",
+                f"the request head is over {self.guard.limits.max_head_bytes} bytes: "
+                "send shorter headers and URLs",
+            )
+
+    def on_headers_complete(self) -> None:
+        self._cancel(self._head_timer)
+        self._head_timer = None
+        self._arm_body()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._cancel(self._body_timer)
+        self._body_timer = None
+        super().on_message_complete()
+
+    # --- timers ----------------------------------------------------------------------
+
+    def _between_requests(self) -> bool:
+        return (self.cycle is None or self.cycle.response_complete) and not self.pipeline
+
+    def _start_head(self) -> None:
+        self._head_bytes = 0
+        self._head_timer = self.loop.call_later(self.guard.limits.head_timeout, self._head_late)
+
+    def _arm_body(self) -> None:
+        self._cancel(self._body_timer)
+        self._body_timer = self.loop.call_later(self.guard.limits.body_timeout, self._body_late)
+
+    def _head_late(self) -> None:
+        self._head_timer = None
+        self._refuse(
+            408,
+            "RequestTimeout",
+            f"no complete request head within {self.guard.limits.head_timeout:g} s: "
+            "send the request line and headers at once",
+        )
+
+    def _body_late(self) -> None:
+        self._body_timer = None
+        if self.transport.is_closing():
+            return
+        if self.flow.read_paused:
+            self._arm_body()  # the hub is the slow one, not the client
+            return
+        # The app is reading this body: closing makes its receive() a disconnect.
+        self.transport.close()
+
+    def _refuse(self, status: int, reason: str, message: str) -> None:
+        if self.transport.is_closing():
+            return
+        self._cancel_timers()
+        self.transport.write(_answer(status, reason, message))
+        self.transport.close()
+
+    def _cancel_timers(self) -> None:
+        self._cancel(self._head_timer)
+        self._cancel(self._body_timer)
+        self._head_timer = self._body_timer = None
+
+    @staticmethod
+    def _cancel(timer: asyncio.TimerHandle | None) -> None:
+        if timer is not None:
+            timer.cancel()

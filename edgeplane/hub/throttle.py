@@ -1,0 +1,187 @@
+"""Per-principal request rates and watch counts: 429 with Retry-After, not exhaustion.
+
+Token buckets (``rate`` per second, up to ``burst``) are kept per principal (an admin
+token's subject, a site), per peer address for requests without a token, and per site
+for status writes, which grow the event log. A watch holds its slot from its request
+until its stream ends. The tables are bounded: the least recently used bucket goes
+first, so endless peer addresses cannot grow them.
+
+Runs after ``AuthMiddleware`` (the principal is known) and before the body is read.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from edgeplane.hub.auth import Principal
+from edgeplane.hub.errors import ApiError
+from edgeplane.hub.limits import Limits, flag
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_BUCKETS = 100_000
+STATUS_PATH = re.compile(r"/api/v1alpha1/[^/]+/[^/]+/status")
+WATCH_VALUES = frozenset({"1", "on", "t", "true", "y", "yes"})  # what pydantic reads as True
+
+
+@dataclass
+class TokenBucket:
+    rate: float
+    burst: int
+    tokens: float
+    stamp: float
+
+    def take(self, now: float) -> float:
+        """0 when a request may go now, else the seconds until it may."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class Buckets:
+    """Token buckets by key, at most ``MAX_BUCKETS``, least recently used out first."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def take(self, key: str) -> float:
+        now = time.monotonic()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, self.burst, now)
+            if len(self._buckets) > MAX_BUCKETS:
+                self._buckets.popitem(last=False)
+        self._buckets.move_to_end(key)
+        return bucket.take(now)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    buckets: Buckets
+    who: str
+    setting: str
+
+
+class TooMany(ApiError):
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(429, "TooManyRequests", message)
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
+def too_many(message: str, retry_after: float) -> TooMany:
+    return TooMany(message, retry_after)
+
+
+async def send_too_many(error: TooMany, send: Send) -> None:
+    body = error.response()
+    headers = [*body.raw_headers, (b"retry-after", str(error.retry_after).encode())]
+    await send({"type": "http.response.start", "status": 429, "headers": headers})
+    await send({"type": "http.response.body", "body": body.body})
+
+
+class ThrottleMiddleware:
+    def __init__(self, app: ASGIApp, limits: Limits) -> None:
+        self.app, self.limits = app, limits
+        self._rates = {
+            "admin": Buckets(limits.admin_rate, limits.admin_burst),
+            "site": Buckets(limits.site_rate, limits.site_burst),
+            None: Buckets(limits.anonymous_rate, limits.anonymous_burst),
+        }
+        self._status = Buckets(limits.status_rate, limits.status_burst)
+        self._watch_caps = {"admin": limits.admin_watches, "site": limits.site_watches}
+        self.watches: Counter[tuple[str, str]] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        principal: Principal | None = scope.get("state", {}).get("principal")
+        try:
+            self._check_rate(scope, principal)
+        except TooMany as e:
+            return await send_too_many(e, send)
+        if principal is None or not _is_watch(scope):
+            return await self.app(scope, receive, send)
+        return await self._watch(principal, scope, receive, send)
+
+    def _check_rate(self, scope: Scope, principal: Principal | None) -> None:
+        role = principal.role if principal else None
+        buckets = self._rates.get(role, self._rates[None])
+        key = principal.subject if principal else _peer(scope)
+        rule = _Rule(buckets, _who(principal, key), f"{role or 'anonymous'}_rate")
+        self._take(rule, key, "requests")
+        if _is_status_write(scope, role):
+            self._take(_Rule(self._status, rule.who, "status_rate"), key, "status writes")
+
+    def _take(self, rule: _Rule, key: str, what: str) -> None:
+        wait = rule.buckets.take(key)
+        if wait:
+            raise too_many(
+                f"{rule.who} is over its limit of {rule.buckets.rate:g} {what} per second "
+                f"(bursts of {rule.buckets.burst}): retry after the Retry-After seconds; "
+                f"the hub's operator can raise {flag(rule.setting)}",
+                wait,
+            )
+
+    async def _watch(
+        self, principal: Principal, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        key = (principal.role, principal.subject)
+        cap = self._watch_caps.get(principal.role, self.limits.site_watches)
+        if self.watches[key] >= cap:
+            error = too_many(
+                f"{_who(principal, principal.subject)} holds {self.watches[key]} watches, "
+                f"the limit: end one before opening another; the hub's operator can raise "
+                f"{flag(principal.role + '_watches')}",
+                5,
+            )
+            return await send_too_many(error, send)
+        self.watches[key] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.watches[key] -= 1
+            if self.watches[key] <= 0:
+                del self.watches[key]
+
+
+def _is_status_write(scope: Scope, role: str | None) -> bool:
+    methods = ("PUT", "PATCH")
+    return (
+        role == "site" and scope["method"] in methods and bool(STATUS_PATH.fullmatch(scope["path"]))
+    )
+
+
+def _is_watch(scope: Scope) -> bool:
+    if scope["method"] != "GET":
+        return False
+    try:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=100)
+    except ValueError:
+        return False  # too many fields: the route refuses the request itself
+    return any(v.lower() in WATCH_VALUES for v in query.get("watch", ()))
+
+
+def _peer(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def _who(principal: Principal | None, key: str) -> str:
+    if principal is None:
+        return f"peer {key} (no token)"
+    return f'site "{key}"' if principal.role == "site" else f'{principal.role} "{key}"'
