@@ -1,8 +1,9 @@
-"""``edgeplane hub``: runs a real hub and leaves a "local" context behind, so the
-CLI works without flags."""
+"""``edgeplane hub``: runs a real hub (HTTPS with its own CA) and leaves a "local"
+context behind that trusts that CA, so the CLI works without flags."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import subprocess
@@ -30,9 +31,9 @@ def edgeplane_hub(
     clean = {k: v for k, v in os.environ.items() if not k.startswith("EDGEPLANE_")}
     with open(log, "w") as out:
         process = subprocess.Popen(cmd, env={**clean, **env}, stdout=out, stderr=out, text=True)
-    url = f"http://127.0.0.1:{port}"
+    url = f"https://127.0.0.1:{port}"
     try:
-        wait_ready(url, process, log)
+        wait_ready(url, process, log, ca_file=data_dir / "tls" / "ca.crt")
         yield url
     finally:
         process.terminate()
@@ -51,7 +52,10 @@ def test_hub_writes_local_context_to_the_env_config(tmp_path: Path) -> None:
         data = load_config(config)
         assert data["current-context"] == "local"
         token = (tmp_path / "data" / "admin.token").read_text().strip()
-        assert data["contexts"] == [{"name": "local", "server": url, "token": token}]
+        ca = base64.b64encode((tmp_path / "data" / "tls" / "ca.crt").read_bytes()).decode()
+        assert data["contexts"] == [
+            {"name": "local", "server": url, "token": token, "certificate-authority-data": ca}
+        ]
         listed = cli(config, "get", "sites")
         assert listed.exit_code == 0, listed.stderr
         assert listed.stderr == "No sites found.\n"
