@@ -1,9 +1,11 @@
 """`make demo`: a hub on SQLite plus six local sites, each with its own agent process.
 
-1. starts ``edgeplane hub`` in ``./.edgeplane/hub`` (it writes the CLI context "local");
+1. starts ``edgeplane hub`` in ``./.edgeplane/hub``: HTTPS with the hub's own CA (it
+   writes the CLI context "local", which trusts that CA);
 2. pushes ``examples/demo-service`` as an artifact;
-3. for each site in ``examples/10-sites.yaml`` makes a join token with its labels and
-   starts ``edgeplane agent`` with its own data dir (``./.edgeplane/sites/<name>``);
+3. for each site in ``examples/10-sites.yaml`` makes a join token with its labels (it
+   pins the hub's CA) and starts ``edgeplane agent`` with its own data dir
+   (``./.edgeplane/sites/<name>``), the token in a file rather than on its command line;
 4. applies ``examples/`` (site specs, site groups, policies, two applications);
 5. waits until every application is Running where placement put it, calls each
    instance over HTTP, and prints where it runs and how to reach it.
@@ -20,6 +22,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -55,7 +58,8 @@ class Fleet:
 
     def __init__(self, data_dir: Path, listen: str) -> None:
         self.data_dir, self.listen = data_dir, listen
-        self.server = f"http://{listen}"
+        self.server = f"https://{listen}"
+        self.ca_file = data_dir / "hub" / "tls" / "ca.crt"
         self.hub: subprocess.Popen[bytes] | None = None
         self.agents: dict[str, subprocess.Popen[bytes]] = {}
         self.env = dict(os.environ)
@@ -67,7 +71,15 @@ class Fleet:
         self.hub = subprocess.Popen(cmd)
         self._wait_ready()
         token = (hub_dir / "admin.token").read_text().strip()
-        self.env.update(EDGEPLANE_SERVER=self.server, EDGEPLANE_TOKEN=token)
+        self.env.update(
+            EDGEPLANE_SERVER=self.server,
+            EDGEPLANE_TOKEN=token,
+            EDGEPLANE_CERTIFICATE_AUTHORITY=str(self.ca_file),
+        )
+
+    @property
+    def verify(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
 
     def _wait_ready(self, timeout: float = 60) -> None:
         assert self.hub is not None
@@ -77,9 +89,12 @@ class Fleet:
                 code = self.hub.returncode
                 sys.exit(f"demo: the hub exited with code {code} (is {self.server} in use?)")
             try:
-                if httpx.get(f"{self.server}/readyz", timeout=1).status_code == 200:
+                ready = self.ca_file.exists() and httpx.get(
+                    f"{self.server}/readyz", timeout=1, verify=self.verify
+                )
+                if ready and ready.status_code == 200:
                     return
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ssl.SSLError):
                 pass
             time.sleep(0.1)
         sys.exit(f"demo: the hub at {self.server} did not become ready within {timeout:.0f}s")
@@ -107,10 +122,18 @@ class Fleet:
                     "site", "token", "--labels", pairs, "--ttl", "10m", "-o", "json", quiet=True
                 )
             )
-            cmd += ["--join", answer["token"]]
+            # In a file only we can read: a command line is visible to every user.
+            token_file = self.join_token_file(name)
+            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(answer["token"] + "\n")
+            cmd += ["--join-token-file", str(token_file)]
         log = open(site_dir / "agent.log", "ab")  # noqa: SIM115 - the agent owns it
         self.agents[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         print(f"  agent for {name:<18} {pairs_of(labels)}  (log: {site_dir / 'agent.log'})")
+
+    def join_token_file(self, name: str) -> Path:
+        return self.data_dir / "sites" / f"{name}.join-token"
 
     def stop(self) -> None:
         for agent in self.agents.values():
@@ -134,7 +157,9 @@ def pairs_of(labels: dict[str, str]) -> str:
 
 def get(fleet: Fleet, path: str) -> Any:
     headers = {"Authorization": f"Bearer {fleet.env['EDGEPLANE_TOKEN']}"}
-    response = httpx.get(f"{fleet.server}{API}/{path}", headers=headers, timeout=10)
+    response = httpx.get(
+        f"{fleet.server}{API}/{path}", headers=headers, timeout=10, verify=fleet.verify
+    )
     response.raise_for_status()
     return response.json()
 
@@ -148,6 +173,8 @@ def wait_online(fleet: Fleet, names: list[str], timeout: float) -> None:
             for s in get(fleet, "sites")["items"]
         }
         if all(phases.get(n) == "Online" for n in names):
+            for name in names:  # used up: single-use tokens are worth nothing now
+                fleet.join_token_file(name).unlink(missing_ok=True)
             return
         for name, agent in fleet.agents.items():
             if agent.poll() is not None:
