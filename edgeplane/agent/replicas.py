@@ -38,7 +38,7 @@ def split_key(key: str) -> tuple[str, int]:
     """(assignment, replica) of an instance key; a key without a replica suffix is
     replica 0 of the assignment it names."""
     assignment, separator, replica = key.rpartition(SEPARATOR)
-    if separator and replica.isdigit():
+    if separator and replica.isascii() and replica.isdigit():  # not '٣' or '²'
         return assignment, int(replica)
     return key, 0
 

@@ -16,7 +16,7 @@ site_app = typer.Typer(
 )
 app.add_typer(site_app, name="site")
 
-_TTL = re.compile(r"^(\d+)([smhd]?)$")
+_TTL = re.compile(r"([0-9]+)([smhd]?)")  # fullmatch, ASCII digits: not '٣', no final \n
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_TTL_SECONDS = 30 * 86400
 """The hub's limit for a join token (docs/agent-protocol.md), checked before asking."""
@@ -27,7 +27,7 @@ OUTPUTS = ("text", "json")
 
 def parse_ttl(text: str) -> int:
     """``90``, ``30s``, ``15m``, ``1h``, ``2d`` into seconds."""
-    match = _TTL.match(text.strip())
+    match = _TTL.fullmatch(text.strip())
     if not match or int(match[1]) == 0:
         raise ValueError(f"--ttl {text!r}: use seconds or a duration like 30s, 15m, 1h or 2d")
     seconds = int(match[1]) * _UNITS[match[2]]

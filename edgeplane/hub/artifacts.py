@@ -182,7 +182,8 @@ async def push(request: Request, name: str, version: str) -> Response:
     _checked(name, version)
     limit = request.app.state.settings.max_artifact_bytes
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    # isdigit alone takes '²' (a latin-1 header byte), which int() then refuses: a 500.
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError(
             413,
             "RequestEntityTooLarge",

@@ -60,7 +60,7 @@ class _Server(uvicorn.Server):
 
 def split_listen(listen: str) -> tuple[str, int]:
     host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise ValueError(f"--listen {listen!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
     return host.strip("[]"), int(port)
 
