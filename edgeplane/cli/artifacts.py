@@ -11,10 +11,9 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
-from rich.text import Text
 
 from edgeplane.cli.app import EXIT_USAGE, app, check_output, fail, globals_of, handles_errors
-from edgeplane.cli.output import err, human_bytes, out, print_exact, since
+from edgeplane.cli.output import cell, err, human_bytes, out, print_exact, since
 from edgeplane.cli.packing import PackError, open_artifact
 from edgeplane.client.uploads import Progress as ProgressCallback
 from edgeplane.client.uploads import upload_size
@@ -85,7 +84,7 @@ def list_artifacts(
         grid.add_column(title, no_wrap=True)
     for item in items:
         cells = (item["name"], item["version"], item["sha256"][:12], human_bytes(item["size"]))
-        grid.add_row(*(Text(c) for c in (*cells, since(item.get("createdAt")))))
+        grid.add_row(*(cell(str(c)) for c in (*cells, since(item.get("createdAt")))))
     if items:
         out.print(grid)
     else:

@@ -92,6 +92,12 @@ class SafeConsole(Console):
         return super().render(renderable, options)
 
 
+def cell(text: str) -> Text:
+    """A table cell of data: escaped first, as ``Text`` would silently drop CR and BEL,
+    and never read as markup."""
+    return Text(terminal_safe(text))
+
+
 # No emoji codes: object data like ":warning:" must print as written.
 out = SafeConsole(
     width=None if sys.stdout.isatty() else 250, highlight=False, soft_wrap=False, emoji=False
@@ -290,7 +296,7 @@ def table(info: KindInfo, items: list[Object], wide: bool, prefix: Column | None
     for title, _ in cols:
         grid.add_column(title, no_wrap=True)
     for obj in items:
-        grid.add_row(*(Text(get(obj)) for _, get in cols))  # data, never markup
+        grid.add_row(*(cell(get(obj)) for _, get in cols))
     return grid
 
 
