@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,12 @@ HUBS = {
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Two contexts, "a" current; no EDGEPLANE_* variables leaking in from outside."""
-    for var in ("EDGEPLANE_CONFIG", "EDGEPLANE_SERVER", "EDGEPLANE_TOKEN"):
+    for var in (
+        "EDGEPLANE_CONFIG",
+        "EDGEPLANE_SERVER",
+        "EDGEPLANE_TOKEN",
+        "EDGEPLANE_CERTIFICATE_AUTHORITY",
+    ):
         monkeypatch.delenv(var, raising=False)
     path = tmp_path / "config.yaml"
     add_context(path, "b", *HUBS["b"])
@@ -139,3 +145,60 @@ def test_broken_config_file_is_a_config_error_naming_the_file(tmp_path: Path, te
     path.write_text(text)
     with pytest.raises(ConfigError, match=str(path)):
         load_config(path)
+
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def test_a_context_keeps_the_hubs_ca_as_base64_data(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    add_context(path, "tls", "https://hub:8080", "ep_t_secret", ca_pem=CA_PEM)
+    (context,) = load_config(path)["contexts"]
+    assert base64.b64decode(context["certificate-authority-data"]).decode() == CA_PEM
+    assert resolve(path=path).ca_pem == CA_PEM
+
+
+def test_a_ca_file_flag_wins_over_the_env_and_the_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "config.yaml"
+    add_context(path, "tls", "https://hub:8080", None, ca_pem=CA_PEM)
+    flag, env = tmp_path / "flag.crt", tmp_path / "env.crt"
+    flag.write_text(CA_PEM.replace("MIIB", "FLAG"))
+    env.write_text(CA_PEM.replace("MIIB", "ENVV"))
+    monkeypatch.setenv("EDGEPLANE_CERTIFICATE_AUTHORITY", str(env))
+    assert "FLAG" in str(resolve(path=path, ca_file=flag).ca_pem)
+    assert "ENVV" in str(resolve(path=path).ca_pem)
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [("not base64!", "not base64 of a PEM"), (base64.b64encode(b"x").decode(), None)],
+    ids=["bad-base64", "not-a-certificate"],
+)
+def test_a_broken_ca_is_a_config_error(tmp_path: Path, stored: str, expected: str | None) -> None:
+    path = tmp_path / "config.yaml"
+    save_config(
+        path,
+        {
+            "current-context": "c",
+            "contexts": [
+                {"name": "c", "server": "https://h:1", "certificate-authority-data": stored}
+            ],
+        },
+    )
+    if expected:
+        with pytest.raises(ConfigError, match=expected):
+            resolve(path=path)
+    else:
+        with pytest.raises(ConfigError, match="not a PEM certificate"):
+            resolve(path=path).verify()
+
+
+def test_a_missing_ca_file_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"absent\.crt"):
+        resolve(path=tmp_path / "none.yaml", ca_file=tmp_path / "absent.crt")
+
+
+def test_without_a_ca_the_system_trust_is_used(config: Path) -> None:
+    assert resolve(path=config).verify() is True
