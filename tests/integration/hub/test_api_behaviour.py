@@ -109,7 +109,7 @@ async def test_status_subresource(client: httpx.AsyncClient) -> None:
 
 
 BAD_INPUTS = [
-    ("malformed-json", "POST", "/applications", b"{not json", {}, 400, "BadRequest", None),
+    ("malformed-json", "POST", "/applications", b"{not json", {}, 400, "BadRequest", "body"),
     ("unknown-plural", "POST", "/widgets", app_obj(), {}, 404, "NotFound", "kind"),
     (
         "wrong-api-version",
