@@ -38,7 +38,7 @@ def malformed_answer(status: int, what: str) -> ClientError:
 def from_response(response: httpx.Response) -> ClientError:
     try:
         body: Any = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict) and "reason" in body:
         return ClientError(

@@ -135,7 +135,7 @@ def _event(line: str) -> Object | None:
         return None
     try:
         event = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # also JSON nested past the stack
         event = None
     if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
         raise malformed_answer(200, "a watch event is not a JSON object with an object")
@@ -146,7 +146,7 @@ def _object(response: httpx.Response) -> Object:
     """The JSON object the hub answered; a ClientError (not a traceback) otherwise."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
         raise malformed_answer(response.status_code, "the answer is not a JSON object")
