@@ -3,8 +3,10 @@ status, fetch the artifacts its assignments name, and serve its own request queu
 
 ``site_rule`` is the pure table (method and path in, a ``Rule`` out); ``SiteAuthorizer``
 adds the checks that need the store (is this assignment ours, does one of ours name
-this artifact) and narrows assignment lists and watches to the site's own label.
-Anything not in the table is 403.
+this artifact). Assignment lists and watches are narrowed to the site's own label by
+``site_requirement``: a ``Requirement`` object that the middleware hands to the list
+handler in the ASGI scope, never text that is parsed again (a name ending in a newline
+once re-parsed to another site's). Anything not in the table is 403.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode
 
-from edgeplane.api.selectors import parse_selector
+from edgeplane.api.selectors import Operator, Requirement, Selector
 from edgeplane.api.wellknown import SITE_LABEL
 from edgeplane.hub.errors import ApiError
 from edgeplane.store.errors import NotFound
@@ -40,31 +41,32 @@ class Rule:
 
 
 _RULES: list[tuple[set[str], re.Pattern[str], Check]] = [
-    ({"GET"}, re.compile(rf"^{API}/sites/(?P<n>[^/]+)$"), Check.OWN_SITE),
-    ({"PUT", "PATCH"}, re.compile(rf"^{API}/sites/(?P<n>[^/]+)/status$"), Check.OWN_SITE),
-    ({"GET"}, re.compile(rf"^{API}/sites/(?P<n>[^/]+)/requests$"), Check.OWN_SITE),
-    ({"POST"}, re.compile(rf"^{API}/sites/(?P<n>[^/]+)/requests/[^/]+$"), Check.OWN_SITE),
+    ({"GET"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)"), Check.OWN_SITE),
+    ({"PUT", "PATCH"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/status"), Check.OWN_SITE),
+    ({"GET"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/requests"), Check.OWN_SITE),
+    ({"POST"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/requests/[^/]+"), Check.OWN_SITE),
     # Taking its new credential while a rotation is pending (hub/tokens.py).
-    ({"POST"}, re.compile(rf"^{API}/sites/(?P<n>[^/]+)/credential$"), Check.OWN_SITE),
-    ({"GET"}, re.compile(rf"^{API}/assignments$"), Check.NARROW_LIST),
-    ({"GET"}, re.compile(rf"^{API}/assignments/(?P<n>[^/]+)$"), Check.OWN_ASSIGNMENT),
+    ({"POST"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/credential"), Check.OWN_SITE),
+    ({"GET"}, re.compile(rf"{API}/assignments"), Check.NARROW_LIST),
+    ({"GET"}, re.compile(rf"{API}/assignments/(?P<n>[^/]+)"), Check.OWN_ASSIGNMENT),
     (
         {"PUT", "PATCH"},
-        re.compile(rf"^{API}/assignments/(?P<n>[^/]+)/status$"),
+        re.compile(rf"{API}/assignments/(?P<n>[^/]+)/status"),
         Check.OWN_ASSIGNMENT,
     ),
     (
         {"GET"},
-        re.compile(rf"^{API}/artifacts/(?P<n>[^/]+/[^/]+)(/content)?$"),
+        re.compile(rf"{API}/artifacts/(?P<n>[^/]+/[^/]+)(/content)?"),
         Check.NAMED_ARTIFACT,
     ),
 ]
 
 
 def site_rule(method: str, path: str) -> Rule:
-    """The check a site's request needs; DENY for everything not listed."""
+    """The check a site's request needs; DENY for everything not listed. Paths are
+    matched whole: ``$`` would let a final newline through."""
     for methods, pattern, check in _RULES:
-        if method in methods and (match := pattern.match(path)):
+        if method in methods and (match := pattern.fullmatch(path)):
             return Rule(check, match.groupdict().get("n") or "")
     return Rule(Check.DENY)
 
@@ -78,13 +80,21 @@ def forbidden(site: str, method: str, path: str) -> ApiError:
     )
 
 
-def narrowed_query(query: bytes, site: str) -> bytes:
-    """The query string with ``labelSelector`` ANDed with this site's label."""
-    params = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-    given = next((v for k, v in params if k == "labelSelector"), "")
-    own = f"{SITE_LABEL}={site}"
-    rest = [(k, v) for k, v in params if k != "labelSelector"]
-    return urlencode([*rest, ("labelSelector", f"{given},{own}" if given else own)]).encode()
+NARROWING = "narrowing"
+"""The key in the ASGI scope's state under which a site's ``Requirement`` travels."""
+
+
+def site_requirement(site: str) -> Requirement:
+    """``edgeplane.io/site`` equal to exactly ``site``: built, not parsed, so whatever
+    the credential's subject holds can only ever match that very string."""
+    return Requirement(SITE_LABEL, Operator.IN, (site,))
+
+
+def narrowed(selector: Selector, requirement: Requirement | None) -> Selector:
+    """``selector`` ANDed with a site's ``requirement`` (unchanged for admins)."""
+    if requirement is None:
+        return selector
+    return Selector((*selector.requirements, requirement))
 
 
 class SiteAuthorizer:
@@ -114,7 +124,7 @@ class SiteAuthorizer:
                 return False  # 403, not 404: a site learns nothing of others' names
             return bool(assignment["spec"].get("site") == site)
         name, _, version = rule.name.partition("/")
-        page = await self._store.list("Assignment", parse_selector(f"{SITE_LABEL}={site}"))
+        page = await self._store.list("Assignment", Selector((site_requirement(site),)))
         for assignment in page.items:
             process = assignment["spec"].get("workload", {}).get("process") or {}
             for artifact in process.get("artifacts") or []:

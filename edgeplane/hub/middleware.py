@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from edgeplane.hub.auth import Authenticator
-from edgeplane.hub.authz import Check, SiteAuthorizer, narrowed_query
+from edgeplane.hub.authz import NARROWING, Check, SiteAuthorizer, site_requirement
 from edgeplane.hub.errors import ApiError, unauthorized
 from edgeplane.hub.metrics import HubMetrics
 
@@ -61,7 +61,8 @@ class AuthMiddleware:
             except ApiError as e:
                 return await _send_error(e, send)
             if rule.check is Check.NARROW_LIST:
-                scope["query_string"] = narrowed_query(scope["query_string"], principal.subject)
+                # A Requirement object, ANDed by the list handler: never re-parsed text.
+                scope.setdefault("state", {})[NARROWING] = site_requirement(principal.subject)
         elif principal.role != "admin":
             return await _send_error(unauthorized(), send)
         scope.setdefault("state", {})["principal"] = principal

@@ -14,11 +14,11 @@ from fastapi.responses import StreamingResponse
 
 from edgeplane import __version__
 from edgeplane.api.kinds import API_VERSION, KINDS, KindInfo, by_plural
-from edgeplane.api.selectors import parse_selector
 from edgeplane.api.validation import to_wire, validate_object
 from edgeplane.hub.admission import warning_headers
 from edgeplane.hub.bodies import body_metadata, invalid, parse_object
 from edgeplane.hub.errors import ApiError, bad_request
+from edgeplane.hub.listing import check_not_future, list_page, parse_list_query
 from edgeplane.hub.patch import merge_patch
 from edgeplane.hub.watch import WatchRequest, stream
 from edgeplane.store.protocol import Object, Store
@@ -92,28 +92,20 @@ async def list_or_watch(
     request: Request,
     plural: str,
     label_selector: str | None = Query(None, alias="labelSelector"),
-    limit: int | None = Query(None, ge=1, le=1000),
+    limit: str | None = Query(None, description="1 to 1000, ASCII digits"),
     continue_: str | None = Query(None, alias="continue"),
     watch: bool = False,
     resource_version: str | None = Query(None, alias="resourceVersion"),
 ) -> Response:
     info, store = by_plural(plural), _store(request)
-    selector = parse_selector(label_selector)
+    query = parse_list_query(request, label_selector, limit, continue_, resource_version)
     if watch:
+        settings = request.app.state.settings
+        since = query.resource_version
         return await _watch(
-            request,
-            store,
-            WatchRequest(
-                info,
-                selector,
-                _parse_rv(resource_version),
-                request.app.state.settings.bookmark_seconds,
-            ),
+            request, store, WatchRequest(info, query.selector, since, settings.bookmark_seconds)
         )
-    try:
-        page = await store.list(info.kind, selector, limit, continue_)
-    except ValueError as e:
-        raise bad_request(str(e), "continue") from e
+    page = await list_page(store, info.kind, query)
     metadata: dict[str, str] = {"resourceVersion": str(page.resource_version)}
     if page.continue_token:
         metadata["continue"] = page.continue_token
@@ -121,18 +113,8 @@ async def list_or_watch(
     return ObjectResponse({**body, "items": page.items})
 
 
-def _parse_rv(value: str | None) -> int | None:
-    if value in (None, ""):
-        return None
-    if not value.isdigit():
-        raise bad_request(
-            f"resourceVersion {value!r} is not a number: use one the hub returned",
-            "resourceVersion",
-        )
-    return int(value)
-
-
 async def _watch(request: Request, store: Store, watch: WatchRequest) -> StreamingResponse:
+    await check_not_future(store, watch.since)
     if watch.since and watch.since < await store.compacted_resource_version():
         oldest = await store.compacted_resource_version()
         raise ApiError(

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 
 from edgeplane.api.selectors import Selector
 from edgeplane.store import objects as bookkeeping
-from edgeplane.store.continuation import decode_continue, encode_continue
+from edgeplane.store.continuation import ContinueTokens, new_secret
 from edgeplane.store.errors import AlreadyExists, Gone, NotFound
 from edgeplane.store.protocol import EventType, ListResult, Object, TokenRecord, WatchEvent
 
@@ -29,6 +29,7 @@ class MemoryStore:
         self._events: list[WatchEvent] = []
         self._rv = 0
         self._compacted = 0
+        self._continue = ContinueTokens(new_secret())
         self._changed = asyncio.Event()
         self._closed = False
 
@@ -55,13 +56,14 @@ class MemoryStore:
         limit: int | None = None,
         continue_token: str | None = None,
     ) -> ListResult:
-        after, rv = decode_continue(continue_token) if continue_token else ("", self._rv)
+        tokens = self._continue
+        after, rv = tokens.decode(continue_token, kind) if continue_token else ("", self._rv)
         names = sorted(n for k, n in self._objects if k == kind and n > after)
         found = [self._objects[(kind, n)] for n in names]
         found = [o for o in found if not selector or selector.matches(bookkeeping.labels_of(o))]
         page = found[:limit] if limit else found
         more = len(found) > len(page)
-        token = encode_continue(page[-1]["metadata"]["name"], rv) if more else None
+        token = tokens.encode(kind, page[-1]["metadata"]["name"], rv) if more else None
         return ListResult(copy.deepcopy(page), rv, token)
 
     async def replace(self, obj: Object) -> Object:

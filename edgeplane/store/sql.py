@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from edgeplane.api.selectors import Selector
 from edgeplane.store import objects as bookkeeping
-from edgeplane.store.continuation import decode_continue, encode_continue
+from edgeplane.store.continuation import ContinueTokens, load_secret, new_secret
 from edgeplane.store.driver_errors import translated
 from edgeplane.store.engine import create_engine, lock_for_migration
 from edgeplane.store.errors import AlreadyExists, Gone, NotFound, StoreError
@@ -88,6 +88,7 @@ class SqlStore:
         self._compactor: asyncio.Task[None] | None = None
         self._statistics: PlannerStatistics | None = None
         self._closing = asyncio.Event()
+        self._continue = ContinueTokens(new_secret())  # replaced by the store's own at open
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -112,6 +113,7 @@ class SqlStore:
                 async with self._engine.begin() as conn:
                     await lock_for_migration(conn)
                     await conn.run_sync(upgrade)
+                    self._continue = ContinueTokens(await load_secret(conn))
                 break
             except (SQLAlchemyError, OSError) as e:
                 await self._engine.dispose()
@@ -164,7 +166,7 @@ class SqlStore:
         limit: int | None = None,
         continue_token: str | None = None,
     ) -> ListResult:
-        after, rv = decode_continue(continue_token) if continue_token else ("", None)
+        after, rv = self._continue.decode(continue_token, kind) if continue_token else ("", None)
         page = min(limit or PAGE_MAX * 100, PAGE_MAX * 100)
         query = sa.select(objects.c.name, objects.c.body).where(objects.c.kind == kind)
         query = query.where(objects.c.name > after).order_by(objects.c.name).limit(page + 1)
@@ -176,7 +178,7 @@ class SqlStore:
             rows = (await conn.execute(query)).all()
         items = [json.loads(row.body) for row in rows[:page]]
         more = len(rows) > page
-        token = encode_continue(rows[page - 1].name, rv) if more else None
+        token = self._continue.encode(kind, rows[page - 1].name, rv) if more else None
         return ListResult(items, rv, token)
 
     async def current_resource_version(self) -> int:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 import pytest
 
-from edgeplane.hub.authz import Check, Rule, narrowed_query, site_rule
+from edgeplane.api.selectors import parse_selector
+from edgeplane.hub.authz import Check, Rule, narrowed, site_requirement, site_rule
 
 API = "/api/v1alpha1"
 
@@ -58,14 +57,38 @@ def test_site_rules(method: str, path: str, rule: Rule) -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "selector"),
+    ("given", "labels", "matches"),
     [
-        (b"", "edgeplane.io/site=s1"),
-        (b"watch=true&labelSelector=app%3Dx", "app=x,edgeplane.io/site=s1"),
-        (b"labelSelector=edgeplane.io%2Fsite%3Ds2", "edgeplane.io/site=s2,edgeplane.io/site=s1"),
+        ("", {"edgeplane.io/site": "s1"}, True),
+        ("app=x", {"edgeplane.io/site": "s1", "app": "x"}, True),
+        ("app=x", {"edgeplane.io/site": "s1", "app": "y"}, False),
+        ("edgeplane.io/site=s2", {"edgeplane.io/site": "s2"}, False),
+        ("edgeplane.io/site in (s1,s2)", {"edgeplane.io/site": "s2"}, False),
+        ("!edgeplane.io/site", {}, False),
     ],
-    ids=["none", "anded", "another-site-matches-nothing"],
+    ids=["none", "anded", "anded-other", "another-site", "a-set-with-ours", "absent"],
 )
-def test_lists_are_narrowed_to_the_site(query: bytes, selector: str) -> None:
-    narrowed = parse_qs(narrowed_query(query, "s1").decode())
-    assert narrowed["labelSelector"] == [selector]
+def test_lists_are_narrowed_to_the_site(given: str, labels: dict[str, str], matches: bool) -> None:
+    assert narrowed(parse_selector(given), site_requirement("s1")).matches(labels) is matches
+
+
+@pytest.mark.parametrize("subject", ["s1\n", "s1 ", "s1,edgeplane.io/site=s2", "s1)"], ids=repr)
+def test_a_subject_is_matched_whole_never_parsed(subject: str) -> None:
+    """Whatever a credential's subject holds, it matches only a site of that very name."""
+    selector = narrowed(parse_selector(""), site_requirement(subject))
+    assert not selector.matches({"edgeplane.io/site": "s1"})
+    assert not selector.matches({"edgeplane.io/site": "s2"})
+    assert selector.matches({"edgeplane.io/site": subject})
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", f"{API}/assignments\n"),
+        ("PUT", f"{API}/sites/s1/status\n"),
+        ("PATCH", f"{API}/assignments/a/status\n"),
+    ],
+    ids=repr,
+)
+def test_paths_with_a_final_newline_are_denied(method: str, path: str) -> None:
+    assert site_rule(method, path) == Rule(Check.DENY)

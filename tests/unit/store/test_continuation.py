@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
-from edgeplane.store.continuation import decode_continue, encode_continue
+from edgeplane.store.continuation import ContinueTokens
+
+TOKENS = ContinueTokens(b"k" * 32)
 
 
 @pytest.mark.parametrize(
@@ -13,16 +18,58 @@ from edgeplane.store.continuation import decode_continue, encode_continue
     ids=["short", "large-rv", "dns-chars", "unicode"],
 )
 def test_round_trip(after: str, rv: int) -> None:
-    token = encode_continue(after, rv)
+    token = TOKENS.encode("Site", after, rv)
     assert "=" not in token and "/" not in token and "+" not in token
-    assert decode_continue(token) == (after, rv)
+    assert TOKENS.decode(token, "Site") == (after, rv)
+
+
+def _b64(raw: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+
+
+def _forged_rv() -> str:
+    """A real token with its version raised: the signature no longer fits."""
+    mac = TOKENS.encode("Site", "a", 5).partition(".")[2]
+    return f"{_b64({'k': 'Site', 'after': 'a', 'rv': 10**12})}.{mac}"
 
 
 @pytest.mark.parametrize(
     "token",
-    ["", "!!!", "e30", "WzFd", "eyJhZnRlciI6MSwicnYiOjJ9", "eyJhZnRlciI6ImEiLCJydiI6dHJ1ZX0"],
-    ids=["empty", "not-base64", "no-fields", "a-list", "after-not-str", "rv-bool"],
+    [
+        "",
+        "!!!",
+        "e30",
+        "WzFd",
+        "eyJhZnRlciI6ImEiLCJydiI6MX0",  # the unsigned tokens of earlier hubs
+        _b64({"k": "Site", "after": "a", "rv": 1}) + ".AAAAAAAAAAAAAAAAAAAAAA",
+        _forged_rv(),
+        ContinueTokens(b"o" * 32).encode("Site", "a", 1),
+        TOKENS.encode("Site", "a", 1) + "x",
+        "٣." + TOKENS.encode("Site", "a", 1).partition(".")[2],
+    ],
+    ids=[
+        "empty",
+        "not-base64",
+        "no-fields",
+        "a-list",
+        "unsigned",
+        "zero-mac",
+        "raised-version",
+        "another-store",
+        "mac-extended",
+        "unicode-payload",
+    ],
 )
 def test_foreign_tokens_are_refused_with_advice(token: str) -> None:
     with pytest.raises(ValueError, match="start the list again without continue"):
-        decode_continue(token)
+        TOKENS.decode(token, "Site")
+
+
+def test_a_token_does_not_carry_over_to_another_kind() -> None:
+    with pytest.raises(ValueError, match="belongs to a list of Site, not of Assignment"):
+        TOKENS.decode(TOKENS.encode("Site", "a", 1), "Assignment")
+
+
+def test_a_short_secret_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        ContinueTokens(b"short")
