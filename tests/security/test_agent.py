@@ -1,0 +1,269 @@
+"""Class 5, the agent: what a site's files show to other users, what a workload can
+reach, and whether a hostile workload can stop its supervision or aim the agent's
+probes elsewhere. Real agents against a real hub; admission against a real hub.
+
+Each test failed on the code before issue 9 (6a13aa7): state.db and logs took the
+umask's mode, a workload read ``../../../../credential`` from its working directory,
+``runAs`` did not exist, a probe answer ``HTTP/1.0 \\xb200`` ended supervision (the
+crashed workload was never restarted), and probes to any host or with CR/LF in their
+path were admitted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import stat
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.fleet import API, Agent, Fleet, wait_for
+from tests.support.hub import HubProcess, running_hub
+
+SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "/usr/bin/python3"
+"""A python other users can execute (the virtualenv's lives under /root, 0700)."""
+
+
+def app(name: str, **process: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "edgeplane.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name},
+        "spec": {
+            "workload": {"process": {"terminationGracePeriodSeconds": 2, **process}},
+            "placement": {"mode": "EverySite"},
+        },
+    }
+
+
+def status_of(fleet: Fleet, name: str, site: str) -> dict[str, Any]:
+    return dict(fleet.assignments(name).get(site, {}).get("status") or {})
+
+
+def logs_of(agent: Agent) -> str:
+    logs = agent.data_dir / "runtime" / "process" / "logs"
+    return "".join(p.read_text(errors="replace") for p in sorted(logs.glob("*.log")))
+
+
+@contextlib.contextmanager
+def umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.fixture(scope="module")
+def admission_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """One hub for the admission tables: each case leaves the store as it was."""
+    data = tmp_path_factory.mktemp("admission") / "hub"
+    data.mkdir()
+    with running_hub(data) as process:
+        yield process
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A directory every user can pass through (pytest's tmp_path is 0700 root's), for
+    the workload dir of agents whose workloads run as another user."""
+    root = Path(tempfile.mkdtemp(prefix="edgeplane-workloads-"))
+    os.chmod(root, 0o755)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# -- 1. the data dir is the agent's alone, whatever the umask ------------------------
+
+
+def test_data_dir_0700_and_files_0600_under_umask_000(fleet: Fleet) -> None:
+    with umask(0):
+        agent = fleet.add_agent("a")
+    secret = {"name": "API_KEY", "value": "s3cr3t"}
+    script = "print('started', flush=True); import time; time.sleep(600)"
+    fleet.ok(
+        "POST", "/applications", app("w", command=sys.executable, args=["-c", script], env=[secret])
+    )
+    wait_for(lambda: status_of(fleet, "w", "a").get("phase") == "Running", "w running")
+    wait_for(lambda: "started" in logs_of(agent), "w's first line in its log")
+
+    seen: dict[str, int] = {}
+    for path in [agent.data_dir, *agent.data_dir.rglob("*")]:
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            continue
+        seen[str(path.relative_to(agent.data_dir))] = stat.S_IMODE(mode)
+    expected = {p: (0o700 if (agent.data_dir / p).is_dir() else 0o600) for p in seen}
+    assert seen == expected
+    for must in ("credential", "state.db", "state.db-wal", "state.db-shm"):
+        assert must in seen, f"{must} not found in {sorted(seen)}"
+    assert any(p.endswith(".log") for p in seen) and any(p.endswith(".json") for p in seen)
+
+
+# -- 2. the credential is out of the workload's reach ----------------------------------
+
+READ_UPWARDS = """
+import json, os, sys
+found = {}
+for k in range(1, 9):
+    path = "../" * k + "credential"
+    try:
+        found[path] = open(path).read()
+    except OSError as e:
+        found[path] = type(e).__name__
+for path in sys.argv[1:]:
+    try:
+        found[path] = open(path).read()
+    except OSError as e:
+        found[path] = type(e).__name__
+print("REPORT " + json.dumps({"uid": os.getuid(), "cwd": os.getcwd(), "found": found}), flush=True)
+"""
+
+
+def report(agent: Agent) -> dict[str, Any]:
+    for line in logs_of(agent).splitlines():
+        if line.startswith("REPORT "):
+            return dict(json.loads(line.removeprefix("REPORT ")))
+    raise AssertionError(f"the workload reported nothing; its log: {logs_of(agent)!r}")
+
+
+def test_no_ancestor_of_a_workloads_directory_holds_the_credential(fleet: Fleet) -> None:
+    agent = fleet.add_agent("a")
+    body = app("peek", command=sys.executable, args=["-c", READ_UPWARDS], restartPolicy="Never")
+    fleet.ok("POST", "/applications", body)
+    wait_for(lambda: status_of(fleet, "peek", "a").get("phase") == "Succeeded", "peek done")
+
+    credential = (agent.data_dir / "credential").read_text()
+    seen = report(agent)
+    assert all(credential not in text for text in seen["found"].values()), seen
+    assert not Path(seen["cwd"]).is_relative_to(agent.data_dir)
+
+
+def test_a_workload_run_as_another_user_cannot_read_the_agents_files(
+    fleet: Fleet, open_dir: Path
+) -> None:
+    agent = fleet.add_agent("a", None, "--workload-dir", str(open_dir / "a"))
+    secrets = [agent.data_dir / "credential", agent.data_dir / "state.db"]
+    args = ["-c", READ_UPWARDS, *map(str, secrets)]
+    body = app(
+        "peek", command=SYSTEM_PYTHON, args=args, restartPolicy="Never", runAs={"user": "nobody"}
+    )
+    fleet.ok("POST", "/applications", body)
+    wait_for(lambda: status_of(fleet, "peek", "a").get("phase") == "Succeeded", "peek done")
+
+    seen = report(agent)
+    assert seen["uid"] == pwd.getpwnam("nobody").pw_uid
+    assert {seen["found"][str(p)] for p in secrets} == {"PermissionError"}
+    credential = secrets[0].read_text()
+    assert all(credential not in text for text in seen["found"].values()), seen
+
+
+def test_a_run_as_the_site_cannot_honour_is_a_status_not_a_crash(fleet: Fleet) -> None:
+    fleet.add_agent("a")
+    script = "import time; time.sleep(600)"
+    body = app("ghost", command=sys.executable, args=["-c", script], runAs={"user": "no-such-user"})
+    fleet.ok("POST", "/applications", body)
+
+    def refused() -> dict[str, Any] | None:
+        status = status_of(fleet, "ghost", "a")
+        return status if status.get("reason") == "RunAsFailed" else None
+
+    status = wait_for(refused, "ghost's status to say why it does not run")
+    assert "no user 'no-such-user' at this site" in status["message"]
+    assert status["phase"] == "CrashLoopBackOff" and status.get("ready") == 0
+
+
+# -- 3. nothing a workload answers stops its supervision -----------------------------
+
+GARBAGE_THEN_CRASH = """
+import os, socket, time
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", int(os.environ["PORT"])))
+server.listen()
+conn, _ = server.accept()
+conn.recv(4096)
+conn.sendall(b"HTTP/1.0 \\xb200 OK\\r\\n\\r\\n")
+conn.close()
+time.sleep(0.5)
+raise SystemExit(3)
+"""
+
+
+def test_garbage_probe_answer_then_crash_is_restarted(fleet: Fleet) -> None:
+    fleet.add_agent("a")
+    body = app(
+        "liar",
+        command=sys.executable,
+        args=["-c", GARBAGE_THEN_CRASH],
+        ports=[{"name": "http"}],
+        healthCheck={"http": {"port": "http", "path": "/healthz"}, "periodSeconds": 1},
+    )
+    fleet.ok("POST", "/applications", body)
+
+    def restarted_twice() -> dict[str, Any] | None:
+        status = status_of(fleet, "liar", "a")
+        return status if status.get("restarts", 0) >= 2 else None
+
+    status = wait_for(restarted_twice, "the crashed workload to be restarted, twice")
+    assert status["phase"] in {"CrashLoopBackOff", "Running"}
+
+
+def assert_refused(hub: HubProcess, body: dict[str, Any], field: str) -> None:
+    answer = httpx.post(f"{hub.url}{API}/applications", json=body, headers=hub.headers())
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == field
+    gone = httpx.get(f"{hub.url}{API}/applications/p", headers=hub.headers())
+    assert gone.status_code == 404
+
+
+# -- 4. probes reach only the workload's own ports on loopback -------------------------
+
+BAD_PROBES = [
+    ("other-host", {"http": {"port": "http", "host": "10.0.0.1"}}, "healthCheck.http.host"),
+    ("name-lookup", {"tcp": {"port": "http", "host": "metadata.internal"}}, "healthCheck.tcp.host"),
+    ("crlf", {"http": {"port": "http", "path": "/h\r\nX-Evil: 1"}}, "healthCheck.http.path"),
+    ("space", {"http": {"port": "http", "path": "/h HTTP/1.1"}}, "healthCheck.http.path"),
+    ("newline-tail", {"http": {"port": "http", "path": "/h\n"}}, "healthCheck.http.path"),
+    ("not-its-port", {"tcp": {"port": 22}}, "healthCheck"),
+    ("not-its-name", {"http": {"port": "admin"}}, "healthCheck"),
+]
+
+
+@pytest.mark.parametrize(
+    ("check", "field"), [b[1:] for b in BAD_PROBES], ids=[b[0] for b in BAD_PROBES]
+)
+def test_probes_elsewhere_are_refused_at_admission(
+    admission_hub: HubProcess, check: dict[str, Any], field: str
+) -> None:
+    body = app("p", command="x", ports=[{"name": "http"}], healthCheck=check)
+    assert_refused(admission_hub, body, f"spec.workload.process.{field}")
+
+
+BAD_RUN_AS = [
+    ("newline-tail", {"user": "nobody\n"}, "runAs.user"),
+    ("space", {"user": "nobody", "group": "no group"}, "runAs.group"),
+    ("unicode-digits", {"user": "\u0661\u0662"}, "runAs.user"),
+    ("too-large-id", {"user": "99999999999"}, "runAs.user"),
+]
+
+
+@pytest.mark.parametrize(
+    ("run_as", "field"), [b[1:] for b in BAD_RUN_AS], ids=[b[0] for b in BAD_RUN_AS]
+)
+def test_bad_run_as_is_refused_at_admission(
+    admission_hub: HubProcess, run_as: dict[str, Any], field: str
+) -> None:
+    body = app("p", command="x", runAs=run_as)
+    assert_refused(admission_hub, body, f"spec.workload.process.{field}")
