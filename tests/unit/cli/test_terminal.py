@@ -4,10 +4,13 @@ and YAML that apply it, so text from sites never reaches a terminal raw."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import sys
 import unicodedata
+from typing import Any
 
+import httpx
 import pytest
 import yaml
 from rich.table import Table
@@ -104,3 +107,27 @@ def test_yaml_quotes_and_escapes_control_characters_and_reads_back() -> None:
 def test_logs_keep_lines_and_tabs(capsys: pytest.CaptureFixture[str]) -> None:
     print_log("one\n\ttwo\x1b[2K\rthree")
     assert capsys.readouterr().out == "one\n\ttwo\\x1b[2K\\rthree\n"
+
+
+HOSTILE = "x\x1b]52;c;aGk=\x07\r\nforged"
+
+
+def test_explain_errors_and_watch_events_are_escaped(mock_cli: Any) -> None:
+    def hub(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/explain"):
+            body = {"sites": [HOSTILE], "wanted": 1, "reasons": [HOSTILE]}
+            return httpx.Response(200, json=body)
+        if request.url.params.get("watch"):
+            obj = {"metadata": {"name": "s", "resourceVersion": "2"}, "status": {}}
+            event = {"type": "ERROR", "object": {**obj, "message": HOSTILE}}
+            return httpx.Response(200, text=json.dumps(event) + "\n")
+        if request.url.path.endswith("/sites"):
+            meta = {"resourceVersion": "1"}
+            return httpx.Response(200, json={"items": [], "metadata": meta})
+        return httpx.Response(404, json={"reason": "NotFound", "message": HOSTILE})
+
+    run = mock_cli(hub)
+    for args in (("explain", "web"), ("describe", "site", "s"), ("get", "sites", "-w")):
+        result = run(*args)
+        assert not RAW.search(result.stdout + result.stderr), (args, result.stdout, result.stderr)
+        assert "\\x1b]52;c;aGk=\\x07\\r\\nforged" in result.stdout + result.stderr, args
