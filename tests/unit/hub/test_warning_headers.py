@@ -14,7 +14,7 @@ from edgeplane.hub.warning_headers import MAX_WARNINGS_CHARS, warning_header
 def sent_and_read(warnings: list[str]) -> list[str]:
     """The header as h11 puts it on the wire (raising on what it refuses), read by the
     client as the CLI does."""
-    headers = [(k, v.encode("latin-1")) for k, v in warning_header(warnings).items()]
+    headers = [(k.encode(), v.encode("latin-1")) for k, v in warning_header(warnings).items()]
     h11.Response(status_code=200, headers=headers)  # h11's own validation
     response = httpx.Response(200, headers=headers)
     return warnings_of(response)
