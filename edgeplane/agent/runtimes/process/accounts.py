@@ -66,8 +66,10 @@ def resolve_run_as(
 
 
 def _name(what: str, value: object) -> str:
-    if not isinstance(value, str) or (problem := account_problem(what, value)):
-        raise RunAsError(f"runAs.{what}: {problem if isinstance(value, str) else 'missing'}")
+    if not isinstance(value, str):
+        raise RunAsError(f"runAs.{what}: must be a name or id, as a string")
+    if problem := account_problem(what, value):
+        raise RunAsError(f"runAs.{what}: {problem}")
     return value
 
 

@@ -1,0 +1,160 @@
+"""Probes: aimed only at the workload's own ports on loopback, with a request line built
+from checked parts, and answers read strictly (the status line alone, bounded in size
+and time). Whatever comes back, a probe passes or raises ``ProbeFailed``, nothing else.
+
+Real sockets on loopback: a tiny asyncio server answers what each case says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from edgeplane.agent.runtimes.process.probes import (
+    MAX_STATUS_LINE,
+    HealthCheck,
+    ProbeFailed,
+    probe,
+)
+
+Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[Answer], Awaitable[int]]]:
+    servers: list[asyncio.Server] = []
+    requests: list[bytes] = []
+
+    async def start(answer: Answer) -> int:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            requests.append(await reader.readuntil(b"\r\n\r\n"))
+            try:
+                await answer(reader, writer)
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    yield start
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+def replying(data: bytes) -> Answer:
+    async def answer(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(data)
+        await writer.drain()
+
+    return answer
+
+
+async def silent(reader: asyncio.StreamReader, _: asyncio.StreamWriter) -> None:
+    await reader.read()  # never answers; the probe's timeout ends it
+
+
+def http(port: Any = "http", **target: Any) -> HealthCheck:
+    check = HealthCheck.parse({"http": {"port": port, **target}, "timeoutSeconds": 0.5})
+    assert check is not None
+    return check
+
+
+ANSWERS = [
+    ("ok", b"HTTP/1.0 200 OK\r\n\r\n", None),
+    ("ok-1.1-no-reason", b"HTTP/1.1 204\r\n\r\n", None),
+    ("redirect", b"HTTP/1.1 302 Found\r\nLocation: /\r\n\r\n", None),
+    ("superscript-two", b"HTTP/1.0 \xb200 OK\r\n\r\n", "no HTTP answer"),
+    ("arabic-digits", "HTTP/1.0 \u0662\u0660\u0660 OK\r\n".encode(), "no HTTP answer"),
+    ("server-error", b"HTTP/1.0 500 Oops\r\n\r\n", "answered 500"),
+    ("not-http", b"SSH-2.0-OpenSSH_9.6\r\n", "no HTTP answer"),
+    ("nul-in-reason", b"HTTP/1.0 200 O\x00K\r\n\r\n", "no HTTP answer"),
+    ("no-line-end", b"HTTP/1.0 200 OK", "no HTTP answer"),
+    ("empty", b"", "no HTTP answer"),
+    ("huge-line", b"HTTP/1.0 200 " + b"x" * (MAX_STATUS_LINE * 4) + b"\r\n", "no HTTP answer"),
+]
+
+
+@pytest.mark.parametrize(("data", "error"), [a[1:] for a in ANSWERS], ids=[a[0] for a in ANSWERS])
+async def test_http_answers_are_parsed_strictly(
+    serve: Callable[[Answer], Awaitable[int]], data: bytes, error: str | None
+) -> None:
+    port = await serve(replying(data))
+    if error is None:
+        await probe(http(), {"http": port}, {})
+        return
+    with pytest.raises(ProbeFailed, match=error):
+        await probe(http(), {"http": port}, {})
+
+
+async def test_a_silent_workload_times_out(serve: Callable[[Answer], Awaitable[int]]) -> None:
+    port = await serve(silent)
+    with pytest.raises(ProbeFailed, match=r"timed out after 0\.5 s"):
+        await probe(http(), {"http": port}, {})
+
+
+REFUSED = [
+    ("other-host", http(host="10.0.0.1"), "reach only the workload itself"),
+    ("name-to-resolve", http(host="metadata.internal"), "reach only the workload itself"),
+    ("crlf-in-path", http(path="/a\r\nHost: evil"), "path must start with '/'"),
+    ("space-in-path", http(path="/a HTTP/1.1"), "path must start with '/'"),
+    ("non-ascii-path", http(path="/\u00e9"), "path must start with '/'"),
+    ("undeclared-number", http(port=22), "port '22' is not one of the workload's ports"),
+    ("undeclared-name", http(port="admin"), "port 'admin' is not one of the workload's ports"),
+    ("number-as-text", http(port="8080"), "port '8080' is not one of the workload's ports"),
+    ("unreadable", HealthCheck.parse({"grpc": {"port": 1}}), "the agent cannot read it"),
+    ("exec-not-a-list", HealthCheck.parse({"exec": {"command": "true"}}), "list of strings"),
+]
+
+
+@pytest.mark.parametrize(("check", "error"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
+async def test_probes_elsewhere_are_refused_without_connecting(
+    check: HealthCheck, error: str
+) -> None:
+    # Port 8080 is "ours" by number; nothing listens there, and nothing is dialled.
+    with pytest.raises(ProbeFailed, match=f"refused: .*{error}"):
+        await probe(check, {"http": 9, "other": 8080}, {})
+
+
+async def test_the_request_line_holds_only_the_checked_path(
+    serve: Callable[[Answer], Awaitable[int]],
+) -> None:
+    seen: list[bytes] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.0 200 OK\r\n\r\n")
+        await writer.drain()
+
+    port = await serve(record)
+    original = asyncio.open_connection
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        reader, writer = await original(*args, **kwargs)
+        write = writer.write
+        writer.write = lambda data: (seen.append(data), write(data))[1]  # type: ignore[method-assign]
+        return reader, writer
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(asyncio, "open_connection", spy)
+        await probe(http(path="/healthz?full=1"), {"http": port}, {})
+    assert seen == [
+        f"GET /healthz?full=1 HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n"
+        "Connection: close\r\n\r\n".encode()
+    ]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"http": {"port": "http"}, "periodSeconds": float("nan")},
+        {"http": {"port": "http"}, "timeoutSeconds": -1},
+    ],
+    ids=["nan-period", "negative-timeout"],
+)
+def test_unusable_numbers_fall_back_to_the_defaults(raw: dict[str, Any]) -> None:
+    check = HealthCheck.parse(raw)
+    assert check is not None and (check.period, check.timeout) == (10.0, 1.0)
