@@ -179,7 +179,10 @@ def test_a_refusal_by_the_hub_names_the_document(
     cli: Run, client: HubClient, tmp_path: Path
 ) -> None:
     # Valid locally, but over the hub's body limit (1 MiB): only the hub can refuse it.
-    huge = APP.replace("annotations: {owner: ops}", "annotations: {blob: " + "x" * 1_100_000 + "}")
+    # (Not in an annotation: annotations are bounded to 256 KiB by the API itself.)
+    huge = APP.replace(
+        "args: [-m, http.server]", "args: [-m, http.server, " + "x" * 1_100_000 + "]"
+    )
     result = cli("apply", "-f", write(tmp_path, "huge.yaml", GROUP + "---\n" + huge))
     assert result.exit_code == 1
     assert result.stdout == "sitegroup/eu created\n"
