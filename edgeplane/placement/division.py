@@ -19,32 +19,66 @@ import heapq
 import numpy as np
 
 from edgeplane.placement.fleet import Bools, Floats, Ints
+from edgeplane.placement.model import MAX_REPLICAS
 
 
 def divide(n: int, weights: Floats, caps: Floats, tiebreak: Floats | None = None) -> Ints:
     """``n`` split in proportion to ``weights``, no part above its cap. Parts with
     weight 0 get nothing; what capped parts cannot take goes to the others. Equal
-    remainders go to the higher ``tiebreak`` first, then by position."""
+    remainders go to the higher ``tiebreak`` first, then by position.
+
+    Safe for any input: ``n`` is bounded by ``MAX_REPLICAS``, weights are scaled so
+    their sum cannot overflow (non-finite ones count as 0) and each round either
+    places everything or fills a part, so there are at most ``len(weights) + 1``."""
+    n = bounded(n)
     result = np.zeros(len(weights), dtype=np.int64)
-    active = (weights > 0) & (caps >= 1)
+    w = _scaled(weights)
+    limit = np.floor(np.clip(np.nan_to_num(caps, nan=0.0, posinf=n), 0, n))
+    active = (w > 0) & (limit >= 1)
     left = n
-    while left > 0 and active.any():
-        w = np.where(active, weights, 0.0)
-        share = left * w / w.sum()
-        room = np.floor(caps) - result
-        base = np.minimum(np.floor(share), room).astype(np.int64)
+    for _ in range(len(weights) + 1):
+        if left <= 0 or not active.any():
+            break
+        mine = np.where(active, w, 0.0)
+        share = left * (mine / mine.sum())
+        base = _at_most(np.minimum(np.floor(share), limit - result).astype(np.int64), left)
         result += base
         left -= int(base.sum())
         if left > 0:
-            frac = np.where(active & (result < np.floor(caps)), share - np.floor(share), -1.0)
+            frac = np.where(active & (result < limit), share - np.floor(share), -1.0)
             # Largest remainders first; ties by position.
             ties = np.zeros(len(frac)) if tiebreak is None else tiebreak
             order = np.lexsort((np.arange(len(frac)), -ties, -frac))
             order = order[frac[order] >= 0][:left]
             result[order] += 1
             left -= len(order)
-        active &= result < np.floor(caps)
+        active &= result < limit
     return result
+
+
+def bounded(n: int | float) -> int:
+    """A replica count the engine can do arithmetic on: 0 to ``MAX_REPLICAS`` (an
+    object written by an older hub may carry 1e30)."""
+    if not isinstance(n, int):
+        n = int(n) if np.isfinite(n) else 0
+    return max(0, min(n, MAX_REPLICAS))
+
+
+def _scaled(weights: Floats) -> Floats:
+    """Weights over their maximum: the proportions kept, the sum at most len(weights)."""
+    w = np.where(np.isfinite(weights) & (weights > 0), weights, 0.0)
+    top = float(w.max(initial=0.0))
+    return w / top if top > 0 else w
+
+
+def _at_most(base: Ints, left: int) -> Ints:
+    """Float rounding of huge shares may floor a few parts one too high: take the
+    excess back from the largest parts, so no round places more than is left."""
+    excess = int(base.sum()) - left
+    if excess > 0:
+        base = base.copy()
+        base[np.argsort(-base, kind="stable")[: min(excess, len(base))]] -= 1
+    return np.maximum(base, 0)
 
 
 def divide_by_domain(

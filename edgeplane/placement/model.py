@@ -12,6 +12,10 @@ from typing import Protocol
 
 from edgeplane.api.selectors import Selector
 
+MAX_REPLICAS = 2**31 - 1
+"""The most replicas the engine places for one application (the API's int32 bound);
+a count above it, from an object no API checked, is taken as this."""
+
 
 @dataclass(frozen=True)
 class TaintView:
@@ -166,7 +170,7 @@ class Snapshot:
 
 def holding(held: Holding) -> dict[str, int]:
     if isinstance(held, Mapping):
-        return {site: int(n) for site, n in held.items()}
+        return {site: min(max(int(n), 0), MAX_REPLICAS) for site, n in held.items()}
     return dict.fromkeys(held, 1)
 
 

@@ -37,6 +37,7 @@ import numpy as np
 from edgeplane.api.selectors import Selector
 from edgeplane.placement import checks, scorers
 from edgeplane.placement.division import (
+    bounded,
     divide,
     divide_by_domain,
     limit_groups,
@@ -154,7 +155,7 @@ class Planner:
         while queue:
             _, name = heapq.heappop(queue)
             queued.discard(name)
-            decision = self._place(self.apps[name])
+            decision = self._place_or_fail(self.apps[name])
             if self.decisions.get(name) != decision:
                 changed.add(name)
             self.decisions[name] = decision
@@ -173,6 +174,18 @@ class Planner:
         preempting = tuple((s[1:], v) for s, v in events if s.startswith("+"))
         preempted = tuple((s[1:], v) for s, v in events if s.startswith("-"))
         return replace(decision, preempted=preempted, preempting=preempting)
+
+    def _place_or_fail(self, app: AppView) -> Decision:
+        """One application's placement; a fault in it is that application's failed
+        decision (holding nothing), never the end of the pass for the others."""
+        try:
+            return self._place(app)
+        except Exception as e:  # any fault is reported on its decision
+            self.ledger.remove(app.name)
+            self._events.pop(app.name, None)
+            self._named.pop(app.name, None)
+            why = f"placement failed: {type(e).__name__}: {str(e)[:200]}"
+            return Decision(app.name, (), bounded(app.replicas), (why,))
 
     def _place(self, app: AppView) -> Decision:
         held_idx, held_counts = self.ledger.remove(app.name)
@@ -208,7 +221,7 @@ class Planner:
         else:
             sites = tuple(self.fleet.name_array[idx].tolist())
             self._named[app.name] = (idx, sites)
-        wanted = len(idx) if app.every_site else app.replicas
+        wanted = len(idx) if app.every_site else bounded(app.replicas)
         return Decision(
             app.name,
             sites,
@@ -436,7 +449,7 @@ class Planner:
         keep = self._limit_groups(app, cand, held[cand].astype(float), score, extra)
         cand, score = cand[keep], score[keep]
         groups = [(self.fleet.domains(s.key).of[cand], s.max_skew) for s in app.spread]
-        return np.sort(cand[pick(app.replicas, score, groups or None)])
+        return np.sort(cand[pick(bounded(app.replicas), score, groups or None)])
 
     def _divided(
         self,
@@ -449,7 +462,7 @@ class Planner:
         """N replicas divided over the feasible sites. With stickiness, the replicas
         that run where they still fit stay; only the missing ones are divided (or, when
         there are too many, the largest parts give some up)."""
-        n = app.replicas
+        n = bounded(app.replicas)
         if n <= 0 or not len(cand):
             return EMPTY
         avail = np.full(len(cand), float(n))
@@ -733,13 +746,23 @@ class Planner:
 
 
 def _trim(counts: Ints, n: int, score: Floats) -> Ints:
-    """Down to ``n`` replicas: one at a time from the largest part, the worst scored
-    first among equals."""
-    result = counts.copy()
-    for _ in range(int(result.sum()) - n):
-        most = result.max()
-        at = np.flatnonzero(result == most)
-        result[at[np.argmin(score[at])]] -= 1
+    """Down to ``n`` replicas, as if one at a time from the largest part, the worst
+    scored first among equals: every part cut to the level where ``n`` still fit, and
+    the excess at that level taken from the worst scored (found by bisection, so a
+    count of two billion costs 31 steps, not two billion)."""
+    low, high = 0, int(counts.max(initial=0))
+    while low < high:  # the least level whose parts hold n or more
+        mid = (low + high) // 2
+        if int(np.minimum(counts, mid).sum()) >= n:
+            high = mid
+        else:
+            low = mid + 1
+    result = np.minimum(counts, low)
+    excess = int(result.sum()) - n
+    if excess > 0:
+        at = np.flatnonzero(result == low)
+        worst = at[np.lexsort((at, score[at]))][:excess]
+        result[worst] -= 1
     return result
 
 

@@ -5,6 +5,8 @@ properties over random ones."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -421,3 +423,61 @@ def test_pick_over_several_keys_takes_distinct_candidates_keyless_last(
     assert len(set(chosen.tolist())) == len(chosen)
     keyed = np.all([dom >= 0 for dom, _ in groups], axis=0)[chosen].tolist()
     assert keyed == sorted(keyed, reverse=True)  # every keyed candidate before a keyless one
+
+
+# -- hostile sizes (issue 9: one object may hurt only itself) --------------------------
+
+
+@pytest.mark.parametrize(
+    ("n", "weights", "caps"),
+    [
+        (10**30, (1, 1, 1), (np.inf, np.inf, np.inf)),
+        (2**31 - 1, (2**31 - 1, 1, 3), (2**31, 2**31, 2**31)),
+        (2**31 - 1, (1e308, 1e308), (2**31, 2**31)),
+        (2**31 - 1, (0.1, 0.2, 0.3, 1e-300), (1e30, 1e30, 1e30, 1e30)),
+        (10**30, (1, np.inf, np.nan, 2), (np.inf, np.inf, np.inf, np.inf)),
+    ],
+    ids=["1e30", "int32-weights", "huge-weights", "tiny-weights", "non-finite-weights"],
+)
+def test_divide_is_bounded_and_adds_up_for_hostile_sizes(
+    n: int, weights: tuple[float, ...], caps: tuple[float, ...]
+) -> None:
+    parts = divide(n, floats(*weights), floats(*caps))
+    assert int(parts.sum()) == min(n, 2**31 - 1)
+    assert (parts >= 0).all()
+
+
+@pytest.mark.parametrize("divided", [True, False], ids=["Divided", "Duplicated"])
+def test_a_huge_replica_count_is_placed_bounded_and_scaled_down_at_once(divided: bool) -> None:
+    from edgeplane.placement.planner import Planner
+
+    sites = tuple(SiteView(f"s{i}", {"region": f"r{i % 2}"}, phase="Online") for i in range(3))
+    huge = AppView("a", False, replicas=10**30, divided=divided, spread=(Spread("region"),))
+    planner = Planner(Snapshot((huge,), sites, {}, {}))
+    decision = planner.decisions["a"]
+    assert decision.wanted == 2**31 - 1
+    assert decision.placed == (2**31 - 1 if divided else 3)
+    # Every site holds a billion; one replica is wanted now: trimmed in one step.
+    planner.update(Snapshot((replace(huge, replicas=1),), sites, {}, planner.running()))
+    assert planner.decisions["a"].placed == 1
+
+
+def test_a_fault_in_one_application_leaves_the_others_placed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from edgeplane.placement.planner import Planner
+
+    sites = (SiteView("s", {}, phase="Online"),)
+    original = Planner._feasible
+
+    def broken(self: Planner, app: AppView, *args: Any) -> Any:
+        if app.name == "bad":  # stands for any fault inside one application's placement
+            raise ValueError("boom")
+        return original(self, app, *args)
+
+    monkeypatch.setattr(Planner, "_feasible", broken)
+    bad, good = AppView("bad", False, replicas=1), AppView("good", False, replicas=1)
+    planner = Planner(Snapshot((bad, good), sites, {}, {}))
+    assert planner.decisions["bad"].sites == ()
+    assert "placement failed: ValueError: boom" in planner.decisions["bad"].message()
+    assert planner.decisions["good"].sites == ("s",)
