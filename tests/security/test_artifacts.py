@@ -66,9 +66,13 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], str, str | None]] = {
         None,
     ),
     "file-replaces-link": (lambda: packed([("l", SYM, "."), ("l", FILE, "")]), "'l'", None),
-    "link-judged-on-final-tree": (
-        lambda: packed([("p", SYM, "q/../.."), ("q", DIR, "")]),
-        "'p'",
+    # "p" was judged while "q" led to r/s (so q/../.. is the top); a later "q" may not
+    # change where it leads.
+    "link-replaced-after-judged": (
+        lambda: packed(
+            [("r/s", DIR, ""), ("q", SYM, "r/s"), ("p", SYM, "q/../.."), ("q", DIR, "")]
+        ),
+        "'q'",
         None,
     ),
     "newline-in-name": (lambda: packed([("run\n", FILE, "")]), "'run\\n'", None),
