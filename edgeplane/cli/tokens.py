@@ -58,9 +58,8 @@ def revoke(ctx: typer.Context, token_id: str = typer.Argument(..., metavar="ID")
     """Revoke a token at once (a site's credential, an unused join token, an admin token)."""
     with globals_of(ctx).client() as client:
         gone = client.revoke_token(token_id)
-    out.print(
-        f"token {gone.get('id')} ({gone.get('role')} {gone.get('subject')}) revoked", markup=False
-    )
+    whose = " ".join(str(part) for part in (gone.get("role"), gone.get("subject")) if part)
+    out.print(f"token {gone.get('id')} ({whose}) revoked", markup=False)
 
 
 @token_app.command("rotate-admin")
