@@ -72,7 +72,7 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], str, str | None]] = {
         lambda: packed(
             [("r/s", DIR, ""), ("q", SYM, "r/s"), ("p", SYM, "q/../.."), ("q", DIR, "")]
         ),
-        "'q'",
+        "'q/'",  # as the tarball spells it: tarfile writes directories with a "/"
         None,
     ),
     "newline-in-name": (lambda: packed([("run\n", FILE, "")]), "'run\\n'", None),
