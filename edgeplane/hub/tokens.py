@@ -99,7 +99,7 @@ async def revoke_token(request: Request, token_id: str) -> Response:
             "id",
         )
     await store.delete_token(token_id)
-    request.app.state.authenticator.forget(record.subject, record.role)
+    request.app.state.authenticator.forget_token(token_id)
     return ObjectResponse(_listed(record))
 
 
