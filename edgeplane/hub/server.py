@@ -81,7 +81,8 @@ def _tls_config(tls: ServingTls | None) -> dict[str, Any]:
     return extra
 
 
-def _warn_plain(host: str) -> None:
+def warn_plain_http(host: str) -> None:
+    """A WARNING on stderr when plain HTTP is served beyond this host (quiet on loopback)."""
     if not is_loopback(host):
         print(
             f"WARNING: serving plain HTTP on {host}: tokens and secrets cross the network "
@@ -98,7 +99,7 @@ async def run(
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     tls = prepare(tls_options or TlsOptions(), settings.data_dir, host)
     if tls is None:
-        _warn_plain(host)
+        warn_plain_http(host)
     store = open_store(
         settings.database_url or sqlite_url(settings.data_dir),
         event_retention=settings.event_retention,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from edgeplane.hub.server import warn_plain_http
 from edgeplane.hub.tls import TlsError, TlsOptions, checked_san, fingerprint_of, prepare
 
 
@@ -70,3 +71,17 @@ def test_half_a_ca_is_refused(tmp_path: Path) -> None:
     (tmp_path / "tls" / "ca.key").unlink()
     with pytest.raises(TlsError, match="only one of"):
         prepare(TlsOptions(), tmp_path, "127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [("127.0.0.1", False), ("::1", False), ("localhost", False), ("0.0.0.0", True)],
+    ids=["loopback", "loopback-v6", "localhost", "every-address"],
+)
+def test_plain_http_warns_off_loopback_only(
+    capsys: pytest.CaptureFixture[str], host: str, warned: bool
+) -> None:
+    warn_plain_http(host)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert ("WARNING: serving plain HTTP" in captured.err) is warned
