@@ -3,8 +3,10 @@
 The hub addresses artifacts by sha256, so the same files must always give the same
 bytes: members sorted, owners and times cleared, modes reduced to 0644/0755, gzip
 without a name or timestamp. Whatever the hub would refuse (a link leading out, a
-device, a socket) is refused here first, naming the file. No I/O beyond the
-directory read and the temporary file written.
+device, a socket, a name with a control character) is refused here first, naming the
+file: the packed result is checked against the same rules the hub and the agents apply
+(``api.artifacts``). Their size limits are the hub's to set, and are left to it. No I/O
+beyond the directory read and the temporary file written.
 """
 
 from __future__ import annotations
@@ -16,6 +18,17 @@ import tarfile
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
+
+from edgeplane.api.artifacts.errors import ArtifactRefused
+from edgeplane.api.artifacts.limits import PATH_MAX, ArtifactLimits
+from edgeplane.api.artifacts.scan import TarballScan
+
+RULES_ONLY = ArtifactLimits(
+    unpacked_bytes=2**62, members=2**62, ratio=2**62, name_bytes=PATH_MAX, depth=2**62
+)
+"""The rules without the size limits: the hub says how much it takes."""
+
+HUB = "the hub's"
 
 SKIPPED = frozenset({"__pycache__", ".git"})
 """Never part of what runs, and never the same twice (bytecode, a repository's index)."""
@@ -92,6 +105,8 @@ def pack(directory: Path) -> BinaryIO:
         ):
             for path in found:
                 _add(tar, path, directory, root)
+        packed.seek(0)
+        _check(directory, packed)
     except BaseException:
         packed.close()
         raise
@@ -99,12 +114,29 @@ def pack(directory: Path) -> BinaryIO:
     return packed
 
 
+def _check(directory: Path, packed: BinaryIO) -> None:
+    scan = TarballScan(RULES_ONLY)
+    try:
+        while chunk := packed.read(1024 * 1024):
+            scan.check(chunk)
+        scan.finish()
+    except ArtifactRefused as e:
+        raise PackError(f"{directory}: the hub would refuse it: {e.explain(HUB)}") from e
+
+
 def open_artifact(path: Path) -> BinaryIO:
     """What to upload for PATH: a directory packed, or a .tar.gz/.tgz file as it is."""
     if path.is_dir():
         return pack(path)
     if path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
-        return open(path, "rb")
+        tarball = open(path, "rb")  # noqa: SIM115 - the open file is the result
+        try:
+            _check(path, tarball)
+        except BaseException:
+            tarball.close()
+            raise
+        tarball.seek(0)
+        return tarball
     if path.exists():
         raise PackError(f"{path}: push a directory or a .tar.gz/.tgz file")
     raise PackError(f"{path} does not exist: give a directory or a .tar.gz/.tgz file")

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from edgeplane.cli import artifacts
 from edgeplane.cli.packing import PackError, open_artifact, pack
+from tests.support.tarballs import FILE, HARD, SYM, packed
 
 
 def sha256_of(directory: Path) -> str:
@@ -112,9 +113,23 @@ def test_unusable_paths_say_what_to_give(tmp_path: Path, name: str, expected: st
 
 def test_a_tarball_is_sent_as_it_is(tmp_path: Path) -> None:
     tarball = tmp_path / "app.tgz"
-    tarball.write_bytes(b"\x1f\x8b exactly these bytes")
+    tarball.write_bytes(packed([("bin/run", FILE, ""), ("run", SYM, "bin/run")]))
     with open_artifact(tarball) as opened:
         assert opened.read() == tarball.read_bytes()
+
+
+def test_a_tarball_the_hub_would_refuse_is_refused_first(tmp_path: Path) -> None:
+    tarball = tmp_path / "evil.tar.gz"
+    tarball.write_bytes(packed([("d/e/s", SYM, "../../x"), ("h", HARD, "d/e/s")]))
+    with pytest.raises(PackError, match="the hub would refuse it: member 'h'"):
+        open_artifact(tarball)
+
+
+def test_a_file_name_with_a_control_character_is_refused_first(tmp_path: Path) -> None:
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "run\x1b[2J").write_text("x")
+    with pytest.raises(PackError, match="control character"):
+        pack(tmp_path / "svc")
 
 
 def test_a_large_upload_to_a_terminal_shows_progress(monkeypatch: pytest.MonkeyPatch) -> None:
