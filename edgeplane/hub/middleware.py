@@ -26,7 +26,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ANONYMOUS = frozenset({"/healthz", "/readyz", "/api/v1alpha1/join", "/api/v1alpha1/ca"})
 # Bodies their route reads itself, under its own limit: artifact uploads (256 MiB by
 # default) and a site's answers to the hub's requests (log tails).
-SELF_LIMITED = re.compile(r"^/api/v1alpha1/(artifacts/|sites/[^/]+/requests/[^/]+$)")
+# \Z, not $: "/requests/x\n" must not skip the body limit as a relayed answer.
+SELF_LIMITED = re.compile(r"\A/api/v1alpha1/(artifacts/|sites/[^/]+/requests/[^/]+\Z)")
 
 
 async def _send_error(error: ApiError, send: Send) -> None:
