@@ -68,6 +68,8 @@ def _translate(err: ErrorDetails, model: type[BaseModel]) -> _Translated:
     if err["type"] == "missing":
         return _Translated(path, "is required")
     message = _SHOULD.sub("must ", err["msg"].removeprefix("Value error, "))
+    # pydantic's "at most 100 items after validation, not 101": the count is the user's.
+    message = message.replace(" items after validation,", " items,")
     if err["type"] in {"value_error", "assertion_error"} or "input" not in err:
         return _Translated(path, message)
     mismatch = branched and err["type"].endswith(("_type", "_parsing"))
