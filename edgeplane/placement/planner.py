@@ -28,6 +28,7 @@ always gives the same result.
 from __future__ import annotations
 
 import heapq
+import time
 from collections import Counter
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
@@ -88,10 +89,22 @@ class Watch:
     room: checks.Room | None = None
 
 
+PLACEMENT_FAILED = "placement failed"
+"""How the reason of a decision that failed with a fault begins."""
+
+
+class PlacementOverdue(RuntimeError):
+    """The pass passed its deadline; the planner's state is then partial (place anew)."""
+
+
 class Planner:
-    def __init__(self, snapshot: Snapshot, watch: Watch | None = None) -> None:
+    def __init__(
+        self, snapshot: Snapshot, watch: Watch | None = None, deadline: float | None = None
+    ) -> None:
         self.reasons = Reasons()
         self.watch = watch
+        self.deadline = deadline
+        """A ``time.monotonic()`` after which a pass stops between two applications."""
         self.decisions: dict[str, Decision] = {}
         self._events: dict[str, list[tuple[str, str]]] = {}
         self._asked: dict[str, Hashable] = {}
@@ -153,6 +166,8 @@ class Planner:
                 changed.add(name)
         self._events = {}
         while queue:
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise PlacementOverdue(f"{len(queue)} application(s) still to place")
             _, name = heapq.heappop(queue)
             queued.discard(name)
             decision = self._place_or_fail(self.apps[name])
@@ -184,7 +199,7 @@ class Planner:
             self.ledger.remove(app.name)
             self._events.pop(app.name, None)
             self._named.pop(app.name, None)
-            why = f"placement failed: {type(e).__name__}: {str(e)[:200]}"
+            why = f"{PLACEMENT_FAILED}: {type(e).__name__}: {str(e)[:200]}"
             return Decision(app.name, (), bounded(app.replicas), (why,))
 
     def _place(self, app: AppView) -> Decision:
@@ -566,9 +581,10 @@ class Planner:
 
     # -- incremental --------------------------------------------------------------------
 
-    def update(self, snapshot: Snapshot) -> set[str]:
+    def update(self, snapshot: Snapshot, deadline: float | None = None) -> set[str]:
         """Move to ``snapshot``, placing again only what its changes can affect; returns
         the applications whose decision changed."""
+        self.deadline = deadline
         old = self.snapshot
         new_apps = {a.name: a for a in snapshot.apps}
         dirty: set[str] = set()
@@ -814,7 +830,12 @@ class Explanation:
     """For one site: each check's name and why it failed (None: passed)."""
 
 
-def explain(snapshot: Snapshot, app_name: str, site_name: str | None = None) -> Explanation:
+def explain(
+    snapshot: Snapshot,
+    app_name: str,
+    site_name: str | None = None,
+    deadline: float | None = None,
+) -> Explanation:
     """Why ``app_name`` is where it is; with a site, that site's verdict from every
     check, against the capacity left when this application's turn came. KeyError for
     an unknown application or site."""
@@ -824,7 +845,7 @@ def explain(snapshot: Snapshot, app_name: str, site_name: str | None = None) -> 
     watch = None
     if site_name is not None:
         watch = Watch(app_name, sorted(names).index(site_name))
-    planner = Planner(snapshot, watch)
+    planner = Planner(snapshot, watch, deadline)
     if app_name not in planner.decisions:
         raise KeyError(app_name)
     decision = planner.decisions[app_name]

@@ -15,7 +15,9 @@ import contextlib
 import logging
 
 from edgeplane.hub.controllers.health import mark_offline
+from edgeplane.hub.controllers.offloop import Overdue
 from edgeplane.hub.controllers.placement import PlacementController, ResolveArtifact, list_all
+from edgeplane.placement.planner import PlacementOverdue
 from edgeplane.store.errors import Gone, StoreError
 from edgeplane.store.protocol import Store
 
@@ -48,20 +50,23 @@ async def _placement_pass(controller: PlacementController, store: Store) -> None
 
 async def _placement_loop(store: Store, resolve: ResolveArtifact, stop: asyncio.Event) -> None:
     controller, failures = PlacementController(store, resolve), 0
-    while not stop.is_set():
-        try:
-            await _placement_pass(controller, store)
-            failures = 0
-        except Gone:  # the events since the pass are compacted away: read all again
-            continue
-        except Exception as e:  # one bad pass must not end placement for the fleet
-            failures += 1
-            delay = retry_delay(failures)
-            if isinstance(e, StoreError):
-                log.warning("placement: %s; retrying in %.1f s", e, delay)
-            else:
-                log.exception("placement pass failed; retrying in %.1f s", delay)
-            await pause(stop, delay)
+    try:
+        while not stop.is_set():
+            try:
+                await _placement_pass(controller, store)
+                failures = 0
+            except Gone:  # the events since the pass are compacted away: read all again
+                continue
+            except Exception as e:  # one bad pass must not end placement for the fleet
+                failures += 1
+                delay = retry_delay(failures)
+                if isinstance(e, StoreError | Overdue | PlacementOverdue):
+                    log.warning("placement: %s; retrying in %.1f s", e, delay)
+                else:
+                    log.exception("placement pass failed; retrying in %.1f s", delay)
+                await pause(stop, delay)
+    finally:
+        controller.worker.close()
 
 
 async def _health_loop(store: Store, offline_after: float, stop: asyncio.Event) -> None:

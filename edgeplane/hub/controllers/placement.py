@@ -9,7 +9,6 @@ writes each Application's status when it changed.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import time
@@ -18,12 +17,13 @@ from typing import Any
 
 from edgeplane.api.kinds import API_VERSION
 from edgeplane.api.selectors import selector_from_dict
-from edgeplane.api.validation import to_wire, validate_object
+from edgeplane.api.validation import InvalidObject, to_wire, validate_object
 from edgeplane.api.wellknown import APPLICATION_LABEL, SITE_LABEL, assignment_name
 from edgeplane.hub.controllers.governed import PolicyGate
+from edgeplane.hub.controllers.offloop import PASS_SECONDS, Worker
 from edgeplane.hub.patch import merge_patch
 from edgeplane.placement.model import AppView, Decision, SiteView, Snapshot
-from edgeplane.placement.planner import Planner
+from edgeplane.placement.planner import PLACEMENT_FAILED, PlacementOverdue, Planner
 from edgeplane.placement.views import app_view, devices_by_site, group_selectors, site_view
 from edgeplane.store.errors import AlreadyExists, Conflict, NotFound
 from edgeplane.store.protocol import Object, Store
@@ -102,18 +102,19 @@ def unchanged(desired: Object, stored: Object) -> bool:
     return bool(labels and desired["spec"] == stored["spec"])
 
 
-def placed_condition(decision: Decision | None, problem: str | None) -> dict[str, Any]:
+def placed_condition(
+    decision: Decision | None, problem: str | None, reason: str = "ArtifactMissing"
+) -> dict[str, Any]:
     """Never silence: whether the application is fully placed, and if not, why."""
     if problem:
-        return {
-            "type": "Placed",
-            "status": "False",
-            "reason": "ArtifactMissing",
-            "message": problem,
-        }
+        return {"type": "Placed", "status": "False", "reason": reason, "message": problem}
     if decision is None or decision.unplaced or not decision.sites:
         message = decision.message() if decision else "not placed yet"
-        return {"type": "Placed", "status": "False", "reason": "Unplaced", "message": message}
+        failed = decision is not None and any(
+            r.startswith(PLACEMENT_FAILED) for r in decision.reasons
+        )
+        reason = "PlacementFailed" if failed else "Unplaced"
+        return {"type": "Placed", "status": "False", "reason": reason, "message": message}
     return {"type": "Placed", "status": "True", "reason": "Placed", "message": decision.message()}
 
 
@@ -150,6 +151,7 @@ def app_status(
     assignments: list[Object],
     problem: str | None,
     conditions: list[dict[str, Any]] | None = None,
+    reason: str = "ArtifactMissing",
 ) -> dict[str, Any]:
     ready = sum(
         (a.get("status") or {}).get("ready") or 0
@@ -166,7 +168,7 @@ def app_status(
         "unplaced": decision.unplaced if decision else 0,
         "message": problem or (decision.message() if decision else ""),
         "conditions": [
-            placed_condition(decision, problem),
+            placed_condition(decision, problem, reason),
             ready_condition(ready, wanted),
             *(conditions or []),
         ],
@@ -199,26 +201,91 @@ class ViewCache:
         return found[1]
 
 
+class Loaded:
+    """Objects as read from the store, each validated once per resourceVersion: one the
+    API would refuse now (written by an older hub, or into the database by hand) is
+    left out and reported, never the end of a pass. An Application's status is the
+    controller's own and is not judged (it is rewritten)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, dict[str, tuple[object, str | None]]] = {}
+
+    def valid(self, kind: str, objs: list[Object]) -> tuple[list[Object], dict[str, str]]:
+        """The objects that validate, and why each other one does not (by name)."""
+        before, now = self._seen.get(kind, {}), {}
+        good, bad = [], {}
+        for obj in objs:
+            meta = obj.get("metadata")
+            meta = meta if isinstance(meta, dict) else {}
+            name, version = str(meta.get("name")), meta.get("resourceVersion")
+            found = before.get(name)
+            if found is None or found[0] != version or version is None:
+                found = (version, _problem(kind, obj))
+                if found[1]:
+                    log.warning("%s %s is left out of placement: %s", kind, name, found[1])
+            now[name] = found
+            if found[1] is None:
+                good.append(obj)
+            else:
+                bad[name] = found[1]
+        self._seen[kind] = now  # what was deleted is forgotten
+        return good, bad
+
+
+def _problem(kind: str, obj: Object) -> str | None:
+    judged = {k: v for k, v in obj.items() if k != "status"} if kind == "Application" else obj
+    try:
+        validate_object(judged, expected_kind=kind)
+        if kind == "Application":
+            app_view(obj)
+        elif kind == "Site":
+            site_view(obj)
+    except InvalidObject as e:
+        return f"{e}; fix it with a replace, or delete it"[:MAX_PROBLEM]
+    except Exception as e:  # a view that cannot be built is as bad as a schema error
+        return f"{kind} cannot be read: {type(e).__name__}: {e}"[:MAX_PROBLEM]
+    return None
+
+
+MAX_PROBLEM = 2000
+"""Characters of a problem put in a status message."""
+Problem = tuple[str, str]
+"""(reason, message): why an application is not placed as decided."""
+
+
 class PlacementController:
-    def __init__(self, store: Store, resolve: ResolveArtifact) -> None:
+    def __init__(
+        self, store: Store, resolve: ResolveArtifact, worker: Worker | None = None
+    ) -> None:
         self.store, self.resolve = store, resolve
         self.gate = PolicyGate(store)
         self.planner: Planner | None = None
+        self.worker = worker or Worker("placement", PASS_SECONDS)
+        self.invalid: dict[str, str] = {}
+        """Applications left out of the last snapshot, and why."""
         self._views = ViewCache()
+        self._loaded = Loaded()
+
+    async def _list_valid(self, kind: str) -> list[Object]:
+        good, bad = self._loaded.valid(kind, await list_all(self.store, kind))
+        if kind == "Application":
+            self.invalid = bad
+        return good
 
     async def snapshot(
         self, candidate: Object | None = None
     ) -> tuple[Snapshot, list[Object], list[Object], dict[str, Object]]:
         """The fleet as placement sees it, with the objects it came from; with a
-        ``candidate``, as if that application were stored (a dry run)."""
-        apps = await list_all(self.store, "Application")
+        ``candidate``, as if that application were stored (a dry run). Objects that do
+        not validate are left out (``invalid`` says which applications, and why)."""
+        apps = await self._list_valid("Application")
         if candidate is not None:
             name = candidate["metadata"]["name"]
             apps = [a for a in apps if a["metadata"]["name"] != name] + [candidate]
-        sites = await list_all(self.store, "Site")
-        groups = await list_all(self.store, "SiteGroup")
-        devices = devices_by_site(await list_all(self.store, "Device"))
-        stored = {a["metadata"]["name"]: a for a in await list_all(self.store, "Assignment")}
+        sites = await self._list_valid("Site")
+        groups = await self._list_valid("SiteGroup")
+        devices = devices_by_site(await self._list_valid("Device"))
+        stored = {a["metadata"]["name"]: a for a in await self._list_valid("Assignment")}
         current: dict[str, dict[str, int]] = {}
         for a in stored.values():
             spec = a["spec"]
@@ -233,24 +300,36 @@ class PlacementController:
         )
         return snapshot, apps, sites, stored
 
-    def plan(self, snapshot: Snapshot) -> Mapping[str, Decision]:
-        """Place incrementally from the last pass (the first places everything)."""
+    def plan(self, snapshot: Snapshot, deadline: float | None = None) -> Mapping[str, Decision]:
+        """Place incrementally from the last pass (the first places everything). Runs in
+        the worker thread; PlacementOverdue past ``deadline``."""
         if self.planner is not None:
             try:
-                self.planner.update(snapshot)
+                self.planner.update(snapshot, deadline)
                 return self.planner.decisions
+            except PlacementOverdue:
+                self.planner = None  # its state is partial: the next pass starts afresh
+                raise
             except Exception:  # a fault in the increment must not stop placement
                 log.exception("incremental placement failed; placing everything again")
-        self.planner = Planner(snapshot)
+        self.planner = None
+        self.planner = Planner(snapshot, deadline=deadline)
         return self.planner.decisions
 
     async def reconcile(self) -> None:
         snapshot, apps, sites, stored = await self.snapshot()
-        decisions = self.plan(snapshot)
+        decisions = await self.worker.run(self.plan, snapshot, self.worker.deadline())
         by_site = {s["metadata"]["name"]: s for s in sites}
-        desired, problems = self._desired(apps, decisions, by_site, stored)
+        desired, problems = await self.worker.run(self._desired, apps, decisions, by_site, stored)
+        for name in self.invalid:  # what runs keeps running until it is fixed or deleted
+            desired.update({k: v for k, v in stored.items() if v["spec"]["application"] == name})
         await self._apply(desired, stored)
-        await self._report(apps, decisions, desired, problems, by_site)
+        fresh = {a["metadata"]["name"]: a for a in await self._list_valid("Assignment")}
+        statuses = await self.worker.run(
+            self._statuses, apps, decisions, desired, problems, by_site, fresh
+        )
+        await self._write_statuses(statuses)
+        await self._mark_invalid()
 
     def _desired(
         self,
@@ -258,22 +337,39 @@ class PlacementController:
         decisions: Mapping[str, Decision],
         sites: Mapping[str, Object],
         stored: Mapping[str, Object],
-    ) -> tuple[dict[str, Object], dict[str, str]]:
+    ) -> tuple[dict[str, Object], dict[str, Problem]]:
+        """Every application's Assignments; one that cannot be rendered (an override
+        that makes an invalid Assignment, an artifact missing) keeps what runs and gets
+        a problem, and the others are rendered all the same."""
         desired: dict[str, Object] = {}
-        problems: dict[str, str] = {}
+        problems: dict[str, Problem] = {}
         for app in apps:
             name = app["metadata"]["name"]
-            workload, problem = resolved_workload(app, self.resolve)
-            if problem:  # keep what runs until the artifact is there
+            try:
+                rendered, problem = self._rendered(app, decisions[name], sites)
+            except Exception as e:  # this application's fault, reported on it
+                rendered, problem = {}, ("RenderFailed", _render_failure(e))
+            if problem:  # keep what runs until it can be rendered
                 problems[name] = problem
-                desired.update(
-                    {k: v for k, v in stored.items() if v["spec"]["application"] == name}
-                )
-                continue
-            for site, replicas in decisions[name].parts():
-                obj = render(app, sites[site], workload, replicas)
-                desired[obj["metadata"]["name"]] = obj
+                rendered = {k: v for k, v in stored.items() if v["spec"]["application"] == name}
+            desired.update(rendered)
         return desired, problems
+
+    def _rendered(
+        self, app: Object, decision: Decision, sites: Mapping[str, Object]
+    ) -> tuple[dict[str, Object], Problem | None]:
+        workload, missing = resolved_workload(app, self.resolve)
+        if missing:
+            return {}, ("ArtifactMissing", missing)
+        rendered = {}
+        for site, replicas in decision.parts():
+            try:
+                obj = render(app, sites[site], workload, replicas)
+            except InvalidObject as e:
+                why = f"its Assignment at site {site} is invalid (check spec.overrides): {e}"
+                return {}, ("RenderFailed", why[:MAX_PROBLEM])
+            rendered[obj["metadata"]["name"]] = obj
+        return rendered, None
 
     async def _apply(self, desired: Mapping[str, Object], stored: Mapping[str, Object]) -> None:
         for name, obj in desired.items():
@@ -295,15 +391,18 @@ class PlacementController:
             except NotFound:
                 pass
 
-    async def _report(
+    def _statuses(
         self,
         apps: list[Object],
         decisions: Mapping[str, Decision],
         desired: Mapping[str, Object],
-        problems: Mapping[str, str],
+        problems: Mapping[str, Problem],
         sites: Mapping[str, Object],
-    ) -> None:
-        fresh = {a["metadata"]["name"]: a for a in await list_all(self.store, "Assignment")}
+        fresh: Mapping[str, Object],
+    ) -> list[tuple[Object, dict[str, Any]]]:
+        """Each application with the status it should have (policy conditions evaluate
+        CEL, so this runs in the worker thread)."""
+        found = []
         for app in apps:
             name = app["metadata"]["name"]
             mine = [
@@ -312,11 +411,45 @@ class PlacementController:
                 if v["spec"]["application"] == name and k in fresh
             ]
             placed_at = [sites[a["spec"]["site"]] for a in mine if a["spec"]["site"] in sites]
-            conditions = self.gate.conditions(app, placed_at)
-            status = app_status(app, decisions.get(name), mine, problems.get(name), conditions)
+            reason, problem = problems.get(name, ("", None))
+            try:
+                conditions = self.gate.conditions(app, placed_at)
+            except Exception as e:  # a policy's fault is reported on the application
+                conditions = [_condition("PolicyWarning", "EvaluationFailed", str(e))]
+            status = app_status(app, decisions.get(name), mine, problem, conditions, reason)
+            found.append((app, status))
+        return found
+
+    async def _write_statuses(self, statuses: list[tuple[Object, dict[str, Any]]]) -> None:
+        for app, status in statuses:
             if status != {k: (app.get("status") or {}).get(k) for k in status}:
-                # Changed meanwhile: the event that made brings another pass.
-                with contextlib.suppress(Conflict, NotFound):
-                    await self.store.replace_status(
-                        {**app, "status": {**(app.get("status") or {}), **status}}
-                    )
+                await self._write_status(app, {**(app.get("status") or {}), **status})
+
+    async def _write_status(self, app: Object, status: dict[str, Any]) -> None:
+        try:
+            await self.store.replace_status({**app, "status": status})
+        except (Conflict, NotFound):
+            pass  # changed meanwhile: the event that made brings another pass
+        except Exception:  # one application's status must not stop the others'
+            log.exception("status of Application %s not written", app["metadata"].get("name"))
+
+    async def _mark_invalid(self) -> None:
+        """Tell each application left out why (once: unchanged objects are not read
+        again), so ``edgeplane get`` shows it and the owner fixes or deletes it."""
+        for name, why in self.invalid.items():
+            try:
+                app = await self.store.get("Application", name)
+            except NotFound:
+                continue
+            condition = _condition("Placed", "Invalid", why)
+            if (app.get("status") or {}).get("conditions") != [condition]:
+                await self._write_status(app, {"message": why, "conditions": [condition]})
+
+
+def _condition(kind: str, reason: str, message: str) -> dict[str, Any]:
+    status = "True" if kind == "PolicyWarning" else "False"
+    return {"type": kind, "status": status, "reason": reason, "message": message[:MAX_PROBLEM]}
+
+
+def _render_failure(e: Exception) -> str:
+    return f"its Assignments cannot be rendered: {type(e).__name__}: {e}"[:MAX_PROBLEM]
