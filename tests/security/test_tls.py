@@ -4,6 +4,7 @@ secret lands on stdout or on a command line. Real hubs and real agents throughou
 
 from __future__ import annotations
 
+import datetime
 import http.server
 import json
 import os
@@ -18,6 +19,9 @@ from typing import Any
 import httpx
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from edgeplane.agent.credentials import load_identity
 from tests.support.fleet import DEMO_SERVICE, Fleet, demo_app, tarball, wait_for
@@ -277,3 +281,62 @@ def test_join_token_on_argv_is_refused(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "--join-token-file" in done.stderr and "EDGEPLANE_JOIN_TOKEN" in done.stderr
+
+
+def _ca_and_client(directory: Path, name: str) -> tuple[Path, Path, Path]:
+    """A CA and a client certificate it signed: (ca.crt, client.crt, client.key)."""
+
+    def named(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(named(f"{name} CA"))
+        .issuer_name(named(f"{name} CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    client = (
+        x509.CertificateBuilder()
+        .subject_name(named(f"{name} client"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (directory / f"{name}-ca.crt", directory / f"{name}.crt", directory / f"{name}.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(client.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+def test_client_certificates_are_optional_and_verified_when_sent(tmp_path: Path) -> None:
+    trusted_ca, trusted, trusted_key = _ca_and_client(tmp_path, "trusted")
+    _, stranger, stranger_key = _ca_and_client(tmp_path, "stranger")
+    with running_hub(tmp_path / "hub", "--client-ca", str(trusted_ca), tls=True) as hub:
+
+        def ready(cert: Path | None, key: Path | None) -> int:
+            context = ssl.create_default_context(cafile=str(hub.ca_file))
+            if cert and key:
+                context.load_cert_chain(cert, key)
+            return httpx.get(f"{hub.url}/readyz", verify=context, timeout=5).status_code
+
+        assert ready(None, None) == 200
+        assert ready(trusted, trusted_key) == 200
+        with pytest.raises(httpx.TransportError):
+            ready(stranger, stranger_key)
