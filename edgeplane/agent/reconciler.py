@@ -139,7 +139,7 @@ class Reconciler:
         admitted, self.allocatable = admit(desired, self._runtime.keys(), self.capacity)
         problems: dict[str, Problem] = {}
         for name, obj in sorted(desired.items()):
-            if problem := await self._ensure(name, obj, admitted):
+            if problem := await self._ensure_alone(name, obj, admitted):
                 problems[name] = problem
         if problems != self.problems:
             self.problems = problems
@@ -158,6 +158,17 @@ class Reconciler:
         """Side by side, so that n stubborn replicas take one grace period, not n;
         started highest replica first."""
         await asyncio.gather(*(self._runtime.remove(key) for key in stop_order(keys)))
+
+    async def _ensure_alone(self, name: str, obj: Object, admitted: set[str]) -> Problem | None:
+        """``_ensure``, where an assignment the agent cannot take (whatever it raises)
+        fails alone: the others in the pass are still ensured."""
+        try:
+            return await self._ensure(name, obj, admitted)
+        except Exception as e:
+            log.exception("%s: cannot run it", name)
+            return Problem(
+                Phase.FAILED, "AgentError", f"the agent cannot run it ({type(e).__name__})"
+            )
 
     async def _ensure(self, name: str, obj: Object, admitted: set[str]) -> Problem | None:
         workload = obj["spec"].get("workload", {}).get("process")

@@ -187,3 +187,15 @@ async def test_a_removed_assignment_stops_all_its_replicas(tmp_path: Path) -> No
     await rec.reconcile()
     assert runtime.removed == ["a_2", "a_1", "a"]
     assert runtime.keys() == {"b"}
+
+
+async def test_an_assignment_the_agent_cannot_take_fails_alone(tmp_path: Path) -> None:
+    runtime = FakeRuntime()
+    rec, state = reconciler(tmp_path, runtime)
+    broken = assignment("a")
+    broken["spec"]["workload"]["process"]["env"] = [{"value": "no name"}]  # past admission
+    state.replace_assignments([broken, assignment("b")], "1")
+    await rec.reconcile()
+    assert runtime.keys() == {"b"}
+    assert (rec.problems["a"].phase, rec.problems["a"].reason) == (Phase.FAILED, "AgentError")
+    assert rec.problems["a"].message == "the agent cannot run it (KeyError)"
