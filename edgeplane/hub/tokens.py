@@ -21,6 +21,7 @@ import dataclasses
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -122,7 +123,8 @@ async def rotate_admin(request: Request) -> Response:
     return ObjectResponse({"token": token, "id": record.token_id}, status_code=201)
 
 
-def _write_private(path: Any, text: str) -> None:
+def _write_private(path: Path, text: str) -> None:
+    """Atomically, 0600 from the first byte whatever the umask (it is a secret)."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
