@@ -116,15 +116,23 @@ async def test_run_as_applies_to_the_process_its_probes_and_its_directory(
     assert python is not None, "a python other users can run"
     is_nobody = "import os, sys; sys.exit(0 if os.getuid() == 65534 else 1)"
     runtime = await make_runtime(work_dir=open_dir / "work")
+    # It runs in an artifact (read-only to it) and writes in its own directory.
+    artifact = open_dir / "artifact"
+    artifact.mkdir(mode=0o755)
+    writes = "import os, time; open(os.environ['EDGEPLANE_WORK_DIR'] + '/f', 'w'); time.sleep(600)"
     workload = {
         "command": python,
-        "args": ["-c", "import time; time.sleep(600)"],
+        "args": ["-c", writes],
+        "artifacts": [{"name": "a", "version": "1"}],
         "runAs": {"user": "nobody"},
         "healthCheck": {"exec": {"command": [python, "-c", is_nobody]}, "periodSeconds": 0.2},
     }
-    await runtime.ensure(InstanceSpec("w", 1, workload))
+    await runtime.ensure(InstanceSpec("w", 1, workload, {"a": artifact}))
     ready = await eventually(status(runtime, "w", ready=True), "w ready (its probe ran as nobody)")
     assert ready.pid is not None
     assert os.stat(f"/proc/{ready.pid}").st_uid == 65534
     own = open_dir / "work" / "w"
     assert (own.stat().st_uid, stat.S_IMODE(own.stat().st_mode)) == (65534, 0o700)
+    await eventually(lambda: (own / "f").exists(), "w's file in its own directory")
+    assert (own / "f").stat().st_uid == 65534
+    assert os.readlink(f"/proc/{ready.pid}/cwd") == str(artifact)

@@ -285,15 +285,17 @@ class Supervisor:
     # -- helpers ---------------------------------------------------------------------
 
     def _prepare_cwd(self, cwd: Path) -> None:
-        """The workload's own directory is its user's alone (0700); another working
-        directory (in an artifact, or named by workingDir) is made if missing."""
-        if cwd != self._own_dir:
-            cwd.mkdir(parents=True, exist_ok=True)
-            return
-        cwd.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(cwd, 0o700)
+        """The workload's own directory (``$EDGEPLANE_WORK_DIR``, its working directory
+        when it has no artifact) is its user's alone, 0700: the one place a ``runAs``
+        workload can write besides /tmp. Another working directory (in an artifact, or
+        named by workingDir) is made if missing."""
+        own = self._own_dir
+        own.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(own, 0o700)
         if self._account is not None:
-            os.chown(cwd, self._account.uid, self._account.gid)
+            os.chown(own, self._account.uid, self._account.gid)
+        if cwd != own:
+            cwd.mkdir(parents=True, exist_ok=True)
 
     def _launch(self) -> Launch:
         record = self.record
@@ -301,6 +303,7 @@ class Supervisor:
         inherited = inherited_env(os.environ)
         if self._account is not None:
             inherited.update(self._account.env())
+        inherited["EDGEPLANE_WORK_DIR"] = str(self._own_dir)
         return plan_launch(record.workload, dirs, record.ports, self._own_dir, inherited)
 
     def _grace(self) -> float:
