@@ -11,6 +11,7 @@ import pytest
 from edgeplane.agent.runtimes.process.launch import (
     allocate_ports,
     expand,
+    inherited_env,
     plan_launch,
     port_env,
     variable_name,
@@ -138,3 +139,8 @@ def test_working_dir_and_command(
     launch = plan_launch(workload, {}, {}, tmp_path / "own", {})
     assert launch.cwd == tmp_path / cwd
     assert launch.argv[0] in (command, str(tmp_path / command))
+
+
+def test_the_agents_own_settings_are_not_inherited() -> None:
+    environ = {"PATH": "/usr/bin", "EDGEPLANE_JOIN_TOKEN": "ep_secret", "EDGEPLANE_X": "1"}
+    assert inherited_env(environ) == {"PATH": "/usr/bin"}
