@@ -340,3 +340,33 @@ def test_client_certificates_are_optional_and_verified_when_sent(tmp_path: Path)
         assert ready(trusted, trusted_key) == 200
         with pytest.raises(httpx.TransportError):
             ready(stranger, stranger_key)
+
+
+def test_an_operators_certificate_is_served_and_an_agent_pins_it(tmp_path: Path) -> None:
+    with running_hub(tmp_path / "issuer", tls=True):
+        pass  # only its CA and a certificate it signed for 127.0.0.1 are wanted
+    issued = tmp_path / "issuer" / "tls"
+    cert, key = issued / "server.crt", issued / "server.key"
+    flags = ("--tls-cert", str(cert), "--tls-key", str(key))
+    with running_hub(tmp_path / "hub", *flags, tls=True, trusted=issued / "ca.crt") as hub:
+        assert not (tmp_path / "hub" / "tls").exists()  # no CA of its own
+        ca = api(hub, "GET", "/ca").json()
+        assert ca["caCertificate"].strip() == cert.read_text().strip()
+        token = api(hub, "POST", "/jointokens", json={}).json()["token"]
+        assert token.endswith(ca["fingerprint"])
+        token_file = tmp_path / "join.token"
+        token_file.write_text(token)
+        site = [sys.executable, "-m", "edgeplane.agent", "--data-dir", str(tmp_path / "site")]
+        site += ["--hub", hub.url, "--name", "op-1", "--join-token-file", str(token_file)]
+        with open(tmp_path / "agent.log", "wb") as log:
+            agent = subprocess.Popen([*site, "--heartbeat-seconds", "2"], stdout=log, stderr=log)
+        try:
+
+            def phase() -> bool | None:
+                answer = api(hub, "GET", "/sites/op-1")
+                return (answer.json().get("status") or {}).get("phase") == "Online" or None
+
+            wait_for(phase, "op-1 Online behind the operator's certificate")
+        finally:
+            agent.terminate()
+            agent.wait(30)

@@ -34,10 +34,12 @@ class HubProcess:
     process: subprocess.Popen[str]
     log: Path
     tls: bool = False
+    trusted: Path | None = None
+    """The CA to verify the hub with, when not its own (``--tls-cert``)."""
 
     @property
     def ca_file(self) -> Path:
-        return self.data_dir / "tls" / "ca.crt"
+        return self.trusted or self.data_dir / "tls" / "ca.crt"
 
     @property
     def verify(self) -> ssl.SSLContext | bool:
@@ -90,9 +92,14 @@ def wait_ready(
 
 @contextlib.contextmanager
 def running_hub(
-    data_dir: Path, *extra: str, database_url: str | None = None, tls: bool = False
+    data_dir: Path,
+    *extra: str,
+    database_url: str | None = None,
+    tls: bool = False,
+    trusted: Path | None = None,
 ) -> Iterator[HubProcess]:
-    """A hub on plain HTTP (``--plain-http``), or on HTTPS with its own CA (``tls``)."""
+    """A hub on plain HTTP (``--plain-http``), or on HTTPS (``tls``) with its own CA or,
+    given ``--tls-cert`` in ``extra``, one that ``trusted`` verifies."""
     port = free_port()
     url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     cmd = [
@@ -118,7 +125,7 @@ def running_hub(
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-    hub = HubProcess(url, data_dir, process, log, tls)
+    hub = HubProcess(url, data_dir, process, log, tls, trusted)
     try:
         wait_ready(url, process, log, ca_file=hub.ca_file if tls else None)
         yield hub
