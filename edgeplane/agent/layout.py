@@ -5,7 +5,7 @@ Two trees, so that nothing a workload can reach by a relative path holds a secre
 * the **data dir** (0700, files 0600 whatever the umask): the credential, the hub's
   identity, ``state.db`` (assignments with their env secrets), the runtime's records
   and the workloads' logs. Only the agent's user can enter it.
-* the **workload dir** (``<data-dir>-workloads`` unless given; 0755): unpacked
+* the **workload dir** (``<data-dir>-workloads`` unless given; 0711): unpacked
   artifacts and each workload's working directory, the places a workload runs in.
   No ancestor of a workload's working directory is the data dir.
 
@@ -23,9 +23,10 @@ from pathlib import Path
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
-SHARED_DIR = 0o755
+SHARED_DIR = 0o711
 """The workload dir and its first levels: other users (runAs workloads) pass through to
-their own directories and to artifacts, but cannot write there."""
+their own directories and to artifacts, but can neither write there nor list which
+workloads and artifacts the site has."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def private_dir(path: Path) -> Path:
 
 
 def shared_dir(path: Path) -> Path:
-    """A directory others may pass through and read, but not write."""
+    """A directory others may pass through, but neither list nor write."""
     return _make_dir(path, SHARED_DIR)
 
 

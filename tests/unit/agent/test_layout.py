@@ -91,7 +91,7 @@ def test_the_workload_dir_is_a_sibling_and_open_to_pass_through(tmp_path: Path) 
     assert layout.data_dir not in layout.artifacts_dir.parents
     assert layout.data_dir not in layout.work_dir.parents
     assert [mode(p) for p in (layout.workload_dir, layout.artifacts_dir, layout.work_dir)] == [
-        0o755
+        0o711
     ] * 3
 
 
