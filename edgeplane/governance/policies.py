@@ -10,12 +10,21 @@ A rule is a CEL expression that must hold. It sees three plain maps:
 A rule that evaluates to ``true`` holds. ``false``, a non-boolean, or an evaluation
 error (say a label the site does not have) is a violation: a policy that cannot be
 shown to hold does not hold.
+
+Costs (``costs``): a rule whose estimated cost is over ``MAX_RULE_COST`` does not
+compile for a write (admission answers 422 with the estimate and the limit); one
+already stored is compiled as a rule that fails with that reason, never evaluated. At
+evaluation, cel-cpp stops a rule past 10,000 comprehension iterations, and a rule
+whose evaluation took longer than ``RULE_SECONDS`` fails, then and every later time
+(it is not evaluated again until the policy changes): each is a violation with its
+reason, never a stall of the placement pass.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cel_expr_python import cel
@@ -23,6 +32,7 @@ from cel_expr_python import cel
 from edgeplane.api.policies import Enforcement
 from edgeplane.api.policies import PolicyScope as Scope
 from edgeplane.api.selectors import Selector, selector_from_dict
+from edgeplane.governance.costs import MAX_RULE_COST, CostError, estimate
 
 __all__ = ["Enforcement", "Scope"]  # the API's own enums, re-exported for callers here
 
@@ -30,12 +40,17 @@ _MAP = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
 _ENV = cel.NewEnv(variables={"app": _MAP, "site": _MAP, "tenant": _MAP})
 
 
-class PolicyError(ValueError):
-    """A rule that does not compile; ``field`` points at it, the message is CEL's."""
+RULE_SECONDS = 0.25
+"""Wall-clock time one evaluation of a rule may take before the rule fails."""
 
-    def __init__(self, field: str, message: str) -> None:
+
+class PolicyError(ValueError):
+    """A rule that does not compile, or costs too much; ``field`` points at it, the
+    message is CEL's (or the estimate and the limit)."""
+
+    def __init__(self, field: str, message: str, cost: int | None = None) -> None:
         super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+        self.field, self.message, self.cost = field, message, cost
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,10 @@ class Rule:
     message: str
     program: Any
     """The compiled CEL expression."""
+    cost: int = 0
+    """Its estimated cost (``costs``)."""
+    refused: list[str] = field(default_factory=list, compare=False)
+    """Why it fails without being evaluated (too costly; once too slow)."""
 
 
 @dataclass(frozen=True)
@@ -78,21 +97,37 @@ def _cel_message(error: Exception) -> str:
     return text.replace("<input>:", "").strip()
 
 
-def compile_rule(rule: Mapping[str, Any], field: str) -> Rule:
+def compile_rule(rule: Mapping[str, Any], where: str, refuse_costly: bool = True) -> Rule:
+    """One rule compiled and its cost estimated: PolicyError when it does not compile,
+    or (``refuse_costly``) costs more than ``MAX_RULE_COST``; otherwise a costly rule
+    is one that always fails."""
     expression = str(rule.get("expression", ""))
     try:
         program = _ENV.compile(expression)
+        cost = estimate(program.serialize())
     except RuntimeError as e:
-        raise PolicyError(f"{field}.expression", _cel_message(e)) from e
-    message = rule.get("message") or f"{expression} does not hold"
-    return Rule(str(rule["name"]), expression, str(message), program)
+        raise PolicyError(f"{where}.expression", _cel_message(e)) from e
+    except CostError as e:
+        raise PolicyError(f"{where}.expression", str(e)) from e
+    message = str(rule.get("message") or f"{expression} does not hold")
+    compiled = Rule(str(rule["name"]), expression, message, program, cost)
+    if cost > MAX_RULE_COST:
+        why = (
+            f"its estimated cost {cost:,} is over the limit {MAX_RULE_COST:,}: iterate over "
+            "fewer or smaller lists, and match or compare shorter strings"
+        )
+        if refuse_costly:
+            raise PolicyError(f"{where}.expression", why, cost)
+        compiled.refused.append(why)
+    return compiled
 
 
-def compile_policy(obj: Mapping[str, Any]) -> CompiledPolicy:
+def compile_policy(obj: Mapping[str, Any], refuse_costly: bool = True) -> CompiledPolicy:
     """A stored Policy, compiled; PolicyError naming the first rule that fails."""
     spec = obj["spec"]
     rules = tuple(
-        compile_rule(rule, f"spec.rules[{i}]") for i, rule in enumerate(spec.get("rules") or [])
+        compile_rule(rule, f"spec.rules[{i}]", refuse_costly)
+        for i, rule in enumerate(spec.get("rules") or [])
     )
     selector = spec.get("selector")
     return CompiledPolicy(
@@ -107,10 +142,21 @@ def compile_policy(obj: Mapping[str, Any]) -> CompiledPolicy:
 
 
 def _holds(rule: Rule, data: Mapping[str, Any]) -> tuple[bool, str]:
+    if rule.refused:
+        return False, f"{rule.message} (not evaluated: {rule.refused[0]})"
+    started = time.monotonic()
     try:
         value = rule.program.eval(data=data)
     except RuntimeError as e:
         return False, f"{rule.message} (evaluation error: {_cel_message(e)})"
+    finally:
+        took = time.monotonic() - started
+        if took > RULE_SECONDS:  # told on this evaluation, and every later one
+            rule.refused.append(
+                f"an evaluation took {took:.2f} s, over the limit of {RULE_SECONDS} s"
+            )
+    if rule.refused:
+        return False, f"{rule.message} (evaluation stopped: {rule.refused[0]})"
     if value.type() == cel.Type.ERROR:
         return False, f"{rule.message} (evaluation error: {value.value()})"
     result = value.value()

@@ -1,7 +1,10 @@
 """Admission: what the hub checks beyond the schema before storing a write.
 
 * A ``Policy`` must compile: a bad CEL expression is 422 with CEL's own message and
-  position, naming the rule (``spec.rules[0].expression``).
+  position, naming the rule (``spec.rules[0].expression``); so is a rule whose
+  estimated cost is over the limit (``governance.costs``), with the estimate.
+* An ``Application``'s overrides must each render a valid Assignment (422 naming
+  ``spec.overrides[i].values...``).
 * An ``Application`` must pass the Admission-scope policies that cover it: a Deny
   violation is 422 ``PolicyDenied`` and nothing is stored; Warn violations are
   returned as ``Warning`` headers; Audit violations are logged.
@@ -15,6 +18,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from edgeplane.api.kinds import API_VERSION
+from edgeplane.api.validation import InvalidObject, validate_object
 from edgeplane.governance.policies import (
     CompiledPolicy,
     PolicyError,
@@ -23,6 +28,7 @@ from edgeplane.governance.policies import (
     judge,
 )
 from edgeplane.hub.errors import ApiError
+from edgeplane.hub.patch import merge_patch
 from edgeplane.hub.warning_headers import warning_header
 from edgeplane.store.protocol import Object, Store
 
@@ -34,11 +40,11 @@ def checked_policy(obj: Object) -> CompiledPolicy:
         return compile_policy(obj)
     except PolicyError as e:
         name = obj["metadata"]["name"]
+        what = "is too costly" if e.cost is not None else "does not compile"
         raise ApiError(
             422,
             "Invalid",
-            f'Policy "{name}" is invalid: {e.field}: the CEL expression does not compile: '
-            f"{e.message}",
+            f'Policy "{name}" is invalid: {e.field}: the CEL expression {what}: {e.message}',
             e.field,
         ) from e
 
@@ -50,19 +56,22 @@ class PolicyCache:
 
     async def policies(self) -> list[CompiledPolicy]:
         """Every stored policy, compiled (ones that no longer compile are skipped)."""
-        found, token = [], None
+        found, token, seen = [], None, set()
         while True:
             page = await self._store.list("Policy", None, 1000, token)
             for obj in page.items:
                 key = (obj["metadata"]["name"], int(obj["metadata"].get("generation") or 1))
+                seen.add(key)
                 if key not in self._compiled:
-                    try:
-                        self._compiled[key] = compile_policy(obj)
+                    try:  # one stored before the cost limit fails its rules instead
+                        self._compiled[key] = compile_policy(obj, refuse_costly=False)
                     except PolicyError as e:
                         log.error("policy %s does not compile: %s", key[0], e)
                         continue
                 found.append(self._compiled[key])
             if not (token := page.continue_token):
+                # Only the current generations are kept: the cache cannot grow with edits.
+                self._compiled = {k: v for k, v in self._compiled.items() if k in seen}
                 return found
 
     async def admit(self, obj: Object) -> list[str]:
@@ -72,6 +81,7 @@ class PolicyCache:
             return []
         if obj.get("kind") != "Application":
             return []
+        checked_overrides(obj)
         admission = [p for p in await self.policies() if p.scope is Scope.ADMISSION]
         verdict = judge(admission, obj)
         name = obj["metadata"]["name"]
@@ -86,6 +96,40 @@ class PolicyCache:
                 + ": change the application, or the policy",
             )
         return [str(v) for v in verdict.warnings]
+
+
+def checked_overrides(obj: Object) -> None:
+    """Each override rendered over the workload as the placement controller renders it,
+    and the Assignment it makes validated: 422 naming the override's field, so a typo
+    is refused here and not found by placement at some site later."""
+    spec, name = obj["spec"], obj["metadata"]["name"]
+    for i, override in enumerate(spec.get("overrides") or []):
+        raw = {
+            "apiVersion": API_VERSION,
+            "kind": "Assignment",
+            "metadata": {"name": "admission-check"},
+            "spec": {
+                "application": name,
+                "revision": 1,
+                "site": override.get("site") or "admission-check",
+                "replicas": 1,
+                "workload": merge_patch(spec["workload"], override.get("values") or {}),
+                **({"resources": spec["resources"]} if spec.get("resources") else {}),
+            },
+        }
+        try:
+            validate_object(raw, expected_kind="Assignment")
+        except InvalidObject as e:
+            inner = (e.field or "").removeprefix("spec.workload")
+            field = f"spec.overrides[{i}].values{inner}"
+            problems = "; ".join(str(p).removeprefix("spec.workload") for p in e.errors)
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Application "{name}" is invalid: {field}: the override makes an invalid '
+                f"workload ({problems}): change or remove the override's value",
+                field,
+            ) from e
 
 
 def warning_headers(warnings: list[str]) -> dict[str, Any]:
