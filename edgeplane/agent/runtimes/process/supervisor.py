@@ -155,8 +155,10 @@ class Supervisor:
         )
         handle, self._handle = self._handle, None
         with contextlib.suppress(Exception):
-            if handle is not None:
-                handle.signal_group(signal.SIGKILL)
+            if handle is not None:  # killed and reaped (no zombie left per failure)
+                async with asyncio.timeout(self._grace() + 5.0):
+                    await handle.stop(0.0, self._timings.poll_seconds)
+        with contextlib.suppress(Exception):
             self._save(pid=None, start_ticks=None)
         # Never a busy loop, even when the failure recurs before the backoff's own wait.
         await asyncio.sleep(self._timings.backoff_initial)
