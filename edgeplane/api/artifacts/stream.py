@@ -93,6 +93,8 @@ class Inflater:
             raise ArtifactRefused("is empty", fix=_NOT_GZIP)
         if self._open:
             raise ArtifactRefused("is cut short (its gzip stream ends early)", fix=_NOT_GZIP)
+        if self.inflated == 0:  # an empty archive is two zero blocks, never nothing
+            raise ArtifactRefused("holds no tar archive", fix=_NOT_GZIP)
 
 
 class TarParser:

@@ -46,13 +46,18 @@ ACCEPTED: dict[str, list[Member]] = {
     "dot-dot-through-link-stays-in": [("q", SYM, "r/s"), ("r/s", DIR, ""), ("p", SYM, "q/../..")],
     "link-to-self-dir": [("here", SYM, "."), ("sub", DIR, "")],
     "dangling-inside": [("l", SYM, "not/there")],
+    "empty": [],
     "directory-twice": [("d", DIR, ""), ("d/x", FILE, ""), ("d", DIR, "")],
 }
 
 
 @pytest.mark.parametrize("members", list(ACCEPTED.values()), ids=list(ACCEPTED))
 def test_members_inside_are_accepted(members: list[Member]) -> None:
-    assert len(scanned(packed(members))) == len(members)
+    # tarfile writes directories with a trailing "/": compare the paths, normalised
+    expected = [
+        "/".join(p for p in name.split("/") if p not in ("", ".")) for name, _, _ in members
+    ]
+    assert scanned(packed(members)) == expected
 
 
 REFUSED: dict[str, tuple[list[Member], str, str]] = {
@@ -170,7 +175,7 @@ def header(name: bytes, size: bytes | int = 0, type_: bytes = b"0", checksum: bo
         (header(b"", size=9, type_=b"x") + b"9 path=\n".ljust(512, b"\0"), "malformed PAX"),
         (header(b"", size=200000, type_=b"x"), "PAX or GNU record of 200000 bytes"),
         (header(b"f", size=100), "cut short"),
-        (bytes(1024), "holds no members"),
+        (b"", "holds no tar archive"),
     ],
     ids=[
         "checksum",
