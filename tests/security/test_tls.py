@@ -239,7 +239,7 @@ def test_rotated_site_credential_reaches_the_running_agent_and_the_old_one_expir
         headers = {"Authorization": f"Bearer {token}"}
         return tls_fleet.api("GET", "/sites/rot-1", headers=headers).status_code
 
-    asked = tls_fleet.api("POST", "/sites/rot-1/credential/rotate", {"overlapSeconds": 4})
+    asked = tls_fleet.api("POST", "/sites/rot-1/credential/rotate", {"overlapSeconds": 8})
     assert asked.status_code == 202, asked.text
     assert "previousCredentialExpiresAt" in asked.json()
 
