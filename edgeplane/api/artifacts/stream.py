@@ -64,17 +64,20 @@ class Inflater:
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         self.compressed += len(data)
-        pending = data
-        while pending:
+        pending, full = data, False
+        # A full STEP of output may leave more inside zlib with no input left: ask again.
+        while pending or full:
             try:
                 out = self._zip.decompress(pending, STEP)
             except zlib.error as e:
                 raise ArtifactRefused(f"is not a gzip tarball ({e})", fix=_NOT_GZIP) from e
-            self._open = not self._zip.eof
+            self._open = self._open or bool(pending)
             if self._zip.eof:
                 pending, self._zip = self._zip.unused_data, zlib.decompressobj(wbits=31)
+                self._open = False
             else:
                 pending = self._zip.unconsumed_tail
+            full = len(out) == STEP
             self._count(len(out))
             if out:
                 yield out
