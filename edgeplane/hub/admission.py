@@ -53,6 +53,7 @@ class PolicyCache:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._compiled: dict[tuple[str, int], CompiledPolicy] = {}
+        self._broken: set[tuple[str, int]] = set()
 
     async def policies(self) -> list[CompiledPolicy]:
         """Every stored policy, compiled (ones that no longer compile are skipped)."""
@@ -62,16 +63,20 @@ class PolicyCache:
             for obj in page.items:
                 key = (obj["metadata"]["name"], int(obj["metadata"].get("generation") or 1))
                 seen.add(key)
+                if key in self._broken:
+                    continue
                 if key not in self._compiled:
                     try:  # one stored before the cost limit fails its rules instead
                         self._compiled[key] = compile_policy(obj, refuse_costly=False)
                     except PolicyError as e:
                         log.error("policy %s does not compile: %s", key[0], e)
+                        self._broken.add(key)  # said once, not on every pass
                         continue
                 found.append(self._compiled[key])
             if not (token := page.continue_token):
                 # Only the current generations are kept: the cache cannot grow with edits.
                 self._compiled = {k: v for k, v in self._compiled.items() if k in seen}
+                self._broken &= seen
                 return found
 
     async def admit(self, obj: Object) -> list[str]:

@@ -65,10 +65,21 @@ class PolicyGate:
         for names in self._governor.denials(self._apps[app.name], label_sets):
             answer = answers.get(names)
             if answer is None:
-                why = f"excluded by policy {', '.join(names)}"
-                answer = answers[names] = (why, self._may_stay(names))
+                answer = answers[names] = (self._why(names), self._may_stay(names))
             found.append(answer)
         return found
+
+    def _why(self, names: tuple[str, ...]) -> str:
+        """Why sites are excluded; a rule that failed without an answer (too costly, too
+        slow) says so, or the owner would look for a fault in the application."""
+        notes = [
+            f"{name} rule {rule.name}: {rule.refused[0]}"
+            for name in names
+            for rule in self._policies[name].rules
+            if rule.refused
+        ]
+        why = f"excluded by policy {', '.join(names)}"
+        return f"{why} ({'; '.join(notes)})" if notes else why
 
     def _may_stay(self, policies: Iterable[str]) -> bool:
         """Whether a site held already stays: every policy it violates says Report."""
