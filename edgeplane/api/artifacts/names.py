@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from edgeplane.api.artifacts.errors import shown
+
 ARTIFACT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 """A DNS-1123 label: it is a directory name on the hub and a URL path segment."""
 
@@ -14,7 +16,7 @@ def name_problem(name: str) -> str | None:
     """Why ``name`` is no artifact name, or None."""
     if ARTIFACT_NAME.fullmatch(name):
         return None
-    return f"name {name!r}: use at most 63 lower-case letters, digits and '-'"
+    return f"name {shown(name)}: use at most 63 lower-case letters, digits and '-'"
 
 
 def version_problem(version: str) -> str | None:
@@ -22,6 +24,6 @@ def version_problem(version: str) -> str | None:
     if ARTIFACT_VERSION.fullmatch(version):
         return None
     return (
-        f"version {version!r}: use at most 128 letters, digits, '.', '_', '+' or '-', "
+        f"version {shown(version)}: use at most 128 letters, digits, '.', '_', '+' or '-', "
         "starting with a letter or digit (e.g. 1.2.0)"
     )

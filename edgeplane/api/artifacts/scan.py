@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from edgeplane.api.artifacts.errors import ArtifactRefused
+from edgeplane.api.artifacts.errors import ArtifactRefused, shown
 from edgeplane.api.artifacts.limits import ArtifactLimits
 from edgeplane.api.artifacts.stream import Header, Inflater, TarParser
 from edgeplane.api.artifacts.tree import Path, Tree
@@ -61,7 +61,7 @@ class TarballScan:
             self._inflater.finish()
             if not self._parser.between_members:
                 raise ArtifactRefused(
-                    f"is cut short (in member {self._parser.current!r})",
+                    f"is cut short (in member {shown(self._parser.current or '')})",
                     fix="send the whole file",
                 )
         self.tree.finish()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from edgeplane.api.artifacts.errors import ArtifactRefused
+from edgeplane.api.artifacts.errors import ArtifactRefused, shown
 from edgeplane.api.artifacts.limits import NAME_MAX, ArtifactLimits
 from edgeplane.api.artifacts.stream import Header, Kind
 
@@ -88,9 +88,9 @@ class Tree:
             parent = path[:end]
             kind = self.kinds.setdefault(parent, Kind.DIR)
             if kind is not Kind.DIR:
-                shown = "/".join(parent)
                 raise ArtifactRefused(
-                    f"lies under {shown!r}, which is a {kind.value}, not a directory",
+                    f"lies under {shown('/'.join(parent))}, which is a {kind.value}, "
+                    "not a directory",
                     header.name,
                 )
         before = self.kinds.get(path)
@@ -105,12 +105,12 @@ class Tree:
     def _check_hardlink(self, header: Header) -> None:
         if header.linkname.startswith("/") or ".." in header.linkname.split("/"):
             raise ArtifactRefused(
-                f"links outside the artifact (a hard link to {header.linkname!r})", header.name
+                f"links outside the artifact (a hard link to {shown(header.linkname)})", header.name
             )
         target = self.path(header.linkname, header.name)
         if self.kinds.get(target) not in (Kind.FILE, Kind.HARDLINK):
             raise ArtifactRefused(
-                f"is a hard link to {header.linkname!r}, which is not a regular file "
+                f"is a hard link to {shown(header.linkname)}, which is not a regular file "
                 "given earlier in the tarball",
                 header.name,
             )
@@ -121,7 +121,7 @@ class Tree:
             raise ArtifactRefused("is a symbolic link without a target", header.name)
         if target.startswith("/"):
             raise ArtifactRefused(
-                f"links outside the artifact (to {target!r}, an absolute path)", header.name
+                f"links outside the artifact (to {shown(target)}, an absolute path)", header.name
             )
         if len(target.encode("utf-8", "surrogatepass")) > self.limits.name_bytes:
             raise ArtifactRefused(
@@ -137,7 +137,7 @@ class Tree:
         for link, target in self.links.items():
             if self._land(link, 0) is None:
                 raise ArtifactRefused(
-                    f"links outside the artifact, or in a loop ({target!r})", "/".join(link)
+                    f"links outside the artifact, or in a loop ({shown(target)})", "/".join(link)
                 )
 
     def _land(self, link: Path, nesting: int) -> Path | None:

@@ -256,3 +256,17 @@ def test_artifact_names_are_fully_matched(name: str) -> None:
 def test_artifact_versions_are_fully_matched(version: str) -> None:
     assert version_problem(version)
     assert version_problem("1.2.0+build_7") is None
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        [("h", HARD, "../" + "x" * 60_000)],
+        [("l", SYM, "/" + "y" * 60_000)],
+        [("z" * 60_000, FILE, "")],
+    ],
+    ids=["hardlink-target", "symlink-target", "member-name"],
+)
+def test_messages_stay_short_whatever_the_names(members: list[Member]) -> None:
+    # They end up in an assignment's status message, which the hub bounds.
+    assert len(refusal(packed(members)).explain("the hub's")) < 1024
