@@ -1,6 +1,11 @@
 """Joining the fleet: admins mint single-use join tokens; an agent trades one for its
 site's own credential, and the Site is created with the token's labels.
 
+The token's labels are authoritative: the joining party may add labels the token did
+not pin, never change one it did (the token's value wins), and never give itself one
+under the hub's reserved ``edgeplane.io/`` prefix (422 naming the label). Admins may
+pin such labels in the token.
+
 Every refusal changes nothing and leaves the token usable, except a token that was
 used already, which says by whom.
 """
@@ -19,7 +24,7 @@ from fastapi import APIRouter, Request, Response
 from edgeplane.api.kinds import API_VERSION
 from edgeplane.api.labels import check_label_key, check_label_value
 from edgeplane.api.validation import InvalidObject, to_wire, validate_object
-from edgeplane.api.wellknown import MAX_SITE_NAME
+from edgeplane.api.wellknown import MAX_SITE_NAME, RESERVED_DOMAIN, reserved_label
 from edgeplane.hub.auth import mint, split, verify_secret
 from edgeplane.hub.errors import ApiError, bad_request, unauthorized
 from edgeplane.hub.resources import ObjectResponse, json_body
@@ -49,6 +54,18 @@ def checked_labels(raw: Any, field: str) -> dict[str, str]:
         if problem := check_label_key(key) or check_label_value(value):
             raise invalid(f"{field}[{key}]", problem)
     return dict(raw)
+
+
+def joined_labels(asked: dict[str, str], pinned: dict[str, str]) -> dict[str, str]:
+    """The Site's labels: what the joining party asked for, under the token's."""
+    for key in asked:
+        if reserved_label(key):
+            raise invalid(
+                f"labels[{key}]",
+                f"labels under {RESERVED_DOMAIN}/ are the hub's: leave it out, or have an "
+                "admin pin it in the join token (`edgeplane site token --labels k=v`)",
+            )
+    return {**asked, **pinned}  # the token's last: a pinned label keeps its value
 
 
 def checked_ttl(raw: Any) -> int:
@@ -141,7 +158,7 @@ async def join(request: Request) -> Response:
         raise bad_request('send {"token": ..., "site": ..., "labels": {...}, "inventory": {...}}')
     record = await _usable_token(store, body.get("token"))
     token_labels = json.loads(record.attributes or "{}").get("labels") or {}
-    labels = {**checked_labels(body.get("labels"), "labels"), **token_labels}
+    labels = joined_labels(checked_labels(body.get("labels"), "labels"), token_labels)
     site = _site_object(body.get("site"), labels, body.get("inventory"))
     name = site["metadata"]["name"]
     if await _exists(store, name):

@@ -20,6 +20,7 @@ from edgeplane.hub.bodies import body_metadata, invalid, parse_object
 from edgeplane.hub.errors import ApiError, bad_request
 from edgeplane.hub.listing import check_not_future, list_page, parse_list_query
 from edgeplane.hub.patch import merge_patch
+from edgeplane.hub.sitewrites import site_written
 from edgeplane.hub.watch import WatchRequest, stream
 from edgeplane.store.protocol import Object, Store
 
@@ -231,7 +232,7 @@ async def replace_status(request: Request, plural: str, name: str) -> Response:
     candidate["status"] = status
     obj = _validated(candidate, info)
     obj["metadata"]["resourceVersion"] = version
-    return ObjectResponse(await store.replace_status(obj))
+    return ObjectResponse(await store.replace_status(site_written(request, obj)))
 
 
 @router.patch("/{plural}/{name}/status", openapi_extra=PATCH_BODY, response_model=None)
@@ -251,4 +252,4 @@ async def patch_status(request: Request, plural: str, name: str) -> Response:
     candidate["status"] = merge_patch(current.get("status") or {}, status_patch or {})
     obj = _validated(candidate, info)
     obj["metadata"]["resourceVersion"] = version or current["metadata"]["resourceVersion"]
-    return ObjectResponse(await store.replace_status(obj))
+    return ObjectResponse(await store.replace_status(site_written(request, obj)))

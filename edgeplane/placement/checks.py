@@ -59,15 +59,19 @@ def groups_reason(
 
 
 CORDONED = "are cordoned"
-OFFLINE = "are offline"
+OFFLINE = "are offline or have not reported since they joined"
+AWAY = ("Offline", "Pending")
+"""Phases that take nothing new: a Pending site joined but its agent never reported
+(it may never: a token used by someone who went away)."""
 
 
 def phase_reason(app: AppView, site: SiteView, held: bool) -> str | None:
-    """Cordoned sites take nothing. Offline ones take nothing new; what an EverySite
-    application runs there stays (it goes on running offline), while Replicas move."""
+    """Cordoned sites take nothing. Offline and Pending ones take nothing new; what an
+    EverySite application runs there stays (it goes on running offline), while
+    Replicas move."""
     if site.unschedulable or site.phase == "Cordoned":
         return CORDONED
-    if site.phase == "Offline" and not (held and app.every_site):
+    if site.phase in AWAY and not (held and app.every_site):
         return OFFLINE
     return None
 

@@ -148,7 +148,7 @@ def _state(sites: Sequence[SiteView]) -> tuple[Bools, Bools, Bools, Floats, Floa
     online, cpu and memory, for each of ``sites``."""
     return (
         np.array([s.unschedulable or s.phase == "Cordoned" for s in sites], dtype=bool),
-        np.array([s.phase == "Offline" for s in sites], dtype=bool),
+        np.array([s.phase in ("Offline", "Pending") for s in sites], dtype=bool),
         np.array([s.phase == "Online" for s in sites], dtype=bool),
         np.array([UNLIMITED if s.cpu_millis is None else s.cpu_millis for s in sites], dtype=float),
         np.array(

@@ -800,7 +800,7 @@ def _more_room(before: SiteView, after: SiteView) -> bool:
     """Whether a site can take more than it could (capacity, or a phase that takes)."""
 
     def takes(site: SiteView) -> bool:
-        return not site.unschedulable and site.phase not in ("Cordoned", "Offline")
+        return not site.unschedulable and site.phase not in ("Cordoned", *checks.AWAY)
 
     def more(a: int | None, b: int | None) -> bool:
         return (b is None and a is not None) or (a is not None and b is not None and b > a)

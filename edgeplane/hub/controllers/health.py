@@ -1,5 +1,12 @@
-"""Site health v0: a site whose agent has not sent a heartbeat for
+"""Site health v0: a site whose agent has not been heard from for
 ``offline_after_seconds`` is marked Offline. Agents mark themselves Online again.
+
+Every time here is the hub's: ``lastHeartbeat`` is stamped with the hub's receive time
+when a site writes its status (``hub.sitewrites``), and ``creationTimestamp`` by the
+store. A heartbeat dated in the future (an older hub kept the agent's clock, or
+someone wrote it) proves nothing and counts as none. A joined site that never
+reports (still Pending) is Offline once ``offline_after_seconds`` have passed since
+it joined, so it is not left waiting for replicas it will never run.
 
 (The health issue adds failover: moving replicas of Offline sites elsewhere.)
 """
@@ -14,24 +21,36 @@ from edgeplane.store.errors import Conflict, NotFound
 from edgeplane.store.protocol import Object, Store
 
 log = logging.getLogger("edgeplane.hub.health")
+CLOCK_SKEW_SECONDS = 5.0
+"""How far ahead of this hub's clock another hub's stamp may be (several hubs share
+one PostgreSQL); anything further ahead is no heartbeat."""
 
 
 def seconds_since(stamp: str | None, now: float) -> float | None:
-    if not stamp:
+    if not stamp or not isinstance(stamp, str):
         return None
     try:
         return now - datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         return None
 
 
+def _silent_for(stamp: str | None, limit: float, now: float) -> bool:
+    age = seconds_since(stamp, now)
+    return age is None or age > limit or age < -CLOCK_SKEW_SECONDS
+
+
 def stale(site: Object, offline_after: float, now: float) -> bool:
-    """An Online site whose last heartbeat is older than ``offline_after`` seconds."""
+    """An Online site whose last heartbeat is older than ``offline_after`` seconds (or
+    in the future), or a Pending one that has not reported since it joined."""
     status = site.get("status") or {}
-    if status.get("phase") != "Online":
-        return False
-    age = seconds_since(status.get("lastHeartbeat"), now)
-    return age is None or age > offline_after
+    phase = status.get("phase")
+    if phase == "Online":
+        return _silent_for(status.get("lastHeartbeat"), offline_after, now)
+    if phase == "Pending":
+        since = status.get("lastHeartbeat") or site["metadata"].get("creationTimestamp")
+        return _silent_for(since, offline_after, now)
+    return False
 
 
 async def mark_offline(store: Store, sites: list[Object], offline_after: float) -> list[str]:
@@ -40,13 +59,17 @@ async def mark_offline(store: Store, sites: list[Object], offline_after: float) 
     for site in sites:
         if not stale(site, offline_after, now):
             continue
+        was = (site.get("status") or {}).get("phase")
         status = {**(site.get("status") or {}), "phase": "Offline"}
         try:
             await store.replace_status({**site, "status": status})
         except (Conflict, NotFound):
             continue  # a heartbeat arrived meanwhile, or the site is gone
         log.warning(
-            "site %s: no heartbeat for %.0f s: Offline", site["metadata"]["name"], offline_after
+            "site %s: %s for %.0f s: Offline",
+            site["metadata"]["name"],
+            "never reported since it joined" if was == "Pending" else "no heartbeat",
+            offline_after,
         )
         marked.append(site["metadata"]["name"])
     return marked

@@ -86,7 +86,7 @@ def test_label_checks(app: AppView, expected: str | None) -> None:
     ("app", "where", "held", "expected"),
     [
         (replicas(), site(phase="Online"), False, None),
-        (replicas(), site(phase="Pending"), False, None),
+        (replicas(), site(phase="Pending"), False, checks.OFFLINE),
         (replicas(), site(phase=None), False, None),
         (replicas(), site(phase="Cordoned"), False, checks.CORDONED),
         (replicas(), site(phase="Cordoned"), True, checks.CORDONED),

@@ -221,7 +221,7 @@ def fits_alone(app: AppView, site: SiteView, sites: Sequence[SiteView]) -> bool:
     """Whether ``app`` could take ``site`` in an empty fleet with no holdings."""
     if not app.selector.matches(site.labels) or site.unschedulable:
         return False
-    if site.phase in ("Cordoned", "Offline"):
+    if site.phase in ("Cordoned", "Offline", "Pending"):
         return False
     if any(untolerated(app, t) for t in site.taints) or not devices_met(app, site):
         return False
@@ -266,7 +266,7 @@ def test_no_decision_breaks_a_hard_constraint(snapshot: Snapshot) -> None:
             n = decision.replicas_at(name)
             assert app.selector.matches(site.labels)
             assert site.phase != "Cordoned" and not site.unschedulable
-            if site.phase == "Offline":
+            if site.phase in ("Offline", "Pending"):
                 assert app.every_site and name in held
             for taint in site.taints:
                 if untolerated(app, taint):

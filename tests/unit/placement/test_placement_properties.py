@@ -91,7 +91,7 @@ def test_hard_constraints_always_hold(
         for name in decision.sites:
             site = by_name[name]
             assert app.selector.matches(site.labels)
-            assert site.phase != "Cordoned"
+            assert site.phase not in ("Cordoned", "Pending")
             assert site.labels["region"] != "r3"
             assert not site.taints or app.tolerations
             used[name] += app.cpu_millis
@@ -108,7 +108,7 @@ def test_spread_stays_within_max_skew_where_sites_allow(
 ) -> None:
     app = AppView("a", False, replicas, spread=(Spread("region"),))
     decision = place(Snapshot((app,), fleet, {}, {}))["a"]
-    feasible = [s for s in fleet if s.phase != "Cordoned" and not s.taints]
+    feasible = [s for s in fleet if s.phase not in ("Cordoned", "Pending") and not s.taints]
     chosen = set(decision.sites)
     counts = Counter(s.labels["region"] for s in feasible if s.name in chosen)
     spare = {s.labels["region"] for s in feasible if s.name not in chosen}

@@ -19,7 +19,7 @@ from edgeplane.placement.planner import explain, place
 SITES = (
     SiteView("dub", {"region": "eu", "tier": "edge"}, "Online", cpu_millis=2000),
     SiteView("fra", {"region": "eu", "tier": "cloud"}, "Online", cpu_millis=8000),
-    SiteView("lyo", {"region": "eu", "tier": "edge"}, "Pending", cpu_millis=2000),
+    SiteView("lyo", {"region": "eu", "tier": "edge"}, None, cpu_millis=2000),  # not reporting
     SiteView("bos", {"region": "us", "tier": "edge"}, "Online", cpu_millis=2000),
     SiteView("cor", {"region": "eu", "tier": "edge"}, "Cordoned", cpu_millis=2000),
 )
