@@ -1,5 +1,6 @@
 """Well-known names shared by the hub and the agent: the labels the hub puts on
-``Assignment`` objects, and how an assignment is named.
+``Assignment`` objects, the label prefix reserved to the hub and its admins, and how
+an assignment is named.
 
 Plain Python with no pydantic, so the site agent can use it without loading the models.
 """
@@ -14,16 +15,45 @@ SITE_LABEL = "edgeplane.io/site"
 APPLICATION_LABEL = "edgeplane.io/application"
 """On every Assignment: the application it runs."""
 
+RESERVED_DOMAIN = "edgeplane.io"
+"""Label keys under this prefix (or a subdomain of it) are the hub's and the admins':
+a site may not give them to itself, at a join or in its status."""
+
 MAX_SITE_NAME = 63
 """Site names are label values (``SITE_LABEL``), so at most 63 characters."""
 
 _MAX_NAME = 253
+_HASH = 10
+"""Hex digits of the hash that ends every assignment name (40 bits)."""
+
+
+def reserved_label(key: str) -> bool:
+    """Whether ``key`` has the ``edgeplane.io/`` prefix, or one of its subdomains."""
+    prefix, slash, _ = key.rpartition("/")
+    return bool(slash) and (prefix == RESERVED_DOMAIN or prefix.endswith(f".{RESERVED_DOMAIN}"))
 
 
 def assignment_name(application: str, site: str) -> str:
-    """``<application>.<site>``, shortened with a hash when over 253 characters."""
-    name = f"{application}.{site}"
-    if len(name) <= _MAX_NAME:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
-    return f"{application[: _MAX_NAME - len(site) - 12]}-{digest}.{site}"
+    """``<application>.<site>.<hash>``: readable, and unambiguous although both names
+    may hold dots (``web`` at ``a.b`` and ``web.a`` at ``b`` would both read ``web.a.b``).
+
+    The hash covers the pair with a separator no name can contain, so two pairs share
+    a name only if SHA-256 collides in its first 40 bits; the placement controller
+    still checks each name's owner before writing. Over 253 characters, the readable
+    part is cut (the hash still covers the whole pair).
+    """
+    digest = hashlib.sha256(f"{application}/{site}".encode()).hexdigest()[:_HASH]
+    readable = f"{application}.{site}"
+    room = _MAX_NAME - _HASH - 1
+    if len(readable) > room:
+        readable = readable[:room].rstrip(".-")
+    return f"{readable}.{digest}"
+
+
+def assignment_owner(assignment: dict[str, object]) -> tuple[str, str]:
+    """``(application, site)`` of a stored Assignment, from its spec (never parsed out
+    of its name)."""
+    spec = assignment.get("spec")
+    if not isinstance(spec, dict):
+        return "", ""
+    return str(spec.get("application", "")), str(spec.get("site", ""))

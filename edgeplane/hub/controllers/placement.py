@@ -20,6 +20,7 @@ from edgeplane.api.selectors import selector_from_dict
 from edgeplane.api.validation import InvalidObject, to_wire, validate_object
 from edgeplane.api.wellknown import APPLICATION_LABEL, SITE_LABEL, assignment_name
 from edgeplane.hub.controllers.governed import PolicyGate
+from edgeplane.hub.controllers.naming import name_collision
 from edgeplane.hub.controllers.offloop import PASS_SECONDS, Worker
 from edgeplane.hub.patch import merge_patch
 from edgeplane.placement.model import AppView, Decision, SiteView, Snapshot
@@ -349,6 +350,7 @@ class PlacementController:
                 rendered, problem = self._rendered(app, decisions[name], sites)
             except Exception as e:  # this application's fault, reported on it
                 rendered, problem = {}, ("RenderFailed", _render_failure(e))
+            problem = problem or name_collision(rendered, desired, stored)
             if problem:  # keep what runs until it can be rendered
                 problems[name] = problem
                 rendered = {k: v for k, v in stored.items() if v["spec"]["application"] == name}

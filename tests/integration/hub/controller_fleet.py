@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from edgeplane.api.wellknown import assignment_name
 from edgeplane.hub.controllers.placement import list_all
 from tests.conftest import AnyStore
 
@@ -62,7 +63,12 @@ async def add_site(store: AnyStore, obj: dict[str, Any]) -> None:
 
 
 async def placed(store: AnyStore) -> dict[str, dict[str, Any]]:
-    return {a["metadata"]["name"]: a for a in await list_all(store, "Assignment")}
+    """The stored Assignments as ``<application>.<site>`` (their names add a hash)."""
+    found = {}
+    for a in await list_all(store, "Assignment"):
+        assert a["metadata"]["name"] == assignment_name(a["spec"]["application"], a["spec"]["site"])
+        found[f"{a['spec']['application']}.{a['spec']['site']}"] = a
+    return found
 
 
 async def update(store: AnyStore, kind: str, name: str, change: Any) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from edgeplane.api.wellknown import assignment_name
 from edgeplane.hub.controllers import retry_delay
 from edgeplane.hub.controllers.placement import (
     app_status,
@@ -122,7 +123,8 @@ def test_overrides_merge_into_the_workload_of_matching_sites(
 def test_the_rendered_assignment_names_its_application_site_and_revision() -> None:
     app = application()
     obj = render(app, site("s1"), resolved_workload(app, resolve)[0])
-    assert obj["metadata"]["name"] == "web.s1"
+    assert obj["metadata"]["name"] == assignment_name("web", "s1")
+    assert obj["metadata"]["name"].startswith("web.s1.")
     assert obj["metadata"]["labels"] == {
         "edgeplane.io/application": "web",
         "edgeplane.io/site": "s1",
