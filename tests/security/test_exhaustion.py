@@ -257,7 +257,9 @@ def test_a_site_may_hold_only_so_many_watches(shared: HubProcess) -> None:
         for _ in range(8):
             held = stack.enter_context(client.stream("GET", url, params={"watch": "true"}))
             assert held.status_code == 200
-        ninth = client.get(url, params={"watch": "1"})
+        with client.stream("GET", url, params={"watch": "1"}) as ninth:
+            assert ninth.status_code == 429
+            ninth.read()
         _too_many(ninth, "--site-watches")
     # The watches ended with their connections: the slots are free again.
     with httpx.Client(base_url=shared.url, headers=site, timeout=30) as client:

@@ -114,10 +114,13 @@ async def test_bad_log_requests_name_the_field(
     assert polled.json() == {"items": []}
 
 
-async def test_answers_to_unknown_requests_change_nothing(hub: httpx.AsyncClient) -> None:
+async def test_answers_to_unknown_requests_are_refused_and_change_nothing(
+    hub: httpx.AsyncClient,
+) -> None:
     async with as_site(hub, hub.headers["X-Site-A"]) as site:
         reply = await site.post(f"{API}/sites/a/requests/unknown", content=b"x")
-    assert reply.status_code == 204
+    assert (reply.status_code, reply.json()["reason"]) == (410, "Gone")
+    assert reply.headers["connection"] == "close"  # its body is not read
 
 
 async def test_a_stopping_hub_ends_polls_and_waiting_logs(hub: httpx.AsyncClient) -> None:
