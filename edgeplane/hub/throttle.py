@@ -31,6 +31,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BUCKETS = 100_000
+# A liveness probe costs nothing (no store, no hashing): load balancers may poll it.
+UNTHROTTLED = frozenset({"/healthz"})
 STATUS_PATH = re.compile(r"/api/v1alpha1/[^/]+/[^/]+/status")
 WATCH_VALUES = frozenset({"1", "on", "t", "true", "y", "yes"})  # what pydantic reads as True
 
@@ -107,7 +109,7 @@ class ThrottleMiddleware:
         self.watches: Counter[tuple[str, str]] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in UNTHROTTLED:
             return await self.app(scope, receive, send)
         principal: Principal | None = scope.get("state", {}).get("principal")
         try:
