@@ -64,7 +64,7 @@ class ConnectionGuard:
             self.refused += 1
             if self.refused % 1000 == 1:  # one line per burst, not one per attempt
                 log.warning(
-                    "peer %s holds %d connections (--max-connections-per-peer): "
+                    "peer %s holds %d connections (--connections-per-peer): "
                     "closing its new ones (%d so far)",
                     peer,
                     self.peers[peer],
