@@ -233,3 +233,23 @@ async def test_postgresql_statistics_are_refreshed_after_bulk_writes(store_url: 
                 await asyncio.sleep(0.05)
     finally:
         await store.close()
+
+
+async def test_the_event_log_is_compacted_to_its_byte_budget(store_url: str) -> None:
+    """20 events of about 10 kB under a 50 kB budget: the newest that fit are kept."""
+    store = open_store(store_url, event_retention_bytes=50_000)
+    await store.open()
+    try:
+        for i in range(20):
+            obj = site(f"s{i:02d}")
+            obj["metadata"]["annotations"] = {"note": "n" * 10_000}
+            await store.create(obj)
+        watermark = await store.compact()
+        assert watermark == 16  # four events of ~10 kB fit in 50 kB, five do not
+        kept = await collect(store, "Site", watermark, 20 - watermark)
+        assert [e.resource_version for e in kept] == list(range(watermark + 1, 21))
+        assert sum(e.size for e in kept) <= 50_000
+        with pytest.raises(Gone):
+            await collect(store, "Site", watermark - 1, 1)
+    finally:
+        await store.close()
