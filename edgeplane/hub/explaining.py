@@ -34,6 +34,8 @@ answered 503 at the deadline) instead of taking every core."""
 async def explain(request: Request, name: str, site: str | None = Query(None)) -> Response:
     controller = PlacementController(request.app.state.store, lambda n, v: None, _WORKER)
     snapshot, *_ = await controller.snapshot()
+    if name in controller.invalid:  # stored, but left out of placement: say why
+        raise ApiError(422, "Invalid", controller.invalid[name], "spec")
     return await _explained(snapshot, name, site)
 
 
