@@ -87,7 +87,11 @@ def protocol_class(guard: ConnectionGuard) -> type[asyncio.Protocol]:
 
 def _answer(status: int, reason: str, message: str) -> bytes:
     body = json.dumps({"reason": reason, "message": message, "field": None}).encode()
-    phrase = {408: "Request Timeout", 431: "Request Header Fields Too Large"}[status]
+    phrase = {
+        400: "Bad Request",
+        408: "Request Timeout",
+        431: "Request Header Fields Too Large",
+    }[status]
     head = (
         f"HTTP/1.1 {status} {phrase}\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
@@ -141,6 +145,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 f"the request head is over {self.guard.limits.max_head_bytes} bytes: "
                 "send shorter headers and URLs",
             )
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn answers a request the parser refuses in plain text; the hub's
+        # answers are JSON, this one too.
+        self._refuse(400, "BadRequest", f"{msg.rstrip('.')}: send a well-formed HTTP/1.1 request")
 
     def on_headers_complete(self) -> None:
         self._cancel(self._head_timer)
