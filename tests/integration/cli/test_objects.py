@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from edgeplane.api.wellknown import assignment_name
 from edgeplane.client.hub import HubClient
 from tests.integration.cli.conftest import Run
 from tests.integration.cli.manifests import APP, GROUP, SITES
@@ -69,7 +70,8 @@ def test_assignments_show_where_and_how_each_instance_runs(cli: Run, client: Hub
     ]
     # No agent runs here: placement wrote the assignments, nobody reported on them yet.
     assert [r[:7] for r in table[1:]] == [
-        [f"web.{site}", "web", site, "-", "-", "-", "-"] for site in sorted(placed["sites"])
+        [assignment_name("web", site), "web", site, "-", "-", "-", "-"]
+        for site in sorted(placed["sites"])
     ]
 
 
