@@ -20,10 +20,10 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from edgeplane.api.wellknown import assignment_name
+from edgeplane.api.selectors import Operator, Requirement, Selector
+from edgeplane.api.wellknown import APPLICATION_LABEL, SITE_LABEL
 from edgeplane.hub.errors import ApiError
 from edgeplane.hub.resources import ObjectResponse
-from edgeplane.store.errors import NotFound
 from edgeplane.store.protocol import Store
 
 router = APIRouter(prefix="/api/v1alpha1")
@@ -150,17 +150,15 @@ async def logs(
     tail: int = Query(100, ge=1, le=10_000),
 ) -> Response:
     store: Store = request.app.state.store
-    name = assignment_name(application, site)
-    try:
-        await store.get("Assignment", name)
-    except NotFound:
+    name = await _assignment_of(store, application, site)
+    if name is None:
         raise ApiError(
             404,
             "NotFound",
             f"application {application!r} has no assignment at site {site!r}: "
             "see where it runs with `edgeplane get apps`",
             "application",
-        ) from None
+        )
     try:
         text, error = await _relay(request).ask(
             site,
@@ -187,6 +185,19 @@ async def logs(
     if error:
         raise ApiError(404, "NotFound", f"site {site!r}: {error}", "application")
     return PlainTextResponse(text)
+
+
+async def _assignment_of(store: Store, application: str, site: str) -> str | None:
+    """The name of ``application``'s Assignment at ``site``, found by its labels (built
+    as requirements, never parsed): names are not parsed back into their parts."""
+    selector = Selector(
+        (
+            Requirement(APPLICATION_LABEL, Operator.IN, (application,)),
+            Requirement(SITE_LABEL, Operator.IN, (site,)),
+        )
+    )
+    page = await store.list("Assignment", selector, 1)
+    return str(page.items[0]["metadata"]["name"]) if page.items else None
 
 
 @router.get("/sites/{site}/requests", response_model=None)
