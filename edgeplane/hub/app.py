@@ -67,7 +67,7 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     # Added last runs first: metrics see every answer, auth is checked before the body.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     # After authentication (it throttles by principal), before the body is read.
-    app.add_middleware(ThrottleMiddleware, limits=settings.limits)
+    app.add_middleware(ThrottleMiddleware, limits=settings.limits, metrics=metrics)
     app.add_middleware(
         AuthMiddleware, authenticator=authenticator, authorizer=SiteAuthorizer(store)
     )

@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from edgeplane.hub.limits import Limits
 
 log = logging.getLogger(__name__)
+
+LINGER_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,13 @@ class ConnectionGuard:
     limits: ConnectionLimits
     peers: Counter[str] = field(default_factory=Counter)
     refused: int = 0
+    on_refused: Callable[[], None] | None = None
 
     def admit(self, peer: str) -> bool:
         if self.peers[peer] >= self.limits.per_peer:
             self.refused += 1
+            if self.on_refused is not None:
+                self.on_refused()
             if self.refused % 1000 == 1:  # one line per burst, not one per attempt
                 log.warning(
                     "peer %s holds %d connections (--connections-per-peer): "
@@ -108,6 +114,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._head_bytes = 0
+        self._refused = False
 
     # --- connection ------------------------------------------------------------------
 
@@ -130,6 +137,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     # --- reading ---------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # answered already: what still comes is read and dropped until closed
         if self._between_requests() and self._head_timer is None:
             self._start_head()
         reading_head = self._head_timer is not None
@@ -195,11 +204,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _refuse(self, status: int, reason: str, message: str) -> None:
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._refused:
             return
         self._cancel_timers()
+        self._refused = True
         self.transport.write(_answer(status, reason, message))
-        self.transport.close()
+        # A close with unread bytes pending makes the kernel send a reset, which can
+        # destroy the answer before the client reads it: half-close, drop what still
+        # arrives, and close for good after a short linger.
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def _cancel_timers(self) -> None:
         self._cancel(self._head_timer)

@@ -1,4 +1,5 @@
-"""Prometheus metrics of one hub: requests, latencies, watches and store sizes."""
+"""Prometheus metrics of one hub: requests, latencies, watches, store sizes, and what
+the limits refused (requests by limit, connections over the per-peer cap)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,17 @@ class HubMetrics:
         )
         self.watches = Gauge(
             "edgeplane_watches_active", "Open watch streams", registry=self.registry
+        )
+        self.limited = Counter(
+            "edgeplane_limited_requests_total",
+            "Requests answered 429 by a rate or watch limit",
+            ["limit"],
+            registry=self.registry,
+        )
+        self.connections_refused = Counter(
+            "edgeplane_connections_refused_total",
+            "Connections closed at once: their peer held --connections-per-peer already",
+            registry=self.registry,
         )
         self.objects = Gauge(
             "edgeplane_store_objects", "Stored objects by kind", ["kind"], registry=self.registry

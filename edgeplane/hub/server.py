@@ -129,7 +129,12 @@ async def run(
             # reuse and shows up as dropped requests.
             timeout_keep_alive=75,
             # Head and body read timeouts and the per-peer cap (uvicorn has neither).
-            http=protocol_class(ConnectionGuard(connection_limits(settings.limits))),
+            http=protocol_class(
+                ConnectionGuard(
+                    connection_limits(settings.limits),
+                    on_refused=app.state.metrics.connections_refused.inc,
+                )
+            ),
             **_tls_config(tls),
         )
         server = _Server(config, app.state.shutdown)

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 from edgeplane.hub.auth import Principal
 from edgeplane.hub.errors import ApiError
 from edgeplane.hub.limits import Limits, flag
+from edgeplane.hub.metrics import HubMetrics
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -80,13 +81,14 @@ class _Rule:
 
 
 class TooMany(ApiError):
-    def __init__(self, message: str, retry_after: float) -> None:
+    def __init__(self, message: str, retry_after: float, setting: str) -> None:
         super().__init__(429, "TooManyRequests", message)
         self.retry_after = max(1, math.ceil(retry_after))
+        self.setting = setting
 
 
-def too_many(message: str, retry_after: float) -> TooMany:
-    return TooMany(message, retry_after)
+def too_many(message: str, retry_after: float, setting: str) -> TooMany:
+    return TooMany(message, retry_after, setting)
 
 
 async def send_too_many(error: TooMany, send: Send) -> None:
@@ -97,8 +99,8 @@ async def send_too_many(error: TooMany, send: Send) -> None:
 
 
 class ThrottleMiddleware:
-    def __init__(self, app: ASGIApp, limits: Limits) -> None:
-        self.app, self.limits = app, limits
+    def __init__(self, app: ASGIApp, limits: Limits, metrics: HubMetrics | None = None) -> None:
+        self.app, self.limits, self.metrics = app, limits, metrics
         self._rates = {
             "admin": Buckets(limits.admin_rate, limits.admin_burst),
             "site": Buckets(limits.site_rate, limits.site_burst),
@@ -115,10 +117,15 @@ class ThrottleMiddleware:
         try:
             self._check_rate(scope, principal)
         except TooMany as e:
-            return await send_too_many(e, send)
+            return await self._refuse(e, send)
         if principal is None or not _is_watch(scope):
             return await self.app(scope, receive, send)
         return await self._watch(principal, scope, receive, send)
+
+    async def _refuse(self, error: TooMany, send: Send) -> None:
+        if self.metrics is not None:
+            self.metrics.limited.labels(error.setting).inc()
+        await send_too_many(error, send)
 
     def _check_rate(self, scope: Scope, principal: Principal | None) -> None:
         role = principal.role if principal else None
@@ -137,6 +144,7 @@ class ThrottleMiddleware:
                 f"(bursts of {rule.buckets.burst}): retry after the Retry-After seconds; "
                 f"the hub's operator can raise {flag(rule.setting)}",
                 wait,
+                rule.setting,
             )
 
     async def _watch(
@@ -145,13 +153,15 @@ class ThrottleMiddleware:
         key = (principal.role, principal.subject)
         cap = self._watch_caps.get(principal.role, self.limits.site_watches)
         if self.watches[key] >= cap:
+            setting = f"{principal.role}_watches"
             error = too_many(
                 f"{_who(principal, principal.subject)} holds {self.watches[key]} watches, "
                 f"the limit: end one before opening another; the hub's operator can raise "
-                f"{flag(principal.role + '_watches')}",
+                f"{flag(setting)}",
                 5,
+                setting,
             )
-            return await send_too_many(error, send)
+            return await self._refuse(error, send)
         self.watches[key] += 1
         try:
             await self.app(scope, receive, send)

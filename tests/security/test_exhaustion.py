@@ -195,6 +195,8 @@ def test_a_peer_holding_many_sockets_is_capped_and_others_are_served(
             _closed_by_peer(sock, 5.0)
             refused += 1
         assert refused == 44
+        metrics = httpx.get(f"{shared.url}/metrics", headers=shared.headers()).text
+        assert "edgeplane_connections_refused_total 44.0" in metrics
         assert httpx.get(f"{shared.url}/healthz", timeout=5).status_code == 200
         assert httpx.get(f"{shared.url}{API}/sites", headers=shared.headers()).status_code == 200
 
@@ -227,8 +229,10 @@ def test_a_site_over_its_request_rate_gets_429_and_others_are_served(shared: Hub
     statuses = {a.status_code for a in answers}
     assert statuses == {200, 429}, statuses
     _too_many(next(a for a in answers if a.status_code == 429), "--site-rate")
-    # Another principal is not slowed by it.
-    assert httpx.get(f"{shared.url}{API}/sites", headers=shared.headers()).status_code == 200
+    # Another principal is not slowed by it, and the operator sees what was refused.
+    metrics = httpx.get(f"{shared.url}/metrics", headers=shared.headers())
+    assert metrics.status_code == 200
+    assert 'edgeplane_limited_requests_total{limit="site_rate"}' in metrics.text
 
 
 def test_a_site_over_its_status_write_rate_gets_429(shared: HubProcess) -> None:
