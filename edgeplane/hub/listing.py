@@ -50,6 +50,10 @@ def parse_list_query(
 ) -> ListQuery:
     """The query of ``request``, checked, with the caller's narrowing ANDed in."""
     requirement: Requirement | None = getattr(request.state, NARROWING, None)
+    principal = getattr(request.state, "principal", None)
+    if requirement is None and principal is not None and principal.role != "admin":
+        # Fail closed: a site's list must never run un-narrowed, whatever routed it here.
+        raise ApiError(403, "Forbidden", "this credential may list only its own assignments")
     selector = narrowed(parse_selector(label_selector), requirement)
     return ListQuery(
         selector,

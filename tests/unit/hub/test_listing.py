@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from starlette.requests import Request
 
 from edgeplane.api.selectors import Selector
+from edgeplane.hub.auth import Principal
+from edgeplane.hub.authz import site_requirement
 from edgeplane.hub.errors import ApiError
-from edgeplane.hub.listing import ListQuery, list_page, parse_resource_version
+from edgeplane.hub.listing import ListQuery, list_page, parse_list_query, parse_resource_version
 from edgeplane.store.memory import MemoryStore
 
 
@@ -70,3 +73,20 @@ def test_resource_versions_in_range() -> None:
     assert parse_resource_version("") is None
     assert parse_resource_version("0") == 0
     assert parse_resource_version(str(2**63 - 1)) == 2**63 - 1
+
+
+def _request(**state: Any) -> Request:
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": [], "state": state})
+
+
+def test_a_site_list_without_its_narrowing_fails_closed() -> None:
+    with pytest.raises(ApiError) as caught:
+        parse_list_query(_request(principal=Principal("s1", "site")), None, None, None, None)
+    assert caught.value.status == 403
+    narrowed = _request(principal=Principal("s1", "site"), narrowing=site_requirement("s1"))
+    query = parse_list_query(narrowed, "app=x", "5", None, None)
+    assert [str(r) for r in query.selector.requirements] == ["app=x", "edgeplane.io/site=s1"]
+    admin = parse_list_query(
+        _request(principal=Principal("admin", "admin")), None, None, None, None
+    )
+    assert admin.selector.empty
