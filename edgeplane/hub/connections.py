@@ -12,8 +12,11 @@ this module extends uvicorn's httptools protocol:
 * a request body must keep arriving: ``body_timeout`` seconds without a byte ends the
   connection (not while the hub itself has paused reading because the app is slow);
 * a head over ``max_head_bytes`` is answered 431 and the connection closed;
-* at most ``per_peer`` connections per peer address; one more is closed at once,
-  before it costs anything but the accept.
+* at most ``per_peer`` connections per peer address (an IPv6 peer by its /64, which
+  one host usually holds whole); one more is closed at once, before it costs anything
+  but the accept;
+* at most ``total`` connections in all, and never so many that the hub has no file
+  descriptors left for its store and artifacts (the soft RLIMIT_NOFILE less a reserve).
 
 Idle keep-alive connections are left to uvicorn's keep-alive timeout.
 """
@@ -21,8 +24,10 @@ Idle keep-alive connections are left to uvicorn's keep-alive timeout.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
+import resource
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +40,9 @@ from edgeplane.hub.limits import Limits
 log = logging.getLogger(__name__)
 
 LINGER_SECONDS = 2.0
+# Descriptors kept for everything but client connections: the store, artifacts,
+# uploads in progress, the listening socket.
+FD_RESERVE = 100
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class ConnectionLimits:
     body_timeout: float = 30.0
     max_head_bytes: int = 64 * 1024
     per_peer: int = 256
+    total: int = 10_000
 
 
 def connection_limits(limits: Limits) -> ConnectionLimits:
@@ -51,7 +60,29 @@ def connection_limits(limits: Limits) -> ConnectionLimits:
         limits.body_timeout,
         limits.max_head_bytes,
         limits.connections_per_peer,
+        min(limits.max_connections, _descriptors_for_connections()),
     )
+
+
+def _descriptors_for_connections() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 30
+    return max(16, soft - FD_RESERVE)
+
+
+def peer_key(host: str) -> str:
+    """The key a peer's connections are counted under: its IPv4 address, or its IPv6
+    /64 (a host gets a whole /64 and could take a new address per connection)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 @dataclass
@@ -60,30 +91,38 @@ class ConnectionGuard:
 
     limits: ConnectionLimits
     peers: Counter[str] = field(default_factory=Counter)
+    open: int = 0
     refused: int = 0
     on_refused: Callable[[], None] | None = None
 
     def admit(self, peer: str) -> bool:
+        if self.open >= self.limits.total:
+            return self._refuse("all peers", self.open, "--max-connections")
         if self.peers[peer] >= self.limits.per_peer:
-            self.refused += 1
-            if self.on_refused is not None:
-                self.on_refused()
-            if self.refused % 1000 == 1:  # one line per burst, not one per attempt
-                log.warning(
-                    "peer %s holds %d connections (--connections-per-peer): "
-                    "closing its new ones (%d so far)",
-                    peer,
-                    self.peers[peer],
-                    self.refused,
-                )
-            return False
+            return self._refuse(f"peer {peer}", self.peers[peer], "--connections-per-peer")
         self.peers[peer] += 1
+        self.open += 1
         return True
 
     def release(self, peer: str) -> None:
+        self.open -= 1
         self.peers[peer] -= 1
         if self.peers[peer] <= 0:
             del self.peers[peer]  # the table holds only peers with open connections
+
+    def _refuse(self, who: str, held: int, setting: str) -> bool:
+        self.refused += 1
+        if self.on_refused is not None:
+            self.on_refused()
+        if self.refused % 1000 == 1:  # one line per burst, not one per attempt
+            log.warning(
+                "%s hold %d connections (%s): closing new ones (%d so far)",
+                who,
+                held,
+                setting,
+                self.refused,
+            )
+        return False
 
 
 def protocol_class(guard: ConnectionGuard) -> type[asyncio.Protocol]:
@@ -120,7 +159,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        peer = self.client[0] if self.client else "unknown"
+        peer = peer_key(str(self.client[0])) if self.client else "unknown"
         if not self.guard.admit(peer):
             transport.abort()  # no answer: the point is to spend nothing on it
             return

@@ -27,6 +27,8 @@ class Limits:
     """Bytes of request line and headers; more is answered 431."""
     connections_per_peer: int = 256
     """Open connections from one peer address; more are closed at once."""
+    max_connections: int = 10_000
+    """Open connections in all (and never more than the descriptor limit allows)."""
     admin_rate: float = 1000.0
     """Requests per second an admin token may make, on average."""
     admin_burst: int = 2000
