@@ -369,7 +369,11 @@ async def test_discovery_lists_kinds(client: httpx.AsyncClient) -> None:
 
 async def test_openapi_is_served(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
-    assert "/api/v1alpha1/{plural}" in spec["paths"]
+    assert "/api/v1alpha1/{plural}" not in spec["paths"]  # each kind has its own paths
+    create = spec["paths"]["/api/v1alpha1/applications"]["post"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/Application"}
+    assert "replicas" in spec["components"]["schemas"]["Placement"]["properties"]
 
 
 async def test_watch_from_a_compacted_version_is_410(
