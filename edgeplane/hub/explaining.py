@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from edgeplane.api.validation import to_wire, validate_object
 from edgeplane.hub.admission import warning_headers
+from edgeplane.hub.controllers.loading import Loaded
 from edgeplane.hub.controllers.offloop import REQUEST_SECONDS, Overdue, Worker
 from edgeplane.hub.controllers.placement import PlacementController
 from edgeplane.hub.errors import ApiError
@@ -28,11 +29,13 @@ router = APIRouter(prefix="/api/v1alpha1")
 _WORKER = Worker("explain", REQUEST_SECONDS)
 """One thread for every explain and dry-run: a flood of them waits its turn (and is
 answered 503 at the deadline) instead of taking every core."""
+_LOADED = Loaded()
+"""What explain and dry-run have judged (only ever used in ``_WORKER``'s thread)."""
 
 
 @router.get("/applications/{name}/explain", response_model=None)
 async def explain(request: Request, name: str, site: str | None = Query(None)) -> Response:
-    controller = PlacementController(request.app.state.store, lambda n, v: None, _WORKER)
+    controller = PlacementController(request.app.state.store, lambda n, v: None, _WORKER, _LOADED)
     snapshot, *_ = await controller.snapshot()
     if name in controller.invalid:  # stored, but left out of placement: say why
         raise ApiError(422, "Invalid", controller.invalid[name], "spec")
@@ -51,7 +54,7 @@ async def dry_run(request: Request) -> Response:
         obj["metadata"]["generation"] = stored["metadata"]["generation"] + 1
     except NotFound:
         obj["metadata"]["generation"] = 1
-    controller = PlacementController(request.app.state.store, lambda n, v: None, _WORKER)
+    controller = PlacementController(request.app.state.store, lambda n, v: None, _WORKER, _LOADED)
     snapshot, *_ = await controller.snapshot(candidate=obj)
     response = await _explained(snapshot, name, None)
     response.headers.update(warning_headers(warnings))

@@ -20,6 +20,7 @@ from edgeplane.api.selectors import selector_from_dict
 from edgeplane.api.validation import InvalidObject, to_wire, validate_object
 from edgeplane.api.wellknown import APPLICATION_LABEL, SITE_LABEL, assignment_name
 from edgeplane.hub.controllers.governed import PolicyGate
+from edgeplane.hub.controllers.loading import MAX_PROBLEM, Loaded
 from edgeplane.hub.controllers.naming import name_collision
 from edgeplane.hub.controllers.offloop import PASS_SECONDS, Worker
 from edgeplane.hub.patch import merge_patch
@@ -202,61 +203,17 @@ class ViewCache:
         return found[1]
 
 
-class Loaded:
-    """Objects as read from the store, each validated once per resourceVersion: one the
-    API would refuse now (written by an older hub, or into the database by hand) is
-    left out and reported, never the end of a pass. An Application's status is the
-    controller's own and is not judged (it is rewritten)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, dict[str, tuple[object, str | None]]] = {}
-
-    def valid(self, kind: str, objs: list[Object]) -> tuple[list[Object], dict[str, str]]:
-        """The objects that validate, and why each other one does not (by name)."""
-        before, now = self._seen.get(kind, {}), {}
-        good, bad = [], {}
-        for obj in objs:
-            meta = obj.get("metadata")
-            meta = meta if isinstance(meta, dict) else {}
-            name, version = str(meta.get("name")), meta.get("resourceVersion")
-            found = before.get(name)
-            if found is None or found[0] != version or version is None:
-                found = (version, _problem(kind, obj))
-                if found[1]:
-                    log.warning("%s %s is left out of placement: %s", kind, name, found[1])
-            now[name] = found
-            if found[1] is None:
-                good.append(obj)
-            else:
-                bad[name] = found[1]
-        self._seen[kind] = now  # what was deleted is forgotten
-        return good, bad
-
-
-def _problem(kind: str, obj: Object) -> str | None:
-    judged = {k: v for k, v in obj.items() if k != "status"} if kind == "Application" else obj
-    try:
-        validate_object(judged, expected_kind=kind)
-        if kind == "Application":
-            app_view(obj)
-        elif kind == "Site":
-            site_view(obj)
-    except InvalidObject as e:
-        return f"{e}; fix it with a replace, or delete it"[:MAX_PROBLEM]
-    except Exception as e:  # a view that cannot be built is as bad as a schema error
-        return f"{kind} cannot be read: {type(e).__name__}: {e}"[:MAX_PROBLEM]
-    return None
-
-
-MAX_PROBLEM = 2000
-"""Characters of a problem put in a status message."""
 Problem = tuple[str, str]
 """(reason, message): why an application is not placed as decided."""
 
 
 class PlacementController:
     def __init__(
-        self, store: Store, resolve: ResolveArtifact, worker: Worker | None = None
+        self,
+        store: Store,
+        resolve: ResolveArtifact,
+        worker: Worker | None = None,
+        loaded: Loaded | None = None,
     ) -> None:
         self.store, self.resolve = store, resolve
         self.gate = PolicyGate(store)
@@ -265,10 +222,11 @@ class PlacementController:
         self.invalid: dict[str, str] = {}
         """Applications left out of the last snapshot, and why."""
         self._views = ViewCache()
-        self._loaded = Loaded()
+        self._loaded = loaded or Loaded()
 
     async def _list_valid(self, kind: str) -> list[Object]:
-        good, bad = self._loaded.valid(kind, await list_all(self.store, kind))
+        objs = await list_all(self.store, kind)
+        good, bad = await self.worker.run(self._loaded.valid, kind, objs)
         if kind == "Application":
             self.invalid = bad
         return good
