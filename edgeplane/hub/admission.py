@@ -15,6 +15,7 @@ policies and no compiling once they are known.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -49,6 +50,14 @@ def checked_policy(obj: Object) -> CompiledPolicy:
         ) from e
 
 
+def _policy_key(obj: Object) -> tuple[str, int]:
+    """(name, generation); a stored object too broken to say is keyed so it fails once."""
+    try:
+        return str(obj["metadata"]["name"]), int(obj["metadata"].get("generation") or 1)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return str(obj.get("metadata")), -1
+
+
 class PolicyCache:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -61,14 +70,14 @@ class PolicyCache:
         while True:
             page = await self._store.list("Policy", None, 1000, token)
             for obj in page.items:
-                key = (obj["metadata"]["name"], int(obj["metadata"].get("generation") or 1))
+                key = _policy_key(obj)
                 seen.add(key)
                 if key in self._broken:
                     continue
                 if key not in self._compiled:
                     try:  # one stored before the cost limit fails its rules instead
                         self._compiled[key] = compile_policy(obj, refuse_costly=False)
-                    except PolicyError as e:
+                    except Exception as e:  # a stored one no check has seen: any fault
                         log.error("policy %s does not compile: %s", key[0], e)
                         self._broken.add(key)  # said once, not on every pass
                         continue
@@ -88,7 +97,8 @@ class PolicyCache:
             return []
         checked_overrides(obj)
         admission = [p for p in await self.policies() if p.scope is Scope.ADMISSION]
-        verdict = judge(admission, obj)
+        # CEL off the event loop: each rule is bounded by its cost, not free.
+        verdict = await asyncio.to_thread(judge, admission, obj)
         name = obj["metadata"]["name"]
         for audit in verdict.audits:
             log.info("audit: Application %s: %s", name, audit)

@@ -240,3 +240,19 @@ def test_reads_are_answered_during_a_pass_heavy_with_policy_evaluations(hub: Hub
         assert get(hub, "sites?limit=1").status_code == 200
         slowest = max(slowest, time.monotonic() - started)
     assert slowest < 1.0, f"a GET took {slowest:.2f} s during the placement pass"
+
+
+def test_a_stored_policy_that_cannot_be_read_stops_neither_writes_nor_placement(
+    two_sites: Path,
+) -> None:
+    def broken(obj: dict[str, Any]) -> None:
+        del obj["spec"]["scope"]
+        obj["spec"]["rules"] = "not a list"
+
+    with running_hub(two_sites, *HUB_FLAGS) as hub:
+        assert create(hub, "policies", placement_policy("broken", "true")).status_code == 201
+    rewrite(two_sites, "Policy", "broken", broken)
+    with running_hub(two_sites, *HUB_FLAGS) as hub:
+        serves_and_places_others(hub, "good")
+        deleted = httpx.delete(f"{hub.url}{API}/policies/broken", headers=hub.headers())
+        assert deleted.status_code == 200
