@@ -23,7 +23,7 @@ from edgeplane.hub.metrics import HubMetrics
 from edgeplane.hub.middleware import AuthMiddleware, BodyLimitMiddleware, MetricsMiddleware
 from edgeplane.hub.openapi import install_openapi
 from edgeplane.hub.resources import router
-from edgeplane.hub.throttle import ThrottleMiddleware
+from edgeplane.hub.throttle import FailedAuthGate, ThrottleMiddleware
 from edgeplane.store.errors import StoreError
 from edgeplane.store.protocol import Store
 
@@ -69,7 +69,12 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     # After authentication (it throttles by principal), before the body is read.
     app.add_middleware(ThrottleMiddleware, limits=settings.limits, metrics=metrics)
     app.add_middleware(
-        AuthMiddleware, authenticator=authenticator, authorizer=SiteAuthorizer(store)
+        AuthMiddleware,
+        authenticator=authenticator,
+        authorizer=SiteAuthorizer(store),
+        failures=FailedAuthGate(
+            settings.limits.auth_failure_rate, settings.limits.auth_failure_burst
+        ),
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

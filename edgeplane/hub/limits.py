@@ -38,6 +38,9 @@ class Limits:
     anonymous_rate: float = 10.0
     """Requests per second without a token (join, probes), per peer address."""
     anonymous_burst: int = 50
+    auth_failure_rate: float = 5.0
+    """Requests with a refused token per second, per peer address, before 429."""
+    auth_failure_burst: int = 50
     status_rate: float = 5.0
     """Status writes per second one site may make, on average."""
     status_burst: int = 60

@@ -15,6 +15,7 @@ from edgeplane.hub.auth import Authenticator
 from edgeplane.hub.authz import NARROWING, Check, SiteAuthorizer, site_requirement
 from edgeplane.hub.errors import ApiError, unauthorized
 from edgeplane.hub.metrics import HubMetrics
+from edgeplane.hub.throttle import FailedAuthGate, send_too_many
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,16 +44,25 @@ class AuthMiddleware:
     first; a site's token is then held to what ``authz`` allows it."""
 
     def __init__(
-        self, app: ASGIApp, authenticator: Authenticator, authorizer: SiteAuthorizer
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        authorizer: SiteAuthorizer,
+        failures: FailedAuthGate | None = None,
     ) -> None:
         self.app, self.authenticator, self.authorizer = app, authenticator, authorizer
+        self.failures = failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in ANONYMOUS:
             return await self.app(scope, receive, send)
+        if self.failures and (limited := self.failures.check(scope)):
+            return await send_too_many(limited, send)
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         principal = await self.authenticator.verify(header)
         if principal is None:
+            if self.failures:
+                self.failures.failed(scope)
             return await _send_error(unauthorized(), send)
         if principal.role == "site":
             try:

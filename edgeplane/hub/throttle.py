@@ -47,10 +47,16 @@ class TokenBucket:
 
     def take(self, now: float) -> float:
         """0 when a request may go now, else the seconds until it may."""
+        wait = self.peek(now)
+        if not wait:
+            self.tokens -= 1
+        return wait
+
+    def peek(self, now: float) -> float:
+        """What ``take`` would answer, taking nothing."""
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1:
-            self.tokens -= 1
             return 0.0
         return (1 - self.tokens) / self.rate
 
@@ -63,6 +69,12 @@ class Buckets:
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     def take(self, key: str) -> float:
+        return self._bucket(key).take(time.monotonic())
+
+    def peek(self, key: str) -> float:
+        return self._bucket(key).peek(time.monotonic())
+
+    def _bucket(self, key: str) -> TokenBucket:
         now = time.monotonic()
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -70,7 +82,7 @@ class Buckets:
             if len(self._buckets) > MAX_BUCKETS:
                 self._buckets.popitem(last=False)
         self._buckets.move_to_end(key)
-        return bucket.take(now)
+        return bucket
 
 
 @dataclass(frozen=True)
@@ -169,6 +181,30 @@ class ThrottleMiddleware:
             self.watches[key] -= 1
             if self.watches[key] <= 0:
                 del self.watches[key]
+
+
+class FailedAuthGate:
+    """Refused tokens cost a store read and a hash each: a peer that keeps sending bad
+    ones is answered 429 before its next token is even looked at."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._buckets = Buckets(rate, burst)
+
+    def check(self, scope: Scope) -> TooMany | None:
+        peer = _peer(scope)
+        wait = self._buckets.peek(peer)
+        if not wait:
+            return None
+        return too_many(
+            f"peer {peer} sent too many refused tokens (over "
+            f"{self._buckets.rate:g} per second): fix the token, then retry after the "
+            "Retry-After seconds; the hub's operator can raise --auth-failure-rate",
+            wait,
+            "auth_failure_rate",
+        )
+
+    def failed(self, scope: Scope) -> None:
+        self._buckets.take(_peer(scope))
 
 
 def _is_status_write(scope: Scope, role: str | None) -> bool:

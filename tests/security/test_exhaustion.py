@@ -275,6 +275,23 @@ def test_a_site_may_hold_only_so_many_watches(shared: HubProcess) -> None:
         wait_for(opened, "a watch slot to come back", timeout=15)
 
 
+def test_a_peer_guessing_tokens_is_slowed_before_its_tokens_are_looked_at(
+    shared: HubProcess,
+) -> None:
+    """Each refused token costs a store read and a hash: from 127.0.0.3, 100 guesses
+    in a row end in 429s, while the admin at 127.0.0.1 is still served."""
+    transport = httpx.HTTPTransport(local_address="127.0.0.3")
+    with httpx.Client(base_url=shared.url, transport=transport) as guesser:
+        answers = [
+            guesser.get(f"{API}/sites", headers={"Authorization": f"Bearer ep_{i:012x}_guess"})
+            for i in range(100)
+        ]
+    statuses = [a.status_code for a in answers]
+    assert statuses[0] == 401 and statuses[-1] == 429, statuses
+    _too_many(answers[-1], "--auth-failure-rate")
+    assert httpx.get(f"{shared.url}{API}/sites", headers=shared.headers()).status_code == 200
+
+
 # --- unread watches (requirement 3) ----------------------------------------------------
 
 
