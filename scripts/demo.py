@@ -114,6 +114,7 @@ class Fleet:
         site_dir.mkdir(parents=True, exist_ok=True)
         cmd = [str(BIN), "agent", "--hub", self.server, "--name", name]
         cmd += ["--data-dir", str(site_dir), "--cpu", "2", "--memory", "2Gi"]
+        cmd += ["--workload-dir", str(self.data_dir / "workloads" / name)]
         cmd += ["--heartbeat-seconds", "5", "--stop-workloads-on-exit"]
         if not (site_dir / "credential").exists():
             pairs = ",".join(f"{k}={v}" for k, v in labels.items())
