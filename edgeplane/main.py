@@ -6,6 +6,7 @@ the front end (``cli``) and the hub.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -16,13 +17,14 @@ from edgeplane.api.artifacts.limits import parse_limits
 from edgeplane.cli import app
 from edgeplane.cli.app import fail, globals_of
 from edgeplane.client.config import add_context
+from edgeplane.hub.__main__ import add_tuning_arguments, tuning
 from edgeplane.hub.app import HubSettings
 from edgeplane.hub.auth import ADMIN_TOKEN_FILE
 from edgeplane.hub.server import Ready, serve
 from edgeplane.hub.tls import TlsError, TlsOptions
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def hub(
     ctx: typer.Context,
     data_dir: Path = typer.Option(
@@ -51,7 +53,8 @@ def hub(
     ),
 ) -> None:
     """Run a hub in the foreground (Ctrl-C stops it). It serves HTTPS with its own CA
-    (in <data-dir>/tls) unless given --tls-cert/--tls-key or --plain-http."""
+    (in <data-dir>/tls) unless given --tls-cert/--tls-key or --plain-http. It also takes
+    the timings and limits of docs/security.md (--site-rate N, --head-timeout S, ...)."""
     config_file = globals_of(ctx).config_file
 
     def remember(ready: Ready) -> None:
@@ -73,12 +76,21 @@ def hub(
         database_url=database_url,
         max_artifact_bytes=max_artifact_bytes,
         artifact_limits=artifact_limits,
+        **tuning(_tuning_parser().parse_args(ctx.args)),
     )
     tls = TlsOptions(tls_cert, tls_key, client_ca, tuple(tls_san), plain_http)
     try:
         serve(settings, remember, tls)
     except TlsError as e:
         raise fail(str(e)) from e
+
+
+def _tuning_parser() -> argparse.ArgumentParser:
+    """The flags ``edgeplane hub`` shares with ``python -m edgeplane.hub``; anything else
+    is a usage error (exit 2) naming it."""
+    parser = argparse.ArgumentParser(prog="edgeplane hub", add_help=False)
+    add_tuning_arguments(parser)
+    return parser
 
 
 @app.command(

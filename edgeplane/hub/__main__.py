@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from edgeplane.api.artifacts import limits as artifact_limits
 from edgeplane.hub import limits
@@ -35,18 +36,35 @@ def tls_options(args: argparse.Namespace) -> TlsOptions:
     )
 
 
+def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
+    """The hub's timings and limits, shared by ``python -m edgeplane.hub`` and
+    ``edgeplane hub`` (which passes what it does not know itself on to these)."""
+    parser.add_argument("--bookmark-seconds", type=float, default=10.0)
+    parser.add_argument("--max-body-bytes", type=int, default=1024 * 1024)
+    parser.add_argument("--event-retention", type=int, default=100_000)
+    parser.add_argument("--offline-after-seconds", type=float, default=40.0)
+    limits.add_arguments(parser)
+
+
+def tuning(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``HubSettings`` fields of ``add_tuning_arguments``' flags."""
+    return {
+        "bookmark_seconds": args.bookmark_seconds,
+        "max_body_bytes": args.max_body_bytes,
+        "event_retention": args.event_retention,
+        "offline_after_seconds": args.offline_after_seconds,
+        "limits": limits.from_arguments(args),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m edgeplane.hub")
     parser.add_argument("--data-dir", type=Path, default=Path(".edgeplane"))
     parser.add_argument("--listen", default="127.0.0.1:8080")
     parser.add_argument("--database-url")
-    parser.add_argument("--bookmark-seconds", type=float, default=10.0)
-    parser.add_argument("--max-body-bytes", type=int, default=1024 * 1024)
-    parser.add_argument("--event-retention", type=int, default=100_000)
     parser.add_argument("--max-artifact-bytes", type=int, default=256 * 1024 * 1024)
-    parser.add_argument("--offline-after-seconds", type=float, default=40.0)
     add_tls_arguments(parser)
-    limits.add_arguments(parser)
+    add_tuning_arguments(parser)
     artifact_limits.add_arguments(parser)
     args = parser.parse_args()
     try:
@@ -61,13 +79,9 @@ def _serve(args: argparse.Namespace) -> None:
             data_dir=args.data_dir,
             listen=args.listen,
             database_url=args.database_url,
-            bookmark_seconds=args.bookmark_seconds,
-            max_body_bytes=args.max_body_bytes,
-            event_retention=args.event_retention,
             max_artifact_bytes=args.max_artifact_bytes,
-            offline_after_seconds=args.offline_after_seconds,
-            limits=limits.from_arguments(args),
             artifact_limits=artifact_limits.from_arguments(args),
+            **tuning(args),
         ),
         tls_options=tls_options(args),
     )

@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 from click.testing import Result
 
 from edgeplane.client.config import load_config
@@ -22,12 +24,17 @@ BIN = str(Path(sys.executable).parent / "edgeplane")
 
 @contextlib.contextmanager
 def edgeplane_hub(
-    data_dir: Path, *global_args: str, env: dict[str, str], port: int | None = None
+    data_dir: Path,
+    *global_args: str,
+    env: dict[str, str],
+    port: int | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """``edgeplane [GLOBAL_ARGS] hub`` as a subprocess; yields its URL once ready."""
     port = port or free_port()
     log = data_dir.parent / f"edgeplane-hub-{port}.log"
     cmd = [BIN, *global_args, "hub", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}"]
+    cmd += extra
     clean = {k: v for k, v in os.environ.items() if not k.startswith("EDGEPLANE_")}
     with open(log, "w") as out:
         process = subprocess.Popen(cmd, env={**clean, **env}, stdout=out, stderr=out, text=True)
@@ -90,3 +97,25 @@ def test_restart_on_another_address_repoints_local(tmp_path: Path) -> None:
         assert [c["server"] for c in local] == [moved]
         listed = cli(config, "get", "sites")
         assert listed.exit_code == 0, listed.stderr
+
+
+def test_hub_takes_the_limit_flags_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with edgeplane_hub(data, env={}, extra=("--admin-rate", "1", "--admin-burst", "2")) as url:
+        token = (data / "admin.token").read_text().strip()
+        trust = ssl.create_default_context(cafile=data / "tls" / "ca.crt")
+        admin = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(verify=trust) as client:
+            answers = [client.get(f"{url}/api/v1alpha1/sites", headers=admin) for _ in range(4)]
+        limited = [a for a in answers if a.status_code == 429]
+        assert limited, [a.status_code for a in answers]
+        assert "--admin-rate" in limited[0].json()["message"]
+        assert "Retry-After" in limited[0].headers
+    unknown = subprocess.run(
+        [BIN, "hub", "--data-dir", str(data), "--no-such-limit", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 2
+    assert "--no-such-limit" in unknown.stderr
