@@ -23,6 +23,7 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 from edgeplane.agent.agent import Agent, AgentSettings  # noqa: E402
 from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES  # noqa: E402
 from edgeplane.agent.errors import AgentError  # noqa: E402
+from edgeplane.agent.inventory import MAX_INSTANCES  # noqa: E402
 from edgeplane.agent.pinning import read_join_token  # noqa: E402
 from edgeplane.api.artifacts import limits as artifact_limits  # noqa: E402
 from edgeplane.api.labels import parse_label_pairs  # noqa: E402
@@ -72,9 +73,21 @@ def parser() -> argparse.ArgumentParser:
         default=MAX_ARTIFACT_BYTES,
         help="The largest artifact download (as the hub's flag of the same name).",
     )
+    p.add_argument(
+        "--max-instances",
+        type=_positive_int,
+        default=MAX_INSTANCES,
+        help="Instances the site runs at most, of all its assignments.",
+    )
     artifact_limits.add_arguments(p)
     p.add_argument("--log-level", default="INFO")
     return p
+
+
+def _positive_int(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 1 to 1000000")
+    return int(text)
 
 
 def _join_token(args: argparse.Namespace) -> str | None:
@@ -101,6 +114,7 @@ def settings_from(args: argparse.Namespace) -> AgentSettings:
         stop_workloads_on_exit=args.stop_workloads_on_exit,
         artifact_limits=artifact_limits.from_arguments(args),
         max_artifact_bytes=args.max_artifact_bytes,
+        max_instances=args.max_instances,
     )
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES, ArtifactCache
 from edgeplane.agent.credentials import Identity, obtain_identity, save_identity
 from edgeplane.agent.hublink import API, HubLink
-from edgeplane.agent.inventory import Capacity, host_inventory
+from edgeplane.agent.inventory import MAX_INSTANCES, Capacity, host_inventory
 from edgeplane.agent.layout import Layout
 from edgeplane.agent.pinning import hub_verify
 from edgeplane.agent.reconciler import Reconciler
@@ -52,12 +52,13 @@ class AgentSettings:
     stop_workloads_on_exit: bool = False
     artifact_limits: ArtifactLimits = field(default_factory=ArtifactLimits)
     max_artifact_bytes: int = MAX_ARTIFACT_BYTES
+    max_instances: int = MAX_INSTANCES
 
 
 class Agent:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
-        self.capacity = Capacity.detect(settings.cpu, settings.memory)
+        self.capacity = Capacity.detect(settings.cpu, settings.memory, settings.max_instances)
         self.inventory = host_inventory("process")
         self.identity: Identity | None = None
         self.layout = Layout.of(settings.data_dir, settings.workload_dir)

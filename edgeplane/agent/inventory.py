@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import socket
@@ -35,14 +36,21 @@ def host_inventory(runtime: str = "process") -> dict[str, Any]:
     return inventory
 
 
+MAX_INSTANCES = 256
+"""Instances a site runs at most, of all its assignments (``--max-instances``)."""
+
+
 @dataclass(frozen=True)
 class Capacity:
-    """CPU in millicores and memory in bytes, with the text the site reports."""
+    """CPU in millicores and memory in bytes, with the text the site reports, and how
+    many instances the site runs at most (an application asking for no resources would
+    otherwise have no bound: 2^31-1 replicas of nothing fit anywhere)."""
 
     cpu_millis: int
     memory_bytes: int
     cpu: str
     memory: str
+    instances: int = MAX_INSTANCES
 
     @classmethod
     def of(cls, cpu: str, memory: str) -> Capacity:
@@ -51,7 +59,10 @@ class Capacity:
         )
 
     @classmethod
-    def detect(cls, cpu: str | None, memory: str | None) -> Capacity:
+    def detect(
+        cls, cpu: str | None, memory: str | None, instances: int = MAX_INSTANCES
+    ) -> Capacity:
         """The host's capacity, or what the operator declared for this site."""
         host_memory = memory_total_bytes() or 0
-        return cls.of(cpu or str(os.cpu_count() or 1), memory or f"{host_memory // 1024}Ki")
+        found = cls.of(cpu or str(os.cpu_count() or 1), memory or f"{host_memory // 1024}Ki")
+        return dataclasses.replace(found, instances=instances)

@@ -61,11 +61,15 @@ def admit(
     its assignment's requests, so n replicas take n times them. Instances already
     running keep their place, so a new arrival (or another's scale-up) never pushes
     out a workload that runs."""
-    wanted = [(key, name) for name, obj in desired.items() for key in _keys(name, obj)]
+    limit = capacity.instances
+    wanted = [(key, name) for name, obj in desired.items() for key in _keys(name, obj, limit)]
     order = sorted(wanted, key=lambda kn: (kn[0] not in running, kn[1], split_key(kn[0])[1]))
     needs = {name: requests_of(obj) for name, obj in desired.items()}
-    cpu, memory, admitted = capacity.cpu_millis, capacity.memory_bytes, set()
+    cpu, memory = capacity.cpu_millis, capacity.memory_bytes
+    admitted: set[str] = set()
     for key, name in order:
+        if len(admitted) >= limit:
+            break
         need = needs[name]
         if need.cpu_millis <= cpu and need.memory_bytes <= memory:
             cpu, memory = cpu - need.cpu_millis, memory - need.memory_bytes
@@ -73,8 +77,10 @@ def admit(
     return admitted, Request(cpu, memory)
 
 
-def _keys(name: str, obj: Object) -> list[str]:
-    return instance_keys(name, replicas_of(obj))
+def _keys(name: str, obj: Object, limit: int) -> list[str]:
+    """The instance keys of an assignment, at most ``limit`` of them (the site's
+    instance cap: no assignment may make the agent build billions of keys)."""
+    return instance_keys(name, min(replicas_of(obj), limit))
 
 
 def with_identity(workload: Mapping[str, Any], obj: Object, replica: int = 0) -> dict[str, Any]:
@@ -132,7 +138,8 @@ class Reconciler:
 
     async def reconcile(self) -> None:
         desired = self._state.assignments()
-        wanted = {key for name, obj in desired.items() for key in _keys(name, obj)}
+        limit = self.capacity.instances
+        wanted = {key for name, obj in desired.items() for key in _keys(name, obj, limit)}
         await self._stop(self._runtime.keys() - wanted, desired)
         for name in self._uids.keys() - desired.keys():
             del self._uids[name]
@@ -179,7 +186,7 @@ class Reconciler:
                 "this site runs the process runtime: give the application a "
                 "workload.process, or place it on a kubernetes site",
             )
-        keys = [key for key in _keys(name, obj) if key in admitted]
+        keys = [key for key in _keys(name, obj, self.capacity.instances) if key in admitted]
         if keys:
             dirs = await self._artifacts(workload.get("artifacts") or [])
             if isinstance(dirs, Problem):
@@ -191,6 +198,8 @@ class Reconciler:
                 identity = with_identity(workload, obj, split_key(key)[1])
                 await self._runtime.ensure(InstanceSpec(key, _generation(obj), identity, dirs))
         waiting = replicas_of(obj) - len(keys)
+        if waiting and len(admitted) >= self.capacity.instances:
+            return self._instance_limit(obj, waiting)
         return self._no_room(obj, waiting) if waiting else None
 
     async def _restart_if_recreated(self, name: str, obj: Object) -> None:
@@ -210,6 +219,14 @@ class Reconciler:
             "InsufficientCapacity",
             f"{which} cpu {need.cpu_millis}m and memory {need.memory_bytes} bytes; the site "
             f"has {left.cpu_millis}m and {left.memory_bytes} bytes left",
+        )
+
+    def _instance_limit(self, obj: Object, waiting: int) -> Problem:
+        return Problem(
+            Phase.PENDING,
+            "InstanceLimit",
+            f"{waiting} of {replicas_of(obj)} replicas wait: this site runs at most "
+            f"{self.capacity.instances} instances in all (the agent's --max-instances)",
         )
 
     async def _artifacts(self, artifacts: list[dict[str, Any]]) -> dict[str, Path] | Problem:

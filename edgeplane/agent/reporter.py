@@ -182,7 +182,9 @@ class StatusReporter:
         held, problems = by_assignment(self._runtime.statuses()), self._reconciler.problems
         for name, obj in self._state.assignments().items():
             mine = held.get(name, {})
-            instances = [mine.get(i) for i in range(replicas_of(obj))]
+            # Never more than the site runs: 2^31-1 replicas must not build 2^31-1 views.
+            count = min(replicas_of(obj), self._reconciler.capacity.instances)
+            instances = [mine.get(i) for i in range(count)]
             new = replicas_status(obj, instances, problems.get(name), self._address)
             patch = merge_diff(obj.get("status") or {}, new)
             if patch:

@@ -3,6 +3,7 @@ summed over the instances."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -187,3 +188,12 @@ def test_a_problem_keeps_the_count_of_what_runs() -> None:
         "endpoints": [_url(4000), _url(4001)],
         "observedGeneration": 1,
     }
+
+
+def test_admit_bounds_a_huge_replica_count_by_the_sites_instance_cap() -> None:
+    """2^31-1 replicas that ask for nothing fit any capacity: only the instance cap
+    stops the agent from building (and starting) billions of instances."""
+    huge = _assignment("a", 2**31 - 1, "0")
+    capacity = dataclasses.replace(Capacity.of("1", "1Gi"), instances=5)
+    admitted, _ = admit({"a": huge, "b": _assignment("b", 1, "0")}, {"b"}, capacity)
+    assert admitted == {"b", "a", "a_1", "a_2", "a_3"}  # what runs keeps its place
