@@ -13,7 +13,7 @@ from typing import Any
 
 from edgeplane.hub.auth import Authenticator
 from edgeplane.hub.authz import NARROWING, Check, SiteAuthorizer, site_requirement
-from edgeplane.hub.errors import ApiError, unauthorized
+from edgeplane.hub.errors import ApiError, bad_request, unauthorized
 from edgeplane.hub.metrics import HubMetrics
 from edgeplane.hub.throttle import FailedAuthGate, send_too_many
 
@@ -58,8 +58,19 @@ class AuthMiddleware:
             return await self.app(scope, receive, send)
         if self.failures and (limited := self.failures.check(scope)):
             return await send_too_many(limited, send)
-        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-        principal = await self.authenticator.verify(header)
+        headers = [v for k, v in scope["headers"] if k == b"authorization"]
+        if len(headers) > 1:
+            # Two headers read differently: this one takes the last, Starlette's
+            # request.headers the first (the credential route read the other token).
+            return await _send_error(
+                bad_request(
+                    "send one Authorization header, not several: each request carries "
+                    "exactly one bearer token",
+                    "Authorization",
+                ),
+                send,
+            )
+        principal = await self.authenticator.verify(headers[0].decode("latin-1") if headers else "")
         if principal is None:
             if self.failures:
                 self.failures.failed(scope)

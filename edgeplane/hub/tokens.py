@@ -26,7 +26,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from edgeplane.hub.auth import ADMIN_TOKEN_FILE, mint, split
+from edgeplane.hub.auth import ADMIN_TOKEN_FILE, mint, split, verify_secret
 from edgeplane.hub.errors import ApiError, bad_request
 from edgeplane.hub.joining import rfc3339
 from edgeplane.hub.resources import ObjectResponse, json_body
@@ -207,9 +207,15 @@ async def take_new_credential(request: Request, site: str) -> Response:
 
 
 async def _caller(request: Request, store: Store) -> TokenRecord | None:
+    """The record of the token this request is authenticated with. Its secret is checked
+    again here: the id alone (listed by `token list`) must not select whose credential
+    is rotated."""
     header = request.headers.get("authorization", "")
     parts = split(header.partition(" ")[2].strip())
-    return await store.get_token(parts[0]) if parts else None
+    record = await store.get_token(parts[0]) if parts else None
+    if parts is None or record is None or not verify_secret(parts[1], record):
+        return None
+    return None if _expired(record) else record
 
 
 async def _site_tokens(store: Store, site: str) -> tuple[TokenRecord, ...]:

@@ -209,6 +209,31 @@ def test_tokens_are_listed_without_secrets_and_revocation_is_immediate(
     assert last.status_code == 409 and last.json()["field"] == "id"
 
 
+def test_a_new_site_credential_needs_that_credential_not_only_its_id(
+    tls_hub: HubProcess,
+) -> None:
+    """Token ids are listed (`token list`). The credential route read the first of two
+    Authorization headers and trusted its id, while authentication had checked the last:
+    any valid token plus a site's id, with any secret, minted that site a credential."""
+    _join(tls_hub, "shop-2")
+    site_id = next(
+        t["id"] for t in api(tls_hub, "GET", "/tokens").json()["items"] if t["role"] == "site"
+    )
+    asked = api(tls_hub, "POST", "/sites/shop-2/credential/rotate", json={"overlapSeconds": 60})
+    assert asked.status_code == 202, asked.text
+    for headers in (
+        [("authorization", f"Bearer ep_{site_id}_guessed"), *tls_hub.headers().items()],
+        [*tls_hub.headers().items(), ("authorization", f"Bearer ep_{site_id}_guessed")],
+    ):
+        taken = httpx.post(
+            f"{tls_hub.url}{API}/sites/shop-2/credential", headers=headers, verify=tls_hub.verify
+        )
+        assert taken.status_code == 400, taken.text
+        assert taken.json()["field"] == "Authorization"
+    sites = [t for t in api(tls_hub, "GET", "/tokens").json()["items"] if t["role"] == "site"]
+    assert [t["id"] for t in sites] == [site_id]
+
+
 def test_admin_token_rotation_revokes_the_old_one(tls_hub: HubProcess) -> None:
     old = tls_hub.token
     assert api(tls_hub, "GET", "/sites").status_code == 200
