@@ -267,3 +267,35 @@ def test_bad_run_as_is_refused_at_admission(
 ) -> None:
     body = app("p", command="x", runAs=run_as)
     assert_refused(admission_hub, body, f"spec.workload.process.{field}")
+
+
+# -- 5. a workload's log is bounded on disk and in what a tail reads ------------------
+
+FLOOD = """
+import os, time
+block = b"x" * (1 << 20)
+for _ in range(120):
+    os.write(1, block)
+os.write(1, b"END")
+time.sleep(600)
+"""
+
+
+def test_a_flooding_workload_without_newlines_keeps_its_logs_bounded(fleet: Fleet) -> None:
+    """120 MiB in a second, in one line: the rotated log keeps only the last 10 MiB (it
+    used to be a copy of all of it, made on the agent's event loop) and ``logs`` reads
+    at most 4 MiB (it used to read the whole file looking for a newline)."""
+    agent = fleet.add_agent("a")
+    fleet.ok("POST", "/applications", app("flood", command=sys.executable, args=["-c", FLOOD]))
+    wait_for(lambda: status_of(fleet, "flood", "a").get("phase") == "Running", "flood running")
+    logs = agent.data_dir / "runtime" / "process" / "logs"
+
+    def rotated() -> list[int] | None:
+        sizes = sorted(p.stat().st_size for p in logs.glob("flood.*"))
+        return sizes if len(sizes) >= 2 and sizes[0] == 0 else None
+
+    sizes = wait_for(rotated, "the flood's log rotated")
+    assert max(sizes) <= 10 * 1024 * 1024, sizes
+    answer = fleet.api("GET", "/sites/a/logs", params={"application": "flood", "tail": 10})
+    assert answer.status_code == 200, answer.text
+    assert len(answer.content) <= 4 * 1024 * 1024 and answer.text.endswith("xxEND")

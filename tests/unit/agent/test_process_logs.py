@@ -43,7 +43,8 @@ def test_tail_reaches_into_the_rotated_file(tmp_path: Path) -> None:
     assert logs.rotate_if_large("w")
     logs.path("w").write_text("d\n")
     assert logs.tail("w", 2) == "c\nd\n"
-    assert logs.tail("w", 100) == "a\nb\nc\nd\n"
+    # ".1" holds the last max_bytes of what the live log held.
+    assert logs.tail("w", 100) == "b\nc\nd\n"
     assert logs.tail("w", 0) == ""
     logs.delete("w")
     assert list(tmp_path.iterdir()) == []
@@ -63,3 +64,30 @@ def test_tail_reaches_into_the_rotated_file(tmp_path: Path) -> None:
 def test_tail_lines(tmp_path: Path, content: bytes, lines: int, tail: list[bytes]) -> None:
     (tmp_path / "log").write_bytes(content)
     assert tail_lines(tmp_path / "log", lines) == tail
+
+
+def test_a_flood_between_checks_rotates_to_at_most_max_bytes(tmp_path: Path) -> None:
+    """A workload may write gigabytes between two checks: ``.1`` keeps only the end
+    (it used to be a copy of everything, made on the agent's event loop)."""
+    logs = LogFiles(tmp_path, max_bytes=1000, keep=2)
+    logs.path("w").write_bytes(b"old\n" * 100_000 + b"the end\n")
+    assert logs.rotate_if_large("w")
+    kept = logs.path("w", 1).read_bytes()
+    assert len(kept) == 1000 and kept.endswith(b"old\nthe end\n")
+    assert logs.path("w").stat().st_size == 0
+
+
+def test_a_tail_of_a_log_without_newlines_reads_a_bounded_amount(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workload that never writes a newline must not make a tail read (and answer)
+    its whole log: at most MAX_TAIL_BYTES across the generations, the newest bytes."""
+    monkeypatch.setattr("edgeplane.agent.runtimes.process.logs.MAX_TAIL_BYTES", 100_000)
+    logs = LogFiles(tmp_path, max_bytes=10**9, keep=2)
+    logs.path("w", 1).write_bytes(b"r" * 300_000)
+    logs.path("w").write_bytes(b"x" * 250_000 + b"y" * 60_000)
+    text = logs.tail("w", 10)
+    assert text == "x" * 40_000 + "y" * 60_000
+    logs.path("w").write_bytes(b"z" * 30_000)
+    assert logs.tail("w", 10) == "r" * 70_000 + "z" * 30_000
+    assert tail_lines(logs.path("w", 1), 1, max_bytes=10) == [b"r" * 10]

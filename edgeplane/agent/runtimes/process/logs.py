@@ -5,17 +5,24 @@ The workload holds the log open (O_APPEND) and never learns about rotation, so t
 file cannot be renamed under it: it is copied to ``.1`` and truncated in place. Lines
 written between the copy and the truncation are lost; that is the price of logs that
 keep flowing while the agent is down.
+
+A workload may write as fast as the disk takes it, and in lines of any length: a
+rotated generation keeps only the last ``max_bytes`` of what the live log held (so the
+generations are bounded, and the copy, on the agent's event loop, is too), and a tail
+reads at most ``MAX_TAIL_BYTES`` however few newlines the log has.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from edgeplane.agent.layout import open_private, private_dir
 
 BLOCK = 64 * 1024
+MAX_TAIL_BYTES = 4 * 1024 * 1024
+"""The most a tail reads (and answers): a log without newlines must not be read whole
+into the agent's memory. Below the hub's 16 MiB cap on a relayed answer."""
 
 
 class LogFiles:
@@ -27,8 +34,10 @@ class LogFiles:
         return self.directory / (f"{key}.log" if generation == 0 else f"{key}.log.{generation}")
 
     def rotate_if_large(self, key: str) -> bool:
-        """Shift ``.1``..``.keep`` up by one (dropping the oldest), copy the live log to
-        ``.1`` and truncate it; True when it rotated."""
+        """Shift ``.1``..``.keep`` up by one (dropping the oldest), copy the end of the
+        live log (its last ``max_bytes``) to ``.1`` and truncate it; True when it
+        rotated. However much a workload wrote since the last check, ``.1`` is no
+        larger than ``max_bytes`` and the copy takes no longer than that."""
         live = self.path(key)
         try:
             if live.stat().st_size <= self.max_bytes:
@@ -39,7 +48,7 @@ class LogFiles:
             older = self.path(key, n)
             if older.exists():
                 os.replace(older, self.path(key, n + 1))
-        _copy_private(live, self.path(key, 1))
+        _copy_private(live, self.path(key, 1), self.max_bytes)
         with open(live, "r+b") as f:
             f.truncate(0)
         return True
@@ -55,29 +64,37 @@ class LogFiles:
 
     def tail(self, key: str, lines: int) -> str:
         """The last ``lines`` lines across the live log and, right after a rotation,
-        the newest rotated one."""
+        the newest rotated one; at most ``MAX_TAIL_BYTES`` of them in all."""
         if lines <= 0:
             return ""
         chunks: list[bytes] = []
-        wanted = lines
+        wanted, budget = lines, MAX_TAIL_BYTES
         for n in range(self.keep + 1):
-            found = tail_lines(self.path(key, n), wanted)
+            found = tail_lines(self.path(key, n), wanted, budget)
             chunks.insert(0, b"".join(found))
             wanted -= len(found)
-            if wanted <= 0:
+            budget -= sum(map(len, found))
+            if wanted <= 0 or budget <= 0:
                 break
         return b"".join(chunks).decode(errors="replace")
 
 
-def _copy_private(source: Path, target: Path) -> None:
+def _copy_private(source: Path, target: Path, last_bytes: int) -> None:
+    """The last ``last_bytes`` of ``source`` to ``target`` (0600)."""
     fd = open_private(target, os.O_WRONLY | os.O_TRUNC)
     with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
-        shutil.copyfileobj(src, dst, BLOCK)
+        size = src.seek(0, os.SEEK_END)
+        src.seek(max(0, size - last_bytes))
+        remaining = last_bytes
+        while remaining > 0 and (block := src.read(min(BLOCK, remaining))):
+            dst.write(block)
+            remaining -= len(block)
 
 
-def tail_lines(path: Path, lines: int) -> list[bytes]:
+def tail_lines(path: Path, lines: int, max_bytes: int = MAX_TAIL_BYTES) -> list[bytes]:
     """The last ``lines`` lines of a file (each with its newline), reading blocks
-    backwards from the end so a large log costs only what is asked for."""
+    backwards from the end so a large log costs only what is asked for, and never
+    more than ``max_bytes`` of it: a line cut by that bound comes back cut."""
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed below; a with block would nest deep
     except FileNotFoundError:
@@ -85,8 +102,8 @@ def tail_lines(path: Path, lines: int) -> list[bytes]:
     with f:
         end = f.seek(0, os.SEEK_END)
         data, position = b"", end
-        while position > 0 and data.count(b"\n") <= lines:
-            step = min(BLOCK, position)
+        while position > 0 and data.count(b"\n") <= lines and end - position < max_bytes:
+            step = min(BLOCK, position, max_bytes - (end - position))
             position -= step
             f.seek(position)
             data = f.read(step) + data

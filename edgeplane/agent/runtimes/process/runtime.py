@@ -43,7 +43,7 @@ class ProcessRuntime:
         work_dir: Path | None = None,
         log_max_bytes: int = 10 * 1024 * 1024,
         log_keep: int = 3,
-        log_check_seconds: float = 10.0,
+        log_check_seconds: float = 1.0,
     ) -> None:
         self.directory = directory
         self.work_dir = directory / "work" if work_dir is None else work_dir
