@@ -3,7 +3,8 @@
 Python's ``json.loads`` is lenient where a hostile client can hurt: it takes ``NaN``
 and ``Infinity`` (not JSON), turns ``1e400`` into infinity, guesses UTF-16 from the
 first bytes, keeps lone surrogates that fail later when the object is written out, and
-raises ``RecursionError`` (a 500) on deep nesting. ``parse_object`` closes each of
+raises ``RecursionError`` (a 500) on deep nesting, and keeps the last of two equal keys
+without a word. ``parse_object`` closes each of
 these before a body reaches validation, so every malformed body is a 400 and the
 store never sees it.
 
@@ -32,6 +33,28 @@ class _NonFinite:
         self.name = name
 
 
+class _Duplicated(dict[str, Any]):
+    """An object in which ``key`` came twice, so the walk can say where. Python keeps the
+    last of the two silently; another reader (a proxy, an audit log, the CLI's YAML)
+    may keep the first, and the two would disagree on what was written."""
+
+    key: str = ""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    seen: set[str] = set()
+    duplicated = _Duplicated(obj)
+    for key, _ in pairs:
+        if key in seen:
+            duplicated.key = key
+            break
+        seen.add(key)
+    return duplicated
+
+
 def parse_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, or an ``ApiError`` (400) saying what to fix."""
     try:
@@ -42,7 +65,7 @@ def parse_object(raw: bytes) -> dict[str, Any]:
             "body",
         ) from None
     try:
-        value = json.loads(text, parse_constant=_NonFinite)
+        value = json.loads(text, parse_constant=_NonFinite, object_pairs_hook=_object)
     except RecursionError:
         raise _too_deep("body") from None
     except json.JSONDecodeError as e:
@@ -74,6 +97,9 @@ def _check_values(value: Any) -> None:
         node, depth, path = stack.pop()
         if depth > MAX_DEPTH:
             raise _too_deep(_where(path))
+        if isinstance(node, _Duplicated):
+            where = _where((path, node.key))
+            raise bad_request(f"{where}: the key appears twice in one object: keep one", where)
         if isinstance(node, dict):
             for key, item in node.items():
                 _check_text(key, path)

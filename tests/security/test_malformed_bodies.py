@@ -230,3 +230,25 @@ def test_status_fields_are_bounded(hub: HubProcess) -> None:
                     headers={"Content-Type": "application/merge-patch+json"},
                 )
                 _refused(answer, (422,), field)
+
+
+def test_a_key_twice_in_one_object_is_a_400_naming_it(hub: HubProcess) -> None:
+    """Python's json kept the last of two equal keys without a word: a body that reads
+    one way here and another way to anything that keeps the first."""
+    twice = json.dumps(SITE).replace('"name": "shop-1"', '"name": "shop-1", "name": "shop-2"')
+    with _client(hub) as client:
+        stored = _site_with_status(client)
+        with _unchanged(client):
+            _refused(_raw(client, "POST", f"{API}/sites", twice.encode()), (400,), "metadata.name")
+            status = b'{"status": {"phase": "Online", "phase": "Offline"}}'
+            answer = _raw(
+                client,
+                "PATCH",
+                f"{API}/sites/shop-1/status",
+                status,
+                **{"Content-Type": "application/merge-patch+json"},
+            )
+            _refused(answer, (400,), "status.phase")
+            join = b'{"token": "ep_a_b", "token": "ep_c_d", "site": "shop-3"}'
+            _refused(_raw(client, "POST", f"{API}/join", join), (400,), "token")
+        assert client.get(f"{API}/sites/shop-1").json() == stored
