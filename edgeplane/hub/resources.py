@@ -18,7 +18,12 @@ from edgeplane.api.validation import to_wire, validate_object
 from edgeplane.hub.admission import warning_headers
 from edgeplane.hub.bodies import body_metadata, invalid, parse_object
 from edgeplane.hub.errors import ApiError, bad_request
-from edgeplane.hub.listing import check_not_future, list_page, parse_list_query
+from edgeplane.hub.listing import (
+    check_not_future,
+    list_page,
+    parse_list_query,
+    parse_resource_version,
+)
 from edgeplane.hub.patch import merge_patch
 from edgeplane.hub.sitewrites import site_written
 from edgeplane.hub.watch import WatchRequest, stream
@@ -204,7 +209,9 @@ async def delete(
     resource_version: str | None = Query(None, alias="resourceVersion"),
 ) -> Response:
     info, store = by_plural(plural), _store(request)
-    deleted = await store.delete(info.kind, name, resource_version)
+    # '٣', 'abc' or 5,000 digits were a 409 "stale" echoing the whole value: a 400 names it.
+    version = parse_resource_version(resource_version)
+    deleted = await store.delete(info.kind, name, None if version is None else str(version))
     if info.kind == "Site":
         # A deleted site's credential dies with it: a site joined again under the
         # same name gets a new one, and the old agent cannot act for it.

@@ -125,6 +125,21 @@ def test_hostile_resource_versions_are_a_400(hub: HubProcess, value: str, watch:
     assert "ASCII digits" in body["message"]
 
 
+def test_hostile_resource_versions_of_a_delete_are_a_400(hub: HubProcess) -> None:
+    """DELETE took any text as its precondition: a 409 "stale" echoing 5,000 digits."""
+    with _client(hub) as client:
+        created = client.post(f"{API}/sites", json=_site("delete-rv"))
+        assert created.status_code == 201, created.text
+        for value in HOSTILE_NUMBERS:
+            answer = client.delete(f"{API}/sites/delete-rv", params={"resourceVersion": value})
+            body = _error(answer, 400, "resourceVersion")
+            assert "ASCII digits" in body["message"] and "1" * 100 not in body["message"]
+        assert client.get(f"{API}/sites/delete-rv").status_code == 200
+        current = created.json()["metadata"]["resourceVersion"]
+        deleted = client.delete(f"{API}/sites/delete-rv", params={"resourceVersion": current})
+        assert deleted.status_code == 200, deleted.text
+
+
 @pytest.mark.parametrize("value", [*HOSTILE_NUMBERS, "0", "1001"], ids=lambda v: repr(v[:8]))
 def test_hostile_limits_are_a_400(hub: HubProcess, value: str) -> None:
     with _client(hub) as client:
