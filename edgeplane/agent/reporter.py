@@ -28,6 +28,16 @@ from edgeplane.agent.state import LocalState, Object
 
 log = logging.getLogger("edgeplane.agent.reporter")
 RESEND_SECONDS = 5.0
+MESSAGE_MAX_CHARS = 32 * 1024
+ENDPOINTS_MAX = 256
+"""The hub's bounds on an assignment's status (``edgeplane.api.meta`` and
+``api.assignments``, which the agent does not import): a status over them is refused
+(422), so the agent keeps within them. A message quotes what the workload was given (a
+20,000-character command) and replicas times ports can pass 256 endpoints."""
+CUT = " [cut]"
+REFUSED_ALONE = frozenset({400, 413, 422})
+"""Answers that refuse one status for what it holds: the next is sent all the same
+(a 401, 429 or 5xx is about every request, and ends the pass)."""
 
 
 def rfc3339(at: float) -> str:
@@ -75,7 +85,16 @@ def replicas_status(
     status["observedGeneration"] = generation
     if held := [s for s in instances if s is not None]:
         status["restarts"] = sum(s.restarts for s in held)
-    return {k: v for k, v in status.items() if v is not None}
+    return _within_limits({k: v for k, v in status.items() if v is not None})
+
+
+def _within_limits(status: dict[str, Any]) -> dict[str, Any]:
+    message = status.get("message")
+    if isinstance(message, str) and len(message) > MESSAGE_MAX_CHARS:
+        status["message"] = message[: MESSAGE_MAX_CHARS - len(CUT)] + CUT
+    if len(status.get("endpoints") or ()) > ENDPOINTS_MAX:
+        status["endpoints"] = status["endpoints"][:ENDPOINTS_MAX]
+    return status
 
 
 ZERO = "spec.replicas is 0: nothing runs"
@@ -177,7 +196,8 @@ class StatusReporter:
             self._changed.set()  # the hub thinks we were away: say we are back
 
     async def report(self) -> None:
-        """Send every status that differs from what the hub holds."""
+        """Send every status that differs from what the hub holds. One the hub refuses
+        (a 422) is logged and skipped: it must not keep the others from being sent."""
         await self._report_site()
         held, problems = by_assignment(self._runtime.statuses()), self._reconciler.problems
         for name, obj in self._state.assignments().items():
@@ -207,6 +227,9 @@ class StatusReporter:
             answer = await self._link.patch_status("assignments", name, patch)
         except HubRefused as e:
             if e.status == 404:  # removed at the hub; the watch will say so too
+                return
+            if e.status in REFUSED_ALONE:
+                log.warning("status of %s not sent, sending the others: %s", name, e)
                 return
             raise
         self.sent_bytes += len(str(patch))

@@ -299,3 +299,24 @@ def test_a_flooding_workload_without_newlines_keeps_its_logs_bounded(fleet: Flee
     answer = fleet.api("GET", "/sites/a/logs", params={"application": "flood", "tail": 10})
     assert answer.status_code == 200, answer.text
     assert len(answer.content) <= 4 * 1024 * 1024 and answer.text.endswith("xxEND")
+
+
+# -- 6. one assignment's status cannot silence the others' ----------------------------
+
+
+def test_a_status_the_hub_would_refuse_does_not_silence_the_sites_other_statuses(
+    fleet: Fleet,
+) -> None:
+    """A 20,000-character command cannot start, and its error quotes it twice: a
+    message over the hub's 32 KiB was refused (422) and the agent's status pass ended
+    there, so no other assignment of the site ever reported again."""
+    fleet.add_agent("a")
+    fleet.ok("POST", "/applications", app("aaa", command="/" + "x" * 20_000))
+    wait_for(lambda: fleet.assignments("aaa"), "aaa placed (first in the agent's pass)")
+    script = "import time; time.sleep(600)"
+    fleet.ok("POST", "/applications", app("zzz", command=sys.executable, args=["-c", script]))
+
+    wait_for(lambda: status_of(fleet, "zzz", "a").get("phase") == "Running", "zzz reported")
+    status = wait_for(lambda: status_of(fleet, "aaa", "a") or None, "aaa reported")
+    assert status["reason"] == "StartError" and status["message"].endswith(" [cut]")
+    assert len(status["message"]) == 32 * 1024

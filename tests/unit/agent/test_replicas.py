@@ -197,3 +197,18 @@ def test_admit_bounds_a_huge_replica_count_by_the_sites_instance_cap() -> None:
     capacity = dataclasses.replace(Capacity.of("1", "1Gi"), instances=5)
     admitted, _ = admit({"a": huge, "b": _assignment("b", 1, "0")}, {"b"}, capacity)
     assert admitted == {"b", "a", "a_1", "a_2", "a_3"}  # what runs keeps its place
+
+
+def test_a_status_stays_within_the_hubs_bounds() -> None:
+    """The hub refuses (422) a message over 32 KiB or more than 256 endpoints, and a
+    refused status used to stop every other assignment's status too: the agent cuts."""
+    long = "cannot start /" + "x" * 40_000
+    obj = _assignment("w.s", 300)
+    instances = [_instance(port=4000 + i) for i in range(299)]
+    instances.append(_instance(Phase.CRASH_LOOP, False, 5000, reason="StartError", message=long))
+    status = replicas_status(obj, instances, None, "h")
+    assert len(status["message"]) == 32 * 1024
+    assert status["message"].startswith("replica 299: cannot start /xxx")
+    assert status["message"].endswith("xxx [cut]")
+    assert status["endpoints"] == [_url(4000 + i) for i in range(256)]
+    assert status["ready"] == 299
