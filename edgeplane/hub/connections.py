@@ -144,6 +144,10 @@ def _answer(status: int, reason: str, message: str) -> bytes:
     return head.encode() + body
 
 
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback to stop parsing a head answered 431 already."""
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     guard: ConnectionGuard
 
@@ -202,8 +206,23 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._cancel(self._head_timer)
         self._head_timer = None
+        # Counted here too: a head that arrives whole in one read (up to 256 KiB) is
+        # parsed before data_received can compare what it counted with the limit.
+        if self._head_size() > self.guard.limits.max_head_bytes:
+            self._refuse(
+                431,
+                "RequestHeaderFieldsTooLarge",
+                f"the request head is over {self.guard.limits.max_head_bytes} bytes: "
+                "send shorter headers and URLs",
+            )
+            raise _HeadTooLarge  # the parser stops: no request is started
         self._arm_body()
         super().on_headers_complete()
+
+    def _head_size(self) -> int:
+        """The head's size as parsed (request line and headers, without their framing
+        whitespace beyond one CRLF a line)."""
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
     def on_message_complete(self) -> None:
         self._cancel(self._body_timer)

@@ -219,6 +219,18 @@ def test_an_oversized_request_head_is_refused(shared: HubProcess) -> None:
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
 
 
+def test_an_oversized_head_sent_in_one_piece_is_refused(shared: HubProcess) -> None:
+    """A head that arrives whole in one read was parsed, and the request run, before its
+    size was compared with the limit: 100 KB of headers in one send were answered 200."""
+    for pad in (70_000, 100_000, 200_000):
+        with closing(_connect(shared)) as sock:
+            head = b"GET /healthz HTTP/1.1\r\nHost: hub\r\nX-Pad: " + b"a" * pad + b"\r\n\r\n"
+            sock.sendall(head)
+            answer = _closed_by_peer(sock, 10.0)
+        assert answer.startswith(b"HTTP/1.1 431 "), (pad, answer[:200])
+    assert httpx.get(f"{shared.url}/healthz", timeout=5).status_code == 200
+
+
 # --- rates and watches per principal (requirement 2) ----------------------------------
 
 
