@@ -33,6 +33,7 @@ from edgeplane.store.protocol import Store, TokenRecord
 
 router = APIRouter(prefix="/api/v1alpha1")
 DEFAULT_TTL, MAX_TTL = 3600, 30 * 24 * 3600
+JOIN_FIELDS = frozenset({"token", "site", "labels", "inventory"})
 
 
 def rfc3339(at: float) -> str:
@@ -104,7 +105,9 @@ def _store(request: Request) -> Store:
 
 def _site_object(site: Any, labels: dict[str, str], inventory: Any) -> dict[str, Any]:
     """The Site a join creates, validated like any other write."""
-    if not isinstance(site, str) or len(site) > MAX_SITE_NAME:
+    if not isinstance(site, str):
+        raise invalid("site", 'is required: a string, the name of the new Site, e.g. "shop-1"')
+    if len(site) > MAX_SITE_NAME:
         raise invalid("site", f"a site name is at most {MAX_SITE_NAME} characters (a label value)")
     runtime = inventory.get("runtime") if isinstance(inventory, dict) else None
     raw = {
@@ -119,6 +122,7 @@ def _site_object(site: Any, labels: dict[str, str], inventory: Any) -> dict[str,
     except InvalidObject as e:  # point at the join body's own fields
         field = e.field or ""
         field = field.replace("metadata.name", "site").replace("status.inventory", "inventory")
+        field = field.replace("spec.runtime", "inventory.runtime")  # the Site's spec comes from it
         raise invalid(field.replace("metadata.labels", "labels"), str(e)) from e
 
 
@@ -131,7 +135,13 @@ async def _usable_token(store: Store, token: Any) -> TokenRecord:
         or record.role != "join"
         or not verify_secret(parts[1], record)
     ):
-        raise unauthorized()
+        raise ApiError(
+            401,
+            "Unauthorized",
+            "token: not a valid join token: send the `ep_<id>_<secret>` an admin made with "
+            "`edgeplane site token` (without its @sha256:... suffix, which is the hub's CA)",
+            "token",
+        )
     if record.used_at is not None:
         raise ApiError(
             401,
@@ -156,6 +166,9 @@ async def join(request: Request) -> Response:
     store, body = _store(request), await json_body(request)
     if not isinstance(body, dict):
         raise bad_request('send {"token": ..., "site": ..., "labels": {...}, "inventory": {...}}')
+    # A misspelt field ("label") would join without what it meant to say.
+    if unknown := sorted(set(body) - JOIN_FIELDS):
+        raise invalid(unknown[0], "unknown field; the fields are token, site, labels, inventory")
     record = await _usable_token(store, body.get("token"))
     token_labels = json.loads(record.attributes or "{}").get("labels") or {}
     labels = joined_labels(checked_labels(body.get("labels"), "labels"), token_labels)

@@ -83,6 +83,32 @@ def test_a_joining_site_cannot_take_reserved_labels(hub: HubProcess) -> None:
         assert (_site(admin, "pinned") or {})["metadata"]["labels"] == {"edgeplane.io/tier": "edge"}
 
 
+def test_a_join_names_what_is_wrong_with_it(hub: HubProcess) -> None:
+    """A join body's misspelt field ("label") was dropped and the site joined without
+    the labels meant; a bad token was "send 'Authorization: Bearer'" with no field, and
+    inventory.runtime was blamed on spec.runtime, a field the body does not have."""
+    with _admin(hub) as admin:
+        token = _token(admin)
+        cases: list[tuple[dict[str, Any], int, str]] = [
+            ({"token": token, "site": "typo", "label": {"tier": "edge"}}, 422, "label"),
+            ({"token": token, "site": None}, 422, "site"),
+            (
+                {"token": token, "site": "rt", "inventory": {"runtime": "dockr"}},
+                422,
+                "inventory.runtime",
+            ),
+            ({"token": "ep_nope_nope", "site": "nope"}, 401, "token"),
+            ({"token": f"{token}@sha256:{'0' * 64}", "site": "nope"}, 401, "token"),
+            ({"site": "nope"}, 401, "token"),
+        ]
+        for body, status, field in cases:
+            answer = httpx.post(f"{hub.url}{API}/join", json=body, timeout=15)
+            assert (answer.status_code, answer.json()["field"]) == (status, field), answer.text
+            assert "Authorization" not in answer.json()["message"]
+        assert _site(admin, "typo") is None and _site(admin, "rt") is None
+        assert _join(hub, token, "typo").status_code == 201  # the token was kept
+
+
 def _as_site(hub: HubProcess, credential: str) -> httpx.Client:
     headers = {"Authorization": f"Bearer {credential}"}
     return httpx.Client(base_url=hub.url + API, headers=headers, timeout=15)

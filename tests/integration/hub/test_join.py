@@ -114,9 +114,9 @@ async def test_a_site_the_store_fails_to_create_leaves_the_token_usable(
         ({"labels": {"bad key!": "x"}}, 422, "labels[bad key!]"),
         ({"labels": {"a": 1}}, 422, "labels[a]"),
         ({"inventory": {"cpus": -1}}, 422, "inventory.cpus"),
-        ({"token": "ep_nope_nope"}, 401, None),
-        ({"token": "not-a-token"}, 401, None),
-        ({"token": 5}, 401, None),
+        ({"token": "ep_nope_nope"}, 401, "token"),
+        ({"token": "not-a-token"}, 401, "token"),
+        ({"token": 5}, 401, "token"),
     ],
     ids=[
         "bad-name",
