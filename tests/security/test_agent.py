@@ -320,3 +320,30 @@ def test_a_status_the_hub_would_refuse_does_not_silence_the_sites_other_statuses
     status = wait_for(lambda: status_of(fleet, "aaa", "a") or None, "aaa reported")
     assert status["reason"] == "StartError" and status["message"].endswith(" [cut]")
     assert len(status["message"]) == 32 * 1024
+
+
+# -- 7. what exec cannot take is a StartError, not a supervision failure --------------
+
+NUL_CASES = [
+    ("args", {"args": ["-c", "print(1)\x00"]}),
+    ("env", {"args": ["-c", "1"], "env": [{"name": "X", "value": "a\x00b"}]}),
+    ("working-dir", {"args": ["-c", "1"], "workingDir": "sub\x00dir"}),
+]
+
+
+@pytest.mark.parametrize("process", [c[1] for c in NUL_CASES], ids=[c[0] for c in NUL_CASES])
+def test_a_nul_byte_in_what_is_executed_is_a_start_error(
+    fleet: Fleet, process: dict[str, Any]
+) -> None:
+    """JSON strings may hold NUL; exec cannot. It used to raise out of the launch as a
+    ValueError: reason SupervisionError, and a stack in the agent's log every restart."""
+    agent = fleet.add_agent("a")
+    fleet.ok("POST", "/applications", app("nul", command=sys.executable, **process))
+
+    def refused() -> dict[str, Any] | None:
+        status = status_of(fleet, "nul", "a")
+        return status if status.get("reason") == "StartError" else None
+
+    status = wait_for(refused, "a StartError saying why")
+    assert "null" in status["message"] and status["phase"] == "CrashLoopBackOff"
+    assert "supervision failed" not in agent.log.read_text()

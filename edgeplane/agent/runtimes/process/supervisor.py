@@ -171,7 +171,9 @@ class Supervisor:
                 self._start()
             except RunAsError as e:
                 return Ending(None, "RunAsFailed", str(e))
-            except OSError as e:
+            except (OSError, ValueError) as e:
+                # ValueError: exec cannot take it (a NUL in the command, an argument, an
+                # env value or the working directory): the assignment's fault, not ours.
                 return Ending(None, "StartError", f"cannot start {self._launch().argv[0]}: {e}")
         self._set(
             phase=Phase.RUNNING,
