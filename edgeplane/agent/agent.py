@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,11 +29,13 @@ from edgeplane.agent.reconciler import Reconciler
 from edgeplane.agent.reporter import StatusReporter, site_facts
 from edgeplane.agent.requests import serve_requests
 from edgeplane.agent.runtimes.process import ProcessRuntime
-from edgeplane.agent.state import LocalState
+from edgeplane.agent.state import LocalState, Object
 from edgeplane.agent.sync import AssignmentSync
 from edgeplane.api.artifacts.limits import ArtifactLimits
 
 log = logging.getLogger("edgeplane.agent")
+ARTIFACT_SWEEP_SECONDS = 10.0
+"""How often unpacked artifacts that nothing needs any more are removed."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class Agent:
             asyncio.create_task(reporter.run_status(), name="status"),
             asyncio.create_task(reporter.run_heartbeats(), name="heartbeats"),
             asyncio.create_task(serve_requests(link, identity.site, runtime), name="requests"),
+            asyncio.create_task(sweep_artifacts(state, runtime, artifacts), name="artifacts"),
         ]
         stopping = asyncio.create_task(stop.wait())
         try:
@@ -149,6 +152,35 @@ class Agent:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+
+def artifacts_in_use(assignments: Iterable[Object], running: Iterable[Path]) -> set[str]:
+    """The sha256 of every artifact an assignment names and of every directory an
+    instance runs from."""
+    used = {Path(d).name for d in running}
+    for obj in assignments:
+        process = ((obj.get("spec") or {}).get("workload") or {}).get("process") or {}
+        for artifact in process.get("artifacts") or []:
+            if isinstance(artifact, dict) and isinstance(artifact.get("sha256"), str):
+                used.add(artifact["sha256"])
+    return used
+
+
+async def sweep_artifacts(
+    state: LocalState,
+    runtime: ProcessRuntime,
+    artifacts: ArtifactCache,
+    every: float = ARTIFACT_SWEEP_SECONDS,
+) -> None:
+    """Remove unpacked artifacts nothing needs any more: every version deployed used to
+    stay on the site's disk for good."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            keep = artifacts_in_use(state.assignments().values(), runtime.artifact_dirs())
+            await artifacts.collect(keep)
+        except Exception:  # a full disk (or anything) must not end the agent
+            log.exception("unused artifacts not removed; trying again")
 
 
 async def _fetch(link: HubLink, name: str, version: str) -> AsyncIterator[bytes]:

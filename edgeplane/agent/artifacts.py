@@ -89,15 +89,27 @@ class ArtifactCache:
     def gc(self, keep: set[str]) -> None:
         """Delete unpacked artifacts whose sha256 is not in ``keep``, and leftovers of
         interrupted downloads (but not those in flight)."""
+        for entry in self._garbage(keep):
+            _remove(entry)
+
+    async def collect(self, keep: set[str]) -> None:
+        """``gc`` with the removal off the event loop (an unpacked artifact may hold
+        50,000 files). What goes is decided here, on the loop, so that a download
+        started meanwhile is never taken for a leftover."""
+        garbage = self._garbage(keep)
+        if garbage:
+            await asyncio.to_thread(_remove_all, garbage)
+
+    def _garbage(self, keep: set[str]) -> list[Path]:
         if not self.directory.is_dir():
-            return
-        for entry in self.directory.iterdir():
-            if entry.name in keep or any(
-                entry.name.startswith(f"{_TEMP}{s}") for s in self._inflight
-            ):
-                continue
-            if entry.name.startswith(_TEMP) or _SHA256.fullmatch(entry.name):
-                _remove(entry)
+            return []
+        return [
+            entry
+            for entry in self.directory.iterdir()
+            if entry.name not in keep
+            and not any(entry.name.startswith(f"{_TEMP}{s}") for s in self._inflight)
+            and (entry.name.startswith(_TEMP) or _SHA256.fullmatch(entry.name))
+        ]
 
     async def _install(self, name: str, version: str, sha256: str) -> Path:
         label = f"artifact {name}:{version}"
@@ -276,6 +288,11 @@ def _step(parent: int, part: str) -> int:
     if made:
         os.fchmod(fd, 0o755)  # whatever the umask: workloads read their artifacts
     return fd
+
+
+def _remove_all(paths: list[Path]) -> None:
+    for path in paths:
+        _remove(path)
 
 
 def _remove(path: Path) -> None:

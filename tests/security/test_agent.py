@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.fleet import API, Agent, Fleet, wait_for
+from tests.support.fleet import API, DEMO_SERVICE, Agent, Fleet, demo_app, tarball, wait_for
 from tests.support.hub import HubProcess, running_hub
 
 SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "/usr/bin/python3"
@@ -347,3 +347,29 @@ def test_a_nul_byte_in_what_is_executed_is_a_start_error(
     status = wait_for(refused, "a StartError saying why")
     assert "null" in status["message"] and status["phase"] == "CrashLoopBackOff"
     assert "supervision failed" not in agent.log.read_text()
+
+
+# -- 8. artifacts nothing needs leave the site's disk ----------------------------------
+
+
+def test_artifacts_nothing_needs_are_removed_from_the_site(fleet: Fleet) -> None:
+    """Every version deployed used to stay unpacked on the site for good (the cache's
+    gc was never called): a CI deploying each commit fills an edge box's disk."""
+    agent = fleet.add_agent("a")
+    store = agent.data_dir.with_name("a-workloads") / "artifacts"
+    shas = []
+    for version in ("1.0.0", "2.0.0"):
+        data = tarball(DEMO_SERVICE, {"VERSION": f"{version}\n"})
+        shas.append(fleet.push_artifact("demo-service", version, data)["sha256"])
+    fleet.ok("POST", "/applications", demo_app("web", "1.0.0"))
+    wait_for(lambda: fleet.running("web", {"a"}), "web 1.0.0 running")
+    assert {p.name for p in store.iterdir()} == {shas[0]}
+
+    obj = fleet.ok("GET", "/applications/web")
+    obj["spec"]["workload"]["process"]["artifacts"][0]["version"] = "2.0.0"
+    generation = fleet.ok("PUT", "/applications/web", obj)["metadata"]["generation"]
+    wait_for(lambda: fleet.running("web", {"a"}, generation), "web 2.0.0 running")
+    wait_for(lambda: {p.name for p in store.iterdir()} == {shas[1]}, "1.0.0 removed")
+
+    fleet.ok("DELETE", "/applications/web")
+    wait_for(lambda: not list(store.iterdir()), "2.0.0 removed once nothing runs it")

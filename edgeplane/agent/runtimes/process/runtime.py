@@ -110,6 +110,13 @@ class ProcessRuntime:
     def keys(self) -> set[str]:
         return set(self._supervisors)
 
+    def artifact_dirs(self) -> set[Path]:
+        """The artifact directories the instances it holds were started with (an older
+        version that runs while a newer one is refused among them)."""
+        return {
+            Path(d) for s in self._supervisors.values() for d in s.record.artifact_dirs.values()
+        }
+
     def statuses(self) -> dict[str, InstanceStatus]:
         return {key: s.status for key, s in self._supervisors.items()}
 
