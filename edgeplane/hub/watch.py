@@ -2,7 +2,8 @@
 
 Without a starting resourceVersion the stream first sends every current object as
 ADDED (from one consistent list), then follows the store from that list's version.
-With a label selector, an object that stops matching is sent as DELETED.
+With a label selector, an object that stops matching is sent as DELETED, carrying only
+its name, uid and resourceVersion (its new content is outside the selector).
 """
 
 from __future__ import annotations
@@ -108,10 +109,29 @@ def _filtered(event: WatchEvent, selector: Selector, matching: set[str]) -> byte
     if selector.empty:
         return line(event.type.value, obj)
     labels = obj["metadata"].get("labels") or {}
+    if event.type is EventType.DELETED and selector.matches(labels):
+        matching.discard(name)
+        return line(EventType.DELETED.value, obj)
     if event.type is EventType.DELETED or not selector.matches(labels):
-        if name in matching or (event.type is EventType.DELETED and selector.matches(labels)):
+        if name in matching:
             matching.discard(name)
-            return line(EventType.DELETED.value, obj)
+            # What the object is now is outside the selector (a site's narrowing, too):
+            # an Assignment moved to another site reached the old one whole, secrets
+            # and all. The watcher learns only which object left.
+            return line(EventType.DELETED.value, _departed(obj))
         return None
     matching.add(name)
     return line(event.type.value, obj)
+
+
+def _departed(obj: Object) -> dict[str, Any]:
+    """An object that stopped matching, as a watcher that saw it may still be told of
+    it: its identity and the version it left at, none of its new content."""
+    metadata = obj["metadata"]
+    return {
+        "apiVersion": obj.get("apiVersion", API_VERSION),
+        "kind": obj.get("kind"),
+        "metadata": {
+            key: metadata[key] for key in ("name", "uid", "resourceVersion") if key in metadata
+        },
+    }

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import shutil
 import sqlite3
@@ -227,6 +228,42 @@ def test_a_site_narrowing_is_never_reparsed(hub: HubProcess) -> None:
                 if lines[-1]["type"] == "BOOKMARK":
                     break
         assert [e["type"] for e in lines] == ["BOOKMARK"], f"the watch showed: {lines}"
+
+
+def test_an_assignment_moved_to_another_site_leaves_the_old_one_without_its_content(
+    hub: HubProcess,
+) -> None:
+    """An object that stops matching a watch is sent as DELETED: it used to be sent as
+    it is now, so a site watching its assignments got one moved to another site whole,
+    with that site's env secrets. Now only its name, uid and resourceVersion."""
+    with _client(hub) as admin:
+        for name in ("mover-a", "mover-b"):
+            assert admin.post(f"{API}/sites", json=_site(name)).status_code == 201
+        credential = _site_credential(hub, "mover-a")
+        created = admin.post(f"{API}/assignments", json=_assignment("web.moving", "mover-a"))
+        assert created.status_code == 201, created.text
+        with _client(hub, {"Authorization": f"Bearer {credential}"}) as site:
+            params = {"watch": "true"}
+            timeout = httpx.Timeout(10, read=5)
+            with site.stream("GET", f"{API}/assignments", params=params, timeout=timeout) as stream:
+                assert stream.status_code == 200
+                lines = stream.iter_lines()
+                first = json.loads(next(lines))
+                assert (first["type"], first["object"]["metadata"]["name"]) == (
+                    "ADDED",
+                    "web.moving",
+                )
+                moved = copy.deepcopy(created.json())
+                moved["metadata"]["labels"]["edgeplane.io/site"] = "mover-b"
+                moved["spec"]["site"] = "mover-b"
+                moved["spec"]["workload"]["process"]["env"] = [{"name": "K", "value": "b-only"}]
+                answer = admin.put(f"{API}/assignments/web.moving", json=moved)
+                assert answer.status_code == 200, answer.text
+                event = next(e for e in map(json.loads, lines) if e["type"] != "BOOKMARK")
+    assert event["type"] == "DELETED"
+    assert event["object"]["metadata"]["name"] == "web.moving"
+    assert "b-only" not in json.dumps(event) and "mover-b" not in json.dumps(event)
+    assert set(event["object"]["metadata"]) == {"name", "uid", "resourceVersion"}
 
 
 def _sleeper(name: str) -> dict[str, Any]:
