@@ -28,6 +28,7 @@ ANONYMOUS = frozenset({"/healthz", "/readyz", "/api/v1alpha1/join", "/api/v1alph
 # Bodies their route reads itself, under its own limit: artifact uploads (256 MiB by
 # default) and a site's answers to the hub's requests (log tails).
 # \Z, not $: "/requests/x\n" must not skip the body limit as a relayed answer.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SELF_LIMITED = re.compile(r"\A/api/v1alpha1/(artifacts/|sites/[^/]+/requests/[^/]+\Z)")
 
 
@@ -54,6 +55,17 @@ class AuthMiddleware:
         self.failures = failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and CONTROL.search(scope["path"]):
+            # No name holds one, and routes end in "$", which matches before a final
+            # newline: "/tokens/rotate-admin%0A" rotated the admin token.
+            return await _send_error(
+                bad_request(
+                    "the URL path holds a control character (percent-decoded): no name "
+                    "holds one; check for a stray newline or tab",
+                    "path",
+                ),
+                send,
+            )
         if scope["type"] != "http" or scope["path"] in ANONYMOUS:
             return await self.app(scope, receive, send)
         if self.failures and (limited := self.failures.check(scope)):

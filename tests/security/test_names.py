@@ -156,3 +156,28 @@ def test_objects_with_hostile_names_are_refused(hub: HubProcess) -> None:
             created = client.post(f"{API}/applications", json=_with(path, _fill(value, "")))
             assert created.status_code == 201, (path, created.text[:300])
             assert client.delete(f"{API}/applications/web").status_code == 200
+
+
+def test_a_control_character_in_the_url_path_is_a_400(hub: HubProcess) -> None:
+    """Routes end in "$", which matches before a final newline, so
+    "/tokens/rotate-admin%0A" rotated the admin token and "/sites/x/status%0A" wrote a
+    status. No name holds a control character: a path with one is refused first."""
+    site = {"apiVersion": "edgeplane.io/v1alpha1", "kind": "Site", "metadata": {"name": "shop-1"}}
+    old = hub.token
+    with _client(hub) as client:
+        assert client.post(f"{API}/sites", json=site).status_code == 201
+        with _unchanged(client):
+            for method, path in (
+                ("POST", f"{API}/tokens/rotate-admin%0A"),
+                ("PUT", f"{API}/sites/shop-1/status%0A"),
+                ("GET", f"{API}/sites/shop-1%0D"),
+                ("DELETE", f"{API}/sites/shop-1%00"),
+                ("GET", "/healthz%0A"),
+            ):
+                body = {**site, "status": {"phase": "Online"}} if method == "PUT" else None
+                answer = client.request(method, path, json=body)
+                assert answer.status_code == 400, (path, answer.text)
+                assert answer.json()["field"] == "path"
+        assert hub.token == old and client.get(f"{API}/sites").status_code == 200
+    anonymous = httpx.post(f"{hub.url}{API}/join%0A", json={}, timeout=10)
+    assert (anonymous.status_code, anonymous.json()["field"]) == (400, "path")
