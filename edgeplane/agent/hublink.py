@@ -87,7 +87,16 @@ class HubLink:
         response = await self._send(method, path, body, params, content_type, wait_seconds)
         if response.status_code >= 400:
             raise _refused(response)
-        return json.loads(response.content) if response.content else None
+        try:
+            return json.loads(response.content) if response.content else None
+        except ValueError as e:
+            raise self._not_the_hub(f"{method} {path}", response) from e
+
+    def _not_the_hub(self, what: str, response: httpx.Response) -> HubUnreachable:
+        """An answer that is not the API's (a captive portal's page, a proxy's error):
+        as if the hub were unreachable, so every loop backs off and tries again."""
+        kind = response.headers.get("content-type", "no content type")[:64]
+        return HubUnreachable(f"{self.server}: the answer to {what} is not JSON ({kind})")
 
     async def patch_status(self, plural: str, name: str, status: Mapping[str, Any]) -> Any:
         answer = await self.call(
@@ -165,7 +174,12 @@ class HubLink:
                 async for line in response.aiter_lines():
                     if not line.strip():
                         continue
-                    event = json.loads(line)
+                    try:
+                        event = json.loads(line)
+                    except ValueError as e:
+                        raise self._not_the_hub(f"a watch of {plural}", response) from e
+                    if not isinstance(event, dict):
+                        raise self._not_the_hub(f"a watch of {plural}", response)
                     if event.get("type") == "ERROR":
                         if event.get("object", {}).get("reason") == "Gone":
                             raise Gone(event["object"].get("message", "watch expired"))

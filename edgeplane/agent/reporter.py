@@ -181,6 +181,9 @@ class StatusReporter:
             except (HubUnreachable, HubRefused) as e:
                 log.warning("status not sent: %s", e)
                 await asyncio.sleep(backoff.next())
+            except Exception:  # an answer of the wrong shape must not end the agent
+                log.exception("status not sent")
+                await asyncio.sleep(backoff.next())
 
     async def run_heartbeats(self) -> None:
         while True:
@@ -188,6 +191,8 @@ class StatusReporter:
                 await self.heartbeat()
             except (HubUnreachable, HubRefused) as e:
                 log.warning("heartbeat not sent: %s", e)
+            except Exception:  # an answer of the wrong shape must not end the agent
+                log.exception("heartbeat not sent")
             await asyncio.sleep(self._heartbeat_seconds)
 
     async def heartbeat(self) -> None:

@@ -52,3 +52,7 @@ async def serve_requests(link: HubLink, site: str, runtime: Runtime) -> None:
             delay = backoff.next()
             log.warning("request poll: %s; retrying in %.1f s", e, delay)
             await asyncio.sleep(delay)
+        except Exception:  # a request of the wrong shape must not end the agent
+            delay = backoff.next()
+            log.exception("request poll failed; retrying in %.1f s", delay)
+            await asyncio.sleep(delay)

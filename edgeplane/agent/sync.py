@@ -47,6 +47,11 @@ class AssignmentSync:
                 delay = self._backoff.next()
                 log.warning("assignment sync: %s; retrying in %.1f s", e, delay)
                 await asyncio.sleep(delay)
+            except Exception:  # an answer of the wrong shape must not end the agent
+                self.connected.clear()
+                delay = self._backoff.next()
+                log.exception("assignment sync failed; retrying in %.1f s", delay)
+                await asyncio.sleep(delay)
 
     async def _follow(self) -> None:
         rv = self._state.resource_version() or await self.relist()

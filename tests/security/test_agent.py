@@ -12,6 +12,7 @@ path were admitted.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import os
 import pwd
@@ -19,6 +20,8 @@ import shutil
 import stat
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -373,3 +376,54 @@ def test_artifacts_nothing_needs_are_removed_from_the_site(fleet: Fleet) -> None
 
     fleet.ok("DELETE", "/applications/web")
     wait_for(lambda: not list(store.iterdir()), "2.0.0 removed once nothing runs it")
+
+
+# -- 9. an answer that is not the hub's does not end the agent -------------------------
+
+
+class _Portal(http.server.BaseHTTPRequestHandler):
+    """What a captive portal or a misconfigured proxy answers: 200 and a web page, to
+    everything; then, for a watch, a stream of lines that are not JSON objects."""
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        watch = "watch=true" in self.path
+        body = b'[1]\n"x"\n<html>\n' if watch else b"<html><body>Please log in</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain" if watch else "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PATCH = do_PUT = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_answers_that_are_not_the_hubs_do_not_end_the_agent(fleet: Fleet) -> None:
+    """A captive portal in the hub's place answered 200 with a web page: the agent's
+    loops took json.loads' error (or a list where an object should be) for a bug, the
+    agent exited, and nothing supervised its workloads any more."""
+    agent = fleet.add_agent("a")
+    script = "import time; time.sleep(600)"
+    fleet.ok("POST", "/applications", app("w", command=sys.executable, args=["-c", script]))
+    wait_for(lambda: status_of(fleet, "w", "a").get("phase") == "Running", "w running")
+    fleet.stop_hub()
+    portal = http.server.ThreadingHTTPServer(("127.0.0.1", fleet.port), _Portal)
+    thread = threading.Thread(target=portal.serve_forever, daemon=True)
+    thread.start()
+    try:
+        time.sleep(8)  # heartbeats every 2 s, the request poll, the watch, the status pass
+        assert agent.process is not None and agent.process.poll() is None, agent.log.read_text()
+    finally:
+        portal.shutdown()
+        portal.server_close()
+    fleet.start_hub()
+    started = status_of(fleet, "w", "a").get("startedAt")
+    wait_for(lambda: fleet.site_phase("a") == "Online", "a online again")
+    script2 = "import time; time.sleep(601)"
+    fleet.ok("POST", "/applications", app("v", command=sys.executable, args=["-c", script2]))
+    wait_for(lambda: status_of(fleet, "v", "a").get("phase") == "Running", "v runs: a live agent")
+    assert status_of(fleet, "w", "a").get("startedAt") == started  # never restarted
