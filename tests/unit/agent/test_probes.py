@@ -8,7 +8,10 @@ Real sockets on loopback: a tiny asyncio server answers what each case says.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +22,7 @@ from edgeplane.agent.runtimes.process.probes import (
     ProbeFailed,
     probe,
 )
+from edgeplane.agent.runtimes.process.processes import proc_stat
 
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -158,3 +162,19 @@ async def test_the_request_line_holds_only_the_checked_path(
 def test_unusable_numbers_fall_back_to_the_defaults(raw: dict[str, Any]) -> None:
     check = HealthCheck.parse(raw)
     assert check is not None and (check.period, check.timeout) == (10.0, 1.0)
+
+
+async def test_an_exec_probe_leaves_nothing_running(tmp_path: Path) -> None:
+    """What an exec probe starts in the background goes when the probe is done: it
+    used to stay, one more process every period, after the workload was gone too."""
+    pid_file = tmp_path / "pid"
+    command = ["sh", "-c", f"sleep 300 & echo $! > {pid_file}; exit 0"]
+    await probe(HealthCheck("exec", {"command": command}, timeout=5.0), {}, {})
+    pid = int(pid_file.read_text())
+    for _ in range(100):
+        stat = proc_stat(pid)
+        if stat is None or stat[0] == "Z":  # gone, or dead and not yet reaped by init
+            return
+        await asyncio.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError(f"the probe's background process {pid} still runs")

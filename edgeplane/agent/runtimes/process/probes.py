@@ -196,9 +196,12 @@ async def _exec(command: list[str], env: Mapping[str, str], account: Account | N
     try:
         code = await proc.wait()
     finally:
-        if proc.returncode is None:  # timed out or cancelled: leave nothing behind
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        # Timed out, cancelled or done: leave nothing behind. A probe that started
+        # something in the background (``cmd &``) used to leave it running, one more
+        # process every period, outliving the workload itself.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.returncode is None:
             await proc.wait()
     if code != 0:
         raise ProbeFailed(f"exec health check {command[0]} exited with code {code}")
