@@ -128,6 +128,9 @@ async def run(
             # Agents and CLIs reuse connections; uvicorn's 5 s keep-alive races their
             # reuse and shows up as dropped requests.
             timeout_keep_alive=75,
+            # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local
+            # process then picked its own peer address and slipped the per-peer limits.
+            proxy_headers=False,
             # Head and body read timeouts and the per-peer cap (uvicorn has neither).
             http=protocol_class(
                 ConnectionGuard(

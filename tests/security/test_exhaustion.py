@@ -304,6 +304,25 @@ def test_a_peer_guessing_tokens_is_slowed_before_its_tokens_are_looked_at(
     assert httpx.get(f"{shared.url}{API}/sites", headers=shared.headers()).status_code == 200
 
 
+def test_a_peer_cannot_pick_its_address_with_x_forwarded_for(hub: HubProcess) -> None:
+    """uvicorn took X-Forwarded-For from 127.0.0.1 as the client's address, so a local
+    guesser sending a new one each time was never slowed (100 guesses, 100 401s)."""
+    with httpx.Client(base_url=hub.url) as guesser:
+        answers = [
+            guesser.get(
+                f"{API}/sites",
+                headers={
+                    "Authorization": f"Bearer ep_{i:012x}_guess",
+                    "X-Forwarded-For": f"10.0.{i // 250}.{i % 250 + 1}",
+                },
+            )
+            for i in range(100)
+        ]
+    statuses = [a.status_code for a in answers]
+    assert statuses[0] == 401 and statuses[-1] == 429, statuses
+    assert "127.0.0.1" in answers[-1].json()["message"], answers[-1].text
+
+
 # --- unread watches (requirement 3) ----------------------------------------------------
 
 
