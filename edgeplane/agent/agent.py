@@ -87,7 +87,9 @@ class Agent:
             ),
         )
         state = LocalState(layout.state_db)
-        runtime = ProcessRuntime(layout.runtime_dir, work_dir=layout.work_dir)
+        runtime = ProcessRuntime(
+            layout.runtime_dir, work_dir=layout.work_dir, private_dir=layout.data_dir
+        )
         try:
             await runtime.start()
             await self._loops(link, state, runtime, identity, stop)

@@ -427,3 +427,26 @@ def test_answers_that_are_not_the_hubs_do_not_end_the_agent(fleet: Fleet) -> Non
     fleet.ok("POST", "/applications", app("v", command=sys.executable, args=["-c", script2]))
     wait_for(lambda: status_of(fleet, "v", "a").get("phase") == "Running", "v runs: a live agent")
     assert status_of(fleet, "w", "a").get("startedAt") == started  # never restarted
+
+
+# -- 10. no workload runs in the agent's data dir --------------------------------------
+
+
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
+def test_a_working_directory_in_the_data_dir_is_refused(fleet: Fleet, relative: bool) -> None:
+    """workingDir is the admin's, and may be absolute: an Application with the agent's
+    data dir there (or ``../../..`` from the workload's own directory) ran the workload
+    among the credential and state.db, reading ``credential`` by a relative path."""
+    agent = fleet.add_agent("a")
+    where = "../../../a/runtime" if relative else str(agent.data_dir)
+    read = "print(open('credential').read())"
+    body = app("wd", command=sys.executable, args=["-c", read], workingDir=where)
+    fleet.ok("POST", "/applications", body)
+
+    def refused() -> dict[str, Any] | None:
+        status = status_of(fleet, "wd", "a")
+        return status if status.get("reason") == "StartError" else None
+
+    status = wait_for(refused, "wd refused a start, saying why")
+    assert "lies in the agent's data dir" in status["message"]
+    assert (agent.data_dir / "credential").read_text() not in logs_of(agent)

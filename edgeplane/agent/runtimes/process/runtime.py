@@ -41,12 +41,15 @@ class ProcessRuntime:
         *,
         timings: Timings = Timings(),
         work_dir: Path | None = None,
+        private_dir: Path | None = None,
         log_max_bytes: int = 10 * 1024 * 1024,
         log_keep: int = 3,
         log_check_seconds: float = 1.0,
     ) -> None:
         self.directory = directory
         self.work_dir = directory / "work" if work_dir is None else work_dir
+        self.private_dir = private_dir
+        """The agent's data dir: no workload may run in it (see ``Supervisor``)."""
         self._records = RecordStore(directory / "instances")
         self._logs = LogFiles(directory / "logs", log_max_bytes, log_keep)
         self._timings, self._log_check_seconds = timings, log_check_seconds
@@ -140,6 +143,7 @@ class ProcessRuntime:
             self._own_dir(record.key),
             self._timings,
             self._changed.set,
+            self.private_dir,
         )
         self._supervisors[record.key] = supervisor
         supervisor.begin()

@@ -72,9 +72,10 @@ class Supervisor:
         own_dir: Path,
         timings: Timings,
         notify: Callable[[], None],
+        private_dir: Path | None = None,
     ) -> None:
         self.record, self._records, self._logs, self._timings = record, records, logs, timings
-        self._own_dir, self._notify = own_dir, notify
+        self._own_dir, self._notify, self._private_dir = own_dir, notify, private_dir
         workload = record.workload
         self._check = HealthCheck.parse(workload.get("healthCheck"))
         self._policy = str(workload.get("restartPolicy") or "Always")
@@ -292,7 +293,17 @@ class Supervisor:
         """The workload's own directory (``$EDGEPLANE_WORK_DIR``, its working directory
         when it has no artifact) is its user's alone, 0700: the one place a ``runAs``
         workload can write besides /tmp. Another working directory (in an artifact, or
-        named by workingDir) is made if missing."""
+        named by workingDir) is made if missing, unless it lies in the agent's data
+        dir: a workingDir of ``/var/lib/edgeplane`` (or ``../../..`` from an artifact)
+        would run the workload among the credential and ``state.db``."""
+        if (private := self._private_dir) is not None:
+            where = cwd.resolve()
+            inside = private.resolve()
+            if where == inside or inside in where.parents:
+                raise ValueError(
+                    f"its working directory {cwd} lies in the agent's data dir {private}, "
+                    "which holds the site's credential: give workingDir another directory"
+                )
         own = self._own_dir
         own.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(own, 0o700)
