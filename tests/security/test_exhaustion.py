@@ -287,6 +287,20 @@ def test_a_site_may_hold_only_so_many_watches(shared: HubProcess) -> None:
         wait_for(opened, "a watch slot to come back", timeout=15)
 
 
+def test_many_query_fields_do_not_hide_a_watch_from_the_cap(shared: HubProcess) -> None:
+    """The cap read at most 100 query fields and took a longer query for no watch, while
+    the route read them all: with 101 fields a site opened as many watches as it liked."""
+    site = _join(shared, "padded-watcher")
+    params = [("watch", "true"), *((f"p{i}", "1") for i in range(101))]
+    with ExitStack() as stack:
+        client = stack.enter_context(httpx.Client(base_url=shared.url, headers=site, timeout=30))
+        statuses = []
+        for _ in range(9):
+            held = stack.enter_context(client.stream("GET", f"{API}/assignments", params=params))
+            statuses.append(held.status_code)
+        assert statuses == [200] * 8 + [429], statuses
+
+
 def test_a_peer_guessing_tokens_is_slowed_before_its_tokens_are_looked_at(
     shared: HubProcess,
 ) -> None:
