@@ -77,6 +77,29 @@ def admit(
     return admitted, Request(cpu, memory)
 
 
+def readable(assignments: Mapping[str, Object]) -> tuple[dict[str, Object], dict[str, Problem]]:
+    """The assignments whose replicas and resources the agent can read, and a problem
+    for each of the others. The hub validates them, but one it should not have sent
+    (a ``replicas: "3"``, a cpu of ``lots``) must fail alone, not every pass."""
+    good: dict[str, Object] = {}
+    bad: dict[str, Problem] = {}
+    for name, obj in assignments.items():
+        try:
+            replicas_of(obj)
+            requests_of(obj)
+            obj["metadata"].get("uid")
+        except Exception as e:
+            log.warning("%s: cannot read it: %r", name, e)
+            bad[name] = Problem(
+                Phase.FAILED,
+                "AgentError",
+                f"the agent cannot read it ({type(e).__name__}: {str(e)[:200]})",
+            )
+        else:
+            good[name] = obj
+    return good, bad
+
+
 def _keys(name: str, obj: Object, limit: int) -> list[str]:
     """The instance keys of an assignment, at most ``limit`` of them (the site's
     instance cap: no assignment may make the agent build billions of keys)."""
@@ -137,14 +160,17 @@ class Reconciler:
                 await asyncio.sleep(RETRY_SECONDS)
 
     async def reconcile(self) -> None:
-        desired = self._state.assignments()
+        desired, problems = readable(self._state.assignments())
         limit = self.capacity.instances
         wanted = {key for name, obj in desired.items() for key in _keys(name, obj, limit)}
-        await self._stop(self._runtime.keys() - wanted, desired)
-        for name in self._uids.keys() - desired.keys():
+        # What runs of an assignment the agent cannot read keeps running, as on a bad
+        # artifact: only a readable change (or a deletion) replaces it.
+        running = self._runtime.keys()
+        wanted |= {key for key in running if split_key(key)[0] in problems}
+        await self._stop(running - wanted, desired)
+        for name in self._uids.keys() - desired.keys() - problems.keys():
             del self._uids[name]
         admitted, self.allocatable = admit(desired, self._runtime.keys(), self.capacity)
-        problems: dict[str, Problem] = {}
         for name, obj in sorted(desired.items()):
             if problem := await self._ensure_alone(name, obj, admitted):
                 problems[name] = problem

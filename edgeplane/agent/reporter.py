@@ -206,14 +206,25 @@ class StatusReporter:
         await self._report_site()
         held, problems = by_assignment(self._runtime.statuses()), self._reconciler.problems
         for name, obj in self._state.assignments().items():
-            mine = held.get(name, {})
-            # Never more than the site runs: 2^31-1 replicas must not build 2^31-1 views.
-            count = min(replicas_of(obj), self._reconciler.capacity.instances)
-            instances = [mine.get(i) for i in range(count)]
-            new = replicas_status(obj, instances, problems.get(name), self._address)
-            patch = merge_diff(obj.get("status") or {}, new)
+            try:
+                patch = self._patch(obj, held.get(name, {}), problems.get(name))
+            except Exception as e:  # one it cannot read fails alone (the reconciler says)
+                log.warning("status of %s not made: %r", name, e)
+                continue
             if patch:
                 await self._send_assignment(name, patch)
+
+    def _patch(
+        self, obj: Object, mine: Mapping[int, InstanceStatus], problem: Problem | None
+    ) -> dict[str, Any]:
+        try:
+            # Never more than the site runs: 2^31-1 replicas must not build 2^31-1 views.
+            count = min(replicas_of(obj), self._reconciler.capacity.instances)
+        except (TypeError, ValueError, AttributeError):
+            count = 0  # unreadable: its problem speaks for it
+        instances = [mine.get(i) for i in range(count)]
+        new = replicas_status(obj, instances, problem, self._address)
+        return merge_diff(obj.get("status") or {}, new)
 
     async def _report_site(self) -> None:
         new = {**self._site_facts(), "phase": "Online"}

@@ -11,6 +11,7 @@ import pytest
 from edgeplane.agent.errors import AgentError, HubUnreachable
 from edgeplane.agent.inventory import Capacity
 from edgeplane.agent.reconciler import Reconciler
+from edgeplane.agent.reporter import StatusReporter
 from edgeplane.agent.runtimes import Phase
 from edgeplane.agent.runtimes.fake import FakeRuntime
 from edgeplane.agent.state import LocalState
@@ -199,3 +200,62 @@ async def test_an_assignment_the_agent_cannot_take_fails_alone(tmp_path: Path) -
     assert runtime.keys() == {"b"}
     assert (rec.problems["a"].phase, rec.problems["a"].reason) == (Phase.FAILED, "AgentError")
     assert rec.problems["a"].message == "the agent cannot run it (KeyError)"
+
+
+async def test_an_assignment_the_agent_cannot_read_fails_alone(tmp_path: Path) -> None:
+    """The hub validates assignments, but one it should not have sent (a hostile or
+    broken hub, a proxy) made every reconcile pass raise: nothing started or stopped."""
+    runtime = FakeRuntime()
+    rec, state = reconciler(tmp_path, runtime)
+    state.replace_assignments([assignment("a"), assignment("b")], "1")
+    await rec.reconcile()
+    assert runtime.keys() == {"a", "b"}
+
+    b = assignment("b", generation=2)
+    b["spec"]["replicas"] = "three"
+    c = assignment("c", cpu="lots")
+    state.replace_assignments([assignment("a"), b, c, assignment("d")], "2")
+    await rec.reconcile()
+    assert runtime.keys() == {"a", "b", "d"}  # d starts; b's running replica stays
+    assert {n: (p.phase, p.reason) for n, p in rec.problems.items()} == {
+        "b": (Phase.FAILED, "AgentError"),
+        "c": (Phase.FAILED, "AgentError"),
+    }
+    assert "QuantityError" in rec.problems["c"].message
+    assert "ValueError" in rec.problems["b"].message
+
+
+class Link:
+    """The hub's side of status writes: each patch kept, the status given back."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, dict[str, Any]] = {}
+
+    async def patch_status(self, plural: str, name: str, status: dict[str, Any]) -> Any:
+        self.sent[name] = status
+        return {"status": status}
+
+
+async def test_the_status_of_an_unreadable_assignment_does_not_stop_the_others(
+    tmp_path: Path,
+) -> None:
+    runtime = FakeRuntime()
+    rec, state = reconciler(tmp_path, runtime)
+    bad = assignment("a")
+    bad["spec"]["replicas"] = "three"
+    state.replace_assignments([bad, assignment("z")], "1")
+    await rec.reconcile()
+    link = Link()
+    reporter = StatusReporter(
+        link,
+        state,
+        "s",
+        runtime,
+        rec,
+        dict,
+        "h",
+        asyncio.Event(),  # type: ignore[arg-type]
+    )
+    await reporter.report()
+    assert link.sent["a"]["reason"] == "AgentError"
+    assert "z" in link.sent
