@@ -123,8 +123,15 @@ class MemoryStore:
     async def get_token(self, token_id: str) -> TokenRecord | None:
         return self._tokens.get(token_id)
 
-    async def list_tokens(self, limit: int) -> tuple[TokenRecord, ...]:
-        ordered = sorted(self._tokens.values(), key=lambda t: (t.created_at, t.token_id))
+    async def list_tokens(
+        self, limit: int, role: str | None = None, subject: str | None = None
+    ) -> tuple[TokenRecord, ...]:
+        chosen = [
+            t
+            for t in self._tokens.values()
+            if role in (None, t.role) and subject in (None, t.subject)
+        ]
+        ordered = sorted(chosen, key=lambda t: (t.created_at, t.token_id))
         return tuple(ordered[:limit])
 
     async def delete_token(self, token_id: str) -> None:

@@ -129,8 +129,11 @@ class Store(Protocol):
     async def delete_token(self, token_id: str) -> None:
         """Remove a credential; removing an absent one is not an error."""
 
-    async def list_tokens(self, limit: int) -> tuple[TokenRecord, ...]:
-        """Up to ``limit`` credentials, oldest first (for ``edgeplane token list``)."""
+    async def list_tokens(
+        self, limit: int, role: str | None = None, subject: str | None = None
+    ) -> tuple[TokenRecord, ...]:
+        """Up to ``limit`` credentials, oldest first (for ``edgeplane token list``); only
+        those of ``role`` and ``subject`` when given."""
 
     async def delete_tokens_of(self, subject: str, role: str) -> int:
         """Remove every credential of ``subject`` in ``role``; how many there were."""

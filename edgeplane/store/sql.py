@@ -496,8 +496,14 @@ class SqlStore:
             row = (await conn.execute(query)).mappings().one_or_none()
         return None if row is None else TokenRecord(**dict(row))
 
-    async def list_tokens(self, limit: int) -> tuple[TokenRecord, ...]:
+    async def list_tokens(
+        self, limit: int, role: str | None = None, subject: str | None = None
+    ) -> tuple[TokenRecord, ...]:
         query = sa.select(tokens).order_by(tokens.c.created_at, tokens.c.token_id).limit(limit)
+        if role is not None:
+            query = query.where(tokens.c.role == role)
+        if subject is not None:
+            query = query.where(tokens.c.subject == subject)
         async with self._reading("list tokens") as conn:
             rows = (await conn.execute(query)).mappings().all()
         return tuple(TokenRecord(**dict(row)) for row in rows)

@@ -8,10 +8,12 @@ import datetime
 import http.server
 import json
 import os
+import sqlite3
 import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -232,6 +234,26 @@ def test_a_new_site_credential_needs_that_credential_not_only_its_id(
         assert taken.json()["field"] == "Authorization"
     sites = [t for t in api(tls_hub, "GET", "/tokens").json()["items"] if t["role"] == "site"]
     assert [t["id"] for t in sites] == [site_id]
+
+
+def test_a_site_that_joined_after_ten_thousand_tokens_can_be_rotated(
+    tls_hub: HubProcess,
+) -> None:
+    """Rotation looked for the site's credential in the first 10,000 tokens, oldest
+    first, and used join tokens stay: past about 5,000 joins a new site's credential
+    could not be rotated (409 NoCredential), even if it had been stolen."""
+    old = time.time() - 86_400
+    with sqlite3.connect(tls_hub.data_dir / "edgeplane.db", timeout=30) as db:
+        db.executemany(
+            "INSERT INTO tokens (token_id, secret_hash, subject, role, created_at, used_at, "
+            "used_by) VALUES (?, ?, '', 'join', ?, ?, ?)",
+            [(f"old{i:09d}", "0" * 64, old + i, old + i, f"s{i}") for i in range(10_000)],
+        )
+    _join(tls_hub, "late-1")
+    asked = api(tls_hub, "POST", "/sites/late-1/credential/rotate", json={"overlapSeconds": 60})
+    assert asked.status_code == 202, asked.text
+    rotated = api(tls_hub, "POST", "/tokens/rotate-admin")
+    assert rotated.status_code == 201, rotated.text
 
 
 def test_admin_token_rotation_revokes_the_old_one(tls_hub: HubProcess) -> None:
