@@ -78,6 +78,19 @@ def _sha256(digest: str) -> str:
     return digest
 
 
+def _executable(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError(
+            "holds a NUL character, which exec cannot pass to a program: remove it "
+            "(the site would only fail to start it)"
+        )
+    return text
+
+
+Executable = Annotated[str, AfterValidator(_executable)]
+"""Text given to ``exec`` (the command, an argument, an env value, the working
+directory): anything but NUL."""
+
 PortName = Annotated[str, AfterValidator(_port_name)]
 ArtifactName = Annotated[str, AfterValidator(_artifact_name)]
 """The name an artifact was uploaded under: a DNS-1123 label."""
@@ -134,7 +147,7 @@ class TcpProbe(Model):
 class ExecProbe(Model):
     """Healthy when the command exits 0."""
 
-    command: list[str] = Field(min_length=1)
+    command: list[Executable] = Field(min_length=1)
 
 
 class HealthCheck(Model):
@@ -169,7 +182,7 @@ EnvName = Annotated[str, AfterValidator(_env_name)]
 
 class EnvVar(Model):
     name: EnvName
-    value: str = ""
+    value: Executable = ""
 
 
 class Port(Model):
@@ -205,10 +218,10 @@ class RunAs(Model):
 
 
 class ProcessWorkload(Model):
-    command: str = Field(min_length=1)
-    args: list[str] | None = None
-    env: list[EnvVar] | dict[EnvName, str] | None = None
-    working_dir: str | None = Field(default=None, alias="workingDir")
+    command: Executable = Field(min_length=1)
+    args: list[Executable] | None = None
+    env: list[EnvVar] | dict[EnvName, Executable] | None = None
+    working_dir: Executable | None = Field(default=None, alias="workingDir")
     ports: list[Port] | None = None
     health_check: HealthCheck | None = Field(default=None, alias="healthCheck")
     restart_policy: RestartPolicy | None = Field(default=None, alias="restartPolicy")

@@ -325,31 +325,34 @@ def test_a_status_the_hub_would_refuse_does_not_silence_the_sites_other_statuses
     assert len(status["message"]) == 32 * 1024
 
 
-# -- 7. what exec cannot take is a StartError, not a supervision failure --------------
+# -- 7. what exec cannot take is refused at admission ---------------------------------
 
 NUL_CASES = [
-    ("args", {"args": ["-c", "print(1)\x00"]}),
-    ("env", {"args": ["-c", "1"], "env": [{"name": "X", "value": "a\x00b"}]}),
-    ("working-dir", {"args": ["-c", "1"], "workingDir": "sub\x00dir"}),
+    ("command", {"command": "py\x00"}, "command"),
+    ("args", {"args": ["-c", "print(1)\x00"]}, "args[1]"),
+    ("env-list", {"env": [{"name": "X", "value": "a\x00b"}]}, "env[0].value"),
+    ("env-map", {"env": {"X": "a\x00b"}}, "env[X]"),
+    ("working-dir", {"workingDir": "sub\x00dir"}, "workingDir"),
+    (
+        "exec-probe",
+        {"healthCheck": {"exec": {"command": ["t\x00"]}}},
+        "healthCheck.exec.command[0]",
+    ),
 ]
 
 
-@pytest.mark.parametrize("process", [c[1] for c in NUL_CASES], ids=[c[0] for c in NUL_CASES])
-def test_a_nul_byte_in_what_is_executed_is_a_start_error(
-    fleet: Fleet, process: dict[str, Any]
+@pytest.mark.parametrize(
+    ("process", "field"), [c[1:] for c in NUL_CASES], ids=[c[0] for c in NUL_CASES]
+)
+def test_a_nul_byte_in_what_is_executed_is_refused_at_admission(
+    admission_hub: HubProcess, process: dict[str, Any], field: str
 ) -> None:
-    """JSON strings may hold NUL; exec cannot. It used to raise out of the launch as a
-    ValueError: reason SupervisionError, and a stack in the agent's log every restart."""
-    agent = fleet.add_agent("a")
-    fleet.ok("POST", "/applications", app("nul", command=sys.executable, **process))
-
-    def refused() -> dict[str, Any] | None:
-        status = status_of(fleet, "nul", "a")
-        return status if status.get("reason") == "StartError" else None
-
-    status = wait_for(refused, "a StartError saying why")
-    assert "null" in status["message"] and status["phase"] == "CrashLoopBackOff"
-    assert "supervision failed" not in agent.log.read_text()
+    """JSON strings may hold NUL; exec cannot. Such a workload was admitted, and at the
+    site its launch raised a ValueError: reason SupervisionError, a stack in the
+    agent's log on every restart (the agent now says StartError, should a hub send one:
+    tests/unit/agent/test_process_launch.py)."""
+    body = app("p", **{"command": "x", **process})
+    assert_refused(admission_hub, body, f"spec.workload.process.{field}")
 
 
 # -- 8. artifacts nothing needs leave the site's disk ----------------------------------
