@@ -3,6 +3,7 @@ its supervision."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,3 +46,23 @@ async def test_what_exec_cannot_take_is_a_start_error(
     finally:
         await runtime.remove("nul")
         await runtime.close()
+
+
+async def test_the_agents_log_shows_a_workloads_command_cut_and_escaped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The command line went into the agent's log whole and raw on every (re)start: a
+    megabyte a crash with long args, and escape sequences for whoever reads the log."""
+    caplog.set_level(logging.INFO, "edgeplane.agent.runtimes.process")
+    runtime = ProcessRuntime(tmp_path / "runtime", timings=Timings(backoff_initial=0.1))
+    await runtime.start()
+    try:
+        args = ["-c", "raise SystemExit(3)", "\x1b]52;c;aGk=\x07", "x" * 100_000]
+        await runtime.ensure(InstanceSpec("loud", 1, {"command": sys.executable, "args": args}))
+        await eventually(lambda: runtime.statuses()["loud"].restarts or None, "a restart")
+    finally:
+        await runtime.remove("loud")
+        await runtime.close()
+    lines = [r.getMessage() for r in caplog.records if "loud" in r.getMessage()]
+    assert any("started pid" in line and "\\x1b]52" in line for line in lines), lines
+    assert all(len(line) < 1_000 and "\x1b" not in line for line in lines)

@@ -63,6 +63,17 @@ class Timings:
     default_grace: float = 10.0
 
 
+LOGGED_CHARS = 512
+
+
+def shown(text: str) -> str:
+    """Workload-given text as the agent logs it: cut at ``LOGGED_CHARS`` and with its
+    control characters escaped, so a 1 MiB command line does not write 1 MiB to the
+    agent's log on every restart, nor an escape sequence reach whoever reads it."""
+    cut = text if len(text) <= LOGGED_CHARS else f"{text[:LOGGED_CHARS]}... [cut]"
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
+
+
 class Supervisor:
     def __init__(
         self,
@@ -258,7 +269,7 @@ class Supervisor:
         phase = Phase.UNHEALTHY if ending.unhealthy else Phase.CRASH_LOOP
         message = crash_loop_message(ending, delay, self.record.restarts + 1)
         self._set(phase=phase, ready=False, reason=ending.reason, message=message, pid=None)
-        log.info("%s: %s", self.record.key, message)
+        log.info("%s: %s", self.record.key, shown(message))
         await asyncio.sleep(delay)
         self._save(restarts=self.record.restarts + 1)
         self._set(restarts=self.record.restarts)
@@ -285,7 +296,7 @@ class Supervisor:
             os.close(log_fd)
         self._handle = ProcessHandle.of(pid)
         self._save(pid=pid, start_ticks=self._handle.start_ticks, started_at=time.time())
-        log.info("%s: started pid %d: %s", record.key, pid, " ".join(launch.argv))
+        log.info("%s: started pid %d: %s", record.key, pid, shown(" ".join(launch.argv)))
 
     # -- helpers ---------------------------------------------------------------------
 
