@@ -208,6 +208,9 @@ async def get_artifact(request: Request, name: str, version: str) -> Response:
 @router.get("/artifacts/{name}/{version}/content", response_model=None)
 async def content(request: Request, name: str, version: str) -> Response:
     record = _found(request, name, version)
+    # Sent whole (the agent checks the sha256 of all of it): a Range header is ignored,
+    # as HTTP allows, instead of Starlette's plain-text 400/416 for a malformed one.
+    request.scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"range"]
     return FileResponse(
         _artifacts(request).blob(record.sha256),
         media_type="application/gzip",
