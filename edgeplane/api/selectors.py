@@ -114,10 +114,16 @@ def make_requirement(key: str, operator: Operator, values: tuple[str, ...] = ())
     return Requirement(key, operator, tuple(sorted(set(values))))
 
 
-# Used with fullmatch: a term is all of its text or nothing.
-_SET_OP = re.compile(r"\s*(?P<key>[^\s!=(),]+)\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)\s*")
-_EQ_OP = re.compile(r"\s*(?P<key>[^\s!=(),]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^\s!=(),]*)\s*")
-_EXISTS = re.compile(r"\s*(?P<neg>!)?\s*(?P<key>[^\s!=(),]+)\s*")
+# Used with fullmatch: a term is all of its text or nothing. ASCII: with Unicode \s,
+# "tier=edge\u00a0" or "site=a\x1f" read as "tier=edge" and "site=a" (names are whole).
+_SET_OP = re.compile(
+    r"\s*(?P<key>[^\s!=(),]+)\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)\s*", re.ASCII
+)
+_EQ_OP = re.compile(
+    r"\s*(?P<key>[^\s!=(),]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^\s!=(),]*)\s*", re.ASCII
+)
+_EXISTS = re.compile(r"\s*(?P<neg>!)?\s*(?P<key>[^\s!=(),]+)\s*", re.ASCII)
+_SPACE = " \t\n\r\f\v"  # what re.ASCII's \s matches
 
 
 def _split_terms(text: str) -> list[str]:
@@ -143,7 +149,7 @@ def _parse_term(term: str) -> Requirement:
     if m := _SET_OP.fullmatch(term):
         # Empty values are values ("a in (,b)" matches a="" too), but "()" has none.
         text = m["values"]
-        values = tuple(v.strip() for v in text.split(",")) if text.strip() else ()
+        values = tuple(v.strip(_SPACE) for v in text.split(",")) if text.strip(_SPACE) else ()
         op = Operator.IN if m["op"] == "in" else Operator.NOT_IN
         return make_requirement(m["key"], op, values)
     if m := _EQ_OP.fullmatch(term):
@@ -160,7 +166,7 @@ def _parse_term(term: str) -> Requirement:
 
 def parse_selector(text: str | None) -> Selector:
     """Parse the string form of a label selector; empty or None selects everything."""
-    if text is None or not text.strip():
+    if text is None or not text.strip(_SPACE):
         return Selector()
     if len(text) > MAX_SELECTOR_CHARS:
         raise SelectorError(

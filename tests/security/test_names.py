@@ -181,3 +181,25 @@ def test_a_control_character_in_the_url_path_is_a_400(hub: HubProcess) -> None:
         assert hub.token == old and client.get(f"{API}/sites").status_code == 200
     anonymous = httpx.post(f"{hub.url}{API}/join%0A", json={}, timeout=10)
     assert (anonymous.status_code, anonymous.json()["field"]) == (400, "path")
+
+
+def test_a_selector_matches_names_whole_too(hub: HubProcess) -> None:
+    """The selector parser took Unicode whitespace (\\s without re.ASCII) for spaces, so
+    "tier=edge\\u00a0" selected tier=edge, and "\\x1f" or "\\u2028" were trimmed."""
+    with _client(hub) as client:
+        metadata = {"name": "edge-1", "labels": {"tier": "edge"}}
+        site = {"apiVersion": "edgeplane.io/v1alpha1", "kind": "Site", "metadata": metadata}
+        assert client.post(f"{API}/sites", json=site).status_code == 201
+        for selector in (
+            "tier=edge\u00a0",
+            "\u00a0tier",
+            "tier=edge\x1f",
+            "tier in (x,\u2028edge)",
+        ):
+            answer = client.get(f"{API}/sites", params={"labelSelector": selector})
+            assert answer.status_code == 400, (selector, answer.text[:200])
+            assert answer.json()["field"] == "labelSelector"
+        spaced = client.get(
+            f"{API}/sites", params={"labelSelector": " tier = edge , tier in (edge) "}
+        )
+        assert [s["metadata"]["name"] for s in spaced.json()["items"]] == ["edge-1"]
