@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -92,11 +94,22 @@ def warn_plain_http(host: str) -> None:
         )
 
 
+def _private_dir(path: Path) -> None:
+    """The data dir holds the store (every env secret), the admin token and the CA key:
+    0700 whatever the umask and whoever made it (mkdir's mode is not applied to a dir that
+    exists, so a 0755 one left edgeplane.db 0644, readable by every local user)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.chmod(path, 0o700)
+    except OSError as e:
+        print(f"warning: cannot make {path} private (0700): {e}", file=sys.stderr, flush=True)
+
+
 async def run(
     settings: HubSettings, on_ready: OnReady | None = None, tls_options: TlsOptions | None = None
 ) -> None:
     host, port = split_listen(settings.listen)
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _private_dir(settings.data_dir)
     tls = prepare(tls_options or TlsOptions(), settings.data_dir, host)
     if tls is None:
         warn_plain_http(host)

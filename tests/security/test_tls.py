@@ -256,6 +256,21 @@ def test_a_site_that_joined_after_ten_thousand_tokens_can_be_rotated(
     assert rotated.status_code == 201, rotated.text
 
 
+def test_a_data_dir_that_existed_is_made_private(tmp_path: Path) -> None:
+    """mkdir's mode does nothing to a dir that exists: in a 0755 data dir, with umask
+    022, edgeplane.db (every env secret) was 0644, readable by every local user."""
+    data = tmp_path / "hub"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    previous = os.umask(0o022)
+    try:
+        with running_hub(data) as hub:
+            assert api(hub, "GET", "/sites").status_code == 200
+            assert data.stat().st_mode & 0o777 == 0o700
+    finally:
+        os.umask(previous)
+
+
 def test_admin_token_rotation_revokes_the_old_one(tls_hub: HubProcess) -> None:
     old = tls_hub.token
     assert api(tls_hub, "GET", "/sites").status_code == 200
