@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from edgeplane.hub.auth import Principal
+from edgeplane.hub.connections import peer_key
 from edgeplane.hub.errors import ApiError
 from edgeplane.hub.limits import Limits, flag
 from edgeplane.hub.metrics import HubMetrics
@@ -225,8 +226,11 @@ def _is_watch(scope: Scope) -> bool:
 
 
 def _peer(scope: Scope) -> str:
+    """The peer's key, as connections are counted: an IPv6 peer by its /64. By its whole
+    address, a host with a /64 took a new address per request and a fresh bucket with it
+    (the anonymous and refused-token limits did not hold)."""
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    return peer_key(str(client[0])) if client else "unknown"
 
 
 def _who(principal: Principal | None, key: str) -> str:

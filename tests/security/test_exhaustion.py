@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from edgeplane.hub.throttle import FailedAuthGate
 from tests.support.fleet import wait_for
 from tests.support.hub import HubProcess, running_hub
 
@@ -335,6 +336,18 @@ def test_a_peer_cannot_pick_its_address_with_x_forwarded_for(hub: HubProcess) ->
     statuses = [a.status_code for a in answers]
     assert statuses[0] == 401 and statuses[-1] == 429, statuses
     assert "127.0.0.1" in answers[-1].json()["message"], answers[-1].text
+
+
+def test_an_ipv6_peer_is_limited_by_its_64_not_by_each_address() -> None:
+    """Connections were counted by /64 but rates by the whole address: a host with a /64
+    took a new source address per guess and a fresh bucket with it. (In process: the
+    loopback has no second IPv6 address to send from.)"""
+    gate = FailedAuthGate(rate=1.0, burst=5)
+    for i in range(5):
+        gate.failed({"client": (f"2001:db8:1:2::{i + 1:x}", 40000)})
+    limited = gate.check({"client": ("2001:db8:1:2:ffff::9", 40000)})
+    assert limited is not None and "2001:db8:1:2::/64" in str(limited)
+    assert gate.check({"client": ("2001:db8:1:3::1", 40000)}) is None  # another /64
 
 
 # --- unread watches (requirement 3) ----------------------------------------------------
