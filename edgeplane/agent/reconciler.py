@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,11 @@ from edgeplane.api.quantity import Quantity, cpu_millis, memory_bytes
 
 log = logging.getLogger("edgeplane.agent.reconciler")
 RETRY_SECONDS = 5.0
+STEP_SECONDS = 5.0
+"""How long a pass waits for one assignment's stops and starts before it goes on with
+the others, leaving the rest to finish in the background: a workload that ignores
+SIGTERM, with a day as its grace period, must not hold up every other assignment of
+the site (new ones not started, deleted ones not stopped) for that day."""
 
 EnsureArtifact = Callable[[str, str, str], Awaitable[Path]]
 
@@ -144,6 +149,11 @@ class Reconciler:
         # alone would not tell the new one from the old.
         self._uids: dict[str, str] = {}
         self.allocatable = Request(capacity.cpu_millis, capacity.memory_bytes)
+        # Work that outlasted STEP_SECONDS, going on in the background: stops by
+        # instance key, and an assignment's ensure by its name. Neither is begun again
+        # while it runs, and an instance is not started while its key is stopping.
+        self._stopping: dict[str, asyncio.Task[None]] = {}
+        self._busy: dict[str, asyncio.Task[Problem | None]] = {}
 
     def state_names(self) -> set[str]:
         return set(self._state.assignments())
@@ -171,8 +181,18 @@ class Reconciler:
         for name in self._uids.keys() - desired.keys() - problems.keys():
             del self._uids[name]
         admitted, self.allocatable = admit(desired, self._runtime.keys(), self.capacity)
+        ensuring: dict[str, asyncio.Task[Problem | None]] = {}
         for name, obj in sorted(desired.items()):
-            if problem := await self._ensure_alone(name, obj, admitted):
+            if name in self._busy:  # still at it since an earlier pass
+                if name in self.problems:
+                    problems[name] = self.problems[name]
+                continue
+            ensuring[name] = asyncio.create_task(self._ensure_alone(name, obj, admitted))
+        await self._within_a_step(ensuring.values())
+        for name, task in ensuring.items():
+            if not task.done():
+                self._background(self._busy, name, task)
+            elif problem := task.result():
                 problems[name] = problem
         if problems != self.problems:
             self.problems = problems
@@ -189,8 +209,34 @@ class Reconciler:
 
     async def _remove(self, keys: set[str]) -> None:
         """Side by side, so that n stubborn replicas take one grace period, not n;
-        started highest replica first."""
-        await asyncio.gather(*(self._runtime.remove(key) for key in stop_order(keys)))
+        started highest replica first; waited for at most a step."""
+        tasks = []
+        for key in stop_order(keys):
+            task = self._stopping.get(key)
+            if task is None:
+                task = asyncio.create_task(self._runtime.remove(key))
+                self._background(self._stopping, key, task)
+            tasks.append(task)
+        await self._within_a_step(tasks)
+
+    @staticmethod
+    async def _within_a_step(tasks: Iterable[asyncio.Task[Any]]) -> None:
+        if pending := list(tasks):
+            await asyncio.wait(pending, timeout=STEP_SECONDS)
+
+    def _background(
+        self, where: dict[str, asyncio.Task[Any]], key: str, task: asyncio.Task[Any]
+    ) -> None:
+        """Track ``task`` under ``key`` until it ends, then pass again."""
+        where[key] = task
+
+        def done(_: asyncio.Task[Any]) -> None:
+            where.pop(key, None)
+            if not task.cancelled() and (error := task.exception()) is not None:
+                log.error("%s: %r", key, error)
+            self._wake.set()
+
+        task.add_done_callback(done)
 
     async def _ensure_alone(self, name: str, obj: Object, admitted: set[str]) -> Problem | None:
         """``_ensure``, where an assignment the agent cannot take (whatever it raises)
@@ -221,6 +267,8 @@ class Reconciler:
                 return dirs
             await self._restart_if_recreated(name, obj)
             for key in keys:
+                if key in self._stopping:  # started once the old one is gone
+                    continue
                 identity = with_identity(workload, obj, split_key(key)[1])
                 await self._runtime.ensure(InstanceSpec(key, _generation(obj), identity, dirs))
         waiting = replicas_of(obj) - len(keys)

@@ -453,3 +453,35 @@ def test_a_working_directory_in_the_data_dir_is_refused(fleet: Fleet, relative: 
     status = wait_for(refused, "wd refused a start, saying why")
     assert "lies in the agent's data dir" in status["message"]
     assert (agent.data_dir / "credential").read_text() not in logs_of(agent)
+
+
+# -- 11. a stubborn workload holds up only itself ---------------------------------------
+
+STUBBORN = """
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+time.sleep(3600)
+"""
+
+
+def test_a_workload_that_ignores_sigterm_holds_up_only_itself(fleet: Fleet) -> None:
+    """A workload ignoring SIGTERM with an hour's grace period: deleting it made the
+    agent wait out the hour before it reconciled anything else (a new application
+    stayed Pending, a deleted one kept running)."""
+    agent = fleet.add_agent("a")
+    script = "import time; time.sleep(600)"
+    stubborn = app("stubborn", command=sys.executable, args=["-c", STUBBORN])
+    stubborn["spec"]["workload"]["process"]["terminationGracePeriodSeconds"] = 3600
+    for body in (stubborn, app("old", command=sys.executable, args=["-c", script])):
+        fleet.ok("POST", "/applications", body)
+    for name in ("stubborn", "old"):
+        wait_for(lambda n=name: status_of(fleet, n, "a").get("phase") == "Running", name)
+
+    fleet.ok("DELETE", "/applications/stubborn")
+    wait_for(lambda: "removed: stopping" in agent.log.read_text(), "the stop begun")
+    fleet.ok("POST", "/applications", app("new", command=sys.executable, args=["-c", script]))
+    fleet.ok("DELETE", "/applications/old")
+    wait_for(lambda: status_of(fleet, "new", "a").get("phase") == "Running", "new started")
+    records = agent.data_dir / "runtime" / "process" / "instances"
+    wait_for(lambda: not list(records.glob("old.*")), "old stopped")
+    assert list(records.glob("stubborn.*")), "the stubborn one is still in its grace period"
