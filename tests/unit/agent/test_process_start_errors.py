@@ -3,8 +3,10 @@ its supervision."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +68,34 @@ async def test_the_agents_log_shows_a_workloads_command_cut_and_escaped(
     lines = [r.getMessage() for r in caplog.records if "loud" in r.getMessage()]
     assert any("started pid" in line and "\\x1b]52" in line for line in lines), lines
     assert all(len(line) < 1_000 and "\x1b" not in line for line in lines)
+
+
+async def test_removing_a_workload_with_many_files_does_not_stall_the_agent(
+    tmp_path: Path,
+) -> None:
+    """A workload decides how many files its own directory holds: removing them ran on
+    the event loop (100,000 files, 2.5 s without probes or heartbeats)."""
+    runtime = ProcessRuntime(tmp_path / "runtime", timings=Timings(backoff_initial=0.1))
+    await runtime.start()
+    script = "import os\nfor i in range(60000): open(str(i), 'w').close()"
+    spec = {"command": sys.executable, "args": ["-c", script], "restartPolicy": "Never"}
+    await runtime.ensure(InstanceSpec("many", 1, spec))
+    await eventually(lambda: runtime.statuses()["many"].reason == "Completed", "the files made", 60)
+    lags: list[float] = []
+
+    async def tick() -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            lags.append(time.monotonic() - before)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        await asyncio.sleep(0.05)
+        await runtime.remove("many")
+        await asyncio.sleep(0.05)  # the tick that spanned the removal is counted
+    finally:
+        ticker.cancel()
+        await runtime.close()
+    assert not (tmp_path / "runtime" / "work" / "many").exists()
+    assert max(lags, default=0.0) < 0.5, max(lags)

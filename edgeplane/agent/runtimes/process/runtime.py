@@ -107,7 +107,9 @@ class ProcessRuntime:
             await supervisor.stop()
         self._records.delete(key)
         self._logs.delete(key)
-        shutil.rmtree(self._own_dir(key), ignore_errors=True)
+        # Off the event loop: the workload decides how many files its directory holds,
+        # and a million of them took the agent (probes, heartbeats) away for a minute.
+        await asyncio.to_thread(shutil.rmtree, self._own_dir(key), ignore_errors=True)
         self._changed.set()
 
     def keys(self) -> set[str]:
