@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from edgeplane.agent.runtimes import InstanceSpec
+from edgeplane.agent.runtimes.process import ProcessRuntime, Timings
 from edgeplane.agent.runtimes.process.probes import (
     MAX_STATUS_LINE,
     HealthCheck,
@@ -23,6 +26,7 @@ from edgeplane.agent.runtimes.process.probes import (
     probe,
 )
 from edgeplane.agent.runtimes.process.processes import proc_stat
+from tests.support.fleet import eventually
 
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -178,3 +182,23 @@ async def test_an_exec_probe_leaves_nothing_running(tmp_path: Path) -> None:
         await asyncio.sleep(0.05)
     os.kill(pid, signal.SIGKILL)
     raise AssertionError(f"the probe's background process {pid} still runs")
+
+
+async def test_an_exec_probe_runs_in_the_workloads_working_directory(tmp_path: Path) -> None:
+    """``./check.sh`` is the workload's: the probe ran in the agent's own working
+    directory instead (where no such script is, or the agent's data dir)."""
+    runtime = ProcessRuntime(tmp_path / "runtime", timings=Timings(poll_seconds=0.05))
+    await runtime.start()
+    make = "import os, time\nopen('ok.sh', 'w').write('#!/bin/sh\\nexit 0\\n')\n"
+    make += "os.chmod('ok.sh', 0o755)\ntime.sleep(600)"
+    workload = {
+        "command": sys.executable,
+        "args": ["-c", make],
+        "healthCheck": {"exec": {"command": ["./ok.sh"]}, "periodSeconds": 1},
+    }
+    try:
+        await runtime.ensure(InstanceSpec("probed", 1, workload))
+        await eventually(lambda: runtime.statuses()["probed"].ready, "ready by ./ok.sh", 15)
+    finally:
+        await runtime.remove("probed")
+        await runtime.close()

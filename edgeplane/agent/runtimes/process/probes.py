@@ -104,12 +104,13 @@ async def probe(
     ports: Mapping[str, int],
     env: Mapping[str, str],
     account: Account | None = None,
+    cwd: str | None = None,
 ) -> None:
     """Raise ``ProbeFailed`` with a reason unless the check passes within its timeout.
     Nothing else escapes: whatever the workload answers, a probe only fails."""
     try:
         async with asyncio.timeout(check.timeout):
-            await _run(check, ports, env, account)
+            await _run(check, ports, env, account, cwd)
     except ProbeFailed:
         raise
     except TimeoutError:
@@ -123,10 +124,14 @@ async def probe(
 
 
 async def _run(
-    check: HealthCheck, ports: Mapping[str, int], env: Mapping[str, str], account: Account | None
+    check: HealthCheck,
+    ports: Mapping[str, int],
+    env: Mapping[str, str],
+    account: Account | None,
+    cwd: str | None = None,
 ) -> None:
     if check.kind == "exec":
-        await _exec(_command(check.target.get("command")), env, account)
+        await _exec(_command(check.target.get("command")), env, account, cwd)
     elif check.kind in ("http", "tcp"):
         host = resolve_host(check.target.get("host"))
         port = resolve_port(check.target.get("port"), ports)
@@ -180,13 +185,18 @@ async def _status_line(reader: asyncio.StreamReader) -> bytes:
         return b""  # a line longer than any status line
 
 
-async def _exec(command: list[str], env: Mapping[str, str], account: Account | None) -> None:
+async def _exec(
+    command: list[str], env: Mapping[str, str], account: Account | None, cwd: str | None = None
+) -> None:
+    """In the workload's working directory (``./check.sh`` of its artifact), never the
+    agent's own (which may be its data dir)."""
     switch: dict[str, Any] = {}
     if account is not None:  # as the workload, never as the agent
         switch = {"user": account.uid, "group": account.gid, "extra_groups": account.groups}
     proc = await asyncio.create_subprocess_exec(
         *command,
         env=dict(env),
+        cwd=cwd,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,

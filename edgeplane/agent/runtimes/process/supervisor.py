@@ -254,7 +254,8 @@ class Supervisor:
         try:
             # An adopted process was started by an earlier agent: look its account up.
             account = self._account or resolve_run_as(self.record.workload.get("runAs"))
-            await probe(check, self.record.ports, self._launch().env, account)
+            launch = self._launch()
+            await probe(check, self.record.ports, launch.env, account, str(launch.cwd))
         except ProbeFailed:
             raise
         except RunAsError as e:
