@@ -95,8 +95,9 @@ class Agent:
             await self._loops(link, state, runtime, identity, stop)
         finally:
             if settings.stop_workloads_on_exit:
-                for key in sorted(runtime.keys()):
-                    await runtime.remove(key)
+                # Side by side: n workloads that ignore SIGTERM take one grace period
+                # (the longest), not the sum of theirs.
+                await asyncio.gather(*(runtime.remove(key) for key in sorted(runtime.keys())))
             await runtime.close()
             await link.close()
             state.close()

@@ -485,3 +485,20 @@ def test_a_workload_that_ignores_sigterm_holds_up_only_itself(fleet: Fleet) -> N
     records = agent.data_dir / "runtime" / "process" / "instances"
     wait_for(lambda: not list(records.glob("old.*")), "old stopped")
     assert list(records.glob("stubborn.*")), "the stubborn one is still in its grace period"
+
+
+def test_stopping_with_the_agent_takes_one_grace_period_not_their_sum(fleet: Fleet) -> None:
+    """--stop-workloads-on-exit stopped the workloads one after the other: four that
+    ignore SIGTERM with 4 s of grace each kept the agent 16 s (a service manager kills
+    it before that, leaving some running)."""
+    agent = fleet.add_agent("a", None, "--stop-workloads-on-exit")
+    for i in range(4):
+        body = app(f"s{i}", command=sys.executable, args=["-c", STUBBORN])
+        body["spec"]["workload"]["process"]["terminationGracePeriodSeconds"] = 4
+        fleet.ok("POST", "/applications", body)
+    for i in range(4):
+        wait_for(lambda n=f"s{i}": status_of(fleet, n, "a").get("phase") == "Running", f"s{i}")
+    began = time.monotonic()
+    assert agent.stop() == 0
+    assert time.monotonic() - began < 10
+    assert not agent.kill_leftovers()
