@@ -13,9 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from edgeplane.api.assignments import Assignment
 from edgeplane.api.errors import FieldError, InvalidObject, field_errors
 from edgeplane.api.kinds import KINDS, KindInfo, UnknownKind, kind_info
 from edgeplane.api.resources import API_VERSION, Resource
+from edgeplane.api.wellknown import SITE_LABEL
 
 __all__ = ["FieldError", "InvalidObject", "to_wire", "validate_object"]
 
@@ -27,9 +29,25 @@ def validate_object(raw: object, expected_kind: str | None = None) -> Resource:
     name = _name_of(raw)
     info = _check_envelope(raw, name, expected_kind)
     try:
-        return info.model.model_validate(raw)
+        resource = info.model.model_validate(raw)
     except ValidationError as e:
         raise InvalidObject(info.kind, name, field_errors(e.errors(), info.model)) from e
+    if isinstance(resource, Assignment) and (problem := _site_label_problem(resource)):
+        raise InvalidObject(info.kind, name, (problem,))
+    return resource
+
+
+def _site_label_problem(assignment: Assignment) -> FieldError | None:
+    """A site's list and watch narrow on the site label, its get and status writes on
+    spec.site: a label naming another site showed that site this one's workload."""
+    label = assignment.metadata.labels.get(SITE_LABEL)
+    if label is None or label == assignment.spec.site:
+        return None
+    return FieldError(
+        f"metadata.labels[{SITE_LABEL}]",
+        f"is {label!r} but spec.site is {assignment.spec.site!r}: they must name the same "
+        "site: correct the one that is wrong",
+    )
 
 
 def to_wire(resource: BaseModel) -> dict[str, Any]:

@@ -109,6 +109,35 @@ def test_a_join_names_what_is_wrong_with_it(hub: HubProcess) -> None:
         assert _join(hub, token, "typo").status_code == 201  # the token was kept
 
 
+def test_an_assignment_labelled_for_another_site_is_refused(hub: HubProcess) -> None:
+    """A site lists and watches by the site label, but gets and writes status by
+    spec.site: an Assignment whose label named another site (an admin's slip) showed that
+    site this one's workload, env secrets and all."""
+    assignment: dict[str, Any] = {
+        "apiVersion": "edgeplane.io/v1alpha1",
+        "kind": "Assignment",
+        "metadata": {"name": "slip", "labels": {"edgeplane.io/site": "other"}},
+        "spec": {
+            "application": "web",
+            "revision": 1,
+            "site": "mine",
+            "workload": {"process": {"command": "x", "env": [{"name": "K", "value": "v"}]}},
+        },
+    }
+    with _admin(hub) as admin:
+        answer = admin.post("/assignments", json=assignment)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["field"] == "metadata.labels[edgeplane.io/site]"
+        assert admin.get("/assignments/slip").status_code == 404
+        assignment["metadata"]["labels"] = {"edgeplane.io/site": "mine"}
+        assert admin.post("/assignments", json=assignment).status_code == 201
+        moved = admin.get("/assignments/slip").json()
+        moved["metadata"]["labels"]["edgeplane.io/site"] = "other"
+        answer = admin.put("/assignments/slip", json=moved)
+        assert answer.status_code == 422, answer.text
+        assert admin.delete("/assignments/slip").status_code == 200
+
+
 def _as_site(hub: HubProcess, credential: str) -> httpx.Client:
     headers = {"Authorization": f"Bearer {credential}"}
     return httpx.Client(base_url=hub.url + API, headers=headers, timeout=15)
