@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import ssl
 import sys
 from collections.abc import Callable
@@ -48,9 +49,31 @@ OnReady = Callable[[Ready], None]
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, shutdown: asyncio.Event) -> None:
+    def __init__(
+        self, config: uvicorn.Config, shutdown: asyncio.Event, handshake_seconds: float
+    ) -> None:
         super().__init__(config)
-        self._shutdown = shutdown
+        self._shutdown, self._handshake_seconds = shutdown, handshake_seconds
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's start, with TLS handshakes bounded like request heads: asyncio
+        gives a handshake 60 s and the protocol (with its caps and timeouts) sees a
+        connection only once it is done, so silent TLS connections held descriptors
+        for a minute each. uvicorn passes no handshake timeout to ``create_server``;
+        this hub's loop is asyncio's own, whose ``create_server`` takes one."""
+        loop = asyncio.get_running_loop()
+        create_server = loop.create_server
+
+        async def bounded(*args: Any, **kwargs: Any) -> asyncio.Server:
+            if kwargs.get("ssl") is not None:
+                kwargs.setdefault("ssl_handshake_timeout", self._handshake_seconds)
+            return await create_server(*args, **kwargs)
+
+        loop.create_server = bounded  # type: ignore[method-assign]
+        try:
+            await super().startup(sockets)
+        finally:
+            del loop.create_server  # the loop's own method again
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self._shutdown.set()
@@ -153,7 +176,7 @@ async def run(
             ),
             **_tls_config(tls),
         )
-        server = _Server(config, app.state.shutdown)
+        server = _Server(config, app.state.shutdown, settings.limits.head_timeout)
         controllers = asyncio.create_task(
             run_controllers(
                 store,

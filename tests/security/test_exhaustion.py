@@ -184,6 +184,19 @@ def test_idle_and_half_sent_connections_are_closed(shared: HubProcess) -> None:
         assert answer.startswith(b"HTTP/1.1 408 "), answer
 
 
+def test_a_silent_tls_connection_is_closed_within_the_head_timeout(tmp_path: Path) -> None:
+    """Over HTTPS (the default) a connection that never starts its TLS handshake is
+    closed after --head-timeout, not after asyncio's 60 s handshake timeout: the caps
+    and timeouts of the HTTP protocol see a connection only once its handshake is done."""
+    data = tmp_path / "hub"
+    data.mkdir()
+    with running_hub(data, "--head-timeout", "2", tls=True) as tls_hub:
+        started = time.monotonic()
+        with closing(_connect(tls_hub)) as silent:
+            _closed_by_peer(silent, 20.0)
+        assert time.monotonic() - started < 20.0
+
+
 def test_a_peer_holding_many_sockets_is_capped_and_others_are_served(
     shared: HubProcess,
 ) -> None:
