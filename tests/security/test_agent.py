@@ -371,9 +371,8 @@ def test_artifacts_nothing_needs_are_removed_from_the_site(fleet: Fleet) -> None
     wait_for(lambda: fleet.running("web", {"a"}), "web 1.0.0 running")
     assert {p.name for p in store.iterdir()} == {shas[0]}
 
-    obj = fleet.ok("GET", "/applications/web")
-    obj["spec"]["workload"]["process"]["artifacts"][0]["version"] = "2.0.0"
-    generation = fleet.ok("PUT", "/applications/web", obj)["metadata"]["generation"]
+    updated = fleet.ok("PUT", "/applications/web", demo_app("web", "2.0.0"))
+    generation = updated["metadata"]["generation"]
     wait_for(lambda: fleet.running("web", {"a"}, generation), "web 2.0.0 running")
     wait_for(lambda: {p.name for p in store.iterdir()} == {shas[1]}, "1.0.0 removed")
 
