@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from edgeplane.api import confinement
+from edgeplane.api.artifacts.names import ARTIFACT_NAME, ARTIFACT_VERSION
 from edgeplane.api.meta import (
     INT32_MAX,
     Model,
@@ -37,8 +38,6 @@ ARTIFACT_VERSION_MAX_CHARS = 128
 # Fully matched (``fullmatch``), ASCII classes only: a name with a final "\n" or a
 # unicode digit is not the name it looks like.
 _PORT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_ARTIFACT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-_ARTIFACT_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -53,7 +52,7 @@ def _port_name(name: str) -> str:
 
 
 def _artifact_name(name: str) -> str:
-    if not _ARTIFACT_NAME.fullmatch(name):
+    if not ARTIFACT_NAME.fullmatch(name):  # the rule uploads are held to
         raise ValueError(
             f"invalid artifact name {name!r}: at most {ARTIFACT_NAME_MAX_CHARS} lower case "
             "alphanumeric characters or '-', starting and ending with an alphanumeric "
@@ -63,7 +62,7 @@ def _artifact_name(name: str) -> str:
 
 
 def _artifact_version(version: str) -> str:
-    if not _ARTIFACT_VERSION.fullmatch(version):
+    if not ARTIFACT_VERSION.fullmatch(version):
         raise ValueError(
             f"invalid artifact version {version!r}: at most {ARTIFACT_VERSION_MAX_CHARS} "
             "letters, digits, '.', '_', '+' or '-', starting with a letter or digit "
