@@ -213,7 +213,7 @@ class RunAs(Model):
     without ``group``, the user's own primary group."""
 
     user: Annotated[str, _account("user")]
-    group: Annotated[str | None, _account("group")] = None
+    group: Annotated[str, _account("group")] | None = None  # the check is for names, not null
 
 
 class ProcessWorkload(Model):

@@ -259,6 +259,8 @@ BAD_RUN_AS = [
     ("space", {"user": "nobody", "group": "no group"}, "runAs.group"),
     ("unicode-digits", {"user": "\u0661\u0662"}, "runAs.user"),
     ("too-large-id", {"user": "99999999999"}, "runAs.user"),
+    # group null beside a bad user: the group's check once ran on null (a 500)
+    ("not-a-string", {"user": [True], "group": None}, "runAs.user"),
 ]
 
 
