@@ -68,4 +68,13 @@ def test_no_server_error(case: Any, fuzzed_hub: HubProcess) -> None:
     if case.query:
         case.query.pop("watch", None)  # a watch is a stream that does not end
     response = case.call(base_url=fuzzed_hub.url, headers=fuzzed_hub.headers(), timeout=15)
+    if _too_large_resource_version(response):
+        return  # Kubernetes' answer to a version the store has not reached: by design
     case.validate_response(response, checks=[not_a_server_error])
+
+
+def _too_large_resource_version(response: Any) -> bool:
+    if response.status_code != 504:
+        return False
+    body = response.json()
+    return bool(body.get("reason") == "TooLargeResourceVersion" and body.get("field"))
