@@ -239,7 +239,9 @@ def test_reads_are_answered_during_a_pass_heavy_with_policy_evaluations(hub: Hub
         started = time.monotonic()
         assert get(hub, "sites?limit=1").status_code == 200
         slowest = max(slowest, time.monotonic() - started)
-    assert slowest < 1.0, f"a GET took {slowest:.2f} s during the placement pass"
+    # Wide of any noise on a shared machine: the pass holding the loop made GETs wait
+    # past 5 s (QUICK's timeout); answered between evaluations, they wait milliseconds.
+    assert slowest < 3.0, f"a GET took {slowest:.2f} s during the placement pass"
 
 
 def test_a_stored_policy_that_cannot_be_read_stops_neither_writes_nor_placement(

@@ -89,5 +89,9 @@ async def test_a_gone_version_lists_again(
         assert changed.is_set()
         assert "listing assignments again" in caplog.text
     finally:
+        # Stopped before the fixtures close the hub's store under it: a watch left
+        # running then waited on a closed database for ever, and the loop's teardown hung.
         task.cancel()
+        await asyncio.wait([task], timeout=10)
         state.close()
+    assert task.cancelled(), "the sync must end when it is cancelled"

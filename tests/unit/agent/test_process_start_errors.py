@@ -92,10 +92,13 @@ async def test_removing_a_workload_with_many_files_does_not_stall_the_agent(
     ticker = asyncio.create_task(tick())
     try:
         await asyncio.sleep(0.05)
+        before = len(lags)
         await runtime.remove("many")
-        await asyncio.sleep(0.05)  # the tick that spanned the removal is counted
+        # Ticks that ended while the files were removed: none when the removal holds
+        # the loop (counted, not timed: the machine may be slow, the loop is free).
+        during = len(lags) - before
     finally:
         ticker.cancel()
         await runtime.close()
     assert not (tmp_path / "runtime" / "work" / "many").exists()
-    assert max(lags, default=0.0) < 0.5, max(lags)
+    assert during >= 1, "the event loop did not run while 60,000 files were removed"
