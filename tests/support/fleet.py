@@ -159,9 +159,17 @@ class Fleet:
         return hub_verify(self.ca_file) if self.tls else True
 
     def stop_hub(self) -> None:
+        """SIGTERM, then SIGKILL after a grace (as ``HubProcess.stop`` does): on a loaded
+        machine a hub has been seen to take over 30 s to stop (not understood yet; see
+        docs/security.md), and a hub left running leaks into the next test."""
         if self.hub is not None and self.hub.poll() is None:
             self.hub.send_signal(signal.SIGTERM)
-            self.hub.wait(30)
+            try:
+                self.hub.wait(60)
+            except subprocess.TimeoutExpired:
+                print(f"hub {self.hub.pid} ignored SIGTERM for 60 s: killed", file=sys.stderr)
+                self.hub.kill()
+                self.hub.wait()
 
     @property
     def token(self) -> str:
