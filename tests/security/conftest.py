@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fleet import Fleet
+from tests.integration.agent.conftest import fleet  # the same real hub for agents
 from tests.support.hub import HubProcess, running_hub
 
 
@@ -22,12 +22,4 @@ def hub(tmp_path: Path) -> Iterator[HubProcess]:
         yield process
 
 
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    """A real hub that tests start real agents against."""
-    fleet = Fleet(tmp_path)
-    fleet.start_hub()
-    try:
-        yield fleet
-    finally:
-        fleet.close()
+__all__ = ["fleet", "hub"]
