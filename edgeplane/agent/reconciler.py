@@ -161,7 +161,8 @@ class Reconciler:
     async def run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), RETRY_SECONDS if self.problems else None)
+                async with asyncio.timeout(RETRY_SECONDS if self.problems else None):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.reconcile()

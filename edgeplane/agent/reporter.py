@@ -173,7 +173,8 @@ class StatusReporter:
         backoff = Backoff()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), RESEND_SECONDS)
+                async with asyncio.timeout(RESEND_SECONDS):
+                    await self._changed.wait()
             self._changed.clear()
             try:
                 await self.report()

@@ -24,6 +24,7 @@ from edgeplane.store.protocol import Store
 log = logging.getLogger("edgeplane.hub.controllers")
 DEBOUNCE_SECONDS = 0.1
 RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 30.0
+STOP_SECONDS = 10.0
 
 
 def retry_delay(failures: int) -> float:
@@ -33,9 +34,14 @@ def retry_delay(failures: int) -> float:
 
 
 async def pause(stop: asyncio.Event, seconds: float) -> None:
-    """Wait ``seconds`` or until the hub stops, whichever comes first."""
+    """Wait ``seconds`` or until the hub stops, whichever comes first.
+
+    ``asyncio.timeout``, never ``asyncio.wait_for``, here and wherever a loop waits:
+    Python 3.11's ``wait_for`` drops a cancellation that arrives in the same loop turn
+    as what it waits for, and the cancelled loop runs on (a hub then ignored SIGTERM)."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await stop.wait()
 
 
 async def _placement_pass(controller: PlacementController, store: Store) -> None:
@@ -91,8 +97,19 @@ async def run_controllers(
     try:
         await stop.wait()
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_loops(tasks)
+
+
+async def stop_loops(tasks: list[asyncio.Task[None]], seconds: float = STOP_SECONDS) -> None:
+    """Cancel the loops and wait for them, at most ``seconds``: a loop that lost its
+    cancellation must not keep the hub from stopping (the store closes next, which
+    ends any watch it still waits in)."""
+    for task in tasks:
+        task.cancel()
+    _, stuck = await asyncio.wait(tasks, timeout=seconds)
+    for task in stuck:
+        log.error("controller %s did not stop within %g s; leaving it", task.get_name(), seconds)
+    for task in tasks:
+        error = task.exception() if task.done() and not task.cancelled() else None
+        if error is not None:
+            log.error("controller %s ended with an error", task.get_name(), exc_info=error)

@@ -59,7 +59,8 @@ class Worker:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
         try:
-            return await asyncio.wait_for(future, self.seconds)
+            async with asyncio.timeout(self.seconds):
+                return await future
         except TimeoutError:
             raise Overdue(self.name, self.seconds) from None
 

@@ -4,11 +4,13 @@ judging of what it loads (objects that no longer validate are left out, with why
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from typing import Any
 
 import pytest
 
+from edgeplane.hub.controllers import pause, stop_loops
 from edgeplane.hub.controllers.loading import Loaded
 from edgeplane.hub.controllers.offloop import Overdue, Worker
 
@@ -42,6 +44,57 @@ async def test_the_event_loop_runs_while_the_worker_works() -> None:
     finally:
         release.set()
         worker.close()
+
+
+async def test_a_stop_that_arrives_as_the_work_finishes_is_not_lost() -> None:
+    """Python 3.11's ``asyncio.wait_for`` returned the result and dropped a cancellation
+    that arrived in the same loop turn as the work's completion: a hub stopped just as
+    its first placement pass finished went on into a watch nobody ended, and SIGTERM
+    left it running (seen in CI). The cancel must reach the caller."""
+    worker, started, release = Worker("test", 30), threading.Event(), threading.Event()
+    try:
+        work = asyncio.ensure_future(worker.run(lambda: started.set() or release.wait()))
+        assert await asyncio.to_thread(started.wait, 10)
+        release.set()
+        # The single worker thread finishes the call and queues its completion on the
+        # loop before it takes this one: the result and the cancel land together.
+        worker._pool.submit(lambda: None).result()
+        work.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await work
+    finally:
+        release.set()
+        worker.close()
+
+
+async def test_pause_is_cancelled_even_when_the_stop_it_waits_for_comes_at_once() -> None:
+    stop = asyncio.Event()
+    paused = asyncio.ensure_future(pause(stop, 30))
+    await asyncio.sleep(0)
+    stop.set()
+    paused.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await paused
+
+
+async def test_controllers_stop_even_when_a_loop_ignores_cancellation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stubborn = asyncio.Event()
+
+    async def ignores_cancel() -> None:
+        while not stubborn.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(3600)
+
+    task = asyncio.ensure_future(ignores_cancel())
+    await asyncio.sleep(0)  # inside its sleep, where it swallows the cancel
+    await stop_loops([task], seconds=0.2)
+    assert not task.done()
+    assert "did not stop within 0.2 s" in caplog.text
+    stubborn.set()
+    task.cancel()
+    await asyncio.wait([task])
 
 
 def application(name: str, replicas: Any, version: str = "1") -> dict[str, Any]:
