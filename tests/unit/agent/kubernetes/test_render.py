@@ -65,7 +65,7 @@ def crd(kind: str, scope: str) -> dict[str, Any]:
     return obj("apiextensions.k8s.io/v1", "CustomResourceDefinition", "crd", spec=spec)
 
 
-def workload(*manifests: dict[str, Any], **fields: Any) -> dict[str, Any]:
+def workload(*manifests: Any, **fields: Any) -> dict[str, Any]:
     return {"manifests": list(manifests), "namespace": "shop", "force": False, **fields}
 
 
