@@ -269,16 +269,6 @@ def _namespace_for(i: int, obj: Mapping[str, Any], ctx: _Context) -> str:
         return ctx.namespace
     if not isinstance(own, str):
         raise RenderError(f"{where(i, obj)}: metadata.namespace must be a string, or absent")
-    if ctx.pool is not None:
-        if own in ctx.allowed:
-            raise RenderError(
-                f"{where(i, obj)}: metadata.namespace {own!r} is shared by every node pool, "
-                f"so the pools would fight over this object: remove metadata.namespace to "
-                f"use the pool's namespace {ctx.namespace!r}, or apply it at a cluster site"
-            )
-        # Admission allowed only the application's namespace or allowed ones, and a
-        # pool renames the application's namespace to its own.
-        return ctx.namespace
     if own in ctx.allowed:
         return own
     raise RenderError(
@@ -300,12 +290,7 @@ def _check_cluster_scoped(i: int, obj: Mapping[str, Any], ctx: _Context) -> None
 
 
 def _label(i: int, obj: dict[str, Any], ctx: _Context) -> None:
-    labels = dict(ctx.labels)
-    if ctx.pool is not None and (group_of(obj["apiVersion"]), obj["kind"]) == CRD:
-        # Every pool applies the same CRD: only labels whose values the pools share let
-        # them co-own it under server-side apply instead of conflicting.
-        labels = {k: labels[k] for k in (APPLICATION_LABEL, MANAGED_BY_LABEL)}
-    _merge_labels(i, obj, obj["metadata"], labels)
+    _merge_labels(i, obj, obj["metadata"], ctx.labels)
     template = {k: ctx.labels[k] for k in (APPLICATION_LABEL, ASSIGNMENT_LABEL)}
     path = POD_SPEC_PATHS.get((group_of(obj["apiVersion"]), obj["kind"]), ())
     for depth in range(2, len(path), 2):  # spec.template, spec.jobTemplate(.spec.template)

@@ -246,17 +246,27 @@ def test_without_a_pool_pod_specs_are_left_alone() -> None:
     assert rendered["spec"]["template"]["spec"] == POD_SPEC
 
 
-def test_a_pool_moves_the_application_namespace_to_its_own_and_shares_crds() -> None:
-    manifests = [obj("v1", "ConfigMap", "cfg", namespace="shop"), crd("Widget", "Namespaced")]
+def test_a_pool_keeps_its_namespaces_and_may_hold_crds() -> None:
+    # The runtime has already moved the namespaces to the pool's own (pool.site_workload).
+    manifests = [
+        obj("v1", "ConfigMap", "cfg", namespace="shop-pool-a"),
+        obj("v1", "ConfigMap", "scrape", namespace="monitoring-pool-a"),
+        crd("Widget", "Namespaced"),
+    ]
     rendered = render(
-        workload(*manifests, namespace="shop-pool-a"), IDENTITY, scopes=SCOPES, pool=POOL
+        workload(*manifests, namespace="shop-pool-a", allowedNamespaces=["monitoring-pool-a"]),
+        IDENTITY,
+        scopes=SCOPES,
+        pool=POOL,
     )
-    assert by_kind(rendered, "ConfigMap")["metadata"]["namespace"] == "shop-pool-a"
+    assert [(o["kind"], o["metadata"].get("namespace")) for o in rendered] == [
+        ("Namespace", None),
+        ("ConfigMap", "shop-pool-a"),
+        ("ConfigMap", "monitoring-pool-a"),
+        ("CustomResourceDefinition", None),
+    ]
     assert by_kind(rendered, "Namespace")["metadata"]["name"] == "shop-pool-a"
-    assert by_kind(rendered, "CustomResourceDefinition")["metadata"]["labels"] == {
-        APPLICATION_LABEL: "shop",
-        MANAGED_BY_LABEL: "edgeplane",
-    }
+    assert all(o["metadata"]["labels"] == LABELS for o in rendered)
 
 
 def _many(n: int) -> dict[str, Any]:
@@ -270,11 +280,9 @@ BAD = [
         ["manifests[0] (ConfigMap cfg)", "'kube-system' is not allowed", "allowedNamespaces"],
     ),
     (
-        workload(
-            obj("v1", "ConfigMap", "cfg", namespace="monitoring"), allowedNamespaces=["monitoring"]
-        ),
+        workload(obj("v1", "ConfigMap", "cfg", namespace="shop"), namespace="shop-pool-a"),
         POOL,
-        ["manifests[0] (ConfigMap cfg)", "shared by every node pool", "remove metadata.namespace"],
+        ["manifests[0] (ConfigMap cfg)", "'shop' is not allowed", "'shop-pool-a'"],
     ),
     (
         workload(
@@ -344,7 +352,7 @@ BAD = [
     BAD,
     ids=[
         "namespace-not-allowed",
-        "allowed-namespace-in-a-pool",
+        "unmoved-namespace-in-a-pool",
         "cluster-scoped-in-a-pool",
         "namespace-manifest-in-a-pool",
         "too-many-manifests",
