@@ -20,6 +20,12 @@ def main() -> int:
     up.add_argument("--clusters", type=int, default=1)
     up.add_argument("--nodes", type=int, default=3)
     up.add_argument("--dir", type=Path, default=DEFAULT_ROOT)
+    up.add_argument(
+        "--pools",
+        default="",
+        help="comma-separated node pools: adds a cluster 'central' with --pool-nodes per pool",
+    )
+    up.add_argument("--pool-nodes", type=int, default=2)
     down = sub.add_parser("down", help="stop the control planes started by 'up'")
     down.add_argument("--dir", type=Path, default=DEFAULT_ROOT)
     sub.add_parser("build", help="build (or reuse) the binaries")
@@ -29,7 +35,8 @@ def main() -> int:
             print(build())
         elif args.command == "up":
             started = time.monotonic()
-            clusters = Fleet(args.dir).up(args.clusters, args.nodes)
+            pools = tuple(p for p in args.pools.split(",") if p)
+            clusters = Fleet(args.dir).up(args.clusters, args.nodes, pools, args.pool_nodes)
             print(f"{len(clusters)} cluster(s) up in {time.monotonic() - started:.1f}s")
             state = json.loads((args.dir / "state.json").read_text())
             for cluster in state["clusters"]:

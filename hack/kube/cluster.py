@@ -4,6 +4,14 @@ One ``Cluster`` is kine (etcd API over SQLite), kube-apiserver (TLS, token auth,
 RBAC), kube-controller-manager, kube-scheduler and KWOK, each a process with its log
 in the cluster's directory. Nodes are KWOK-simulated ``Node`` objects carrying
 ``edgeplane.io/site`` and ``topology.kubernetes.io/zone`` labels and a capacity.
+
+A central cluster (``pools``) has ``nodes`` nodes per pool, labelled
+``edgeplane.io/pool=<pool>``, each pool's nodes simulated by a KWOK process of its own
+(``kwok-<pool>``, as each edge node runs its own kubelet). ``cut_off(pool)`` stops that
+process, so nobody renews those nodes' leases and the node lifecycle controller marks
+them Unknown and taints them unreachable after ``node_grace_seconds``, as when an edge
+site's link goes down; ``reconnect(pool)`` starts it again. (Removing KWOK's annotation
+from the nodes does not do it: KWOK v0.8.0 keeps heartbeating a node it once managed.)
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from hack.kube.pki import write_pki
 
 HERE = Path(__file__).resolve().parent
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+POOL_LABEL = "edgeplane.io/pool"
 PROCESS_ORDER = ("kine", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
@@ -75,6 +84,11 @@ class Cluster:
     bin_dir: Path
     nodes: int = 3
     zones: tuple[str, ...] = ("zone-a", "zone-b")
+    pools: tuple[str, ...] = ()
+    # Node heartbeats by leases (KWOK renews them) and a short grace period: a node
+    # nobody renews is NotReady within seconds instead of the default 50 s. Pods without
+    # an unreachable toleration get one of the same length (the default is 300 s).
+    node_grace_seconds: int | None = None
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     token: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -95,7 +109,7 @@ class Cluster:
     def logs(self) -> str:
         """Tail of every process log, for a failing test's report."""
         parts = []
-        for name in PROCESS_ORDER:
+        for name in self.process_names():
             path = self.log(name)
             if path.exists():
                 parts.append(f"--- {self.name}/{name} ({path}) ---\n{path.read_text()[-3000:]}")
@@ -110,14 +124,16 @@ class Cluster:
             f'{self.token},edgeplane-admin,edgeplane-admin,"system:masters"\n'
         )
         if not self.ports:
-            self.ports = dict(zip(PORTS, free_ports(len(PORTS)), strict=True))
+            names = self.port_names()
+            self.ports = dict(zip(names, free_ports(len(names)), strict=True))
         self._write_kubeconfig()
         self._spawn("kine", self._kine_args())
         self._wait_port(self.ports["kine"], "kine")
         self.start_apiserver()
         self._spawn("kube-controller-manager", self._controller_manager_args())
         self._spawn("kube-scheduler", self._scheduler_args())
-        self._spawn("kwok", self._kwok_args())
+        for name in self.kwok_names():
+            self._spawn(name, self._kwok_args(name), "kwok")
         self.create_nodes()
 
     def start_apiserver(self) -> None:
@@ -128,13 +144,22 @@ class Cluster:
         self._stop("kube-apiserver")
 
     def stop(self) -> None:
-        for name in reversed(PROCESS_ORDER):
+        for name in reversed(self.process_names()):
             self._stop(name)
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def kwok_names(self) -> list[str]:
+        return [f"kwok-{pool}" for pool in self.pools] if self.pools else ["kwok"]
+
+    def process_names(self) -> list[str]:
+        return [*PROCESS_ORDER[:-1], *self.kwok_names()]
+
+    def port_names(self) -> list[str]:
+        return [*PORTS[:-1], *self.kwok_names()]
+
+    def _spawn(self, name: str, args: list[str], binary: str | None = None) -> None:
         with open(self.log(name), "ab") as log:
             self.processes[name] = subprocess.Popen(
-                [str(self.bin_dir / name), *args],
+                [str(self.bin_dir / (binary or name)), *args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -169,7 +194,9 @@ class Cluster:
             time.sleep(0.05)
         raise HarnessError(f"{self.name}/{what} did not listen on {port} within {timeout}s")
 
-    def request(self, method: str, path: str, body: object = None) -> bytes:
+    def request(
+        self, method: str, path: str, body: object = None, content_type: str = "application/json"
+    ) -> bytes:
         """A raw API call with the admin token (used before clients exist)."""
         context = ssl.create_default_context(cafile=str(self.workdir / "pki" / "ca.crt"))
         data = json.dumps(body).encode() if body is not None else None
@@ -177,7 +204,7 @@ class Cluster:
             f"{self.server}{path}",
             data=data,
             method=method,
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": content_type},
         )
         with urllib.request.urlopen(req, context=context, timeout=10) as response:
             return bytes(response.read())
@@ -194,22 +221,28 @@ class Cluster:
 
     # --- nodes -----------------------------------------------------------------------
 
-    def node(self, index: int) -> dict[str, object]:
-        name = f"{self.name}-node-{index}"
+    def node_name(self, index: int, pool: str | None = None) -> str:
+        return f"{self.name}-{pool}-node-{index}" if pool else f"{self.name}-node-{index}"
+
+    def node(self, index: int, pool: str | None = None) -> dict[str, object]:
+        name = self.node_name(index, pool)
+        labels = {
+            "edgeplane.io/site": self.name,
+            "topology.kubernetes.io/zone": self.zones[index % len(self.zones)],
+            "kubernetes.io/hostname": name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "type": "kwok",
+        }
+        if pool:
+            labels[POOL_LABEL] = pool
         return {
             "apiVersion": "v1",
             "kind": "Node",
             "metadata": {
                 "name": name,
                 "annotations": {KWOK_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
-                "labels": {
-                    "edgeplane.io/site": self.name,
-                    "topology.kubernetes.io/zone": self.zones[index % len(self.zones)],
-                    "kubernetes.io/hostname": name,
-                    "kubernetes.io/os": "linux",
-                    "kubernetes.io/arch": "amd64",
-                    "type": "kwok",
-                },
+                "labels": labels,
             },
             "spec": {},
             "status": {
@@ -226,8 +259,50 @@ class Cluster:
         }
 
     def create_nodes(self) -> None:
-        for index in range(self.nodes):
-            self.request("POST", "/api/v1/nodes", self.node(index))
+        for pool in self.pools or (None,):
+            for index in range(self.nodes):
+                self.request("POST", "/api/v1/nodes", self.node(index, pool))
+
+    def pool_nodes(self, pool: str) -> list[str]:
+        return [self.node_name(i, pool) for i in range(self.nodes)]
+
+    def cut_off(self, pool: str) -> None:
+        """Stop every heartbeat of ``pool``'s nodes, as if their link went down."""
+        self._stop(f"kwok-{pool}")
+
+    def reconnect(self, pool: str) -> None:
+        """Start ``pool``'s KWOK again, which heartbeats its nodes Ready, and report
+        their pods Ready again as a kubelet would (KWOK only readies pending pods)."""
+        self._spawn(f"kwok-{pool}", self._kwok_args(f"kwok-{pool}"), "kwok")
+        deadline = time.monotonic() + 60
+        while not all(self.node_ready(n) for n in self.pool_nodes(pool)):
+            if time.monotonic() > deadline:
+                raise HarnessError(f"{self.name}: pool {pool} not Ready 60 s after reconnect")
+            time.sleep(0.2)
+        for name in self.pool_nodes(pool):
+            self._ready_pods_on(name)
+
+    def node_ready(self, name: str) -> bool:
+        node = json.loads(self.request("GET", f"/api/v1/nodes/{name}"))
+        conditions = node.get("status", {}).get("conditions") or []
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    def _ready_pods_on(self, node: str) -> None:
+        found = json.loads(self.request("GET", f"/api/v1/pods?fieldSelector=spec.nodeName={node}"))
+        for pod in found["items"]:
+            meta = pod["metadata"]
+            if meta.get("deletionTimestamp") or pod["status"].get("phase") != "Running":
+                continue
+            conditions = [
+                {**c, "status": "True"} if c["type"] in ("Ready", "ContainersReady") else c
+                for c in pod["status"].get("conditions") or []
+            ]
+            self.request(
+                "PATCH",
+                f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status",
+                {"status": {"conditions": conditions}},
+                "application/merge-patch+json",
+            )
 
     # --- arguments -------------------------------------------------------------------
 
@@ -241,7 +316,14 @@ class Cluster:
 
     def _apiserver_args(self) -> list[str]:
         pki = self.workdir / "pki"
+        grace = []
+        if self.node_grace_seconds:
+            grace = [
+                f"--default-not-ready-toleration-seconds={self.node_grace_seconds}",
+                f"--default-unreachable-toleration-seconds={self.node_grace_seconds}",
+            ]
         return [
+            *grace,
             f"--etcd-servers=http://127.0.0.1:{self.ports['kine']}",
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
@@ -263,7 +345,14 @@ class Cluster:
         ]
 
     def _controller_manager_args(self) -> list[str]:
+        grace = []
+        if self.node_grace_seconds:
+            grace = [
+                f"--node-monitor-grace-period={self.node_grace_seconds}s",
+                "--node-monitor-period=1s",
+            ]
         return [
+            *grace,
             f"--kubeconfig={self.kubeconfig}",
             "--leader-elect=false",
             "--secure-port=0",
@@ -276,15 +365,25 @@ class Cluster:
     def _scheduler_args(self) -> list[str]:
         return [f"--kubeconfig={self.kubeconfig}", "--leader-elect=false", "--secure-port=0"]
 
-    def _kwok_args(self) -> list[str]:
+    def _kwok_args(self, name: str) -> list[str]:
+        # KWOK's own status heartbeat comes every 20 to 45 s, longer than a short grace
+        # period; a lease renewed by KWOK is the heartbeat the lifecycle controller reads.
+        lease = [f"--node-lease-duration-seconds={self.node_grace_seconds}"]
+        pool = name.removeprefix("kwok-")
+        nodes = (
+            f"--manage-nodes-with-label-selector={POOL_LABEL}={pool}"
+            if self.pools
+            else f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake"
+        )
         return [
+            *(lease if self.node_grace_seconds else []),
             f"--kubeconfig={self.kubeconfig}",
             f"--config={self.bin_dir / 'kwok-stages.yaml'}",
             "--manage-all-nodes=false",
-            f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
+            nodes,
             "--cidr=10.244.0.1/16",
             "--node-ip=10.0.0.1",
-            f"--server-address=127.0.0.1:{self.ports['kwok']}",
+            f"--server-address=127.0.0.1:{self.ports[name]}",
         ]
 
     def _write_kubeconfig(self) -> None:
@@ -313,6 +412,11 @@ class Cluster:
             )
         )
         self.kubeconfig.chmod(0o600)
+
+
+def binary_of(process: str) -> str:
+    """The binary a cluster's process runs: a pool's ``kwok-<pool>`` runs ``kwok``."""
+    return "kwok" if process.startswith("kwok") else process
 
 
 def runs(pid: int, binary: str) -> bool:
@@ -356,19 +460,33 @@ class Fleet:
     root: Path
     clusters: list[Cluster] = field(default_factory=list)
 
-    def up(self, count: int, nodes: int = 3) -> list[Cluster]:
+    def up(
+        self,
+        count: int,
+        nodes: int = 3,
+        pools: tuple[str, ...] = (),
+        pool_nodes: int = 2,
+        node_grace_seconds: int = 8,
+    ) -> list[Cluster]:
+        """``count`` single-site clusters ``site-N``, then, given ``pools``, one central
+        cluster ``central`` with ``pool_nodes`` nodes per pool (last in the list)."""
         bin_dir = binaries_dir()
         self._refuse_if_running()
         self.root.mkdir(parents=True, exist_ok=True)
-        ports = iter(free_ports(count * len(PORTS)))
+        total = count + (1 if pools else 0)
+        ports = iter(free_ports(total * len(PORTS) + len(pools)))
         for i in range(count):
-            cluster = Cluster(f"site-{i}", self.root / f"site-{i}", bin_dir, nodes=nodes)
-            cluster.ports = {name: next(ports) for name in PORTS}
-            self.clusters.append(cluster)
+            self.clusters.append(Cluster(f"site-{i}", self.root / f"site-{i}", bin_dir, nodes))
+        if pools:
+            central = Cluster("central", self.root / "central", bin_dir, pool_nodes, pools=pools)
+            central.node_grace_seconds = node_grace_seconds
+            self.clusters.append(central)
+        for cluster in self.clusters:
+            cluster.ports = {name: next(ports) for name in cluster.port_names()}
         try:
             # In parallel: each start mostly waits for its apiserver to become ready.
             # Leaving the pool waits for every start, so down() then sees every process.
-            with ThreadPoolExecutor(max_workers=count) as pool:
+            with ThreadPoolExecutor(max_workers=total) as pool:
                 for done in as_completed([pool.submit(c.start) for c in self.clusters]):
                     done.result()
                     self._save()
@@ -388,7 +506,11 @@ class Fleet:
             # waits out its whole grace period instead of shutting down at once.
             for name in reversed(PROCESS_ORDER):
                 stop_groups(
-                    [p["pgid"] for p in processes if p["name"] == name and runs(p["pgid"], name)]
+                    [
+                        p["pgid"]
+                        for p in processes
+                        if p.get("binary", p["name"]) == name and runs(p["pgid"], name)
+                    ]
                 )
             state.unlink()
 
@@ -397,7 +519,7 @@ class Fleet:
         if not state.exists():
             return
         processes = json.loads(state.read_text()).get("processes", [])
-        if any(runs(p["pgid"], p["name"]) for p in processes):
+        if any(runs(p["pgid"], p.get("binary", p["name"])) for p in processes):
             raise HarnessError(
                 f"clusters from an earlier 'up' still run in {self.root}: "
                 f"stop them with python -m hack.kube down --dir {self.root}"
@@ -405,7 +527,7 @@ class Fleet:
 
     def _save(self) -> None:
         processes = [
-            {"cluster": c.name, "name": name, "pgid": p.pid}
+            {"cluster": c.name, "name": name, "binary": binary_of(name), "pgid": p.pid}
             for c in self.clusters
             for name, p in c.processes.items()
         ]
