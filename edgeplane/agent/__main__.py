@@ -20,7 +20,7 @@ from pathlib import Path
 # entry makes that optional import fail quietly, as it does where they are missing.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
-from edgeplane.agent.agent import Agent, AgentSettings  # noqa: E402
+from edgeplane.agent.agent import Agent, AgentSettings, KubeOptions  # noqa: E402
 from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES  # noqa: E402
 from edgeplane.agent.errors import AgentError  # noqa: E402
 from edgeplane.agent.inventory import MAX_INSTANCES  # noqa: E402
@@ -80,8 +80,69 @@ def parser() -> argparse.ArgumentParser:
         help="Instances the site runs at most, of all its assignments.",
     )
     artifact_limits.add_arguments(p)
+    _kubernetes_arguments(p)
     p.add_argument("--log-level", default="INFO")
     return p
+
+
+def _kubernetes_arguments(p: argparse.ArgumentParser) -> None:
+    k = p.add_argument_group("kubernetes runtime")
+    k.add_argument(
+        "--runtime",
+        choices=("process", "kubernetes"),
+        default="process",
+        help="What runs workloads: supervised processes on this host, or a Kubernetes "
+        "cluster (or a node pool of one) the agent applies manifests to.",
+    )
+    k.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help="The cluster's kubeconfig (default: in-cluster config when the agent runs as "
+        "a pod, else $KUBECONFIG).",
+    )
+    k.add_argument("--kube-context", help="The kubeconfig's context (default: its current).")
+    k.add_argument(
+        "--node-pool",
+        metavar="KEY=VALUE",
+        help="The node label selecting this site's nodes of a central cluster: the site "
+        "is that pool (one agent per pool).",
+    )
+    k.add_argument(
+        "--kube-poll-seconds",
+        type=_poll_seconds,
+        default=2.0,
+        help="How often the agent reads back what it applied (default 2).",
+    )
+
+
+def _poll_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.2 <= value <= 300:
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds from 0.2 to 300")
+    return value
+
+
+def _kube_options(args: argparse.Namespace) -> KubeOptions | None:
+    """The Kubernetes flags, refused with the fix when given to a process agent."""
+    given = [f for f in ("kubeconfig", "kube_context", "node_pool") if getattr(args, f)]
+    if args.runtime != "kubernetes":
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise ValueError(f"{flag} needs --runtime kubernetes")
+        return None
+    if args.cpu or args.memory:
+        raise ValueError(
+            "--cpu and --memory are the process runtime's: a kubernetes site's capacity "
+            "comes from its nodes; drop them"
+        )
+    # Imported only here: a process agent loads nothing of the Kubernetes runtime.
+    from edgeplane.agent.runtimes.kubernetes.pool import parse_node_pool
+
+    pool = parse_node_pool(args.node_pool) if args.node_pool else None
+    return KubeOptions(args.kubeconfig, args.kube_context, pool, args.kube_poll_seconds)
 
 
 def _positive_int(text: str) -> int:
@@ -115,6 +176,7 @@ def settings_from(args: argparse.Namespace) -> AgentSettings:
         artifact_limits=artifact_limits.from_arguments(args),
         max_artifact_bytes=args.max_artifact_bytes,
         max_instances=args.max_instances,
+        kube=_kube_options(args),
     )
 
 

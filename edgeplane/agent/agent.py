@@ -6,7 +6,8 @@
 * ``serve_requests`` answers the hub's log requests.
 
 The runtime adopts the workloads its records name before anything else, so an agent
-that restarts (or starts while the hub is down) keeps them running.
+that restarts (or starts while the hub is down) keeps them running. The runtime is
+``process`` unless ``--runtime kubernetes``, whose package is imported only then.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the process-mode agent never loads the Kubernetes runtime
+    from edgeplane.agent.runtimes.kubernetes.config import KubeConfig
+    from edgeplane.agent.runtimes.kubernetes.runtime import KubernetesRuntime
 
 from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES, ArtifactCache
 from edgeplane.agent.credentials import Identity, obtain_identity, save_identity
@@ -28,12 +34,14 @@ from edgeplane.agent.pinning import hub_verify
 from edgeplane.agent.reconciler import Reconciler
 from edgeplane.agent.reporter import StatusReporter, site_facts
 from edgeplane.agent.requests import serve_requests
+from edgeplane.agent.runtimes import Runtime
 from edgeplane.agent.runtimes.process import ProcessRuntime
 from edgeplane.agent.state import LocalState, Object
 from edgeplane.agent.sync import AssignmentSync
 from edgeplane.api.artifacts.limits import ArtifactLimits
 
 log = logging.getLogger("edgeplane.agent")
+KUBERNETES = "kubernetes"
 ARTIFACT_SWEEP_SECONDS = 10.0
 """How often unpacked artifacts that nothing needs any more are removed."""
 
@@ -55,13 +63,29 @@ class AgentSettings:
     artifact_limits: ArtifactLimits = field(default_factory=ArtifactLimits)
     max_artifact_bytes: int = MAX_ARTIFACT_BYTES
     max_instances: int = MAX_INSTANCES
+    kube: KubeOptions | None = None
+    """Set: the kubernetes runtime (``--runtime kubernetes``); None: processes."""
+
+
+@dataclass(frozen=True)
+class KubeOptions:
+    """The agent's Kubernetes flags."""
+
+    kubeconfig: Path | None = None
+    context: str | None = None
+    node_pool: tuple[str, str] | None = None
+    poll_seconds: float = 2.0
 
 
 class Agent:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
         self.capacity = Capacity.detect(settings.cpu, settings.memory, settings.max_instances)
-        self.inventory = host_inventory("process")
+        # A kubernetes site's facts come from its nodes (with the first status); the
+        # host the agent runs on says nothing of them.
+        self.inventory = (
+            host_inventory("process") if settings.kube is None else {"runtime": KUBERNETES}
+        )
         self.identity: Identity | None = None
         self.layout = Layout.of(settings.data_dir, settings.workload_dir)
 
@@ -69,6 +93,7 @@ class Agent:
         settings = self.settings
         layout = self.layout
         layout.prepare()  # before anything is written: the credential lands in a 0700 dir
+        kube_config = _kube_config(settings.kube)  # a bad kubeconfig fails before joining
         identity = self.identity = await obtain_identity(
             settings.data_dir,
             settings.hub,
@@ -87,9 +112,7 @@ class Agent:
             ),
         )
         state = LocalState(layout.state_db)
-        runtime = ProcessRuntime(
-            layout.runtime_dir, work_dir=layout.work_dir, private_dir=layout.data_dir
-        )
+        runtime = self._runtime(identity.site, kube_config)
         try:
             await runtime.start()
             await self._loops(link, state, runtime, identity, stop)
@@ -102,11 +125,19 @@ class Agent:
             await link.close()
             state.close()
 
+    def _runtime(self, site: str, kube_config: KubeConfig | None) -> Runtime:
+        layout = self.layout
+        if kube_config is None:
+            return ProcessRuntime(
+                layout.runtime_dir, work_dir=layout.work_dir, private_dir=layout.data_dir
+            )
+        return _kubernetes_runtime(self.settings, site, kube_config)
+
     async def _loops(
         self,
         link: HubLink,
         state: LocalState,
-        runtime: ProcessRuntime,
+        runtime: Runtime,
         identity: Identity,
         stop: asyncio.Event,
     ) -> None:
@@ -118,7 +149,13 @@ class Agent:
             self.settings.max_artifact_bytes,
         )
         reconciler = Reconciler(
-            state, runtime, artifacts.ensure, self.capacity, wake, status_changed
+            state,
+            runtime,
+            artifacts.ensure,
+            self.capacity,
+            wake,
+            status_changed,
+            "process" if self.settings.kube is None else KUBERNETES,
         )
         address = self.settings.address
         reporter = StatusReporter(
@@ -127,7 +164,7 @@ class Agent:
             identity.site,
             runtime,
             reconciler,
-            lambda: site_facts(reconciler, runtime, self.inventory, address),
+            lambda: self._site_facts(reconciler, runtime),
             address,
             status_changed,
             self.settings.heartbeat_seconds,
@@ -141,8 +178,10 @@ class Agent:
             asyncio.create_task(reporter.run_status(), name="status"),
             asyncio.create_task(reporter.run_heartbeats(), name="heartbeats"),
             asyncio.create_task(serve_requests(link, identity.site, runtime), name="requests"),
-            asyncio.create_task(sweep_artifacts(state, runtime, artifacts), name="artifacts"),
         ]
+        if isinstance(runtime, ProcessRuntime):
+            sweep = sweep_artifacts(state, runtime, artifacts)
+            tasks.append(asyncio.create_task(sweep, name="artifacts"))
         stopping = asyncio.create_task(stop.wait())
         try:
             done, _ = await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -155,6 +194,37 @@ class Agent:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+    def _site_facts(self, reconciler: Reconciler, runtime: Runtime) -> dict[str, Any]:
+        address = self.settings.address
+        view = getattr(runtime, "view", None)  # a KubernetesRuntime's nodes
+        if view is None:
+            return site_facts(reconciler, runtime, self.inventory, address)
+        return site_facts(reconciler, runtime, view.inventory(), address, view.resources())
+
+
+def _kube_config(options: KubeOptions | None) -> KubeConfig | None:
+    if options is None:
+        return None
+    from edgeplane.agent.runtimes.kubernetes.connect import kube_config
+
+    return kube_config(options.kubeconfig, options.context)
+
+
+def _kubernetes_runtime(
+    settings: AgentSettings, site: str, config: KubeConfig
+) -> KubernetesRuntime:
+    from edgeplane.agent.runtimes.kubernetes.connect import kubernetes_runtime
+    from edgeplane.agent.runtimes.kubernetes.pool import KubeSettings
+
+    options = settings.kube or KubeOptions()
+    kube = KubeSettings(
+        site,
+        pool=options.node_pool,
+        poll_seconds=options.poll_seconds,
+        max_instances=settings.max_instances,
+    )
+    return kubernetes_runtime(config, kube, settings.data_dir / "runtime" / KUBERNETES)
 
 
 def artifacts_in_use(assignments: Iterable[Object], running: Iterable[Path]) -> set[str]:

@@ -7,6 +7,11 @@ runtime get one instance per replica (keyed as ``replicas`` says); replicas beyo
 stops an assignment is kept as a ``Problem`` (phase, reason, message) that the status
 reporter sends instead of silence. Works the same with the hub down: it reads only
 local state.
+
+On the kubernetes runtime an assignment is one instance (keyed by its name) whose
+workload is ``spec.workload.kubernetes`` plus the assignment's identity; the cluster's
+scheduler decides what fits, so only the count of assignments is bounded here. A
+workload the site's runtime cannot run is an ``UnsupportedWorkload`` problem.
 """
 
 from __future__ import annotations
@@ -127,6 +132,40 @@ def with_identity(workload: Mapping[str, Any], obj: Object, replica: int = 0) ->
     return {**workload, "env": {**identity, **own}}
 
 
+def is_kubernetes(obj: Object) -> bool:
+    """Whether the assignment's workload is ``kubernetes`` (else ``process``)."""
+    return (obj.get("spec") or {}).get("workload", {}).get("kubernetes") is not None
+
+
+def kubernetes_workload(obj: Object) -> dict[str, Any]:
+    """``spec.workload.kubernetes`` with the identity render labels objects with."""
+    spec = obj["spec"]
+    identity = {
+        "site": spec.get("site", ""),
+        "application": spec.get("application", ""),
+        "assignment": obj["metadata"]["name"],
+        "revision": int(spec.get("revision") or 1),
+    }
+    return {**spec["workload"]["kubernetes"], "identity": identity}
+
+
+def admit_count(desired: Mapping[str, Object], running: set[str], limit: int) -> set[str]:
+    """The kubernetes assignments that fit under the site's instance cap: those that run
+    first, then by name (the cluster's scheduler decides about cpu and memory)."""
+    names = sorted(
+        (n for n, obj in desired.items() if is_kubernetes(obj)), key=lambda n: (n not in running, n)
+    )
+    return set(names[:limit])
+
+
+UNSUPPORTED = {
+    "process": "this site runs the process runtime: give the application a "
+    "workload.process, or place it on a kubernetes site",
+    "kubernetes": "this site runs the kubernetes runtime: give the application a "
+    "workload.kubernetes, or place it on a process site",
+}
+
+
 def _generation(obj: Object) -> int:
     return int(obj["metadata"].get("generation") or 1)
 
@@ -140,8 +179,10 @@ class Reconciler:
         capacity: Capacity,
         wake: asyncio.Event,
         status_changed: asyncio.Event,
+        runtime_kind: str = "process",
     ) -> None:
         self._state, self._runtime, self._ensure_artifact = state, runtime, ensure_artifact
+        self.runtime_kind = runtime_kind
         self.capacity, self._wake, self._status_changed = capacity, wake, status_changed
         self.problems: dict[str, Problem] = {}
         # The uid each instance was started for: an assignment deleted and created
@@ -172,8 +213,7 @@ class Reconciler:
 
     async def reconcile(self) -> None:
         desired, problems = readable(self._state.assignments())
-        limit = self.capacity.instances
-        wanted = {key for name, obj in desired.items() for key in _keys(name, obj, limit)}
+        wanted = {key for name, obj in desired.items() for key in self._keys(name, obj)}
         # What runs of an assignment the agent cannot read keeps running, as on a bad
         # artifact: only a readable change (or a deletion) replaces it.
         running = self._runtime.keys()
@@ -181,7 +221,7 @@ class Reconciler:
         await self._stop(running - wanted, desired)
         for name in self._uids.keys() - desired.keys() - problems.keys():
             del self._uids[name]
-        admitted, self.allocatable = admit(desired, self._runtime.keys(), self.capacity)
+        admitted = self._admit(desired)
         ensuring: dict[str, asyncio.Task[Problem | None]] = {}
         for name, obj in sorted(desired.items()):
             if name in self._busy:  # still at it since an earlier pass
@@ -198,6 +238,18 @@ class Reconciler:
         if problems != self.problems:
             self.problems = problems
             self._status_changed.set()
+
+    def _keys(self, name: str, obj: Object) -> list[str]:
+        if self.runtime_kind == "kubernetes":
+            return [name] if is_kubernetes(obj) else []
+        return _keys(name, obj, self.capacity.instances)
+
+    def _admit(self, desired: Mapping[str, Object]) -> set[str]:
+        running = self._runtime.keys()
+        if self.runtime_kind == "kubernetes":
+            return admit_count(desired, running, self.capacity.instances)
+        admitted, self.allocatable = admit(desired, running, self.capacity)
+        return admitted
 
     async def _stop(self, keys: set[str], desired: Mapping[str, Object]) -> None:
         for key in stop_order(keys):
@@ -251,14 +303,11 @@ class Reconciler:
             )
 
     async def _ensure(self, name: str, obj: Object, admitted: set[str]) -> Problem | None:
-        workload = obj["spec"].get("workload", {}).get("process")
-        if workload is None:
-            return Problem(
-                Phase.FAILED,
-                "UnsupportedWorkload",
-                "this site runs the process runtime: give the application a "
-                "workload.process, or place it on a kubernetes site",
-            )
+        if is_kubernetes(obj) != (self.runtime_kind == "kubernetes"):
+            return Problem(Phase.FAILED, "UnsupportedWorkload", UNSUPPORTED[self.runtime_kind])
+        if self.runtime_kind == "kubernetes":
+            return await self._ensure_kubernetes(name, obj, admitted)
+        workload = obj["spec"]["workload"]["process"]
         keys = [key for key in _keys(name, obj, self.capacity.instances) if key in admitted]
         if keys:
             dirs = await self._artifacts(workload.get("artifacts") or [])
@@ -276,6 +325,21 @@ class Reconciler:
         if waiting and len(admitted) >= self.capacity.instances:
             return self._instance_limit(obj, waiting)
         return self._no_room(obj, waiting) if waiting else None
+
+    async def _ensure_kubernetes(
+        self, name: str, obj: Object, admitted: set[str]
+    ) -> Problem | None:
+        if name not in admitted:
+            return Problem(
+                Phase.PENDING,
+                "InstanceLimit",
+                f"this site runs at most {self.capacity.instances} assignments in all "
+                "(the agent's --max-instances)",
+            )
+        if name not in self._stopping:  # applied once the old one's objects are gone
+            spec = InstanceSpec(name, _generation(obj), kubernetes_workload(obj))
+            await self._runtime.ensure(spec)
+        return None
 
     async def _restart_if_recreated(self, name: str, obj: Object) -> None:
         uid = obj["metadata"].get("uid") or ""

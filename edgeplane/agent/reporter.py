@@ -2,7 +2,8 @@
 
 Each status is compared with what the hub already holds (kept in local state) and
 only the fields that changed are sent, as a merge patch. A heartbeat is one field.
-An assignment of several replicas reports one status summed over its instances.
+An assignment of several replicas reports one status summed over its instances; a
+Kubernetes assignment is one instance that counts its ready pods itself.
 When the hub is unreachable nothing is lost: the next pass sends the difference
 between what the hub holds and what is true by then.
 """
@@ -21,7 +22,7 @@ from edgeplane import __version__
 from edgeplane.agent.backoff import Backoff
 from edgeplane.agent.errors import HubRefused, HubUnreachable
 from edgeplane.agent.hublink import HubLink
-from edgeplane.agent.reconciler import Problem, Reconciler
+from edgeplane.agent.reconciler import Problem, Reconciler, is_kubernetes
 from edgeplane.agent.replicas import by_assignment, replicas_of
 from edgeplane.agent.runtimes import InstanceStatus, Phase, Runtime
 from edgeplane.agent.state import LocalState, Object
@@ -134,7 +135,9 @@ def _replica_view(instance: InstanceStatus | None, generation: int, address: str
         return {"phase": Phase.PENDING.value, "reason": "Starting"}
     status: dict[str, Any] = {
         "phase": instance.phase.value,
-        "ready": 1 if instance.ready else 0,
+        "ready": instance.ready_count
+        if instance.ready_count is not None
+        else (1 if instance.ready else 0),
         "reason": instance.reason,
         "message": instance.message,
         "startedAt": rfc3339(instance.started_at) if instance.started_at is not None else None,
@@ -221,6 +224,8 @@ class StatusReporter:
         try:
             # Never more than the site runs: 2^31-1 replicas must not build 2^31-1 views.
             count = min(replicas_of(obj), self._reconciler.capacity.instances)
+            if is_kubernetes(obj):
+                count = 1  # one instance, its cluster runs the replicas
         except (TypeError, ValueError, AttributeError):
             count = 0  # unreadable: its problem speaks for it
         instances = [mine.get(i) for i in range(count)]
@@ -254,21 +259,32 @@ class StatusReporter:
 
 
 def site_facts(
-    reconciler: Reconciler, runtime: Runtime, inventory: dict[str, Any], address: str
+    reconciler: Reconciler,
+    runtime: Runtime,
+    inventory: dict[str, Any],
+    address: str,
+    resources: tuple[dict[str, str], dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """The site status an agent reports besides its heartbeat."""
+    """The site status an agent reports besides its heartbeat. ``resources``: capacity
+    and allocatable as a cluster's nodes give them (left out while unknown), instead of
+    the host's and what the agent's admission left of it."""
     capacity, left = reconciler.capacity, reconciler.allocatable
+    room = resources or (
+        {"cpu": capacity.cpu, "memory": capacity.memory},
+        {"cpu": f"{left.cpu_millis}m", "memory": f"{left.memory_bytes // 1024}Ki"},
+    )
     statuses = runtime.statuses().values()
     running = [s for s in statuses if s.phase in (Phase.RUNNING, Phase.UNHEALTHY)]
-    return {
+    facts = {
         "agentVersion": __version__,
         "address": address,
         "inventory": inventory,
-        "capacity": {"cpu": capacity.cpu, "memory": capacity.memory},
-        "allocatable": {"cpu": f"{left.cpu_millis}m", "memory": f"{left.memory_bytes // 1024}Ki"},
+        "capacity": room[0] or None,
+        "allocatable": room[1] or None,
         "workloads": {
             "assigned": len(reconciler.state_names()),
             "running": len(running),
             "ready": sum(1 for s in running if s.ready),
         },
     }
+    return {k: v for k, v in facts.items() if v is not None}

@@ -6,8 +6,10 @@ it restarts, health-checks and rotates logs without the hub and without the
 reconciler, and it keeps records in its directory so that a restarted agent adopts
 running workloads instead of starting them again.
 
-Drivers: ``process`` (supervised OS processes). ``fake`` is an in-memory runtime for
-unit tests of what drives one.
+Drivers: ``process`` (supervised OS processes) and ``kubernetes`` (server-side apply
+into a cluster or a node pool of one; imported only by an agent started with
+``--runtime kubernetes``). ``fake`` is an in-memory runtime for unit tests of what
+drives one.
 
 Workloads arrive as the wire dicts of ``Assignment.spec.workload`` (already validated
 by the hub); nothing here imports pydantic, to keep the agent small.
@@ -43,7 +45,9 @@ class InstanceSpec:
     """The assignment's ``metadata.generation``: a different one means restart with the new spec."""
     workload: Mapping[str, Any]
     """``spec.workload.process`` as wire data: command, args, env, workingDir, ports,
-    healthCheck, restartPolicy, artifacts, terminationGracePeriodSeconds."""
+    healthCheck, restartPolicy, artifacts, terminationGracePeriodSeconds; or, for the
+    kubernetes runtime, ``spec.workload.kubernetes`` (manifests, namespace, force,
+    allowedNamespaces) plus ``identity`` (site, application, assignment, revision)."""
     artifact_dirs: Mapping[str, Path] = field(default_factory=dict)
     """Artifact name -> the directory it is unpacked in."""
 
@@ -67,6 +71,9 @@ class InstanceStatus:
     started_at: float | None = None
     """Unix time the current process started."""
     endpoints: tuple[Endpoint, ...] = ()
+    ready_count: int | None = None
+    """How many replicas are ready, for an instance that runs several (a Kubernetes
+    assignment's pods); None: ``ready`` says it for the one process."""
 
 
 class Runtime(Protocol):

@@ -1,1 +1,18 @@
-"""The Kubernetes runtime: assignments applied to a cluster, or to a node pool of one."""
+"""The Kubernetes runtime: assignments applied to a cluster, or to a node pool of one.
+
+The agent imports this package only when started with ``--runtime kubernetes``.
+
+* ``config``: kubeconfig files and in-cluster service accounts -> ``KubeConfig``;
+* ``client``: a small async Kubernetes API client (discovery, server-side apply, list,
+  delete, pod logs) and its errors;
+* ``apply``: applying an assignment's objects in order, with dry run, conflicts,
+  pruning and an inventory ConfigMap per assignment;
+* ``render``, ``readiness``, ``nodes``: pure: manifests to objects (namespace, labels,
+  node pool), kstatus-like readiness, the site's facts from its nodes;
+* ``runtime``: ``KubernetesRuntime``, the ``Runtime`` protocol over those, one
+  instance per assignment; ``health`` reads statuses back, ``facts`` the nodes,
+  ``logs`` pod logs, ``records`` what survives an agent restart, ``pool`` what the
+  flags mean (node pool, namespaces, field manager), ``connect`` flags to a runtime.
+
+Not here: deciding what runs where (the hub's placement) and anything of pydantic.
+"""

@@ -1,0 +1,94 @@
+"""Reading back what the agent applied, and how ready it is.
+
+One list per kind in use (label ``app.kubernetes.io/managed-by=edgeplane``, and the
+site's label in pool mode), across namespaces, plus the EndpointSlices of the
+namespaces that hold Services; then ``readiness.object_health`` per object the
+assignment rendered and ``readiness.summarize`` per assignment. An object that is not
+there (yet) is in progress. Kept apart from the runtime so that a status pass costs
+requests per kind, not per object.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from edgeplane.agent.runtimes.kubernetes.client import (
+    KubeClient,
+    KubeError,
+    KubeUnreachable,
+    ObjectRef,
+)
+from edgeplane.agent.runtimes.kubernetes.readiness import (
+    ObjectHealth,
+    Summary,
+    object_health,
+    summarize,
+)
+
+log = logging.getLogger("edgeplane.agent.runtimes.kubernetes")
+Found = dict[ObjectRef, dict[str, Any]]
+Slices = dict[tuple[str, str], list[dict[str, Any]]]
+SERVICE_NAME = "kubernetes.io/service-name"
+ENDPOINT_SLICE = ("discovery.k8s.io/v1", "EndpointSlice")
+
+
+async def read_objects(
+    client: KubeClient, kinds: Iterable[tuple[str, str]], selector: str
+) -> Found:
+    """Every labelled object of these kinds, by ref. A kind the cluster refuses to list
+    (a CRD not established yet) reads as empty; an unreachable cluster raises."""
+    found: Found = {}
+    for api_version, kind in sorted(set(kinds)):
+        try:
+            items = await client.list(api_version, kind, label_selector=selector)
+        except KubeUnreachable:
+            raise
+        except KubeError as e:
+            log.debug("%s %s not listed: %s", api_version, kind, e)
+            continue
+        for item in items:
+            # Items of a list carry no apiVersion and kind of their own.
+            whole = {**item, "apiVersion": api_version, "kind": kind}
+            found[ObjectRef.of(whole)] = whole
+    return found
+
+
+async def read_slices(client: KubeClient, namespaces: Iterable[str]) -> Slices:
+    """The EndpointSlices of these namespaces, by (namespace, service name)."""
+    slices: Slices = {}
+    for namespace in sorted(set(namespaces)):
+        try:
+            items = await client.list(*ENDPOINT_SLICE, namespace=namespace)
+        except KubeUnreachable:
+            raise
+        except KubeError as e:
+            log.debug("endpoint slices of %s not listed: %s", namespace, e)
+            continue
+        for item in items:
+            service = ((item.get("metadata") or {}).get("labels") or {}).get(SERVICE_NAME)
+            if isinstance(service, str):
+                slices.setdefault((namespace, service), []).append(item)
+    return slices
+
+
+def service_namespaces(refs: Iterable[ObjectRef]) -> set[str]:
+    return {r.namespace for r in refs if r.kind == "Service" and r.namespace is not None}
+
+
+def health_of(
+    ref: ObjectRef, found: Mapping[ObjectRef, Mapping[str, Any]], slices: Slices
+) -> ObjectHealth:
+    obj = found.get(ref)
+    if obj is None:
+        return ObjectHealth(ref.label(), "InProgress", "not in the cluster yet", None)
+    own: Sequence[Mapping[str, Any]] = ()
+    if ref.kind == "Service" and ref.namespace is not None:
+        own = slices.get((ref.namespace, ref.name), [])
+    return object_health(obj, own)
+
+
+def assess(refs: Sequence[ObjectRef], found: Found, slices: Slices) -> Summary:
+    """An assignment's phase, ready count, reason and message from its objects."""
+    return summarize([health_of(ref, found, slices) for ref in refs])

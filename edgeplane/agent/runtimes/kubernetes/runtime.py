@@ -1,0 +1,415 @@
+"""``KubernetesRuntime``: the ``Runtime`` protocol over a cluster, or a node pool of one.
+
+One instance per assignment (key = the assignment's name), whatever its manifests'
+replicas: the cluster's controllers run the pods, the hub scales Divided manifests.
+
+* ``ensure`` renders the manifests (``render``, with each kind's scope from discovery)
+  and server-side applies them (``apply.apply_objects``); what goes wrong is the
+  instance's status: ``InvalidManifest`` or ``ApplyFailed`` with the apiserver's own
+  message, ``FieldConflict`` naming the fields, ``ClusterUnreachable`` (retried);
+* ``remove`` deletes what the assignment applied (``apply.delete_objects``); in pool
+  mode only while a node of the pool is Ready: nothing is deleted while it is cut off;
+* a status pass every ``poll_seconds`` retries what is due and reads the objects back
+  (``health``), so statuses follow the cluster without the reconciler.
+
+A restarted agent adopts: its records say what was applied at which generation, the
+inventory ConfigMaps (``apply.applied_refs``) which objects, and an ensure of the same
+generation and workload applies nothing. Nothing is deleted at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgeplane.agent.runtimes import InstanceSpec, InstanceStatus, Phase
+from edgeplane.agent.runtimes.kubernetes.apply import (
+    applied_refs,
+    apply_objects,
+    delete_objects,
+)
+from edgeplane.agent.runtimes.kubernetes.client import (
+    KubeClient,
+    KubeError,
+    KubeUnreachable,
+    ObjectRef,
+)
+from edgeplane.agent.runtimes.kubernetes.facts import ClusterView
+from edgeplane.agent.runtimes.kubernetes.health import (
+    assess,
+    read_objects,
+    read_slices,
+    service_namespaces,
+)
+from edgeplane.agent.runtimes.kubernetes.logs import assignment_logs
+from edgeplane.agent.runtimes.kubernetes.pool import site_workload
+from edgeplane.agent.runtimes.kubernetes.readiness import Summary
+from edgeplane.agent.runtimes.kubernetes.records import Record, RecordStore, check_key
+from edgeplane.agent.runtimes.kubernetes.render import Identity, RenderError, render
+
+log = logging.getLogger("edgeplane.agent.runtimes.kubernetes")
+RETRY_FAILED_SECONDS = 30.0
+"""How soon a refused apply is tried again: the refusal may depend on the cluster (a
+CRD another team installs, a quota), which the agent is not told about."""
+CRD = "CustomResourceDefinition"
+
+
+@dataclass(frozen=True)
+class Problem:
+    phase: Phase
+    reason: str
+    message: str
+
+
+@dataclass(eq=False)
+class Instance:
+    spec: InstanceSpec
+    namespace: str
+    refs: tuple[ObjectRef, ...] = ()
+    """What the assignment rendered (or, adopted, what its inventory holds)."""
+    applied: bool = False
+    problem: Problem | None = None
+    summary: Summary | None = None
+    retry_at: float | None = None
+    removing: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def record(self) -> Record:
+        spec = self.spec
+        return Record(spec.key, spec.generation, self.namespace, dict(spec.workload), self.applied)
+
+
+def crd_kinds(manifests: Sequence[Any]) -> set[tuple[str, str]]:
+    """(apiVersion, kind) of every kind a CRD among the manifests defines: they are not
+    discovered (the cluster learns them from this very apply)."""
+    kinds: set[tuple[str, str]] = set()
+    for m in manifests:
+        if not (isinstance(m, dict) and m.get("kind") == CRD):
+            continue
+        spec = m.get("spec")
+        spec = spec if isinstance(spec, dict) else {}
+        group, names = spec.get("group"), spec.get("names")
+        kind = names.get("kind") if isinstance(names, dict) else None
+        for version in spec.get("versions") or []:
+            if isinstance(version, dict) and isinstance(group, str) and isinstance(kind, str):
+                kinds.add((f"{group}/{version.get('name')}", kind))
+    return kinds
+
+
+def unreachable(e: KubeError) -> Problem:
+    return Problem(
+        Phase.PENDING,
+        "ClusterUnreachable",
+        f"the cluster's apiserver does not answer ({e.message}); retrying",
+    )
+
+
+class KubernetesRuntime:
+    def __init__(
+        self,
+        client: KubeClient,
+        view: ClusterView,
+        directory: Path,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client, self.view, self.settings = client, view, view.settings
+        self._records = RecordStore(directory / "instances")
+        self._instances: dict[str, Instance] = {}
+        self._statuses: dict[str, InstanceStatus] = {}
+        self._changed = asyncio.Event()
+        self._clock = clock
+        self._tasks: list[asyncio.Task[None]] = []
+        self._held_logged = False
+
+    # -- the Runtime protocol ---------------------------------------------------------
+
+    async def start(self) -> None:
+        for record in self._records.load_all():
+            self._adopt(record)
+        self._tasks = [
+            asyncio.create_task(self._poll_forever(), name="kubernetes status"),
+            asyncio.create_task(self.view.run(), name="cluster facts"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.client.close()
+
+    async def ensure(self, spec: InstanceSpec) -> None:
+        check_key(spec.key)
+        instance = self._instances.get(spec.key)
+        if instance is not None and _same(instance.spec, spec):
+            # Applied, or failing and retried by the status pass on its own schedule.
+            instance.removing = False
+            return
+        if instance is None and len(self._instances) >= self.settings.max_instances:
+            raise ValueError(
+                f"this site holds {self.settings.max_instances} assignments already "
+                "(the agent's --max-instances)"
+            )
+        namespace = self.settings.namespace(str(spec.workload.get("namespace") or ""))
+        if instance is not None and instance.namespace != namespace and instance.applied:
+            await self._delete_now(instance)  # what the old namespace holds goes
+        if instance is None or instance.spec.key not in self._instances:
+            instance = self._instances[spec.key] = Instance(spec, namespace)
+        instance.spec, instance.namespace, instance.removing = spec, namespace, False
+        instance.applied = False
+        self._records.save(instance.record())
+        await self._apply(instance)
+
+    async def remove(self, key: str) -> None:
+        instance = self._instances.get(key)
+        if instance is None:
+            self._records.delete(key)
+            return
+        instance.removing = True
+        await self._delete_when_allowed(instance)
+
+    def keys(self) -> set[str]:
+        return set(self._instances)
+
+    def statuses(self) -> dict[str, InstanceStatus]:
+        return dict(self._statuses)
+
+    def log_tail(self, key: str, lines: int) -> str:
+        """Pod logs are read over the network: ``read_logs`` does it; this says so."""
+        if key not in self._instances:
+            raise KeyError(key)
+        return "(pod logs are read with read_logs)\n"
+
+    async def read_logs(self, key: str, lines: int) -> str:
+        """The last ``lines`` lines of every container of the assignment's pods;
+        KeyError when the assignment is not held here."""
+        instance = self._instances.get(key)
+        if instance is None:
+            raise KeyError(key)
+        namespaces = {r.namespace for r in instance.refs if r.namespace} or {instance.namespace}
+        return await assignment_logs(self.client, key, namespaces, lines)
+
+    def changed(self) -> asyncio.Event:
+        return self._changed
+
+    # -- applying ---------------------------------------------------------------------
+
+    def _adopt(self, record: Record) -> None:
+        spec = InstanceSpec(record.key, record.generation, record.workload)
+        instance = Instance(spec, record.namespace, applied=record.applied)
+        # Not applied (the agent stopped mid-way): apply at the first pass.
+        instance.retry_at = None if record.applied else 0.0
+        self._instances[record.key] = instance
+        self._set_status(instance)
+
+    async def _apply(self, instance: Instance) -> None:
+        async with instance.lock:
+            problem = await self._try_apply(instance)
+            instance.problem, instance.applied = problem, problem is None
+            instance.retry_at = self._retry_at(problem)
+            if problem is None:
+                instance.summary = None  # read again, of what this apply wrote
+                self._records.save(instance.record())
+            else:
+                log.warning("%s: %s: %s", instance.spec.key, problem.reason, problem.message)
+            self._set_status(instance)
+
+    def _retry_at(self, problem: Problem | None) -> float | None:
+        if problem is None:
+            return None
+        wait = self.settings.poll_seconds
+        if problem.reason != "ClusterUnreachable":
+            wait = max(wait, RETRY_FAILED_SECONDS)
+        return self._clock() + wait
+
+    async def _try_apply(self, instance: Instance) -> Problem | None:
+        try:
+            objects = await self._render(instance)
+        except RenderError as e:
+            return Problem(Phase.FAILED, "InvalidManifest", str(e))
+        except KubeUnreachable as e:
+            return unreachable(e)
+        except KubeError as e:
+            return Problem(Phase.FAILED, "InvalidManifest", e.message)
+        instance.refs = tuple(ObjectRef.of(o) for o in objects)
+        try:
+            outcome = await apply_objects(
+                self.client,
+                objects,
+                assignment=instance.spec.key,
+                namespace=instance.namespace,
+                field_manager=self.settings.field_manager,
+                force=bool(instance.spec.workload.get("force")),
+            )
+        except KubeUnreachable as e:
+            return unreachable(e)
+        except KubeError as e:
+            return Problem(Phase.FAILED, "ApplyFailed", e.message)
+        if outcome.error:
+            return Problem(Phase.FAILED, "ApplyFailed", outcome.error)
+        if outcome.conflicts:
+            return Problem(Phase.FAILED, "FieldConflict", "; ".join(outcome.conflicts))
+        return None
+
+    async def _render(self, instance: Instance) -> list[dict[str, Any]]:
+        workload = site_workload(instance.spec.workload, self.settings)
+        identity = _identity(instance.spec)
+        scopes = await self._scopes(workload.get("manifests") or [])
+        if self.settings.pool is not None and self.view.facts is None:
+            await self.view.refresh()  # the pool's taints, for its tolerations
+        return render(workload, identity, scopes=scopes, pool=self.view.node_pool())
+
+    async def _scopes(self, manifests: Sequence[Any]) -> dict[tuple[str, str], bool]:
+        """Whether each kind is namespaced, from discovery (cached by the client)."""
+        scopes: dict[tuple[str, str], bool] = {}
+        defined = crd_kinds(manifests)
+        for i, m in enumerate(manifests):
+            kind = (str(m.get("apiVersion")), str(m.get("kind")))
+            if kind in scopes or kind in defined:
+                continue
+            try:
+                scopes[kind] = (await self.client.resource(*kind)).namespaced
+            except KubeUnreachable:
+                raise
+            except KubeError as e:
+                name = (m.get("metadata") or {}).get("name")
+                raise RenderError(f"manifests[{i}] ({kind[1]} {name}): {e.message}") from e
+        return scopes
+
+    # -- removing ---------------------------------------------------------------------
+
+    async def _delete_when_allowed(self, instance: Instance) -> None:
+        if not self.view.pool_ready():
+            if not self._held_logged:
+                log.warning("the node pool has no Ready node: removals wait for one")
+                self._held_logged = True
+            return
+        self._held_logged = False
+        async with instance.lock:
+            if not instance.removing:  # ensured again meanwhile
+                return
+            with contextlib.suppress(KubeError):
+                await self._delete_now(instance)
+                self._forget(instance)
+
+    async def _delete_now(self, instance: Instance) -> None:
+        key = instance.spec.key
+        try:
+            await delete_objects(self.client, assignment=key, namespace=instance.namespace)
+        except KubeError as e:
+            log.warning("%s: not deleted yet (%s); retrying", key, e.message)
+            raise
+        log.info("%s: deleted what it applied in %s", key, instance.namespace)
+
+    def _forget(self, instance: Instance) -> None:
+        key = instance.spec.key
+        if self._instances.get(key) is instance:
+            del self._instances[key]
+        self._statuses.pop(key, None)
+        self._records.delete(key)
+        self._changed.set()
+
+    # -- the status pass --------------------------------------------------------------
+
+    async def _poll_forever(self) -> None:
+        while True:
+            try:
+                await self.poll()
+            except Exception:  # an answer of an odd shape must not end the status pass
+                log.exception("kubernetes status pass failed")
+            await asyncio.sleep(self.settings.poll_seconds)
+
+    async def poll(self) -> None:
+        """One pass: removals and applies that are due, then every status."""
+        for instance in list(self._instances.values()):
+            if instance.removing:
+                await self._delete_when_allowed(instance)
+            elif instance.retry_at is not None and instance.retry_at <= self._clock():
+                await self._apply(instance)
+            elif instance.applied and not instance.refs:
+                await self._learn_refs(instance)
+        await self._read_statuses()
+
+    async def _learn_refs(self, instance: Instance) -> None:
+        """An adopted assignment's objects, from its inventory; none there: apply it."""
+        try:
+            refs = await applied_refs(
+                self.client, assignment=instance.spec.key, namespace=instance.namespace
+            )
+        except KubeError as e:
+            log.warning("%s: inventory not read (%s); retrying", instance.spec.key, e.message)
+            return
+        instance.refs = tuple(refs)
+        if not refs:
+            instance.applied, instance.retry_at = False, self._clock()
+
+    async def _read_statuses(self) -> None:
+        live = [i for i in self._instances.values() if i.refs and not i.removing]
+        refs = [r for i in live for r in i.refs]
+        try:
+            found = await read_objects(
+                self.client, {(r.api_version, r.kind) for r in refs}, self.settings.selector
+            )
+            slices = await read_slices(self.client, service_namespaces(refs))
+        except KubeUnreachable as e:
+            log.warning("statuses not read: %s", e.message)
+            return
+        for instance in live:
+            instance.summary = assess(instance.refs, found, slices)
+            self._set_status(instance)
+
+    def _set_status(self, instance: Instance) -> None:
+        status = _status_of(instance)
+        if self._statuses.get(status.key) != status:
+            self._statuses[status.key] = status
+            self._changed.set()
+
+
+def _same(held: InstanceSpec, spec: InstanceSpec) -> bool:
+    return held.generation == spec.generation and dict(held.workload) == dict(spec.workload)
+
+
+def _identity(spec: InstanceSpec) -> Identity:
+    given: Mapping[str, Any] = spec.workload.get("identity") or {}
+    return Identity(
+        site=str(given.get("site", "")),
+        application=str(given.get("application", "")),
+        assignment=spec.key,
+        revision=int(given.get("revision") or 1),
+    )
+
+
+def _status_of(instance: Instance) -> InstanceStatus:
+    key, generation = instance.spec.key, instance.spec.generation
+    if (problem := instance.problem) is not None:
+        return InstanceStatus(
+            key,
+            generation,
+            problem.phase,
+            False,
+            reason=problem.reason,
+            message=problem.message,
+            ready_count=0,
+        )
+    summary = instance.summary
+    if summary is None or not instance.applied:
+        return InstanceStatus(key, generation, Phase.STARTING, False, reason="Applying")
+    phase = Phase(summary.phase)
+    return InstanceStatus(
+        key,
+        generation,
+        phase,
+        phase is Phase.RUNNING,
+        reason=summary.reason,
+        message=summary.message,
+        ready_count=summary.ready,
+    )
