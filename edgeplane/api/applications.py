@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, StrictInt, field_validator, model_validator
 
+from edgeplane.api.kubernetes import PATCHES_MAX, ManifestPatch
 from edgeplane.api.meta import (
     INT32_MAX,
     Conditions,
@@ -231,9 +232,18 @@ class Rollout(Model):
 
 
 class Override(Model):
+    """A change to the workload at some sites: ``values`` is a JSON merge patch over the
+    workload; ``patches`` (kubernetes workloads) change single manifests after it."""
+
     site: ObjectName | None = None
     site_selector: LabelSelector | None = Field(default=None, alias="siteSelector")
     values: dict[str, Any] = Field(default_factory=dict)
+    patches: list[ManifestPatch] | None = Field(default=None, max_length=PATCHES_MAX)
+
+    def manifests(self, base: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The manifests the patches apply to: ``values`` may replace the whole list."""
+        replaced = (self.values.get("kubernetes") or {}).get("manifests")
+        return replaced if isinstance(replaced, list) else base
 
     @model_validator(mode="after")
     def _one_target(self) -> Override:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from edgeplane.api.meta import (
     Address,
@@ -36,6 +36,7 @@ SITE_DEVICES_MAX = 1024
 """Devices summarised in one Site's status."""
 SITE_DEVICE_LABELS_MAX = 64
 ACCELERATORS_MAX = 64
+ARCHITECTURES_MAX = 16
 
 
 class TaintEffect(enum.StrEnum):
@@ -71,9 +72,20 @@ class Uplink(Model):
 class SiteSpec(Model):
     location: Location | None = None
     runtime: RuntimeKind | None = None
+    runtimes: list[RuntimeKind] | None = Field(
+        default=None, min_length=1, max_length=len(RuntimeKind)
+    )
+    """Every runtime the site can run (a host with both); before ``runtime`` when set."""
     taints: list[Taint] | None = Field(default=None, max_length=TAINTS_MAX)
     uplink: Uplink | None = None
     unschedulable: Flag | None = None
+
+    @field_validator("runtimes")
+    @classmethod
+    def _once(cls, runtimes: list[RuntimeKind] | None) -> list[RuntimeKind] | None:
+        if runtimes and len(set(runtimes)) < len(runtimes):
+            raise ValueError("lists a runtime twice: list each once, e.g. [process, kubernetes]")
+        return runtimes
 
     @property
     def effective_runtime(self) -> RuntimeKind:
@@ -117,6 +129,11 @@ class Inventory(Model):
     runtime: RuntimeKind | None = None
     kubernetes_version: ShortText | None = Field(default=None, alias="kubernetesVersion")
     nodes: Count | None = None
+    ready_nodes: Count | None = Field(default=None, alias="readyNodes")
+    """Nodes Ready; with ``nodes`` > 0 and none Ready the hub holds the site Offline."""
+    architectures: list[ShortText] | None = Field(default=None, max_length=ARCHITECTURES_MAX)
+    node_pool: ShortText | None = Field(default=None, alias="nodePool")
+    """The node label selecting the pool this site is (``edgeplane.io/site=pool-a``)."""
     accelerators: list[Accelerator] | None = Field(default=None, max_length=ACCELERATORS_MAX)
 
 

@@ -13,9 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from edgeplane.api.appchecks import application_problems
+from edgeplane.api.applications import Application
 from edgeplane.api.assignments import Assignment
 from edgeplane.api.errors import FieldError, InvalidObject, field_errors
 from edgeplane.api.kinds import KINDS, KindInfo, UnknownKind, kind_info
+from edgeplane.api.policies import Policy, policy_problems
 from edgeplane.api.resources import API_VERSION, Resource
 from edgeplane.api.wellknown import SITE_LABEL
 
@@ -34,6 +37,10 @@ def validate_object(raw: object, expected_kind: str | None = None) -> Resource:
         raise InvalidObject(info.kind, name, field_errors(e.errors(), info.model)) from e
     if isinstance(resource, Assignment) and (problem := _site_label_problem(resource)):
         raise InvalidObject(info.kind, name, (problem,))
+    if isinstance(resource, Application) and (problems := application_problems(resource)):
+        raise InvalidObject(info.kind, name, problems)
+    if isinstance(resource, Policy) and (problems := policy_problems(resource)):
+        raise InvalidObject(info.kind, name, problems)
     return resource
 
 

@@ -2,19 +2,21 @@
 Assignment.
 
 A workload is exactly one of ``process`` (a supervised OS process, for hosts without
-Kubernetes) or ``kubernetes`` (ordinary manifests, server-side applied at the site).
+Kubernetes) or ``kubernetes`` (ordinary manifests, server-side applied at the site;
+its model lives in ``kubernetes``).
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from edgeplane.api import confinement
 from edgeplane.api.artifacts.names import ARTIFACT_NAME, ARTIFACT_VERSION
+from edgeplane.api.kubernetes import KubernetesWorkload as KubernetesWorkload
 from edgeplane.api.meta import (
     INT32_MAX,
     Model,
@@ -255,25 +257,14 @@ class ProcessWorkload(Model):
         return {var.name: var.value for var in self.env or ()}
 
 
-class KubernetesWorkload(Model):
-    manifests: list[dict[str, Any]] = Field(min_length=1)
-
-    @field_validator("manifests")
-    @classmethod
-    def _check_manifests(cls, manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for i, manifest in enumerate(manifests):
-            missing = [k for k in ("apiVersion", "kind") if not manifest.get(k)]
-            metadata = manifest.get("metadata")
-            if not (isinstance(metadata, dict) and metadata.get("name")):
-                missing.append("metadata.name")
-            if missing:
-                raise ValueError(f"manifests[{i}] needs {', '.join(missing)}")
-        return manifests
-
-
 class Workload(Model):
     process: ProcessWorkload | None = None
     kubernetes: KubernetesWorkload | None = None
+
+    @property
+    def runtime(self) -> str:
+        """The runtime that runs it: ``kubernetes`` or ``process``."""
+        return "kubernetes" if self.kubernetes is not None else "process"
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Workload:

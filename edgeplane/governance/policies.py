@@ -76,6 +76,9 @@ class CompiledPolicy:
     """Which applications the policy covers (by their labels); empty covers all."""
     rules: tuple[Rule, ...]
     move_on_violation: bool = True
+    allowed_namespaces: frozenset[str] = frozenset()
+    """Namespaces the applications it covers may write into besides their own
+    (``spec.kubernetes.allowedNamespaces``; Admission scope)."""
 
     def covers(self, app: Mapping[str, Any]) -> bool:
         return self.selector.matches(app.get("metadata", {}).get("labels") or {})
@@ -138,7 +141,20 @@ def compile_policy(obj: Mapping[str, Any], refuse_costly: bool = True) -> Compil
         selector=selector_from_dict(selector) if selector else Selector(),
         rules=rules,
         move_on_violation=spec.get("onViolation", "Move") == "Move",
+        allowed_namespaces=frozenset((spec.get("kubernetes") or {}).get("allowedNamespaces") or ()),
     )
+
+
+def allowed_namespaces(
+    policies: Iterable[CompiledPolicy], app: Mapping[str, Any]
+) -> frozenset[str]:
+    """The namespaces the Admission-scope policies covering ``app`` let its manifests
+    write into (besides its own namespace)."""
+    found: set[str] = set()
+    for policy in policies:
+        if policy.scope is Scope.ADMISSION and policy.covers(app):
+            found |= policy.allowed_namespaces
+    return frozenset(found)
 
 
 def _holds(rule: Rule, data: Mapping[str, Any]) -> tuple[bool, str]:

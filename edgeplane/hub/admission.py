@@ -4,7 +4,12 @@
   position, naming the rule (``spec.rules[0].expression``); so is a rule whose
   estimated cost is over the limit (``governance.costs``), with the estimate.
 * An ``Application``'s overrides must each render a valid Assignment (422 naming
-  ``spec.overrides[i].values...``).
+  ``spec.overrides[i].values...``, or the patch that cannot apply:
+  ``spec.overrides[i].patches[j]...``), of the same runtime as the base workload.
+* A kubernetes manifest with its own ``metadata.namespace`` (besides the workload's
+  namespace) needs an Admission-scope Policy covering the application whose
+  ``spec.kubernetes.allowedNamespaces`` holds it (422 naming
+  ``spec.workload.kubernetes.manifests[i].metadata.namespace`` and the fix).
 * An ``Application`` must pass the Admission-scope policies that cover it: a Deny
   violation is 422 ``PolicyDenied`` and nothing is stored; Warn violations are
   returned as ``Warning`` headers; Audit violations are logged.
@@ -25,11 +30,12 @@ from edgeplane.governance.policies import (
     CompiledPolicy,
     PolicyError,
     Scope,
+    allowed_namespaces,
     compile_policy,
     judge,
 )
 from edgeplane.hub.errors import ApiError
-from edgeplane.hub.patch import merge_patch
+from edgeplane.hub.overrides import OverrideError, apply_override, kubernetes_rendered
 from edgeplane.hub.warning_headers import warning_header
 from edgeplane.store.protocol import Object, Store
 
@@ -95,8 +101,8 @@ class PolicyCache:
             return []
         if obj.get("kind") != "Application":
             return []
-        checked_overrides(obj)
         admission = [p for p in await self.policies() if p.scope is Scope.ADMISSION]
+        checked_overrides(obj, allowed_namespaces(admission, obj))
         # CEL off the event loop: each rule is bounded by its cost, not free.
         verdict = await asyncio.to_thread(judge, admission, obj)
         name = obj["metadata"]["name"]
@@ -113,38 +119,85 @@ class PolicyCache:
         return [str(v) for v in verdict.warnings]
 
 
-def checked_overrides(obj: Object) -> None:
-    """Each override rendered over the workload as the placement controller renders it,
-    and the Assignment it makes validated: 422 naming the override's field, so a typo
-    is refused here and not found by placement at some site later."""
+def checked_overrides(obj: Object, allowed: frozenset[str] = frozenset()) -> None:
+    """The workload, and each override rendered over it as the placement controller
+    renders it, validated as an Assignment: 422 naming the field, so a typo or a patch
+    that cannot apply is refused here and not found by placement at some site later.
+    ``allowed``: the namespaces Policies let the manifests write into."""
     spec, name = obj["spec"], obj["metadata"]["name"]
+    _checked_namespaces(spec["workload"], name, allowed, None)
     for i, override in enumerate(spec.get("overrides") or []):
-        raw = {
-            "apiVersion": API_VERSION,
-            "kind": "Assignment",
-            "metadata": {"name": "admission-check"},
-            "spec": {
-                "application": name,
-                "revision": 1,
-                "site": override.get("site") or "admission-check",
-                "replicas": 1,
-                "workload": merge_patch(spec["workload"], override.get("values") or {}),
-                **({"resources": spec["resources"]} if spec.get("resources") else {}),
-            },
-        }
         try:
-            validate_object(raw, expected_kind="Assignment")
-        except InvalidObject as e:
-            inner = (e.field or "").removeprefix("spec.workload")
-            field = f"spec.overrides[{i}].values{inner}"
-            problems = "; ".join(str(p).removeprefix("spec.workload") for p in e.errors)
-            raise ApiError(
-                422,
-                "Invalid",
-                f'Application "{name}" is invalid: {field}: the override makes an invalid '
-                f"workload ({problems}): change or remove the override's value",
-                field,
-            ) from e
+            workload = apply_override(spec["workload"], override, i)
+        except OverrideError as e:
+            raise _invalid(name, e.field, f"the override cannot apply: {e.message}") from e
+        _same_runtime(name, i, spec["workload"], workload)
+        _checked_assignment(obj, i, override, workload)
+        _checked_namespaces(workload, name, allowed, i)
+
+
+def _invalid(name: str, field: str, message: str) -> ApiError:
+    return ApiError(422, "Invalid", f'Application "{name}" is invalid: {field}: {message}', field)
+
+
+def _same_runtime(name: str, i: int, base: Object, workload: Object) -> None:
+    was = "kubernetes" if base.get("kubernetes") is not None else "process"
+    now = "kubernetes" if workload.get("kubernetes") is not None else "process"
+    hub_owned = (workload.get("kubernetes") or {}).get("allowedNamespaces") is not None
+    if hub_owned:
+        field = f"spec.overrides[{i}].values.kubernetes.allowedNamespaces"
+        raise _invalid(name, field, "is written by the hub from Policies: remove it")
+    if now != was:
+        raise _invalid(
+            name,
+            f"spec.overrides[{i}].values",
+            f"makes the {was} workload a {now} one; placement chose the sites for a {was} "
+            "workload: keep the workload's kind in overrides",
+        )
+
+
+def _checked_assignment(obj: Object, i: int, override: Object, workload: Object) -> None:
+    spec, name = obj["spec"], obj["metadata"]["name"]
+    raw = {
+        "apiVersion": API_VERSION,
+        "kind": "Assignment",
+        "metadata": {"name": "admission-check"},
+        "spec": {
+            "application": name,
+            "revision": 1,
+            "site": override.get("site") or "admission-check",
+            "replicas": 1,
+            "workload": workload,
+            **({"resources": spec["resources"]} if spec.get("resources") else {}),
+        },
+    }
+    try:
+        validate_object(raw, expected_kind="Assignment")
+    except InvalidObject as e:
+        inner = (e.field or "").removeprefix("spec.workload")
+        field = f"spec.overrides[{i}].values{inner}"
+        problems = "; ".join(str(p).removeprefix("spec.workload") for p in e.errors)
+        raise _invalid(
+            name,
+            field,
+            f"the override makes an invalid workload ({problems}): change or remove the "
+            "override's value",
+        ) from e
+
+
+def _checked_namespaces(
+    workload: Object, name: str, allowed: frozenset[str], i: int | None
+) -> None:
+    """422 for a manifest writing into a namespace no Policy allows the application."""
+    if workload.get("kubernetes") is None:
+        return
+    try:
+        kubernetes_rendered(workload, name, None, allowed)
+    except OverrideError as e:
+        if i is None:
+            raise _invalid(name, e.field, e.message) from e
+        inner = e.field.removeprefix("spec.workload.kubernetes.")
+        raise _invalid(name, f"spec.overrides[{i}]", f"makes {inner} {e.message}") from e
 
 
 def warning_headers(warnings: list[str]) -> dict[str, Any]:

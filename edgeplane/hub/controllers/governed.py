@@ -20,7 +20,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from edgeplane.governance.cache import PlacementGovernor
-from edgeplane.governance.policies import CompiledPolicy, Violation
+from edgeplane.governance.policies import CompiledPolicy, Violation, allowed_namespaces
 from edgeplane.hub.admission import PolicyCache
 from edgeplane.placement.model import AppView
 from edgeplane.store.protocol import Object, Store
@@ -117,6 +117,11 @@ class PolicyGate:
                 }
             )
         return found
+
+    def allowed_namespaces(self, app: Object) -> frozenset[str]:
+        """Namespaces the Admission policies covering ``app`` let its manifests write
+        into besides its own (rendered into its Assignments' ``allowedNamespaces``)."""
+        return allowed_namespaces(self._policies.values(), app)
 
     def _audit(self, app: Object, audits: Iterable[Violation]) -> None:
         generation = int(app["metadata"].get("generation") or 1)

@@ -9,21 +9,23 @@ writes each Application's status when it changed.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from edgeplane.api.kinds import API_VERSION
-from edgeplane.api.selectors import selector_from_dict
-from edgeplane.api.validation import InvalidObject, to_wire, validate_object
-from edgeplane.api.wellknown import APPLICATION_LABEL, SITE_LABEL, assignment_name
+from edgeplane.api.validation import InvalidObject
 from edgeplane.hub.controllers.governed import PolicyGate
 from edgeplane.hub.controllers.loading import MAX_PROBLEM, Loaded
 from edgeplane.hub.controllers.naming import name_collision
 from edgeplane.hub.controllers.offloop import PASS_SECONDS, Worker
-from edgeplane.hub.patch import merge_patch
+from edgeplane.hub.controllers.rendering import (
+    ResolveArtifact,
+    render,
+    resolved_workload,
+    unchanged,
+)
+from edgeplane.hub.overrides import OverrideError
 from edgeplane.placement.model import AppView, Decision, SiteView, Snapshot
 from edgeplane.placement.planner import PLACEMENT_FAILED, PlacementOverdue, Planner
 from edgeplane.placement.views import app_view, devices_by_site, group_selectors, site_view
@@ -31,8 +33,7 @@ from edgeplane.store.errors import AlreadyExists, Conflict, NotFound
 from edgeplane.store.protocol import Object, Store
 
 log = logging.getLogger("edgeplane.hub.placement")
-ResolveArtifact = Callable[[str, str], str | None]
-"""(name, version) -> the sha256 the hub holds, or None."""
+__all__ = ["PlacementController", "ResolveArtifact", "render", "resolved_workload", "unchanged"]
 
 
 async def list_all(store: Store, kind: str) -> list[Object]:
@@ -42,66 +43,6 @@ async def list_all(store: Store, kind: str) -> list[Object]:
         items += page.items
         if not (token := page.continue_token):
             return items
-
-
-def resolved_workload(app: Object, resolve: ResolveArtifact) -> tuple[dict[str, Any], str | None]:
-    """The app's workload with each artifact's sha256 from the hub; or why it cannot be."""
-    workload = copy.deepcopy(app["spec"]["workload"])
-    for artifact in (workload.get("process") or {}).get("artifacts") or []:
-        sha = resolve(artifact["name"], artifact["version"])
-        label = f"artifact {artifact['name']}:{artifact['version']}"
-        if sha is None:
-            return workload, f"{label} is not on the hub: `edgeplane artifact push` it"
-        if artifact.get("sha256") not in (None, sha):
-            return (
-                workload,
-                f"{label} pins sha256 {artifact['sha256'][:12]}… but the hub has {sha[:12]}…",
-            )
-        artifact["sha256"] = sha
-    return workload, None
-
-
-def _overridden(workload: dict[str, Any], app: Object, site: Object) -> dict[str, Any]:
-    for override in app["spec"].get("overrides") or []:
-        by_name = override.get("site") == site["metadata"]["name"]
-        selector = override.get("siteSelector")
-        by_labels = selector and selector_from_dict(selector).matches(
-            site["metadata"].get("labels")
-        )
-        if by_name or by_labels:
-            workload = merge_patch(workload, override.get("values") or {})
-    return workload
-
-
-def render(app: Object, site: Object, workload: dict[str, Any], replicas: int = 1) -> Object:
-    """The Assignment of ``app`` at ``site``, normalised as the API stores it."""
-    app_name, site_name = app["metadata"]["name"], site["metadata"]["name"]
-    raw: dict[str, Any] = {
-        "apiVersion": API_VERSION,
-        "kind": "Assignment",
-        "metadata": {
-            "name": assignment_name(app_name, site_name),
-            "labels": {APPLICATION_LABEL: app_name, SITE_LABEL: site_name},
-        },
-        "spec": {
-            "application": app_name,
-            "revision": app["metadata"]["generation"],
-            "site": site_name,
-            "replicas": replicas,
-            "workload": _overridden(workload, app, site),
-            "resources": app["spec"].get("resources"),
-        },
-    }
-    if raw["spec"]["resources"] is None:
-        del raw["spec"]["resources"]
-    return to_wire(validate_object(raw, expected_kind="Assignment"))
-
-
-def unchanged(desired: Object, stored: Object) -> bool:
-    """Whether writing ``desired`` over ``stored`` would change anything an agent reads
-    (the status and the metadata the store keeps are not compared)."""
-    labels = desired["metadata"].get("labels") == stored["metadata"].get("labels")
-    return bool(labels and desired["spec"] == stored["spec"])
 
 
 def placed_condition(
@@ -322,10 +263,11 @@ class PlacementController:
         if missing:
             return {}, ("ArtifactMissing", missing)
         rendered = {}
+        allowed = self.gate.allowed_namespaces(app)
         for site, replicas in decision.parts():
             try:
-                obj = render(app, sites[site], workload, replicas)
-            except InvalidObject as e:
+                obj = render(app, sites[site], workload, replicas, allowed)
+            except (InvalidObject, OverrideError) as e:
                 why = f"its Assignment at site {site} is invalid (check spec.overrides): {e}"
                 return {}, ("RenderFailed", why[:MAX_PROBLEM])
             rendered[obj["metadata"]["name"]] = obj

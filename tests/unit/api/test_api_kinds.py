@@ -68,7 +68,7 @@ SPECIFIC = [
     ("Application", "bad-mode", "spec.placement.mode", "All", "spec.placement.mode", "EverySite"),
     ("Policy", "bad-enforcement", "spec.enforcement", "Block", "spec.enforcement", "'Warn'"),
     ("Policy", "bad-scope", "spec.scope", "Always", "spec.scope", "'Admission'"),
-    ("Policy", "no-rules", "spec.rules", [], "spec.rules", "at least 1"),
+    ("Policy", "no-rules", "spec.rules", [], "spec.rules", "at least one rule"),
     ("Policy", "blank-rule", "spec.rules[0].expression", " ", "spec.rules[0].expression", "blank"),
     ("Assignment", "negative-replicas", "spec.replicas", -2, "spec.replicas", "(got -2)"),
     ("Assignment", "revision-zero", "spec.revision", 0, "spec.revision", "greater than"),
