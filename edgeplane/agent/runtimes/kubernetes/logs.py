@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from edgeplane.agent.runtimes.kubernetes.client import KubeClient, KubeError, KubeUnreachable
+from edgeplane.agent.runtimes.kubernetes.render import ASSIGNMENT_LABEL, label_value
 
-ASSIGNMENT_LABEL = "edgeplane.io/assignment"
 MAX_PODS = 32
 MAX_BYTES = 4 * 1024 * 1024
 CUT = "[cut: more than 4 MiB of logs]\n"
@@ -23,7 +23,7 @@ async def assignment_logs(
 ) -> str:
     pods: list[Mapping[str, Any]] = []
     for namespace in sorted(set(namespaces)):
-        selector = f"{ASSIGNMENT_LABEL}={assignment}"
+        selector = f"{ASSIGNMENT_LABEL}={label_value(assignment, 'assignment')}"
         pods += await client.list("v1", "Pod", namespace=namespace, label_selector=selector)
     if not pods:
         return f"(no pods of assignment {assignment} in the cluster)\n"

@@ -13,10 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from edgeplane.agent.runtimes.kubernetes.render import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    SITE_LABEL,
+    label_value,
+)
 from edgeplane.api.labels import check_label_key, check_label_value
 
-MANAGED_BY = "app.kubernetes.io/managed-by=edgeplane"
-SITE_LABEL = "edgeplane.io/site"
 NAMESPACE_MAX = 63
 HASH_CHARS = 8
 
@@ -62,7 +66,10 @@ class KubeSettings:
     @property
     def selector(self) -> str:
         """The label selector of the objects this agent applied."""
-        return MANAGED_BY if self.pool is None else f"{MANAGED_BY},{SITE_LABEL}={self.site}"
+        managed = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+        if self.pool is None:
+            return managed
+        return f"{managed},{SITE_LABEL}={label_value(self.site, 'site')}"
 
     @property
     def node_selector(self) -> str | None:
