@@ -10,13 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import datetime
 import functools
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from edgeplane.agent.runtimes.kubernetes.apply import (
     MAX_OBJECTS,
@@ -25,8 +31,17 @@ from edgeplane.agent.runtimes.kubernetes.apply import (
     apply_objects,
     delete_objects,
 )
-from edgeplane.agent.runtimes.kubernetes.client import KubeClient, KubeError, ObjectRef
-from edgeplane.agent.runtimes.kubernetes.config import load_kubeconfig
+from edgeplane.agent.runtimes.kubernetes.client import (
+    KubeClient,
+    KubeError,
+    KubeUnreachable,
+    ObjectRef,
+)
+from edgeplane.agent.runtimes.kubernetes.config import (
+    KubeConfig,
+    in_cluster_config,
+    load_kubeconfig,
+)
 from edgeplane.agent.runtimes.kubernetes.inventory import inventory_ref
 from edgeplane.agent.runtimes.kubernetes.render import ASSIGNMENT_LABEL, Identity, render
 from hack.kube.cluster import Cluster
@@ -344,6 +359,79 @@ async def test_a_namespace_another_assignment_uses_is_kept(kube: KubeClient, ns:
     await delete_objects(kube, assignment="one", namespace=ns)
     assert await kube.get(ObjectRef("v1", "ConfigMap", ns, "one")) is None
     await kube.delete(ObjectRef("v1", "Namespace", None, ns))
+
+
+async def test_client_certificates_and_a_rotated_token_file_authenticate(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    pki = cluster.workdir / "pki"
+    cert, key = _client_certificate(pki, "edgeplane-agent", "system:masters")
+    ca = (pki / "ca.crt").read_bytes()
+    by_certificate = KubeConfig(cluster.server, ca_pem=ca, client_cert_pem=cert, client_key_pem=key)
+    token_file = tmp_path / "token"
+    token_file.write_text("not-the-token\n")
+    by_token_file = KubeConfig(cluster.server, ca_pem=ca, token_file=token_file)
+    in_cluster = tmp_path / "serviceaccount"
+    in_cluster.mkdir()
+    (in_cluster / "ca.crt").write_bytes(ca)
+    (in_cluster / "token").write_text(cluster.token)
+    environ = {
+        "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+        "KUBERNETES_SERVICE_PORT": str(cluster.ports["apiserver"]),
+    }
+    for config in (by_certificate, in_cluster_config(environ, in_cluster)):
+        client = KubeClient(config)
+        try:
+            assert await client.server_version() == "v1.37.2"
+            assert len(await client.list("v1", "Node")) == 3
+        finally:
+            await client.close()
+    client = KubeClient(by_token_file)
+    try:
+        with pytest.raises(KubeError) as refused:
+            await client.server_version()
+        assert (refused.value.status, refused.value.reason) == (401, "Unauthorized")
+        token_file.write_text(cluster.token + "\n")  # as the kubelet rotates it
+        assert await client.server_version() == "v1.37.2"
+    finally:
+        await client.close()
+
+
+async def test_an_unverified_server_is_unreachable(cluster: Cluster) -> None:
+    client = KubeClient(KubeConfig(cluster.server, token=cluster.token))  # system trust only
+    try:
+        with pytest.raises(KubeUnreachable, match="CERTIFICATE_VERIFY_FAILED"):
+            await client.server_version()
+    finally:
+        await client.close()
+
+
+def _client_certificate(pki: Path, user: str, group: str) -> tuple[bytes, bytes]:
+    """A client certificate the cluster's CA signs (the apiserver trusts that CA)."""
+    ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
+    ca = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, user),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, group),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), pem_key
 
 
 async def _gone(kube: KubeClient, ref: ObjectRef) -> bool:

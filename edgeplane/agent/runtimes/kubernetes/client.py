@@ -12,19 +12,16 @@ transport failure is ``KubeUnreachable``. What to apply and in which order is
 from __future__ import annotations
 
 import json
-import os
 import re
-import ssl
-import tempfile
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from edgeplane.agent.runtimes.kubernetes.config import MAX_TOKEN_BYTES, KubeConfig, KubeConfigError
+from edgeplane.agent.runtimes.kubernetes.auth import BearerAuth, ssl_context
+from edgeplane.agent.runtimes.kubernetes.config import KubeConfig
 from edgeplane.agent.runtimes.kubernetes.errors import KubeError, KubeUnreachable, status_error
 
 __all__ = ["KubeClient", "KubeError", "KubeUnreachable", "ObjectRef", "ResourceInfo"]
@@ -94,14 +91,14 @@ class KubeClient:
     ) -> None:
         """``transport`` replaces the network, for unit tests (``httpx.MockTransport``)."""
         self.server = config.server
-        verify = _ssl_context(config) if config.server.startswith("https:") else True
+        verify = ssl_context(config) if config.server.startswith("https:") else True
         self._http = httpx.AsyncClient(
             base_url=config.server,
             headers={"User-Agent": "edgeplane-agent", "Accept": "application/json"},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             verify=verify,
             transport=transport,
-            auth=_BearerAuth(config.token, config.token_file),
+            auth=BearerAuth(config.token, config.token_file),
         )
         self._kinds: dict[str, dict[str, ResourceInfo]] = {}
 
@@ -275,7 +272,7 @@ class KubeClient:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
-        limit: int = MAX_BODY_BYTES,
+        limit: int | None = None,
     ) -> tuple[int, bytes]:
         content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         headers = {"Content-Type": content_type} if content is not None else {}
@@ -285,7 +282,8 @@ class KubeClient:
         try:
             response = await self._http.send(request, stream=True)
             try:
-                return response.status_code, await _read_bounded(response, limit)
+                bound = MAX_BODY_BYTES if limit is None else limit
+                return response.status_code, await _read_bounded(response, bound)
             finally:
                 await response.aclose()
         except httpx.TransportError as e:
@@ -354,68 +352,3 @@ def _mapping(answer: Any, what: str) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise KubeError(502, "BadResponse", f"the answer to the {what} is not an object")
     return answer
-
-
-class _BearerAuth(httpx.Auth):
-    """The token, or the token file's content, read again when the file changes (the
-    kubelet rotates projected service account tokens): the file wins, as in client-go."""
-
-    def __init__(self, token: str | None, token_file: Path | None) -> None:
-        self._token, self._file = token, token_file
-        self._stamp: tuple[int, int, int] | None = None
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self._read() if self._file is not None else self._token
-        if token:
-            request.headers["Authorization"] = f"Bearer {token}"
-        yield request
-
-    def _read(self) -> str | None:
-        assert self._file is not None
-        try:
-            stat = os.stat(self._file)
-            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-            if stamp != self._stamp:
-                with open(self._file, "rb") as f:
-                    self._token = f.read(MAX_TOKEN_BYTES).decode(errors="replace").strip()
-                self._stamp = stamp
-        except OSError:
-            pass  # keep the last token read: the kubelet swaps the file's symlink
-        return self._token
-
-
-def _ssl_context(config: KubeConfig) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if config.insecure:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    elif config.ca_pem is None:
-        context.load_default_certs()
-    else:
-        try:
-            context.load_verify_locations(cadata=config.ca_pem.decode("ascii"))
-        except (ssl.SSLError, UnicodeDecodeError, ValueError) as e:
-            raise KubeConfigError(
-                "certificate-authority: not a PEM certificate: give the cluster's CA"
-            ) from e
-    if config.client_cert_pem is not None and config.client_key_pem is not None:
-        _load_client_certificate(context, config.client_cert_pem, config.client_key_pem)
-    return context
-
-
-def _load_client_certificate(context: ssl.SSLContext, cert: bytes, key: bytes) -> None:
-    """ssl loads a certificate chain only from files: written in a private directory
-    (0700, files 0600) and removed as soon as the context holds them."""
-    with tempfile.TemporaryDirectory(prefix="edgeplane-kube-") as directory:
-        files = Path(directory) / "client.crt", Path(directory) / "client.key"
-        for file, data in zip(files, (cert, key), strict=True):
-            descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as f:
-                f.write(data)
-        try:
-            context.load_cert_chain(files[0], files[1])
-        except ssl.SSLError as e:
-            raise KubeConfigError(
-                "client-certificate / client-key: not a PEM certificate and its key: "
-                "give the user's certificate and private key"
-            ) from e
