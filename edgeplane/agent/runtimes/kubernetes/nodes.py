@@ -29,6 +29,15 @@ TOLERATIONS_MAX = 64
 LIFECYCLE_TAINTS = "node.kubernetes.io/"
 """not-ready, unreachable, unschedulable, pressure...: render tolerates the ones that
 matter for autonomy; the others must keep pods off a node."""
+TRANSIENT_TAINTS = (
+    "node.cloudprovider.kubernetes.io/",
+    "ToBeDeletedByClusterAutoscaler",
+    "DeletionCandidateOfClusterAutoscaler",
+    "karpenter.sh/disruption",
+)
+"""Taints that say "not now" (a node starting, shutting down, or about to be removed):
+tolerating them would place pods on such nodes, and each coming and going would change
+every pod template of the pool (a rollout, or a Job's immutable template refused)."""
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 
 _MAX = 2**63 - 1
@@ -287,13 +296,16 @@ def _label(node: Mapping[str, Any], key: str) -> str:
 
 
 def _taint(taint: Any) -> tuple[str, str, str] | None:
-    """(key, value, effect) of a well-formed taint that is not a node-lifecycle one."""
+    """(key, value, effect) of a well-formed taint that is neither a node-lifecycle one
+    nor a transient one."""
     if not isinstance(taint, Mapping):
         return None
     key, value, effect = taint.get("key"), taint.get("value") or "", taint.get("effect")
     if not isinstance(key, str) or not isinstance(value, str) or effect not in _EFFECTS:
         return None
-    if key.startswith(LIFECYCLE_TAINTS) or check_label_key(key) or check_label_value(value):
+    if key.startswith((LIFECYCLE_TAINTS, *TRANSIENT_TAINTS)):
+        return None
+    if check_label_key(key) or check_label_value(value):
         return None
     return key, value, str(effect)
 

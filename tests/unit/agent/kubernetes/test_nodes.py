@@ -299,6 +299,8 @@ TOLERATIONS = [
                 taint("node.kubernetes.io/unreachable", "NoExecute"),
                 taint("node.kubernetes.io/unschedulable", "NoSchedule"),
                 taint("node.kubernetes.io/not-ready", "NoSchedule"),
+                taint("node.cloudprovider.kubernetes.io/uninitialized", "NoSchedule", "true"),
+                taint("ToBeDeletedByClusterAutoscaler", "NoSchedule", "1764540000"),
             ]
         ],
         [],
@@ -317,7 +319,7 @@ TOLERATIONS = [
     ids=[
         "one-per-distinct-taint",
         "equal-on-value",
-        "lifecycle-taints-left-to-render",
+        "lifecycle-and-transient-taints-left-out",
         "malformed",
         "junk",
     ],
