@@ -58,6 +58,14 @@ def groups_reason(
     return None
 
 
+def runtime_reason(app: AppView, site: SiteView) -> str | None:
+    """A workload goes only where its runtime runs (what runs elsewhere moves too: it
+    cannot run there)."""
+    if app.runtime in site.runtimes:
+        return None
+    return f"run {' and '.join(site.runtimes) or 'nothing'}, the workload is {app.runtime}"
+
+
 CORDONED = "are cordoned"
 OFFLINE = "are offline or have not reported since they joined"
 AWAY = ("Offline", "Pending")
@@ -158,6 +166,10 @@ def site_groups(t: Trial) -> str | None:
     return groups_reason(t.app, t.site.labels, t.groups)
 
 
+def runtime(t: Trial) -> str | None:
+    return runtime_reason(t.app, t.site)
+
+
 def phase(t: Trial) -> str | None:
     return phase_reason(t.app, t.site, t.held)
 
@@ -185,6 +197,7 @@ def policy(t: Trial) -> str | None:
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("selector", selector),
     ("siteGroups", site_groups),
+    ("runtime", runtime),
     ("phase", phase),
     ("taints", taints),
     ("capacity", capacity),

@@ -46,6 +46,8 @@ class SiteView:
     """(lat, lon) in degrees."""
     devices: tuple[Mapping[str, str], ...] = ()
     """The labels of each available device at the site."""
+    runtimes: tuple[str, ...] = ("process",)
+    """What the site can run (``process``, ``kubernetes``)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ class AppView:
     """Divided by these weights; without them, by how many replicas each site can take."""
     locality: Locality | None = None
     weights: Weights = Weights()
+    runtime: str = "process"
+    """What runs the workload: ``process`` or ``kubernetes``."""
 
 
 class Policies(Protocol):

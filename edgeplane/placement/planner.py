@@ -8,7 +8,8 @@ each one:
 
 1. *filter* (the checks of ``checks``, as vector operations): the label checks
    (selector, siteGroups, and policy, whose verdicts are cached) run once per
-   distinct label set; phase, taints, capacity, devices and locality per site. Every
+   distinct label set; runtime, phase, taints, capacity, devices and locality per
+   site. Every
    site left out is counted under its reason, Nomad-style
    ("40 site(s) had too little memory left (need 512Mi)");
 2. *score* the feasible sites (``scorers``);
@@ -137,6 +138,7 @@ class Planner:
         self._policies: dict[Hashable, tuple[Ints, Bools]] = {}
         self._tiers: dict[tuple[str, ...], Ints] = {}
         self._taints: dict[tuple[object, bool], Ints | None] = {}
+        self._runtimes: dict[str, Ints | None] = {}
         self._policy_sites: dict[Hashable, tuple[Ints, Bools]] = {}
         self._near: dict[Locality, Floats] = {}
         self._named: dict[str, tuple[Ints, tuple[str, ...]]] = {}
@@ -289,6 +291,16 @@ class Planner:
             )
         return sites
 
+    def _runtime_codes(self, app: AppView) -> Ints | None:
+        """Per site: why it cannot run ``app``'s runtime (None: every site can)."""
+        if app.runtime not in self._runtimes:
+            codes = np.array(
+                [self.reasons(checks.runtime_reason(app, site)) for site in self.fleet.sites],
+                dtype=np.int64,
+            )
+            self._runtimes[app.runtime] = codes if codes.any() else None
+        return self._runtimes[app.runtime]
+
     def _taint_codes(self, app: AppView, held: bool) -> Ints | None:
         """Per site: why its taints keep ``app`` off (None: they keep it off nowhere)."""
         key = (app.tolerations, held)
@@ -357,6 +369,8 @@ class Planner:
                 why[text[code + 1]] += int(counts[code + 1])
             cand = cand[codes == 0]
 
+        if len(cand) and (runtimes := self._runtime_codes(app)) is not None:
+            by_code(runtimes[cand])
         if fleet.any_cordoned:
             keep(~fleet.cordoned[cand], checks.CORDONED)
         if fleet.any_offline:
@@ -716,6 +730,7 @@ class Planner:
                 room_fits = cpu >= app.cpu_millis and memory >= app.memory_bytes
             fits = (
                 room_fits
+                and checks.runtime_reason(app, site) is None
                 and checks.phase_reason(app, site, holds) is None
                 and checks.taints_reason(app, site, holds) is None
             )
@@ -815,7 +830,7 @@ def _more_room(before: SiteView, after: SiteView) -> bool:
 
 def _structure(site: SiteView) -> tuple[object, ...]:
     """What a site change must rebuild the fleet arrays for."""
-    return (dict(site.labels), site.taints, site.location, site.devices)
+    return (dict(site.labels), site.taints, site.location, site.devices, site.runtimes)
 
 
 def place(snapshot: Snapshot) -> dict[str, Decision]:

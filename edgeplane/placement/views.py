@@ -50,7 +50,18 @@ def site_view(obj: Object, devices: Sequence[Mapping[str, str]] = ()) -> SiteVie
         ),
         location=(float(location["lat"]), float(location["lon"])) if location else None,
         devices=tuple(devices),
+        runtimes=site_runtimes(obj),
     )
+
+
+def site_runtimes(obj: Object) -> tuple[str, ...]:
+    """What a site runs: ``spec.runtimes``, else ``spec.runtime``, else the runtime its
+    agent reports, else ``process``."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if runtimes := spec.get("runtimes"):
+        return tuple(sorted(str(r) for r in runtimes))
+    reported = (status.get("inventory") or {}).get("runtime")
+    return (str(spec.get("runtime") or reported or "process"),)
 
 
 def devices_by_site(devices: Iterable[Object]) -> dict[str, list[Mapping[str, str]]]:
@@ -116,6 +127,7 @@ def app_view(obj: Object) -> AppView:
             locality=_or(scoring.get("locality"), defaults.locality),
             stickiness=_or(scoring.get("stickiness"), defaults.stickiness),
         ),
+        runtime="kubernetes" if (spec.get("workload") or {}).get("kubernetes") else "process",
     )
 
 

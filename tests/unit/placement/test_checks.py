@@ -352,6 +352,38 @@ def test_policy(verdict: tuple[str | None, bool], held: bool, expected: str | No
     assert checks.policy(trial(replicas(), held=held, policy=verdict)) == expected
 
 
+# -- runtime ----------------------------------------------------------------------------
+
+KUBE_ONLY = ("kubernetes",)
+BOTH = ("kubernetes", "process")
+
+
+@pytest.mark.parametrize(
+    ("runtime", "runtimes", "held", "expected"),
+    [
+        ("process", ("process",), False, None),
+        ("kubernetes", KUBE_ONLY, False, None),
+        ("kubernetes", BOTH, False, None),
+        ("process", BOTH, False, None),
+        ("kubernetes", ("process",), False, "run process, the workload is kubernetes"),
+        ("kubernetes", ("process",), True, "run process, the workload is kubernetes"),
+        ("process", KUBE_ONLY, False, "run kubernetes, the workload is process"),
+    ],
+    ids=[
+        "process-on-process",
+        "kubernetes-on-kubernetes",
+        "kubernetes-on-both",
+        "process-on-both",
+        "kubernetes-on-process-host",
+        "held-moves-too",
+        "process-on-cluster",
+    ],
+)
+def test_runtime(runtime: str, runtimes: tuple[str, ...], held: bool, expected: str | None) -> None:
+    t = trial(replicas(runtime=runtime), site(runtimes=runtimes), held=held)
+    assert checks.runtime(t) == expected
+
+
 # -- the stack ------------------------------------------------------------------------
 
 
@@ -359,6 +391,7 @@ def test_checks_run_in_the_stack_order() -> None:
     assert [name for name, _ in checks.CHECKS] == [
         "selector",
         "siteGroups",
+        "runtime",
         "phase",
         "taints",
         "capacity",

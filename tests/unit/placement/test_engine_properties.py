@@ -2,7 +2,7 @@
 with every feature at once: capacities, taints, devices, locations, Divided replicas by
 capacity or static weights, spread with min/maxGroups, and a policy.
 
-* no decision breaks a hard constraint (selector, phase, taints, capacity, devices,
+* no decision breaks a hard constraint (selector, runtime, phase, taints, capacity, devices,
   maximum distance, policy, maxGroups);
 * Divided replicas add up to the request wherever the feasible sites have room for them
   (room computed here, independently of the planner);
@@ -49,6 +49,7 @@ TAINTS = [
 ]
 DEVICES = [{"kind": "camera"}, {"kind": "gpu"}]
 CENTRE = (45.0, 5.0)
+RUNTIMES = [("process",), ("process",), ("kubernetes",), ("kubernetes", "process")]
 EXAMPLES = settings(max_examples=100, deadline=None)
 
 
@@ -96,6 +97,7 @@ def site_views(draw: st.DrawFn, count: int) -> tuple[SiteView, ...]:
                     (draw(st.floats(40.0, 50.0)), draw(st.floats(0.0, 10.0))) if located else None
                 ),
                 devices=tuple(draw(st.lists(st.sampled_from(DEVICES), max_size=3))),
+                runtimes=draw(st.sampled_from(RUNTIMES)),
             )
         )
     return tuple(found)
@@ -161,6 +163,7 @@ def app_views(draw: st.DrawFn, name: str, priorities: int = 3) -> AppView:
         divided=divided,
         static_weights=draw(WEIGHTS) if divided else (),
         locality=draw(LOCALITIES),
+        runtime=draw(st.sampled_from(["process", "process", "kubernetes"])),
     )
 
 
@@ -221,6 +224,8 @@ def fits_alone(app: AppView, site: SiteView, sites: Sequence[SiteView]) -> bool:
     """Whether ``app`` could take ``site`` in an empty fleet with no holdings."""
     if not app.selector.matches(site.labels) or site.unschedulable:
         return False
+    if app.runtime not in site.runtimes:
+        return False
     if site.phase in ("Cordoned", "Offline", "Pending"):
         return False
     if any(untolerated(app, t) for t in site.taints) or not devices_met(app, site):
@@ -265,6 +270,7 @@ def test_no_decision_breaks_a_hard_constraint(snapshot: Snapshot) -> None:
             site = by_name[name]
             n = decision.replicas_at(name)
             assert app.selector.matches(site.labels)
+            assert app.runtime in site.runtimes
             assert site.phase != "Cordoned" and not site.unschedulable
             if site.phase in ("Offline", "Pending"):
                 assert app.every_site and name in held
@@ -308,6 +314,7 @@ def divided_alone(draw: st.DrawFn) -> tuple[AppView, tuple[SiteView, ...]]:
         divided=True,
         static_weights=draw(WEIGHTS),
         locality=app.locality,
+        runtime=app.runtime,
     ), sites
 
 

@@ -175,6 +175,7 @@ def test_explain_gives_every_checks_verdict_for_one_site() -> None:
     assert dict(one.checks) == {
         "selector": None,
         "siteGroups": None,
+        "runtime": None,
         "phase": None,
         "taints": None,
         "capacity": "had too little cpu left (need 5000m)",
@@ -263,3 +264,23 @@ def test_ordered_site_groups_fill_the_first_then_overflow() -> None:
     assert place(Snapshot((cloud_first,), sites, groups, {}))["a"].sites == ("cloud-1",)
     held = place(Snapshot((two,), sites, groups, {"a": frozenset({"cloud-2"})}))["a"]
     assert held.sites == ("cloud-2", "edge-1")  # what runs stays; the rest fills in order
+
+
+def test_a_workload_goes_only_where_its_runtime_runs() -> None:
+    """The runtime check: kubernetes workloads never land on process-only hosts, nor
+    process workloads on clusters; a site declaring both takes either; explain says why."""
+    sites = (
+        SiteView("host", {}, "Online"),
+        SiteView("k3s", {}, "Online", runtimes=("kubernetes",)),
+        SiteView("both", {}, "Online", runtimes=("kubernetes", "process")),
+    )
+    kube = AppView("shop", True, runtime="kubernetes")
+    proc = AppView("agent", True)
+    snapshot = Snapshot((kube, proc), sites, {}, {"shop": {"host"}})
+    decisions = place(snapshot)
+    assert decisions["shop"].sites == ("both", "k3s")
+    assert decisions["shop"].reasons == ("1 site(s) run process, the workload is kubernetes",)
+    assert decisions["agent"].sites == ("both", "host")
+    assert decisions["agent"].reasons == ("1 site(s) run kubernetes, the workload is process",)
+    verdicts = dict(explain(snapshot, "shop", "host").checks)
+    assert verdicts["runtime"] == "run process, the workload is kubernetes"
