@@ -6,9 +6,16 @@ Validation says a status is well-formed; this says what a site may claim in it:
   not rest on the site's clock (a heartbeat dated 2099 kept a dead site Online).
 * labels under the reserved ``edgeplane.io/`` prefix are the hub's and the admins'; a
   site may not give them to the devices it reports (422 naming the label).
+* a site that reports nodes (``inventory.nodes`` > 0) none of which is Ready
+  (``readyNodes`` 0) is Offline, whatever phase its agent writes: the agent is fine but
+  nothing runs there (a node pool cut off from its central cluster), so its Replicas
+  applications move. The condition ``NodesReady`` (reason ``NodesNotReady``) says why;
+  the first write with a node Ready (a fresh heartbeat) makes it Online again.
 
-Admins' writes pass unchanged: they are trusted with both. Neighbours: ``resources``
-(the status routes call ``site_written``), ``controllers.health`` (reads the time).
+Admins' writes pass unchanged: they are trusted with all of it (the health controller
+applies the nodes rule to whatever is stored, ``nodes_checked``). Neighbours:
+``resources`` (the status routes call ``site_written``), ``controllers.health`` (reads
+the time).
 """
 
 from __future__ import annotations
@@ -35,8 +42,62 @@ def site_written(request: Request, obj: Object) -> Object:
         return obj
     status: dict[str, Any] = obj.get("status") or {}
     _refuse_reserved_labels(status)
-    obj["status"] = {**status, "lastHeartbeat": rfc3339(time.time())}
+    now = time.time()
+    obj["status"] = nodes_checked({**status, "lastHeartbeat": rfc3339(now)}, now)
     return obj
+
+
+NODES_READY = "NodesReady"
+NODES_NOT_READY = "NodesNotReady"
+
+
+def cut_off(status: dict[str, Any]) -> bool:
+    """Whether the site has nodes and none of them is Ready."""
+    inventory = status.get("inventory") or {}
+    nodes, ready = inventory.get("nodes"), inventory.get("readyNodes")
+    return isinstance(nodes, int) and nodes > 0 and ready == 0
+
+
+def nodes_checked(status: dict[str, Any], now: float) -> dict[str, Any]:
+    """``status`` with the nodes rule applied: Offline while no node is Ready, Online
+    again (from an Offline the rule made) once one is; the ``NodesReady`` condition
+    while the site reports ready nodes."""
+    ready = (status.get("inventory") or {}).get("readyNodes")
+    kept = [c for c in status.get("conditions") or [] if c.get("type") != NODES_READY]
+    if not isinstance(ready, int):
+        return {**status, "conditions": kept} if kept or status.get("conditions") else status
+    conditions = status.get("conditions") or []
+    before: dict[str, Any] = next((c for c in conditions if c.get("type") == NODES_READY), {})
+    condition = _nodes_condition(status, before, now)
+    phase = status.get("phase")
+    if cut_off(status):
+        phase = "Offline"
+    elif phase == "Offline" and before.get("reason") == NODES_NOT_READY:
+        phase = "Online"  # this write is the fresh heartbeat
+    return {**status, "phase": phase, "conditions": [*kept, condition]}
+
+
+def _nodes_condition(status: dict[str, Any], before: dict[str, Any], now: float) -> dict[str, Any]:
+    inventory = status["inventory"]
+    nodes, ready = inventory.get("nodes") or 0, inventory["readyNodes"]
+    if cut_off(status):
+        truth, reason = "False", NODES_NOT_READY
+        message = (
+            f"none of the site's {nodes} node(s) is Ready: the site is Offline (it takes "
+            "nothing new, and its Replicas applications move to other sites) until one is"
+        )
+    else:
+        truth, reason = "True", NODES_READY
+        message = f"{ready} of {nodes} node(s) Ready"
+    changed = before.get("status") != truth
+    since = rfc3339(now) if changed else before.get("lastTransitionTime") or rfc3339(now)
+    return {
+        "type": NODES_READY,
+        "status": truth,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": since,
+    }
 
 
 def _refuse_reserved_labels(status: dict[str, Any]) -> None:

@@ -8,6 +8,11 @@ someone wrote it) proves nothing and counts as none. A joined site that never
 reports (still Pending) is Offline once ``offline_after_seconds`` have passed since
 it joined, so it is not left waiting for replicas it will never run.
 
+A site whose nodes are all NotReady (``hub.sitewrites.cut_off``) is Offline too, with
+the condition ``NodesReady`` False (reason ``NodesNotReady``): sites' own writes get the
+rule as they are made, and this controller applies it to whatever else is stored (an
+admin's write, an older hub's). The site's next write with a node Ready brings it back.
+
 (The health issue adds failover: moving replicas of Offline sites elsewhere.)
 """
 
@@ -17,6 +22,7 @@ import logging
 import time
 from datetime import datetime
 
+from edgeplane.hub.sitewrites import cut_off, nodes_checked
 from edgeplane.store.errors import Conflict, NotFound
 from edgeplane.store.protocol import Object, Store
 
@@ -53,23 +59,31 @@ def stale(site: Object, offline_after: float, now: float) -> bool:
     return False
 
 
+def nodes_down(site: Object) -> bool:
+    """An Online (or Pending) site that reports nodes, none of them Ready."""
+    status = site.get("status") or {}
+    return status.get("phase") in ("Online", "Pending") and cut_off(status)
+
+
 async def mark_offline(store: Store, sites: list[Object], offline_after: float) -> list[str]:
-    """Mark stale sites Offline; the names marked."""
+    """Mark stale sites, and sites whose nodes are all NotReady, Offline; the names
+    marked."""
     marked, now = [], time.time()
     for site in sites:
-        if not stale(site, offline_after, now):
+        if stale(site, offline_after, now):
+            silent = "no heartbeat"
+            if (site.get("status") or {}).get("phase") == "Pending":
+                silent = "never reported since it joined"
+            why = f"{silent} for {offline_after:.0f} s"
+            status = {**(site.get("status") or {}), "phase": "Offline"}
+        elif nodes_down(site):
+            why, status = "no node Ready", nodes_checked(site.get("status") or {}, now)
+        else:
             continue
-        was = (site.get("status") or {}).get("phase")
-        status = {**(site.get("status") or {}), "phase": "Offline"}
         try:
             await store.replace_status({**site, "status": status})
         except (Conflict, NotFound):
             continue  # a heartbeat arrived meanwhile, or the site is gone
-        log.warning(
-            "site %s: %s for %.0f s: Offline",
-            site["metadata"]["name"],
-            "never reported since it joined" if was == "Pending" else "no heartbeat",
-            offline_after,
-        )
+        log.warning("site %s: %s: Offline", site["metadata"]["name"], why)
         marked.append(site["metadata"]["name"])
     return marked
