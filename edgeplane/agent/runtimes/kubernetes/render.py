@@ -25,6 +25,9 @@ REVISION_LABEL = "edgeplane.io/revision"
 SITE_LABEL = "edgeplane.io/site"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "edgeplane"
+TEMPLATE_LABELS = (APPLICATION_LABEL, ASSIGNMENT_LABEL)
+"""The labels pod templates get: not the revision, which would change every template on
+every revision and so restart every pod, even when nothing in the template changed."""
 
 MAX_MANIFESTS = 256
 """As the API bounds ``spec.workload.kubernetes.manifests``."""
@@ -133,9 +136,10 @@ def identity_labels(identity: Identity) -> dict[str, str]:
     """The labels on every object of the assignment (``label_value`` of each name)."""
     revision = identity.revision
     if isinstance(revision, bool) or not isinstance(revision, int):
-        raise RenderError(f"identity.revision must be an integer, not {revision!r}")
+        raise RenderError(f"identity.revision must be an integer, not {type(revision).__name__}")
     if not 0 <= revision <= _MAX_REVISION:
-        raise RenderError(f"identity.revision {revision} is out of range (0 to 2^63-1)")
+        # Not formatted: str() of a 5000-digit int raises.
+        raise RenderError("identity.revision is out of range: it must be from 0 to 2^63-1")
     return {
         APPLICATION_LABEL: label_value(identity.application, "application"),
         ASSIGNMENT_LABEL: label_value(identity.assignment, "assignment"),
@@ -143,13 +147,6 @@ def identity_labels(identity: Identity) -> dict[str, str]:
         SITE_LABEL: label_value(identity.site, "site"),
         MANAGED_BY_LABEL: MANAGED_BY,
     }
-
-
-def template_labels(identity: Identity) -> dict[str, str]:
-    """The labels on pod templates: no revision, which would restart every pod on every
-    revision, even one that changed nothing in the template."""
-    labels = identity_labels(identity)
-    return {k: labels[k] for k in (APPLICATION_LABEL, ASSIGNMENT_LABEL)}
 
 
 def label_value(name: str, what: str = "name") -> str:
@@ -291,7 +288,7 @@ def _check_cluster_scoped(i: int, obj: Mapping[str, Any], ctx: _Context) -> None
 
 def _label(i: int, obj: dict[str, Any], ctx: _Context) -> None:
     _merge_labels(i, obj, obj["metadata"], ctx.labels)
-    template = {k: ctx.labels[k] for k in (APPLICATION_LABEL, ASSIGNMENT_LABEL)}
+    template = {k: ctx.labels[k] for k in TEMPLATE_LABELS}
     path = POD_SPEC_PATHS.get((group_of(obj["apiVersion"]), obj["kind"]), ())
     for depth in range(2, len(path), 2):  # spec.template, spec.jobTemplate(.spec.template)
         metadata = _mapping_at(i, obj, (*path[:depth], "metadata"), create=True)
