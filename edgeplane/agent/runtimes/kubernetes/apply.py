@@ -39,7 +39,13 @@ from edgeplane.agent.runtimes.kubernetes.inventory import (
     read_refs,
     write_refs,
 )
-from edgeplane.agent.runtimes.kubernetes.render import ASSIGNMENT_LABEL, MAX_MANIFESTS, label_value
+from edgeplane.agent.runtimes.kubernetes.render import (
+    ASSIGNMENT_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    MAX_MANIFESTS,
+    label_value,
+)
 
 MAX_OBJECTS = MAX_MANIFESTS + 1
 """The API's 256 manifests, and the Namespace render adds."""
@@ -349,7 +355,8 @@ async def _other_inventories(client: KubeClient, namespace: str, assignment: str
     """Whether another assignment keeps its inventory in ``namespace`` (and so has
     objects there that deleting the Namespace would delete)."""
     own = inventory_ref(assignment, namespace).name
-    config_maps = await client.list("v1", "ConfigMap", namespace=namespace)
+    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+    config_maps = await client.list("v1", "ConfigMap", namespace=namespace, label_selector=selector)
     return any(is_inventory(c) and c["metadata"]["name"] != own for c in config_maps)
 
 
