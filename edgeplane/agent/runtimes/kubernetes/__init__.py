@@ -15,4 +15,8 @@ The agent imports this package only when started with ``--runtime kubernetes``.
   flags mean (node pool, namespaces, field manager), ``connect`` flags to a runtime.
 
 Not here: deciding what runs where (the hub's placement) and anything of pydantic.
+
+The package itself imports nothing: importing a pure module (``render``) must not load
+the client, httpx and asyncio with it. The agent's entry points are
+``connect.kube_config``, ``connect.kubernetes_runtime`` and ``pool.parse_node_pool``.
 """
