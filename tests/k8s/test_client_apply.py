@@ -315,12 +315,14 @@ async def test_applying_the_same_set_again_changes_nothing(kube: KubeClient, ns:
     assert (await apply(kube, objects, ns, assignment)).error is None
 
     async def settled() -> dict[str, str] | None:
+        """The versions once every controller is done: the Deployment and its
+        ReplicaSet report 2 ready and available, both pods Ready."""
         web = await kube.get(ObjectRef("apps/v1", "Deployment", ns, "web"))
-        status = (web or {}).get("status") or {}
-        if status.get("readyReplicas") != 2 or status.get("observedGeneration") != 1:
+        replica_sets = await kube.list("apps/v1", "ReplicaSet", namespace=ns)
+        if not web or not _done(web) or len(replica_sets) != 1 or not _done(replica_sets[0]):
             return None
         pods = await kube.list("v1", "Pod", namespace=ns)
-        if len(pods) != 2 or any(p["status"].get("phase") != "Running" for p in pods):
+        if len(pods) != 2 or not all(_pod_ready(p) for p in pods):
             return None
         return await _versions(kube, ns)
 
@@ -432,6 +434,18 @@ def _client_certificate(pki: Path, user: str, group: str) -> tuple[bytes, bytes]
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return cert.public_bytes(serialization.Encoding.PEM), pem_key
+
+
+def _done(workload: dict[str, Any]) -> bool:
+    status = workload.get("status") or {}
+    counts = [status.get(k) for k in ("replicas", "readyReplicas", "availableReplicas")]
+    observed = status.get("observedGeneration") == workload["metadata"]["generation"]
+    return observed and counts == [2, 2, 2]
+
+
+def _pod_ready(pod: dict[str, Any]) -> bool:
+    conditions = pod.get("status", {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
 async def _gone(kube: KubeClient, ref: ObjectRef) -> bool:
