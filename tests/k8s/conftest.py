@@ -1,4 +1,11 @@
-"""Fixture: real Kubernetes control planes from hack/kube, one per simulated site.
+"""Fixtures: real Kubernetes control planes from hack/kube, and a real edgeplane fleet
+on them, shared by the whole session (tests use their own application names).
+
+``kube_fleet``: clusters ``site-0`` .. ``site-2`` (3 nodes each) and ``central`` (2 node
+pools, ``pool-a`` and ``pool-b``, of 2 nodes each). ``edge``: a hub and five agents run
+with ``--runtime kubernetes``: sites ``site-0`` .. ``site-2`` (a cluster each, labelled
+``shape=cluster``) and ``pool-a``, ``pool-b`` (pools of ``central``, ``shape=pool``);
+every site also carries ``at=<its name>``.
 
 In CI (``CI=true``) a harness that cannot be built or started fails these tests.
 On a developer machine without Go they are skipped with one line saying why. A
@@ -10,14 +17,21 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from hack.kube.cluster import Cluster, Fleet, HarnessError, build
+from tests.support.fleet import Fleet as EdgeFleet
+from tests.support.fleet import wait_for
+from tests.support.kube import kube_agent
 
-CLUSTERS = 2
+CLUSTERS = 3
 NODES = 3
+POOLS = ("pool-a", "pool-b")
+POOL_NODES = 2
 HERE = Path(__file__).resolve().parent
 # Why the harness is unavailable ("" when it was built), set once per session.
 BUILD_PROBLEM = pytest.StashKey[str]()
@@ -64,7 +78,7 @@ def kube_fleet(
         _unavailable(problem)
     fleet = Fleet(Path(tmp_path_factory.mktemp("kube")))
     try:
-        clusters = fleet.up(CLUSTERS, nodes=NODES)
+        clusters = fleet.up(CLUSTERS, nodes=NODES, pools=POOLS, pool_nodes=POOL_NODES)
     except HarnessError as e:
         pytest.fail(str(e))
     yield clusters
@@ -76,13 +90,58 @@ def cluster(kube_fleet: list[Cluster]) -> Cluster:
     return kube_fleet[0]
 
 
+@dataclass
+class Edge:
+    """The session's hub and agents, and the cluster behind each site."""
+
+    fleet: EdgeFleet
+    clusters: dict[str, Cluster]
+    """Site name -> the cluster it runs on (both pools -> ``central``)."""
+
+    @property
+    def central(self) -> Cluster:
+        return self.clusters[POOLS[0]]
+
+
+def online(fleet: EdgeFleet, site: str) -> bool:
+    return fleet.site_phase(site) == "Online"
+
+
+@pytest.fixture(scope="session")
+def edge(kube_fleet: list[Cluster], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
+    fleet = EdgeFleet(Path(tmp_path_factory.mktemp("edge")))
+    fleet.start_hub()
+    try:
+        clusters = {c.name: c for c in kube_fleet if not c.pools}
+        central = next(c for c in kube_fleet if c.pools)
+        for name, each in clusters.items():
+            kube_agent(fleet, name, each, {"shape": "cluster", "at": name})
+        for pool in POOLS:
+            kube_agent(fleet, pool, central, {"shape": "pool", "at": pool}, pool=pool)
+            clusters[pool] = central
+        for name in clusters:
+            wait_for(partial(online, fleet, name), f"site {name} Online", 60)
+        yield Edge(fleet, clusters)
+    finally:
+        fleet.close()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    fleet = getattr(item, "funcargs", {}).get("kube_fleet")
+    funcargs = getattr(item, "funcargs", {})
+    fleet = funcargs.get("kube_fleet")
     if report.failed and fleet:
         for each in fleet:
             report.sections.append((f"kube logs {each.name}", each.logs()))
+    edge = funcargs.get("edge")
+    if report.failed and isinstance(edge, Edge):
+        hub_log = edge.fleet.root / "hub.log"
+        if hub_log.exists():
+            report.sections.append(("hub log", hub_log.read_text()[-4000:]))
+        for name, agent in edge.fleet.agents.items():
+            if agent.log.exists():
+                report.sections.append((f"agent log {name}", agent.log.read_text()[-4000:]))
     return report
