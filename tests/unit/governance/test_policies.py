@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from edgeplane.governance.cache import PlacementGovernor
-from edgeplane.governance.policies import Enforcement, PolicyError, compile_policy, judge
+from edgeplane.governance.policies import (
+    Enforcement,
+    PolicyError,
+    allowed_namespaces,
+    compile_policy,
+    judge,
+)
 
 
 def policy(
@@ -155,3 +161,29 @@ def test_rules_reading_only_app_labels_are_shared_by_label_sets() -> None:
     assert governor.evaluations == 4
     assert not governor.verdict(app("pii-3", data="pii"), US["labels"]).allowed
     assert governor.verdict(app("plain-3"), US["labels"]).allowed
+
+
+def allowing(name: str, namespaces: list[str], scope: str = "Admission", **selector: str) -> Any:
+    obj = policy(scope=scope, name=name, selector={"matchLabels": selector} if selector else None)
+    obj["spec"]["kubernetes"] = {"allowedNamespaces": namespaces}
+    return compile_policy(obj)
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        ({"team": "ops"}, {"shared", "monitoring", "logs"}),
+        ({"team": "shop"}, {"shared"}),
+        ({}, {"shared"}),
+    ],
+    ids=["two-policies-cover", "one-covers", "no-labels"],
+)
+def test_allowed_namespaces_are_the_union_of_the_covering_admission_policies(
+    labels: dict[str, str], expected: set[str]
+) -> None:
+    policies = [
+        allowing("everyone", ["shared"]),
+        allowing("ops", ["monitoring", "logs"], team="ops"),
+        compile_policy(policy("true", scope="Placement")),  # says nothing about namespaces
+    ]
+    assert allowed_namespaces(policies, app(**labels)) == expected

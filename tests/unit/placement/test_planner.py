@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from edgeplane.api.selectors import parse_selector
@@ -15,6 +17,7 @@ from edgeplane.placement.model import (
     TolerationView,
 )
 from edgeplane.placement.planner import explain, place
+from edgeplane.placement.views import site_runtimes
 
 SITES = (
     SiteView("dub", {"region": "eu", "tier": "edge"}, "Online", cpu_millis=2000),
@@ -284,3 +287,25 @@ def test_a_workload_goes_only_where_its_runtime_runs() -> None:
     assert decisions["agent"].reasons == ("1 site(s) run kubernetes, the workload is process",)
     verdicts = dict(explain(snapshot, "shop", "host").checks)
     assert verdicts["runtime"] == "run process, the workload is kubernetes"
+
+
+@pytest.mark.parametrize(
+    ("spec", "inventory", "expected"),
+    [
+        ({}, None, ("process",)),
+        ({"runtime": "kubernetes"}, None, ("kubernetes",)),
+        ({}, {"runtime": "kubernetes"}, ("kubernetes",)),
+        ({"runtime": "process"}, {"runtime": "kubernetes"}, ("process",)),
+        (
+            {"runtimes": ["process", "kubernetes"], "runtime": "process"},
+            None,
+            ("kubernetes", "process"),
+        ),
+    ],
+    ids=["default", "spec-runtime", "reported", "spec-before-report", "runtimes-first"],
+)
+def test_what_a_site_runs(
+    spec: dict[str, Any], inventory: dict[str, Any] | None, expected: tuple[str, ...]
+) -> None:
+    obj = {"metadata": {"name": "s"}, "spec": spec, "status": {"inventory": inventory or {}}}
+    assert site_runtimes(obj) == expected
