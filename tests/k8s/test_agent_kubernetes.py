@@ -1,8 +1,9 @@
 """Smoke test of the kubernetes runtime end to end: a real hub process, a real agent
 process run with ``--runtime kubernetes --kubeconfig`` against a real control plane
 of hack/kube. An Application holding a Deployment and a Service reaches Ready in its
-assignment's status, the Site reports its nodes, and deleting the Application deletes
-what the agent applied. (The acceptance tests of issue 10 are test_kubernetes_*.py.)
+assignment's status, the Site reports its nodes, ``edgeplane logs`` reaches its pods,
+and deleting the Application deletes what the agent applied. (The acceptance tests
+of issue 10 are the other tests of this folder.)
 """
 
 from __future__ import annotations
@@ -105,6 +106,13 @@ def test_a_deployment_reaches_ready_and_goes_with_its_application(
     assert web.metadata is not None and web.metadata.labels is not None
     assert web.metadata.labels["edgeplane.io/assignment"] == assignment["metadata"]["name"]
     assert web.metadata.labels["app.kubernetes.io/managed-by"] == "edgeplane"
+
+    # Pod logs through the hub: KWOK runs no container, so each container's line says
+    # why there is no log; the prefix shows the agent read every pod of the assignment.
+    logs = fleet.api("GET", f"/sites/{SITE}/logs", params={"application": APP, "tail": "5"})
+    assert logs.status_code == 200, logs.text
+    pods = {line.split("/", 1)[0] for line in logs.text.splitlines()}
+    assert len(pods) == 2 and all(p.startswith("[web-") for p in pods), logs.text
 
     fleet.ok("DELETE", f"/applications/{APP}")
 
