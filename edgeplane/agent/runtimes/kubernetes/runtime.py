@@ -23,8 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,67 +46,24 @@ from edgeplane.agent.runtimes.kubernetes.health import (
     read_slices,
     service_namespaces,
 )
+from edgeplane.agent.runtimes.kubernetes.instances import (
+    Instance,
+    Problem,
+    crd_kinds,
+    identity_of,
+    same,
+    status_of,
+    unreachable,
+)
 from edgeplane.agent.runtimes.kubernetes.logs import assignment_logs
 from edgeplane.agent.runtimes.kubernetes.pool import site_workload
-from edgeplane.agent.runtimes.kubernetes.readiness import Summary
 from edgeplane.agent.runtimes.kubernetes.records import Record, RecordStore, check_key
-from edgeplane.agent.runtimes.kubernetes.render import Identity, RenderError, render
+from edgeplane.agent.runtimes.kubernetes.render import RenderError, render
 
 log = logging.getLogger("edgeplane.agent.runtimes.kubernetes")
 RETRY_FAILED_SECONDS = 30.0
 """How soon a refused apply is tried again: the refusal may depend on the cluster (a
 CRD another team installs, a quota), which the agent is not told about."""
-CRD = "CustomResourceDefinition"
-
-
-@dataclass(frozen=True)
-class Problem:
-    phase: Phase
-    reason: str
-    message: str
-
-
-@dataclass(eq=False)
-class Instance:
-    spec: InstanceSpec
-    namespace: str
-    refs: tuple[ObjectRef, ...] = ()
-    """What the assignment rendered (or, adopted, what its inventory holds)."""
-    applied: bool = False
-    problem: Problem | None = None
-    summary: Summary | None = None
-    retry_at: float | None = None
-    removing: bool = False
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def record(self) -> Record:
-        spec = self.spec
-        return Record(spec.key, spec.generation, self.namespace, dict(spec.workload), self.applied)
-
-
-def crd_kinds(manifests: Sequence[Any]) -> set[tuple[str, str]]:
-    """(apiVersion, kind) of every kind a CRD among the manifests defines: they are not
-    discovered (the cluster learns them from this very apply)."""
-    kinds: set[tuple[str, str]] = set()
-    for m in manifests:
-        if not (isinstance(m, dict) and m.get("kind") == CRD):
-            continue
-        spec = m.get("spec")
-        spec = spec if isinstance(spec, dict) else {}
-        group, names = spec.get("group"), spec.get("names")
-        kind = names.get("kind") if isinstance(names, dict) else None
-        for version in spec.get("versions") or []:
-            if isinstance(version, dict) and isinstance(group, str) and isinstance(kind, str):
-                kinds.add((f"{group}/{version.get('name')}", kind))
-    return kinds
-
-
-def unreachable(e: KubeError) -> Problem:
-    return Problem(
-        Phase.PENDING,
-        "ClusterUnreachable",
-        f"the cluster's apiserver does not answer ({e.message}); retrying",
-    )
 
 
 class KubernetesRuntime:
@@ -150,7 +106,7 @@ class KubernetesRuntime:
     async def ensure(self, spec: InstanceSpec) -> None:
         check_key(spec.key)
         instance = self._instances.get(spec.key)
-        if instance is not None and _same(instance.spec, spec):
+        if instance is not None and same(instance.spec, spec):
             # Applied, or failing and retried by the status pass on its own schedule.
             instance.removing = False
             return
@@ -262,7 +218,7 @@ class KubernetesRuntime:
 
     async def _render(self, instance: Instance) -> list[dict[str, Any]]:
         workload = site_workload(instance.spec.workload, self.settings)
-        identity = _identity(instance.spec)
+        identity = identity_of(instance.spec)
         scopes = await self._scopes(workload.get("manifests") or [])
         if self.settings.pool is not None and self.view.facts is None:
             await self.view.refresh()  # the pool's taints, for its tolerations
@@ -368,48 +324,7 @@ class KubernetesRuntime:
             self._set_status(instance)
 
     def _set_status(self, instance: Instance) -> None:
-        status = _status_of(instance)
+        status = status_of(instance)
         if self._statuses.get(status.key) != status:
             self._statuses[status.key] = status
             self._changed.set()
-
-
-def _same(held: InstanceSpec, spec: InstanceSpec) -> bool:
-    return held.generation == spec.generation and dict(held.workload) == dict(spec.workload)
-
-
-def _identity(spec: InstanceSpec) -> Identity:
-    given: Mapping[str, Any] = spec.workload.get("identity") or {}
-    return Identity(
-        site=str(given.get("site", "")),
-        application=str(given.get("application", "")),
-        assignment=spec.key,
-        revision=int(given.get("revision") or 1),
-    )
-
-
-def _status_of(instance: Instance) -> InstanceStatus:
-    key, generation = instance.spec.key, instance.spec.generation
-    if (problem := instance.problem) is not None:
-        return InstanceStatus(
-            key,
-            generation,
-            problem.phase,
-            False,
-            reason=problem.reason,
-            message=problem.message,
-            ready_count=0,
-        )
-    summary = instance.summary
-    if summary is None or not instance.applied:
-        return InstanceStatus(key, generation, Phase.STARTING, False, reason="Applying")
-    phase = Phase(summary.phase)
-    return InstanceStatus(
-        key,
-        generation,
-        phase,
-        phase is Phase.RUNNING,
-        reason=summary.reason,
-        message=summary.message,
-        ready_count=summary.ready,
-    )

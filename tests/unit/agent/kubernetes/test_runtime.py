@@ -27,8 +27,9 @@ from edgeplane.agent.runtimes.kubernetes.client import (
     ResourceInfo,
 )
 from edgeplane.agent.runtimes.kubernetes.facts import ClusterView
+from edgeplane.agent.runtimes.kubernetes.instances import crd_kinds
 from edgeplane.agent.runtimes.kubernetes.pool import KubeSettings, pool_namespace
-from edgeplane.agent.runtimes.kubernetes.runtime import KubernetesRuntime, crd_kinds
+from edgeplane.agent.runtimes.kubernetes.runtime import KubernetesRuntime
 
 SCOPES = {
     ("v1", "Namespace"): False,
