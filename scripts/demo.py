@@ -13,6 +13,12 @@
 Ctrl-C stops the agents (which stop their workloads) and the hub. ``--check`` does the
 same without waiting for the user, and exits 0 only if every application ran where
 expected and nothing was left running afterwards.
+
+``--kubernetes`` (``make demo ARGS=--kubernetes``) adds real Kubernetes control planes
+from ``hack/kube`` (scripts/demo_kubernetes.py): two single-cluster sites and a central
+cluster with two node pools, four more agents run with ``--runtime kubernetes``, and the
+applications of ``examples/demo-kubernetes``; ``--check`` then also reads every
+kubernetes assignment's Deployments from its cluster.
 """
 
 from __future__ import annotations
@@ -45,6 +51,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data-dir", default=str(ROOT / ".edgeplane"))
     parser.add_argument("--listen", default="127.0.0.1:8080")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to converge")
+    parser.add_argument(
+        "--kubernetes",
+        action="store_true",
+        help="add Kubernetes sites: two clusters and two node pools of a central one",
+    )
     return parser.parse_args()
 
 
@@ -63,6 +74,7 @@ class Fleet:
         self.hub: subprocess.Popen[bytes] | None = None
         self.agents: dict[str, subprocess.Popen[bytes]] = {}
         self.env = dict(os.environ)
+        self.clusters: Any = None  # demo_kubernetes.Clusters, imported only when asked
 
     def start_hub(self) -> None:
         hub_dir = self.data_dir / "hub"
@@ -109,13 +121,18 @@ class Fleet:
             print(done.stdout, end="", flush=True)
         return done.stdout
 
-    def start_agent(self, name: str, labels: dict[str, str]) -> None:
+    def start_agent(
+        self, name: str, labels: dict[str, str], runtime: list[str] | None = None
+    ) -> None:
+        """An agent of the process runtime, or of the one ``runtime`` flags choose."""
         site_dir = self.data_dir / "sites" / name
         site_dir.mkdir(parents=True, exist_ok=True)
         cmd = [str(BIN), "agent", "--hub", self.server, "--name", name]
-        cmd += ["--data-dir", str(site_dir), "--cpu", "2", "--memory", "2Gi"]
-        cmd += ["--workload-dir", str(self.data_dir / "workloads" / name)]
-        cmd += ["--heartbeat-seconds", "5", "--stop-workloads-on-exit"]
+        cmd += ["--data-dir", str(site_dir), "--heartbeat-seconds", "5"]
+        cmd += runtime or [
+            *("--cpu", "2", "--memory", "2Gi", "--stop-workloads-on-exit"),
+            *("--workload-dir", str(self.data_dir / "workloads" / name)),
+        ]
         if not (site_dir / "credential").exists():
             pairs = ",".join(f"{k}={v}" for k, v in labels.items())
             answer = json.loads(
@@ -147,6 +164,8 @@ class Fleet:
                 agent.kill()
         for name in self.agents:
             kill_recorded(self.data_dir / "sites" / name / "runtime" / "process")
+        if self.clusters is not None:
+            self.clusters.stop()
         if self.hub is not None and self.hub.poll() is None:
             self.hub.send_signal(signal.SIGTERM)
             self.hub.wait(timeout=30)
@@ -229,6 +248,8 @@ def call_each(rows: list[tuple[str, str, str, str]]) -> list[str]:
     """Ask every instance who it is; the problems found."""
     problems = []
     for app, site, _, url in rows:
+        if url == "-":
+            continue  # a kubernetes instance: its cluster is asked instead
         try:
             facts = httpx.get(url, timeout=5).json()
         except (httpx.HTTPError, ValueError) as e:
@@ -242,6 +263,8 @@ def call_each(rows: list[tuple[str, str, str, str]]) -> list[str]:
 def still_listening(rows: list[tuple[str, str, str, str]]) -> list[str]:
     left = []
     for app, site, _, url in rows:
+        if url == "-":
+            continue
         host, _, port = url.removeprefix("http://").partition(":")
         with socket.socket() as s:
             s.settimeout(1)
@@ -264,8 +287,11 @@ def run(fleet: Fleet, args: argparse.Namespace) -> int:
     print("\nStarting one agent per site:")
     for name, labels in demo_sites():
         fleet.start_agent(name, labels)
-    wait_online(fleet, [name for name, _ in demo_sites()], args.timeout)
+    names = [name for name, _ in demo_sites()] + start_kubernetes(fleet, args)
+    wait_online(fleet, names, args.timeout)
     fleet.cli("apply", "-f", str(ROOT / "examples"))
+    if fleet.clusters is not None:
+        fleet.cli("apply", "-f", str(ROOT / "examples" / "demo-kubernetes"))
     apps = [i["metadata"]["name"] for i in get(fleet, "applications")["items"]]
     print(f"\nWaiting for {', '.join(apps)} to run where they are placed ...", flush=True)
     seconds = wait_converged(fleet, apps, args.timeout)
@@ -275,8 +301,14 @@ def run(fleet: Fleet, args: argparse.Namespace) -> int:
     rows = endpoints(fleet)
     print("\nWhere each application runs and how to reach it:")
     for app, site, phase, url in rows:
-        print(f"  {app:<15} {site:<18} {phase:<9} curl -s {url}")
+        if url != "-":
+            print(f"  {app:<15} {site:<18} {phase:<9} curl -s {url}")
     problems = call_each(rows)
+    if fleet.clusters is not None:
+        assignments = get(fleet, "assignments")["items"]
+        print("\nKubernetes instances, as their clusters hold them:")
+        print("\n".join(fleet.clusters.table(assignments)))
+        problems += fleet.clusters.problems(assignments)
     for problem in problems:
         print(f"  PROBLEM: {problem}")
     if args.check:
@@ -285,15 +317,35 @@ def run(fleet: Fleet, args: argparse.Namespace) -> int:
         if problems or left:
             print(f"demo check FAILED: {problems + [f'still running: {x}' for x in left]}")
             return 1
+        answered = "ran and answered"
+        if fleet.clusters is not None:
+            kube = sum(1 for row in rows if row[3] == "-")
+            answered += f" ({len(rows) - kube} over HTTP, {kube} Ready in their clusters)"
         print(
             f"demo check passed: {len(rows)} instances of {len(apps)} applications "
-            "ran and answered; all stopped"
+            f"{answered}; all stopped"
         )
         return 0
     print(TOUR.format(server=fleet.server, data_dir=fleet.data_dir), flush=True)
+    if fleet.clusters is not None:
+        print(KUBE_TOUR, flush=True)
     assert fleet.hub is not None
     fleet.hub.wait()
     return 0
+
+
+def start_kubernetes(fleet: Fleet, args: argparse.Namespace) -> list[str]:
+    """With --kubernetes: the control planes and one agent per Kubernetes site; their names."""
+    if not args.kubernetes:
+        return []
+    import demo_kubernetes  # beside this script; only --kubernetes needs hack/kube
+
+    print("\nStarting Kubernetes control planes (hack/kube: kine, apiserver, controllers, KWOK):")
+    fleet.clusters = demo_kubernetes.Clusters(fleet.data_dir)
+    fleet.clusters.start()
+    for site in demo_kubernetes.SITES:
+        fleet.start_agent(site.name, site.labels, fleet.clusters.agent_flags(site))
+    return [site.name for site in demo_kubernetes.SITES]
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -327,6 +379,14 @@ The CLI context "local" points at the hub. Try:
   .venv/bin/edgeplane get apps -w          # in another terminal, then edit replicas
 
 Press Ctrl-C to stop the agents, their workloads and the hub.
+"""
+
+KUBE_TOUR = """With --kubernetes, four of the sites are Kubernetes: each line of "Kubernetes
+instances" above has the kubectl command to look inside (any Kubernetes client works
+with those kubeconfigs). Try:
+
+  .venv/bin/edgeplane explain shelf-monitor   # why no process runs on a cluster site
+  .venv/bin/edgeplane get assignments -o wide
 """
 
 if __name__ == "__main__":
