@@ -10,7 +10,8 @@ The agent imports this package only when started with ``--runtime kubernetes``.
 * ``render``, ``readiness``, ``nodes``: pure: manifests to objects (namespace, labels,
   node pool), kstatus-like readiness, the site's facts from its nodes;
 * ``runtime``: ``KubernetesRuntime``, the ``Runtime`` protocol over those, one
-  instance per assignment; ``health`` reads statuses back, ``facts`` the nodes,
+  instance per assignment; ``instances`` an assignment's state and the status it
+  reads as; ``health`` reads statuses back, ``facts`` the nodes,
   ``logs`` pod logs, ``records`` what survives an agent restart, ``pool`` what the
   flags mean (node pool, namespaces, field manager), ``connect`` flags to a runtime.
 
