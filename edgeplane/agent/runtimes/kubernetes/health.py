@@ -29,6 +29,8 @@ from edgeplane.agent.runtimes.kubernetes.readiness import (
 
 log = logging.getLogger("edgeplane.agent.runtimes.kubernetes")
 Found = dict[ObjectRef, dict[str, Any]]
+Unread = dict[tuple[str, str], str]
+"""(apiVersion, kind) -> why the cluster would not list it."""
 Slices = dict[tuple[str, str], list[dict[str, Any]]]
 SERVICE_NAME = "kubernetes.io/service-name"
 ENDPOINT_SLICE = ("discovery.k8s.io/v1", "EndpointSlice")
@@ -36,23 +38,25 @@ ENDPOINT_SLICE = ("discovery.k8s.io/v1", "EndpointSlice")
 
 async def read_objects(
     client: KubeClient, kinds: Iterable[tuple[str, str]], selector: str
-) -> Found:
-    """Every labelled object of these kinds, by ref. A kind the cluster refuses to list
-    (a CRD not established yet) reads as empty; an unreachable cluster raises."""
+) -> tuple[Found, Unread]:
+    """Every labelled object of these kinds, by ref, and why a kind the cluster refused
+    to list (a CRD not established yet, RBAC) was not read; an unreachable cluster
+    raises."""
     found: Found = {}
+    unread: Unread = {}
     for api_version, kind in sorted(set(kinds)):
         try:
             items = await client.list(api_version, kind, label_selector=selector)
         except KubeUnreachable:
             raise
         except KubeError as e:
-            log.debug("%s %s not listed: %s", api_version, kind, e)
+            unread[(api_version, kind)] = e.message
             continue
         for item in items:
             # Items of a list carry no apiVersion and kind of their own.
             whole = {**item, "apiVersion": api_version, "kind": kind}
             found[ObjectRef.of(whole)] = whole
-    return found
+    return found, unread
 
 
 async def read_slices(client: KubeClient, namespaces: Iterable[str]) -> Slices:
@@ -78,17 +82,24 @@ def service_namespaces(refs: Iterable[ObjectRef]) -> set[str]:
 
 
 def health_of(
-    ref: ObjectRef, found: Mapping[ObjectRef, Mapping[str, Any]], slices: Slices
+    ref: ObjectRef,
+    found: Mapping[ObjectRef, Mapping[str, Any]],
+    slices: Slices,
+    unread: Unread | None = None,
 ) -> ObjectHealth:
     obj = found.get(ref)
     if obj is None:
-        return ObjectHealth(ref.label(), "InProgress", "not in the cluster yet", None)
+        why = (unread or {}).get((ref.api_version, ref.kind))
+        message = f"not read: {why}" if why else "not in the cluster yet"
+        return ObjectHealth(ref.label(), "InProgress", message, None)
     own: Sequence[Mapping[str, Any]] = ()
     if ref.kind == "Service" and ref.namespace is not None:
         own = slices.get((ref.namespace, ref.name), [])
     return object_health(obj, own)
 
 
-def assess(refs: Sequence[ObjectRef], found: Found, slices: Slices) -> Summary:
+def assess(
+    refs: Sequence[ObjectRef], found: Found, slices: Slices, unread: Unread | None = None
+) -> Summary:
     """An assignment's phase, ready count, reason and message from its objects."""
-    return summarize([health_of(ref, found, slices) for ref in refs])
+    return summarize([health_of(ref, found, slices, unread) for ref in refs])

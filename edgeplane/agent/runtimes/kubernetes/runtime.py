@@ -312,7 +312,7 @@ class KubernetesRuntime:
         live = [i for i in self._instances.values() if i.refs and not i.removing]
         refs = [r for i in live for r in i.refs]
         try:
-            found = await read_objects(
+            found, unread = await read_objects(
                 self.client, {(r.api_version, r.kind) for r in refs}, self.settings.selector
             )
             slices = await read_slices(self.client, service_namespaces(refs))
@@ -320,7 +320,7 @@ class KubernetesRuntime:
             log.warning("statuses not read: %s", e.message)
             return
         for instance in live:
-            instance.summary = assess(instance.refs, found, slices)
+            instance.summary = assess(instance.refs, found, slices, unread)
             self._set_status(instance)
 
     def _set_status(self, instance: Instance) -> None:

@@ -92,6 +92,7 @@ class FakeCluster:
     nodes: list[dict[str, Any]] = field(default_factory=list)
     down: bool = False
     lists: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
+    forbidden: set[str] = field(default_factory=set)
     logs: dict[tuple[str, str], str] = field(default_factory=dict)
     closed: bool = False
 
@@ -119,6 +120,8 @@ class FakeCluster:
     ) -> list[dict[str, Any]]:
         self._check()
         self.lists.append((api_version, kind, namespace, label_selector))
+        if kind in self.forbidden:
+            raise KubeError(403, "Forbidden", f"{kind.lower()}s is forbidden")
         if kind == "Node":
             return self.nodes
         return self.objects.get((api_version, kind), [])
@@ -272,6 +275,19 @@ async def test_an_object_not_in_the_cluster_is_in_progress(
     status = runtime.statuses()["web-s1"]
     assert status.phase is Phase.STARTING
     assert status.message is not None and "not in the cluster" in status.message
+
+
+async def test_a_kind_the_cluster_will_not_list_says_why(
+    cluster: FakeCluster, fake_apply: FakeApply, tmp_path: Path
+) -> None:
+    runtime = make(cluster, tmp_path)
+    await runtime.ensure(spec())
+    in_cluster(cluster, "shop", ready=2)
+    cluster.forbidden = {"Deployment"}
+    await runtime.poll()
+    status = runtime.statuses()["web-s1"]
+    assert status.phase is Phase.STARTING
+    assert status.message == "Deployment shop/web: not read: deployments is forbidden"
 
 
 async def test_the_same_generation_is_not_applied_again(
