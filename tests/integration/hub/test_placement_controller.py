@@ -288,3 +288,70 @@ async def test_site_groups_narrow_the_selector(store: AnyStore) -> None:
     )
     await controller.reconcile()
     assert set(await placed(store)) == {"web.s1", "web.s3"}
+
+
+def kubernetes_app(name: str, overrides: list[dict[str, Any]], **labels: str) -> dict[str, Any]:
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}
+    shared = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "x"}}
+    return {
+        "apiVersion": "edgeplane.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "workload": {"kubernetes": {"manifests": [deploy, shared] if labels else [deploy]}},
+            "placement": {"mode": "EverySite"},
+            "overrides": overrides,
+        },
+    }
+
+
+async def test_a_kubernetes_render_that_fails_is_a_condition_not_a_crash(store: AnyStore) -> None:
+    """Stored past admission (a store write, an older hub): a patch that cannot apply at
+    a site, or a namespace no Policy allows, keeps the application out with RenderFailed;
+    the other applications are placed all the same."""
+    controller = PlacementController(store, resolve)
+    kube = site("k1")
+    kube["spec"] = {"runtime": "kubernetes"}
+    await add_site(store, kube)
+    broken = {
+        "site": "k1",
+        "patches": [
+            {
+                "target": {"kind": "Deployment", "name": "web"},
+                "jsonPatch": [{"op": "remove", "path": "/spec/paused"}],
+            }
+        ],
+    }
+    await store.create(kubernetes_app("clumsy", [broken]))
+    await store.create(kubernetes_app("sneaky", [], team="shop"))
+    await store.create(kubernetes_app("fine", []))
+    await controller.reconcile()
+
+    assert set(await placed(store)) == {"fine.k1"}
+    for name, words in (
+        ("clumsy", "spec.overrides[0].patches[0].jsonPatch[0]: '/spec' does not exist"),
+        ("sneaky", "spec.workload.kubernetes.manifests[1].metadata.namespace: is 'x'"),
+    ):
+        status = (await store.get("Application", name))["status"]
+        placed_condition = status["conditions"][0]
+        assert (placed_condition["type"], placed_condition["reason"]) == ("Placed", "RenderFailed")
+        assert "its Assignment at site k1 is invalid (check spec.overrides)" in status["message"]
+        assert words in status["message"]
+
+    await store.create(
+        {
+            "apiVersion": "edgeplane.io/v1alpha1",
+            "kind": "Policy",
+            "metadata": {"name": "shop-writes-x"},
+            "spec": {
+                "scope": "Admission",
+                "selector": {"matchLabels": {"team": "shop"}},
+                "kubernetes": {"allowedNamespaces": ["x"]},
+            },
+        }
+    )
+    await controller.reconcile()
+    assignments = await placed(store)
+    assert set(assignments) == {"fine.k1", "sneaky.k1"}
+    workload = assignments["sneaky.k1"]["spec"]["workload"]["kubernetes"]
+    assert (workload["namespace"], workload["allowedNamespaces"]) == ("sneaky", ["x"])
