@@ -25,6 +25,7 @@ from tests.support.kube import (
     read,
     ready_at,
     running_pods,
+    settled,
     web,
 )
 
@@ -163,6 +164,7 @@ def test_an_agent_restart_recreates_nothing(edge: Edge) -> None:
     cluster = edge.clusters[site]
     edge.fleet.ok("POST", "/applications", kube_app(app, web(app), at("at", site)))
     wait_for(lambda: ready_at(edge.fleet, app, {site: 2}), "steady ready", 90)
+    wait_for(lambda: settled(cluster, app, app), "steady's rollout complete", 30)
     before = snapshot(cluster, app, app)
     assert len(before[0]) == 2
 
@@ -180,6 +182,7 @@ def test_the_hub_down_changes_nothing_in_the_cluster(edge: Edge) -> None:
     cluster = edge.clusters[site]
     edge.fleet.ok("POST", "/applications", kube_app(app, web(app), at("at", site)))
     wait_for(lambda: ready_at(edge.fleet, app, {site: 2}), "calm ready", 90)
+    wait_for(lambda: settled(cluster, app, app), "calm's rollout complete", 30)
     before = snapshot(cluster, app, app)
 
     edge.fleet.stop_hub()

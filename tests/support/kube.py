@@ -144,6 +144,22 @@ def deployment_of(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]
     return read(cluster, f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
 
 
+def settled(cluster: Cluster, namespace: str, name: str) -> bool:
+    """Whether Deployment ``name`` is done: observed, every replica available and its
+    rollout complete (the controllers' last status write is behind it)."""
+    found = deployment_of(cluster, namespace, name)
+    if found is None:
+        return False
+    status = found.get("status") or {}
+    progressing = [c for c in status.get("conditions") or [] if c["type"] == "Progressing"]
+    return (
+        status.get("observedGeneration") == found["metadata"]["generation"]
+        and status.get("availableReplicas") == found["spec"]["replicas"]
+        and bool(progressing)
+        and progressing[0].get("reason") == "NewReplicaSetAvailable"
+    )
+
+
 def apply_as(cluster: Cluster, manager: str, obj: dict[str, Any], force: bool = False) -> None:
     """Server-side apply ``obj`` as another field manager (a person with kubectl)."""
     meta = obj["metadata"]
