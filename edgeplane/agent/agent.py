@@ -92,8 +92,8 @@ class Agent:
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.settings
         layout = self.layout
+        kube_config = _kube_config(settings.kube)  # a bad one fails before anything is made
         layout.prepare()  # before anything is written: the credential lands in a 0700 dir
-        kube_config = _kube_config(settings.kube)  # a bad kubeconfig fails before joining
         identity = self.identity = await obtain_identity(
             settings.data_dir,
             settings.hub,
