@@ -250,7 +250,12 @@ def test_updates_keep_constraints_and_spare_the_untouched(
         for app in new_apps:
             old = before[app.name]
             untouched = victim not in old.sites and not old.unplaced and not app.every_site
-            if untouched and not any(before[a.name].preempted for a in apps):
+            # A replica displaced by a higher priority moved off the victim (in this
+            # update, or the last) is touched, whatever site it was at.
+            displaced = any(
+                before[a.name].preempted or planner.decisions[a.name].preempted for a in new_apps
+            )
+            if untouched and not displaced:
                 assert planner.decisions[app.name].sites == old.sites
                 assert app.name not in changed
 
