@@ -11,6 +11,7 @@ transport failure is ``KubeUnreachable``. What to apply and in which order is
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Mapping
@@ -28,11 +29,16 @@ __all__ = ["KubeClient", "KubeError", "KubeUnreachable", "ObjectRef", "ResourceI
 
 APPLY_PATCH = "application/apply-patch+yaml"
 """Server-side apply; JSON is YAML, so objects are sent as JSON."""
-MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_BODY_BYTES = 16 * 1024 * 1024
+"""Decoding JSON holds the event loop (about 3 ms a MiB): 16 MiB is the most one
+answer may hold it. A page of ``PAGE_SIZE`` pods is well under it."""
 MAX_LOG_BYTES = 1024 * 1024
 MAX_TAIL_LINES = 10_000
-PAGE_SIZE = 500
+PAGE_SIZE = 250
 MAX_LIST_ITEMS = 20_000
+MAX_PAGES = 2 * MAX_LIST_ITEMS // PAGE_SIZE
+"""The apiserver fills every page but the last; a server that sends short or empty
+pages with a continue token forever is stopped here."""
 MAX_CACHED_GROUP_VERSIONS = 512
 _GROUP_VERSION = re.compile(
     r"(?:([a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?)/)?([a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)"
@@ -100,6 +106,7 @@ class KubeClient:
             transport=transport,
             auth=BearerAuth(config.token, config.token_file),
         )
+        self._timeout = timeout
         self._kinds: dict[str, dict[str, ResourceInfo]] = {}
 
     async def close(self) -> None:
@@ -184,7 +191,7 @@ class KubeClient:
         if label_selector:
             params["labelSelector"] = label_selector
         items: Objects = []
-        while True:
+        for _ in range(MAX_PAGES):
             page = _mapping(await self._call("GET", path, params=params), f"list of {kind}")
             batch = [i for i in page.get("items") or () if isinstance(i, dict)]
             if len(items) + len(batch) > MAX_LIST_ITEMS:
@@ -199,6 +206,9 @@ class KubeClient:
             if not token or not isinstance(token, str):
                 return items
             params["continue"] = token
+        raise KubeError(
+            502, "BadResponse", f"{self.server}: the list of {kind} ran past {MAX_PAGES} pages"
+        )
 
     async def delete(self, ref: ObjectRef) -> bool:
         """Delete (in the background: dependents are collected after); False when it
@@ -279,17 +289,27 @@ class KubeClient:
         request = self._http.build_request(
             method, path, params=params, content=content, headers=headers
         )
+        bound = MAX_BODY_BYTES if limit is None else limit
         try:
-            response = await self._http.send(request, stream=True)
-            try:
-                bound = MAX_BODY_BYTES if limit is None else limit
-                return response.status_code, await _read_bounded(response, bound)
-            finally:
-                await response.aclose()
+            # httpx's timeout is per read: a server that drips a byte at a time
+            # would hold the call forever. The whole call gets ``timeout``.
+            async with asyncio.timeout(self._timeout):
+                return await self._exchange(request, bound)
+        except TimeoutError as e:
+            raise KubeUnreachable(
+                f"{self.server}: {method} {path}: no whole answer in {self._timeout:g} s"
+            ) from e
         except httpx.TransportError as e:
             raise KubeUnreachable(f"{self.server}: {method} {path}: {e!r}") from e
         except httpx.DecodingError as e:
             raise KubeError(502, "BadResponse", f"{self.server}: {method} {path}: {e}") from e
+
+    async def _exchange(self, request: httpx.Request, limit: int) -> tuple[int, bytes]:
+        response = await self._http.send(request, stream=True)
+        try:
+            return response.status_code, await _read_bounded(response, limit)
+        finally:
+            await response.aclose()
 
 
 _POD = ResourceInfo("", "v1", "Pod", "pods", namespaced=True)

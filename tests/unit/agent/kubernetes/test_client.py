@@ -216,8 +216,8 @@ async def test_a_list_follows_continue_tokens_and_names_its_items(
     ]
     assert all(i["apiVersion"] == "v1" and i["kind"] == "ConfigMap" for i in items)
     lists = [dict(r.url.params) for r in fake.requests[1:]]
-    assert lists[0] == {"limit": "500", "labelSelector": "a=b"}
-    assert lists[2] == {"limit": "500", "labelSelector": "a=b", "continue": "2"}
+    assert lists[0] == {"limit": "250", "labelSelector": "a=b"}
+    assert lists[2] == {"limit": "250", "labelSelector": "a=b", "continue": "2"}
 
 
 async def test_a_list_past_the_bound_names_the_kind(

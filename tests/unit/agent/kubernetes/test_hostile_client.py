@@ -1,0 +1,86 @@
+"""A hostile or broken apiserver against the client: lists whose continue tokens never
+end, answers that drip a byte at a time, a label selector built from hostile names.
+Each must end in a bounded time with a clear error, over ``httpx.MockTransport``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from edgeplane.agent.runtimes.kubernetes import client as client_module
+from edgeplane.agent.runtimes.kubernetes.client import KubeClient, KubeError, KubeUnreachable
+from edgeplane.agent.runtimes.kubernetes.config import KubeConfig
+from edgeplane.agent.runtimes.kubernetes.pool import KubeSettings, parse_node_pool
+from edgeplane.agent.runtimes.kubernetes.render import RenderError, label_value
+
+SERVER = "https://kube.test:6443"
+CORE = {"resources": [{"name": "configmaps", "kind": "ConfigMap", "namespaced": True}]}
+
+
+def client(handler: httpx.MockTransport, timeout: float = 30.0) -> KubeClient:
+    return KubeClient(KubeConfig(SERVER, token="t"), timeout=timeout, transport=handler)
+
+
+async def test_a_list_whose_pages_are_empty_and_never_end_is_stopped() -> None:
+    calls = 0
+
+    def endless(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if request.url.path == "/api/v1":
+            return httpx.Response(200, json=CORE)
+        return httpx.Response(200, json={"items": [], "metadata": {"continue": f"t{calls}"}})
+
+    kube = client(httpx.MockTransport(endless))
+    try:
+        with pytest.raises(KubeError, match=r"the list of ConfigMap ran past 160 pages") as e:
+            await kube.list("v1", "ConfigMap", namespace="shop")
+    finally:
+        await kube.close()
+    assert e.value.status == 502
+    assert calls == 1 + client_module.MAX_PAGES
+
+
+async def _drip() -> AsyncIterator[bytes]:
+    yield b'{"gitVersion": '
+    await asyncio.Event().wait()  # the server sends nothing more, and never closes
+
+
+async def test_an_answer_that_never_ends_is_unreachable_within_the_timeout() -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_drip())
+
+    kube = client(httpx.MockTransport(slow), timeout=0.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(KubeUnreachable, match=r"GET /version: no whole answer in 0.5 s"):
+            await kube.server_version()
+    finally:
+        await kube.close()
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("site", ["x" * 300, "s1." + "y" * 250], ids=["300", "dots"])
+def test_a_long_site_name_is_one_hashed_selector_requirement(site: str) -> None:
+    selector = KubeSettings(site=site, pool=("edgeplane.io/site", "pool-a")).selector
+    value = label_value(site, "site")
+    assert selector == f"app.kubernetes.io/managed-by=edgeplane,edgeplane.io/site={value}"
+    assert len(value) <= 63 and all(c.isalnum() or c in "-_." for c in value)
+
+
+@pytest.mark.parametrize(
+    "site", ["a,edgeplane.io/assignment!=x", "a b", "s=1", "a)", "a\nb", "in (a,b)"], ids=repr
+)
+def test_a_site_name_that_would_change_the_selector_is_refused(site: str) -> None:
+    with pytest.raises(RenderError, match=r"identity.site .* cannot be a label value"):
+        _ = KubeSettings(site=site, pool=("edgeplane.io/site", "pool-a")).selector
+
+
+@pytest.mark.parametrize("flag", ["a=b,c=d", "a=b=c", "a b=c", "=x", "a="], ids=repr)
+def test_a_node_pool_flag_that_would_be_two_requirements_is_refused(flag: str) -> None:
+    with pytest.raises(ValueError, match=r"--node-pool"):
+        parse_node_pool(flag)
