@@ -201,8 +201,15 @@ class StatusReporter:
 
     async def heartbeat(self) -> None:
         site = await self._send_site({"lastHeartbeat": rfc3339(time.time())})
-        if (site.get("status") or {}).get("phase") != "Online":
+        if (site.get("status") or {}).get("phase") != "Online" and not self._nodes_down():
             self._changed.set()  # the hub thinks we were away: say we are back
+
+    def _nodes_down(self) -> bool:
+        """Whether the hub holds this site Offline for what it reported itself: nodes,
+        none Ready (a cluster or pool cut off). Saying Online again each heartbeat would
+        only be refused each time, a store write per heartbeat."""
+        inventory = self._site_status.get("inventory") or {}
+        return bool(inventory.get("nodes")) and inventory.get("readyNodes") == 0
 
     async def report(self) -> None:
         """Send every status that differs from what the hub holds. One the hub refuses

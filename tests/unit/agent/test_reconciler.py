@@ -259,3 +259,36 @@ async def test_the_status_of_an_unreadable_assignment_does_not_stop_the_others(
     await reporter.report()
     assert link.sent["a"]["reason"] == "AgentError"
     assert "z" in link.sent
+
+
+class OfflineHub:
+    """A hub that holds the site Offline and echoes the inventory it last stored."""
+
+    def __init__(self, inventory: dict[str, Any]) -> None:
+        self.inventory, self.writes = inventory, 0
+
+    async def patch_status(self, plural: str, name: str, status: dict[str, Any]) -> Any:
+        self.writes += 1
+        return {"status": {"phase": "Offline", "inventory": self.inventory}}
+
+
+@pytest.mark.parametrize(
+    ("inventory", "asks_again"),
+    [
+        ({"runtime": "kubernetes", "nodes": 3, "readyNodes": 0}, False),
+        ({"runtime": "kubernetes", "nodes": 3, "readyNodes": 1}, True),
+        ({"runtime": "process"}, True),
+    ],
+    ids=["no-node-ready-stays-offline", "a-node-ready-says-online", "process-host"],
+)
+async def test_a_heartbeat_answered_offline_asks_for_a_report_unless_no_node_is_ready(
+    tmp_path: Path, inventory: dict[str, Any], asks_again: bool
+) -> None:
+    runtime = FakeRuntime()
+    rec, state = reconciler(tmp_path, runtime)
+    changed, hub = asyncio.Event(), OfflineHub(inventory)
+    reporter = StatusReporter(hub, state, "s", runtime, rec, dict, "h", changed)  # type: ignore[arg-type]
+    await reporter.heartbeat()  # learns what the hub holds
+    changed.clear()
+    await reporter.heartbeat()
+    assert changed.is_set() is asks_again
