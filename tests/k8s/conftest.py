@@ -62,7 +62,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     config.stash[BUILD_PROBLEM] = problem
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"the Kubernetes test harness is required in CI (CI=true): {reason}")
     pytest.skip(f"Kubernetes harness unavailable: {reason.splitlines()[0]}")
@@ -75,7 +75,7 @@ def kube_fleet(
     """Real control planes (kine, apiserver, controller-manager, scheduler, KWOK)."""
     problem = pytestconfig.stash.get(BUILD_PROBLEM, "hack/kube/build did not run")
     if problem:
-        _unavailable(problem)
+        unavailable(problem)
     fleet = Fleet(Path(tmp_path_factory.mktemp("kube")))
     try:
         clusters = fleet.up(CLUSTERS, nodes=NODES, pools=POOLS, pool_nodes=POOL_NODES)
