@@ -219,14 +219,18 @@ async def test_an_object_another_assignment_took_over_is_not_pruned(
     kube: KubeClient, ns: str
 ) -> None:
     await apply(kube, await rendered(kube, [config_map(a="1")], ns, "one"), ns, "one")
-    await apply(kube, await rendered(kube, [config_map(a="1")], ns, "two"), ns, "two")
+    # Relabelled by someone else (an apply of another assignment's is refused instead).
+    relabel = {**config_map(), "metadata": {"name": "settings", "namespace": ns}}
+    relabel["metadata"]["labels"] = {ASSIGNMENT_LABEL: "two"}
+    await kube.apply(relabel, field_manager="someone", force=True)
     second = await rendered(kube, [config_map("other")], ns, "one", revision=2)
     outcome = await apply(kube, second, ns, "one")
     assert outcome.error is None and outcome.pruned == ()
     stored = await kube.get(ObjectRef("v1", "ConfigMap", ns, "settings"))
     assert stored is not None and stored["metadata"]["labels"][ASSIGNMENT_LABEL] == "two"
     await delete_objects(kube, assignment="one", namespace=ns)
-    await delete_objects(kube, assignment="two", namespace=ns)
+    assert await kube.get(ObjectRef("v1", "ConfigMap", ns, "settings")) is not None
+    await kube.delete(ObjectRef("v1", "ConfigMap", ns, "settings"))
 
 
 async def test_a_conflict_is_reported_and_left_alone_unless_forced(

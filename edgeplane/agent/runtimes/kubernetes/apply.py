@@ -1,7 +1,8 @@
 """Applying an assignment's rendered objects to a cluster, pruning what a new revision
 dropped, and deleting it all when the assignment goes.
 
-One apply, in this order:
+One apply, in this order (each object read first: ``ownership.claim`` refuses another
+assignment's object and marks what this apply creates):
 
 1. Namespaces and CRDs: dry run, then applied; each CRD waited for until Established
    and served (``CRD_WAIT_SECONDS`` in all), since what follows may need them.
@@ -14,7 +15,8 @@ One apply, in this order:
 4. Everything else is applied. A field another manager owns is a 409 conflict: without
    ``force`` it is reported in ``conflicts`` and that object is left as it is.
 5. Only then, pruning: what the old inventory held and the new set does not is deleted,
-   but only when it still carries this assignment's label (never another's object),
+   but only when it still carries this assignment's label (never another's object)
+   and the agent created it (``ownership.py``: never what existed before),
    never a CRD (deleting one deletes every object of its kind in the whole cluster),
    and a Namespace only when it holds no other assignment's inventory. Then the
    inventory is written as the new refs.
@@ -39,6 +41,7 @@ from edgeplane.agent.runtimes.kubernetes.inventory import (
     read_refs,
     write_refs,
 )
+from edgeplane.agent.runtimes.kubernetes.ownership import claim, created
 from edgeplane.agent.runtimes.kubernetes.render import (
     ASSIGNMENT_LABEL,
     MANAGED_BY,
@@ -92,11 +95,13 @@ async def apply_objects(
     """Apply the rendered ``objects`` of ``assignment`` (see the module's docstring)."""
     if problem := _check(objects):
         return ApplyOutcome((), (), (), problem)
-    ordered = sorted(objects, key=_rank)
+    ordered, missing, problem = await claim(client, sorted(objects, key=_rank), assignment)
+    if problem:
+        return ApplyOutcome((), (), (), problem)
     first = [o for o in ordered if _is_namespace(o) or _is_crd(o)]
     rest = [o for o in ordered if not (_is_namespace(o) or _is_crd(o))]
     run = _Run(client, field_manager, force)
-    created = await _missing(client, [o for o in first if _is_namespace(o)])
+    created = {ObjectRef.of(o) for o in first if _is_namespace(o)} & missing
     error = (
         await run.dry_run(first)
         or await run.apply(first)
@@ -104,7 +109,7 @@ async def apply_objects(
         or await run.dry_run(rest)
     )
     if error:
-        removed = await _roll_back(client, created, assignment)
+        removed = await _prune(client, created, assignment)  # what this apply created
         return run.outcome(error, exclude=removed)
     refs = [ObjectRef.of(o) for o in ordered]
     previous = await read_refs(client, assignment, namespace)
@@ -258,11 +263,6 @@ def _check(objects: Sequence[Any]) -> str | None:
     return None
 
 
-async def _missing(client: KubeClient, objects: Sequence[Mapping[str, Any]]) -> set[ObjectRef]:
-    refs = [ObjectRef.of(o) for o in objects]
-    return {ref for ref in refs if await client.get(ref) is None}
-
-
 async def _await_crds(client: KubeClient, crds: Sequence[Mapping[str, Any]]) -> str | None:
     """None once every CRD is Established and its kinds are served; else what is wrong."""
     ref: ObjectRef | None = None
@@ -320,13 +320,6 @@ def _crd_problem(crd: Mapping[str, Any] | None) -> str:
     return "; ".join(problems) or "the apiserver has not accepted it yet"
 
 
-async def _roll_back(
-    client: KubeClient, created: set[ObjectRef], assignment: str
-) -> tuple[ObjectRef, ...]:
-    """Delete the Namespaces this (refused) apply created."""
-    return await _prune(client, created, assignment)
-
-
 async def _prune(
     client: KubeClient, refs: Iterable[ObjectRef], assignment: str
 ) -> tuple[ObjectRef, ...]:
@@ -346,6 +339,8 @@ async def _delete_ours(client: KubeClient, ref: ObjectRef, assignment: str) -> b
     labels = ((stored or {}).get("metadata") or {}).get("labels") or {}
     if stored is None or labels.get(ASSIGNMENT_LABEL) != label_value(assignment, "assignment"):
         return False  # gone, or not this assignment's (any more): leave it
+    if not created(stored):
+        return False  # it was there before the agent applied it: never the agent's to delete
     if ref.kind == "Namespace" and await _other_inventories(client, ref.name, assignment):
         return False
     return await client.delete(ref)

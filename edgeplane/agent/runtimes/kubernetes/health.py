@@ -26,6 +26,7 @@ from edgeplane.agent.runtimes.kubernetes.readiness import (
     object_health,
     summarize,
 )
+from edgeplane.agent.runtimes.kubernetes.render import ASSIGNMENT_LABEL, label_value
 
 log = logging.getLogger("edgeplane.agent.runtimes.kubernetes")
 Found = dict[ObjectRef, dict[str, Any]]
@@ -86,12 +87,17 @@ def health_of(
     found: Mapping[ObjectRef, Mapping[str, Any]],
     slices: Slices,
     unread: Unread | None = None,
+    assignment: str | None = None,
 ) -> ObjectHealth:
     obj = found.get(ref)
     if obj is None:
         why = (unread or {}).get((ref.api_version, ref.kind))
         message = f"not read: {why}" if why else "not in the cluster yet"
         return ObjectHealth(ref.label(), "InProgress", message, None)
+    if assignment is not None and (owner := _other_owner(ref, obj, assignment)) is not None:
+        # Relabelled by someone else: its status is not this assignment's to report.
+        message = f"labelled as assignment {owner[:80]!r}'s, not this one's"
+        return ObjectHealth(ref.label(), "Failed", message, None)
     own: Sequence[Mapping[str, Any]] = ()
     if ref.kind == "Service" and ref.namespace is not None:
         own = slices.get((ref.namespace, ref.name), [])
@@ -99,7 +105,21 @@ def health_of(
 
 
 def assess(
-    refs: Sequence[ObjectRef], found: Found, slices: Slices, unread: Unread | None = None
+    refs: Sequence[ObjectRef],
+    found: Found,
+    slices: Slices,
+    unread: Unread | None = None,
+    assignment: str | None = None,
 ) -> Summary:
-    """An assignment's phase, ready count, reason and message from its objects."""
-    return summarize([health_of(ref, found, slices, unread) for ref in refs])
+    """An assignment's phase, ready count, reason and message from its objects (those
+    that another assignment's label claims are Failed, whatever their status says)."""
+    return summarize([health_of(ref, found, slices, unread, assignment) for ref in refs])
+
+
+def _other_owner(ref: ObjectRef, obj: Mapping[str, Any], assignment: str) -> str | None:
+    if ref.kind == "Namespace":
+        return None  # shared by the assignments that use it
+    labels = (obj.get("metadata") or {}).get("labels")
+    owner = labels.get(ASSIGNMENT_LABEL) if isinstance(labels, Mapping) else None
+    ours = label_value(assignment, "assignment")
+    return None if owner is None or owner == ours else str(owner)

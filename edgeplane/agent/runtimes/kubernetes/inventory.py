@@ -22,10 +22,11 @@ from edgeplane.agent.runtimes.kubernetes.render import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
     MAX_MANIFESTS,
+    RESERVED_PREFIX,
     label_value,
 )
 
-PREFIX = "edgeplane-inventory-"
+PREFIX = RESERVED_PREFIX
 MAX_NAME = 253
 MAX_REFS = 2 * (MAX_MANIFESTS + 1)
 """An inventory holds at most two revisions' objects (the old and the new while one

@@ -30,7 +30,13 @@ TEMPLATE_LABELS = (APPLICATION_LABEL, ASSIGNMENT_LABEL)
 every revision and so restart every pod, even when nothing in the template changed."""
 
 MAX_MANIFESTS = 256
+RESERVED_PREFIX = "edgeplane-inventory-"
+"""Names of the assignments' inventory ConfigMaps (``inventory.py``): a manifest may not
+take one, or it would overwrite (or be) the record of what an assignment may prune."""
 """As the API bounds ``spec.workload.kubernetes.manifests``."""
+MAX_DEPTH = 100
+"""Nesting of a manifest (maps and lists): deep enough for any CRD's schema, and far
+from Python's recursion limit, which copying and encoding a deeper one would hit."""
 _MAX_REVISION = 2**63 - 1
 _HASH = 10
 
@@ -211,6 +217,8 @@ def _checked_copy(i: int, manifest: Any) -> dict[str, Any]:
     """A deep copy of a manifest with the fields render relies on, or RenderError."""
     if not isinstance(manifest, Mapping):
         raise RenderError(f"manifests[{i}] must be an object with apiVersion, kind and metadata")
+    if _too_deep(manifest):
+        raise RenderError(f"manifests[{i}] is nested more than {MAX_DEPTH} levels deep: flatten it")
     obj = copy.deepcopy(dict(manifest))
     metadata = obj.get("metadata")
     if not isinstance(metadata, Mapping) or not isinstance(metadata.get("name"), str):
@@ -220,6 +228,19 @@ def _checked_copy(i: int, manifest: Any) -> dict[str, Any]:
         if not isinstance(obj.get(key), str) or not obj[key]:
             raise RenderError(f"{where(i, obj)} needs {key}, e.g. apiVersion apps/v1 and kind Pod")
     return obj
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether maps and lists nest past ``MAX_DEPTH`` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, Mapping) else node
+        if isinstance(node, Mapping | list):
+            if depth > MAX_DEPTH:
+                return True
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _crd_scopes(objects: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], bool]:
@@ -254,6 +275,7 @@ def _render_one(i: int, obj: dict[str, Any], ctx: _Context) -> dict[str, Any]:
     else:
         _check_cluster_scoped(i, obj, ctx)
         obj["metadata"].pop("namespace", None)
+    _check_reserved(i, obj, ctx)
     _label(i, obj, ctx)
     if ctx.pool is not None:
         _pin(i, obj, ctx.pool)
@@ -273,6 +295,24 @@ def _namespace_for(i: int, obj: Mapping[str, Any], ctx: _Context) -> str:
         f"application: remove metadata.namespace to use {ctx.namespace!r}, or have an admin "
         f"list it in a Policy's spec.kubernetes.allowedNamespaces"
     )
+
+
+def _check_reserved(i: int, obj: Mapping[str, Any], ctx: _Context) -> None:
+    """Namespace objects only for the namespaces the assignment may write into (else a
+    manifest could label, and later prune, kube-system); no inventory's name."""
+    name = obj["metadata"]["name"]
+    key = (group_of(obj["apiVersion"]), obj["kind"])
+    if key == NAMESPACE and name != ctx.namespace and name not in ctx.allowed:
+        raise RenderError(
+            f"{where(i, obj)}: the namespace {name[:80]!r} is not this application's: "
+            f"remove the manifest, name it {ctx.namespace!r}, or have an admin list it in "
+            "a Policy's spec.kubernetes.allowedNamespaces"
+        )
+    if key == ("", "ConfigMap") and name.startswith(RESERVED_PREFIX):
+        raise RenderError(
+            f"{where(i, obj)}: names starting {RESERVED_PREFIX!r} are the agent's "
+            "inventories: rename the ConfigMap"
+        )
 
 
 def _check_cluster_scoped(i: int, obj: Mapping[str, Any], ctx: _Context) -> None:

@@ -222,7 +222,10 @@ class KubernetesRuntime:
         scopes = await self._scopes(workload.get("manifests") or [])
         if self.settings.pool is not None and self.view.facts is None:
             await self.view.refresh()  # the pool's taints, for its tolerations
-        return render(workload, identity, scopes=scopes, pool=self.view.node_pool())
+        # In a worker thread: 1 MiB of manifests takes tens of ms to copy and label,
+        # which would hold every other assignment's status pass and the heartbeat.
+        pool = self.view.node_pool()
+        return await asyncio.to_thread(render, workload, identity, scopes=scopes, pool=pool)
 
     async def _scopes(self, manifests: Sequence[Any]) -> dict[tuple[str, str], bool]:
         """Whether each kind is namespaced, from discovery (cached by the client)."""
@@ -320,7 +323,12 @@ class KubernetesRuntime:
             log.warning("statuses not read: %s", e.message)
             return
         for instance in live:
-            instance.summary = assess(instance.refs, found, slices, unread)
+            # In a worker thread, one assignment at a time: 256 objects' health take
+            # tens of ms, and 256 assignments of them would hold the loop for seconds.
+            key = instance.spec.key
+            instance.summary = await asyncio.to_thread(
+                assess, instance.refs, found, slices, unread, key
+            )
             self._set_status(instance)
 
     def _set_status(self, instance: Instance) -> None:

@@ -135,10 +135,11 @@ def test_discovery_wins_over_a_crd_in_the_manifests() -> None:
             ["Namespace", "ConfigMap", "Namespace"],
         ),
     ],
-    ids=["added-first", "held-by-the-manifests", "another-namespace-is-not-ours"],
+    ids=["added-first", "held-by-the-manifests", "an-allowed-namespace-is-not-ours"],
 )
 def test_the_namespace_object(manifests: list[dict[str, Any]], kinds: list[str]) -> None:
-    rendered = render(workload(*manifests), IDENTITY, scopes=SCOPES)
+    given = workload(*manifests, allowedNamespaces=["other"])
+    rendered = render(given, IDENTITY, scopes=SCOPES)
     assert [o["kind"] for o in rendered] == kinds
     [own] = [o for o in rendered if o["kind"] == "Namespace" and o["metadata"]["name"] == "shop"]
     assert own == {

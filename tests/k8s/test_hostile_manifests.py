@@ -1,0 +1,214 @@
+"""Hostile manifests against the apply engine on a real control plane (hack/kube):
+one application must not be able to delete, take over or read as its own what it did
+not create. Each test works in namespaces of its own.
+
+* a workload namespace that existed before (another tenant's) is labelled but never
+  deleted, nor is a pre-existing object a manifest names, even with a forged
+  ``edgeplane.io/created-by`` annotation;
+* a cluster-scoped object (ClusterRole) that existed before is never deleted; one the
+  agent created is;
+* an object of another assignment is refused, left as it was;
+* a CRD that never becomes Established ends the apply with its condition's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from edgeplane.agent.runtimes.kubernetes import apply as apply_module
+from edgeplane.agent.runtimes.kubernetes.apply import ApplyOutcome, apply_objects, delete_objects
+from edgeplane.agent.runtimes.kubernetes.client import KubeClient, ObjectRef
+from edgeplane.agent.runtimes.kubernetes.config import load_kubeconfig
+from edgeplane.agent.runtimes.kubernetes.inventory import inventory_ref
+from edgeplane.agent.runtimes.kubernetes.ownership import CREATED
+from edgeplane.agent.runtimes.kubernetes.render import ASSIGNMENT_LABEL, Identity, render
+from hack.kube.cluster import Cluster
+
+SCOPES = {
+    ("v1", "Namespace"): False,
+    ("v1", "ConfigMap"): True,
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): False,
+}
+
+
+@pytest.fixture
+async def kube(cluster: Cluster) -> AsyncIterator[KubeClient]:
+    client = KubeClient(load_kubeconfig(cluster.kubeconfig))
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def ns() -> str:
+    return f"h-{secrets.token_hex(4)}"
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 60.0) -> Any:
+    deadline = time.monotonic() + within
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what} not reached in {within}s (last: {last!r})")
+
+
+async def gone(kube: KubeClient, ref: ObjectRef) -> bool:
+    return await kube.get(ref) is None
+
+
+def config_map(name: str, **metadata: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, **metadata}}
+
+
+def cluster_role(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
+    }
+
+
+def rendered(manifests: list[dict[str, Any]], ns: str, assignment: str, revision: int = 1) -> Any:
+    workload = {"manifests": manifests, "namespace": ns, "allowedNamespaces": []}
+    identity = Identity(site="site-0", application="app", assignment=assignment, revision=revision)
+    return render(workload, identity, scopes=SCOPES)
+
+
+async def apply(kube: KubeClient, objects: Any, ns: str, assignment: str) -> ApplyOutcome:
+    return await apply_objects(
+        kube, objects, assignment=assignment, namespace=ns, field_manager="edgeplane", force=False
+    )
+
+
+async def tenant_makes(kube: KubeClient, obj: dict[str, Any]) -> ObjectRef:
+    """An object someone else made before the agent ever applied it."""
+    await kube.apply(obj, field_manager="tenant")
+    return ObjectRef.of(obj)
+
+
+async def test_a_namespace_and_objects_that_existed_before_are_never_deleted(
+    kube: KubeClient, ns: str
+) -> None:
+    namespace_object = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+    namespace = await tenant_makes(kube, namespace_object)
+    victim = await tenant_makes(kube, config_map("victim", namespace=ns))
+    forged = config_map("victim", annotations={CREATED: "evil"})
+    first = rendered([config_map("own"), forged], ns, "evil")
+    outcome = await apply(kube, first, ns, "evil")
+    assert outcome.error is None and outcome.conflicts == ()
+    stored = await kube.get(victim)
+    assert stored is not None and CREATED not in stored["metadata"].get("annotations", {})
+    assert stored["metadata"]["labels"][ASSIGNMENT_LABEL] == "evil"  # adopted, labelled
+
+    outcome = await apply(kube, rendered([config_map("own")], ns, "evil", 2), ns, "evil")
+    assert outcome.error is None and outcome.pruned == ()  # the victim is not pruned
+    await delete_objects(kube, assignment="evil", namespace=ns)
+    own = ObjectRef("v1", "ConfigMap", ns, "own")
+    await eventually(functools.partial(gone, kube, own), "the ConfigMap the agent made deleted")
+    assert await kube.get(victim) is not None
+    stored = await kube.get(namespace)
+    assert stored is not None and stored["status"]["phase"] == "Active"
+    await kube.delete(namespace)
+
+
+async def test_a_cluster_scoped_object_is_deleted_only_when_the_agent_made_it(
+    kube: KubeClient, ns: str
+) -> None:
+    existing = await tenant_makes(kube, cluster_role(f"{ns}-existing"))
+    made = ObjectRef.of(cluster_role(f"{ns}-made"))
+    objects = rendered([cluster_role(existing.name), cluster_role(made.name)], ns, "roles")
+    try:
+        outcome = await apply(kube, objects, ns, "roles")
+        assert outcome.error is None and set(outcome.applied) >= {existing, made}
+        await delete_objects(kube, assignment="roles", namespace=ns)
+        await eventually(functools.partial(gone, kube, made), "the ClusterRole it made deleted")
+        assert await kube.get(existing) is not None
+    finally:
+        await kube.delete(existing)
+        await kube.delete(made)
+
+
+async def test_another_assignments_object_is_refused_and_left_as_it_was(
+    kube: KubeClient, ns: str
+) -> None:
+    one = rendered([{**config_map("settings"), "data": {"a": "1"}}], ns, "one")
+    assert (await apply(kube, one, ns, "one")).error is None
+    two = rendered([config_map("mine"), {**config_map("settings"), "data": {"a": "2"}}], ns, "two")
+    outcome = await apply(kube, two, ns, "two")
+    assert outcome.error == (
+        f"ConfigMap {ns}/settings belongs to assignment 'one': two applications cannot "
+        "apply one object; rename it in one of them"
+    )
+    assert outcome.applied == ()
+    stored = await kube.get(ObjectRef("v1", "ConfigMap", ns, "settings"))
+    assert stored is not None and stored["data"] == {"a": "1"}
+    assert stored["metadata"]["labels"][ASSIGNMENT_LABEL] == "one"
+    assert await kube.get(ObjectRef("v1", "ConfigMap", ns, "mine")) is None
+    assert await kube.get(inventory_ref("two", ns)) is None
+    await delete_objects(kube, assignment="two", namespace=ns)  # deletes nothing of one's
+    assert await kube.get(ObjectRef("v1", "ConfigMap", ns, "settings")) is not None
+    await delete_objects(kube, assignment="one", namespace=ns)
+
+
+def crd(name: str, group: str, kind: str, plural: str) -> dict[str, Any]:
+    schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    version = {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": name, "kind": kind},
+            "versions": [version],
+        },
+    }
+
+
+async def test_a_crd_that_never_becomes_established_ends_the_apply(
+    kube: KubeClient, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(apply_module, "CRD_WAIT_SECONDS", 3.0)
+    group = f"{ns}.example.com"
+    first, second = (
+        crd("widget", group, "Widget", "widgets"),
+        crd("thing", group, "Widget", "things"),
+    )
+    try:
+        await kube.apply(first, field_manager="tenant")  # holds the kind Widget
+        await eventually(lambda: _established(kube, first), "the first CRD established")
+        objects = render(
+            {"manifests": [second, config_map("c")], "namespace": ns, "allowedNamespaces": []},
+            Identity(site="s", application="app", assignment="crd", revision=1),
+            scopes=SCOPES,
+        )
+        started = time.monotonic()
+        outcome = await apply(kube, objects, ns, "crd")
+        assert time.monotonic() - started < 20
+        assert outcome.error is not None
+        assert outcome.error.startswith(
+            f"CustomResourceDefinition things.{group}: not Established within 3 s: "
+            "NamesAccepted=False: "
+        )
+        assert await kube.get(ObjectRef("v1", "ConfigMap", ns, "c")) is None
+    finally:
+        for each in (first, second):
+            await kube.delete(ObjectRef.of(each))
+        await delete_objects(kube, assignment="crd", namespace=ns)
+
+
+async def _established(kube: KubeClient, obj: dict[str, Any]) -> bool:
+    stored = await kube.get(ObjectRef.of(obj)) or {}
+    conditions = (stored.get("status") or {}).get("conditions") or ()
+    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
