@@ -3,10 +3,9 @@ one application must not be able to delete, take over or read as its own what it
 not create. Each test works in namespaces of its own.
 
 * a workload namespace that existed before (another tenant's) is labelled but never
-  deleted, nor is a pre-existing object a manifest names, even with a forged
-  ``edgeplane.io/created-by`` annotation;
-* a cluster-scoped object (ClusterRole) that existed before is never deleted; one the
-  agent created is;
+  deleted, even with a forged ``edgeplane.io/created-by`` annotation;
+* an object that existed before (a ConfigMap, a ClusterRole) is refused and left as it
+  was; a ClusterRole the agent created is deleted with its assignment;
 * an object of another assignment is refused, left as it was;
 * a CRD that never becomes Established ends the apply with its condition's message.
 """
@@ -96,29 +95,43 @@ async def tenant_makes(kube: KubeClient, obj: dict[str, Any]) -> ObjectRef:
     return ObjectRef.of(obj)
 
 
-async def test_a_namespace_and_objects_that_existed_before_are_never_deleted(
-    kube: KubeClient, ns: str
-) -> None:
+async def test_a_namespace_that_existed_before_is_never_deleted(kube: KubeClient, ns: str) -> None:
     namespace_object = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
     namespace = await tenant_makes(kube, namespace_object)
-    victim = await tenant_makes(kube, config_map("victim", namespace=ns))
-    forged = config_map("victim", annotations={CREATED: "evil"})
-    first = rendered([config_map("own"), forged], ns, "evil")
-    outcome = await apply(kube, first, ns, "evil")
+    forged = {**namespace_object, "metadata": {"name": ns, "annotations": {CREATED: "evil"}}}
+    outcome = await apply(kube, rendered([forged, config_map("own")], ns, "evil"), ns, "evil")
     assert outcome.error is None and outcome.conflicts == ()
-    stored = await kube.get(victim)
+    stored = await kube.get(namespace)
     assert stored is not None and CREATED not in stored["metadata"].get("annotations", {})
-    assert stored["metadata"]["labels"][ASSIGNMENT_LABEL] == "evil"  # adopted, labelled
+    assert stored["metadata"]["labels"][ASSIGNMENT_LABEL] == "evil"  # labelled, not created
 
-    outcome = await apply(kube, rendered([config_map("own")], ns, "evil", 2), ns, "evil")
-    assert outcome.error is None and outcome.pruned == ()  # the victim is not pruned
     await delete_objects(kube, assignment="evil", namespace=ns)
     own = ObjectRef("v1", "ConfigMap", ns, "own")
     await eventually(functools.partial(gone, kube, own), "the ConfigMap the agent made deleted")
-    assert await kube.get(victim) is not None
     stored = await kube.get(namespace)
     assert stored is not None and stored["status"]["phase"] == "Active"
     await kube.delete(namespace)
+
+
+async def test_an_object_edgeplane_did_not_make_is_refused_and_untouched(
+    kube: KubeClient, ns: str
+) -> None:
+    await tenant_makes(kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    victim = await tenant_makes(kube, {**config_map("victim", namespace=ns), "data": {"a": "1"}})
+    forged = {**config_map("victim", annotations={CREATED: "evil"}), "data": {"a": "evil"}}
+    outcome = await apply(kube, rendered([config_map("own"), forged], ns, "evil"), ns, "evil")
+    assert outcome.error == (
+        f"ConfigMap {ns}/victim exists and edgeplane did not create it: rename it, or have "
+        "its owner hand it over by labelling it edgeplane.io/assignment=evil"
+    )
+    assert outcome.applied == ()
+    stored = await kube.get(victim)
+    assert stored is not None and stored["data"] == {"a": "1"}
+    assert ASSIGNMENT_LABEL not in (stored["metadata"].get("labels") or {})
+    assert await kube.get(ObjectRef("v1", "ConfigMap", ns, "own")) is None
+    await delete_objects(kube, assignment="evil", namespace=ns)
+    assert await kube.get(victim) is not None
+    await kube.delete(ObjectRef("v1", "Namespace", None, ns))
 
 
 async def test_a_cluster_scoped_object_is_deleted_only_when_the_agent_made_it(
@@ -126,13 +139,19 @@ async def test_a_cluster_scoped_object_is_deleted_only_when_the_agent_made_it(
 ) -> None:
     existing = await tenant_makes(kube, cluster_role(f"{ns}-existing"))
     made = ObjectRef.of(cluster_role(f"{ns}-made"))
-    objects = rendered([cluster_role(existing.name), cluster_role(made.name)], ns, "roles")
     try:
-        outcome = await apply(kube, objects, ns, "roles")
-        assert outcome.error is None and set(outcome.applied) >= {existing, made}
+        both = rendered([cluster_role(existing.name), cluster_role(made.name)], ns, "roles")
+        outcome = await apply(kube, both, ns, "roles")
+        assert outcome.error is not None
+        assert outcome.error.startswith(f"ClusterRole {existing.name} exists and edgeplane did")
+        outcome = await apply(kube, rendered([cluster_role(made.name)], ns, "roles"), ns, "roles")
+        assert outcome.error is None and made in outcome.applied
         await delete_objects(kube, assignment="roles", namespace=ns)
         await eventually(functools.partial(gone, kube, made), "the ClusterRole it made deleted")
-        assert await kube.get(existing) is not None
+        stored = await kube.get(existing)
+        assert stored is not None and ASSIGNMENT_LABEL not in (
+            stored["metadata"].get("labels") or {}
+        )
     finally:
         await kube.delete(existing)
         await kube.delete(made)

@@ -5,10 +5,14 @@ object a manifest names, so a manifest naming an existing object (the Namespace
 ``default``, another application's Deployment) would have it labelled as ours and,
 at the next prune or removal, deleted. So, before an apply, each object is read:
 
-* an object that another assignment's labels claim is refused (two assignments
-  would relabel it in turn and the last one removed would delete it); Namespaces
-  are the exception, shared by design (``apply`` keeps one while another assignment
-  keeps an inventory in it);
+* an object that exists and is not labelled as this assignment's is refused: another
+  assignment's (two would relabel it in turn, and the last one removed would delete
+  it), or one edgeplane did not make (``kube-system``'s ConfigMaps, the ClusterRole
+  ``cluster-admin``: taking it over, with ``force``, would rewrite it). Whoever owns
+  it hands it over by labelling it ``edgeplane.io/assignment=<assignment>``.
+  Namespaces are the exception: shared by design (``apply`` keeps one while another
+  assignment keeps an inventory in it), and only those the assignment was given
+  (its namespace, the Policies' allowedNamespaces: ``render`` checks);
 * an object that does not exist yet is created with the annotation ``CREATED``;
   one that exists keeps the value it has, or gets none. A manifest's own value is
   never sent: it could claim an object it did not create.
@@ -38,7 +42,7 @@ async def claim(
     client: KubeClient, objects: Sequence[Mapping[str, Any]], assignment: str
 ) -> tuple[list[dict[str, Any]], set[ObjectRef], str | None]:
     """The objects to send (``CREATED`` set, kept or dropped), the refs that do not
-    exist yet, and why the set may not be applied (another assignment's object)."""
+    exist yet, and why the set may not be applied (an object not this assignment's)."""
     ours = label_value(assignment, "assignment")
     out: list[dict[str, Any]] = []
     missing: set[ObjectRef] = set()
@@ -47,15 +51,8 @@ async def claim(
         stored = await client.get(ref)
         if stored is None:
             missing.add(ref)
-        elif (owner := _other_owner(ref, stored, ours)) is not None:
-            return (
-                [],
-                set(),
-                (
-                    f"{ref.label()} belongs to assignment {owner[:80]!r}: two applications "
-                    "cannot apply one object; rename it in one of them"
-                ),
-            )
+        elif problem := _not_ours(ref, stored, ours):
+            return [], set(), problem
         out.append(_annotated(obj, ours if stored is None else _created(stored)))
     return out, missing, None
 
@@ -71,15 +68,24 @@ def _created(stored: Mapping[str, Any] | None) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _other_owner(ref: ObjectRef, stored: Mapping[str, Any], ours: str) -> str | None:
+def _not_ours(ref: ObjectRef, stored: Mapping[str, Any], ours: str) -> str | None:
+    """Why the existing ``stored`` may not be applied by assignment ``ours``, or None."""
     if ref.kind == "Namespace" and ref.api_version == "v1":
         return None
     labels = (stored.get("metadata") or {}).get("labels")
     labels = labels if isinstance(labels, Mapping) else {}
     owner = labels.get(ASSIGNMENT_LABEL)
-    if labels.get(MANAGED_BY_LABEL) != MANAGED_BY or owner in (None, ours):
+    if owner == ours:
         return None
-    return str(owner)
+    if labels.get(MANAGED_BY_LABEL) == MANAGED_BY and owner is not None:
+        return (
+            f"{ref.label()} belongs to assignment {str(owner)[:80]!r}: two applications "
+            "cannot apply one object; rename it in one of them"
+        )
+    return (
+        f"{ref.label()} exists and edgeplane did not create it: rename it, or have its "
+        f"owner hand it over by labelling it {ASSIGNMENT_LABEL}={ours}"
+    )
 
 
 def _annotated(obj: Mapping[str, Any], value: str | None) -> dict[str, Any]:

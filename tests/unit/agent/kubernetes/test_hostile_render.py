@@ -118,14 +118,29 @@ class Stored:
 
 
 async def test_a_forged_created_annotation_is_never_sent() -> None:
-    forged = config_map("cm", namespace="shop", annotations={CREATED: "shop.s1", "keep": "1"})
-    existing = config_map("cm", namespace="shop")  # someone else's, made before us
-    out, missing, problem = await claim(Stored(existing), [forged], "shop.s1")  # type: ignore[arg-type]
+    forged = {"annotations": {CREATED: "shop.s1", "keep": "1"}}
+    handed_over = {ASSIGNMENT_LABEL: "shop.s1"}  # labelled ours by its owner: no CREATED
+    cluster = Stored(namespace("shop"), config_map("cm", namespace="shop", labels=handed_over))
+    mine = [
+        {**namespace("shop"), "metadata": {"name": "shop", **forged}},
+        config_map("cm", namespace="shop", **forged),
+    ]
+    out, missing, problem = await claim(cluster, mine, "shop.s1")  # type: ignore[arg-type]
     assert problem is None and missing == set()
-    assert out[0]["metadata"]["annotations"] == {"keep": "1"}
-    out, missing, problem = await claim(Stored(), [forged], "shop.s1")  # type: ignore[arg-type]
-    assert out[0]["metadata"]["annotations"] == {"keep": "1", CREATED: "shop.s1"}
-    assert missing == {ObjectRef.of(forged)}
+    assert [o["metadata"]["annotations"] for o in out] == [{"keep": "1"}, {"keep": "1"}]
+    out, missing, problem = await claim(Stored(), mine, "shop.s1")  # type: ignore[arg-type]
+    assert [o["metadata"]["annotations"][CREATED] for o in out] == ["shop.s1", "shop.s1"]
+    assert missing == {ObjectRef.of(m) for m in mine}
+
+
+async def test_an_object_edgeplane_did_not_make_is_refused() -> None:
+    cluster = Stored(config_map("coredns", namespace="shop"))
+    mine = [config_map("coredns", namespace="shop")]
+    _, _, problem = await claim(cluster, mine, "shop.s1")  # type: ignore[arg-type]
+    assert problem == (
+        "ConfigMap shop/coredns exists and edgeplane did not create it: rename it, or have "
+        "its owner hand it over by labelling it edgeplane.io/assignment=shop.s1"
+    )
 
 
 async def test_another_assignments_object_is_refused_but_a_shared_namespace_is_not() -> None:
@@ -145,7 +160,7 @@ async def test_another_assignments_object_is_refused_but_a_shared_namespace_is_n
 
 
 def test_an_object_relabelled_as_another_assignments_is_not_our_ready_status() -> None:
-    ready = {
+    ready: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "web", "namespace": "shop", "generation": 1, "labels": {}},
