@@ -47,6 +47,8 @@ _NAMESPACE = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
 # Name rules differ by kind (RBAC names may hold ':'); the apiserver checks them. Here
 # only what could change the request's path is refused.
 _NAME = re.compile(r"[^/\x00-\x1f\x7f]{1,253}")
+_PLURAL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
+"""A resource's plural, as discovery names it: a path segment, so fully matched."""
 Objects = list[dict[str, Any]]
 
 
@@ -362,7 +364,7 @@ def _resources(document: Any, group: str, version: str) -> dict[str, ResourceInf
         if not isinstance(entry, dict):
             continue
         name, kind = entry.get("name"), entry.get("kind")
-        if isinstance(name, str) and "/" not in name and isinstance(kind, str) and name:
+        if isinstance(name, str) and _PLURAL.fullmatch(name) and isinstance(kind, str):
             namespaced = entry.get("namespaced") is True
             kinds.setdefault(kind, ResourceInfo(group, version, kind, name, namespaced))
     return kinds

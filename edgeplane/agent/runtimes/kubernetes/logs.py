@@ -1,8 +1,9 @@
 """``edgeplane logs`` for a Kubernetes assignment: the tail of every container of its
 pods (label ``edgeplane.io/assignment``), each line prefixed ``[pod/container]``.
 
-Bounded: at most ``MAX_PODS`` pods, the tail lines asked per container, and
-``MAX_BYTES`` in all (the process runtime's bound on a tail).
+Bounded: at most ``MAX_PODS`` pods, ``MAX_READS`` containers in all (a pod may declare
+hundreds, each a request), the tail lines asked per container, and ``MAX_BYTES`` in
+all (the process runtime's bound on a tail).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from edgeplane.agent.runtimes.kubernetes.client import KubeClient, KubeError, Ku
 from edgeplane.agent.runtimes.kubernetes.render import ASSIGNMENT_LABEL, label_value
 
 MAX_PODS = 32
+MAX_READS = 64
 MAX_BYTES = 4 * 1024 * 1024
 CUT = "[cut: more than 4 MiB of logs]\n"
 
@@ -29,13 +31,15 @@ async def assignment_logs(
         return f"(no pods of assignment {assignment} in the cluster)\n"
     out: list[str] = []
     size = 0
-    for pod in sorted(pods, key=_pod_name)[:MAX_PODS]:
-        for container in _containers(pod):
-            text = await _container_logs(client, pod, container, tail)
-            size += len(text)
-            if size > MAX_BYTES:
-                return "".join(out) + CUT
-            out.append(text)
+    reads = [(p, c) for p in sorted(pods, key=_pod_name)[:MAX_PODS] for c in _containers(p)]
+    for pod, container in reads[:MAX_READS]:
+        text = await _container_logs(client, pod, container, tail)
+        size += len(text)
+        if size > MAX_BYTES:
+            return "".join(out) + CUT
+        out.append(text)
+    if len(reads) > MAX_READS:
+        out.append(f"[cut: {len(reads) - MAX_READS} more containers not read]\n")
     return "".join(out)
 
 

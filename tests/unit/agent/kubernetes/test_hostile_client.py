@@ -12,8 +12,10 @@ import httpx
 import pytest
 
 from edgeplane.agent.runtimes.kubernetes import client as client_module
+from edgeplane.agent.runtimes.kubernetes import logs as logs_module
 from edgeplane.agent.runtimes.kubernetes.client import KubeClient, KubeError, KubeUnreachable
 from edgeplane.agent.runtimes.kubernetes.config import KubeConfig
+from edgeplane.agent.runtimes.kubernetes.logs import assignment_logs
 from edgeplane.agent.runtimes.kubernetes.pool import KubeSettings, parse_node_pool
 from edgeplane.agent.runtimes.kubernetes.render import RenderError, label_value
 
@@ -84,3 +86,39 @@ def test_a_site_name_that_would_change_the_selector_is_refused(site: str) -> Non
 def test_a_node_pool_flag_that_would_be_two_requirements_is_refused(flag: str) -> None:
     with pytest.raises(ValueError, match=r"--node-pool"):
         parse_node_pool(flag)
+
+
+@pytest.mark.parametrize("plural", ["..", "../secrets", "Pods", "pods?x=1", "a" * 64, ""])
+async def test_a_discovered_plural_that_is_not_a_path_segment_is_no_kind(plural: str) -> None:
+    served = {"resources": [{"name": plural, "kind": "Widget", "namespaced": True}]}
+    kube = client(httpx.MockTransport(lambda request: httpx.Response(200, json=served)))
+    try:
+        with pytest.raises(KubeError, match=r"the cluster has no kind Widget in apiVersion v1"):
+            await kube.resource("v1", "Widget")
+    finally:
+        await kube.close()
+
+
+async def test_a_pod_with_hundreds_of_containers_costs_a_bounded_number_of_reads() -> None:
+    containers = [{"name": f"c{i}"} for i in range(300)]
+    pod = {"metadata": {"name": "p", "namespace": "shop"}, "spec": {"containers": containers}}
+    reads: list[str] = []
+
+    def cluster(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/api/v1":
+            pods = {"name": "pods", "kind": "Pod", "namespaced": True}
+            return httpx.Response(200, json={"resources": [pods]})
+        if path == "/api/v1/namespaces/shop/pods":
+            return httpx.Response(200, json={"items": [pod], "metadata": {}})
+        reads.append(request.url.params["container"])
+        return httpx.Response(200, content=b"line\n")
+
+    kube = client(httpx.MockTransport(cluster))
+    try:
+        text = await assignment_logs(kube, "shop.s1", ["shop"], 10)
+    finally:
+        await kube.close()
+    assert reads == [f"c{i}" for i in range(logs_module.MAX_READS)]
+    assert text.endswith(f"[cut: {300 - logs_module.MAX_READS} more containers not read]\n")
+    assert text.startswith("[p/c0] line\n")
