@@ -126,10 +126,9 @@ class Agent:
 
 
 class Fleet:
-    def __init__(self, root: Path, tls: bool = False, hub_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, root: Path, tls: bool = False) -> None:
         self.root = root
         self.tls = tls
-        self.hub_args = hub_args
         self.port = free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.hub_dir = root / "hub"
@@ -143,7 +142,6 @@ class Fleet:
         cmd = [sys.executable, "-m", "edgeplane.hub", "--data-dir", str(self.hub_dir)]
         cmd += ["--listen", f"127.0.0.1:{self.port}"]
         cmd += [] if self.tls else ["--plain-http"]
-        cmd += self.hub_args
         with open(log, "a") as out:
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
             self.hub = subprocess.Popen(
