@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -187,15 +187,8 @@ class KubeClient:
     ) -> Objects:
         """Every object of the kind (in ``namespace``, or all), page by page; KubeError
         past ``MAX_LIST_ITEMS``. Items carry their apiVersion and kind."""
-        info = await self.resource(api_version, kind)
-        path = _collection(info, namespace if info.namespaced else None)
-        params = {"limit": str(PAGE_SIZE)}
-        if label_selector:
-            params["labelSelector"] = label_selector
         items: Objects = []
-        for _ in range(MAX_PAGES):
-            page = _mapping(await self._call("GET", path, params=params), f"list of {kind}")
-            batch = [i for i in page.get("items") or () if isinstance(i, dict)]
+        async for batch in self.pages(api_version, kind, namespace, label_selector):
             if len(items) + len(batch) > MAX_LIST_ITEMS:
                 raise KubeError(
                     413,
@@ -203,10 +196,32 @@ class KubeClient:
                     f"more than {MAX_LIST_ITEMS} {kind} objects: the agent reads at most "
                     f"{MAX_LIST_ITEMS}; narrow the label selector or the namespace",
                 )
-            items.extend({"apiVersion": api_version, "kind": kind, **i} for i in batch)
+            items.extend(batch)
+        return items
+
+    async def pages(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> AsyncIterator[Objects]:
+        """The list's pages, one at a time (a reader that keeps only some items holds
+        one page, not the list); KubeError past ``MAX_PAGES``."""
+        info = await self.resource(api_version, kind)
+        path = _collection(info, namespace if info.namespaced else None)
+        params = {"limit": str(PAGE_SIZE)}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        for _ in range(MAX_PAGES):
+            page = _mapping(await self._call("GET", path, params=params), f"list of {kind}")
+            items = page.get("items") or ()
+            yield [
+                {**i, "apiVersion": api_version, "kind": kind} for i in items if isinstance(i, dict)
+            ]
             token = (page.get("metadata") or {}).get("continue")
             if not token or not isinstance(token, str):
-                return items
+                return
             params["continue"] = token
         raise KubeError(
             502, "BadResponse", f"{self.server}: the list of {kind} ran past {MAX_PAGES} pages"

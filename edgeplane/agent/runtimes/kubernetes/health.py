@@ -1,7 +1,8 @@
 """Reading back what the agent applied, and how ready it is.
 
-One list per kind in use (label ``app.kubernetes.io/managed-by=edgeplane``, and the
-site's label in pool mode), across namespaces, plus the EndpointSlices of the
+One list per kind in use and namespace (label ``app.kubernetes.io/managed-by=edgeplane``,
+and the site's label in pool mode; past ``PER_NAMESPACE_MAX`` namespaces one list
+across them, keeping only the objects asked for), plus the EndpointSlices of the
 namespaces that hold Services; then ``readiness.object_health`` per object the
 assignment rendered and ``readiness.summarize`` per assignment. An object that is not
 there (yet) is in progress. Kept apart from the runtime so that a status pass costs
@@ -10,6 +11,7 @@ requests per kind, not per object.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -35,29 +37,68 @@ Unread = dict[tuple[str, str], str]
 Slices = dict[tuple[str, str], list[dict[str, Any]]]
 SERVICE_NAME = "kubernetes.io/service-name"
 ENDPOINT_SLICE = ("discovery.k8s.io/v1", "EndpointSlice")
+PER_NAMESPACE_MAX = 8
+"""Up to this many namespaces a kind is read namespace by namespace."""
 
 
 async def read_objects(
-    client: KubeClient, kinds: Iterable[tuple[str, str]], selector: str
+    client: KubeClient, refs: Iterable[ObjectRef], selector: str
 ) -> tuple[Found, Unread]:
-    """Every labelled object of these kinds, by ref, and why a kind the cluster refused
+    """The labelled objects among ``refs``, by ref, and why a kind the cluster refused
     to list (a CRD not established yet, RBAC) was not read; an unreachable cluster
-    raises."""
+    raises. Only the objects asked for are kept, a page at a time."""
+    wanted = set(refs)
+    namespaces: dict[tuple[str, str], set[str | None]] = {}
+    for ref in wanted:
+        namespaces.setdefault((ref.api_version, ref.kind), set()).add(ref.namespace)
     found: Found = {}
     unread: Unread = {}
-    for api_version, kind in sorted(set(kinds)):
+    for kind, where in sorted(namespaces.items()):
         try:
-            items = await client.list(api_version, kind, label_selector=selector)
+            await _read_kind(client, kind, where, selector, wanted, found)
         except KubeUnreachable:
             raise
         except KubeError as e:
-            unread[(api_version, kind)] = e.message
-            continue
-        for item in items:
-            # Items of a list carry no apiVersion and kind of their own.
-            whole = {**item, "apiVersion": api_version, "kind": kind}
-            found[ObjectRef.of(whole)] = whole
+            unread[kind] = e.message
     return found, unread
+
+
+async def _read_kind(
+    client: KubeClient,
+    kind: tuple[str, str],
+    where: set[str | None],
+    selector: str,
+    wanted: set[ObjectRef],
+    found: Found,
+) -> None:
+    """Namespace by namespace when they are few (objects labelled like ours elsewhere,
+    however many, cost nothing), else one list of the cluster; and by namespace again
+    when that one is too long to read."""
+    if None in where or len(where) > PER_NAMESPACE_MAX:
+        try:
+            return await _keep(client, kind, None, selector, wanted, found)
+        except KubeUnreachable:
+            raise
+        except KubeError as e:
+            if None in where or e.status not in (413, 502):
+                raise
+    for namespace in sorted(n for n in where if n is not None):
+        await _keep(client, kind, namespace, selector, wanted, found)
+
+
+async def _keep(
+    client: KubeClient,
+    kind: tuple[str, str],
+    namespace: str | None,
+    selector: str,
+    wanted: set[ObjectRef],
+    found: Found,
+) -> None:
+    async for page in client.pages(*kind, namespace, selector):
+        for item in page:
+            with contextlib.suppress(ValueError):  # an item without a name is not ours
+                if (ref := ObjectRef.of(item)) in wanted:
+                    found[ref] = item
 
 
 async def read_slices(client: KubeClient, namespaces: Iterable[str]) -> Slices:

@@ -315,9 +315,7 @@ class KubernetesRuntime:
         live = [i for i in self._instances.values() if i.refs and not i.removing]
         refs = [r for i in live for r in i.refs]
         try:
-            found, unread = await read_objects(
-                self.client, {(r.api_version, r.kind) for r in refs}, self.settings.selector
-            )
+            found, unread = await read_objects(self.client, refs, self.settings.selector)
             slices = await read_slices(self.client, service_namespaces(refs))
         except KubeUnreachable as e:
             log.warning("statuses not read: %s", e.message)

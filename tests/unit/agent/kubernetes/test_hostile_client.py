@@ -12,9 +12,16 @@ import httpx
 import pytest
 
 from edgeplane.agent.runtimes.kubernetes import client as client_module
+from edgeplane.agent.runtimes.kubernetes import health as health_module
 from edgeplane.agent.runtimes.kubernetes import logs as logs_module
-from edgeplane.agent.runtimes.kubernetes.client import KubeClient, KubeError, KubeUnreachable
+from edgeplane.agent.runtimes.kubernetes.client import (
+    KubeClient,
+    KubeError,
+    KubeUnreachable,
+    ObjectRef,
+)
 from edgeplane.agent.runtimes.kubernetes.config import KubeConfig
+from edgeplane.agent.runtimes.kubernetes.health import read_objects
 from edgeplane.agent.runtimes.kubernetes.logs import assignment_logs
 from edgeplane.agent.runtimes.kubernetes.pool import KubeSettings, parse_node_pool
 from edgeplane.agent.runtimes.kubernetes.render import RenderError, label_value
@@ -122,3 +129,34 @@ async def test_a_pod_with_hundreds_of_containers_costs_a_bounded_number_of_reads
     assert reads == [f"c{i}" for i in range(logs_module.MAX_READS)]
     assert text.endswith(f"[cut: {300 - logs_module.MAX_READS} more containers not read]\n")
     assert text.startswith("[p/c0] line\n")
+
+
+def flooded(namespaces: int) -> tuple[httpx.MockTransport, list[ObjectRef]]:
+    """A cluster where someone labelled endless ConfigMaps like ours in a namespace of
+    their own: the cluster-wide list never ends; each of ours holds one ConfigMap."""
+    ours = [ObjectRef("v1", "ConfigMap", f"ns{i}", "settings") for i in range(namespaces)]
+
+    def cluster(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/api/v1":
+            return httpx.Response(200, json=CORE)
+        if path == "/api/v1/configmaps":
+            junk = [{"metadata": {"name": f"j{i}", "namespace": "flood"}} for i in range(250)]
+            return httpx.Response(200, json={"items": junk, "metadata": {"continue": "more"}})
+        namespace = path.split("/")[4]
+        item = {"metadata": {"name": "settings", "namespace": namespace}}
+        return httpx.Response(200, json={"items": [item], "metadata": {}})
+
+    return httpx.MockTransport(cluster), ours
+
+
+@pytest.mark.parametrize("namespaces", [1, health_module.PER_NAMESPACE_MAX + 1])
+async def test_objects_labelled_like_ours_elsewhere_do_not_hide_ours(namespaces: int) -> None:
+    transport, ours = flooded(namespaces)
+    kube = client(transport)
+    try:
+        found, unread = await read_objects(kube, ours, "app.kubernetes.io/managed-by=edgeplane")
+    finally:
+        await kube.close()
+    assert unread == {}
+    assert set(found) == set(ours)

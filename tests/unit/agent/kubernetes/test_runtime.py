@@ -10,7 +10,7 @@ tests/k8s/test_agent_kubernetes.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,18 @@ class FakeCluster:
         if kind == "Node":
             return self.nodes
         return self.objects.get((api_version, kind), [])
+
+    async def pages(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        items = await self.list(
+            api_version, kind, namespace=namespace, label_selector=label_selector
+        )
+        yield [{**i, "apiVersion": api_version, "kind": kind} for i in items]  # as the client
 
     async def pod_logs(
         self, namespace: str, pod: str, *, container: str | None = None, tail_lines: int = 100
@@ -257,7 +269,8 @@ async def test_statuses_follow_the_objects_read_back(
     assert status.phase is Phase.STARTING and status.ready_count == 1
     assert status.message is not None and "Deployment shop/web" in status.message
     assert runtime.changed().is_set()
-    assert ("apps/v1", "Deployment", None, "app.kubernetes.io/managed-by=edgeplane") in (
+    # Read in the namespace it uses: objects labelled alike elsewhere cost nothing.
+    assert ("apps/v1", "Deployment", "shop", "app.kubernetes.io/managed-by=edgeplane") in (
         cluster.lists
     )
     in_cluster(cluster, "shop", ready=2)
