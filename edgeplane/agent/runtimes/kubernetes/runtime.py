@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -82,6 +83,7 @@ class KubernetesRuntime:
         self._changed = asyncio.Event()
         self._clock = clock
         self._tasks: list[asyncio.Task[None]] = []
+        self._retries: dict[str, asyncio.Task[None]] = {}
         self._held_logged = False
 
     # -- the Runtime protocol ---------------------------------------------------------
@@ -95,9 +97,10 @@ class KubernetesRuntime:
         ]
 
     async def close(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._retries.values()]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
@@ -288,15 +291,36 @@ class KubernetesRuntime:
             await asyncio.sleep(self.settings.poll_seconds)
 
     async def poll(self) -> None:
-        """One pass: removals and applies that are due, then every status."""
+        """One pass: removals and applies that are due, then every status. A retry runs
+        in a task of its own, waited for at most ``poll_seconds``: one assignment's
+        slow apply (a CRD that never becomes Established holds it 30 s) must not hold
+        every other assignment's status."""
+        retries: list[asyncio.Task[None]] = []
         for instance in list(self._instances.values()):
             if instance.removing:
                 await self._delete_when_allowed(instance)
             elif instance.retry_at is not None and instance.retry_at <= self._clock():
-                await self._apply(instance)
+                retries += self._retry(instance)
             elif instance.applied and not instance.refs:
                 await self._learn_refs(instance)
+        if retries:
+            await asyncio.wait(retries, timeout=self.settings.poll_seconds)
         await self._read_statuses()
+
+    def _retry(self, instance: Instance) -> list[asyncio.Task[None]]:
+        """The task applying ``instance`` again, started unless one still runs."""
+        key = instance.spec.key
+        if key in self._retries:
+            return []
+        task = asyncio.create_task(self._apply(instance), name=f"kubernetes apply {key}")
+        self._retries[key] = task
+        task.add_done_callback(functools.partial(self._retried, key))
+        return [task]
+
+    def _retried(self, key: str, task: asyncio.Task[None]) -> None:
+        self._retries.pop(key, None)
+        if not task.cancelled() and (e := task.exception()) is not None:
+            log.error("%s: apply failed", key, exc_info=e)
 
     async def _learn_refs(self, instance: Instance) -> None:
         """An adopted assignment's objects, from its inventory; none there: apply it."""

@@ -84,6 +84,9 @@ def node(name: str, ready: bool) -> dict[str, Any]:
     }
 
 
+Page = list[dict[str, Any]]
+
+
 @dataclass
 class FakeCluster:
     """The client calls the runtime makes itself (discovery, list, logs)."""
@@ -132,7 +135,7 @@ class FakeCluster:
         kind: str,
         namespace: str | None = None,
         label_selector: str | None = None,
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+    ) -> AsyncIterator[Page]:
         items = await self.list(
             api_version, kind, namespace=namespace, label_selector=label_selector
         )
