@@ -172,6 +172,8 @@ class KubernetesRuntime:
 
     async def _apply(self, instance: Instance) -> None:
         async with instance.lock:
+            if instance.removing or self._instances.get(instance.spec.key) is not instance:
+                return  # removed while this (a retry) waited for the lock
             problem = await self._try_apply(instance)
             instance.problem, instance.applied = problem, problem is None
             instance.retry_at = self._retry_at(problem)
