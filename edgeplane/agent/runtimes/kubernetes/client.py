@@ -269,18 +269,10 @@ class KubeClient:
     async def _object_path(self, ref: ObjectRef) -> str:
         return _object_path(await self.resource(ref.api_version, ref.kind), ref)
 
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Any = None,
-        content_type: str = "application/json",
-        missing_ok: bool = False,
-    ) -> Any:
-        """One call; its decoded JSON. ``missing_ok``: None on a 404."""
-        status, answer = await self._send(method, path, params, body, content_type)
+    async def _call(self, method: str, path: str, *, missing_ok: bool = False, **send: Any) -> Any:
+        """One call (``send``: ``_send``'s keywords); its decoded JSON. ``missing_ok``:
+        None on a 404."""
+        status, answer = await self._send(method, path, **send)
         if status == 404 and missing_ok:
             return None
         if status >= 400:
@@ -296,6 +288,7 @@ class KubeClient:
         self,
         method: str,
         path: str,
+        *,
         params: Mapping[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
