@@ -32,11 +32,15 @@ class ClusterView:
     async def refresh(self) -> None:
         """Read nodes and pods once; KubeError when the cluster does not answer."""
         nodes = await self.client.list("v1", "Node", label_selector=self.settings.node_selector)
-        pods = await self.client.list("v1", "Pod")
         names = {str((n.get("metadata") or {}).get("name")) for n in nodes}
-        # Only the pods on this site's nodes count against its room.
-        mine = [p for p in pods if (p.get("spec") or {}).get("nodeName") in names]
-        self.facts = cluster_facts(nodes, mine, await self._server_version())
+        # Only the pods on this site's nodes count against its room; the others are
+        # dropped page by page (a central cluster's pods would fill the agent).
+        mine: list[dict[str, Any]] = []
+        async for page in self.client.pages("v1", "Pod"):
+            mine += (p for p in page if (p.get("spec") or {}).get("nodeName") in names)
+        version = await self._server_version()
+        # In a worker thread: 20000 pods take most of a second to add up.
+        self.facts = await asyncio.to_thread(cluster_facts, nodes, mine, version)
         self._nodes = nodes
         self.refreshed.set()
 
