@@ -210,6 +210,12 @@ def converged(fleet: Fleet, apps: list[str]) -> tuple[bool, str]:
         want, ready = status.get("replicas") or 0, status.get("ready") or 0
         if want == 0 or ready < want or status.get("unplaced"):
             return False, f"{app}: {ready}/{want} ready {status.get('message') or ''}".strip()
+    # Each instance too: a kubernetes assignment's ready counts pods, so an application's
+    # sum can reach its count of sites while one site still starts.
+    for item in get(fleet, "assignments")["items"]:
+        phase = (item.get("status") or {}).get("phase")
+        if item["spec"]["application"] in apps and phase != "Running":
+            return False, f"{item['spec']['application']} at {item['spec']['site']}: {phase}"
     return True, ""
 
 
