@@ -18,6 +18,9 @@ MAX_INT = 2**63 - 1
 MAX_TEXT = 256
 MAX_ITEMS = 100
 """Conditions, container statuses, taints: read at most this many of each."""
+MAX_DEPTH = 100
+"""Nesting of a manifest (maps and lists): deep enough for any CRD's schema, and far
+from Python's recursion limit, which copying and encoding a deeper one would hit."""
 
 
 class Unreadable(Exception):
@@ -116,3 +119,16 @@ class Fields:
         """The condition ``kind`` when its status is True."""
         condition = self.conditions().get(kind)
         return condition if condition is not None and condition.status == "True" else None
+
+
+def too_deep(value: Any) -> bool:
+    """Whether maps and lists nest past ``MAX_DEPTH`` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, Mapping) else node
+        if isinstance(node, Mapping | list):
+            if depth > MAX_DEPTH:
+                return True
+            stack.extend((child, depth + 1) for child in children)
+    return False

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from edgeplane.agent.runtimes.kubernetes.fields import MAX_DEPTH, too_deep
 from edgeplane.api.labels import LABEL_VALUE_MAX, check_dns1123_label, check_label_value
 
 APPLICATION_LABEL = "edgeplane.io/application"
@@ -34,9 +35,7 @@ RESERVED_PREFIX = "edgeplane-inventory-"
 """Names of the assignments' inventory ConfigMaps (``inventory.py``): a manifest may not
 take one, or it would overwrite (or be) the record of what an assignment may prune."""
 """As the API bounds ``spec.workload.kubernetes.manifests``."""
-MAX_DEPTH = 100
-"""Nesting of a manifest (maps and lists): deep enough for any CRD's schema, and far
-from Python's recursion limit, which copying and encoding a deeper one would hit."""
+SYSTEM_PREFIX = "kube-"
 _MAX_REVISION = 2**63 - 1
 _HASH = 10
 
@@ -125,9 +124,10 @@ def render(
         raise RenderError("spec.workload.kubernetes must be an object with manifests")
     manifests = _manifests(workload)
     objects = [_checked_copy(i, m) for i, m in enumerate(manifests)]
+    allowed = _allowed(workload)
     ctx = _Context(
-        namespace=_namespace(workload),
-        allowed=_allowed(workload),
+        namespace=_namespace(workload, allowed),
+        allowed=allowed,
         scopes={**_crd_scopes(objects), **scopes},
         labels=identity_labels(identity),
         pool=pool,
@@ -194,7 +194,7 @@ def _manifests(workload: Mapping[str, Any]) -> Sequence[Any]:
     return manifests
 
 
-def _namespace(workload: Mapping[str, Any]) -> str:
+def _namespace(workload: Mapping[str, Any], allowed: frozenset[str]) -> str:
     namespace = workload.get("namespace")
     if not isinstance(namespace, str):
         raise RenderError(
@@ -203,6 +203,14 @@ def _namespace(workload: Mapping[str, Any]) -> str:
         )
     if problem := check_dns1123_label(namespace):
         raise RenderError(f"spec.workload.kubernetes.namespace {namespace[:80]!r} {problem}")
+    if namespace.startswith(SYSTEM_PREFIX) and namespace not in allowed:
+        # kube-system runs the control plane's pods, privileged: an application that
+        # chose it would run there, and could take its ConfigMaps' names.
+        raise RenderError(
+            f"spec.workload.kubernetes.namespace {namespace!r}: namespaces starting "
+            f"{SYSTEM_PREFIX!r} are Kubernetes' own: choose another, or have an admin "
+            "list it in a Policy's spec.kubernetes.allowedNamespaces"
+        )
     return namespace
 
 
@@ -217,7 +225,7 @@ def _checked_copy(i: int, manifest: Any) -> dict[str, Any]:
     """A deep copy of a manifest with the fields render relies on, or RenderError."""
     if not isinstance(manifest, Mapping):
         raise RenderError(f"manifests[{i}] must be an object with apiVersion, kind and metadata")
-    if _too_deep(manifest):
+    if too_deep(manifest):
         raise RenderError(f"manifests[{i}] is nested more than {MAX_DEPTH} levels deep: flatten it")
     obj = copy.deepcopy(dict(manifest))
     metadata = obj.get("metadata")
@@ -228,19 +236,6 @@ def _checked_copy(i: int, manifest: Any) -> dict[str, Any]:
         if not isinstance(obj.get(key), str) or not obj[key]:
             raise RenderError(f"{where(i, obj)} needs {key}, e.g. apiVersion apps/v1 and kind Pod")
     return obj
-
-
-def _too_deep(value: Any) -> bool:
-    """Whether maps and lists nest past ``MAX_DEPTH`` (walked without recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, Mapping) else node
-        if isinstance(node, Mapping | list):
-            if depth > MAX_DEPTH:
-                return True
-            stack.extend((child, depth + 1) for child in children)
-    return False
 
 
 def _crd_scopes(objects: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], bool]:

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from edgeplane.agent.runtimes.kubernetes.client import ObjectRef
+from edgeplane.agent.runtimes.kubernetes.fields import MAX_DEPTH
 from edgeplane.agent.runtimes.kubernetes.health import assess
 from edgeplane.agent.runtimes.kubernetes.ownership import CREATED, claim
 from edgeplane.agent.runtimes.kubernetes.render import (
     ASSIGNMENT_LABEL,
     MANAGED_BY_LABEL,
-    MAX_DEPTH,
     Identity,
     NodePool,
     RenderError,
@@ -54,6 +54,20 @@ def test_a_namespace_object_a_policy_allows_is_rendered() -> None:
     given = workload(namespace("monitoring"), allowed=("monitoring",))
     rendered = render(given, IDENTITY, scopes=SCOPES)
     assert [o["metadata"]["name"] for o in rendered] == ["shop", "monitoring"]
+
+
+@pytest.mark.parametrize("name", ["kube-system", "kube-public", "kube-node-lease", "kube-x"])
+def test_a_namespace_of_kubernetes_own_is_refused_unless_a_policy_allows_it(name: str) -> None:
+    given = {**workload(config_map("c")), "namespace": name}
+    with pytest.raises(RenderError) as e:
+        render(given, IDENTITY, scopes=SCOPES)
+    assert str(e.value) == (
+        f"spec.workload.kubernetes.namespace {name!r}: namespaces starting 'kube-' are "
+        "Kubernetes' own: choose another, or have an admin list it in a Policy's "
+        "spec.kubernetes.allowedNamespaces"
+    )
+    rendered = render({**given, "allowedNamespaces": [name]}, IDENTITY, scopes=SCOPES)
+    assert rendered[1]["metadata"]["namespace"] == name
 
 
 @pytest.mark.parametrize("name", ["edgeplane-inventory-shop.s1", "edgeplane-inventory-other"])
