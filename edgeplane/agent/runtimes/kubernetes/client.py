@@ -279,7 +279,7 @@ class KubeClient:
             raise status_error(status, answer, httpx.codes.get_reason_phrase(status))
         try:
             return json.loads(answer) if answer else {}
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # nested past the decoder's limit
             raise KubeError(
                 502, "BadResponse", f"{self.server}: the answer to {method} {path} is not JSON"
             ) from e

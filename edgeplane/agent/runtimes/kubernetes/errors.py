@@ -36,7 +36,7 @@ def status_error(status: int, body: bytes, fallback: str) -> KubeError:
     """The KubeError for an error answer, from its ``Status`` body when it has one."""
     try:
         document: Any = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         document = None
     if not isinstance(document, dict):
         text = body[:500].decode(errors="replace").strip()

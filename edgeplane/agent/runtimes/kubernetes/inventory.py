@@ -66,7 +66,7 @@ async def read_refs(client: KubeClient, assignment: str, namespace: str) -> list
         return []
     try:
         entries = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # anyone who may write the namespace may write it
         log.warning("inventory %s/%s: refs is not JSON", namespace, inventory_name(assignment))
         return []
     refs = map(_ref, entries[:MAX_REFS] if isinstance(entries, list) else [])

@@ -22,6 +22,7 @@ from edgeplane.agent.runtimes.kubernetes.client import (
 )
 from edgeplane.agent.runtimes.kubernetes.config import KubeConfig
 from edgeplane.agent.runtimes.kubernetes.health import read_objects
+from edgeplane.agent.runtimes.kubernetes.inventory import read_refs
 from edgeplane.agent.runtimes.kubernetes.logs import assignment_logs
 from edgeplane.agent.runtimes.kubernetes.pool import KubeSettings, parse_node_pool
 from edgeplane.agent.runtimes.kubernetes.render import RenderError, label_value
@@ -160,3 +161,31 @@ async def test_objects_labelled_like_ours_elsewhere_do_not_hide_ours(namespaces:
         await kube.close()
     assert unread == {}
     assert set(found) == set(ours)
+
+
+@pytest.mark.parametrize("code", [200, 500])
+async def test_an_answer_nested_past_the_decoder_is_a_bad_response(code: int) -> None:
+    deep = b"[" * 100_000
+    kube = client(httpx.MockTransport(lambda request: httpx.Response(code, content=deep)))
+    try:
+        with pytest.raises(KubeError) as e:
+            await kube.server_version()
+    finally:
+        await kube.close()
+    assert e.value.status == (code if code >= 400 else 502)
+    assert len(str(e.value)) < 1000
+
+
+async def test_an_inventory_nested_past_the_decoder_reads_as_empty() -> None:
+    inventory = {"metadata": {"name": "edgeplane-inventory-a"}, "data": {"refs": "[" * 100_000}}
+
+    def cluster(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1":
+            return httpx.Response(200, json=CORE)
+        return httpx.Response(200, json=inventory)
+
+    kube = client(httpx.MockTransport(cluster))
+    try:
+        assert await read_refs(kube, "a", "shop") == []
+    finally:
+        await kube.close()
