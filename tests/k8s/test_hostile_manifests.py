@@ -77,8 +77,14 @@ def cluster_role(name: str) -> dict[str, Any]:
     }
 
 
-def rendered(manifests: list[dict[str, Any]], ns: str, assignment: str, revision: int = 1) -> Any:
-    workload = {"manifests": manifests, "namespace": ns, "allowedNamespaces": []}
+def rendered(
+    manifests: list[dict[str, Any]],
+    ns: str,
+    assignment: str,
+    revision: int = 1,
+    allowed: tuple[str, ...] = (),
+) -> Any:
+    workload = {"manifests": manifests, "namespace": ns, "allowedNamespaces": list(allowed)}
     identity = Identity(site="site-0", application="app", assignment=assignment, revision=revision)
     return render(workload, identity, scopes=SCOPES)
 
@@ -262,3 +268,30 @@ async def test_the_largest_application_applies_without_holding_the_event_loop(
     await delete_objects(kube, assignment="big", namespace=ns)
     namespace = ObjectRef("v1", "Namespace", None, ns)
     await eventually(functools.partial(gone, kube, namespace), "the namespace deleted")
+
+
+async def test_a_namespace_two_applications_are_allowed_goes_with_the_last_of_them(
+    kube: KubeClient, ns: str
+) -> None:
+    """Their inventories are kept in their own namespaces, not in the shared one."""
+    shared = f"{ns}-shared"
+    namespace = ObjectRef("v1", "Namespace", None, shared)
+
+    def manifests(name: str) -> list[dict[str, Any]]:
+        shared_object = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": shared}}
+        return [shared_object, config_map(name, namespace=shared)]
+
+    for name in ("a", "b"):
+        objects = rendered(manifests(name), f"{ns}-{name}", name, allowed=(shared,))
+        assert (await apply(kube, objects, f"{ns}-{name}", name)).error is None
+    stored = await kube.get(namespace)
+    assert stored is not None and stored["metadata"]["labels"][ASSIGNMENT_LABEL] == "b"
+    await delete_objects(kube, assignment="b", namespace=f"{ns}-b")
+    b_map = ObjectRef("v1", "ConfigMap", shared, "b")
+    await eventually(functools.partial(gone, kube, b_map), "b's ConfigMap deleted")
+    stored = await kube.get(namespace)
+    assert stored is not None and stored["status"]["phase"] == "Active"
+    assert await kube.get(ObjectRef("v1", "ConfigMap", shared, "a")) is not None
+    await delete_objects(kube, assignment="a", namespace=f"{ns}-a")
+    for gone_too in (namespace, ObjectRef("v1", "Namespace", None, f"{ns}-a")):
+        await eventually(functools.partial(gone, kube, gone_too), f"{gone_too.label()} deleted")

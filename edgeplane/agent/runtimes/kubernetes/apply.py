@@ -18,8 +18,9 @@ assignment's object and marks what this apply creates):
    but only when it still carries this assignment's label (never another's object)
    and the agent created it (``ownership.py``: never what existed before),
    never a CRD (deleting one deletes every object of its kind in the whole cluster),
-   and a Namespace only when it holds no other assignment's inventory. Then the
-   inventory is written as the new refs.
+   and a Namespace (shared, whatever its label) only when no other assignment's
+   inventory is kept in it or lists anything in it. Then the inventory is written as
+   the new refs.
 
 Transient failures (unreachable, 429, 5xx) raise (``KubeError``): the caller retries the
 whole apply, which is idempotent. Applying the same objects again changes nothing in
@@ -37,15 +38,13 @@ from typing import Any
 from edgeplane.agent.runtimes.kubernetes.client import KubeClient, KubeError, ObjectRef
 from edgeplane.agent.runtimes.kubernetes.inventory import (
     inventory_ref,
-    is_inventory,
+    namespace_in_use,
     read_refs,
     write_refs,
 )
 from edgeplane.agent.runtimes.kubernetes.ownership import claim, created
 from edgeplane.agent.runtimes.kubernetes.render import (
     ASSIGNMENT_LABEL,
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
     MAX_MANIFESTS,
     label_value,
 )
@@ -336,23 +335,18 @@ async def _prune(
 
 async def _delete_ours(client: KubeClient, ref: ObjectRef, assignment: str) -> bool:
     stored = await client.get(ref)
-    labels = ((stored or {}).get("metadata") or {}).get("labels") or {}
-    if stored is None or labels.get(ASSIGNMENT_LABEL) != label_value(assignment, "assignment"):
-        return False  # gone, or not this assignment's (any more): leave it
     if not created(stored):
-        return False  # it was there before the agent applied it: never the agent's to delete
-    if ref.kind == "Namespace" and await _other_inventories(client, ref.name, assignment):
-        return False
+        return False  # gone, or there before the agent applied it: never its to delete
+    if ref.kind == "Namespace":
+        # Shared: whichever assignment applied it last labelled it. The last one out,
+        # with no other assignment's objects left in it, deletes it.
+        return not await namespace_in_use(client, ref.name, assignment) and (
+            await client.delete(ref)
+        )
+    labels = ((stored or {}).get("metadata") or {}).get("labels") or {}
+    if labels.get(ASSIGNMENT_LABEL) != label_value(assignment, "assignment"):
+        return False  # not this assignment's (any more): leave it
     return await client.delete(ref)
-
-
-async def _other_inventories(client: KubeClient, namespace: str, assignment: str) -> bool:
-    """Whether another assignment keeps its inventory in ``namespace`` (and so has
-    objects there that deleting the Namespace would delete)."""
-    own = inventory_ref(assignment, namespace).name
-    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
-    config_maps = await client.list("v1", "ConfigMap", namespace=namespace, label_selector=selector)
-    return any(is_inventory(c) and c["metadata"]["name"] != own for c in config_maps)
 
 
 def _rank(obj: Mapping[str, Any]) -> int:

@@ -59,7 +59,32 @@ async def read_refs(client: KubeClient, assignment: str, namespace: str) -> list
     """The refs in the inventory; [] when there is none. Entries that do not parse are
     left out (and logged): pruning deletes only what carries the assignment's label,
     so a damaged inventory can lose track of an object but never delete another's."""
-    inventory = await client.get(inventory_ref(assignment, namespace))
+    return _refs_of(await client.get(inventory_ref(assignment, namespace)))
+
+
+async def namespace_in_use(client: KubeClient, namespace: str, assignment: str) -> bool:
+    """Whether another assignment's inventory keeps objects in ``namespace``: one kept
+    there, or one anywhere that lists the Namespace or an object in it (a namespace
+    Policies allow to several applications holds none of their inventories). Read
+    only before a Namespace is deleted: it lists every inventory of the cluster."""
+    own = inventory_name(assignment)
+    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+    async for page in client.pages("v1", "ConfigMap", None, selector):
+        for config_map in page:
+            if not is_inventory(config_map) or config_map["metadata"]["name"] == own:
+                continue
+            if config_map["metadata"].get("namespace") == namespace:
+                return True
+            if any(_in(ref, namespace) for ref in _refs_of(config_map)):
+                return True
+    return False
+
+
+def _in(ref: ObjectRef, namespace: str) -> bool:
+    return ref.namespace == namespace or (ref.kind == "Namespace" and ref.name == namespace)
+
+
+def _refs_of(inventory: dict[str, Any] | None) -> list[ObjectRef]:
     data = (inventory or {}).get("data")
     text = data.get("refs") if isinstance(data, dict) else None
     if not isinstance(text, str):
@@ -67,7 +92,8 @@ async def read_refs(client: KubeClient, assignment: str, namespace: str) -> list
     try:
         entries = json.loads(text)
     except (ValueError, RecursionError):  # anyone who may write the namespace may write it
-        log.warning("inventory %s/%s: refs is not JSON", namespace, inventory_name(assignment))
+        name = ((inventory or {}).get("metadata") or {}).get("name")
+        log.warning("inventory %s: refs is not JSON", name)
         return []
     refs = map(_ref, entries[:MAX_REFS] if isinstance(entries, list) else [])
     return [ref for ref in refs if ref is not None]
