@@ -33,8 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hack.kube.cluster import Fleet as KubeFleet  # noqa: E402
 from hack.kube.cluster import build  # noqa: E402
+from hack.kube.fleet import Fleet as KubeFleet  # noqa: E402
 from tests.support.fleet import Agent, Fleet, wait_for  # noqa: E402
 from tests.support.kube import deployment, kube_agent, kube_app, ready_at  # noqa: E402
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hack.kube.cluster import Cluster, build  # noqa: E402
-from hack.kube.cluster import Fleet as KubeFleet  # noqa: E402
+from hack.kube.fleet import Fleet as KubeFleet  # noqa: E402
 from tests.support.fleet import Fleet, wait_for  # noqa: E402
 from tests.support.kube import (  # noqa: E402
     at,

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from hack.kube.cluster import POOL_LABEL, Cluster, Fleet, HarnessError, build  # noqa: E402
+from hack.kube.cluster import POOL_LABEL, Cluster, HarnessError, build  # noqa: E402
+from hack.kube.fleet import Fleet  # noqa: E402
 
 APPLICATIONS = ROOT / "examples" / "demo-kubernetes"
 POOLS = ("pool-a", "pool-b")

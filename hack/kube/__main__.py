@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from hack.kube.cluster import Fleet, HarnessError, build
+from hack.kube.cluster import HarnessError, build
+from hack.kube.fleet import Fleet
 
 DEFAULT_ROOT = Path(".cache/kube-clusters")
 

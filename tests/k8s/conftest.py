@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from hack.kube.cluster import Cluster, Fleet, HarnessError, build
+from hack.kube.cluster import Cluster, HarnessError, build
+from hack.kube.fleet import Fleet
 from tests.support.fleet import Fleet as EdgeFleet
 from tests.support.fleet import wait_for
 from tests.support.kube import kube_agent
