@@ -27,6 +27,11 @@ from typing import Any
 
 COPY_MAX_BYTES = 1024 * 1024
 """What the ``copy`` operations of one JSON patch may copy, in all."""
+MAX_DEPTH = 100
+"""How deep a patched manifest may nest (the agent refuses deeper ones too). A request
+body nests at most 64 levels, but each ``add``, ``move`` or ``copy`` places a value
+under a path: 256 of them could nest thousands deep, past what Python's recursion
+(json, deepcopy, pydantic) survives."""
 
 MERGE_KEYS: Mapping[str, str] = {
     "containers": "name",
@@ -217,6 +222,8 @@ def _get(doc: Any, path: list[str]) -> Any:
 
 
 def _add(doc: Any, path: list[str], value: Any) -> Any:
+    if len(path) + _depth(value) > MAX_DEPTH:
+        raise PatchError("", f"{_show(path)} would nest over {MAX_DEPTH} levels deep: flatten it")
     if not path:
         return value
     parent, last = _parent(doc, path), path[-1]
@@ -227,6 +234,18 @@ def _add(doc: Any, path: list[str], value: Any) -> Any:
     else:
         raise PatchError("", f"{_show(path[:-1])} is not an object or a list")
     return doc
+
+
+def _depth(value: Any) -> int:
+    """How many objects and lists nest in ``value`` (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            items = node.values() if isinstance(node, dict) else node
+            stack.extend((item, level + 1) for item in items if isinstance(item, dict | list))
+    return deepest
 
 
 def _remove(doc: Any, path: list[str]) -> tuple[Any, Any]:

@@ -126,6 +126,17 @@ def refusal(own: str, namespace: str) -> str:
     )
 
 
+SYSTEM_PREFIX = "kube-"
+
+
+def system_refusal(namespace: str) -> str:
+    return (
+        f"is {namespace!r}: namespaces starting {SYSTEM_PREFIX!r} are Kubernetes' own: choose "
+        f"another, or write a Policy of scope Admission that selects the application, with "
+        f"spec.kubernetes.allowedNamespaces: [{namespace}]"
+    )
+
+
 def kubernetes_rendered(
     workload: Object, app_name: str, replicas: int | None, allowed: frozenset[str]
 ) -> dict[str, Any]:
@@ -143,11 +154,18 @@ def kubernetes_rendered(
         if own not in allowed:
             field = f"{KUBERNETES}.manifests[{i}].metadata.namespace"
             raise OverrideError(field, refusal(own, namespace))
+    granted = {own for _, own in foreign}
+    if namespace.startswith(SYSTEM_PREFIX):
+        # kube-system runs the control plane, privileged: only a Policy opens it (the
+        # agent refuses such a namespace unless the Assignment lists it as allowed).
+        if namespace not in allowed:
+            raise OverrideError(f"{KUBERNETES}.namespace", system_refusal(namespace))
+        granted.add(namespace)
     kubernetes.update(
         manifests=manifests,
         namespace=namespace,
         force=bool(kubernetes.get("force")),
-        allowedNamespaces=sorted({own for _, own in foreign}),
+        allowedNamespaces=sorted(granted),
     )
     return {**workload, "kubernetes": kubernetes}
 

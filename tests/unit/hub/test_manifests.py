@@ -308,3 +308,16 @@ def test_copies_are_bounded() -> None:
 )
 def test_json_equal(a: Any, b: Any, equal: bool) -> None:
     assert json_equal(a, b) is equal
+
+
+@pytest.mark.parametrize(
+    "operations",
+    [
+        [{"op": "copy", "from": "/a", "path": "/a/x"}] * 120,
+        [{"op": "add", "path": "/a" + "/x" * n, "value": {"x": {}}} for n in range(120)],
+    ],
+    ids=["copy-into-itself", "add-deeper-each-time"],
+)
+def test_a_json_patch_never_nests_past_the_limit(operations: list[dict[str, Any]]) -> None:
+    with pytest.raises(PatchError, match=r"would nest over 100 levels deep"):
+        json_patch({"a": {"b": 1}}, operations)

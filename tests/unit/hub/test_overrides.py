@@ -171,6 +171,18 @@ def test_a_namespace_no_policy_allows_is_refused_with_the_fix() -> None:
     assert "spec.kubernetes.allowedNamespaces: [shared]" in raised.value.message
 
 
+@pytest.mark.parametrize("namespace", ["kube-system", "kube-public"])
+def test_a_kubernetes_system_namespace_needs_a_policy(namespace: str) -> None:
+    """The agent refuses a ``kube-`` namespace the Assignment does not list as allowed:
+    the hub refuses it at admission, or lists it when a Policy allows it."""
+    with pytest.raises(OverrideError) as raised:
+        rendered(app([CONFIG], namespace=namespace))
+    assert raised.value.field == "spec.workload.kubernetes.namespace"
+    assert f"spec.kubernetes.allowedNamespaces: [{namespace}]" in raised.value.message
+    allowed = rendered(app([CONFIG], namespace=namespace), allowed=frozenset({namespace}))
+    assert allowed["allowedNamespaces"] == [namespace]
+
+
 @pytest.mark.parametrize(
     ("override", "field", "words"),
     [
