@@ -88,6 +88,18 @@ def preemption_events(app: Object, decision: Decision | None) -> list[dict[str, 
     return kept[-MAX_EVENTS:]
 
 
+def ready_replicas(assignment: Object) -> int:
+    """How many of the application's replicas an assignment has ready. A kubernetes
+    assignment reports ready pods (a Deployment of 3 is 3, two Deployments more), while
+    the application counts replicas as placement does: one per site, or the site's share
+    when Divided, ready only when every object of the assignment is (phase Running)."""
+    status = assignment.get("status") or {}
+    if (assignment["spec"].get("workload") or {}).get("kubernetes") is None:
+        return int(status.get("ready") or 0)
+    replicas = assignment["spec"].get("replicas")
+    return (1 if replicas is None else int(replicas)) if status.get("phase") == "Running" else 0
+
+
 def app_status(
     app: Object,
     decision: Decision | None,
@@ -97,7 +109,7 @@ def app_status(
     reason: str = "ArtifactMissing",
 ) -> dict[str, Any]:
     ready = sum(
-        (a.get("status") or {}).get("ready") or 0
+        ready_replicas(a)
         for a in assignments
         if (a.get("status") or {}).get("observedGeneration") == a["metadata"]["generation"]
         and a["spec"]["revision"] == app["metadata"]["generation"]

@@ -202,6 +202,35 @@ def test_ready_counts_instances_at_the_current_revision(
     assert conditions["Placed"]["status"] == "True"
 
 
+def kube_assignment(site_name: str, phase: str, pods: int, replicas: int | None = None) -> Any:
+    obj = assignment(site_name, 4, pods)
+    obj["spec"]["workload"] = {"kubernetes": {"manifests": []}}
+    if replicas is not None:
+        obj["spec"]["replicas"] = replicas
+    obj["status"]["phase"] = phase
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("assignments", "wanted", "ready"),
+    [
+        ([kube_assignment("s1", "Running", 4), kube_assignment("s2", "Starting", 2)], 2, 1),
+        ([kube_assignment("s1", "Running", 3, 2), kube_assignment("s2", "Running", 1, 1)], 3, 3),
+        ([kube_assignment("s1", "Starting", 5, 2), kube_assignment("s2", "Running", 0, 1)], 3, 1),
+    ],
+    ids=["pods-are-not-sites", "divided-shares", "a-share-not-all-ready-counts-none"],
+)
+def test_a_kubernetes_assignment_counts_its_share_when_all_its_objects_are_ready(
+    assignments: list[dict[str, Any]], wanted: int, ready: int
+) -> None:
+    """Ready pods are not the application's replicas: 4 pods at one site of two were
+    read as '4/2 ready' while the other site was still starting."""
+    status = app_status(application(), Decision("web", ("s1", "s2"), wanted), assignments, None)
+    assert status["ready"] == ready
+    ready_condition = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready_condition["status"] == ("True" if ready == wanted else "False")
+
+
 def test_status_says_why_an_application_is_not_placed() -> None:
     decision = Decision("web", ("s1",), 3, ("2 site(s) are cordoned",))
     status = app_status(application(), decision, [assignment("s1", 4, 1)], None)
