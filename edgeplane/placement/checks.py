@@ -63,6 +63,11 @@ def runtime_reason(app: AppView, site: SiteView) -> str | None:
     cannot run there)."""
     if app.runtime in site.runtimes:
         return None
+    if app.runtime in site.declared_runtimes:
+        declared, reported = (
+            " and ".join(r) for r in (site.declared_runtimes, site.reported_runtimes)
+        )
+        return f"declare {declared} but their agents run {reported} only"
     return f"run {' and '.join(site.runtimes) or 'nothing'}, the workload is {app.runtime}"
 
 

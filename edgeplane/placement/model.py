@@ -48,6 +48,11 @@ class SiteView:
     """The labels of each available device at the site."""
     runtimes: tuple[str, ...] = ("process",)
     """What the site can run (``process``, ``kubernetes``)."""
+    declared_runtimes: tuple[str, ...] = ()
+    """What the site declares, when its agent reports running less (else empty): the
+    runtime check says which of the two stopped a workload."""
+    reported_runtimes: tuple[str, ...] = ()
+    """What the site's agent reports it runs, set with ``declared_runtimes``."""
 
 
 @dataclass(frozen=True)

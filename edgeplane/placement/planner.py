@@ -830,7 +830,15 @@ def _more_room(before: SiteView, after: SiteView) -> bool:
 
 def _structure(site: SiteView) -> tuple[object, ...]:
     """What a site change must rebuild the fleet arrays for."""
-    return (dict(site.labels), site.taints, site.location, site.devices, site.runtimes)
+    return (
+        dict(site.labels),
+        site.taints,
+        site.location,
+        site.devices,
+        site.runtimes,
+        site.declared_runtimes,
+        site.reported_runtimes,
+    )
 
 
 def place(snapshot: Snapshot) -> dict[str, Decision]:

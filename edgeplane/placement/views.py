@@ -38,6 +38,7 @@ def site_view(obj: Object, devices: Sequence[Mapping[str, str]] = ()) -> SiteVie
     # allocatable would count them twice.
     capacity = status.get("capacity") or {}
     location = spec.get("location")
+    declared, reported = runtime_sources(obj)
     return SiteView(
         name=obj["metadata"]["name"],
         labels=obj["metadata"].get("labels") or {},
@@ -51,17 +52,42 @@ def site_view(obj: Object, devices: Sequence[Mapping[str, str]] = ()) -> SiteVie
         location=(float(location["lat"]), float(location["lon"])) if location else None,
         devices=tuple(devices),
         runtimes=site_runtimes(obj),
+        declared_runtimes=declared,
+        reported_runtimes=reported,
     )
 
 
 def site_runtimes(obj: Object) -> tuple[str, ...]:
-    """What a site runs: ``spec.runtimes``, else ``spec.runtime``, else the runtime its
-    agent reports, else ``process``."""
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    if runtimes := spec.get("runtimes"):
-        return tuple(sorted(str(r) for r in runtimes))
-    reported = (status.get("inventory") or {}).get("runtime")
-    return (str(spec.get("runtime") or reported or "process"),)
+    """What a site runs: what it declares (``spec.runtimes``, else ``spec.runtime``)
+    and its agent runs (``status.inventory.runtimes``, else ``.runtime``) once the agent
+    has reported; the declared ones before; ``process`` when neither says."""
+    declared, reported = _declared(obj), _reported(obj)
+    if declared and reported:
+        return tuple(r for r in declared if r in reported)
+    return declared or reported or ("process",)
+
+
+def _declared(obj: Object) -> tuple[str, ...]:
+    spec = obj.get("spec") or {}
+    runtimes = spec.get("runtimes") or ([spec["runtime"]] if spec.get("runtime") else [])
+    return tuple(sorted({str(r) for r in runtimes}))
+
+
+def _reported(obj: Object) -> tuple[str, ...]:
+    inventory = (obj.get("status") or {}).get("inventory") or {}
+    runtimes = inventory.get("runtimes") or (
+        [inventory["runtime"]] if inventory.get("runtime") else []
+    )
+    return tuple(sorted({str(r) for r in runtimes}))
+
+
+def runtime_sources(obj: Object) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(declared, reported) when the agent runs less than the site declares, else
+    ((), ()): what the runtime check's reason names."""
+    declared, reported = _declared(obj), _reported(obj)
+    if declared and reported and not set(declared) <= set(reported):
+        return declared, reported
+    return (), ()
 
 
 def devices_by_site(devices: Iterable[Object]) -> dict[str, list[Mapping[str, str]]]:

@@ -384,6 +384,19 @@ def test_runtime(runtime: str, runtimes: tuple[str, ...], held: bool, expected: 
     assert checks.runtime(t) == expected
 
 
+@pytest.mark.parametrize(
+    ("runtime", "expected"),
+    [
+        ("kubernetes", None),
+        ("process", "declare kubernetes and process but their agents run kubernetes only"),
+    ],
+    ids=["runs-what-it-runs", "declared-but-not-run"],
+)
+def test_runtime_names_what_the_agent_runs(runtime: str, expected: str | None) -> None:
+    where = site(runtimes=KUBE_ONLY, declared_runtimes=BOTH, reported_runtimes=KUBE_ONLY)
+    assert checks.runtime(trial(replicas(runtime=runtime), where)) == expected
+
+
 # -- the stack ------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from edgeplane.placement.model import (
     TolerationView,
 )
 from edgeplane.placement.planner import explain, place
-from edgeplane.placement.views import site_runtimes
+from edgeplane.placement.views import site_runtimes, site_view
 
 SITES = (
     SiteView("dub", {"region": "eu", "tier": "edge"}, "Online", cpu_millis=2000),
@@ -289,20 +289,61 @@ def test_a_workload_goes_only_where_its_runtime_runs() -> None:
     assert verdicts["runtime"] == "run process, the workload is kubernetes"
 
 
+def test_a_site_declaring_both_whose_agent_runs_one_gets_only_that_one() -> None:
+    """What the agent reports bounds what the site declares: a process workload never
+    goes to a site declaring both whose agent runs kubernetes only; explain says which."""
+    obj = {
+        "metadata": {"name": "k3s"},
+        "spec": {"runtimes": ["process", "kubernetes"]},
+        "status": {"phase": "Online", "inventory": {"runtime": "kubernetes"}},
+    }
+    sites = (site_view(obj), SiteView("host", {}, "Online"))
+    proc, kube = AppView("agent", True), AppView("shop", True, runtime="kubernetes")
+    snapshot = Snapshot((proc, kube), sites, {}, {"agent": frozenset({"k3s"})})
+    decisions = place(snapshot)
+    why = "declare kubernetes and process but their agents run kubernetes only"
+    assert decisions["agent"].sites == ("host",)
+    assert decisions["agent"].reasons == (f"1 site(s) {why}",)
+    assert decisions["shop"].sites == ("k3s",)
+    assert dict(explain(snapshot, "agent", "k3s").checks)["runtime"] == why
+
+
 @pytest.mark.parametrize(
     ("spec", "inventory", "expected"),
     [
         ({}, None, ("process",)),
         ({"runtime": "kubernetes"}, None, ("kubernetes",)),
         ({}, {"runtime": "kubernetes"}, ("kubernetes",)),
-        ({"runtime": "process"}, {"runtime": "kubernetes"}, ("process",)),
+        ({"runtime": "process"}, {"runtime": "kubernetes"}, ()),
         (
             {"runtimes": ["process", "kubernetes"], "runtime": "process"},
             None,
             ("kubernetes", "process"),
         ),
+        (
+            {"runtimes": ["process", "kubernetes"]},
+            {"runtime": "kubernetes"},
+            ("kubernetes",),
+        ),
+        (
+            {"runtimes": ["process", "kubernetes"]},
+            {"runtime": "kubernetes", "runtimes": ["kubernetes", "process"]},
+            ("kubernetes", "process"),
+        ),
+        ({"runtime": "kubernetes"}, {"runtimes": ["process", "kubernetes"]}, ("kubernetes",)),
+        ({}, {"runtimes": ["process", "kubernetes"]}, ("kubernetes", "process")),
     ],
-    ids=["default", "spec-runtime", "reported", "spec-before-report", "runtimes-first"],
+    ids=[
+        "default",
+        "spec-runtime",
+        "reported",
+        "declared-but-not-run",
+        "declared-before-report",
+        "agent-runs-one-of-two",
+        "agent-runs-both",
+        "agent-runs-more-than-declared",
+        "reported-both",
+    ],
 )
 def test_what_a_site_runs(
     spec: dict[str, Any], inventory: dict[str, Any] | None, expected: tuple[str, ...]
