@@ -83,14 +83,18 @@ class SiteSpec(Model):
     @field_validator("runtimes")
     @classmethod
     def _once(cls, runtimes: list[RuntimeKind] | None) -> list[RuntimeKind] | None:
-        if runtimes and len(set(runtimes)) < len(runtimes):
-            raise ValueError("lists a runtime twice: list each once, e.g. [process, kubernetes]")
-        return runtimes
+        return _each_once(runtimes)
 
     @property
     def effective_runtime(self) -> RuntimeKind:
         """The runtime, ``process`` when unset."""
         return self.runtime or RuntimeKind.PROCESS
+
+
+def _each_once(runtimes: list[RuntimeKind] | None) -> list[RuntimeKind] | None:
+    if runtimes and len(set(runtimes)) < len(runtimes):
+        raise ValueError("lists a runtime twice: list each once, e.g. [process, kubernetes]")
+    return runtimes
 
 
 class SitePhase(enum.StrEnum):
@@ -127,6 +131,11 @@ class Inventory(Model):
     memory: QuantityField | None = None
     hostname: ShortText | None = None
     runtime: RuntimeKind | None = None
+    """The agent's first runtime (``runtimes[0]``): what agents before ``runtimes`` sent."""
+    runtimes: list[RuntimeKind] | None = Field(
+        default=None, min_length=1, max_length=len(RuntimeKind)
+    )
+    """Every runtime the agent runs (``--runtime process,kubernetes``)."""
     kubernetes_version: ShortText | None = Field(default=None, alias="kubernetesVersion")
     nodes: Count | None = None
     ready_nodes: Count | None = Field(default=None, alias="readyNodes")
@@ -135,6 +144,11 @@ class Inventory(Model):
     node_pool: ShortText | None = Field(default=None, alias="nodePool")
     """The node label selecting the pool this site is (``edgeplane.io/site=pool-a``)."""
     accelerators: list[Accelerator] | None = Field(default=None, max_length=ACCELERATORS_MAX)
+
+    @field_validator("runtimes")
+    @classmethod
+    def _once(cls, runtimes: list[RuntimeKind] | None) -> list[RuntimeKind] | None:
+        return _each_once(runtimes)
 
 
 class WorkloadCounts(Model):

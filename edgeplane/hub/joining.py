@@ -109,12 +109,11 @@ def _site_object(site: Any, labels: dict[str, str], inventory: Any) -> dict[str,
         raise invalid("site", 'is required: a string, the name of the new Site, e.g. "shop-1"')
     if len(site) > MAX_SITE_NAME:
         raise invalid("site", f"a site name is at most {MAX_SITE_NAME} characters (a label value)")
-    runtime = inventory.get("runtime") if isinstance(inventory, dict) else None
     raw = {
         "apiVersion": API_VERSION,
         "kind": "Site",
         "metadata": {"name": site, "labels": labels},
-        "spec": {"runtime": runtime} if runtime else {},
+        "spec": _joined_spec(inventory),
         "status": {"phase": "Pending", "inventory": inventory or {}},
     }
     try:
@@ -124,6 +123,17 @@ def _site_object(site: Any, labels: dict[str, str], inventory: Any) -> dict[str,
         field = field.replace("metadata.name", "site").replace("status.inventory", "inventory")
         field = field.replace("spec.runtime", "inventory.runtime")  # the Site's spec comes from it
         raise invalid(field.replace("metadata.labels", "labels"), str(e)) from e
+
+
+def _joined_spec(inventory: Any) -> dict[str, Any]:
+    """What the joining agent runs, declared as the Site's: ``runtimes`` when it runs
+    two, else ``runtime`` (as before ``runtimes``)."""
+    if not isinstance(inventory, dict):
+        return {}
+    runtime, runtimes = inventory.get("runtime"), inventory.get("runtimes")
+    if isinstance(runtimes, list) and len(runtimes) > 1:
+        return {"runtimes": runtimes}
+    return {"runtime": runtime} if runtime else {}
 
 
 async def _usable_token(store: Store, token: Any) -> TokenRecord:

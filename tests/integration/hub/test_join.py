@@ -57,6 +57,25 @@ async def test_join_creates_the_site_with_the_token_labels(hub: httpx.AsyncClien
         assert (await site_client.get(f"{API}/sites/shop-1")).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("inventory", "spec"),
+    [
+        ({"runtime": "process", "runtimes": ["process", "kubernetes"]}, ["process", "kubernetes"]),
+        ({"runtime": "kubernetes", "runtimes": ["kubernetes"]}, None),
+    ],
+    ids=["both", "one"],
+)
+async def test_a_join_declares_the_runtimes_its_agent_runs(
+    hub: httpx.AsyncClient, inventory: dict[str, Any], spec: list[str] | None
+) -> None:
+    answer = await join(hub, await join_token(hub), "both-1", inventory=inventory)
+    assert answer.status_code == 201, answer.text
+    site = (await hub.get(f"{API}/sites/both-1")).json()
+    expected = {"runtimes": spec} if spec else {"runtime": inventory["runtime"]}
+    assert site["spec"] == expected
+    assert site["status"]["inventory"]["runtimes"] == inventory["runtimes"]
+
+
 async def test_expired_and_reused_tokens_create_nothing(
     hub: httpx.AsyncClient, store: AnyStore
 ) -> None:
@@ -114,6 +133,8 @@ async def test_a_site_the_store_fails_to_create_leaves_the_token_usable(
         ({"labels": {"bad key!": "x"}}, 422, "labels[bad key!]"),
         ({"labels": {"a": 1}}, 422, "labels[a]"),
         ({"inventory": {"cpus": -1}}, 422, "inventory.cpus"),
+        ({"inventory": {"runtimes": ["process", "process"]}}, 422, "inventory.runtimes"),
+        ({"inventory": {"runtimes": ["process", "vm"]}}, 422, "inventory.runtimes[1]"),
         ({"token": "ep_nope_nope"}, 401, "token"),
         ({"token": "not-a-token"}, 401, "token"),
         ({"token": 5}, 401, "token"),
@@ -126,6 +147,8 @@ async def test_a_site_the_store_fails_to_create_leaves_the_token_usable(
         "bad-label",
         "number-label",
         "bad-inventory",
+        "runtime-twice",
+        "unknown-runtime",
         "unknown-token",
         "malformed-token",
         "no-token",
