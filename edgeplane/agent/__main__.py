@@ -89,10 +89,11 @@ def _kubernetes_arguments(p: argparse.ArgumentParser) -> None:
     k = p.add_argument_group("kubernetes runtime")
     k.add_argument(
         "--runtime",
-        choices=("process", "kubernetes"),
-        default="process",
-        help="What runs workloads: supervised processes on this host, or a Kubernetes "
-        "cluster (or a node pool of one) the agent applies manifests to.",
+        type=_runtimes,
+        default=("process",),
+        help="What runs workloads: process (supervised processes on this host), kubernetes "
+        "(a cluster, or a node pool of one, the agent applies manifests to), or both: "
+        "process,kubernetes.",
     )
     k.add_argument(
         "--kubeconfig",
@@ -115,6 +116,20 @@ def _kubernetes_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+RUNTIMES = ("process", "kubernetes")
+
+
+def _runtimes(text: str) -> tuple[str, ...]:
+    """``process``, ``kubernetes``, or both comma-separated (the first is the site's
+    ``inventory.runtime``)."""
+    names = tuple(text.split(","))
+    if not 1 <= len(names) <= 2 or len(set(names)) < len(names) or set(names) - set(RUNTIMES):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give process, kubernetes, or process,kubernetes"
+        )
+    return names
+
+
 def _poll_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -128,15 +143,15 @@ def _poll_seconds(text: str) -> float:
 def _kube_options(args: argparse.Namespace) -> KubeOptions | None:
     """The Kubernetes flags, refused with the fix when given to a process agent."""
     given = [f for f in ("kubeconfig", "kube_context", "node_pool") if getattr(args, f)]
-    if args.runtime != "kubernetes":
+    if "kubernetes" not in args.runtime:
         if given:
             flag = "--" + given[0].replace("_", "-")
-            raise ValueError(f"{flag} needs --runtime kubernetes")
+            raise ValueError(f"{flag} needs --runtime kubernetes (or process,kubernetes)")
         return None
-    if args.cpu or args.memory:
+    if (args.cpu or args.memory) and "process" not in args.runtime:
         raise ValueError(
             "--cpu and --memory are the process runtime's: a kubernetes site's capacity "
-            "comes from its nodes; drop them"
+            "comes from its nodes; drop them (or run both: --runtime process,kubernetes)"
         )
     # Imported only here: a process agent loads nothing of the Kubernetes runtime.
     from edgeplane.agent.runtimes.kubernetes.pool import parse_node_pool
@@ -177,6 +192,7 @@ def settings_from(args: argparse.Namespace) -> AgentSettings:
         max_artifact_bytes=args.max_artifact_bytes,
         max_instances=args.max_instances,
         kube=_kube_options(args),
+        runtimes=args.runtime,
     )
 
 

@@ -7,7 +7,8 @@
 
 The runtime adopts the workloads its records name before anything else, so an agent
 that restarts (or starts while the hub is down) keeps them running. The runtime is
-``process`` unless ``--runtime kubernetes``, whose package is imported only then.
+``process`` unless ``--runtime kubernetes``, whose package is imported only then;
+``--runtime process,kubernetes`` runs both behind one ``MixedRuntime``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from edgeplane.agent.reconciler import Reconciler
 from edgeplane.agent.reporter import StatusReporter, site_facts
 from edgeplane.agent.requests import serve_requests
 from edgeplane.agent.runtimes import Runtime
+from edgeplane.agent.runtimes.mixed import MixedRuntime
 from edgeplane.agent.runtimes.process import ProcessRuntime
 from edgeplane.agent.state import LocalState, Object
 from edgeplane.agent.sync import AssignmentSync
@@ -42,6 +44,7 @@ from edgeplane.api.artifacts.limits import ArtifactLimits
 
 log = logging.getLogger("edgeplane.agent")
 KUBERNETES = "kubernetes"
+PROCESS = "process"
 ARTIFACT_SWEEP_SECONDS = 10.0
 """How often unpacked artifacts that nothing needs any more are removed."""
 
@@ -65,6 +68,15 @@ class AgentSettings:
     max_instances: int = MAX_INSTANCES
     kube: KubeOptions | None = None
     """Set: the kubernetes runtime (``--runtime kubernetes``); None: processes."""
+    runtimes: tuple[str, ...] = ()
+    """What ``--runtime`` names, in its order; empty: what ``kube`` says (process or
+    kubernetes alone). ``(process, kubernetes)`` in either order, with ``kube``: both."""
+
+    @property
+    def runtime_kinds(self) -> tuple[str, ...]:
+        if self.runtimes:
+            return self.runtimes
+        return (PROCESS,) if self.kube is None else (KUBERNETES,)
 
 
 @dataclass(frozen=True)
@@ -81,11 +93,7 @@ class Agent:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
         self.capacity = Capacity.detect(settings.cpu, settings.memory, settings.max_instances)
-        # A kubernetes site's facts come from its nodes (with the first status); the
-        # host the agent runs on says nothing of them.
-        self.inventory = (
-            host_inventory("process") if settings.kube is None else {"runtime": KUBERNETES}
-        )
+        self.inventory = join_inventory(settings.runtime_kinds)
         self.identity: Identity | None = None
         self.layout = Layout.of(settings.data_dir, settings.workload_dir)
 
@@ -127,11 +135,15 @@ class Agent:
 
     def _runtime(self, site: str, kube_config: KubeConfig | None) -> Runtime:
         layout = self.layout
+        process = ProcessRuntime(
+            layout.runtime_dir, work_dir=layout.work_dir, private_dir=layout.data_dir
+        )
         if kube_config is None:
-            return ProcessRuntime(
-                layout.runtime_dir, work_dir=layout.work_dir, private_dir=layout.data_dir
-            )
-        return _kubernetes_runtime(self.settings, site, kube_config)
+            return process
+        kubernetes = _kubernetes_runtime(self.settings, site, kube_config)
+        if PROCESS in self.settings.runtime_kinds:
+            return MixedRuntime(process, kubernetes)
+        return kubernetes
 
     async def _loops(
         self,
@@ -155,7 +167,7 @@ class Agent:
             self.capacity,
             wake,
             status_changed,
-            "process" if self.settings.kube is None else KUBERNETES,
+            self.settings.runtime_kinds,
         )
         address = self.settings.address
         reporter = StatusReporter(
@@ -179,7 +191,7 @@ class Agent:
             asyncio.create_task(reporter.run_heartbeats(), name="heartbeats"),
             asyncio.create_task(serve_requests(link, identity.site, runtime), name="requests"),
         ]
-        if isinstance(runtime, ProcessRuntime):
+        if isinstance(runtime, ProcessRuntime | MixedRuntime):
             sweep = sweep_artifacts(state, runtime, artifacts)
             tasks.append(asyncio.create_task(sweep, name="artifacts"))
         stopping = asyncio.create_task(stop.wait())
@@ -200,7 +212,26 @@ class Agent:
         view = getattr(runtime, "view", None)  # a KubernetesRuntime's nodes
         if view is None:
             return site_facts(reconciler, runtime, self.inventory, address)
-        return site_facts(reconciler, runtime, view.inventory(), address, view.resources())
+        # The cluster's nodes say capacity and nodes; the host, beside a process
+        # runtime, its own arch and os; the first runtime named is ``runtime``.
+        inventory = view.inventory() | {
+            k: v for k, v in self.inventory.items() if k in ("arch", "os", "runtime", "runtimes")
+        }
+        return site_facts(reconciler, runtime, inventory, address, view.resources())
+
+
+def join_inventory(kinds: tuple[str, ...]) -> dict[str, Any]:
+    """The inventory the agent joins with (and a process site reports): the host's, with
+    what the agent runs. A kubernetes site's facts come from its nodes (with its first
+    status): the host it runs on says nothing of them, beyond its own arch and os when
+    it also runs processes."""
+    runs = {"runtime": kinds[0], "runtimes": list(kinds)}
+    if PROCESS not in kinds:
+        return runs
+    if KUBERNETES not in kinds:
+        return host_inventory(PROCESS) | runs
+    host = host_inventory(PROCESS)
+    return {"arch": host["arch"], "os": host["os"]} | runs
 
 
 def _kube_config(options: KubeOptions | None) -> KubeConfig | None:
@@ -241,7 +272,7 @@ def artifacts_in_use(assignments: Iterable[Object], running: Iterable[Path]) -> 
 
 async def sweep_artifacts(
     state: LocalState,
-    runtime: ProcessRuntime,
+    runtime: ProcessRuntime | MixedRuntime,
     artifacts: ArtifactCache,
     every: float = ARTIFACT_SWEEP_SECONDS,
 ) -> None:

@@ -10,14 +10,18 @@ local state.
 
 On the kubernetes runtime an assignment is one instance (keyed by its name) whose
 workload is ``spec.workload.kubernetes`` plus the assignment's identity; the cluster's
-scheduler decides what fits, so only the count of assignments is bounded here. A
-workload the site's runtime cannot run is an ``UnsupportedWorkload`` problem.
+scheduler decides what fits, so only the count of assignments is bounded here. An
+agent running both (``--runtime process,kubernetes``) does each as its runtime would,
+both under one instance cap: kubernetes assignments first (they take no host capacity),
+process ones in what is left. A workload of a kind the agent does not run is an
+``UnsupportedWorkload`` problem.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -166,6 +170,10 @@ UNSUPPORTED = {
 }
 
 
+def kind_of(obj: Object) -> str:
+    return "kubernetes" if is_kubernetes(obj) else "process"
+
+
 def _generation(obj: Object) -> int:
     return int(obj["metadata"].get("generation") or 1)
 
@@ -179,10 +187,13 @@ class Reconciler:
         capacity: Capacity,
         wake: asyncio.Event,
         status_changed: asyncio.Event,
-        runtime_kind: str = "process",
+        runtime_kinds: str | Iterable[str] = "process",
     ) -> None:
         self._state, self._runtime, self._ensure_artifact = state, runtime, ensure_artifact
-        self.runtime_kind = runtime_kind
+        kinds = {runtime_kinds} if isinstance(runtime_kinds, str) else set(runtime_kinds)
+        if not kinds or not kinds <= UNSUPPORTED.keys():
+            raise ValueError(f"runtime kinds {sorted(kinds)}: give process, kubernetes or both")
+        self.runtime_kinds = frozenset(kinds)
         self.capacity, self._wake, self._status_changed = capacity, wake, status_changed
         self.problems: dict[str, Problem] = {}
         # The uid each instance was started for: an assignment deleted and created
@@ -240,15 +251,24 @@ class Reconciler:
             self._status_changed.set()
 
     def _keys(self, name: str, obj: Object) -> list[str]:
-        if self.runtime_kind == "kubernetes":
-            return [name] if is_kubernetes(obj) else []
+        if kind_of(obj) not in self.runtime_kinds:
+            return []
+        if is_kubernetes(obj):
+            return [name]
         return _keys(name, obj, self.capacity.instances)
 
     def _admit(self, desired: Mapping[str, Object]) -> set[str]:
-        running = self._runtime.keys()
-        if self.runtime_kind == "kubernetes":
-            return admit_count(desired, running, self.capacity.instances)
-        admitted, self.allocatable = admit(desired, running, self.capacity)
+        """Kubernetes assignments under the instance cap, then process instances in the
+        host's capacity and what is left of the cap."""
+        running, capacity = self._runtime.keys(), self.capacity
+        admitted: set[str] = set()
+        if "kubernetes" in self.runtime_kinds:
+            admitted = admit_count(desired, running, capacity.instances)
+        if "process" in self.runtime_kinds:
+            processes = {n: obj for n, obj in desired.items() if not is_kubernetes(obj)}
+            left = dataclasses.replace(capacity, instances=capacity.instances - len(admitted))
+            held, self.allocatable = admit(processes, running, left)
+            admitted |= held
         return admitted
 
     async def _stop(self, keys: set[str], desired: Mapping[str, Object]) -> None:
@@ -303,9 +323,11 @@ class Reconciler:
             )
 
     async def _ensure(self, name: str, obj: Object, admitted: set[str]) -> Problem | None:
-        if is_kubernetes(obj) != (self.runtime_kind == "kubernetes"):
-            return Problem(Phase.FAILED, "UnsupportedWorkload", UNSUPPORTED[self.runtime_kind])
-        if self.runtime_kind == "kubernetes":
+        if kind_of(obj) not in self.runtime_kinds:
+            # Two kinds in all: an agent without this one runs only the other.
+            (only,) = self.runtime_kinds
+            return Problem(Phase.FAILED, "UnsupportedWorkload", UNSUPPORTED[only])
+        if is_kubernetes(obj):
             return await self._ensure_kubernetes(name, obj, admitted)
         workload = obj["spec"]["workload"]["process"]
         keys = [key for key in _keys(name, obj, self.capacity.instances) if key in admitted]

@@ -52,7 +52,7 @@ def reconciler(
     state = LocalState(tmp_path / "state.db")
     capacity = Capacity(1000, 1024**3, "1", "1Gi", instances)
     made = Reconciler(
-        state, runtime, _never, capacity, asyncio.Event(), asyncio.Event(), runtime_kind=kind
+        state, runtime, _never, capacity, asyncio.Event(), asyncio.Event(), runtime_kinds=kind
     )
     return made, state
 
