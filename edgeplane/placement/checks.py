@@ -63,11 +63,13 @@ def runtime_reason(app: AppView, site: SiteView) -> str | None:
     cannot run there)."""
     if app.runtime in site.runtimes:
         return None
-    if app.runtime in site.declared_runtimes:
+    if site.declared_runtimes:  # the agent runs less than the site declares: say which
         declared, reported = (
             " and ".join(r) for r in (site.declared_runtimes, site.reported_runtimes)
         )
-        return f"declare {declared} but their agents run {reported} only"
+        if app.runtime in site.declared_runtimes:
+            return f"declare {declared} but their agents run {reported} only"
+        return f"declare {declared} (their agents run {reported}), the workload is {app.runtime}"
     return f"run {' and '.join(site.runtimes) or 'nothing'}, the workload is {app.runtime}"
 
 

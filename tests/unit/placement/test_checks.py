@@ -385,15 +385,29 @@ def test_runtime(runtime: str, runtimes: tuple[str, ...], held: bool, expected: 
 
 
 @pytest.mark.parametrize(
-    ("runtime", "expected"),
+    ("runtime", "declared", "reported", "expected"),
     [
-        ("kubernetes", None),
-        ("process", "declare kubernetes and process but their agents run kubernetes only"),
+        ("kubernetes", BOTH, KUBE_ONLY, None),
+        (
+            "process",
+            BOTH,
+            KUBE_ONLY,
+            "declare kubernetes and process but their agents run kubernetes only",
+        ),
+        (
+            "kubernetes",
+            ("process",),
+            KUBE_ONLY,
+            "declare process (their agents run kubernetes), the workload is kubernetes",
+        ),
     ],
-    ids=["runs-what-it-runs", "declared-but-not-run"],
+    ids=["runs-what-it-runs", "declared-but-not-run", "run-but-not-declared"],
 )
-def test_runtime_names_what_the_agent_runs(runtime: str, expected: str | None) -> None:
-    where = site(runtimes=KUBE_ONLY, declared_runtimes=BOTH, reported_runtimes=KUBE_ONLY)
+def test_runtime_names_what_the_agent_runs(
+    runtime: str, declared: tuple[str, ...], reported: tuple[str, ...], expected: str | None
+) -> None:
+    runs = tuple(r for r in declared if r in reported)
+    where = site(runtimes=runs, declared_runtimes=declared, reported_runtimes=reported)
     assert checks.runtime(trial(replicas(runtime=runtime), where)) == expected
 
 
