@@ -29,6 +29,7 @@ def test_explain_says_where_and_why_not(cli: Run) -> None:
     assert [c["check"] for c in as_json["site"]["checks"]] == [
         "selector",
         "siteGroups",
+        "runtime",
         "phase",
         "taints",
         "capacity",
