@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from edgeplane.api.quantity import Quantity, cpu_millis
 from hack.kube.cluster import Cluster
 from tests.support.fleet import Fleet, wait_for
-from tests.support.kube import API_VERSION, at, kube_app, running_pods, web
+from tests.support.kube import API_VERSION, at, deployment_of, kube_app, running_pods, web
 
 BOTH, KUBE_ONLY = "both-1", "kube-only-1"
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
@@ -100,3 +101,14 @@ def test_one_site_runs_a_process_and_a_kubernetes_application(
     assert why["reasons"] == [
         "1 site(s) declare kubernetes and process but their agents run kubernetes only"
     ]
+
+    # Leave the session's clusters as they were: the agents delete what they applied.
+    for app in ("legacy", "boxshop"):
+        fleet.ok("DELETE", f"/applications/{app}")
+    for each in (cluster, other):
+        wait_for(partial(gone, each, "boxshop"), f"boxshop deleted from {each.name}", 60)
+
+
+def gone(cluster: Cluster, namespace: str) -> bool:
+    found = deployment_of(cluster, namespace, namespace)
+    return found is None or bool(found["metadata"].get("deletionTimestamp"))
