@@ -30,6 +30,13 @@ from typing import Any
 
 from edgeplane.agent.errors import AgentError, HubRefused, HubUnreachable
 from edgeplane.agent.inventory import Capacity
+from edgeplane.agent.kinds import (
+    UNSUPPORTED,
+    admit_count,
+    is_kubernetes,
+    kind_of,
+    kubernetes_workload,
+)
 from edgeplane.agent.replicas import instance_keys, replicas_of, split_key, stop_order
 from edgeplane.agent.runtimes import InstanceSpec, Phase, Runtime
 from edgeplane.agent.state import LocalState, Object
@@ -134,44 +141,6 @@ def with_identity(workload: Mapping[str, Any], obj: Object, replica: int = 0) ->
         "EDGEPLANE_REPLICA": str(replica),
     }
     return {**workload, "env": {**identity, **own}}
-
-
-def is_kubernetes(obj: Object) -> bool:
-    """Whether the assignment's workload is ``kubernetes`` (else ``process``)."""
-    return (obj.get("spec") or {}).get("workload", {}).get("kubernetes") is not None
-
-
-def kubernetes_workload(obj: Object) -> dict[str, Any]:
-    """``spec.workload.kubernetes`` with the identity render labels objects with."""
-    spec = obj["spec"]
-    identity = {
-        "site": spec.get("site", ""),
-        "application": spec.get("application", ""),
-        "assignment": obj["metadata"]["name"],
-        "revision": int(spec.get("revision") or 1),
-    }
-    return {**spec["workload"]["kubernetes"], "identity": identity}
-
-
-def admit_count(desired: Mapping[str, Object], running: set[str], limit: int) -> set[str]:
-    """The kubernetes assignments that fit under the site's instance cap: those that run
-    first, then by name (the cluster's scheduler decides about cpu and memory)."""
-    names = sorted(
-        (n for n, obj in desired.items() if is_kubernetes(obj)), key=lambda n: (n not in running, n)
-    )
-    return set(names[:limit])
-
-
-UNSUPPORTED = {
-    "process": "this site runs the process runtime: give the application a "
-    "workload.process, or place it on a kubernetes site",
-    "kubernetes": "this site runs the kubernetes runtime: give the application a "
-    "workload.kubernetes, or place it on a process site",
-}
-
-
-def kind_of(obj: Object) -> str:
-    return "kubernetes" if is_kubernetes(obj) else "process"
 
 
 def _generation(obj: Object) -> int:

@@ -22,7 +22,8 @@ from edgeplane import __version__
 from edgeplane.agent.backoff import Backoff
 from edgeplane.agent.errors import HubRefused, HubUnreachable
 from edgeplane.agent.hublink import HubLink
-from edgeplane.agent.reconciler import Problem, Reconciler, is_kubernetes
+from edgeplane.agent.kinds import is_kubernetes
+from edgeplane.agent.reconciler import Problem, Reconciler
 from edgeplane.agent.replicas import by_assignment, replicas_of
 from edgeplane.agent.runtimes import InstanceStatus, Phase, Runtime
 from edgeplane.agent.state import LocalState, Object
