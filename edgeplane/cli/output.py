@@ -206,9 +206,13 @@ def _sites(obj: Object) -> str:
 
 
 def _runtime(obj: Object) -> str:
-    """The runtime asked for in the spec, else the one the agent reported."""
-    spec = _path("spec", "runtime")(obj)
-    return spec if spec != "-" else _path("status", "inventory", "runtime")(obj)
+    """The runtimes asked for in the spec, else the ones the agent reported
+    (``process,kubernetes`` for a site running both)."""
+    for where in (obj.get("spec") or {}, (obj.get("status") or {}).get("inventory") or {}):
+        runtimes = where.get("runtimes") or ([where["runtime"]] if where.get("runtime") else [])
+        if runtimes:
+            return ",".join(str(r) for r in runtimes)
+    return "-"
 
 
 def _endpoint(obj: Object) -> str:

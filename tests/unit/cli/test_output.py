@@ -76,6 +76,26 @@ def test_wide_site_adds_region_runtime_and_address() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("spec", "inventory", "shown"),
+    [
+        ({"runtimes": ["process", "kubernetes"]}, {"runtime": "process"}, "process,kubernetes"),
+        (
+            {},
+            {"runtime": "kubernetes", "runtimes": ["kubernetes", "process"]},
+            "kubernetes,process",
+        ),
+        ({}, {}, "-"),
+    ],
+    ids=["declared-both", "reported-both", "unknown"],
+)
+def test_wide_site_shows_every_runtime(
+    spec: dict[str, Any], inventory: dict[str, Any], shown: str
+) -> None:
+    obj = {"metadata": meta("box"), "spec": spec, "status": {"inventory": inventory}}
+    assert rendered("sites", obj, wide=True)["RUNTIME"] == shown
+
+
 def test_a_site_that_never_reported_shows_dashes() -> None:
     cells = rendered("sites", {"metadata": meta("new"), "spec": {"runtime": "kubernetes"}})
     assert [cells[c] for c in ("PHASE", "HEARTBEAT", "CPU", "MEMORY", "WORKLOADS")] == ["-"] * 5
