@@ -5,6 +5,7 @@ application, so namespaces never overlap; what the agents did is read from the a
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import Any
@@ -92,7 +93,10 @@ def test_one_apply_is_ready_at_three_clusters(edge: Edge) -> None:
         assert labels["edgeplane.io/site"] == site
         assert labels[MANAGED] == "edgeplane"
         assert len(running_pods(cluster, app, app)) == 2
-        assert ready_endpoints(cluster, app, app) == 2
+        # Running needs one ready endpoint; the EndpointSlice controller adds the
+        # second pod's a moment later.
+        ready = functools.partial(ready_endpoints, cluster, app, app)
+        wait_for(lambda: ready() == 2, f"2 endpoints at {site}", 30)  # noqa: B023
         config = read(cluster, f"/api/v1/namespaces/{app}/configmaps/{app}-config")
         assert config is not None and config["data"] == {"color": "blue"}
         namespace = read(cluster, f"/api/v1/namespaces/{app}")
@@ -108,11 +112,19 @@ def test_a_new_revision_prunes_a_removed_config_map(edge: Edge) -> None:
     assert read(cluster, f"/api/v1/namespaces/{app}/configmaps/extra") is not None
 
     update(edge.fleet, app, manifests=web(app, 1))
-    wait_for(lambda: ready_at(edge.fleet, app, {"site-0": 1}), "revision 2 ready", 90)
+    # The status of revision 1 reads Running too: wait for the assignment of revision 2.
+    wait_for(
+        lambda: (
+            (found := ready_at(edge.fleet, app, {"site-0": 1}))
+            and found["site-0"]["spec"]["revision"] == 2
+        ),
+        "revision 2 ready",
+        90,
+    )
     wait_for(
         lambda: read(cluster, f"/api/v1/namespaces/{app}/configmaps/extra") is None,
         "the removed ConfigMap pruned",
-        30,
+        60,
     )
     assert read(cluster, f"/api/v1/namespaces/{app}/configmaps/{app}-config") is not None
     assert deployment_of(cluster, app, app) is not None
