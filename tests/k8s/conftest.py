@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Generator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import pytest
 
+from edgeplane.agent.runtimes.kubernetes.client import KubeClient
+from edgeplane.agent.runtimes.kubernetes.config import load_kubeconfig
 from hack.kube.cluster import Cluster, HarnessError, build
 from hack.kube.fleet import Fleet
 from tests.support.fleet import Fleet as EdgeFleet
@@ -146,3 +148,11 @@ def pytest_runtest_makereport(
             if agent.log.exists():
                 report.sections.append((f"agent log {name}", agent.log.read_text()[-4000:]))
     return report
+
+
+@pytest.fixture
+async def kube(cluster: Cluster) -> AsyncIterator[KubeClient]:
+    """The agent's own Kubernetes client, on the first cluster."""
+    client = KubeClient(load_kubeconfig(cluster.kubeconfig))
+    yield client
+    await client.close()

@@ -7,14 +7,11 @@ them (``render``), so labels and namespaces are the real ones.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import datetime
 import functools
 import secrets
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,32 +37,14 @@ from edgeplane.agent.runtimes.kubernetes.client import (
 from edgeplane.agent.runtimes.kubernetes.config import (
     KubeConfig,
     in_cluster_config,
-    load_kubeconfig,
 )
 from edgeplane.agent.runtimes.kubernetes.inventory import inventory_ref
 from edgeplane.agent.runtimes.kubernetes.render import ASSIGNMENT_LABEL, Identity, render
 from hack.kube.cluster import Cluster
+from tests.support.kube import eventually
 
 MANAGER = "edgeplane"
 FORCE_HINT = "(set spec.workload.kubernetes.force to take it)"
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 60.0) -> Any:
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what} not reached in {within}s (last: {last!r})")
-
-
-@pytest.fixture
-async def kube(cluster: Cluster) -> AsyncIterator[KubeClient]:
-    client = KubeClient(load_kubeconfig(cluster.kubeconfig))
-    yield client
-    await client.close()
 
 
 @pytest.fixture

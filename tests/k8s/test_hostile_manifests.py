@@ -16,7 +16,6 @@ import asyncio
 import functools
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -24,11 +23,10 @@ import pytest
 from edgeplane.agent.runtimes.kubernetes import apply as apply_module
 from edgeplane.agent.runtimes.kubernetes.apply import ApplyOutcome, apply_objects, delete_objects
 from edgeplane.agent.runtimes.kubernetes.client import KubeClient, ObjectRef
-from edgeplane.agent.runtimes.kubernetes.config import load_kubeconfig
 from edgeplane.agent.runtimes.kubernetes.inventory import inventory_ref
 from edgeplane.agent.runtimes.kubernetes.ownership import CREATED
 from edgeplane.agent.runtimes.kubernetes.render import ASSIGNMENT_LABEL, Identity, render
-from hack.kube.cluster import Cluster
+from tests.support.kube import eventually
 
 SCOPES = {
     ("v1", "Namespace"): False,
@@ -38,26 +36,8 @@ SCOPES = {
 
 
 @pytest.fixture
-async def kube(cluster: Cluster) -> AsyncIterator[KubeClient]:
-    client = KubeClient(load_kubeconfig(cluster.kubeconfig))
-    yield client
-    await client.close()
-
-
-@pytest.fixture
 def ns() -> str:
     return f"h-{secrets.token_hex(4)}"
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 60.0) -> Any:
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what} not reached in {within}s (last: {last!r})")
 
 
 async def gone(kube: KubeClient, ref: ObjectRef) -> bool:
