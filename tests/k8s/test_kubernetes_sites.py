@@ -35,11 +35,18 @@ MANAGED = "app.kubernetes.io/managed-by"
 
 
 def update(fleet: Fleet, app: str, **kubernetes: Any) -> None:
-    """A new revision of ``app``: its kubernetes workload's fields replaced."""
-    body = fleet.ok("GET", f"/applications/{app}")
-    body["spec"]["workload"]["kubernetes"].update(kubernetes)
-    body.pop("status", None)
-    fleet.ok("PUT", f"/applications/{app}", body)
+    """A new revision of ``app``: its kubernetes workload's fields replaced. The hub
+    writes the application's status meanwhile (a new resourceVersion): a 409 is read
+    again and retried, as a client of the API does."""
+    for _ in range(20):
+        body = fleet.ok("GET", f"/applications/{app}")
+        body["spec"]["workload"]["kubernetes"].update(kubernetes)
+        body.pop("status", None)
+        answer = fleet.api("PUT", f"/applications/{app}", body)
+        if answer.status_code != 409:
+            assert answer.status_code < 300, (answer.status_code, answer.text)
+            return
+    raise AssertionError(f"PUT /applications/{app}: 409 twenty times in a row")
 
 
 def status_of(fleet: Fleet, app: str, site: str) -> dict[str, Any]:
