@@ -156,3 +156,14 @@ async def kube(cluster: Cluster) -> AsyncIterator[KubeClient]:
     client = KubeClient(load_kubeconfig(cluster.kubeconfig))
     yield client
     await client.close()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[EdgeFleet]:
+    """A real hub of its own for one test (agents are added by the test)."""
+    fleet = EdgeFleet(tmp_path)
+    fleet.start_hub()
+    try:
+        yield fleet
+    finally:
+        fleet.close()

@@ -30,16 +30,6 @@ RBAC_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"
 
 
 @pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    fleet = Fleet(tmp_path)
-    fleet.start_hub()
-    try:
-        yield fleet
-    finally:
-        fleet.close()
-
-
-@pytest.fixture
 def kube(cluster: Cluster) -> Iterator[Client]:
     with Client(config=KubeConfig.from_file(str(cluster.kubeconfig))) as client:
         yield client

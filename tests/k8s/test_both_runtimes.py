@@ -9,12 +9,8 @@ agent runs kubernetes only never gets the process Application, and explain says 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from edgeplane.api.quantity import Quantity, cpu_millis
 from hack.kube.cluster import Cluster
@@ -23,16 +19,6 @@ from tests.support.kube import API_VERSION, at, deployment_of, kube_app, running
 
 BOTH, KUBE_ONLY = "both-1", "kube-only-1"
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    fleet = Fleet(tmp_path)
-    fleet.start_hub()
-    try:
-        yield fleet
-    finally:
-        fleet.close()
 
 
 def process_app(name: str) -> dict[str, Any]:
