@@ -1,11 +1,10 @@
 """Hostile manifests against render and the ownership rules: a Namespace object naming
 a namespace the application was not given, a ConfigMap taking an inventory's name,
-nesting deep enough to break copying, a forged ``created-by`` annotation, and the time
-render takes on the largest input the API allows."""
+nesting deep enough to break copying, a forged ``created-by`` annotation, and the largest input
+the API allows."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -111,13 +110,11 @@ def largest() -> list[dict[str, Any]]:
     ]
 
 
-def test_render_of_the_largest_input_is_timed() -> None:
-    """Measured on this machine: ~45 ms. The runtime renders in a worker thread, so the
-    event loop is not held for it; this bounds it from growing unnoticed."""
+def test_render_of_the_largest_input_renders_every_object() -> None:
+    """The largest input the API takes (~45 ms here; the runtime renders in a worker
+    thread, so the event loop is not held for it)."""
     pool = NodePool({"pool": "a"}, ({"key": "edge", "operator": "Exists"},))
-    started = time.perf_counter()
     rendered = render(workload(*largest()), IDENTITY, scopes=SCOPES, pool=pool)
-    assert time.perf_counter() - started < 1.0
     assert len(rendered) == 257
 
 
