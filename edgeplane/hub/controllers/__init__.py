@@ -11,37 +11,19 @@ tests can start it beside an in-process app.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
-from edgeplane.hub.controllers.health import mark_offline
+from edgeplane.hub.controllers.health import health_loop
 from edgeplane.hub.controllers.offloop import Overdue
-from edgeplane.hub.controllers.placement import PlacementController, ResolveArtifact, list_all
+from edgeplane.hub.controllers.pacing import pause, retry_delay
+from edgeplane.hub.controllers.placement import PlacementController, ResolveArtifact
 from edgeplane.placement.planner import PlacementOverdue
 from edgeplane.store.errors import Gone, StoreError
 from edgeplane.store.protocol import Store
 
 log = logging.getLogger("edgeplane.hub.controllers")
 DEBOUNCE_SECONDS = 0.1
-RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 30.0
 STOP_SECONDS = 10.0
-
-
-def retry_delay(failures: int) -> float:
-    """Capped exponential: a store that is down is not hammered, one that blinked is
-    back in half a second."""
-    return min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2.0 ** min(failures - 1, 16))
-
-
-async def pause(stop: asyncio.Event, seconds: float) -> None:
-    """Wait ``seconds`` or until the hub stops, whichever comes first.
-
-    ``asyncio.timeout``, never ``asyncio.wait_for``, here and wherever a loop waits:
-    Python 3.11's ``wait_for`` drops a cancellation that arrives in the same loop turn
-    as what it waits for, and the cancelled loop runs on (a hub then ignored SIGTERM)."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await stop.wait()
 
 
 async def _placement_pass(controller: PlacementController, store: Store) -> None:
@@ -75,24 +57,12 @@ async def _placement_loop(store: Store, resolve: ResolveArtifact, stop: asyncio.
         controller.worker.close()
 
 
-async def _health_loop(store: Store, offline_after: float, stop: asyncio.Event) -> None:
-    period, failures = max(0.5, min(5.0, offline_after / 4)), 0
-    while not stop.is_set():
-        try:
-            await mark_offline(store, await list_all(store, "Site"), offline_after)
-            failures = 0
-        except Exception as e:  # a failed check must not end health checks
-            failures += 1
-            log.warning("health check failed (%s); retrying", e, exc_info=True)
-        await pause(stop, max(period, retry_delay(failures)) if failures else period)
-
-
 async def run_controllers(
     store: Store, resolve: ResolveArtifact, offline_after: float, stop: asyncio.Event
 ) -> None:
     tasks = [
         asyncio.create_task(_placement_loop(store, resolve, stop), name="placement"),
-        asyncio.create_task(_health_loop(store, offline_after, stop), name="health"),
+        asyncio.create_task(health_loop(store, offline_after, stop), name="health"),
     ]
     try:
         await stop.wait()

@@ -18,10 +18,13 @@ admin's write, an older hub's). The site's next write with a node Ready brings i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime
 
+from edgeplane.hub.controllers.loading import list_all
+from edgeplane.hub.controllers.pacing import pause, retry_delay
 from edgeplane.hub.sitewrites import cut_off, nodes_checked
 from edgeplane.store.errors import Conflict, NotFound
 from edgeplane.store.protocol import Object, Store
@@ -87,3 +90,15 @@ async def mark_offline(store: Store, sites: list[Object], offline_after: float) 
         log.warning("site %s: %s: Offline", site["metadata"]["name"], why)
         marked.append(site["metadata"]["name"])
     return marked
+
+
+async def health_loop(store: Store, offline_after: float, stop: asyncio.Event) -> None:
+    period, failures = max(0.5, min(5.0, offline_after / 4)), 0
+    while not stop.is_set():
+        try:
+            await mark_offline(store, await list_all(store, "Site"), offline_after)
+            failures = 0
+        except Exception as e:  # a failed check must not end health checks
+            failures += 1
+            log.warning("health check failed (%s); retrying", e, exc_info=True)
+        await pause(stop, max(period, retry_delay(failures)) if failures else period)

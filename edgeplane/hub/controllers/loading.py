@@ -16,7 +16,7 @@ import logging
 from edgeplane.api.validation import InvalidObject, validate_object
 from edgeplane.placement.model import MAX_REPLICAS
 from edgeplane.placement.views import app_view, site_view
-from edgeplane.store.protocol import Object
+from edgeplane.store.protocol import Object, Store
 
 log = logging.getLogger("edgeplane.hub.placement")
 
@@ -85,3 +85,12 @@ def _assignment_ok(obj: Object) -> bool:
         and type(replicas) is int
         and 0 <= replicas <= MAX_REPLICAS
     )
+
+
+async def list_all(store: Store, kind: str) -> list[Object]:
+    items, token = [], None
+    while True:
+        page = await store.list(kind, None, 1000, token)
+        items += page.items
+        if not (token := page.continue_token):
+            return items

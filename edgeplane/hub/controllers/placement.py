@@ -16,7 +16,7 @@ from typing import Any
 
 from edgeplane.api.validation import InvalidObject
 from edgeplane.hub.controllers.governed import PolicyGate
-from edgeplane.hub.controllers.loading import MAX_PROBLEM, Loaded
+from edgeplane.hub.controllers.loading import MAX_PROBLEM, Loaded, list_all
 from edgeplane.hub.controllers.naming import name_collision
 from edgeplane.hub.controllers.offloop import PASS_SECONDS, Worker
 from edgeplane.hub.controllers.rendering import (
@@ -33,16 +33,14 @@ from edgeplane.store.errors import AlreadyExists, Conflict, NotFound
 from edgeplane.store.protocol import Object, Store
 
 log = logging.getLogger("edgeplane.hub.placement")
-__all__ = ["PlacementController", "ResolveArtifact", "render", "resolved_workload", "unchanged"]
-
-
-async def list_all(store: Store, kind: str) -> list[Object]:
-    items, token = [], None
-    while True:
-        page = await store.list(kind, None, 1000, token)
-        items += page.items
-        if not (token := page.continue_token):
-            return items
+__all__ = [
+    "PlacementController",
+    "ResolveArtifact",
+    "list_all",
+    "render",
+    "resolved_workload",
+    "unchanged",
+]
 
 
 def placed_condition(
