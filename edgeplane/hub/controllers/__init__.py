@@ -17,6 +17,7 @@ from edgeplane.hub.controllers.health import health_loop
 from edgeplane.hub.controllers.offloop import Overdue
 from edgeplane.hub.controllers.pacing import pause, retry_delay
 from edgeplane.hub.controllers.placement import PlacementController, ResolveArtifact
+from edgeplane.hub.leases import Leases
 from edgeplane.placement.planner import PlacementOverdue
 from edgeplane.store.errors import Gone, StoreError
 from edgeplane.store.protocol import Store
@@ -58,11 +59,17 @@ async def _placement_loop(store: Store, resolve: ResolveArtifact, stop: asyncio.
 
 
 async def run_controllers(
-    store: Store, resolve: ResolveArtifact, offline_after: float, stop: asyncio.Event
+    store: Store,
+    resolve: ResolveArtifact,
+    offline_after: float,
+    stop: asyncio.Event,
+    *,
+    leases: Leases | None = None,
 ) -> None:
+    health = health_loop(store, offline_after, stop, leases=leases)
     tasks = [
         asyncio.create_task(_placement_loop(store, resolve, stop), name="placement"),
-        asyncio.create_task(health_loop(store, offline_after, stop), name="health"),
+        asyncio.create_task(health, name="health"),
     ]
     try:
         await stop.wait()
