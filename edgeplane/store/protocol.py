@@ -16,7 +16,7 @@ A write that changes nothing stores nothing and returns the stored object.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -144,3 +144,14 @@ class Store(Protocol):
 
     async def release_token(self, token_id: str) -> None:
         """Make a used token unused again (its use failed before taking effect)."""
+
+    async def put_leases(self, leases: Mapping[str, float], hub: str) -> None:
+        """Store site lease renewals (unix seconds, ``hub``'s clock), one batch: a site's
+        stored ``renewed_at`` only ever grows (the newest renewal of any hub wins). Writes
+        no object, no event, no resourceVersion."""
+
+    async def get_leases(self) -> dict[str, float]:
+        """Every stored lease renewal by site name."""
+
+    async def delete_lease(self, site: str) -> None:
+        """Forget a site's lease (the site is deleted); an absent one is not an error."""

@@ -25,6 +25,7 @@ from datetime import datetime
 
 from edgeplane.hub.controllers.loading import list_all
 from edgeplane.hub.controllers.pacing import pause, retry_delay
+from edgeplane.hub.leases import Leases
 from edgeplane.hub.sitewrites import cut_off, nodes_checked
 from edgeplane.store.errors import Conflict, NotFound
 from edgeplane.store.protocol import Object, Store
@@ -92,7 +93,9 @@ async def mark_offline(store: Store, sites: list[Object], offline_after: float) 
     return marked
 
 
-async def health_loop(store: Store, offline_after: float, stop: asyncio.Event) -> None:
+async def health_loop(
+    store: Store, offline_after: float, stop: asyncio.Event, *, leases: Leases | None = None
+) -> None:
     period, failures = max(0.5, min(5.0, offline_after / 4)), 0
     while not stop.is_set():
         try:

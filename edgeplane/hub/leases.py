@@ -1,0 +1,84 @@
+"""Site leases: when each site was last heard from, kept in memory, not in the store.
+
+A heartbeat renews the site's lease here (the hub's clock, ``time.time()``) and writes
+nothing; ``flush`` writes this hub's renewals since the previous flush to the store in one
+batch (``Store.put_leases``, every few seconds and on shutdown), ``load`` merges what every
+hub has flushed (the newest renewal wins), so a restarted hub, or the hub that runs the
+health controller, knows them too.
+
+Neighbours: ``hub.heartbeat`` renews, ``hub.sitewrites`` renews on a site's status write,
+``hub.controllers.health`` reads ``last`` to decide Offline, ``hub.resources`` overlays
+``status.lastHeartbeat`` on served Sites, ``hub.server`` runs ``flush_loop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from edgeplane.store.protocol import Store
+
+log = logging.getLogger("edgeplane.hub.leases")
+FLUSH_SECONDS = 5.0
+
+
+class Leases:
+    """Renewal times by site name; one instance per hub (``app.state.leases``)."""
+
+    def __init__(self, hub_id: str) -> None:
+        self.hub_id = hub_id
+        self._last: dict[str, float] = {}
+        self._dirty: dict[str, float] = {}
+
+    def renew(self, site: str, now: float | None = None) -> None:
+        at = time.time() if now is None else now
+        if at > self._last.get(site, 0.0):
+            self._last[site] = at
+            self._dirty[site] = at
+
+    def last(self, site: str) -> float | None:
+        """The newest renewal known: this hub's own, or one another hub flushed."""
+        return self._last.get(site)
+
+    def forget(self, site: str) -> None:
+        self._last.pop(site, None)
+        self._dirty.pop(site, None)
+
+    def snapshot(self) -> dict[str, float]:
+        return dict(self._last)
+
+    async def flush(self, store: Store) -> None:
+        """Write this hub's renewals since the last flush, one batch; on failure they stay
+        pending for the next flush (a newer renewal meanwhile replaces its own)."""
+        if not self._dirty:
+            return
+        batch, self._dirty = self._dirty, {}
+        try:
+            await store.put_leases(batch, self.hub_id)
+        except BaseException:
+            for site, at in batch.items():
+                if site in self._last and at > self._dirty.get(site, 0.0):
+                    self._dirty[site] = at
+            raise
+
+    async def load(self, store: Store) -> None:
+        """Merge the stored renewals in, the newest of each site winning."""
+        for site, at in (await store.get_leases()).items():
+            if at > self._last.get(site, 0.0):
+                self._last[site] = at
+
+
+async def flush_loop(leases: Leases, store: Store, stop: asyncio.Event, seconds: float) -> None:
+    """Flush every ``seconds`` until ``stop``, then once more so a stopping hub's last
+    renewals are stored."""
+    while not stop.is_set():
+        try:
+            async with asyncio.timeout(seconds):
+                await stop.wait()
+        except TimeoutError:
+            pass
+        try:
+            await leases.flush(store)
+        except Exception as e:  # a failed flush is retried at the next period
+            log.warning("flushing %d site lease(s) failed: %s", len(leases._dirty), e)
