@@ -12,7 +12,7 @@ import asyncio
 import bisect
 import copy
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from edgeplane.api.selectors import Selector
 from edgeplane.store import objects as bookkeeping
@@ -26,6 +26,7 @@ class MemoryStore:
         self.event_retention = event_retention
         self._objects: dict[tuple[str, str], Object] = {}
         self._tokens: dict[str, TokenRecord] = {}
+        self._leases: dict[str, float] = {}
         self._events: list[WatchEvent] = []
         self._rv = 0
         self._compacted = 0
@@ -153,6 +154,16 @@ class MemoryStore:
     async def release_token(self, token_id: str) -> None:
         if record := self._tokens.get(token_id):
             self._tokens[token_id] = dataclasses.replace(record, used_at=None, used_by=None)
+
+    async def put_leases(self, leases: Mapping[str, float], hub: str) -> None:
+        for site, at in leases.items():
+            self._leases[site] = max(float(at), self._leases.get(site, float("-inf")))
+
+    async def get_leases(self) -> dict[str, float]:
+        return dict(self._leases)
+
+    async def delete_lease(self, site: str) -> None:
+        self._leases.pop(site, None)
 
     def _stored(self, key: tuple[str, str]) -> Object:
         if key not in self._objects:
