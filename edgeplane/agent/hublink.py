@@ -1,5 +1,5 @@
-"""The agent's one connection to the hub: JSON calls, NDJSON watches and downloads
-over httpx, with every failure translated into ``edgeplane.agent.errors``.
+"""The agent's one connection to the hub: JSON calls, NDJSON watches and the site's stream,
+and downloads over httpx, with every failure translated into ``edgeplane.agent.errors``.
 
 The agent always dials out; nothing here listens. TLS is verified against the CA the
 agent pinned when it joined (``agent.pinning``). When the hub asks for a credential
@@ -25,6 +25,10 @@ MERGE_PATCH = "application/merge-patch+json"
 # A watch is idle between bookmarks (10 s on the hub); three missed ones mean the
 # connection is dead even when TCP has not noticed.
 WATCH_READ_TIMEOUT = 35.0
+STREAM_BOOKMARK = 60
+"""Seconds between the stream's bookmarks: what an idle site costs is mostly these."""
+STREAM_READ_TIMEOUT = 2.5 * STREAM_BOOKMARK
+"""Two missed bookmarks and a half: the stream is dead even when TCP has not noticed."""
 ROTATION_ANNOTATION = "edgeplane.io/credential-rotation"
 """Set on the Site by ``edgeplane site rotate-credential`` (hub/tokens.py)."""
 
@@ -157,36 +161,57 @@ class HubLink:
     ) -> AsyncIterator[dict[str, Any]]:
         """Events of one watch as dicts; Gone when the version is too old."""
         params = {"watch": "true", "resourceVersion": resource_version, "labelSelector": selector}
-        timeout = httpx.Timeout(15.0, connect=5.0, read=WATCH_READ_TIMEOUT)
+        async for event in self._lines(f"{API}/{plural}", params, WATCH_READ_TIMEOUT):
+            yield event
+
+    async def stream(self, site: str, resource_version: str) -> AsyncIterator[dict[str, Any]]:
+        """The lines of the site's one stream (assignment events, bookmarks, requests)
+        as dicts; Gone when the version is too old, HubRefused 404 (or 403 from a hub
+        whose table lacks the route) when the hub has no stream: an older hub."""
+        params = {"resourceVersion": resource_version, "bookmarkSeconds": str(STREAM_BOOKMARK)}
+        path = f"{API}/sites/{site}/stream"
+        async for event in self._lines(path, params, STREAM_READ_TIMEOUT):
+            yield event
+
+    async def _lines(
+        self, path: str, params: Mapping[str, str], read_timeout: float
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The NDJSON lines of a watch or a stream; an ERROR line raises."""
+        timeout = httpx.Timeout(15.0, connect=5.0, read=read_timeout)
         try:
-            async with self._client.stream(
-                "GET", f"{API}/{plural}", params=params, timeout=timeout
-            ) as response:
-                if response.status_code == 410:
-                    raise Gone(f"resourceVersion {resource_version} is too old")
-                if response.status_code >= 400:
-                    await response.aread()
-                    refused = _refused(response)
-                    if refused.reason == "TooLargeResourceVersion":
-                        # The hub's store is older than our version (restored): list again.
-                        raise Gone(refused.message)
-                    raise refused
+            async with self._client.stream("GET", path, params=params, timeout=timeout) as response:
+                await self._check_opened(response, params.get("resourceVersion", ""))
                 async for line in response.aiter_lines():
-                    if not line.strip():
-                        continue
-                    try:
-                        event = json.loads(line)
-                    except ValueError as e:
-                        raise self._not_the_hub(f"a watch of {plural}", response) from e
-                    if not isinstance(event, dict):
-                        raise self._not_the_hub(f"a watch of {plural}", response)
-                    if event.get("type") == "ERROR":
-                        if event.get("object", {}).get("reason") == "Gone":
-                            raise Gone(event["object"].get("message", "watch expired"))
-                        raise HubRefused(500, "WatchError", str(event.get("object")))
-                    yield event
+                    if line.strip():
+                        yield self._event(line, path, response)
         except (httpx.TransportError, httpx.StreamError) as e:
             raise HubUnreachable(f"{self.server}: watch cut: {e!r}") from e
+
+    async def _check_opened(self, response: httpx.Response, resource_version: str) -> None:
+        if response.status_code == 410:
+            raise Gone(f"resourceVersion {resource_version} is too old")
+        if response.status_code >= 400:
+            await response.aread()
+            refused = _refused(response)
+            if refused.reason == "TooLargeResourceVersion":
+                # The hub's store is older than our version (restored): list again.
+                raise Gone(refused.message)
+            raise refused
+
+    def _event(self, line: str, path: str, response: httpx.Response) -> dict[str, Any]:
+        try:
+            event = json.loads(line)
+        except ValueError as e:
+            raise self._not_the_hub(f"a watch of {path}", response) from e
+        if not isinstance(event, dict):
+            raise self._not_the_hub(f"a watch of {path}", response)
+        if event.get("type") == "ERROR":
+            error = event.get("object")
+            error = error if isinstance(error, dict) else {}
+            if error.get("reason") == "Gone" or error.get("code") == 410:
+                raise Gone(str(error.get("message", "watch expired")))
+            raise HubRefused(500, "WatchError", str(event.get("object")))
+        return event
 
     async def download(self, path: str) -> AsyncIterator[bytes]:
         """The body of a GET in chunks; a connection cut mid-way raises HubUnreachable."""
