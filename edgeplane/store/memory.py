@@ -12,13 +12,21 @@ import asyncio
 import bisect
 import copy
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 
 from edgeplane.api.selectors import Selector
 from edgeplane.store import objects as bookkeeping
 from edgeplane.store.continuation import ContinueTokens, new_secret
 from edgeplane.store.errors import AlreadyExists, Gone, NotFound
-from edgeplane.store.protocol import EventType, ListResult, Object, TokenRecord, WatchEvent
+from edgeplane.store.protocol import (
+    EventType,
+    LeaderLease,
+    ListResult,
+    Object,
+    TokenRecord,
+    WatchEvent,
+)
 
 
 class MemoryStore:
@@ -27,6 +35,7 @@ class MemoryStore:
         self._objects: dict[tuple[str, str], Object] = {}
         self._tokens: dict[str, TokenRecord] = {}
         self._leases: dict[str, float] = {}
+        self._leader: tuple[str | None, float] = (None, 0.0)  # holder, ends (monotonic)
         self._events: list[WatchEvent] = []
         self._rv = 0
         self._compacted = 0
@@ -164,6 +173,19 @@ class MemoryStore:
 
     async def delete_lease(self, site: str) -> None:
         self._leases.pop(site, None)
+
+    async def claim_leader(self, hub: str, seconds: float) -> LeaderLease:
+        # One process, one clock: the monotonic one stands for the database's.
+        now = time.monotonic()
+        holder, ends = self._leader
+        if holder in (None, hub) or ends <= now:
+            holder, ends = hub, now + seconds
+            self._leader = (holder, ends)
+        return LeaderLease(holder, ends - now)
+
+    async def release_leader(self, hub: str) -> None:
+        if self._leader[0] == hub:
+            self._leader = (None, 0.0)
 
     def _stored(self, key: tuple[str, str]) -> Object:
         if key not in self._objects:

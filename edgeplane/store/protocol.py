@@ -64,6 +64,19 @@ class TokenRecord:
     """Single-use tokens: when, and by whom, the token was used."""
 
 
+@dataclass(frozen=True)
+class LeaderLease:
+    """Who runs the controllers of the hubs sharing this store, and for how long yet."""
+
+    holder: str | None
+    """The hub that claimed the lease last; None when nobody holds it."""
+    seconds_left: float
+    """Until the lease ends, by the database's clock; 0 or less once it has ended."""
+
+    def held_by(self, hub: str) -> bool:
+        return self.holder == hub and self.seconds_left > 0
+
+
 class Store(Protocol):
     async def open(self) -> None:
         """Connect and bring the schema to the newest migration."""
@@ -155,3 +168,12 @@ class Store(Protocol):
 
     async def delete_lease(self, site: str) -> None:
         """Forget a site's lease (the site is deleted); an absent one is not an error."""
+
+    async def claim_leader(self, hub: str, seconds: float) -> LeaderLease:
+        """Take the leader lease for ``seconds``, by the database's clock, when it is free,
+        has ended or is ``hub``'s own (a renewal); the lease as it stands after, which
+        another hub holds when the claim was refused."""
+
+    async def release_leader(self, hub: str) -> None:
+        """Free the leader lease if ``hub`` holds it (a hub stopping cleanly hands over
+        at once instead of after a lease period)."""

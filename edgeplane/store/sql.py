@@ -29,6 +29,7 @@ from edgeplane.store.continuation import ContinueTokens, load_secret, new_secret
 from edgeplane.store.driver_errors import translated
 from edgeplane.store.engine import create_engine, lock_for_migration
 from edgeplane.store.errors import AlreadyExists, Gone, NotFound, StoreError
+from edgeplane.store.leadership_sql import LeaderTable
 from edgeplane.store.leases_sql import LeaseTable
 from edgeplane.store.migrations import upgrade
 from edgeplane.store.protocol import EventType, ListResult, Object, TokenRecord, WatchEvent
@@ -57,7 +58,7 @@ def _dumps(obj: Object) -> str:
     return json.dumps(obj, separators=(",", ":"), sort_keys=False)
 
 
-class SqlStore(LeaseTable):
+class SqlStore(LeaseTable, LeaderTable):
     def __init__(
         self,
         url: str,
