@@ -38,6 +38,8 @@ class HubSettings:
     offline_after_seconds: float = 40.0
     bookmark_seconds: float = 10.0
     event_retention: int = 100_000
+    lease_seconds: float = 15.0
+    """The leader lease of several hubs on one PostgreSQL (``hub.leadership``)."""
     limits: Limits = field(default_factory=Limits)
     artifact_limits: ArtifactLimits = field(default_factory=ArtifactLimits)
 
@@ -95,7 +97,10 @@ def _add_probes(app: FastAPI) -> None:
             return ApiError(
                 503, "ServiceUnavailable", f"the store is not reachable: {e}"
             ).response()
-        return JSONResponse({"status": "ready"})
+        leadership = getattr(request.app.state, "leadership", None)
+        if leadership is None:  # an app without the server's controllers (tests)
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "ready", "leader": leadership.leading})
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
