@@ -1,9 +1,12 @@
 """Site health v0: a site whose agent has not been heard from for
 ``offline_after_seconds`` is marked Offline. Agents mark themselves Online again.
 
-Every time here is the hub's: ``lastHeartbeat`` is stamped with the hub's receive time
-when a site writes its status (``hub.sitewrites``), and ``creationTimestamp`` by the
-store. A heartbeat dated in the future (an older hub kept the agent's clock, or
+Every time here is the hub's: a site is last heard from at the newer of its lease
+(``hub.leases``: renewed by each heartbeat and status write, in memory, flushed by every
+hub and loaded here before each check) and the ``lastHeartbeat`` stamped with the hub's
+receive time when it writes its status (``hub.sitewrites``); ``creationTimestamp`` is the
+store's. A lease this hub does not know counts from the hub's start (a restarted hub gives
+every site ``offline_after_seconds`` before it marks it). A heartbeat dated in the future (an older hub kept the agent's clock, or
 someone wrote it) proves nothing and counts as none. A joined site that never
 reports (still Pending) is Offline once ``offline_after_seconds`` have passed since
 it joined, so it is not left waiting for replicas it will never run.
@@ -21,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import Protocol
 
 from edgeplane.hub.controllers.loading import list_all
 from edgeplane.hub.controllers.pacing import pause, retry_delay
@@ -37,29 +42,43 @@ one PostgreSQL); anything further ahead is no heartbeat."""
 
 
 def seconds_since(stamp: str | None, now: float) -> float | None:
+    at = parse_stamp(stamp)
+    return None if at is None else now - at
+
+
+def parse_stamp(stamp: str | None) -> float | None:
+    """An RFC 3339 time as unix seconds; None when absent or unreadable."""
     if not stamp or not isinstance(stamp, str):
         return None
     try:
-        return now - datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
     except (ValueError, OverflowError, OSError):
         return None
 
 
-def _silent_for(stamp: str | None, limit: float, now: float) -> bool:
-    age = seconds_since(stamp, now)
-    return age is None or age > limit or age < -CLOCK_SKEW_SECONDS
+def _heard(times: tuple[float | None, ...], now: float) -> float | None:
+    """The newest of ``times`` that is no further ahead of ``now`` than the clock skew
+    (a time in the future proves nothing and counts as none)."""
+    valid = [t for t in times if t is not None and t - now <= CLOCK_SKEW_SECONDS]
+    return max(valid) if valid else None
 
 
-def stale(site: Object, offline_after: float, now: float) -> bool:
-    """An Online site whose last heartbeat is older than ``offline_after`` seconds (or
-    in the future), or a Pending one that has not reported since it joined."""
+def _silent_for(times: tuple[float | None, ...], limit: float, now: float) -> bool:
+    heard = _heard(times, now)
+    return heard is None or now - heard > limit
+
+
+def stale(site: Object, offline_after: float, now: float, lease: float | None = None) -> bool:
+    """An Online site last heard from (its lease, or the ``lastHeartbeat`` its status
+    write stamped, the newer) more than ``offline_after`` seconds ago (or only in the
+    future), or a Pending one that has not reported since it joined."""
     status = site.get("status") or {}
     phase = status.get("phase")
     if phase == "Online":
-        return _silent_for(status.get("lastHeartbeat"), offline_after, now)
+        return _silent_for((parse_stamp(status.get("lastHeartbeat")), lease), offline_after, now)
     if phase == "Pending":
         since = status.get("lastHeartbeat") or site["metadata"].get("creationTimestamp")
-        return _silent_for(since, offline_after, now)
+        return _silent_for((parse_stamp(since), lease), offline_after, now)
     return False
 
 
@@ -69,12 +88,17 @@ def nodes_down(site: Object) -> bool:
     return status.get("phase") in ("Online", "Pending") and cut_off(status)
 
 
-async def mark_offline(store: Store, sites: list[Object], offline_after: float) -> list[str]:
+async def mark_offline(
+    store: Store,
+    sites: Iterable[Object],
+    offline_after: float,
+    lease_of: Callable[[str], float | None] = lambda _: None,
+) -> list[str]:
     """Mark stale sites, and sites whose nodes are all NotReady, Offline; the names
-    marked."""
+    marked. ``lease_of``: when each site was last heard from, as far as leases say."""
     marked, now = [], time.time()
-    for site in sites:
-        if stale(site, offline_after, now):
+    for site in list(sites):
+        if stale(site, offline_after, now, lease_of(site["metadata"]["name"])):
             silent = "no heartbeat"
             if (site.get("status") or {}).get("phase") == "Pending":
                 silent = "never reported since it joined"
@@ -93,15 +117,42 @@ async def mark_offline(store: Store, sites: list[Object], offline_after: float) 
     return marked
 
 
+class SiteSource(Protocol):
+    """What health reads of the informer (``hub.informer``): the cached Sites."""
+
+    def items(self, kind: str) -> Mapping[str, Object]: ...
+
+
 async def health_loop(
-    store: Store, offline_after: float, stop: asyncio.Event, *, leases: Leases | None = None
+    store: Store,
+    offline_after: float,
+    stop: asyncio.Event,
+    *,
+    leases: Leases | None = None,
+    informer: SiteSource | None = None,
 ) -> None:
+    """Check every ``offline_after / 4`` seconds (0.5 to 5 s). Sites come from the
+    informer's cache when given, else from the store; leases are loaded from the store
+    first (what every hub has flushed)."""
     period, failures = max(0.5, min(5.0, offline_after / 4)), 0
+    lease_of = _lease_reader(leases, time.time())
     while not stop.is_set():
         try:
-            await mark_offline(store, await list_all(store, "Site"), offline_after)
+            if leases is not None:
+                await leases.load(store)
+            sites = informer.items("Site").values() if informer else await list_all(store, "Site")
+            await mark_offline(store, sites, offline_after, lease_of)
             failures = 0
         except Exception as e:  # a failed check must not end health checks
             failures += 1
             log.warning("health check failed (%s); retrying", e, exc_info=True)
         await pause(stop, max(period, retry_delay(failures)) if failures else period)
+
+
+def _lease_reader(leases: Leases | None, started: float) -> Callable[[str], float | None]:
+    """A site's lease; with leases, one this hub does not know counts from the hub's
+    start: a restarted hub that lost a site's renewals must not mark it Offline at once,
+    it gives the site ``offline_after`` to be heard from."""
+    if leases is None:
+        return lambda _: None
+    return lambda name: leases.last(name) or started

@@ -127,3 +127,33 @@ def test_the_transition_time_moves_only_on_a_change() -> None:
 def test_the_health_controller_takes_sites_whose_nodes_are_down(phase: str, down: bool) -> None:
     assert nodes_down({"status": reported(phase, 3, 0)}) is down
     assert nodes_down({"status": reported(phase, 3, 1)}) is False
+
+
+# -- leases: a site is heard from at the newer of its lease and its stored heartbeat -----
+
+
+@pytest.mark.parametrize(
+    ("obj", "lease", "expected"),
+    [
+        (site("Online", "2027-01-15T07:59:00Z"), NOW - 5, False),
+        (site("Online", AT.format(0)), NOW - 100, False),
+        (site("Online", "2027-01-15T07:59:00Z"), NOW - 100, True),
+        (site("Online"), NOW - 1, False),
+        (site("Online"), NOW + 3600, True),
+        (site("Online", "2099-01-01T00:00:00Z"), NOW - 1, False),
+        (site("Pending", created="2027-01-15T07:59:00Z"), NOW - 1, False),
+        (site("Offline", "2020-01-01T00:00:00Z"), NOW - 1000, False),
+    ],
+    ids=[
+        "stored-old-lease-fresh",
+        "stored-fresh-lease-old",
+        "both-old",
+        "lease-only",
+        "lease-in-the-future-counts-as-none",
+        "stored-in-the-future-lease-fresh",
+        "pending-with-a-fresh-lease",
+        "offline-stays",
+    ],
+)
+def test_stale_with_a_lease(obj: Any, lease: float, expected: bool) -> None:
+    assert stale(obj, 40.0, NOW, lease) is expected
