@@ -9,6 +9,7 @@ from typing import Any
 from edgeplane.api.artifacts import limits as artifact_limits
 from edgeplane.hub import limits
 from edgeplane.hub.app import HubSettings
+from edgeplane.hub.leadership import LEASE_SECONDS_DEFAULT, check_lease_seconds
 from edgeplane.hub.server import serve
 from edgeplane.hub.tls import TlsError, TlsOptions
 
@@ -43,6 +44,12 @@ def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-body-bytes", type=int, default=1024 * 1024)
     parser.add_argument("--event-retention", type=int, default=100_000)
     parser.add_argument("--offline-after-seconds", type=float, default=40.0)
+    parser.add_argument(
+        "--lease-seconds",
+        type=_lease_seconds,
+        default=LEASE_SECONDS_DEFAULT,
+        help="The leader lease of hubs sharing one PostgreSQL (3 to 300 s).",
+    )
     limits.add_arguments(parser)
 
 
@@ -53,8 +60,17 @@ def tuning(args: argparse.Namespace) -> dict[str, Any]:
         "max_body_bytes": args.max_body_bytes,
         "event_retention": args.event_retention,
         "offline_after_seconds": args.offline_after_seconds,
+        "lease_seconds": args.lease_seconds,
         "limits": limits.from_arguments(args),
     }
+
+
+def _lease_seconds(text: str) -> float:
+    try:
+        return check_lease_seconds(float(text))
+    except ValueError as e:
+        why = str(e) if "use" in str(e) else "not a number of seconds: use 3 to 300, e.g. 15"
+        raise argparse.ArgumentTypeError(f"{text!r}: {why}") from e
 
 
 def main() -> None:

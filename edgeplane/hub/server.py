@@ -31,8 +31,11 @@ from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import ADMIN_TOKEN_FILE, bootstrap_admin
 from edgeplane.hub.connections import ConnectionGuard, connection_limits, protocol_class
 from edgeplane.hub.controllers import run_controllers
+from edgeplane.hub.leadership import Lead, Leadership, new_hub_id
 from edgeplane.hub.tls import ServingTls, TlsOptions, is_loopback, prepare
+from edgeplane.store.engine import is_sqlite
 from edgeplane.store.factory import open_store, sqlite_url
+from edgeplane.store.protocol import Store
 
 
 @dataclass(frozen=True)
@@ -136,8 +139,9 @@ async def run(
     tls = prepare(tls_options or TlsOptions(), settings.data_dir, host)
     if tls is None:
         warn_plain_http(host)
+    url = settings.database_url or sqlite_url(settings.data_dir)
     store = open_store(
-        settings.database_url or sqlite_url(settings.data_dir),
+        url,
         event_retention=settings.event_retention,
         event_retention_bytes=settings.limits.event_retention_bytes,
         watch_buffer_bytes=settings.limits.watch_buffer_bytes,
@@ -177,13 +181,17 @@ async def run(
             **_tls_config(tls),
         )
         server = _Server(config, app.state.shutdown, settings.limits.head_timeout)
+        # Controllers run only on the hub holding the leader lease (one hub on SQLite).
+        app.state.leadership = leadership = Leadership(
+            store,
+            new_hub_id(),
+            settings.lease_seconds,
+            solo=is_sqlite(url),
+            registry=app.state.metrics.registry,
+        )
         controllers = asyncio.create_task(
-            run_controllers(
-                store,
-                _resolver(app.state.artifacts),
-                settings.offline_after_seconds,
-                app.state.shutdown,
-            )
+            leadership.run(app.state.shutdown, _controllers(store, app, settings)),
+            name="leadership",
         )
         print(f"edgeplane hub listening on {server_url}", flush=True)
         try:
@@ -193,6 +201,16 @@ async def run(
             await controllers
     finally:
         await store.close()
+
+
+def _controllers(store: Store, app: Any, settings: HubSettings) -> Lead:
+    """What this hub does while it leads: the controllers, until ``stop``."""
+
+    async def lead(stop: asyncio.Event) -> None:
+        resolve = _resolver(app.state.artifacts)
+        await run_controllers(store, resolve, settings.offline_after_seconds, stop)
+
+    return lead
 
 
 def _resolver(artifacts: ArtifactStore) -> Callable[[str, str], str | None]:
