@@ -18,6 +18,7 @@ from edgeplane.api.validation import to_wire, validate_object
 from edgeplane.hub.admission import warning_headers
 from edgeplane.hub.bodies import body_metadata, invalid, parse_object
 from edgeplane.hub.errors import ApiError, bad_request
+from edgeplane.hub.leases import with_leases
 from edgeplane.hub.listing import (
     check_not_future,
     list_page,
@@ -116,7 +117,7 @@ async def list_or_watch(
     if page.continue_token:
         metadata["continue"] = page.continue_token
     body = {"apiVersion": API_VERSION, "kind": f"{info.kind}List", "metadata": metadata}
-    return ObjectResponse({**body, "items": page.items})
+    return ObjectResponse({**body, "items": _heard(request, info.kind, page.items)})
 
 
 async def _watch(request: Request, store: Store, watch: WatchRequest) -> StreamingResponse:
@@ -159,7 +160,15 @@ async def create(request: Request, plural: str) -> Response:
 
 @router.get("/{plural}/{name}", response_model=None)
 async def get(request: Request, plural: str, name: str) -> Response:
-    return ObjectResponse(await _store(request).get(by_plural(plural).kind, name))
+    kind = by_plural(plural).kind
+    return ObjectResponse(_heard(request, kind, [await _store(request).get(kind, name)])[0])
+
+
+def _heard(request: Request, kind: str, items: list[Object]) -> list[Object]:
+    """Sites show ``status.lastHeartbeat`` from their lease when it is newer: heartbeats
+    renew leases, not the stored object (``hub.leases``)."""
+    leases = getattr(request.app.state, "leases", None)
+    return with_leases(items, leases) if kind == "Site" and leases is not None else items
 
 
 @router.put("/{plural}/{name}", openapi_extra=BODY, response_model=None)
@@ -217,7 +226,15 @@ async def delete(
         # same name gets a new one, and the old agent cannot act for it.
         await store.delete_tokens_of(name, "site")
         request.app.state.authenticator.forget(name, "site")
+        await _forget_lease(request, store, name)
     return ObjectResponse(deleted)
+
+
+async def _forget_lease(request: Request, store: Store, site: str) -> None:
+    """A Site joined again under the same name starts without the old one's lease."""
+    if (leases := getattr(request.app.state, "leases", None)) is not None:
+        leases.forget(site)
+    await store.delete_lease(site)
 
 
 @router.put("/{plural}/{name}/status", openapi_extra=BODY, response_model=None)

@@ -3,7 +3,8 @@
 Validation says a status is well-formed; this says what a site may claim in it:
 
 * ``lastHeartbeat`` is the hub's receive time, whatever the agent sent: liveness must
-  not rest on the site's clock (a heartbeat dated 2099 kept a dead site Online).
+  not rest on the site's clock (a heartbeat dated 2099 kept a dead site Online). The
+  write renews the site's lease too (``hub.leases``), as a heartbeat does.
 * labels under the reserved ``edgeplane.io/`` prefix are the hub's and the admins'; a
   site may not give them to the devices it reports (422 naming the label).
 * a site that reports nodes (``inventory.nodes`` > 0) none of which is Ready
@@ -44,6 +45,8 @@ def site_written(request: Request, obj: Object) -> Object:
     _refuse_reserved_labels(status)
     now = time.time()
     obj["status"] = nodes_checked({**status, "lastHeartbeat": rfc3339(now)}, now)
+    if (leases := getattr(request.app.state, "leases", None)) is not None:
+        leases.renew(principal.subject, now)  # a status write is a heartbeat too
     return obj
 
 

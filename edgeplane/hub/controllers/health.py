@@ -6,10 +6,11 @@ Every time here is the hub's: a site is last heard from at the newer of its leas
 hub and loaded here before each check) and the ``lastHeartbeat`` stamped with the hub's
 receive time when it writes its status (``hub.sitewrites``); ``creationTimestamp`` is the
 store's. A lease this hub does not know counts from the hub's start (a restarted hub gives
-every site ``offline_after_seconds`` before it marks it). A heartbeat dated in the future (an older hub kept the agent's clock, or
-someone wrote it) proves nothing and counts as none. A joined site that never
-reports (still Pending) is Offline once ``offline_after_seconds`` have passed since
-it joined, so it is not left waiting for replicas it will never run.
+every site ``offline_after_seconds`` before it marks it). A heartbeat dated in the future
+(an older hub kept the agent's clock, or someone wrote it) proves nothing and counts as
+none. A joined site that never reports (still Pending) is Offline once
+``offline_after_seconds`` have passed since it joined, so it is not left waiting for
+replicas it will never run.
 
 A site whose nodes are all NotReady (``hub.sitewrites.cut_off``) is Offline too, with
 the condition ``NodesReady`` False (reason ``NodesNotReady``): sites' own writes get the
