@@ -18,6 +18,8 @@ from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import Authenticator
 from edgeplane.hub.authz import SiteAuthorizer
 from edgeplane.hub.errors import ApiError, install_handlers
+from edgeplane.hub.heartbeat import HeartbeatMiddleware
+from edgeplane.hub.leases import Leases, hub_id
 from edgeplane.hub.limits import Limits
 from edgeplane.hub.metrics import HubMetrics
 from edgeplane.hub.middleware import AuthMiddleware, BodyLimitMiddleware, MetricsMiddleware
@@ -57,6 +59,7 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     app.state.relay = relay.Relay()
     app.state.admission = PolicyCache(store)
     app.state.authenticator = authenticator = Authenticator(store)
+    app.state.leases = Leases(hub_id())
     app.state.artifacts = ArtifactStore(settings.data_dir / "artifacts")
     install_handlers(app)
     # The fixed paths first: the generic /{plural}/{name} routes would take them.
@@ -70,15 +73,17 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     # After authentication (it throttles by principal), before the body is read.
     app.add_middleware(ThrottleMiddleware, limits=settings.limits, metrics=metrics)
+    limits = settings.limits
+    failures = FailedAuthGate(limits.auth_failure_rate, limits.auth_failure_burst)
     app.add_middleware(
         AuthMiddleware,
         authenticator=authenticator,
         authorizer=SiteAuthorizer(store),
-        failures=FailedAuthGate(
-            settings.limits.auth_failure_rate, settings.limits.auth_failure_burst
-        ),
+        failures=failures,
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Outermost: a fleet's most frequent request skips routing and the layers above.
+    app.add_middleware(HeartbeatMiddleware, state=app.state, failures=failures, limits=limits)
     return app
 
 
