@@ -32,6 +32,7 @@ from edgeplane.hub.auth import ADMIN_TOKEN_FILE, bootstrap_admin
 from edgeplane.hub.connections import ConnectionGuard, connection_limits, protocol_class
 from edgeplane.hub.controllers import run_controllers
 from edgeplane.hub.leadership import Lead, Leadership, new_hub_id
+from edgeplane.hub.leases import FLUSH_SECONDS, flush_loop
 from edgeplane.hub.tls import ServingTls, TlsOptions, is_loopback, prepare
 from edgeplane.store.engine import is_sqlite
 from edgeplane.store.factory import open_store, sqlite_url
@@ -171,6 +172,9 @@ async def run(
             # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local
             # process then picked its own peer address and slipped the per-peer limits.
             proxy_headers=False,
+            # An idle fleet's traffic is mostly heartbeats: no bytes that say nothing.
+            server_header=False,
+            date_header=False,
             # Head and body read timeouts and the per-peer cap (uvicorn has neither).
             http=protocol_class(
                 ConnectionGuard(
@@ -189,6 +193,13 @@ async def run(
             solo=is_sqlite(url),
             registry=app.state.metrics.registry,
         )
+        # Every hub flushes its site leases (the leader's health check loads them all);
+        # a restarted one starts from what was flushed before it stopped.
+        await app.state.leases.load(store)
+        flushes = asyncio.create_task(
+            flush_loop(app.state.leases, store, app.state.shutdown, FLUSH_SECONDS),
+            name="lease-flush",
+        )
         controllers = asyncio.create_task(
             leadership.run(app.state.shutdown, _controllers(store, app, settings)),
             name="leadership",
@@ -199,6 +210,7 @@ async def run(
         finally:
             app.state.shutdown.set()
             await controllers
+            await flushes  # the last renewals, flushed after the controllers stopped
     finally:
         await store.close()
 
@@ -208,7 +220,8 @@ def _controllers(store: Store, app: Any, settings: HubSettings) -> Lead:
 
     async def lead(stop: asyncio.Event) -> None:
         resolve = _resolver(app.state.artifacts)
-        await run_controllers(store, resolve, settings.offline_after_seconds, stop)
+        offline_after = settings.offline_after_seconds
+        await run_controllers(store, resolve, offline_after, stop, leases=app.state.leases)
 
     return lead
 
