@@ -180,6 +180,7 @@ class Agent:
             address,
             status_changed,
             self.settings.heartbeat_seconds,
+            getattr(self.settings, "hub_protocol", "v2"),
         )
         wake.set()  # reconcile what the local state holds before the hub answers
         tasks = [

@@ -3,9 +3,9 @@ and downloads over httpx, with every failure translated into ``edgeplane.agent.e
 
 The agent always dials out; nothing here listens. TLS is verified against the CA the
 agent pinned when it joined (``agent.pinning``). When the hub asks for a credential
-rotation (an annotation on the Site it answers a heartbeat with), the link takes the
-new credential over its current, authenticated channel, hands it to ``on_rotated`` to
-keep, and uses it from the next request on.
+rotation (``rotation`` in a heartbeat's answer, or an annotation on the Site it answers
+a status write with), the link takes the new credential over its current, authenticated
+channel, hands it to ``on_rotated`` to keep, and uses it from the next request on.
 """
 
 from __future__ import annotations
@@ -44,6 +44,13 @@ def _refused(response: httpx.Response) -> HubRefused:
         body = {}
     message = body.get("message") or response.text[:200] or response.reason_phrase
     return HubRefused(response.status_code, body.get("reason") or "", message, body.get("field"))
+
+
+def no_heartbeat_route(error: HubRefused) -> bool:
+    """Whether a refused heartbeat says the hub predates the heartbeat route: an unknown
+    route is 404 without a field (an unknown site is 404 naming ``metadata.name``), and
+    an older hub's authorization table has no such entry for a site (403)."""
+    return (error.status == 404 and error.field is None) or error.status == 403
 
 
 def _rotation_asked(answer: Any) -> bool:
@@ -108,6 +115,17 @@ class HubLink:
         )
         if plural == "sites" and self._on_rotated is not None and _rotation_asked(answer):
             await self._rotate(name)
+        return answer
+
+    async def heartbeat(self, site: str) -> dict[str, Any]:
+        """``POST /sites/{site}/heartbeat`` (no body): the hub renews the site's lease and
+        answers ``{"phase", "rotation"}``; a rotation notice is acted on here, as on a
+        Site answer. HubRefused when the hub has no such route (``no_heartbeat_route``)."""
+        answer = await self.call("POST", f"{API}/sites/{site}/heartbeat")
+        if not isinstance(answer, dict):
+            raise HubUnreachable(f"{self.server}: the heartbeat's answer is not an object")
+        if answer.get("rotation") and self._on_rotated is not None:
+            await self._rotate(site)
         return answer
 
     async def _rotate(self, site: str) -> None:

@@ -1,7 +1,10 @@
 """Telling the hub how the site and its workloads are: compact status and heartbeats.
 
 Each status is compared with what the hub already holds (kept in local state) and
-only the fields that changed are sent, as a merge patch. A heartbeat is one field.
+only the fields that changed are sent, as a merge patch. A heartbeat is a POST without a
+body to the hub's heartbeat route (``--hub-protocol v2``, the default), which renews the
+site's lease and answers the phase the hub holds and any credential rotation; with v1,
+or a hub without the route, it is one field of the Site's status (``lastHeartbeat``).
 An assignment of several replicas reports one status summed over its instances; a
 Kubernetes assignment is one instance that counts its ready pods itself.
 When the hub is unreachable nothing is lost: the next pass sends the difference
@@ -21,7 +24,7 @@ from typing import Any
 from edgeplane import __version__
 from edgeplane.agent.backoff import Backoff
 from edgeplane.agent.errors import HubRefused, HubUnreachable
-from edgeplane.agent.hublink import HubLink
+from edgeplane.agent.hublink import HubLink, no_heartbeat_route
 from edgeplane.agent.kinds import is_kubernetes
 from edgeplane.agent.reconciler import Problem, Reconciler
 from edgeplane.agent.replicas import by_assignment, replicas_of
@@ -30,6 +33,9 @@ from edgeplane.agent.state import LocalState, Object
 
 log = logging.getLogger("edgeplane.agent.reporter")
 RESEND_SECONDS = 5.0
+LEAN_RETRY_SECONDS = 600.0
+"""How long a hub without the heartbeat route gets status writes as heartbeats before
+the route is tried again (the hub may have been upgraded meanwhile)."""
 MESSAGE_MAX_CHARS = 32 * 1024
 ENDPOINTS_MAX = 256
 """The hub's bounds on an assignment's status (``edgeplane.api.meta`` and
@@ -165,11 +171,15 @@ class StatusReporter:
         address: str,
         changed: asyncio.Event,
         heartbeat_seconds: float = 10.0,
+        hub_protocol: str = "v2",
     ) -> None:
         self._link, self._state, self._site = link, state, site
         self._runtime, self._reconciler, self._site_facts = runtime, reconciler, site_facts
         self._address, self._changed = address, changed
         self._heartbeat_seconds = heartbeat_seconds
+        # v2: the heartbeat route (no store write at the hub); v1, or a hub without the
+        # route, the Site's status. An older hub is asked again now and then (upgraded).
+        self._lean_from = 0.0 if hub_protocol == "v2" else float("inf")
         self._site_status: dict[str, Any] = {}
         self.sent_bytes = 0
 
@@ -201,9 +211,26 @@ class StatusReporter:
             await asyncio.sleep(self._heartbeat_seconds)
 
     async def heartbeat(self) -> None:
-        site = await self._send_site({"lastHeartbeat": rfc3339(time.time())})
-        if (site.get("status") or {}).get("phase") != "Online" and not self._nodes_down():
+        phase = await self._lean_heartbeat() if time.monotonic() >= self._lean_from else None
+        if phase is None:
+            site = await self._send_site({"lastHeartbeat": rfc3339(time.time())})
+            phase = (site.get("status") or {}).get("phase")
+        if phase != "Online" and not self._nodes_down():
             self._changed.set()  # the hub thinks we were away: say we are back
+
+    async def _lean_heartbeat(self) -> str | None:
+        """The hub's phase of this site after a heartbeat through its route; None when
+        the hub has no such route (then status writes are heartbeats for a while)."""
+        try:
+            answer = await self._link.heartbeat(self._site)
+        except HubRefused as e:
+            if not no_heartbeat_route(e):
+                raise
+            log.info("the hub has no heartbeat route (%s): heartbeats write the status", e)
+            self._lean_from = time.monotonic() + LEAN_RETRY_SECONDS
+            return None
+        phase = answer.get("phase")
+        return phase if isinstance(phase, str) else ""
 
     def _nodes_down(self) -> bool:
         """Whether the hub holds this site Offline for what it reported itself: nodes,
