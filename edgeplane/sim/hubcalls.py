@@ -1,0 +1,213 @@
+"""The simulator's calls to the hub, as an agent makes them, over ``sim.wire``.
+
+Short calls (join, heartbeats, status) share a few kept connections per source
+address; each site's long-lived stream (or, from an older hub, its watch and its relay
+long poll) holds a connection of its own. Which protocol the hub speaks is found once:
+a 404 of the router (not of a site), or a 403 to a site's own credential, for the
+heartbeat or the stream endpoint switches the whole fleet to the older call (``PATCH /sites/{site}/status``, watch + poll).
+Neighbours: ``sim.site`` and ``sim.fleet`` call these; ``sim.wire`` carries them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from edgeplane.sim.options import SimOptions
+from edgeplane.sim.wire import Connection, Endpoint, Pool, Response, WireError
+from edgeplane.sim.workloads import rfc3339
+
+API = "/api/v1alpha1"
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+ROTATION_ANNOTATION = "edgeplane.io/credential-rotation"
+POOL_SIZE = 16
+"""Kept connections for short calls per source address."""
+ROUTER_NOT_FOUND = "Not Found"
+"""The message of the hub's 404 for a path no route serves (Starlette's)."""
+
+
+class HubError(Exception):
+    """The hub refused a call, or could not be reached (status 0)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status, self.reason, self.message = status, reason, message
+
+
+def refused(response: Response) -> HubError:
+    try:
+        body = response.json()
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        body = {}
+    message = str(body.get("message") or response.body[:200].decode("utf-8", "replace"))
+    return HubError(response.status, str(body.get("reason") or ""), message)
+
+
+def no_route(error: HubError) -> bool:
+    """Whether the hub has no such endpoint (an older hub): its router's 404, or its
+    authorisation's 403 (a site's own credential is refused only a path it does not
+    know of its own site)."""
+    return (error.status == 404 and error.message == ROUTER_NOT_FOUND) or error.status == 403
+
+
+def auth(token: str) -> tuple[tuple[str, str], ...]:
+    return (("Authorization", f"Bearer {token}"), ("User-Agent", "edgeplane-sim"))
+
+
+class HubCalls:
+    def __init__(self, options: SimOptions) -> None:
+        self.options = options
+        self.endpoint = Endpoint.from_url(options.hub, options.ca_file)
+        self._pools: dict[str, Pool] = {}
+        v2 = {"auto": None, "v1": False, "v2": True}[options.hub_protocol]
+        self.heartbeat_v2: bool | None = v2
+        self.stream_v2: bool | None = v2
+
+    @property
+    def protocol(self) -> str:
+        names = {True: "v2", False: "v1", None: "unknown"}
+        heartbeat, stream = names[self.heartbeat_v2], names[self.stream_v2]
+        return heartbeat if heartbeat == stream else f"heartbeat {heartbeat}, stream {stream}"
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+
+    async def call(
+        self,
+        address: str,
+        token: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = JSON,
+    ) -> Any:
+        """One short call; the decoded answer, or HubError."""
+        headers = auth(token)
+        data = b""
+        if body is not None:
+            data = orjson.dumps(body)
+            headers += (("Content-Type", content_type),)
+        try:
+            response = await self._pool(address).request(method, path, headers, data)
+        except (WireError, ValueError) as e:
+            raise HubError(0, "Unreachable", str(e)) from e
+        if response.status >= 400:
+            raise refused(response)
+        try:
+            return response.json()
+        except orjson.JSONDecodeError as e:
+            raise HubError(response.status, "NotJson", "the answer is not JSON") from e
+
+    def _pool(self, address: str) -> Pool:
+        pool = self._pools.get(address)
+        if pool is None:
+            pool = self._pools[address] = Pool(self.endpoint, address, POOL_SIZE)
+        return pool
+
+    async def open(self, address: str) -> Connection:
+        try:
+            return await Connection.open(self.endpoint, address)
+        except WireError as e:
+            raise HubError(0, "Unreachable", str(e)) from e
+
+    # -- joining ---------------------------------------------------------------------
+    async def join(self, address: str, site: str, inventory: Mapping[str, Any]) -> str:
+        """A join token made with the admin token, then the join from the site's address;
+        the site's credential."""
+        made = await self.call(
+            "127.0.0.1",
+            self.options.token,
+            "POST",
+            f"{API}/jointokens",
+            {"labels": self.options.labels, "ttlSeconds": 600},
+        )
+        token = str(made["token"]).split("@", 1)[0]  # the CA is --ca-file's: no pinning
+        body = {"token": token, "site": site, "inventory": dict(inventory)}
+        joined = await self.call(address, "", "POST", f"{API}/join", body)
+        return str(joined["credential"])
+
+    # -- heartbeats ------------------------------------------------------------------
+    async def heartbeat(self, address: str, site: str, token: str) -> tuple[str | None, bool]:
+        """The site's phase as the hub holds it, and whether a rotation is asked."""
+        if self.heartbeat_v2 is not False:
+            try:
+                answer = await self.call(
+                    address, token, "POST", f"{API}/sites/{site}/heartbeat", {}
+                )
+            except HubError as e:
+                if not no_route(e):
+                    raise
+                self.heartbeat_v2 = False
+            else:
+                self.heartbeat_v2 = True
+                return answer.get("phase"), bool(answer.get("rotation"))
+        patch = {"status": {"lastHeartbeat": rfc3339(time.time())}}
+        site_obj = await self.site_status(address, site, token, patch)
+        annotations = (site_obj.get("metadata") or {}).get("annotations") or {}
+        return (site_obj.get("status") or {}).get("phase"), bool(
+            annotations.get(ROTATION_ANNOTATION)
+        )
+
+    async def site_status(
+        self, address: str, site: str, token: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        path = f"{API}/sites/{site}/status"
+        return dict(await self.call(address, token, "PATCH", path, patch, MERGE_PATCH))
+
+    async def assignment_status(
+        self, address: str, token: str, name: str, status: Mapping[str, Any]
+    ) -> None:
+        path = f"{API}/assignments/{name}/status"
+        await self.call(address, token, "PATCH", path, {"status": dict(status)}, MERGE_PATCH)
+
+    async def rotate(self, address: str, site: str, token: str) -> str | None:
+        """The new credential, or None when the hub says we switched already (409)."""
+        try:
+            taken = await self.call(address, token, "POST", f"{API}/sites/{site}/credential", {})
+        except HubError as e:
+            if e.status == 409:
+                return None
+            raise
+        return str(taken["credential"])
+
+    # -- assignments and requests --------------------------------------------------
+    async def list_assignments(
+        self, address: str, site: str, token: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        items: list[dict[str, Any]] = []
+        params, version = {"labelSelector": f"edgeplane.io/site={site}", "limit": "500"}, ""
+        while True:
+            page = await self.call(address, token, "GET", f"{API}/assignments?{urlencode(params)}")
+            items += page["items"]
+            version = version or str(page["metadata"]["resourceVersion"])
+            if not (token_next := page["metadata"].get("continue")):
+                return items, version
+            params["continue"] = token_next
+
+    async def answer(
+        self,
+        address: str,
+        site: str,
+        token: str,
+        request: Mapping[str, Any],
+        text: str,
+        error: str | None,
+    ) -> None:
+        headers = (*auth(token), ("Content-Type", "text/plain"))
+        if error:
+            headers += (("X-Request-Error", error),)
+        path = f"{API}/sites/{site}/requests/{request['id']}"
+        try:
+            response = await self._pool(address).request("POST", path, headers, text.encode())
+        except (WireError, ValueError) as e:
+            raise HubError(0, "Unreachable", str(e)) from e
+        if response.status >= 400:
+            raise refused(response)
