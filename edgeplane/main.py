@@ -104,5 +104,15 @@ def agent(ctx: typer.Context) -> None:
     os.execv(sys.executable, [sys.executable, "-m", "edgeplane.agent", *ctx.args])
 
 
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def sim(ctx: typer.Context) -> None:
+    """Run a fleet simulator: --hub URL --token-file FILE --sites N (see docs/sim.md)."""
+    # Its own process, as the agent: the CLI's libraries would only cost it memory.
+    os.execv(sys.executable, [sys.executable, "-m", "edgeplane.sim", *ctx.args])
+
+
 def main() -> None:
     app()
