@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from edgeplane import __version__
 from edgeplane.api.artifacts.limits import ArtifactLimits
 from edgeplane.api.kinds import KINDS
-from edgeplane.hub import artifacts, explaining, joining, relay, tokens
+from edgeplane.hub import artifacts, explaining, joining, relay, stream, tokens
 from edgeplane.hub.admission import PolicyCache
 from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import Authenticator
@@ -57,6 +57,7 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     app.state.metrics = metrics = HubMetrics()
     app.state.shutdown = asyncio.Event()
     app.state.relay = relay.Relay()
+    app.state.streams = stream.Streams()
     app.state.admission = PolicyCache(store)
     app.state.authenticator = authenticator = Authenticator(store)
     app.state.leases = Leases(hub_id())
@@ -64,7 +65,7 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     install_handlers(app)
     # The fixed paths first: the generic /{plural}/{name} routes would take them.
     specials = (joining.router, tokens.router, artifacts.router, relay.router, explaining.router)
-    for special in specials:
+    for special in (*specials, stream.router):
         app.include_router(special)
     app.include_router(router)
     _add_probes(app)

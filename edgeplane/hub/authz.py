@@ -1,5 +1,6 @@
 """What a site's credential may do: read its own Site and assignments, write their
-status, fetch the artifacts its assignments name, and serve its own request queue.
+status, fetch the artifacts its assignments name, and serve its own request queue
+(polled, or through its stream).
 
 ``site_rule`` is the pure table (method and path in, a ``Rule`` out); ``SiteAuthorizer``
 adds the checks that need the store (is this assignment ours, does one of ours name
@@ -44,6 +45,8 @@ _RULES: list[tuple[set[str], re.Pattern[str], Check]] = [
     ({"GET"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)"), Check.OWN_SITE),
     ({"PUT", "PATCH"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/status"), Check.OWN_SITE),
     ({"GET"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/requests"), Check.OWN_SITE),
+    # Its one stream: assignment events, bookmarks and requests (hub/stream.py).
+    ({"GET"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/stream"), Check.OWN_SITE),
     ({"POST"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/requests/[^/]+"), Check.OWN_SITE),
     # Taking its new credential while a rotation is pending (hub/tokens.py).
     ({"POST"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/credential"), Check.OWN_SITE),

@@ -1,7 +1,8 @@
 """Requests from the hub to a site that only dials out (a workload's log tail).
 
-The hub queues a request for the site and waits; the site's agent long-polls its
-queue, does the work, and posts the answer back. Queues live in this hub's memory.
+The hub queues a request for the site and waits; the site's agent takes it from its
+stream (``hub.stream``, at once) or long-polls its queue (an agent of protocol v1), does
+the work, and posts the answer back. Queues live in this hub's memory.
 
 Bounded: at most ``MAX_PENDING`` requests wait per site (429 past that), an answer
 is at most ``MAX_ANSWER_BYTES``, and an answer that nobody waits for (unknown id, or
@@ -127,6 +128,21 @@ class Relay:
                 queue.polling -= 1
         taken, queue.pending = queue.pending, []
         self._drop_if_idle(site, queue)
+        return [p.request for p in taken if not p.answer.done()]
+
+    async def next_requests(self, site: str) -> list[dict[str, Any]]:
+        """The requests queued for ``site``, waiting for one as long as it takes (a site's
+        stream waits so, and cancels the wait when it ends)."""
+        queue = self._queue(site)
+        queue.polling += 1
+        try:
+            while not queue.pending:
+                queue.arrived.clear()
+                await queue.arrived.wait()
+            taken, queue.pending = queue.pending, []
+        finally:
+            queue.polling -= 1
+            self._drop_if_idle(site, queue)
         return [p.request for p in taken if not p.answer.done()]
 
     def answer(self, site: str, request_id: str, text: str, error: str | None) -> bool:
