@@ -3,9 +3,10 @@
 Every operation of the document (one set of paths per kind, with the kinds' own
 schemas) gets generated bodies, parameters and names, valid and invalid; the one
 check is that no answer is a server error. Long polls are left out: the relay's
-request queue and log relay (they wait for a site by design) and ``watch=true``
-(a stream that never ends). Examples are bounded (``EDGEPLANE_FUZZ_EXAMPLES``, 25 per
-operation by default) so the run stays within a minute or two.
+request queue and log relay (they wait for a site by design), a site's stream and
+``watch=true`` (streams that never end). Examples are bounded
+(``EDGEPLANE_FUZZ_EXAMPLES``, 25 per operation by default) so the run stays within a
+minute or two.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from edgeplane.store.memory import MemoryStore
 from tests.support.hub import HubProcess, running_hub
 
 EXAMPLES = int(os.environ.get("EDGEPLANE_FUZZ_EXAMPLES", "25"))
-LONG_POLLS = r"^/api/v1alpha1/sites/\{site\}/(requests|logs)$"
+LONG_POLLS = r"^/api/v1alpha1/sites/\{site\}/(requests|logs|stream)$"
 
 
 @pytest.fixture(scope="module")
