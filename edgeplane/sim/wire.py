@@ -173,7 +173,11 @@ class Connection:
         except (OSError, ssl.SSLError) as e:
             self.close()
             raise (Stale if self.used else WireError)(f"connection failed: {e!r}") from e
-        status, answer_headers = parse_head(head[:-4])
+        try:
+            status, answer_headers = parse_head(head[:-4])
+        except WireError:
+            self.close()
+            raise
         if answer_headers.get("connection", "").lower() == "close":
             self.reusable = False
         return status, answer_headers
@@ -204,6 +208,8 @@ class Connection:
                 while piece := await self._reader.read(65536):
                     yield piece
             self.used += 1
+            if not self.reusable:
+                self.close()
         except (asyncio.IncompleteReadError, OSError, ssl.SSLError) as e:
             self.close()
             raise WireError(f"the answer was cut: {e!r}") from e

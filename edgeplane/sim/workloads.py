@@ -205,5 +205,7 @@ class SiteWork:
             then(work)
 
     def _set(self, work: Work, **status: Any) -> None:
+        if status == work.status:
+            return  # still waiting for room, say: nothing new to send
         work.status = status
         self._changed(work.name)
