@@ -126,9 +126,10 @@ class Agent:
 
 
 class Fleet:
-    def __init__(self, root: Path, tls: bool = False) -> None:
+    def __init__(self, root: Path, tls: bool = False, hub_args: tuple[str, ...] = ()) -> None:
         self.root = root
         self.tls = tls
+        self.hub_args = hub_args
         self.port = free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.hub_dir = root / "hub"
@@ -140,7 +141,7 @@ class Fleet:
         self.hub_dir.mkdir(parents=True, exist_ok=True)
         log = self.root / "hub.log"
         cmd = [sys.executable, "-m", "edgeplane.hub", "--data-dir", str(self.hub_dir)]
-        cmd += ["--listen", f"127.0.0.1:{self.port}"]
+        cmd += ["--listen", f"127.0.0.1:{self.port}", *self.hub_args]
         cmd += [] if self.tls else ["--plain-http"]
         with open(log, "a") as out:
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
