@@ -1,134 +1,61 @@
 """The placement controller: turns placement decisions into Assignments and tells each
 Application where it runs and how much of it is ready.
 
-Each pass reads Applications, Sites, SiteGroups and Assignments, asks
-``edgeplane.placement`` where each application goes, and writes only the difference:
-new assignments, changed ones (a new revision, an override), and deletions. Then it
-writes each Application's status when it changed.
+A pass reads Applications, Sites, SiteGroups, Devices and Assignments (from the
+informer's cache when it has one, else by listing the store), asks
+``edgeplane.placement`` where each application goes (incrementally: only what the
+changes touch is placed again), and writes only the difference, many writes at once
+(``writing``): new assignments, changed ones (a new revision, an override), and
+deletions. Then it writes each Application's status when it changed, and records the
+decisions and their story for ``explain`` (``record``).
+
+``update_statuses`` is the cheap path: an Assignment whose status alone changed (a
+replica became ready) rewrites its application's status from the last pass's
+decision, with no planner run. ``hub.controllers.placing`` decides which path a batch
+of changes takes.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from edgeplane.api.validation import InvalidObject
+from edgeplane.hub.controllers.appstatus import app_status, ready_condition
 from edgeplane.hub.controllers.governed import PolicyGate
 from edgeplane.hub.controllers.loading import MAX_PROBLEM, Loaded, list_all
 from edgeplane.hub.controllers.naming import name_collision
 from edgeplane.hub.controllers.offloop import PASS_SECONDS, Worker
+from edgeplane.hub.controllers.record import PlacementRecord
 from edgeplane.hub.controllers.rendering import (
+    RenderCache,
     ResolveArtifact,
     render,
     resolved_workload,
     unchanged,
 )
+from edgeplane.hub.controllers.writing import Writer
+from edgeplane.hub.informer import Informer
 from edgeplane.hub.overrides import OverrideError
 from edgeplane.placement.model import AppView, Decision, SiteView, Snapshot
-from edgeplane.placement.planner import PLACEMENT_FAILED, PlacementOverdue, Planner
+from edgeplane.placement.planner import PlacementOverdue, Planner
 from edgeplane.placement.views import app_view, devices_by_site, group_selectors, site_view
-from edgeplane.store.errors import AlreadyExists, Conflict, NotFound
+from edgeplane.store.errors import NotFound
 from edgeplane.store.protocol import Object, Store
 
 log = logging.getLogger("edgeplane.hub.placement")
 __all__ = [
     "PlacementController",
     "ResolveArtifact",
+    "app_status",
     "list_all",
+    "ready_condition",
     "render",
     "resolved_workload",
     "unchanged",
 ]
-
-
-def placed_condition(
-    decision: Decision | None, problem: str | None, reason: str = "ArtifactMissing"
-) -> dict[str, Any]:
-    """Never silence: whether the application is fully placed, and if not, why."""
-    if problem:
-        return {"type": "Placed", "status": "False", "reason": reason, "message": problem}
-    if decision is None or decision.unplaced or not decision.sites:
-        message = decision.message() if decision else "not placed yet"
-        failed = decision is not None and any(
-            r.startswith(PLACEMENT_FAILED) for r in decision.reasons
-        )
-        reason = "PlacementFailed" if failed else "Unplaced"
-        return {"type": "Placed", "status": "False", "reason": reason, "message": message}
-    return {"type": "Placed", "status": "True", "reason": "Placed", "message": decision.message()}
-
-
-def ready_condition(ready: int, wanted: int) -> dict[str, Any]:
-    """Whether every wanted instance is ready at the current revision."""
-    message = f"{ready}/{wanted} ready"
-    if wanted and ready >= wanted:
-        return {"type": "Ready", "status": "True", "reason": "AllReady", "message": message}
-    reason = "NotReady" if wanted else "NothingWanted"
-    return {"type": "Ready", "status": "False", "reason": reason, "message": message}
-
-
-MAX_EVENTS = 10
-
-
-def preemption_events(app: Object, decision: Decision | None) -> list[dict[str, Any]]:
-    """The application's events, with this pass's preemptions added (the last few)."""
-    kept = list((app.get("status") or {}).get("events") or [])
-    if decision is None:
-        return kept
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    for site, by in decision.preempted:
-        message = f"its replica at {site} was displaced by {by}, of higher priority"
-        kept.append({"time": now, "reason": "Preempted", "message": message})
-    for site, victim in decision.preempting:
-        message = f"displaced a replica of {victim}, of lower priority, at {site}"
-        kept.append({"time": now, "reason": "Preempting", "message": message})
-    return kept[-MAX_EVENTS:]
-
-
-def ready_replicas(assignment: Object) -> int:
-    """How many of the application's replicas an assignment has ready. A kubernetes
-    assignment reports ready pods (a Deployment of 3 is 3, two Deployments more), while
-    the application counts replicas as placement does: one per site, or the site's share
-    when Divided, ready only when every object of the assignment is (phase Running)."""
-    status = assignment.get("status") or {}
-    if (assignment["spec"].get("workload") or {}).get("kubernetes") is None:
-        return int(status.get("ready") or 0)
-    replicas = assignment["spec"].get("replicas")
-    return (1 if replicas is None else int(replicas)) if status.get("phase") == "Running" else 0
-
-
-def app_status(
-    app: Object,
-    decision: Decision | None,
-    assignments: list[Object],
-    problem: str | None,
-    conditions: list[dict[str, Any]] | None = None,
-    reason: str = "ArtifactMissing",
-) -> dict[str, Any]:
-    ready = sum(
-        ready_replicas(a)
-        for a in assignments
-        if (a.get("status") or {}).get("observedGeneration") == a["metadata"]["generation"]
-        and a["spec"]["revision"] == app["metadata"]["generation"]
-    )
-    wanted = decision.wanted if decision else 0
-    status: dict[str, Any] = {
-        "observedGeneration": app["metadata"]["generation"],
-        "sites": sorted(a["spec"]["site"] for a in assignments),
-        "replicas": wanted,
-        "ready": ready,
-        "unplaced": decision.unplaced if decision else 0,
-        "message": problem or (decision.message() if decision else ""),
-        "conditions": [
-            placed_condition(decision, problem, reason),
-            ready_condition(ready, wanted),
-            *(conditions or []),
-        ],
-    }
-    if events := preemption_events(app, decision):
-        status["events"] = events
-    return status
 
 
 class ViewCache:
@@ -158,6 +85,17 @@ Problem = tuple[str, str]
 """(reason, message): why an application is not placed as decided."""
 
 
+@dataclass
+class LastPass:
+    """What a status-only update needs of the last pass."""
+
+    decisions: Mapping[str, Decision] = field(default_factory=dict)
+    problems: Mapping[str, Problem] = field(default_factory=dict)
+    mine: Mapping[str, list[str]] = field(default_factory=dict)
+    """Each application's desired Assignments, by name."""
+    generations: Mapping[str, int] = field(default_factory=dict)
+
+
 class PlacementController:
     def __init__(
         self,
@@ -165,18 +103,32 @@ class PlacementController:
         resolve: ResolveArtifact,
         worker: Worker | None = None,
         loaded: Loaded | None = None,
+        *,
+        informer: Informer | None = None,
+        record: PlacementRecord | None = None,
     ) -> None:
-        self.store, self.resolve = store, resolve
+        self.store, self.resolve, self.informer = store, resolve, informer
         self.gate = PolicyGate(store)
         self.planner: Planner | None = None
         self.worker = worker or Worker("placement", PASS_SECONDS)
+        self.writer = Writer(store)
+        self.record = record or PlacementRecord()
         self.invalid: dict[str, str] = {}
         """Applications left out of the last snapshot, and why."""
+        self.changed: set[str] = set()
+        """Applications whose decision the last pass changed."""
+        self.last = LastPass()
         self._views = ViewCache()
+        self._renders = RenderCache()
         self._loaded = loaded or Loaded()
 
+    async def _objects(self, kind: str) -> list[Object]:
+        if self.informer is not None:
+            return sorted(self.informer.items(kind).values(), key=_name)
+        return await list_all(self.store, kind)
+
     async def _list_valid(self, kind: str) -> list[Object]:
-        objs = await list_all(self.store, kind)
+        objs = await self._objects(kind)
         good, bad = await self.worker.run(self._loaded.valid, kind, objs)
         if kind == "Application":
             self.invalid = bad
@@ -215,7 +167,7 @@ class PlacementController:
         the worker thread; PlacementOverdue past ``deadline``."""
         if self.planner is not None:
             try:
-                self.planner.update(snapshot, deadline)
+                self.changed = self.planner.update(snapshot, deadline)
                 return self.planner.decisions
             except PlacementOverdue:
                 self.planner = None  # its state is partial: the next pass starts afresh
@@ -224,22 +176,69 @@ class PlacementController:
                 log.exception("incremental placement failed; placing everything again")
         self.planner = None
         self.planner = Planner(snapshot, deadline=deadline)
+        self.changed = set(self.planner.decisions)
         return self.planner.decisions
 
-    async def reconcile(self) -> None:
+    async def reconcile(
+        self, trigger: str = "a pass", own: Mapping[str, str] | None = None
+    ) -> None:
+        """One pass. ``trigger`` says what woke it and ``own`` each application's own
+        change (for the story ``explain`` tells)."""
         snapshot, apps, sites, stored = await self.snapshot()
         decisions = await self.worker.run(self.plan, snapshot, self.worker.deadline())
         by_site = {s["metadata"]["name"]: s for s in sites}
         desired, problems = await self.worker.run(self._desired, apps, decisions, by_site, stored)
         for name in self.invalid:  # what runs keeps running until it is fixed or deleted
             desired.update({k: v for k, v in stored.items() if v["spec"]["application"] == name})
-        await self._apply(desired, stored)
-        fresh = {a["metadata"]["name"]: a for a in await self._list_valid("Assignment")}
+        fresh = await self.writer.apply(desired, stored)
+        mine = _by_application(desired)
+        self.last = LastPass(decisions, problems, mine, _generations(apps))
         statuses = await self.worker.run(
-            self._statuses, apps, decisions, desired, problems, by_site, fresh
+            self._statuses, apps, decisions, mine, problems, by_site, fresh
         )
         await self._write_statuses(statuses)
         await self._mark_invalid()
+        self._tell(apps, decisions, trigger, own or {})
+
+    async def update_statuses(self, names: Iterable[str]) -> None:
+        """Rewrite the status of these applications from the last pass's decisions and
+        their Assignments as they are now: a ready count changed, nothing to place."""
+        last = self.last
+        apps = [a for a in [await self._current("Application", n) for n in names] if a]
+        apps = [a for a in apps if last.generations.get(_name(a)) == _generation(a)]
+        mine = {_name(a): last.mine.get(_name(a), []) for a in apps}
+        fresh = {k: a for k in _flat(mine.values()) if (a := await self._current("Assignment", k))}
+        sites = {_name(s): s for s in await self._objects("Site")}
+        statuses = await self.worker.run(
+            self._statuses, apps, last.decisions, mine, last.problems, sites, fresh
+        )
+        await self._write_statuses(statuses)
+
+    async def _current(self, kind: str, name: str) -> Object | None:
+        if self.informer is not None:
+            return self.informer.get(kind, name)
+        try:
+            return await self.store.get(kind, name)
+        except NotFound:
+            return None
+
+    def _tell(
+        self,
+        apps: list[Object],
+        decisions: Mapping[str, Decision],
+        trigger: str,
+        own: Mapping[str, str],
+    ) -> None:
+        """Record each application's decision when it changed (or its generation did)."""
+        for app in apps:
+            name, generation = _name(app), _generation(app)
+            recorded = self.record.decision(name)
+            if name not in decisions:
+                continue
+            if name in self.changed or recorded is None or recorded.generation != generation:
+                why = own.get(name) or trigger
+                self.record.decided(name, generation, decisions[name], why)
+        self.record.keep_only(_name(a) for a in apps)
 
     def _desired(
         self,
@@ -253,6 +252,7 @@ class PlacementController:
         a problem, and the others are rendered all the same."""
         desired: dict[str, Object] = {}
         problems: dict[str, Problem] = {}
+        held = _by_application(stored)
         for app in apps:
             name = app["metadata"]["name"]
             try:
@@ -262,8 +262,9 @@ class PlacementController:
             problem = problem or name_collision(rendered, desired, stored)
             if problem:  # keep what runs until it can be rendered
                 problems[name] = problem
-                rendered = {k: v for k, v in stored.items() if v["spec"]["application"] == name}
+                rendered = {k: stored[k] for k in held.get(name, ())}
             desired.update(rendered)
+        self._renders.done()
         return desired, problems
 
     def _rendered(
@@ -276,38 +277,18 @@ class PlacementController:
         allowed = self.gate.allowed_namespaces(app)
         for site, replicas in decision.parts():
             try:
-                obj = render(app, sites[site], workload, replicas, allowed)
+                obj = self._renders.render(app, sites[site], workload, replicas, allowed)
             except (InvalidObject, OverrideError) as e:
                 why = f"its Assignment at site {site} is invalid (check spec.overrides): {e}"
                 return {}, ("RenderFailed", why[:MAX_PROBLEM])
             rendered[obj["metadata"]["name"]] = obj
         return rendered, None
 
-    async def _apply(self, desired: Mapping[str, Object], stored: Mapping[str, Object]) -> None:
-        for name, obj in desired.items():
-            old = stored.get(name)
-            try:
-                if old is None:
-                    await self.store.create(obj)
-                    log.info("assignment %s created", name)
-                elif not unchanged(obj, old):
-                    obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-                    await self.store.replace(obj)
-                    log.info("assignment %s updated", name)
-            except (AlreadyExists, Conflict, NotFound):
-                log.info("assignment %s changed meanwhile; the next pass sees it", name)
-        for name in stored.keys() - desired.keys():
-            try:
-                await self.store.delete("Assignment", name)
-                log.info("assignment %s deleted", name)
-            except NotFound:
-                pass
-
     def _statuses(
         self,
         apps: list[Object],
         decisions: Mapping[str, Decision],
-        desired: Mapping[str, Object],
+        mine: Mapping[str, list[str]],
         problems: Mapping[str, Problem],
         sites: Mapping[str, Object],
         fresh: Mapping[str, Object],
@@ -317,45 +298,55 @@ class PlacementController:
         found = []
         for app in apps:
             name = app["metadata"]["name"]
-            mine = [
-                fresh[k]
-                for k, v in desired.items()
-                if v["spec"]["application"] == name and k in fresh
-            ]
-            placed_at = [sites[a["spec"]["site"]] for a in mine if a["spec"]["site"] in sites]
+            held = [fresh[k] for k in mine.get(name, ()) if k in fresh]
+            placed_at = [sites[a["spec"]["site"]] for a in held if a["spec"]["site"] in sites]
             reason, problem = problems.get(name, ("", None))
             try:
                 conditions = self.gate.conditions(app, placed_at)
             except Exception as e:  # a policy's fault is reported on the application
                 conditions = [_condition("PolicyWarning", "EvaluationFailed", str(e))]
-            status = app_status(app, decisions.get(name), mine, problem, conditions, reason)
+            status = app_status(app, decisions.get(name), held, problem, conditions, reason)
             found.append((app, status))
         return found
 
     async def _write_statuses(self, statuses: list[tuple[Object, dict[str, Any]]]) -> None:
         for app, status in statuses:
             if status != {k: (app.get("status") or {}).get(k) for k in status}:
-                await self._write_status(app, {**(app.get("status") or {}), **status})
-
-    async def _write_status(self, app: Object, status: dict[str, Any]) -> None:
-        try:
-            await self.store.replace_status({**app, "status": status})
-        except (Conflict, NotFound):
-            pass  # changed meanwhile: the event that made brings another pass
-        except Exception:  # one application's status must not stop the others'
-            log.exception("status of Application %s not written", app["metadata"].get("name"))
+                await self.writer.status(app, {**(app.get("status") or {}), **status})
 
     async def _mark_invalid(self) -> None:
         """Tell each application left out why (once: unchanged objects are not read
         again), so ``edgeplane get`` shows it and the owner fixes or deletes it."""
         for name, why in self.invalid.items():
-            try:
-                app = await self.store.get("Application", name)
-            except NotFound:
+            app = await self._current("Application", name)
+            if app is None:
                 continue
             condition = _condition("Placed", "Invalid", why)
             if (app.get("status") or {}).get("conditions") != [condition]:
-                await self._write_status(app, {"message": why, "conditions": [condition]})
+                await self.writer.status(app, {"message": why, "conditions": [condition]})
+
+
+def _name(obj: Object) -> str:
+    return str(obj["metadata"]["name"])
+
+
+def _generation(obj: Object) -> int:
+    return int(obj["metadata"].get("generation") or 1)
+
+
+def _generations(apps: Iterable[Object]) -> dict[str, int]:
+    return {_name(a): _generation(a) for a in apps}
+
+
+def _by_application(assignments: Mapping[str, Object]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for name, obj in assignments.items():
+        found.setdefault(obj["spec"]["application"], []).append(name)
+    return found
+
+
+def _flat(lists: Iterable[list[str]]) -> list[str]:
+    return [item for names in lists for item in names]
 
 
 def _condition(kind: str, reason: str, message: str) -> dict[str, Any]:

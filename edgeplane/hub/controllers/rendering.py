@@ -9,12 +9,13 @@ the kubernetes namespace, force, allowedNamespaces and Divided replicas).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from edgeplane.api.kinds import API_VERSION
 from edgeplane.api.validation import to_wire, validate_object
 from edgeplane.api.wellknown import APPLICATION_LABEL, SITE_LABEL, assignment_name
+from edgeplane.hub.informer import resource_version
 from edgeplane.hub.overrides import site_workload
 from edgeplane.store.protocol import Object
 
@@ -76,3 +77,42 @@ def unchanged(desired: Object, stored: Object) -> bool:
     (the status and the metadata the store keeps are not compared)."""
     labels = desired["metadata"].get("labels") == stored["metadata"].get("labels")
     return bool(labels and desired["spec"] == stored["spec"])
+
+
+class RenderCache:
+    """Rendered Assignments by (application, site), reused while neither object, the
+    replicas, the namespaces allowed nor the artifacts' sha256s changed: a pass then
+    renders (and validates) only what a change touched, not the whole fleet again.
+    The objects it gives are shared from pass to pass: never mutate one."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, str], tuple[Hashable, Object]] = {}
+        self._used: dict[tuple[str, str], tuple[Hashable, Object]] = {}
+
+    def render(
+        self,
+        app: Object,
+        site: Object,
+        workload: dict[str, Any],
+        replicas: int = 1,
+        allowed: frozenset[str] = frozenset(),
+    ) -> Object:
+        versions = (resource_version(app), resource_version(site))
+        if not all(versions):  # a dry run's candidate: not stored, not kept
+            return render(app, site, workload, replicas, allowed)
+        key = (versions, replicas, allowed, _shas(workload))
+        pair = (app["metadata"]["name"], site["metadata"]["name"])
+        found = self._found.get(pair)
+        if found is None or found[0] != key:
+            found = (key, render(app, site, workload, replicas, allowed))
+        self._used[pair] = found
+        return found[1]
+
+    def done(self) -> None:
+        """After a pass: keep only what it used."""
+        self._found, self._used = self._used, {}
+
+
+def _shas(workload: dict[str, Any]) -> tuple[object, ...]:
+    artifacts = (workload.get("process") or {}).get("artifacts") or ()
+    return tuple(a.get("sha256") for a in artifacts)

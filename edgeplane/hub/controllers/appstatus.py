@@ -1,0 +1,105 @@
+"""An Application's status as the placement controller writes it: where it runs, how
+many replicas are wanted and ready, and the conditions saying why (Placed, Ready), with
+the last few preemption events.
+
+Pure functions of the application, its decision and its Assignments; the controller
+(``placement``) writes what they return, after a pass or after an Assignment's status
+changed (a ready count, with no placement run).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from edgeplane.placement.model import Decision
+from edgeplane.placement.planner import PLACEMENT_FAILED
+from edgeplane.store.protocol import Object
+
+
+def placed_condition(
+    decision: Decision | None, problem: str | None, reason: str = "ArtifactMissing"
+) -> dict[str, Any]:
+    """Never silence: whether the application is fully placed, and if not, why."""
+    if problem:
+        return {"type": "Placed", "status": "False", "reason": reason, "message": problem}
+    if decision is None or decision.unplaced or not decision.sites:
+        message = decision.message() if decision else "not placed yet"
+        failed = decision is not None and any(
+            r.startswith(PLACEMENT_FAILED) for r in decision.reasons
+        )
+        reason = "PlacementFailed" if failed else "Unplaced"
+        return {"type": "Placed", "status": "False", "reason": reason, "message": message}
+    return {"type": "Placed", "status": "True", "reason": "Placed", "message": decision.message()}
+
+
+def ready_condition(ready: int, wanted: int) -> dict[str, Any]:
+    """Whether every wanted instance is ready at the current revision."""
+    message = f"{ready}/{wanted} ready"
+    if wanted and ready >= wanted:
+        return {"type": "Ready", "status": "True", "reason": "AllReady", "message": message}
+    reason = "NotReady" if wanted else "NothingWanted"
+    return {"type": "Ready", "status": "False", "reason": reason, "message": message}
+
+
+MAX_EVENTS = 10
+
+
+def preemption_events(app: Object, decision: Decision | None) -> list[dict[str, Any]]:
+    """The application's events, with this pass's preemptions added (the last few)."""
+    kept = list((app.get("status") or {}).get("events") or [])
+    if decision is None:
+        return kept
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for site, by in decision.preempted:
+        message = f"its replica at {site} was displaced by {by}, of higher priority"
+        kept.append({"time": now, "reason": "Preempted", "message": message})
+    for site, victim in decision.preempting:
+        message = f"displaced a replica of {victim}, of lower priority, at {site}"
+        kept.append({"time": now, "reason": "Preempting", "message": message})
+    return kept[-MAX_EVENTS:]
+
+
+def ready_replicas(assignment: Object) -> int:
+    """How many of the application's replicas an assignment has ready. A kubernetes
+    assignment reports ready pods (a Deployment of 3 is 3, two Deployments more), while
+    the application counts replicas as placement does: one per site, or the site's share
+    when Divided, ready only when every object of the assignment is (phase Running)."""
+    status = assignment.get("status") or {}
+    if (assignment["spec"].get("workload") or {}).get("kubernetes") is None:
+        return int(status.get("ready") or 0)
+    replicas = assignment["spec"].get("replicas")
+    return (1 if replicas is None else int(replicas)) if status.get("phase") == "Running" else 0
+
+
+def app_status(
+    app: Object,
+    decision: Decision | None,
+    assignments: list[Object],
+    problem: str | None,
+    conditions: list[dict[str, Any]] | None = None,
+    reason: str = "ArtifactMissing",
+) -> dict[str, Any]:
+    ready = sum(
+        ready_replicas(a)
+        for a in assignments
+        if (a.get("status") or {}).get("observedGeneration") == a["metadata"]["generation"]
+        and a["spec"]["revision"] == app["metadata"]["generation"]
+    )
+    wanted = decision.wanted if decision else 0
+    status: dict[str, Any] = {
+        "observedGeneration": app["metadata"]["generation"],
+        "sites": sorted(a["spec"]["site"] for a in assignments),
+        "replicas": wanted,
+        "ready": ready,
+        "unplaced": decision.unplaced if decision else 0,
+        "message": problem or (decision.message() if decision else ""),
+        "conditions": [
+            placed_condition(decision, problem, reason),
+            ready_condition(ready, wanted),
+            *(conditions or []),
+        ],
+    }
+    if events := preemption_events(app, decision):
+        status["events"] = events
+    return status
