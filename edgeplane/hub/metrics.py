@@ -40,6 +40,17 @@ class HubMetrics:
             "Connections closed at once: their peer held --connections-per-peer already",
             registry=self.registry,
         )
+        # What woke the placement controller: a pass, or only applications' statuses.
+        self.placement_passes = Counter(
+            "edgeplane_placement_passes",
+            "Placement passes run (each woken by a change placement reads)",
+            registry=self.registry,
+        )
+        self.status_updates = Counter(
+            "edgeplane_status_updates",
+            "Application status updates from Assignment status alone, with no placement pass",
+            registry=self.registry,
+        )
         self.objects = Gauge(
             "edgeplane_store_objects", "Stored objects by kind", ["kind"], registry=self.registry
         )
