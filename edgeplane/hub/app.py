@@ -17,8 +17,10 @@ from edgeplane.hub.admission import PolicyCache
 from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import Authenticator
 from edgeplane.hub.authz import SiteAuthorizer
+from edgeplane.hub.controllers.record import PlacementRecord
 from edgeplane.hub.errors import ApiError, install_handlers
 from edgeplane.hub.heartbeat import HeartbeatMiddleware
+from edgeplane.hub.informer import INFORMED_KINDS, Informer
 from edgeplane.hub.leases import Leases, hub_id
 from edgeplane.hub.limits import Limits
 from edgeplane.hub.metrics import HubMetrics
@@ -61,6 +63,9 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     app.state.admission = PolicyCache(store)
     app.state.authenticator = authenticator = Authenticator(store)
     app.state.leases = Leases(hub_id())
+    # The controllers' cache (run by hub.server) and what placement decided, for explain.
+    app.state.informer = Informer(store, INFORMED_KINDS)
+    app.state.placement_record = PlacementRecord(metrics.placement_passes, metrics.status_updates)
     app.state.artifacts = ArtifactStore(settings.data_dir / "artifacts")
     install_handlers(app)
     # The fixed paths first: the generic /{plural}/{name} routes would take them.
