@@ -31,17 +31,35 @@ class translated:
         return None
 
     def __exit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
-        if isinstance(error, IntegrityError) and self.on_integrity_error is not None:
-            raise self.on_integrity_error() from error
-        if isinstance(error, SQLAlchemyError):
-            log.error("the store could not %s: %s", self.what, error)
-            raise StoreError(
-                f"the store could not {self.what}: the database refused or failed "
-                "(details are in the hub's log); try again, and tell the operator if it stays"
-            ) from error
+        if error is None:
+            return
+        translated_error = translate(self.what, error, self.on_integrity_error)
+        if translated_error is not error:
+            raise translated_error from error
 
     async def __aenter__(self) -> None:
         return None
 
     async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
         self.__exit__(_type, error, _tb)
+
+
+def translate(
+    what: str,
+    error: BaseException,
+    on_integrity_error: Callable[[], StoreError] | None = None,
+) -> BaseException:
+    """The error a caller sees for ``error`` (its cause set); anything that is not a
+    driver error comes back as it is."""
+    if isinstance(error, IntegrityError) and on_integrity_error is not None:
+        mapped = on_integrity_error()
+    elif isinstance(error, SQLAlchemyError):
+        log.error("the store could not %s: %s", what, error)
+        mapped = StoreError(
+            f"the store could not {what}: the database refused or failed "
+            "(details are in the hub's log); try again, and tell the operator if it stays"
+        )
+    else:
+        return error
+    mapped.__cause__ = error
+    return mapped

@@ -90,7 +90,9 @@ class MemoryStore:
         self._record(EventType.DELETED, last)
         return copy.deepcopy(last)
 
-    async def watch(self, kind: str | None, since: int) -> AsyncIterator[WatchEvent]:
+    async def watch(
+        self, kind: str | None, since: int, *, site: str | None = None
+    ) -> AsyncIterator[WatchEvent]:
         last = since
         while not self._closed:
             if last < self._compacted:
@@ -101,8 +103,9 @@ class MemoryStore:
                 continue
             for event in self._events[start:]:
                 last = event.resource_version
-                if kind is None or event.object["kind"] == kind:
-                    yield WatchEvent(event.type, copy.deepcopy(event.object), last)
+                if _wanted(event, kind, site):
+                    copied = copy.deepcopy(event.object)
+                    yield WatchEvent(event.type, copied, last, previous_site=event.previous_site)
                 if self._closed or last < self._compacted:
                     break
 
@@ -199,19 +202,28 @@ class MemoryStore:
         new = change(stored, obj)
         if new == stored:
             return copy.deepcopy(stored)
-        return self._commit(key, bookkeeping.stamped(new, self._rv + 1), EventType.MODIFIED)
+        moved = bookkeeping.moved_from(stored, new)
+        return self._commit(key, bookkeeping.stamped(new, self._rv + 1), EventType.MODIFIED, moved)
 
-    def _commit(self, key: tuple[str, str], new: Object, type_: EventType) -> Object:
+    def _commit(
+        self, key: tuple[str, str], new: Object, type_: EventType, moved: str | None = None
+    ) -> Object:
         self._objects[key] = new
-        self._record(type_, new)
+        self._record(type_, new, moved)
         return copy.deepcopy(new)
 
-    def _record(self, type_: EventType, obj: Object) -> None:
+    def _record(self, type_: EventType, obj: Object, moved: str | None = None) -> None:
         self._rv += 1
-        self._events.append(WatchEvent(type_, copy.deepcopy(obj), self._rv))
+        self._events.append(WatchEvent(type_, copy.deepcopy(obj), self._rv, previous_site=moved))
         self._notify()
 
     def _notify(self) -> None:
         # Wake every waiting watcher; later waiters get a fresh event.
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+
+
+def _wanted(event: WatchEvent, kind: str | None, site: str | None) -> bool:
+    if kind is not None and event.object["kind"] != kind:
+        return False
+    return site is None or site in (bookkeeping.site_of(event.object), event.previous_site)

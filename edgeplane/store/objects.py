@@ -11,6 +11,7 @@ import datetime
 import uuid
 from typing import Any
 
+from edgeplane.api.wellknown import SITE_LABEL
 from edgeplane.store.errors import Conflict
 
 Object = dict[str, Any]
@@ -86,3 +87,17 @@ def stamped(obj: Object, rv: int) -> Object:
 
 def labels_of(obj: Object) -> dict[str, str]:
     return dict(obj.get("metadata", {}).get("labels") or {})
+
+
+def site_of(obj: Object) -> str | None:
+    """The site the object is labelled for (``edgeplane.io/site``), if any."""
+    labels = obj.get("metadata", {}).get("labels")
+    site = labels.get(SITE_LABEL) if isinstance(labels, dict) else None
+    return site if isinstance(site, str) else None
+
+
+def moved_from(stored: Object, new: Object) -> str | None:
+    """The site ``stored`` was labelled for when ``new`` is for another one (or none):
+    that site's watchers must hear that the object left."""
+    before = site_of(stored)
+    return before if before != site_of(new) else None

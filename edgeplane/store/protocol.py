@@ -38,6 +38,9 @@ class WatchEvent:
     resource_version: int
     size: int = 0
     """Bytes of the stored event (its JSON), what buffering it costs; 0 when unknown."""
+    previous_site: str | None = None
+    """The site (label ``edgeplane.io/site``) the object was for before this write, when
+    the write changed it: that site's watchers are told too, so they learn it left."""
 
 
 @dataclass(frozen=True)
@@ -116,8 +119,14 @@ class Store(Protocol):
     async def delete(self, kind: str, name: str, resource_version: str | None = None) -> Object:
         """Delete and return the last state; Conflict on a stale resourceVersion."""
 
-    def watch(self, kind: str | None, since: int) -> AsyncIterator[WatchEvent]:
+    def watch(
+        self, kind: str | None, since: int, *, site: str | None = None
+    ) -> AsyncIterator[WatchEvent]:
         """Events with resourceVersion > ``since``, in order, for one kind or all.
+
+        With ``site``, only events of objects labelled ``edgeplane.io/site`` = ``site``,
+        or that were until this event (``previous_site``): routed by that label, so a
+        watch per site costs the others nothing.
 
         Raises Gone (on first iteration) when ``since`` is older than the log retains,
         and again later if the watcher falls so far behind that events were dropped.

@@ -2,7 +2,9 @@
 
 * ``objects``: one row per object, its JSON body and the columns queries need;
 * ``labels``: one row per label, so label selectors run as indexed SQL;
-* ``events``: the watch log, keyed by resourceVersion, each event's size recorded;
+* ``events``: the watch log, keyed by resourceVersion, each event's size recorded, and
+  the site its object is labelled for (and was, when a write moved it), indexed so one
+  site's backlog is read alone;
 * ``counter``: the single row that hands out resourceVersions (its row lock
   serializes writers, so commit order equals resourceVersion order even with
   several hubs on one PostgreSQL);
@@ -58,7 +60,12 @@ events = Table(
     Column("body", Text, nullable=False),
     # Bytes of ``body``, summed over the index (no bodies read) to bound the log by bytes.
     Column("size", BigInteger, nullable=False, server_default="0"),
+    # Label edgeplane.io/site of the object, and the one it had when this write changed it.
+    Column("site", String(253), nullable=True),
+    Column("previous_site", String(253), nullable=True),
     Index("ix_events_rv_size", "resource_version", "size"),
+    Index("ix_events_site_rv", "site", "resource_version"),
+    Index("ix_events_previous_site_rv", "previous_site", "resource_version"),
 )
 
 counter = Table(
