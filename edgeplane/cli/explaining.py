@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from edgeplane.cli.app import app, globals_of, handles_errors
@@ -26,6 +28,9 @@ def explain(
     out.print(f"{application}: placed {count}/{answer['wanted']} at {placed}", markup=False)
     for reason in answer["reasons"]:
         out.print(f"  {reason}", markup=False)
+    if answer.get("source") == "fresh" and answer.get("note"):
+        out.print(f"  ({answer['note']})", markup=False)
+    _print_story(answer.get("story") or [])
     if one := answer.get("site"):
         verdict = "feasible" if one["feasible"] else "not feasible"
         out.print()
@@ -35,3 +40,25 @@ def explain(
             out.print(
                 f"  {mark} {check['check']:<11} {check['reason'] or ''}".rstrip(), markup=False
             )
+
+
+def _print_story(story: list[dict[str, Any]]) -> None:
+    """What the controller decided, oldest first: when, what changed, what it moved."""
+    if not story:
+        return
+    out.print()
+    out.print("story:", markup=False)
+    for entry in story:
+        out.print(f"  {entry['time']}  {entry['trigger']}", markup=False)
+        out.print(f"    {_moved(entry)}", markup=False)
+
+
+def _moved(entry: dict[str, Any]) -> str:
+    parts = []
+    for sign, key in (("+", "added"), ("-", "removed")):
+        names, count = entry.get(key) or [], int(entry.get(f"{key}Count") or 0)
+        if count:
+            more = f" and {count - len(names)} more" if count > len(names) else ""
+            parts.append(f"{sign}{', '.join(names)}{more}")
+    parts.append(f"{entry.get('unplaced', 0)} unplaced")
+    return "; ".join(parts)

@@ -1,8 +1,18 @@
 """``GET /applications/<name>/explain[?site=S]``: why an application is where it is.
 
-The same snapshot and checks the placement controller uses, evaluated now (in a worker
-thread, within ``REQUEST_SECONDS``, else 503): the sites it would get, the histogram of
-reasons for the others, and, for one site, the verdict of every check.
+For a stored application, the answer is the decision the placement controller
+recorded on its last pass (``source: recorded``, with ``decidedAt``), and its story: a
+bounded history of what changed and why (``controllers.record``). The answer is worked
+out now instead (``source: fresh``, with a ``note`` saying why), from the same snapshot
+and checks the controller uses, when:
+
+* this hub runs no placement controller (several hubs: another one leads);
+* the controller has not placed the application's current generation yet;
+* one site's verdict from every check is asked for (``?site=``: the checks are
+  evaluated against the room left when the application's turn came).
+
+A fresh plan runs in a worker thread, within ``REQUEST_SECONDS``, else 503. A dry run
+(``POST /applications/dry-run``: a candidate, not stored) always plans fresh.
 """
 
 from __future__ import annotations
@@ -16,12 +26,15 @@ from edgeplane.hub.admission import warning_headers
 from edgeplane.hub.controllers.loading import Loaded
 from edgeplane.hub.controllers.offloop import REQUEST_SECONDS, Overdue, Worker
 from edgeplane.hub.controllers.placement import PlacementController
+from edgeplane.hub.controllers.record import PlacementRecord
 from edgeplane.hub.errors import ApiError
+from edgeplane.hub.informer import Informer
 from edgeplane.hub.resources import ObjectResponse, json_body
-from edgeplane.placement.model import Snapshot
+from edgeplane.placement.model import Decision, Snapshot
 from edgeplane.placement.planner import PlacementOverdue
 from edgeplane.placement.planner import explain as explain_placement
 from edgeplane.store.errors import NotFound
+from edgeplane.store.protocol import Object
 
 router = APIRouter(prefix="/api/v1alpha1")
 
@@ -35,11 +48,18 @@ _LOADED = Loaded()
 
 @router.get("/applications/{name}/explain", response_model=None)
 async def explain(request: Request, name: str, site: str | None = Query(None)) -> Response:
-    controller = PlacementController(request.app.state.store, lambda n, v: None, _WORKER, _LOADED)
+    record: PlacementRecord | None = getattr(request.app.state, "placement_record", None)
+    stored = await _stored(request, name)
+    recorded, note = _recorded(record, stored, site)
+    story = [e.to_wire() for e in record.story(name)] if record and stored else []
+    if recorded is not None:
+        return ObjectResponse({**recorded, "story": story})
+    controller = _controller(request)
     snapshot, *_ = await controller.snapshot()
     if name in controller.invalid:  # stored, but left out of placement: say why
         raise ApiError(422, "Invalid", controller.invalid[name], "spec")
-    return await _explained(snapshot, name, site)
+    body = await _explained(snapshot, name, site)
+    return ObjectResponse({**body, "source": "fresh", "note": note, "story": story})
 
 
 @router.post("/applications/dry-run", response_model=None)
@@ -54,14 +74,62 @@ async def dry_run(request: Request) -> Response:
         obj["metadata"]["generation"] = stored["metadata"]["generation"] + 1
     except NotFound:
         obj["metadata"]["generation"] = 1
-    controller = PlacementController(request.app.state.store, lambda n, v: None, _WORKER, _LOADED)
-    snapshot, *_ = await controller.snapshot(candidate=obj)
-    response = await _explained(snapshot, name, None)
+    snapshot, *_ = await _controller(request).snapshot(candidate=obj)
+    response = ObjectResponse(await _explained(snapshot, name, None))
     response.headers.update(warning_headers(warnings))
     return response
 
 
-async def _explained(snapshot: Snapshot, name: str, site: str | None) -> Response:
+def _controller(request: Request) -> PlacementController:
+    """A controller to plan with, reading the informer's cache when this hub has it
+    filled (else the store)."""
+    informer: Informer | None = getattr(request.app.state, "informer", None)
+    source = informer if informer is not None and informer.ready else None
+    store = request.app.state.store
+    return PlacementController(store, lambda n, v: None, _WORKER, _LOADED, informer=source)
+
+
+async def _stored(request: Request, name: str) -> Object | None:
+    try:
+        found: Object = await request.app.state.store.get("Application", name)
+        return found
+    except NotFound:
+        return None
+
+
+def _recorded(
+    record: PlacementRecord | None, stored: Object | None, site: str | None
+) -> tuple[dict[str, Any] | None, str]:
+    """The recorded answer for ``stored``; else None and why it is planned now."""
+    if stored is None:
+        return None, "not stored: planned now"
+    if site is not None:
+        return None, "one site's checks are evaluated now"
+    if record is None or not record.active:
+        return None, "this hub runs no placement controller (another hub leads): planned now"
+    name, generation = stored["metadata"]["name"], stored["metadata"].get("generation") or 1
+    found = record.decision(name)
+    uid = str(stored["metadata"].get("uid") or "")
+    if found is None or (found.generation, found.uid) != (generation, uid):
+        return None, f"the controller has not placed generation {generation} yet: planned now"
+    body = _decision_body(name, found.decision)
+    return {**body, "source": "recorded", "decidedAt": found.time, "generation": generation}, ""
+
+
+def _decision_body(name: str, decision: Decision) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "application": name,
+        "sites": list(decision.sites),
+        "wanted": decision.wanted,
+        "unplaced": decision.unplaced,
+        "reasons": list(decision.reasons),
+    }
+    if decision.counts:
+        body["replicas"] = dict(zip(decision.sites, decision.counts, strict=True))
+    return body
+
+
+async def _explained(snapshot: Snapshot, name: str, site: str | None) -> dict[str, Any]:
     """The placement of ``name`` worked out in the worker thread, within its deadline."""
     try:
         found = await _WORKER.run(explain_placement, snapshot, name, site, _WORKER.deadline())
@@ -74,16 +142,7 @@ async def _explained(snapshot: Snapshot, name: str, site: str | None) -> Respons
             "Overdue",
             f"working out the placement {e}: try again when the hub is less busy",
         ) from None
-    decision = found.decision
-    body: dict[str, Any] = {
-        "application": name,
-        "sites": list(decision.sites),
-        "wanted": decision.wanted,
-        "unplaced": decision.unplaced,
-        "reasons": list(decision.reasons),
-    }
-    if decision.counts:
-        body["replicas"] = dict(zip(decision.sites, decision.counts, strict=True))
+    body = _decision_body(name, found.decision)
     if found.site:
         body["site"] = {
             "name": found.site,
@@ -92,4 +151,4 @@ async def _explained(snapshot: Snapshot, name: str, site: str | None) -> Respons
                 {"check": c, "passed": why is None, "reason": why} for c, why in found.checks
             ],
         }
-    return ObjectResponse(body)
+    return body

@@ -8,7 +8,8 @@ follows ONE watch of every kind from there; an event older than what the cache h
 was compacted past it, or this watcher fell too far behind) or ends while the hub
 runs, it lists again and tells subscribers the difference as ordinary changes.
 
-Subscribers get a bounded queue of ``Change``; one that falls ``QUEUE_LIMIT`` changes
+Subscribers get a bounded queue of ``Change`` (none for the first list: read the
+caches once ``synced``); one that falls ``QUEUE_LIMIT`` changes
 behind loses them and gets one ``RELIST`` change instead: "anything may have changed,
 read the caches". The cached objects are shared with every reader and must never be
 mutated (copy before changing one).
@@ -82,6 +83,11 @@ class Informer:
 
     # -- reading ------------------------------------------------------------------
 
+    @property
+    def ready(self) -> bool:
+        """Whether the first list is in (a hub that does not run it never is)."""
+        return self._synced.is_set()
+
     async def synced(self) -> None:
         """Returns once the first list is in."""
         await self._synced.wait()
@@ -144,7 +150,8 @@ class Informer:
         """Every object of every kind, read again; subscribers get the difference."""
         since = await self._store.current_resource_version()
         fresh = {kind: await _by_name(self._store, kind) for kind in self.kinds}
-        changes = list(self._differences(fresh))
+        # The first list tells nothing: a subscriber reads the caches once synced.
+        changes = list(self._differences(fresh)) if self.relists else []
         for kind, objs in fresh.items():
             cache = self._caches[kind]
             cache.clear()  # in place: the views handed out stay live

@@ -229,15 +229,21 @@ class PlacementController:
         trigger: str,
         own: Mapping[str, str],
     ) -> None:
-        """Record each application's decision when it changed (or its generation did)."""
+        """Record each application's decision when it changed (or its object or
+        generation did)."""
         for app in apps:
-            name, generation = _name(app), _generation(app)
-            recorded = self.record.decision(name)
+            name = _name(app)
             if name not in decisions:
                 continue
-            if name in self.changed or recorded is None or recorded.generation != generation:
+            key = (_generation(app), str(app["metadata"].get("uid") or ""))
+            recorded = self.record.decision(name)
+            if (
+                name in self.changed
+                or recorded is None
+                or (recorded.generation, recorded.uid) != key
+            ):
                 why = own.get(name) or trigger
-                self.record.decided(name, generation, decisions[name], why)
+                self.record.decided(name, key[0], decisions[name], why, uid=key[1])
         self.record.keep_only(_name(a) for a in apps)
 
     def _desired(

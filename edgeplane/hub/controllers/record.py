@@ -68,11 +68,13 @@ class StoryEntry:
 
 @dataclass(frozen=True)
 class Recorded:
-    """An application's last decision, for the generation it was made for."""
+    """An application's last decision, for the object (uid) and generation it was made
+    for."""
 
     decision: Decision
     generation: int
     time: str
+    uid: str = ""
 
 
 def _stamp(now: float | None) -> str:
@@ -102,11 +104,16 @@ class PlacementRecord:
         decision: Decision,
         trigger: str,
         now: float | None = None,
+        uid: str = "",
     ) -> None:
         """A pass's decision for ``app``; a story entry when where it runs, or how much
-        of it is unplaced, changed."""
+        of it is unplaced, changed. An application deleted and made again (another
+        ``uid``) starts a new story."""
         before = self._decisions.get(app)
-        self._decisions[app] = Recorded(decision, generation, _stamp(now))
+        if before is not None and before.uid != uid:
+            self.keep_only(a for a in self._decisions if a != app)
+            before = None
+        self._decisions[app] = Recorded(decision, generation, _stamp(now), uid)
         old = dict(before.decision.parts()) if before else {}
         new = dict(decision.parts())
         unplaced_before = before.decision.unplaced if before else None
