@@ -63,6 +63,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default="127.0.0.1", help="Address workloads are reached at.")
     p.add_argument("--heartbeat-seconds", type=float, default=10.0)
     p.add_argument(
+        "--hub-protocol",
+        choices=("v1", "v2"),
+        default="v2",
+        help="v2 (default): heartbeats to the heartbeat route and one stream carrying "
+        "assignments, requests and bookmarks; v1: status heartbeats, an assignment watch "
+        "and a request long poll. v2 falls back to v1 per feature on an older hub.",
+    )
+    p.add_argument(
         "--stop-workloads-on-exit",
         action="store_true",
         help="Stop workloads when the agent stops (default: they keep running).",
@@ -187,6 +195,7 @@ def settings_from(args: argparse.Namespace) -> AgentSettings:
         memory=args.memory,
         address=args.address,
         heartbeat_seconds=args.heartbeat_seconds,
+        hub_protocol=args.hub_protocol,
         stop_workloads_on_exit=args.stop_workloads_on_exit,
         artifact_limits=artifact_limits.from_arguments(args),
         max_artifact_bytes=args.max_artifact_bytes,

@@ -1,9 +1,10 @@
 """The agent: joins (once), then runs its loops side by side until told to stop.
 
-* ``AssignmentSync`` keeps the local copy of this site's assignments;
+* ``AssignmentSync`` keeps the local copy of this site's assignments (protocol v2: from
+  the site's one stream, which also brings the hub's log requests to an ``Answerer``);
 * ``Reconciler`` makes the runtime match it;
 * ``StatusReporter`` sends status changes and heartbeats;
-* ``serve_requests`` answers the hub's log requests.
+* ``serve_requests`` answers the hub's log requests (protocol v1: a long poll).
 
 The runtime adopts the workloads its records name before anything else, so an agent
 that restarts (or starts while the hub is down) keeps them running. The runtime is
@@ -34,7 +35,7 @@ from edgeplane.agent.layout import Layout
 from edgeplane.agent.pinning import hub_verify
 from edgeplane.agent.reconciler import Reconciler
 from edgeplane.agent.reporter import StatusReporter, site_facts
-from edgeplane.agent.requests import serve_requests
+from edgeplane.agent.requests import Answerer, serve_requests
 from edgeplane.agent.runtimes import Runtime
 from edgeplane.agent.runtimes.mixed import MixedRuntime
 from edgeplane.agent.runtimes.process import ProcessRuntime
@@ -66,6 +67,10 @@ class AgentSettings:
     artifact_limits: ArtifactLimits = field(default_factory=ArtifactLimits)
     max_artifact_bytes: int = MAX_ARTIFACT_BYTES
     max_instances: int = MAX_INSTANCES
+    hub_protocol: str = "v2"
+    """``v2``: heartbeats to the heartbeat route and one stream of assignments, requests
+    and bookmarks; ``v1``: status heartbeats, an assignment watch and a request long poll
+    (what agents did before). v2 falls back to v1 per feature on an older hub."""
     kube: KubeOptions | None = None
     """Set: the kubernetes runtime (``--runtime kubernetes``); None: processes."""
     runtimes: tuple[str, ...] = ()
@@ -180,17 +185,14 @@ class Agent:
             address,
             status_changed,
             self.settings.heartbeat_seconds,
-            getattr(self.settings, "hub_protocol", "v2"),
+            self.settings.hub_protocol,
         )
         wake.set()  # reconcile what the local state holds before the hub answers
         tasks = [
             asyncio.create_task(reconciler.run(), name="reconciler"),
-            asyncio.create_task(
-                AssignmentSync(link, state, identity.site, wake).run(), name="sync"
-            ),
             asyncio.create_task(reporter.run_status(), name="status"),
             asyncio.create_task(reporter.run_heartbeats(), name="heartbeats"),
-            asyncio.create_task(serve_requests(link, identity.site, runtime), name="requests"),
+            *self._sync_tasks(link, state, runtime, identity.site, wake),
         ]
         if isinstance(runtime, ProcessRuntime | MixedRuntime):
             sweep = sweep_artifacts(state, runtime, artifacts)
@@ -207,6 +209,20 @@ class Agent:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+    def _sync_tasks(
+        self, link: HubLink, state: LocalState, runtime: Runtime, site: str, wake: asyncio.Event
+    ) -> list[asyncio.Task[None]]:
+        """v2: the site's stream (assignments and requests in one); v1: a watch and a
+        request long poll."""
+        if self.settings.hub_protocol == "v2":
+            answerer = Answerer(link, site, runtime)
+            sync = AssignmentSync(link, state, site, wake, answerer=answerer)
+            return [asyncio.create_task(sync.run(), name="sync")]
+        return [
+            asyncio.create_task(AssignmentSync(link, state, site, wake).run(), name="sync"),
+            asyncio.create_task(serve_requests(link, site, runtime), name="requests"),
+        ]
 
     def _site_facts(self, reconciler: Reconciler, runtime: Runtime) -> dict[str, Any]:
         address = self.settings.address
