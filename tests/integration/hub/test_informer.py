@@ -75,10 +75,11 @@ async def test_it_lists_then_follows_the_watch(store: AnyStore) -> None:
 
 class GoneOnDemand:
     """A real store whose watch says Gone once when told (as when this watcher fell
-    behind or the log was compacted), dropping the event it was about to give."""
+    behind or the log was compacted), or just ends (a dropped watch), losing the event
+    it was about to give."""
 
     def __init__(self, inner: AnyStore) -> None:
-        self.inner, self.gone_next, self.watches = inner, False, 0
+        self.inner, self.gone_next, self.end_next, self.watches = inner, False, False, 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -89,16 +90,22 @@ class GoneOnDemand:
             if self.gone_next:
                 self.gone_next = False
                 raise Gone(since, event.resource_version)
+            if self.end_next:
+                self.end_next = False
+                return
             yield event
 
 
-async def test_a_gone_watch_lists_again_and_tells_the_difference(store: AnyStore) -> None:
+@pytest.mark.parametrize("fault", ["gone_next", "end_next"], ids=["gone", "dropped"])
+async def test_a_lost_watch_lists_again_and_tells_the_difference(
+    store: AnyStore, fault: str
+) -> None:
     await store.create(site("s1"))
     await store.create(site("s2"))
     flaky = GoneOnDemand(store)
     async with running(flaky) as informer:
         changes = informer.subscribe()
-        flaky.gone_next = True
+        setattr(flaky, fault, True)
         await store.delete("Site", "s1")  # the event that is lost with the watch
         await store.create(site("s3"))
         found = await next_changes(changes, 2)
