@@ -5,8 +5,9 @@ Every time here is the hub's: a site is last heard from at the newer of its leas
 (``hub.leases``: renewed by each heartbeat and status write, in memory, flushed by every
 hub and loaded here before each check) and the ``lastHeartbeat`` stamped with the hub's
 receive time when it writes its status (``hub.sitewrites``); ``creationTimestamp`` is the
-store's. A lease this hub does not know counts from the hub's start (a restarted hub gives
-every site ``offline_after_seconds`` before it marks it). A heartbeat dated in the future
+store's. No lease counts as older than the health loop's start: a restarted hub (or a new
+leader) gives every site ``offline_after_seconds`` to be heard from before it marks it,
+however long it was down. A heartbeat dated in the future
 (an older hub kept the agent's clock, or someone wrote it) proves nothing and counts as
 none. A joined site that never reports (still Pending) is Offline once
 ``offline_after_seconds`` have passed since it joined, so it is not left waiting for
@@ -151,9 +152,9 @@ async def health_loop(
 
 
 def _lease_reader(leases: Leases | None, started: float) -> Callable[[str], float | None]:
-    """A site's lease; with leases, one this hub does not know counts from the hub's
-    start: a restarted hub that lost a site's renewals must not mark it Offline at once,
-    it gives the site ``offline_after`` to be heard from."""
+    """A site's lease, never older than when this health loop started: a hub that was
+    down (or has just become the leader) heard from nobody meanwhile, and must not mark
+    every site Offline at once for it: each gets ``offline_after`` to be heard from."""
     if leases is None:
         return lambda _: None
-    return lambda name: leases.last(name) or started
+    return lambda name: max(leases.last(name) or started, started)
