@@ -36,6 +36,8 @@ from edgeplane.store.protocol import LeaderLease, Store
 log = logging.getLogger("edgeplane.hub.leadership")
 LEASE_SECONDS_MIN, LEASE_SECONDS_MAX, LEASE_SECONDS_DEFAULT = 3.0, 300.0, 15.0
 RELEASE_SECONDS = 5.0
+FOLLOW_SECONDS = 1.0
+"""How often a hub that does not lead claims the lease (a refused claim writes nothing)."""
 STOP_MARGIN = 0.1
 """Of the lease: how early a hub that cannot renew stops leading."""
 
@@ -118,11 +120,12 @@ class Leadership:
             await pause(stop, self._wait_seconds(lease, failures))
 
     def _wait_seconds(self, lease: LeaderLease | None, failures: int) -> float:
-        """Until the next claim: a third of the lease, or just past the holder's end
-        when that comes first (the lease of a hub that died ends unrenewed)."""
+        """Until the next claim: ``FOLLOW_SECONDS`` (a leader that stopped cleanly has
+        released the lease: take over at once), or just past the holder's end when that
+        comes first (the lease of a hub that died ends unrenewed)."""
         if lease is None:
             return max(self.renew_seconds, retry_delay(failures))
-        return max(0.05, min(self.renew_seconds, lease.seconds_left + 0.05))
+        return max(0.05, min(self.renew_seconds, FOLLOW_SECONDS, lease.seconds_left + 0.05))
 
     async def _term(self, stop: asyncio.Event, lead: Lead) -> None:
         """Lead until ``stop`` or the lease is lost, then stop leading before returning."""
