@@ -72,7 +72,6 @@ class Informer:
         self._store = store
         self.kinds = tuple(kinds)
         self._caches: dict[str, dict[str, Object]] = {kind: {} for kind in self.kinds}
-        self._views = {kind: MappingProxyType(cache) for kind, cache in self._caches.items()}
         self._subscribers: list[asyncio.Queue[Change]] = []
         self._synced = asyncio.Event()
         self._applied = asyncio.Condition()
@@ -96,8 +95,9 @@ class Informer:
         return self._caches[kind].get(name)
 
     def items(self, kind: str) -> Mapping[str, Object]:
-        """A live read-only view by name (do not mutate the objects)."""
-        return self._views[kind]
+        """The objects of ``kind`` by name as they are now: a read-only copy, so a
+        reader may await while it iterates (do not mutate the objects)."""
+        return MappingProxyType(dict(self._caches[kind]))
 
     async def caught_up(self, version: int, seconds: float) -> bool:
         """Wait until the caches hold every write up to ``version`` (a controller's
@@ -154,7 +154,7 @@ class Informer:
         changes = list(self._differences(fresh)) if self.relists else []
         for kind, objs in fresh.items():
             cache = self._caches[kind]
-            cache.clear()  # in place: the views handed out stay live
+            cache.clear()
             cache.update(objs)
         self.relists += 1
         self._publish(changes)

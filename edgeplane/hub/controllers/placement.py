@@ -208,7 +208,11 @@ class PlacementController:
         apps = [a for a in apps if last.generations.get(_name(a)) == _generation(a)]
         mine = {_name(a): last.mine.get(_name(a), []) for a in apps}
         fresh = {k: a for k in _flat(mine.values()) if (a := await self._current("Assignment", k))}
-        sites = {_name(s): s for s in await self._objects("Site")}
+        sites = (
+            self.informer.items("Site")
+            if self.informer is not None
+            else {_name(s): s for s in await self._objects("Site")}
+        )
         statuses = await self.worker.run(
             self._statuses, apps, last.decisions, mine, last.problems, sites, fresh
         )
