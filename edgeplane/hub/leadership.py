@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -43,11 +40,6 @@ STOP_MARGIN = 0.1
 
 Lead = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 """What a hub does while it leads: runs until the event it is given is set."""
-
-
-def new_hub_id() -> str:
-    """A name for this hub process, unique among the hubs sharing a database."""
-    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 def check_lease_seconds(seconds: float) -> float:

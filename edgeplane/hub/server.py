@@ -31,7 +31,7 @@ from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import ADMIN_TOKEN_FILE, bootstrap_admin
 from edgeplane.hub.connections import ConnectionGuard, connection_limits, protocol_class
 from edgeplane.hub.controllers import run_controllers
-from edgeplane.hub.leadership import Lead, Leadership, new_hub_id
+from edgeplane.hub.leadership import Lead, Leadership
 from edgeplane.hub.leases import FLUSH_SECONDS, flush_loop
 from edgeplane.hub.tls import ServingTls, TlsOptions, is_loopback, prepare
 from edgeplane.store.engine import is_sqlite
@@ -188,7 +188,7 @@ async def run(
         # Controllers run only on the hub holding the leader lease (one hub on SQLite).
         app.state.leadership = leadership = Leadership(
             store,
-            new_hub_id(),
+            app.state.leases.hub_id,  # one name for this hub in both lease tables
             settings.lease_seconds,
             solo=is_sqlite(url),
             registry=app.state.metrics.registry,
