@@ -10,7 +10,9 @@ set):
 * Audit violations are logged once per (application revision, policy).
 
 Verdicts come from ``PlacementGovernor``, cached per application revision and site
-label set, and kept across passes while the policies are unchanged.
+label set, and kept across passes while the policies are unchanged. The policies are
+read from the hub's informer when the controller has one (``InformedPolicies``), else
+listed from the store.
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from edgeplane.governance.cache import PlacementGovernor
-from edgeplane.governance.policies import CompiledPolicy, Violation, allowed_namespaces
+from edgeplane.governance.policies import (
+    CompiledPolicy,
+    Violation,
+    allowed_namespaces,
+    compile_policy,
+)
 from edgeplane.hub.admission import PolicyCache
+from edgeplane.hub.informer import Informer
 from edgeplane.placement.model import AppView
 from edgeplane.store.protocol import Object, Store
 
@@ -32,11 +40,49 @@ def _names(violations: Iterable[Violation]) -> str:
     return ", ".join(sorted({v.policy for v in violations}))
 
 
+class InformedPolicies:
+    """The stored policies compiled, read from the informer's cache (no list per pass),
+    as admission's ``PolicyCache`` reads them from the store: each (name, generation)
+    compiled once; one that no longer compiles is skipped, and said so once."""
+
+    def __init__(self, informer: Informer) -> None:
+        self._informer = informer
+        self._compiled: dict[tuple[str, int], CompiledPolicy] = {}
+        self._broken: set[tuple[str, int]] = set()
+
+    async def policies(self) -> list[CompiledPolicy]:
+        found, seen = [], set()
+        for name, obj in sorted(self._informer.items("Policy").items()):
+            key = (name, _generation(obj))
+            seen.add(key)
+            if key not in self._compiled and key not in self._broken:
+                try:  # one stored before the cost limit fails its rules instead
+                    self._compiled[key] = compile_policy(obj, refuse_costly=False)
+                except Exception as e:  # a stored one no check has seen: any fault
+                    log.error("policy %s does not compile: %s", name, e)
+                    self._broken.add(key)
+            if key in self._compiled:
+                found.append(self._compiled[key])
+        # Only the current generations are kept: the cache cannot grow with edits.
+        self._compiled = {k: v for k, v in self._compiled.items() if k in seen}
+        self._broken &= seen
+        return found
+
+
+def _generation(obj: Object) -> int:
+    try:
+        return int(obj["metadata"].get("generation") or 1)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return -1
+
+
 class PolicyGate:
     """Placement's ``Policies``: verdicts per (application, site label set)."""
 
-    def __init__(self, store: Store) -> None:
-        self._cache = PolicyCache(store)
+    def __init__(self, store: Store, informer: Informer | None = None) -> None:
+        self._cache: PolicyCache | InformedPolicies = (
+            InformedPolicies(informer) if informer is not None else PolicyCache(store)
+        )
         self._governor = PlacementGovernor([])
         self._policies: dict[str, CompiledPolicy] = {}
         self._apps: Mapping[str, Object] = {}

@@ -108,7 +108,7 @@ class PlacementController:
         record: PlacementRecord | None = None,
     ) -> None:
         self.store, self.resolve, self.informer = store, resolve, informer
-        self.gate = PolicyGate(store)
+        self.gate = PolicyGate(store, informer)
         self.planner: Planner | None = None
         self.worker = worker or Worker("placement", PASS_SECONDS)
         self.writer = Writer(store)
