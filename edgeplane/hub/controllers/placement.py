@@ -17,6 +17,7 @@ of changes takes.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from edgeplane.hub.controllers.rendering import (
     resolved_workload,
     unchanged,
 )
-from edgeplane.hub.controllers.writing import Writer
+from edgeplane.hub.controllers.writing import Writer, in_flight
 from edgeplane.hub.informer import Informer
 from edgeplane.hub.overrides import OverrideError
 from edgeplane.placement.model import AppView, Decision, SiteView, Snapshot
@@ -320,9 +321,13 @@ class PlacementController:
         return found
 
     async def _write_statuses(self, statuses: list[tuple[Object, dict[str, Any]]]) -> None:
-        for app, status in statuses:
-            if status != {k: (app.get("status") or {}).get(k) for k in status}:
-                await self.writer.status(app, {**(app.get("status") or {}), **status})
+        """The statuses that changed, written many at once (as the Assignments are)."""
+        jobs = [
+            functools.partial(self.writer.status, app, {**(app.get("status") or {}), **status})
+            for app, status in statuses
+            if status != {k: (app.get("status") or {}).get(k) for k in status}
+        ]
+        await in_flight(jobs)
 
     async def _mark_invalid(self) -> None:
         """Tell each application left out why (once: unchanged objects are not read
