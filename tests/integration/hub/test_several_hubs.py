@@ -244,3 +244,40 @@ def test_lease_seconds_out_of_bounds_is_refused(tmp_path: Path, value: str, mess
     assert done.returncode == 2
     assert "--lease-seconds" in done.stderr and message in done.stderr
     assert not (tmp_path / "h").exists(), "nothing was made"
+
+
+OFFLINE_AFTER = 12.0
+"""Past the 5 s lease flush of the follower and the leader's health period, with room."""
+
+
+def _heartbeat(hub: HubProcess, site: str) -> str:
+    answer = httpx.post(f"{hub.url}{API}/sites/{site}/heartbeat", headers=hub.headers(), timeout=5)
+    assert answer.status_code == 200, answer.text
+    phase: str = answer.json()["phase"]
+    return phase
+
+
+def _phase(hub: HubProcess, site: str) -> str:
+    answer = httpx.get(f"{hub.url}{API}/sites/{site}", headers=hub.headers(), timeout=5)
+    phase: str = answer.json()["status"]["phase"]
+    return phase
+
+
+@pytest.mark.postgres
+def test_a_site_heartbeating_the_follower_stays_online_on_the_leader(
+    tmp_path: Path, database: str
+) -> None:
+    flags = ("--offline-after-seconds", f"{OFFLINE_AFTER:g}")
+    with two_hubs(tmp_path, database, *flags) as (a, b):
+        _online_site(b, "beating")
+        _online_site(b, "quiet")
+        phases, until = set(), time.monotonic() + 3 * OFFLINE_AFTER
+        # Heartbeats go to hub B only; hub A's health controller decides, from the
+        # renewals B flushes to the store.
+        while time.monotonic() < until or _phase(a, "quiet") != "Offline":
+            phases.add(_heartbeat(b, "beating"))
+            assert time.monotonic() < until + MARGIN_SECONDS, "the quiet site never went Offline"
+            time.sleep(1.0)  # an agent's heartbeat period (short), not a wait for a result
+        assert phases == {"Online"}, "every heartbeat was answered Online"
+        assert _phase(a, "beating") == "Online"
+        assert _leads(a) and not _leads(b)
