@@ -80,8 +80,9 @@ def unchanged(desired: Object, stored: Object) -> bool:
 
 
 class RenderCache:
-    """Rendered Assignments by (application, site), reused while neither object, the
-    replicas, the namespaces allowed nor the artifacts' sha256s changed: a pass then
+    """Rendered Assignments by (application, site), reused while neither the
+    application's spec, the site's labels, the replicas, the namespaces allowed nor the
+    artifacts' sha256s changed: a pass then
     renders (and validates) only what a change touched, not the whole fleet again.
     The objects it gives are shared from pass to pass: never mutate one."""
 
@@ -97,11 +98,19 @@ class RenderCache:
         replicas: int = 1,
         allowed: frozenset[str] = frozenset(),
     ) -> Object:
-        versions = (resource_version(app), resource_version(site))
-        if not all(versions):  # a dry run's candidate: not stored, not kept
-            return render(app, site, workload, replicas, allowed)
-        key = (versions, replicas, allowed, _shas(workload))
-        pair = (app["metadata"]["name"], site["metadata"]["name"])
+        app_meta, site_meta = app["metadata"], site["metadata"]
+        if not (resource_version(app) and resource_version(site)):
+            return render(app, site, workload, replicas, allowed)  # a candidate: not kept
+        # What rendering reads: the application's spec (its generation says when that
+        # changed, not its status) and the site's labels (not its heartbeats).
+        key = (
+            (app_meta.get("uid"), app_meta.get("generation")),
+            (site_meta.get("uid"), tuple(sorted((site_meta.get("labels") or {}).items()))),
+            replicas,
+            allowed,
+            _shas(workload),
+        )
+        pair = (app_meta["name"], site_meta["name"])
         found = self._found.get(pair)
         if found is None or found[0] != key:
             found = (key, render(app, site, workload, replicas, allowed))
