@@ -192,15 +192,25 @@ async def logs(
             "wait for those, then ask again",
         ) from None
     except SiteUnreachable:
-        raise ApiError(
-            504,
-            "SiteUnreachable",
-            f"site {site!r} did not answer within {ANSWER_SECONDS:.0f} s: its agent is "
-            "offline or cannot reach the hub (see `edgeplane get sites`)",
-        ) from None
+        raise ApiError(504, "SiteUnreachable", _unreachable(request, site)) from None
     if error:
         raise ApiError(404, "NotFound", f"site {site!r}: {error}", "application")
     return PlainTextResponse(text)
+
+
+def _unreachable(request: Request, site: str) -> str:
+    why = (
+        f"site {site!r} did not answer within {ANSWER_SECONDS:.0f} s: its agent is offline "
+        "or cannot reach the hub (see `edgeplane get sites`)"
+    )
+    leadership = getattr(request.app.state, "leadership", None)
+    if leadership is None or leadership.solo:
+        return why
+    # Queues live in each hub's memory (docs/store.md, several hubs).
+    return (
+        f"{why}, or it is connected to another hub sharing this database: a request "
+        "reaches a site only through the hub its agent dials, ask that hub"
+    )
 
 
 async def _assignment_of(store: Store, application: str, site: str) -> str | None:
