@@ -230,6 +230,8 @@ class StatusReporter:
             self._lean_from = time.monotonic() + LEAN_RETRY_SECONDS
             return None
         phase = answer.get("phase")
+        # What the hub holds now: the next report sends phase Online when it differs.
+        self._site_status["phase"] = phase
         return phase if isinstance(phase, str) else ""
 
     def _nodes_down(self) -> bool:
