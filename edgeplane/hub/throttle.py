@@ -11,6 +11,7 @@ Runs after ``AuthMiddleware`` (the principal is known) and before the body is re
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -144,20 +145,16 @@ class ThrottleMiddleware:
         role = principal.role if principal else None
         buckets = self._rates.get(role, self._rates[None])
         key = principal.subject if principal else _peer(scope)
-        rule = _Rule(buckets, _who(principal, key), f"{role or 'anonymous'}_rate")
-        self._take(rule, key, "requests")
-        if _is_status_write(scope, role):
-            self._take(_Rule(self._status, rule.who, "status_rate"), key, "status writes")
-
-    def _take(self, rule: _Rule, key: str, what: str) -> None:
-        wait = rule.buckets.take(key)
-        if wait:
-            raise too_many(
-                f"{rule.who} is over its limit of {rule.buckets.rate:g} {what} per second "
-                f"(bursts of {rule.buckets.burst}): retry after the Retry-After seconds; "
-                f"the hub's operator can raise {flag(rule.setting)}",
+        # The rule and its words are made only for a refusal: this runs on every request.
+        if wait := buckets.take(key):
+            raise _refusal(
+                _Rule(buckets, _who(principal, key), f"{role or 'anonymous'}_rate"),
                 wait,
-                rule.setting,
+                "requests",
+            )
+        if _is_status_write(scope, role) and (wait := self._status.take(key)):
+            raise _refusal(
+                _Rule(self._status, _who(principal, key), "status_rate"), wait, "status writes"
             )
 
     async def _watch(
@@ -182,6 +179,16 @@ class ThrottleMiddleware:
             self.watches[key] -= 1
             if self.watches[key] <= 0:
                 del self.watches[key]
+
+
+def _refusal(rule: _Rule, wait: float, what: str) -> TooMany:
+    return too_many(
+        f"{rule.who} is over its limit of {rule.buckets.rate:g} {what} per second "
+        f"(bursts of {rule.buckets.burst}): retry after the Retry-After seconds; "
+        f"the hub's operator can raise {flag(rule.setting)}",
+        wait,
+        rule.setting,
+    )
 
 
 class FailedAuthGate:
@@ -218,6 +225,9 @@ def _is_status_write(scope: Scope, role: str | None) -> bool:
 def _is_watch(scope: Scope) -> bool:
     if scope["method"] != "GET":
         return False
+    raw = scope.get("query_string", b"")
+    if b"watch" not in raw and b"%" not in raw:
+        return False  # most requests: no parse (a percent-encoded "watch" is parsed)
     # Read as Starlette reads it, however many fields: with a cap here (and none in the
     # route), 101 fields made a watch that was not counted against --site-watches. The
     # head limit bounds the query string.
@@ -230,7 +240,13 @@ def _peer(scope: Scope) -> str:
     address, a host with a /64 took a new address per request and a fresh bucket with it
     (the anonymous and refused-token limits did not hold)."""
     client = scope.get("client")
-    return peer_key(str(client[0])) if client else "unknown"
+    return _peer_key(str(client[0])) if client else "unknown"
+
+
+@functools.lru_cache(maxsize=4096)
+def _peer_key(host: str) -> str:
+    # Parsing an address costs more than the rest of the check: peers repeat.
+    return peer_key(host)
 
 
 def _who(principal: Principal | None, key: str) -> str:
