@@ -271,7 +271,11 @@ class OfflineHub:
         self.writes += 1
         return {"status": {"phase": "Offline", "inventory": self.inventory}}
 
+    async def heartbeat(self, site: str) -> dict[str, Any]:
+        return {"phase": "Offline", "rotation": None}
 
+
+@pytest.mark.parametrize("protocol", ["v1", "v2"])
 @pytest.mark.parametrize(
     ("inventory", "asks_again"),
     [
@@ -282,13 +286,21 @@ class OfflineHub:
     ids=["no-node-ready-stays-offline", "a-node-ready-says-online", "process-host"],
 )
 async def test_a_heartbeat_answered_offline_asks_for_a_report_unless_no_node_is_ready(
-    tmp_path: Path, inventory: dict[str, Any], asks_again: bool
+    tmp_path: Path, inventory: dict[str, Any], asks_again: bool, protocol: str
 ) -> None:
     runtime = FakeRuntime()
     rec, state = reconciler(tmp_path, runtime)
     changed, hub = asyncio.Event(), OfflineHub(inventory)
-    reporter = StatusReporter(hub, state, "s", runtime, rec, dict, "h", changed)  # type: ignore[arg-type]
-    await reporter.heartbeat()  # learns what the hub holds
+    reporter = StatusReporter(
+        hub,  # type: ignore[arg-type]
+        *(state, "s", runtime, rec, dict, "h", changed),
+        hub_protocol=protocol,
+    )
+    # Learns what the hub holds: from a v1 heartbeat's answer (a Site), or from the
+    # answer to a status report (a v2 heartbeat's answer holds only the phase).
+    await (reporter.heartbeat() if protocol == "v1" else reporter.report())
+    writes = hub.writes
     changed.clear()
     await reporter.heartbeat()
     assert changed.is_set() is asks_again
+    assert hub.writes == writes + (1 if protocol == "v1" else 0)
