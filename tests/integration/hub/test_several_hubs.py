@@ -170,6 +170,15 @@ def test_one_hub_leads_and_places_what_was_applied_through_the_other(
         # Hub A wrote the Assignments; hub B's watch saw them (its pump polls the log).
         wait_for(lambda: watch.added_for("web") == {"s1", "s2"}, "hub B's watch to see them")
         assert _leads(a) and not _leads(b), "one leader all along"
+        # Relay queues live in each hub's memory: an unanswered request says where to ask.
+        logs = httpx.get(
+            f"{a.url}{API}/sites/s1/logs",
+            params={"application": "web"},
+            headers=a.headers(),
+            timeout=30,
+        )
+        assert (logs.status_code, logs.json()["reason"]) == (504, "SiteUnreachable")
+        assert "connected to another hub" in logs.json()["message"]
 
 
 class Writer(threading.Thread):
