@@ -151,6 +151,9 @@ class Leadership:
         except (StoreError, TimeoutError) as e:
             log.warning("hub %s: claiming the leader lease failed: %s", self.hub_id, e or "timeout")
             return None
+        except Exception:  # a driver error the store did not translate must not end contention
+            log.exception("hub %s: claiming the leader lease failed", self.hub_id)
+            return None
         if lease.held_by(self.hub_id):
             # Counted from when the claim was sent, not answered: this hub then stops
             # leading no later than the database ends its lease.
@@ -163,8 +166,8 @@ class Leadership:
         try:
             async with asyncio.timeout(RELEASE_SECONDS):
                 await self.store.release_leader(self.hub_id)
-        except (StoreError, TimeoutError) as e:
-            log.warning("hub %s: releasing the leader lease failed: %s", self.hub_id, e)
+        except Exception as e:  # best effort: the lease ends by itself
+            log.warning("hub %s: releasing the leader lease failed: %r", self.hub_id, e)
         self._set_holder(None if self.leading else self.holder)
 
     def _set_holder(self, holder: str | None) -> None:

@@ -84,13 +84,13 @@ async def test_of_two_hubs_one_leads_and_the_other_takes_over_when_it_stops() ->
 
 
 class FailingStore(MemoryStore):
-    """A store whose claims fail once ``failing`` is set (the database went away)."""
+    """A store whose claims raise ``failing`` once it is set (the database went away)."""
 
-    failing = False
+    failing: Exception | None = None
 
     async def claim_leader(self, hub: str, seconds: float) -> LeaderLease:
-        if self.failing:
-            raise StoreError("the store could not claim the leader lease")
+        if self.failing is not None:
+            raise self.failing
         return await super().claim_leader(hub, seconds)
 
 
@@ -105,14 +105,19 @@ class StolenStore(MemoryStore):
         return await super().claim_leader(hub, seconds)
 
 
-async def test_a_failed_renewal_stops_the_controllers() -> None:
+@pytest.mark.parametrize(
+    "error",
+    [StoreError("the store could not claim the leader lease"), OSError("connection refused")],
+    ids=["store-error", "untranslated-driver-error"],
+)
+async def test_a_failed_renewal_stops_the_controllers(error: Exception) -> None:
     store = FailingStore()
     hub = Hub(store, "a")
     await until(lambda: hub.work.running)
-    store.failing = True
+    store.failing = error
     await until(lambda: not hub.work.running)
     assert not hub.leadership.leading and hub.gauge() == 0.0
-    store.failing = False
+    store.failing = None
     await until(lambda: hub.work.running)  # the store is back: it claims the lease again
     assert hub.work.terms == 2
     await hub.stopped()
