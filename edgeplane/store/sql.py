@@ -38,6 +38,7 @@ from edgeplane.store.leadership_sql import LeaderTable
 from edgeplane.store.leases_sql import LeaseTable
 from edgeplane.store.migrations import upgrade
 from edgeplane.store.protocol import EventType, ListResult, Object, WatchEvent
+from edgeplane.store.relay_sql import RelayTable
 from edgeplane.store.schema import counter, objects
 from edgeplane.store.selectors_sql import requirement_clause
 from edgeplane.store.statistics import ANALYZE_EVERY, PlannerStatistics
@@ -56,7 +57,7 @@ from edgeplane.store.writes import (
 PAGE_MAX = 1000
 
 
-class SqlStore(TokenTable, LeaseTable, LeaderTable):
+class SqlStore(TokenTable, LeaseTable, LeaderTable, RelayTable):
     def __init__(
         self,
         url: str,
@@ -70,8 +71,8 @@ class SqlStore(TokenTable, LeaseTable, LeaderTable):
         analyze_every: int = ANALYZE_EVERY,
     ) -> None:
         self.url = url
-        self.event_retention = event_retention
-        self.event_retention_bytes = event_retention_bytes
+        self._retention = event_retention
+        self._retention_bytes = event_retention_bytes
         self._watch_buffer_bytes = watch_buffer_bytes
         self._poll_interval = poll_interval
         self._compact_every = compact_every
@@ -99,6 +100,22 @@ class SqlStore(TokenTable, LeaseTable, LeaderTable):
         if self._engine is None:
             raise StoreError("the store is not open: call open() first")
         return self._engine
+
+    @property
+    def event_retention(self) -> int:
+        return self._retention
+
+    @event_retention.setter
+    def event_retention(self, events: int) -> None:
+        self._retention = self._log.retention = events
+
+    @property
+    def event_retention_bytes(self) -> int:
+        return self._retention_bytes
+
+    @event_retention_bytes.setter
+    def event_retention_bytes(self, size: int) -> None:
+        self._retention_bytes = self._log.retention_bytes = size
 
     @property
     def write_batches(self) -> int:
@@ -143,8 +160,8 @@ class SqlStore(TokenTable, LeaseTable, LeaderTable):
         return EventLog(
             lambda: self.engine,
             self._write_lock,
-            self.event_retention,
-            self.event_retention_bytes,
+            self._retention,
+            self._retention_bytes,
         )
 
     async def close(self) -> None:
