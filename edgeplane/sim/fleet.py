@@ -33,8 +33,10 @@ MAX_IN_FLIGHT = 20_000
 REPORTERS = 32
 JOIN_ATTEMPTS = 6
 RETRY_SECONDS = 2.0
-SKIPPED = {400, 404, 409, 413, 422}
-"""Status refusals about the write itself: retrying would be refused again."""
+SKIPPED = {400, 404, 413, 422}
+"""Status refusals about the write itself: retrying would be refused again. A 409 (the
+hub wrote the object meanwhile) is retried soon, anything else after RETRY_SECONDS."""
+CONFLICT_RETRY_SECONDS = 0.2
 
 
 class SimFleet:
@@ -213,8 +215,9 @@ class SimFleet:
                 log.debug("%s: status of %s: %s", site.name, assignment or "the site", e)
                 if e.status not in SKIPPED:
                     self.status_errors += 1
+                    delay = CONFLICT_RETRY_SECONDS if e.status == 409 else RETRY_SECONDS
                     asyncio.get_running_loop().call_later(
-                        RETRY_SECONDS * random.uniform(0.5, 1.5), self._enqueue, site, assignment
+                        delay * random.uniform(0.5, 1.5), self._enqueue, site, assignment
                     )
 
     async def _report(self, site: SimSite, assignment: str | None) -> None:

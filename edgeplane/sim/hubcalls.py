@@ -4,7 +4,8 @@ Short calls (join, heartbeats, status) share a few kept connections per source
 address; each site's long-lived stream (or, from an older hub, its watch and its relay
 long poll) holds a connection of its own. Which protocol the hub speaks is found once:
 a 404 of the router (not of a site), or a 403 to a site's own credential, for the
-heartbeat or the stream endpoint switches the whole fleet to the older call (``PATCH /sites/{site}/status``, watch + poll).
+heartbeat or the stream endpoint switches the whole fleet to the older call
+(``PATCH /sites/{site}/status``; the assignment watch and the relay long poll).
 Neighbours: ``sim.site`` and ``sim.fleet`` call these; ``sim.wire`` carries them.
 """
 

@@ -121,6 +121,7 @@ class SimSite:
                 delay = min(delay * 2, BACKOFF_MAX)
         finally:
             poll.cancel()
+            await asyncio.wait([poll])  # its connection closed before the site is gone
 
     async def _watch(self, hub: HubCalls) -> None:
         if not self.version:
@@ -181,14 +182,22 @@ class SimSite:
 
     # -- relay requests --------------------------------------------------------------
     async def _poll_requests(self, hub: HubCalls) -> None:
-        conn: Connection | None = None
+        held: list[Connection] = []
+        try:
+            await self._poll_loop(hub, held)
+        finally:
+            for conn in held:
+                conn.close()
+
+    async def _poll_loop(self, hub: HubCalls, held: list[Connection]) -> None:
+        """Long polls on one kept connection (in ``held``, for the caller to close)."""
         path = f"{API}/sites/{self.name}/requests?waitSeconds={POLL_SECONDS}"
         delay = BACKOFF_FIRST
         while True:
             try:
-                if conn is None or not conn.reusable:
-                    conn = await hub.open(self.address)
-                answer = await conn.request("GET", path, auth(self.token))
+                if not held or not held[-1].reusable:
+                    held[:] = [await hub.open(self.address)]
+                answer = await held[-1].request("GET", path, auth(self.token))
                 if answer.status >= 400:
                     raise refused(answer)
                 for request in answer.json().get("items") or []:

@@ -117,6 +117,7 @@ class Connection:
     ) -> None:
         self.endpoint, self._reader, self._writer = endpoint, reader, writer
         self.reusable = True
+        self._bodiless = False
         self.used = 0
         """Requests answered on it (a stale reused one may be retried)."""
 
@@ -180,6 +181,7 @@ class Connection:
             raise
         if answer_headers.get("connection", "").lower() == "close":
             self.reusable = False
+        self._bodiless = status in (204, 304) or status < 200
         return status, answer_headers
 
     async def read_body(self, headers: dict[str, str], max_body: int = MAX_BODY_BYTES) -> bytes:
@@ -195,7 +197,9 @@ class Connection:
     async def pieces(self, headers: dict[str, str]) -> AsyncIterator[bytes]:
         """The body as it arrives: by Content-Length, chunked, or to the end."""
         try:
-            if "chunked" in headers.get("transfer-encoding", "").lower():
+            if self._bodiless:
+                pass  # 204, 304 and 1xx have no body, whatever their headers say
+            elif "chunked" in headers.get("transfer-encoding", "").lower():
                 async for chunk in self._chunks():
                     yield chunk
             elif (length := headers.get("content-length")) is not None:

@@ -116,6 +116,15 @@ async def test_ndjson_lines_across_chunks(serve: Serve) -> None:
     conn.close()
 
 
+async def test_no_content_has_no_body(serve: Serve) -> None:
+    server = await serve(lambda _: b"HTTP/1.1 204 No Content\r\n\r\n")
+    conn = await Connection.open(Endpoint("127.0.0.1", server.port))
+    assert (await conn.request("POST", "/answer", body=b"text")).status == 204
+    assert (await conn.request("POST", "/answer", body=b"text")).status == 204
+    assert conn.reusable and server.connections == 1
+    conn.close()
+
+
 async def test_body_to_the_end_is_not_kept(serve: Serve) -> None:
     server = await serve(lambda _: b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it", 1)
     conn = await Connection.open(Endpoint("127.0.0.1", server.port))

@@ -1,0 +1,163 @@
+"""The fleet simulator against a real hub process: 50 virtual sites join and are Online,
+an EverySite application becomes Running at every one of them (the application counts
+50 ready), heartbeats keep them Online past ``--offline-after-seconds``, a relay request
+is answered, and halting half of them makes exactly those Offline. Once over the
+protocol the hub offers (``auto``) and once over the older one (watch + poll, PATCH
+heartbeats), which an older hub still needs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from edgeplane.sim.fleet import SimFleet
+from edgeplane.sim.options import SimOptions
+from tests.support.fleet import DEMO_SERVICE, demo_app, tarball
+from tests.support.hub import HubProcess, running_hub
+
+API = "/api/v1alpha1"
+SITES = 50
+OFFLINE_AFTER = 3.0
+BEAT_SECONDS = 0.5
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[HubProcess]:
+    with running_hub(tmp_path / "hub", "--offline-after-seconds", str(OFFLINE_AFTER)) as hub:
+        yield hub
+
+
+@pytest.fixture
+async def admin(hub: HubProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=hub.url + API, headers=hub.headers(), timeout=30) as c:
+        yield c
+
+
+async def eventually(check: Any, what: str, within: float = 60.0, seen: Any = None) -> Any:
+    """Poll the async ``check`` until it returns something truthy (the event loop stays
+    free for the simulated sites meanwhile); ``seen()`` says what was there instead."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if found := await check():
+            return found
+        await asyncio.sleep(0.2)
+    last = await seen() if seen else ""
+    raise AssertionError(f"timed out after {within} s waiting for {what}: {last}")
+
+
+async def sites(admin: httpx.AsyncClient, prefix: str) -> dict[str, dict[str, Any]]:
+    answer = await admin.get("/sites")
+    assert answer.status_code == 200, answer.text
+    found = {s["metadata"]["name"]: s for s in answer.json()["items"]}
+    return {name: s for name, s in found.items() if name.startswith(f"{prefix}-")}
+
+
+def phases(found: dict[str, dict[str, Any]]) -> dict[str, str | None]:
+    return {name: (s.get("status") or {}).get("phase") for name, s in found.items()}
+
+
+@pytest.mark.parametrize("protocol", ["auto", "v1"])
+async def test_a_simulated_fleet_joins_runs_beats_and_goes_offline(
+    hub: HubProcess, admin: httpx.AsyncClient, protocol: str
+) -> None:
+    options = SimOptions(
+        hub=hub.url, token=hub.token, prefix="sim", heartbeat_seconds=BEAT_SECONDS,
+        report_seconds=1.0, start_delay=(0.1, 0.5), source_addresses=8, hub_protocol=protocol,
+    )  # fmt: skip
+    fleet = SimFleet(options)
+    running = asyncio.create_task(fleet.run())
+    try:
+        await fleet.join(SITES)
+        assert len(fleet.sites) == SITES and fleet.join_errors == 0
+        await all_online(admin)
+        await every_site_runs_the_app(admin)
+        await online_past_offline_after(admin)
+        await a_log_request_is_answered(admin, fleet)
+        stats = fleet.stats()
+        assert stats.hb_sent > 0 and stats.hb_p50_ms is not None
+        assert (stats.assignments, stats.running, stats.connected) == (SITES, SITES, SITES)
+        await halting_half_makes_exactly_those_offline(admin, fleet)
+    finally:
+        await fleet.stop()
+        await running
+
+
+async def all_online(admin: httpx.AsyncClient) -> None:
+    async def check() -> bool:
+        seen = phases(await sites(admin, "sim"))
+        return len(seen) == SITES and set(seen.values()) == {"Online"}
+
+    await eventually(check, f"{SITES} simulated sites Online")
+
+
+async def every_site_runs_the_app(admin: httpx.AsyncClient) -> None:
+    put = await admin.put(
+        "/artifacts/demo-service/1.0.0",
+        content=tarball(DEMO_SERVICE),
+        headers={"Content-Type": "application/gzip"},
+    )
+    assert put.status_code in (200, 201), put.text
+    created = await admin.post("/applications", json=demo_app("simapp"))
+    assert created.status_code == 201, created.text
+
+    async def check() -> bool:
+        app = (await admin.get("/applications/simapp")).json()
+        return (app.get("status") or {}).get("ready") == SITES
+
+    async def seen() -> Any:
+        app = (await admin.get("/applications/simapp")).json()
+        items = (await admin.get("/assignments")).json()["items"]
+        return app.get("status"), [(i["metadata"], i.get("status")) for i in items][:3]
+
+    await eventually(check, f"simapp ready at {SITES} sites", seen=seen)
+    selector = {"labelSelector": "edgeplane.io/application=simapp"}
+    listed = await admin.get("/assignments", params=selector)
+    items = listed.json()["items"]
+    assert len(items) == SITES
+    assert {i["status"]["phase"] for i in items} == {"Running"}
+    assert {i["status"]["observedGeneration"] for i in items} == {1}
+
+
+async def online_past_offline_after(admin: httpx.AsyncClient) -> None:
+    """Every site stays Online (checked at every poll) until all have been known to the
+    hub for longer than ``--offline-after-seconds``."""
+    since = time.time()
+
+    async def check() -> bool:
+        seen = phases(await sites(admin, "sim"))
+        assert set(seen.values()) == {"Online"}, {n: p for n, p in seen.items() if p != "Online"}
+        return time.time() > since + 2 * OFFLINE_AFTER
+
+    await eventually(check, "twice --offline-after-seconds to pass")
+
+
+async def a_log_request_is_answered(admin: httpx.AsyncClient, fleet: SimFleet) -> None:
+    answer = await admin.get("/sites/sim-00007/logs", params={"application": "simapp", "tail": 2})
+    assert answer.status_code == 200, answer.text
+    assert answer.text.splitlines()[0].startswith("sim sim-00007: simapp.sim-00007.")
+
+    async def counted() -> bool:  # counted once the hub has answered the sim's POST
+        return fleet.sites["sim-00007"].requests_answered == 1
+
+    await eventually(counted, "the answer counted")
+
+
+async def halting_half_makes_exactly_those_offline(
+    admin: httpx.AsyncClient, fleet: SimFleet
+) -> None:
+    halted = {fleet.options.site_name(i) for i in range(0, SITES, 2)}
+    await fleet.halt(halted)
+
+    async def check() -> dict[str, str | None] | None:
+        seen = phases(await sites(admin, "sim"))
+        return seen if all(seen[name] == "Offline" for name in halted) else None
+
+    seen = await eventually(check, "the halted sites Offline")
+    assert {name for name, phase in seen.items() if phase == "Offline"} == halted
+    assert {name for name, phase in seen.items() if phase == "Online"} == set(seen) - halted
