@@ -24,9 +24,13 @@ from edgeplane.store.protocol import (
     LeaderLease,
     ListResult,
     Object,
+    RelayAnswer,
+    RelayRequest,
     TokenRecord,
     WatchEvent,
 )
+
+RELAY_MAX_AGE_SECONDS = 60.0
 
 
 class MemoryStore:
@@ -36,6 +40,7 @@ class MemoryStore:
         self._tokens: dict[str, TokenRecord] = {}
         self._leases: dict[str, float] = {}
         self._leader: tuple[str | None, float] = (None, 0.0)  # holder, ends (monotonic)
+        self._relayed: dict[str, _Relayed] = {}
         self._events: list[WatchEvent] = []
         self._rv = 0
         self._compacted = 0
@@ -190,6 +195,39 @@ class MemoryStore:
         if self._leader[0] == hub:
             self._leader = (None, 0.0)
 
+    async def put_relay_request(self, request: RelayRequest, hub: str) -> None:
+        now = time.monotonic()
+        for key in [k for k, r in self._relayed.items() if r.too_old(now)]:
+            del self._relayed[key]
+        self._relayed[request.request_id] = _Relayed(request, hub, now)
+
+    async def pending_relay_requests(self, hub: str, limit: int) -> tuple[RelayRequest, ...]:
+        now = time.monotonic()
+        offered = [
+            r
+            for r in self._relayed.values()
+            if not r.taken_by and r.asker != hub and not r.too_old(now)
+        ]
+        return tuple(r.request for r in offered[:limit])
+
+    async def take_relay_request(self, request_id: str, hub: str) -> bool:
+        relayed = self._relayed.get(request_id)
+        if relayed is None or relayed.taken_by is not None:
+            return False
+        relayed.taken_by = hub
+        return True
+
+    async def answer_relay_request(self, request_id: str, answer: RelayAnswer) -> None:
+        if relayed := self._relayed.get(request_id):
+            relayed.answer = answer
+
+    async def relay_answer(self, request_id: str) -> RelayAnswer | None:
+        relayed = self._relayed.get(request_id)
+        return None if relayed is None else relayed.answer
+
+    async def delete_relay_request(self, request_id: str) -> None:
+        self._relayed.pop(request_id, None)
+
     def _stored(self, key: tuple[str, str]) -> Object:
         if key not in self._objects:
             raise NotFound(*key)
@@ -227,3 +265,15 @@ def _wanted(event: WatchEvent, kind: str | None, site: str | None) -> bool:
     if kind is not None and event.object["kind"] != kind:
         return False
     return site is None or site in (bookkeeping.site_of(event.object), event.previous_site)
+
+
+@dataclasses.dataclass
+class _Relayed:
+    request: RelayRequest
+    asker: str
+    created: float
+    taken_by: str | None = None
+    answer: RelayAnswer | None = None
+
+    def too_old(self, now: float) -> bool:
+        return now - self.created > RELAY_MAX_AGE_SECONDS

@@ -80,6 +80,22 @@ class LeaderLease:
         return self.holder == hub and self.seconds_left > 0
 
 
+@dataclass(frozen=True)
+class RelayRequest:
+    """A request for a site's agent, queued for whichever hub the agent is connected to."""
+
+    request_id: str
+    site: str
+    body: str
+    """The request as JSON (what the agent gets)."""
+
+
+@dataclass(frozen=True)
+class RelayAnswer:
+    text: str
+    error: str | None = None
+
+
 class Store(Protocol):
     async def open(self) -> None:
         """Connect and bring the schema to the newest migration."""
@@ -186,3 +202,22 @@ class Store(Protocol):
     async def release_leader(self, hub: str) -> None:
         """Free the leader lease if ``hub`` holds it (a hub stopping cleanly hands over
         at once instead of after a lease period)."""
+
+    async def put_relay_request(self, request: RelayRequest, hub: str) -> None:
+        """Queue a request asked of ``hub`` for the hub its site's agent is connected to."""
+
+    async def pending_relay_requests(self, hub: str, limit: int) -> tuple[RelayRequest, ...]:
+        """Up to ``limit`` requests nobody took yet, asked of other hubs than ``hub``,
+        oldest first, none older than a minute."""
+
+    async def take_relay_request(self, request_id: str, hub: str) -> bool:
+        """Take a request to relay it, atomically: True for the one hub that did."""
+
+    async def answer_relay_request(self, request_id: str, answer: RelayAnswer) -> None:
+        """Store the agent's answer for the asker (nothing when it is gone)."""
+
+    async def relay_answer(self, request_id: str) -> RelayAnswer | None:
+        """The answer once there is one, else None."""
+
+    async def delete_relay_request(self, request_id: str) -> None:
+        """Remove a request and its answer (the asker is done with it)."""
