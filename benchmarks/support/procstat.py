@@ -44,6 +44,32 @@ def pids_with(*needles: str) -> list[int]:
     return found
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (an exited child not yet reaped, a zombie, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (one level)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if parent_of(int(entry.name)) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue  # gone since listed
+    return found
+
+
 def total_cpu(pids: list[int]) -> float:
     """CPU seconds of the processes of ``pids`` still alive."""
     total = 0.0

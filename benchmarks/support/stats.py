@@ -58,16 +58,26 @@ def fold(lines: Iterable[Mapping[str, Any]]) -> Hold:
     )
 
 
+def why_not_held(
+    hold: Hold, sites: int, false_offline: int, p99_goal_ms: float = 100.0
+) -> str | None:
+    """Why a step did not hold (None when it did): every site must stay connected,
+    every heartbeat be answered, p99 stay under the goal and no site be falsely Offline."""
+    if hold.sent == 0:
+        return "no heartbeat in the hold"
+    if hold.errors:
+        return f"{hold.errors} heartbeats failed"
+    if hold.connected_min < sites:
+        return f"only {hold.connected_min} of {sites} connected"
+    if not hold.p99_ms < p99_goal_ms:
+        return f"p99 {hold.p99_ms:.0f} ms >= {p99_goal_ms:g} ms"
+    if false_offline:
+        return f"{false_offline} sites falsely Offline"
+    return None
+
+
 def held(hold: Hold, sites: int, false_offline: int, p99_goal_ms: float = 100.0) -> bool:
-    """Whether a step held: every site connected, every heartbeat answered, p99 under
-    the goal and no site falsely Offline."""
-    return (
-        hold.sent > 0
-        and hold.errors == 0
-        and hold.connected_min >= sites
-        and hold.p99_ms < p99_goal_ms
-        and false_offline == 0
-    )
+    return why_not_held(hold, sites, false_offline, p99_goal_ms) is None
 
 
 def rounded(value: float, digits: int = 1) -> float | None:

@@ -6,8 +6,17 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from benchmarks.support.procstat import CpuWindow, cpu_seconds, pids_with, rss_mb
+from benchmarks.support.procstat import (
+    CpuWindow,
+    alive,
+    children,
+    cpu_seconds,
+    parent_of,
+    pids_with,
+    rss_mb,
+)
 
 
 def spin(rounds: int = 2_000_000) -> int:
@@ -50,3 +59,24 @@ def test_cpu_window_and_pids_with_see_a_child_spinning() -> None:
         child.kill()
         child.wait()
     assert pids_with("marker-procstat-test") == []
+
+
+def test_children_lists_a_child_and_parent_of_names_us() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert child.pid in children(os.getpid())
+        assert parent_of(child.pid) == os.getpid()
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_alive_is_false_for_an_exited_unreaped_child() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while alive(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)  # until it has exited (a zombie: not reaped yet)
+    assert not alive(child.pid)
+    assert Path(f"/proc/{child.pid}").exists()  # still there, as a zombie
+    child.wait()
+    assert alive(os.getpid())

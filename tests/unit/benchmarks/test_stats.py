@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from benchmarks.support.stats import Hold, fold, held, percentile, rounded
+from benchmarks.support.stats import Hold, fold, held, percentile, rounded, why_not_held
 
 
 @pytest.mark.parametrize(
@@ -86,3 +86,10 @@ def test_held_needs_every_condition(hold: Hold, false_offline: int, expected: bo
 def test_rounded_turns_nan_into_null() -> None:
     assert rounded(math.nan) is None
     assert rounded(1.26, 1) == 1.3
+
+
+def test_why_not_held_names_the_first_failed_condition() -> None:
+    assert why_not_held(GOOD, 10000, 0) is None
+    assert why_not_held(GOOD, 10000, 2) == "2 sites falsely Offline"
+    slow = Hold(12, 60000, 0, 3, 140.4, 10000, 30)
+    assert why_not_held(slow, 10000, 0) == "p99 140 ms >= 100 ms"
