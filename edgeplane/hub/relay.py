@@ -82,6 +82,11 @@ class Relay:
         if not (queue.pending or queue.asking or queue.polling) and self._sites.get(site) is queue:
             del self._sites[site]
 
+    def connected(self, site: str) -> bool:
+        """Whether the site's agent polls (or streams from) this hub now."""
+        queue = self._sites.get(site)
+        return queue is not None and queue.polling > 0
+
     def waits_for(self, site: str, request_id: str) -> bool:
         """Whether someone still waits for the answer to ``request_id`` from ``site``."""
         pending = self._open.get(request_id)
@@ -175,8 +180,10 @@ async def logs(
             "see where it runs with `edgeplane get apps`",
             "application",
         )
+    # With several hubs, through whichever one the site's agent is connected to.
+    asker = getattr(request.app.state, "shared_relay", None) or _relay(request)
     try:
-        text, error = await _relay(request).ask(
+        text, error = await asker.ask(
             site,
             {"type": "logs", "assignment": name, "tail": tail},
             ANSWER_SECONDS,
@@ -199,17 +206,12 @@ async def logs(
 
 
 def _unreachable(request: Request, site: str) -> str:
-    why = (
-        f"site {site!r} did not answer within {ANSWER_SECONDS:.0f} s: its agent is offline "
-        "or cannot reach the hub (see `edgeplane get sites`)"
-    )
-    leadership = getattr(request.app.state, "leadership", None)
-    if leadership is None or leadership.solo:
-        return why
-    # Queues live in each hub's memory (docs/store.md, several hubs).
+    wait = f"site {site!r} did not answer within {ANSWER_SECONDS:.0f} s"
+    if getattr(request.app.state, "shared_relay", None) is None:
+        return f"{wait}: its agent is offline or cannot reach the hub (see `edgeplane get sites`)"
     return (
-        f"{why}, or it is connected to another hub sharing this database: a request "
-        "reaches a site only through the hub its agent dials, ask that hub"
+        f"{wait} through any hub sharing this database: its agent is offline or cannot "
+        "reach them (see `edgeplane get sites`)"
     )
 
 

@@ -33,6 +33,7 @@ from edgeplane.hub.connections import ConnectionGuard, connection_limits, protoc
 from edgeplane.hub.controllers import run_controllers
 from edgeplane.hub.leadership import Lead, Leadership
 from edgeplane.hub.leases import FLUSH_SECONDS, flush_loop
+from edgeplane.hub.sharedrelay import SharedRelay
 from edgeplane.hub.tls import ServingTls, TlsOptions, is_loopback, prepare
 from edgeplane.store.engine import is_sqlite
 from edgeplane.store.factory import open_store, sqlite_url
@@ -200,6 +201,7 @@ async def run(
             flush_loop(app.state.leases, store, app.state.shutdown, FLUSH_SECONDS),
             name="lease-flush",
         )
+        sharing = asyncio.create_task(_share_relay(app, store, leadership), name="shared-relay")
         controllers = asyncio.create_task(
             leadership.run(app.state.shutdown, _controllers(store, app, settings)),
             name="leadership",
@@ -210,9 +212,19 @@ async def run(
         finally:
             app.state.shutdown.set()
             await controllers
+            await sharing
             await flushes  # the last renewals, flushed after the controllers stopped
     finally:
         await store.close()
+
+
+async def _share_relay(app: Any, store: Store, leadership: Leadership) -> None:
+    """Several hubs: relay requests through the store to whichever hub a site's agent
+    is connected to (``hub.sharedrelay``); one hub (SQLite) has nothing to share."""
+    if leadership.solo:
+        return
+    app.state.shared_relay = shared = SharedRelay(app.state.relay, store, leadership.hub_id)
+    await shared.serve(app.state.shutdown)
 
 
 def _controllers(store: Store, app: Any, settings: HubSettings) -> Lead:

@@ -170,15 +170,53 @@ def test_one_hub_leads_and_places_what_was_applied_through_the_other(
         # Hub A wrote the Assignments; hub B's watch saw them (its pump polls the log).
         wait_for(lambda: watch.added_for("web") == {"s1", "s2"}, "hub B's watch to see them")
         assert _leads(a) and not _leads(b), "one leader all along"
-        # Relay queues live in each hub's memory: an unanswered request says where to ask.
-        logs = httpx.get(
-            f"{a.url}{API}/sites/s1/logs",
-            params={"application": "web"},
-            headers=a.headers(),
-            timeout=30,
-        )
-        assert (logs.status_code, logs.json()["reason"]) == (504, "SiteUnreachable")
-        assert "connected to another hub" in logs.json()["message"]
+
+
+class AgentOn(threading.Thread):
+    """Plays site s1's agent on one hub: long-polls its relay queue there, answers once."""
+
+    def __init__(self, hub: HubProcess, answer: str) -> None:
+        super().__init__(daemon=True)
+        self.hub, self.answer = hub, answer
+        self.requests: list[dict[str, Any]] = []
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.hub.url, headers=self.hub.headers(), timeout=30) as c:
+            deadline = time.monotonic() + MARGIN_SECONDS * 2
+            while not self.requests and time.monotonic() < deadline:
+                polled = c.get(f"{API}/sites/s1/requests", params={"waitSeconds": "5"})
+                self.requests += polled.json()["items"]
+            for request in self.requests:
+                c.post(f"{API}/sites/s1/requests/{request['id']}", content=self.answer)
+
+
+def _logs(hub: HubProcess) -> httpx.Response:
+    return httpx.get(
+        f"{hub.url}{API}/sites/s1/logs",
+        params={"application": "web"},
+        headers=hub.headers(),
+        timeout=30,
+    )
+
+
+@pytest.mark.postgres
+def test_logs_asked_of_one_hub_reach_an_agent_connected_to_the_other(
+    tmp_path: Path, database: str
+) -> None:
+    with two_hubs(tmp_path, database) as (a, b):
+        _online_site(a, "s1")
+        _post(a, "applications", _app("web"))
+        wait_for(lambda: _placed_at(a, "web") == {"s1"}, "web placed at s1")
+        silent = _logs(a)  # no agent anywhere: the request waits its time on both hubs
+        assert (silent.status_code, silent.json()["reason"]) == (504, "SiteUnreachable")
+        assert "through any hub sharing this database" in silent.json()["message"]
+        agent = AgentOn(b, "line 1\nline 2\n")
+        agent.start()
+        answer = _logs(a)
+        agent.join(30)
+        assert (answer.status_code, answer.text) == (200, "line 1\nline 2\n")
+        (request,) = agent.requests
+        assert (request["type"], request["tail"]) == ("logs", 100)
 
 
 class Writer(threading.Thread):
