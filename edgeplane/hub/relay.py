@@ -2,7 +2,8 @@
 
 The hub queues a request for the site and waits; the site's agent takes it from its
 stream (``hub.stream``, at once) or long-polls its queue (an agent of protocol v1), does
-the work, and posts the answer back. Queues live in this hub's memory.
+the work, and posts the answer back. Queues live in this hub's memory; several hubs on
+one database share requests through the store (``hub.sharedrelay``).
 
 Bounded: at most ``MAX_PENDING`` requests wait per site (429 past that), an answer
 is at most ``MAX_ANSWER_BYTES``, and an answer that nobody waits for (unknown id, or
