@@ -6,6 +6,12 @@ measures until its assignment is Running and ready (health check passed) at all 
 sites, then deletes it and waits until every instance is gone. The first run also
 downloads the artifact at each site; later ones reuse the cache. Prints a table and
 one JSON line with ``median_s`` and ``max_s``.
+
+``--sites N[,M...]`` measures on the fleet simulator instead (``edgeplane sim``, its
+sites Running as soon as told): per size a fresh hub, N simulated sites, and per run the
+time from apply to Running at each site as the hub sees it (an admin watch on the
+Assignments); p50 / p99 / max over the sites, medians over the runs. See
+``benchmarks/support/converging.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.support.converging import converge_sites  # noqa: E402
+from benchmarks.support.hubproc import raise_nofile  # noqa: E402
 from tests.support.fleet import DEMO_SERVICE, Fleet, demo_app, tarball, wait_for  # noqa: E402
 
 SITES = [f"site-{i}" for i in range(6)]
@@ -36,10 +44,48 @@ def converge_once(fleet: Fleet, name: str) -> float:
     return elapsed
 
 
+def sizes(text: str) -> list[int]:
+    found = [int(x) for x in text.split(",") if x.strip()]
+    if not found or any(not 1 <= n <= 50_000 for n in found):
+        raise argparse.ArgumentTypeError(f"{text!r}: give site counts from 1 to 50000, e.g. 1000")
+    return found
+
+
+def main_sim(args: argparse.Namespace) -> None:
+    raise_nofile()
+    results = {n: converge_sites(n, args) for n in args.sites}
+    print(f"\napply -> Running (as the hub sees it) on the simulator, {args.runs} runs per size")
+    print(f"{'sites':>6} {'run':>4} {'p50 s':>7} {'p99 s':>7} {'max s':>7}")
+    for n, runs in results.items():
+        for i, r in enumerate(runs, 1):
+            print(f"{n:>6} {i:>4} {r['p50_s']:>7.3f} {r['p99_s']:>7.3f} {r['max_s']:>7.3f}")
+    summary = {
+        str(n): {
+            "p50_s": round(statistics.median(r["p50_s"] for r in runs), 3),
+            "p99_s": round(statistics.median(r["p99_s"] for r in runs), 3),
+            "max_s": round(max(r["max_s"] for r in runs), 3),
+            "runs": runs,
+        }
+        for n, runs in results.items()
+    }
+    print("(per size: the median over runs of each run's p50 and p99 over sites; max of all)")
+    print(json.dumps({"mode": "sim", "runs": args.runs, "sites": summary}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, help="Default: 5 (agents), 3 (--sites).")
+    parser.add_argument("--sites", type=sizes, help="N[,M...]: on the simulator, N sites.")
+    parser.add_argument("--within", type=float, default=600.0, help="Seconds a run may take.")
+    parser.add_argument("--join-within", type=float, default=1200.0)
+    parser.add_argument("--hub-cpu", type=int, default=0)
+    parser.add_argument("--load-cpu", type=int, default=1)
     args = parser.parse_args()
+    if args.sites:
+        args.runs = args.runs or 3
+        main_sim(args)
+        return
+    args.runs = args.runs or 5
     with tempfile.TemporaryDirectory(prefix="ep-converge-") as tmp:
         fleet = Fleet(Path(tmp))
         fleet.start_hub()
