@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: all venv demo test lint typecheck contracts pytest kube bench clean
+.PHONY: all venv demo test lint typecheck contracts pytest kube bench bench-scale clean
 
 all: test
 
@@ -49,6 +49,13 @@ bench: $(STAMP)
 	$(PY) benchmarks/agent_footprint.py
 	$(PY) benchmarks/converge.py
 	$(PY) benchmarks/placement.py
+
+# Issue 11's scale figures: long (about an hour) and each wants the machine to itself.
+bench-scale: $(STAMP) kube
+	scripts/ensure-postgres
+	$(PY) benchmarks/fleet.py
+	$(PY) benchmarks/idle_traffic.py
+	$(PY) benchmarks/converge.py --sites 1000,10000
 
 clean:
 	rm -rf $(VENV) .edgeplane .mypy_cache .ruff_cache
