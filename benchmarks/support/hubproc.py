@@ -19,6 +19,8 @@ from pathlib import Path
 
 from tests.support.hub import HubProcess, free_port, wait_ready
 
+WANTED_NOFILE = 65536
+"""Descriptors for the hub (10,000 sites' connections and more) and the load generators."""
 LOAD_FLAGS = (
     "--max-connections",
     "40000",
@@ -41,12 +43,17 @@ LOAD_FLAGS = (
 hub still caps connections at its descriptor limit)."""
 
 
-def raise_nofile() -> int:
-    """Raise this process's soft descriptor limit to the hard one (children inherit it);
-    the limit now in force."""
+def raise_nofile(wanted: int = WANTED_NOFILE) -> int:
+    """Raise this process's descriptor limit (children inherit it) to ``wanted``, or as
+    near as the hard limit allows (root may raise the hard limit too); the soft limit
+    now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < wanted:
+        with contextlib.suppress(OSError, ValueError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
