@@ -79,10 +79,21 @@ async def hold_step(
         row = load.latest()
         reason = f"joined {row.get('joined', 0)}, connected {row.get('connected', 0)}"
         return {"sites": sites, "held": False, "reason": f"{reason} of {sites}"}
-    joined_s = time.monotonic() - started
+    joined_s = round(time.monotonic() - started, 1)
     await asyncio.sleep(args.settle_seconds)  # joins' after-effects (placement, first status)
     if watch is not None:
         watch.begin()
+    return {
+        "sites": sites,
+        "join_s": joined_s,
+        **await measure_hold(load, sites, meters, watch, args),
+    }
+
+
+async def measure_hold(
+    load: LoadProcess, sites: int, meters: Meters, watch: OfflineWatch | None, args: Any
+) -> dict[str, Any]:
+    """The figures of one hold of ``args.hold_seconds``."""
     pids = meters()
     windows = {label: CpuWindow(p) for label, p in pids.items()}
     for window in windows.values():
@@ -97,9 +108,7 @@ async def hold_step(
     offline = await watch.end() if watch is not None else set()
     why = why_not_held(hold, sites, len(offline), args.p99_goal_ms)
     return {
-        "sites": sites,
         "held": why is None,
-        "join_s": round(joined_s, 1),
         "hb_sent": hold.sent,
         "hb_errors": hold.errors,
         "hb_p50_ms": rounded(hold.p50_ms, 2),
@@ -108,15 +117,16 @@ async def hold_step(
         "false_offline": len(offline) if watch is not None else None,
         **cpu,
         **rss,
-        "load_cpu_pct": round(100 * hold.cpu_seconds / (end - start), 1),
+        "load_cpu_pct": round(hold.cpu_percent, 1),
         "load_rss_mb": load.latest().get("rss_mb"),
         **({"reason": why} if why else {}),
     }
 
 
 def all_alive(pids: dict[str, list[int]]) -> bool:
-    """Whether the measured servers still run (a crashed hub ends the step at once)."""
-    return all(alive(pid) for group in pids.values() for pid in group)
+    """Whether the measured servers still run (a crashed hub ends the step at once): the
+    first of each group (the hub, the postmaster; backends come and go)."""
+    return all(alive(group[0]) for group in pids.values() if group)
 
 
 def safe_rss(pid: int) -> float:

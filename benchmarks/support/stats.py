@@ -39,7 +39,14 @@ class Hold:
     """The worst period's p99 (a single bad period fails the step)."""
     connected_min: int
     cpu_seconds: float
-    """The load generator's own CPU over the hold."""
+    """The load generator's own CPU between the first and the last line of the hold."""
+    span_seconds: float = 0.0
+    """Seconds between the first and the last line of the hold (``t``)."""
+
+    @property
+    def cpu_percent(self) -> float:
+        """The load generator's CPU as % of one core (0 when one line only)."""
+        return 100 * self.cpu_seconds / self.span_seconds if self.span_seconds > 0 else 0.0
 
 
 def fold(lines: Iterable[Mapping[str, Any]]) -> Hold:
@@ -47,6 +54,7 @@ def fold(lines: Iterable[Mapping[str, Any]]) -> Hold:
     rows = list(lines)
     measured = [r for r in rows if r.get("hb_sent", 0) > 0 and r.get("hb_p99_ms") is not None]
     cpu = [float(r["cpu_seconds"]) for r in rows if "cpu_seconds" in r]
+    stamps = [float(r["t"]) for r in rows if "t" in r]
     return Hold(
         periods=len(rows),
         sent=sum(int(r.get("hb_sent", 0)) for r in rows),
@@ -55,6 +63,7 @@ def fold(lines: Iterable[Mapping[str, Any]]) -> Hold:
         p99_ms=max((float(r["hb_p99_ms"]) for r in measured), default=math.nan),
         connected_min=min((int(r.get("connected", 0)) for r in rows), default=0),
         cpu_seconds=(max(cpu) - min(cpu)) if len(cpu) > 1 else 0.0,
+        span_seconds=(max(stamps) - min(stamps)) if len(stamps) > 1 else 0.0,
     )
 
 

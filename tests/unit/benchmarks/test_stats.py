@@ -40,10 +40,10 @@ def line(sent: int, p50: float | None, p99: float | None, **more: float) -> dict
 
 def test_fold_takes_median_p50_worst_p99_and_sums_counts() -> None:
     lines = [
-        line(500, 3.0, 20.0, connected=1000, cpu_seconds=10.0),
-        line(500, 5.0, 90.0, connected=999, cpu_seconds=11.0),
-        line(500, 4.0, 30.0, connected=1000, cpu_seconds=12.5),
-        line(0, None, None, connected=1000, cpu_seconds=12.5),
+        line(500, 3.0, 20.0, connected=1000, cpu_seconds=10.0, t=100.0),
+        line(500, 5.0, 90.0, connected=999, cpu_seconds=11.0, t=105.0),
+        line(500, 4.0, 30.0, connected=1000, cpu_seconds=12.5, t=110.0),
+        line(0, None, None, connected=1000, cpu_seconds=12.5, t=115.0),
     ]
     hold = fold(lines)
     assert hold == Hold(
@@ -54,7 +54,9 @@ def test_fold_takes_median_p50_worst_p99_and_sums_counts() -> None:
         p99_ms=90.0,
         connected_min=999,
         cpu_seconds=2.5,
+        span_seconds=15.0,
     )
+    assert hold.cpu_percent == pytest.approx(100 * 2.5 / 15)
 
 
 def test_fold_of_no_heartbeat_has_no_latency() -> None:
