@@ -119,6 +119,7 @@ async def measure_hold(
         **rss,
         "load_cpu_pct": round(hold.cpu_percent, 1),
         "load_rss_mb": load.latest().get("rss_mb"),
+        "protocol": load.latest().get("protocol", "kubelet lease PUT"),
         **({"reason": why} if why else {}),
     }
 
