@@ -48,12 +48,12 @@ class OfflineWatch:
 
     async def run(self) -> None:
         while True:
-            items, version = await list_all(self.client, "/sites", self.selector)
-            for site in items:
-                self._note(site)
             with contextlib.suppress(httpx.HTTPError):
+                items, version = await list_all(self.client, "/sites", self.selector)
+                for site in items:
+                    self._note(site)
                 await self._follow(version)
-            await asyncio.sleep(1.0)  # a hub that keeps cutting the watch is not hammered
+            await asyncio.sleep(1.0)  # a hub that keeps failing is not hammered
 
     async def _follow(self, version: str) -> None:
         params = {"watch": "true", "resourceVersion": version, "labelSelector": self.selector}
