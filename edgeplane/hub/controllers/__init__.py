@@ -1,11 +1,13 @@
-"""The hub's controllers: loops that read the store and write what follows from it.
+"""The hub's controllers: loops that read the hub's informer and write what follows.
 
-* ``placement``: Applications, Sites and SiteGroups -> Assignments, and each
-  Application's status (where it runs, how much is ready);
+* ``placement``: Applications, Sites, SiteGroups, Devices and Policies ->
+  Assignments, and each Application's status (where it runs, how much is ready),
+  woken only by changes of meaning (``placing``, ``triggers``);
 * ``health``: sites without heartbeats -> Offline.
 
-``run_controllers`` runs them until ``stop`` is set; the hub starts it beside the API,
-tests can start it beside an in-process app.
+``run_controllers`` runs them until ``stop`` is set; the hub starts it beside the API
+(on the leader only, with the hub's informer, leases and placement record), tests can
+start it beside an in-process app (it then makes and runs its own informer).
 """
 
 from __future__ import annotations
@@ -14,48 +16,17 @@ import asyncio
 import logging
 
 from edgeplane.hub.controllers.health import health_loop
-from edgeplane.hub.controllers.offloop import Overdue
 from edgeplane.hub.controllers.pacing import pause, retry_delay
-from edgeplane.hub.controllers.placement import PlacementController, ResolveArtifact
+from edgeplane.hub.controllers.placing import placement_loop
+from edgeplane.hub.controllers.record import PlacementRecord
+from edgeplane.hub.controllers.rendering import ResolveArtifact
+from edgeplane.hub.informer import Informer
 from edgeplane.hub.leases import Leases
-from edgeplane.placement.planner import PlacementOverdue
-from edgeplane.store.errors import Gone, StoreError
 from edgeplane.store.protocol import Store
 
+__all__ = ["pause", "retry_delay", "run_controllers", "stop_loops"]
 log = logging.getLogger("edgeplane.hub.controllers")
-DEBOUNCE_SECONDS = 0.1
 STOP_SECONDS = 10.0
-
-
-async def _placement_pass(controller: PlacementController, store: Store) -> None:
-    """One pass, then wait for the next change to the store."""
-    since = await store.current_resource_version()
-    await controller.reconcile()
-    async for _ in store.watch(None, since):
-        # Let a burst of writes land, then decide once for all of them.
-        await asyncio.sleep(DEBOUNCE_SECONDS)
-        return
-
-
-async def _placement_loop(store: Store, resolve: ResolveArtifact, stop: asyncio.Event) -> None:
-    controller, failures = PlacementController(store, resolve), 0
-    try:
-        while not stop.is_set():
-            try:
-                await _placement_pass(controller, store)
-                failures = 0
-            except Gone:  # the events since the pass are compacted away: read all again
-                continue
-            except Exception as e:  # one bad pass must not end placement for the fleet
-                failures += 1
-                delay = retry_delay(failures)
-                if isinstance(e, StoreError | Overdue | PlacementOverdue):
-                    log.warning("placement: %s; retrying in %.1f s", e, delay)
-                else:
-                    log.exception("placement pass failed; retrying in %.1f s", delay)
-                await pause(stop, delay)
-    finally:
-        controller.worker.close()
 
 
 async def run_controllers(
@@ -65,10 +36,19 @@ async def run_controllers(
     stop: asyncio.Event,
     *,
     leases: Leases | None = None,
+    informer: Informer | None = None,
+    record: PlacementRecord | None = None,
 ) -> None:
-    health = health_loop(store, offline_after, stop, leases=leases)
-    tasks = [
-        asyncio.create_task(_placement_loop(store, resolve, stop), name="placement"),
+    """``informer``: the hub's, already running (else one is made and run here);
+    ``record``: where placement's decisions and counts go (``app.state``'s)."""
+    tasks = []
+    if informer is None:
+        informer = Informer(store)
+        tasks.append(asyncio.create_task(informer.run(stop), name="informer"))
+    placement = placement_loop(store, resolve, stop, informer, record or PlacementRecord())
+    health = health_loop(store, offline_after, stop, leases=leases, informer=informer)
+    tasks += [
+        asyncio.create_task(placement, name="placement"),
         asyncio.create_task(health, name="health"),
     ]
     try:
