@@ -202,6 +202,9 @@ async def run(
             name="lease-flush",
         )
         sharing = asyncio.create_task(_share_relay(app, store, leadership), name="shared-relay")
+        # Every hub keeps the informer (heartbeat answers, explain); the leader's
+        # controllers read it.
+        informing = asyncio.create_task(app.state.informer.run(app.state.shutdown), name="informer")
         controllers = asyncio.create_task(
             leadership.run(app.state.shutdown, _controllers(store, app, settings)),
             name="leadership",
@@ -214,6 +217,7 @@ async def run(
             await controllers
             await sharing
             await flushes  # the last renewals, flushed after the controllers stopped
+            await informing
     finally:
         await store.close()
 
@@ -233,7 +237,15 @@ def _controllers(store: Store, app: Any, settings: HubSettings) -> Lead:
     async def lead(stop: asyncio.Event) -> None:
         resolve = _resolver(app.state.artifacts)
         offline_after = settings.offline_after_seconds
-        await run_controllers(store, resolve, offline_after, stop, leases=app.state.leases)
+        await run_controllers(
+            store,
+            resolve,
+            offline_after,
+            stop,
+            leases=app.state.leases,
+            informer=app.state.informer,
+            record=app.state.placement_record,
+        )
 
     return lead
 
