@@ -23,12 +23,30 @@ from edgeplane.sim.options import MAX_SITES, SimOptions, from_arguments, parser
 log = logging.getLogger("edgeplane.sim")
 COMMAND_BYTES = 1024
 NR_OPEN = Path("/proc/sys/fs/nr_open")
+HUB_CONNECTIONS_PER_PEER = 256
+"""The hub's default (``hub/limits.py``, which the simulator does not import)."""
 
 
 def descriptors_needed(options: SimOptions, sites: int) -> int:
     """Two kept connections per site (an older hub's watch and poll; one with the
     stream), the short-call pools, and room for the rest."""
     return 2 * sites + options.source_addresses * POOL_SIZE + 256
+
+
+def crowded(options: SimOptions, sites: int) -> str | None:
+    """A warning when the sites of one source address may pass the hub's default cap of
+    connections per peer address (one stream per site, or a watch and a poll)."""
+    per_site = 1 if options.hub_protocol == "v2" else 2
+    per_address = -(-sites // options.source_addresses) * per_site + POOL_SIZE
+    if per_address <= HUB_CONNECTIONS_PER_PEER:
+        return None
+    enough = -(-sites * per_site // (HUB_CONNECTIONS_PER_PEER - POOL_SIZE))
+    return (
+        f"edgeplane sim: up to {per_address} connections per source address, over the "
+        f"hub's default --connections-per-peer {HUB_CONNECTIONS_PER_PEER}"
+        f"{' (a hub without the stream route)' if per_site == 2 else ''}: "
+        f"give --source-addresses {enough} or more"
+    )
 
 
 def raise_nofile(needed: int) -> str | None:
@@ -51,6 +69,13 @@ def raise_nofile(needed: int) -> str | None:
         f"edgeplane sim: the descriptor limit is {soft} (hard {hard}) but {needed} may be "
         "needed: sites past it will fail to connect; raise it (ulimit -n, or run as root)"
     )
+
+
+def prepare(options: SimOptions, sites: int) -> None:
+    """Descriptors for ``sites``, and a warning on stderr for what may not suffice."""
+    for problem in (raise_nofile(descriptors_needed(options, sites)), crowded(options, sites)):
+        if problem:
+            print(problem, file=sys.stderr, flush=True)
 
 
 def read_token(path: str) -> str:
@@ -88,6 +113,7 @@ async def commands(fleet: SimFleet, quit_: asyncio.Event) -> None:
             return
         grow = len(words) == 2 and words[0] == "grow" and words[1].isdigit()
         if grow and fleet.target <= int(words[1]) <= MAX_SITES:
+            prepare(fleet.options, int(words[1]))
             task = asyncio.create_task(fleet.join(int(words[1])))
             growing.add(task)
             task.add_done_callback(growing.discard)
@@ -128,8 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.ca_file and not Path(args.ca_file).is_file():
         parser().error(f"--ca-file {args.ca_file}: no such file")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if problem := raise_nofile(descriptors_needed(options, options.sites)):
-        print(problem, file=sys.stderr, flush=True)
+    prepare(options, options.sites)
     try:
         import uvloop  # the event loop costs half the CPU with it
 

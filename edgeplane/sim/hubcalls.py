@@ -11,6 +11,7 @@ Neighbours: ``sim.site`` and ``sim.fleet`` call these; ``sim.wire`` carries them
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +29,8 @@ MERGE_PATCH = "application/merge-patch+json"
 ROTATION_ANNOTATION = "edgeplane.io/credential-rotation"
 POOL_SIZE = 16
 """Kept connections for short calls per source address."""
+CALL_SECONDS = 30.0
+"""A short call not answered within this is an error (its connection is closed)."""
 ROUTER_NOT_FOUND = "Not Found"
 """The message of the hub's 404 for a path no route serves (Starlette's)."""
 
@@ -58,7 +61,10 @@ def no_route(error: HubError) -> bool:
     return (error.status == 404 and error.message == ROUTER_NOT_FOUND) or error.status == 403
 
 
-def auth(token: str) -> tuple[tuple[str, str], ...]:
+Headers = tuple[tuple[str, str], ...]
+
+
+def auth(token: str) -> Headers:
     return (("Authorization", f"Bearer {token}"), ("User-Agent", "edgeplane-sim"))
 
 
@@ -96,16 +102,26 @@ class HubCalls:
         if body is not None:
             data = orjson.dumps(body)
             headers += (("Content-Type", content_type),)
-        try:
-            response = await self._pool(address).request(method, path, headers, data)
-        except (WireError, ValueError) as e:
-            raise HubError(0, "Unreachable", str(e)) from e
+        response = await self._send(address, method, path, headers, data)
         if response.status >= 400:
             raise refused(response)
         try:
             return response.json()
         except orjson.JSONDecodeError as e:
             raise HubError(response.status, "NotJson", "the answer is not JSON") from e
+
+    async def _send(
+        self, address: str, method: str, path: str, headers: Headers, data: bytes
+    ) -> Response:
+        try:
+            async with asyncio.timeout(CALL_SECONDS):
+                return await self._pool(address).request(method, path, headers, data)
+        except TimeoutError as e:
+            raise HubError(
+                0, "Timeout", f"{method} {path}: no answer in {CALL_SECONDS:.0f} s"
+            ) from e
+        except (WireError, ValueError) as e:
+            raise HubError(0, "Unreachable", str(e)) from e
 
     def _pool(self, address: str) -> Pool:
         pool = self._pools.get(address)
@@ -206,9 +222,6 @@ class HubCalls:
         if error:
             headers += (("X-Request-Error", error),)
         path = f"{API}/sites/{site}/requests/{request['id']}"
-        try:
-            response = await self._pool(address).request("POST", path, headers, text.encode())
-        except (WireError, ValueError) as e:
-            raise HubError(0, "Unreachable", str(e)) from e
+        response = await self._send(address, "POST", path, headers, text.encode())
         if response.status >= 400:
             raise refused(response)

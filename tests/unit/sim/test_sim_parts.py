@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import resource
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from edgeplane.sim.command import crowded, raise_nofile
 from edgeplane.sim.options import SimOptions, from_arguments, parser
 from edgeplane.sim.stats import Histogram
 from edgeplane.sim.workloads import Behaviour, SiteWork
@@ -130,3 +132,24 @@ async def test_a_new_generation_starts_again() -> None:
     assert work.works["a"].status["phase"] == "Starting"
     await until(lambda: work.works["a"].status.get("ready") == 3)
     assert (work.patch("a") or {}).get("observedGeneration") == 2
+
+
+def test_crowded_source_addresses_are_said_with_the_fix() -> None:
+    options = SimOptions(hub="http://h:1", token="t")
+    assert crowded(options, 10_000) == (
+        "edgeplane sim: up to 330 connections per source address, over the hub's default "
+        "--connections-per-peer 256 (a hub without the stream route): give "
+        "--source-addresses 84 or more"
+    )
+    assert crowded(options, 5_000) is None
+    assert crowded(SimOptions(hub="http://h:1", token="t", hub_protocol="v2"), 10_000) is None
+
+
+def test_the_descriptor_limit_is_raised_when_allowed() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert raise_nofile(min(soft, 64)) is None  # already enough: unchanged
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == (soft, hard)
+    too_many = 2**40  # past any kernel's ceiling
+    problem = raise_nofile(too_many)
+    assert problem is not None and f"{too_many} may be needed" in problem
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))  # as root it raised both
