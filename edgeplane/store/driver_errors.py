@@ -9,6 +9,7 @@ put in the StoreError: it would reach API answers and tell an attacker the schem
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -53,7 +54,7 @@ def translate(
     driver error comes back as it is."""
     if isinstance(error, IntegrityError) and on_integrity_error is not None:
         mapped = on_integrity_error()
-    elif isinstance(error, SQLAlchemyError):
+    elif isinstance(error, SQLAlchemyError | sqlite3.Error):  # sqlite3: ``sqlite_reads``
         log.error("the store could not %s: %s", what, error)
         mapped = StoreError(
             f"the store could not {what}: the database refused or failed "

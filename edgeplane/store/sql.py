@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from edgeplane.api.selectors import Selector
-from edgeplane.store import codec
+from edgeplane.store import codec, sqlite_reads
 from edgeplane.store import objects as bookkeeping
 from edgeplane.store.continuation import ContinueTokens, load_secret, new_secret
 from edgeplane.store.driver_errors import translated
@@ -186,8 +186,13 @@ class SqlStore(TokenTable, LeaseTable, LeaderTable, RelayTable):
     # --- reads -----------------------------------------------------------------------
 
     async def get(self, kind: str, name: str) -> Object:
-        async with self._reading(f'get {kind} "{name}"') as conn:
-            found = await _load(conn, kind, name)
+        if self.is_sqlite:
+            with translated(f'get {kind} "{name}"'):
+                body = await sqlite_reads.object_body(self.engine, kind, name)
+            found = None if body is None else dict(codec.loads(body))
+        else:
+            async with self._reading(f'get {kind} "{name}"') as conn:
+                found = await _load(conn, kind, name)
         if found is None:
             raise NotFound(kind, name)
         return found
