@@ -29,6 +29,8 @@ MERGE_PATCH = "application/merge-patch+json"
 ROTATION_ANNOTATION = "edgeplane.io/credential-rotation"
 POOL_SIZE = 16
 """Kept connections for short calls per source address."""
+MAX_PAGES = 20
+"""Pages of 500 assignments one site lists at most (the hub caps a site far lower)."""
 CALL_SECONDS = 30.0
 """A short call not answered within this is an error (its connection is closed)."""
 ROUTER_NOT_FOUND = "Not Found"
@@ -201,13 +203,14 @@ class HubCalls:
     ) -> tuple[list[dict[str, Any]], str]:
         items: list[dict[str, Any]] = []
         params, version = {"labelSelector": f"edgeplane.io/site={site}", "limit": "500"}, ""
-        while True:
+        for _ in range(MAX_PAGES):
             page = await self.call(address, token, "GET", f"{API}/assignments?{urlencode(params)}")
             items += page["items"]
             version = version or str(page["metadata"]["resourceVersion"])
             if not (token_next := page["metadata"].get("continue")):
                 return items, version
             params["continue"] = token_next
+        raise HubError(0, "TooMany", f"{site}: more than {MAX_PAGES} pages of assignments")
 
     async def answer(
         self,

@@ -29,6 +29,8 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 POLL_SECONDS = 25
 MAX_TAIL = 10_000
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
+HEAD_SECONDS = 30.0
+"""For the head of a stream's, a watch's or a poll's answer (beyond the poll's wait)."""
 READ_SECONDS = 90.0
 """A stream or watch silent this long is dead (bookmarks come every 10-60 s)."""
 
@@ -81,9 +83,10 @@ class SimSite:
         query = urlencode({"resourceVersion": self.version}) if self.version else ""
         conn = await hub.open(self.address)
         try:
-            status, headers = await conn.start(
-                "GET", f"{API}/sites/{self.name}/stream?{query}", auth(self.token)
-            )
+            async with asyncio.timeout(HEAD_SECONDS):
+                status, headers = await conn.start(
+                    "GET", f"{API}/sites/{self.name}/stream?{query}", auth(self.token)
+                )
             if status >= 400:
                 error = await self._refusal(conn, status, headers)
                 if isinstance(error, HubError) and no_route(error):
@@ -135,9 +138,10 @@ class SimSite:
         )
         conn = await hub.open(self.address)
         try:
-            status, headers = await conn.start(
-                "GET", f"{API}/assignments?{query}", auth(self.token)
-            )
+            async with asyncio.timeout(HEAD_SECONDS):
+                status, headers = await conn.start(
+                    "GET", f"{API}/assignments?{query}", auth(self.token)
+                )
             if status >= 400:
                 raise await self._refusal(conn, status, headers)
             self.connected = True
@@ -197,7 +201,8 @@ class SimSite:
             try:
                 if not held or not held[-1].reusable:
                     held[:] = [await hub.open(self.address)]
-                answer = await held[-1].request("GET", path, auth(self.token))
+                async with asyncio.timeout(POLL_SECONDS + HEAD_SECONDS):
+                    answer = await held[-1].request("GET", path, auth(self.token))
                 if answer.status >= 400:
                     raise refused(answer)
                 for request in answer.json().get("items") or []:

@@ -11,6 +11,7 @@ Each change calls ``changed(name)``; ``sim.fleet`` then sends the status differe
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -21,6 +22,9 @@ from typing import Any
 from edgeplane.api.quantity import Quantity, cpu_millis, memory_bytes
 
 Object = dict[str, Any]
+MAX_WORKS = 10_000
+"""Assignments one simulated site holds at most, whatever the hub sends."""
+log = logging.getLogger("edgeplane.sim.workloads")
 STATUS_KEYS = ("phase", "ready", "reason", "message", "restarts", "startedAt")
 
 
@@ -92,6 +96,9 @@ class SiteWork:
         work = self.works.get(name)
         if work is not None and work.generation == generation:
             return  # our own status written back, or labels: nothing to run anew
+        if work is None and len(self.works) >= MAX_WORKS:
+            log.warning("%s not simulated: the site holds %d assignments already", name, MAX_WORKS)
+            return
         held = {k: v for k, v in (obj.get("status") or {}).items() if k in STATUS_KEYS}
         if work is not None:
             held = work.sent
