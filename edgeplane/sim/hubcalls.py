@@ -27,7 +27,7 @@ API = "/api/v1alpha1"
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 ROTATION_ANNOTATION = "edgeplane.io/credential-rotation"
-POOL_SIZE = 16
+POOL_SIZE = 32
 """Kept connections for short calls per source address."""
 MAX_PAGES = 20
 """Pages of 500 assignments one site lists at most (the hub caps a site far lower)."""

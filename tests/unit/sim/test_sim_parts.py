@@ -137,9 +137,9 @@ async def test_a_new_generation_starts_again() -> None:
 def test_crowded_source_addresses_are_said_with_the_fix() -> None:
     options = SimOptions(hub="http://h:1", token="t")
     assert crowded(options, 10_000) == (
-        "edgeplane sim: up to 330 connections per source address, over the hub's default "
+        "edgeplane sim: up to 346 connections per source address, over the hub's default "
         "--connections-per-peer 256 (a hub without the stream route): give "
-        "--source-addresses 84 or more"
+        "--source-addresses 90 or more"
     )
     assert crowded(options, 5_000) is None
     assert crowded(SimOptions(hub="http://h:1", token="t", hub_protocol="v2"), 10_000) is None
