@@ -28,7 +28,7 @@ from edgeplane.hub.controllers.offloop import REQUEST_SECONDS, Overdue, Worker
 from edgeplane.hub.controllers.placement import PlacementController
 from edgeplane.hub.controllers.record import PlacementRecord
 from edgeplane.hub.errors import ApiError
-from edgeplane.hub.informer import Informer
+from edgeplane.hub.informer import Informer, resource_version
 from edgeplane.hub.resources import ObjectResponse, json_body
 from edgeplane.placement.model import Decision, Snapshot
 from edgeplane.placement.planner import PlacementOverdue
@@ -54,7 +54,7 @@ async def explain(request: Request, name: str, site: str | None = Query(None)) -
     story = [e.to_wire() for e in record.story(name)] if record and stored else []
     if recorded is not None:
         return ObjectResponse({**recorded, "story": story})
-    controller = _controller(request)
+    controller = _controller(request, stored)
     snapshot, *_ = await controller.snapshot()
     if name in controller.invalid:  # stored, but left out of placement: say why
         raise ApiError(422, "Invalid", controller.invalid[name], "spec")
@@ -80,11 +80,13 @@ async def dry_run(request: Request) -> Response:
     return response
 
 
-def _controller(request: Request) -> PlacementController:
+def _controller(request: Request, stored: Object | None = None) -> PlacementController:
     """A controller to plan with, reading the informer's cache when this hub has it
-    filled (else the store)."""
+    filled and holding ``stored`` as read (else the store)."""
     informer: Informer | None = getattr(request.app.state, "informer", None)
     source = informer if informer is not None and informer.ready else None
+    if source is not None and stored is not None and source.version < resource_version(stored):
+        source = None  # it has not seen the application as stored yet
     store = request.app.state.store
     return PlacementController(store, lambda n, v: None, _WORKER, _LOADED, informer=source)
 

@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 import json
+import time
+from typing import Any
 
 from edgeplane.client.hub import HubClient
 from tests.integration.cli.conftest import Run
 from tests.integration.cli.manifests import APP, GROUP, SITES
 
 
-def test_explain_says_where_and_why_not(cli: Run) -> None:
+def recorded(client: HubClient, name: str) -> dict[str, Any]:
+    """The explain answer once the controller has recorded its decision (polled)."""
+    deadline = time.monotonic() + 20
+    while (answer := client.explain(name))["source"] != "recorded":
+        assert time.monotonic() < deadline, f"never recorded: {answer}"
+        time.sleep(0.05)
+    return answer
+
+
+def test_explain_says_where_and_why_not(cli: Run, client: HubClient) -> None:
     applied = cli("apply", "-f", "-", stdin="---\n".join([SITES, GROUP, APP]))
     assert applied.exit_code == 0, applied.stderr
+    recorded(client, "web")
     result = cli("explain", "web")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    lines = result.stdout.splitlines()
+    # The recorded decision, then its story: the application's own creation placed it.
+    assert lines[:4] == [
         "web: placed 1/2 at dublin",
         "  2 site(s) are in none of the siteGroups",
+        "",
+        "story:",
     ]
+    assert lines[4].endswith("  Application web ADDED") and lines[5] == "    +dublin; 1 unplaced"
     one = cli("explain", "web", "--site", "boston")
     assert one.exit_code == 0, one.stderr
     lines = one.stdout.splitlines()
@@ -58,10 +75,11 @@ def test_explain_shows_divided_replicas_per_site(cli: Run) -> None:
     assert applied.exit_code == 0, applied.stderr
     result = cli("explain", "batch")
     assert result.exit_code == 0, result.stderr
-    # 5 replicas by weight 4:1:1 -> dublin 3 (3.33), then one each by largest remainder.
-    assert result.stdout.splitlines() == [
+    # 5 replicas by weight 4:1:1 -> dublin 3 (3.33), then one each by largest remainder
+    # (recorded by the controller, or planned now when it has not placed it yet).
+    assert result.stdout.splitlines()[0] == (
         "batch: placed 5/5 at boston (1), dublin (3), frankfurt (1)"
-    ]
+    )
     as_json = json.loads(cli("explain", "batch", "-o", "json").stdout)
     assert as_json["replicas"] == {"boston": 1, "dublin": 3, "frankfurt": 1}
 
