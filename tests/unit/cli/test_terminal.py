@@ -115,7 +115,9 @@ HOSTILE = "x\x1b]52;c;aGk=\x07\r\nforged"
 def test_explain_errors_and_watch_events_are_escaped(mock_cli: Any) -> None:
     def hub(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/explain"):
-            body = {"sites": [HOSTILE], "wanted": 1, "reasons": [HOSTILE]}
+            body = {"sites": [HOSTILE], "wanted": 1, "reasons": [HOSTILE], "note": HOSTILE}
+            entry = {"time": HOSTILE, "trigger": HOSTILE, "added": [HOSTILE], "addedCount": 1}
+            body |= {"source": "fresh", "story": [entry]}
             return httpx.Response(200, json=body)
         if request.url.params.get("watch"):
             obj = {"metadata": {"name": "s", "resourceVersion": "2"}, "status": {}}
