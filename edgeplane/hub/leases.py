@@ -14,6 +14,7 @@ Neighbours: ``hub.heartbeat`` renews, ``hub.sitewrites`` renews on a site's stat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -26,6 +27,7 @@ from edgeplane.store.protocol import Object, Store
 
 log = logging.getLogger("edgeplane.hub.leases")
 FLUSH_SECONDS = 5.0
+FLUSH_TIMEOUT_SECONDS = 10.0
 
 
 def hub_id() -> str:
@@ -59,6 +61,11 @@ class Leases:
     def snapshot(self) -> dict[str, float]:
         return dict(self._last)
 
+    @property
+    def pending(self) -> int:
+        """Renewals the next flush writes."""
+        return len(self._dirty)
+
     async def flush(self, store: Store) -> None:
         """Write this hub's renewals since the last flush, one batch; on failure they stay
         pending for the next flush (a newer renewal meanwhile replaces its own)."""
@@ -84,15 +91,20 @@ async def flush_loop(leases: Leases, store: Store, stop: asyncio.Event, seconds:
     """Flush every ``seconds`` until ``stop``, then once more so a stopping hub's last
     renewals are stored."""
     while not stop.is_set():
-        try:
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await stop.wait()
-        except TimeoutError:
-            pass
-        try:
+        await _flush(leases, store, seconds)
+    await _flush(leases, store, seconds)  # renewals since (nothing to do when none)
+
+
+async def _flush(leases: Leases, store: Store, seconds: float) -> None:
+    try:
+        # Bounded: a store that hangs must not keep a stopping hub from exiting.
+        async with asyncio.timeout(max(seconds, FLUSH_TIMEOUT_SECONDS)):
             await leases.flush(store)
-        except Exception as e:  # a failed flush is retried at the next period
-            log.warning("flushing %d site lease(s) failed: %s", len(leases._dirty), e)
+    except Exception as e:  # a failed flush is retried at the next period
+        log.warning("flushing %d site lease(s) failed: %r", leases.pending, e)
 
 
 def _rfc3339(at: float) -> str:
