@@ -127,9 +127,7 @@ def test_explain_tells_the_recorded_decision_and_its_story(
     (second,) = eventually(
         lambda: assignments(client, "told"), lambda f: len(f) == 1 and first not in f
     )
-    app = client.get("applications", "told")
-    app["spec"]["placement"]["replicas"] = 2
-    client.replace("applications", app)
+    client.patch("applications", "told", {"spec": {"placement": {"replicas": 2}}})
     placed = settled(client, "told", 2)
     answer = client.explain("told")
     assert answer["source"] == "recorded" and answer["generation"] == 2
