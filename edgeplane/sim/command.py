@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 import signal
+import stat
 import sys
 from pathlib import Path
 
@@ -90,14 +92,38 @@ def read_token(path: str) -> str:
     return token
 
 
-async def report(fleet: SimFleet, seconds: float) -> None:
+async def report(fleet: SimFleet, seconds: float, quit_: asyncio.Event) -> None:
     while True:
         await asyncio.sleep(seconds)
+        if not emit(fleet):
+            quit_.set()  # nobody reads us any more
+            return
+
+
+def emit(fleet: SimFleet) -> bool:
+    """Print one stats line; False when stdout is gone (the reader quit)."""
+    try:
         print(fleet.stats().line(), flush=True)
+    except BrokenPipeError:
+        # The interpreter flushes stdout at exit: into nothing, not a second error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return False
+    return True
+
+
+def readable_stream(fd: int) -> bool:
+    """Whether ``fd`` is a pipe, a socket or a terminal (what a read pipe transport takes)."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
 
 
 async def commands(fleet: SimFleet, quit_: asyncio.Event) -> None:
     """``grow N`` and ``quit`` from stdin; its end is not a quit (stdin may be /dev/null)."""
+    if not readable_stream(sys.stdin.fileno()):
+        return  # /dev/null or a file: no commands (uvloop aborts on a read pipe of those)
     reader = asyncio.StreamReader(limit=COMMAND_BYTES)
     loop = asyncio.get_running_loop()
     try:
@@ -134,7 +160,7 @@ async def simulate(options: SimOptions) -> None:
     tasks = [
         asyncio.create_task(fleet.run()),
         asyncio.create_task(fleet.join(options.sites)),
-        asyncio.create_task(report(fleet, options.report_seconds)),
+        asyncio.create_task(report(fleet, options.report_seconds, quit_)),
         asyncio.create_task(commands(fleet, quit_)),
     ]
     try:
@@ -143,7 +169,7 @@ async def simulate(options: SimOptions) -> None:
         for task in tasks[1:]:
             task.cancel()
         await asyncio.gather(*tasks[1:], return_exceptions=True)
-        print(fleet.stats().line(), flush=True)
+        emit(fleet)
         await fleet.stop()
         await tasks[0]
 

@@ -32,6 +32,8 @@ log = logging.getLogger("edgeplane.sim.fleet")
 MAX_IN_FLIGHT = 20_000
 REPORTERS = 32
 JOIN_ATTEMPTS = 6
+LOGGED_JOIN_ERRORS = 10
+"""Join failures logged one by one; the rest are counted (``join_errors``)."""
 RETRY_SECONDS = 2.0
 SKIPPED = {400, 404, 413, 422}
 """Status refusals about the write itself: retrying would be refused again. A 409 (the
@@ -117,7 +119,10 @@ class SimFleet:
                     await asyncio.sleep(random.uniform(0.5, 2.0) * 2**attempt)
                     continue
                 self.join_errors += 1
-                log.warning("%s did not join: %s", name, e)
+                last = self.join_errors == LOGGED_JOIN_ERRORS
+                if self.join_errors <= LOGGED_JOIN_ERRORS:
+                    more = " (further ones are only counted)" if last else ""
+                    log.warning("%s did not join: %s%s", name, e, more)
                 return
             self._add(index, name, address, token)
             return

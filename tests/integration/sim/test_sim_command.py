@@ -5,6 +5,7 @@ refused naming the flag; over TLS, verified with ``--ca-file``."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -112,3 +113,22 @@ def test_over_tls_with_the_hubs_ca(tmp_path: Path) -> None:
             sim.kill()
             sim.communicate()
         assert len(site_names(hub, verify=hub.verify)) == 3
+
+
+def test_without_stdin_it_runs_until_sigterm(hub: HubProcess, tmp_path: Path) -> None:
+    token_file = tmp_path / "admin.token"
+    token_file.write_text(hub.token + "\n")
+    command = [*EDGEPLANE, "sim", "--hub", hub.url, "--token-file", str(token_file)]
+    command += ["--sites", "2", "--prefix", "quiet", "--report-seconds", "0.5"]
+    sim = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    assert sim.stdout is not None
+    try:
+        line_where(sim.stdout, lambda s: s["connected"] == 2)
+        sim.send_signal(signal.SIGTERM)
+        rest = sim.stdout.read()  # to its end: the last line, printed on the way out
+        assert sim.wait(30) == 0
+        assert json.loads(rest.splitlines()[-1])["joined"] == 2
+    finally:
+        sim.kill()
+        sim.wait()
+        sim.stdout.close()
