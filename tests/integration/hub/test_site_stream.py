@@ -31,6 +31,7 @@ class Hub:
 
     def __init__(self, process: HubProcess) -> None:
         self.url, self.token = process.url, process.token
+        self.process = process
 
     def api(self, method: str, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -286,3 +287,18 @@ async def test_a_compacted_version_is_an_error_line_and_the_end(tmp_path: Path) 
 def gone(url: str, token: str) -> bool:
     with httpx.stream("GET", url, headers={"Authorization": f"Bearer {token}"}) as answer:
         return answer.status_code == 410
+
+
+async def test_every_stream_ends_when_the_hub_stops(fleet: Hub) -> None:
+    north = online_site(fleet, "north")
+    online_site(fleet, "south")
+    async with (
+        stream(fleet, "north", north, bookmarkSeconds="300") as first,
+        stream(fleet, "south", bookmarkSeconds="300") as second,
+    ):
+        fleet.ok("POST", "/applications", app_at("web", "north"))
+        await first.until(lambda: first.of("ADDED"), "the stream open and following")
+        code = await asyncio.to_thread(fleet.process.stop)
+        await first.until(first.ended.is_set, "north's stream ended")
+        await second.until(second.ended.is_set, "south's stream ended")
+    assert code == 0, "the hub stopped on SIGTERM, streams and all"
