@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from edgeplane.api.kinds import API_VERSION
+from edgeplane.client.errors import ClientError
 from edgeplane.client.hub import HubClient
 from tests.support.hub import HubProcess, running_hub
 
@@ -74,6 +75,18 @@ def add_app(client: HubClient, name: str, replicas: int, zone: str) -> None:
     )
 
 
+def patched(client: HubClient, app: str, patch: dict[str, Any]) -> None:
+    """A merge patch, again when the controller wrote the status in between (409)."""
+    for _ in range(20):
+        try:
+            client.patch("applications", app, patch)
+            return
+        except ClientError as e:
+            if e.status != 409:
+                raise
+    raise AssertionError(f"application {app} kept changing under the test")
+
+
 def assignments(client: HubClient, app: str) -> dict[str, dict[str, Any]]:
     found = client.list_all("assignments", f"edgeplane.io/application={app}")
     return {a["spec"]["site"]: a for a in found}
@@ -127,7 +140,7 @@ def test_explain_tells_the_recorded_decision_and_its_story(
     (second,) = eventually(
         lambda: assignments(client, "told"), lambda f: len(f) == 1 and first not in f
     )
-    client.patch("applications", "told", {"spec": {"placement": {"replicas": 2}}})
+    patched(client, "told", {"spec": {"placement": {"replicas": 2}}})
     placed = settled(client, "told", 2)
     answer = client.explain("told")
     assert answer["source"] == "recorded" and answer["generation"] == 2
