@@ -30,7 +30,7 @@ from typing import Any
 from edgeplane.api.labels import check_dns1123_subdomain
 from edgeplane.hub.auth import Authenticator, Principal
 from edgeplane.hub.authz import forbidden
-from edgeplane.hub.errors import ApiError, bad_request, unauthorized
+from edgeplane.hub.errors import ApiError, bad_request, translate, unauthorized
 from edgeplane.hub.leases import Leases
 from edgeplane.hub.limits import Limits, flag
 from edgeplane.hub.metrics import HubMetrics
@@ -84,14 +84,22 @@ class HeartbeatMiddleware:
             answer = await self._renew(site)
         except ApiError as e:
             return await _send_error(e, send)
+        except StoreError as e:  # a token or Site read failed: as the API says it
+            return await _send_error(translate(e), send)
         await _send(send, 200, answer)
         return 200
 
     async def _principal(self, scope: Scope) -> Principal:
         headers = [v for k, v in scope["headers"] if k == b"authorization"]
+        if len(headers) > 1:  # as AuthMiddleware: two could be read differently
+            raise bad_request(
+                "send one Authorization header, not several: each request carries exactly "
+                "one bearer token",
+                "Authorization",
+            )
         authenticator: Authenticator = self.state.authenticator
         principal = None
-        if len(headers) == 1:
+        if headers:
             principal = await authenticator.verify(headers[0].decode("latin-1"))
         if principal is None or principal.role not in ("site", "admin"):
             if self.failures and principal is None:
@@ -142,11 +150,10 @@ class HeartbeatMiddleware:
             raise ApiError(
                 404,
                 "NotFound",
-                f'Site "{site}" not found: join the site again (edgeplane site join)',
+                f'Site "{site}" not found: it was deleted or never joined; join it again with '
+                "a join token from `edgeplane site token`",
                 "metadata.name",
             ) from None
-        except StoreError as e:
-            raise ApiError(503, "ServiceUnavailable", f"the store failed: {e}") from e
 
     def _metrics(self) -> HubMetrics:
         metrics: HubMetrics = self.state.metrics

@@ -58,8 +58,9 @@ def call(
 ) -> httpx.Response:
     """A request as the admin, or with ``token`` ("" for none)."""
     token = hub.token if token is None else token
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    headers |= kwargs.pop("headers", {})
+    headers = [("Authorization", f"Bearer {token}")] if token else []
+    extra = kwargs.pop("headers", {})
+    headers += list(extra.items()) if isinstance(extra, dict) else list(extra)
     return httpx.request(method, f"{hub.url}{API}{path}", headers=headers, timeout=30, **kwargs)
 
 
@@ -199,6 +200,12 @@ def test_bad_heartbeats_are_refused_and_change_nothing(hub: HubProcess) -> None:
         "no token": (beat(hub, "shop-1", ""), 401, "Unauthorized", None),
         "a forged token": (beat(hub, "shop-1", "ep_abc_forged"), 401, "Unauthorized", None),
         "GET": (call(hub, "GET", "/sites/shop-1/heartbeat", mine), 405, "MethodNotAllowed", None),
+        "two credentials": (
+            beat(hub, "shop-1", "", headers=[("Authorization", f"Bearer {mine}")] * 2),
+            400,
+            "BadRequest",
+            "Authorization",
+        ),
     }
     for what, (answer, status, reason, field) in refused.items():
         assert answer.status_code == status, f"{what}: {answer.status_code} {answer.text}"
