@@ -32,8 +32,23 @@ def _declared(obj: dict[str, Any]) -> tuple[Any, ...]:
     return (meta.get("labels") or {}, meta.get("annotations") or {}, obj.get("spec"))
 
 
+APPLY_ATTEMPTS = 5
+"""Reads and writes of one apply: a controller writing the object's status between the
+read and the write (409) is no reason to fail, the declared fields are applied again."""
+
+
 def apply_one(client: HubClient, manifest: Manifest) -> str:
     """Create or update one object; return created, configured or unchanged."""
+    for _ in range(APPLY_ATTEMPTS - 1):
+        try:
+            return _apply_once(client, manifest)
+        except ClientError as e:
+            if e.status != 409:
+                raise
+    return _apply_once(client, manifest)
+
+
+def _apply_once(client: HubClient, manifest: Manifest) -> str:
     info = kind_info(manifest.kind)
     try:
         stored = client.get(info.plural, manifest.name)
