@@ -1,14 +1,18 @@
 """A real agent's heartbeats against a real hub: with ``--hub-protocol v2`` (the default)
 they go through the heartbeat route and write nothing to the store, and an answer saying
-Offline makes the agent report itself Online again; with v1 they are status writes."""
+Offline (an admin's mark, or the health controller's after the agent was frozen) makes
+the agent report itself Online again; with v1 they are status writes."""
 
 from __future__ import annotations
 
 import re
+import signal
+from pathlib import Path
 
 import httpx
 
-from tests.support.fleet import Fleet, wait_for
+from tests.support.fleet import Agent, Fleet, wait_for
+from tests.support.hub import running_hub
 
 HEARTBEAT = '"POST",route="/api/v1alpha1/sites/{site}/heartbeat",status="200"'
 STATUS_WRITE = '"PATCH",route="/api/v1alpha1/{plural}/{name}/status",status="200"'
@@ -56,3 +60,34 @@ def test_v1_heartbeats_are_status_writes(fleet: Fleet) -> None:
     writes = answered(fleet, STATUS_WRITE)
     wait_for(lambda: answered(fleet, STATUS_WRITE) >= writes + 2, "heartbeats as status writes")
     assert answered(fleet, HEARTBEAT) == 0
+
+
+def test_a_silent_agent_is_marked_offline_and_its_next_heartbeat_brings_it_back(
+    tmp_path: Path,
+) -> None:
+    """The health controller's Offline, not an admin's: the agent is frozen (SIGSTOP)
+    past --offline-after-seconds, then thawed; the answer to its next heartbeat says
+    Offline and it reports itself Online."""
+    with running_hub(tmp_path / "hub", "--offline-after-seconds", "3") as hub:
+        made = httpx.post(
+            f"{hub.url}/api/v1alpha1/jointokens",
+            json={"labels": {}, "ttlSeconds": 600},
+            headers=hub.headers(),
+        )
+        agent = Agent("hb-1", tmp_path / "sites" / "hb-1", hub.url, ["--heartbeat-seconds", "1"])
+        process = agent.start(join=made.json()["token"])
+        try:
+
+            def phase() -> str | None:
+                got = httpx.get(f"{hub.url}/api/v1alpha1/sites/hb-1", headers=hub.headers())
+                return (got.json().get("status") or {}).get("phase") if got.is_success else None
+
+            wait_for(lambda: phase() == "Online", "hb-1 Online")
+            process.send_signal(signal.SIGSTOP)
+            wait_for(lambda: phase() == "Offline", "the health controller to mark hb-1 Offline")
+            process.send_signal(signal.SIGCONT)
+            wait_for(lambda: phase() == "Online", "hb-1 back Online after its next heartbeat")
+        finally:
+            process.send_signal(signal.SIGCONT)
+            agent.stop()
+            agent.kill_leftovers()
