@@ -23,7 +23,8 @@ from tests.support.hub import HubProcess, running_hub
 
 API = "/api/v1alpha1"
 SITES = 50
-OFFLINE_AFTER = 3.0
+OFFLINE_AFTER = 5.0
+"""Ten heartbeats: a noisy machine stalling the test a few seconds marks none Offline."""
 BEAT_SECONDS = 0.5
 
 
