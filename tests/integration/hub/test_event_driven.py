@@ -13,6 +13,7 @@ from typing import Any
 
 from edgeplane.hub.controllers import run_controllers
 from edgeplane.hub.controllers.record import PlacementRecord, Tally
+from edgeplane.hub.controllers.rendering import ResolveArtifact
 from edgeplane.hub.informer import Informer
 from edgeplane.store.errors import Conflict
 from tests.integration.hub.controller_fleet import (
@@ -41,13 +42,15 @@ async def counted(counter: object, accept: Callable[[float], bool]) -> float:
 
 
 @contextlib.asynccontextmanager
-async def controlled(store: AnyStore) -> AsyncIterator[PlacementRecord]:
+async def controlled(
+    store: AnyStore, resolver: ResolveArtifact = resolve
+) -> AsyncIterator[PlacementRecord]:
     """The controllers over ``store`` with their informer, until the block ends."""
     record, informer, stop = PlacementRecord(), Informer(store), asyncio.Event()
     tasks = [
         asyncio.create_task(informer.run(stop)),
         asyncio.create_task(
-            run_controllers(store, resolve, 40.0, stop, informer=informer, record=record)
+            run_controllers(store, resolver, 40.0, stop, informer=informer, record=record)
         ),
     ]
     try:
@@ -172,3 +175,18 @@ async def test_a_policy_is_read_from_the_informer_and_wakes_a_pass(store: AnySto
             lambda: app_status(store, "web"), lambda s: s.get("sites") == ["eu1"]
         )
         assert status["message"] == "placed 1/1; 1 site(s) excluded by policy eu-only"
+
+
+async def test_an_artifact_pushed_later_is_placed_without_a_store_change(store: AnyStore) -> None:
+    """A push is no store event: an application whose artifact is missing is placed
+    again after a while, and then finds it."""
+    hub_artifacts: dict[tuple[str, str], str] = {}
+    await add_site(store, site("s1"))
+    await store.create(app("web"))
+    async with controlled(store, lambda n, v: hub_artifacts.get((n, v))) as record:
+        missing = await eventually(lambda: app_status(store, "web"), lambda s: "message" in s)
+        assert missing["conditions"][0]["reason"] == "ArtifactMissing"
+        hub_artifacts[("svc", "1")] = "c" * 64  # pushed
+        found = await eventually(lambda: placed(store), lambda found: "web.s1" in found)
+        assert found["web.s1"]["spec"]["workload"]["process"]["artifacts"][0]["sha256"] == "c" * 64
+        await counted(record.passes, lambda n: n >= 2)
