@@ -129,9 +129,12 @@ class HubLink:
 
     async def heartbeat(self, site: str) -> dict[str, Any]:
         """``POST /sites/{site}/heartbeat`` (no body): the hub renews the site's lease and
-        answers ``{"phase", "rotation"}``; a rotation notice is acted on here, as on a
-        Site answer. HubRefused when the hub has no such route (``no_heartbeat_route``)."""
+        answers ``{"phase", "rotation"}``, or 204 (no body) for Online with nothing to
+        rotate; a rotation notice is acted on here, as on a Site answer. HubRefused when
+        the hub has no such route (``no_heartbeat_route``)."""
         answer = await self.call("POST", f"{API}/sites/{site}/heartbeat")
+        if answer is None:  # 204
+            return {"phase": "Online", "rotation": None}
         if not isinstance(answer, dict):
             raise HubUnreachable(f"{self.server}: the heartbeat's answer is not an object")
         if answer.get("rotation") and self._on_rotated is not None:

@@ -107,6 +107,8 @@ class HubCalls:
         response = await self._send(address, method, path, headers, data)
         if response.status >= 400:
             raise refused(response)
+        if response.status == 204:
+            return None
         try:
             return response.json()
         except orjson.JSONDecodeError as e:
@@ -158,15 +160,15 @@ class HubCalls:
         """The site's phase as the hub holds it, and whether a rotation is asked."""
         if self.heartbeat_v2 is not False:
             try:
-                answer = await self.call(
-                    address, token, "POST", f"{API}/sites/{site}/heartbeat", {}
-                )
+                answer = await self.call(address, token, "POST", f"{API}/sites/{site}/heartbeat")
             except HubError as e:
                 if not no_route(e):
                     raise
                 self.heartbeat_v2 = False
             else:
                 self.heartbeat_v2 = True
+                if answer is None:  # 204: Online, nothing to rotate
+                    return "Online", False
                 return answer.get("phase"), bool(answer.get("rotation"))
         patch = {"status": {"lastHeartbeat": rfc3339(time.time())}}
         site_obj = await self.site_status(address, site, token, patch)

@@ -299,6 +299,8 @@ OFFLINE_AFTER = 12.0
 
 def _heartbeat(hub: HubProcess, site: str) -> str:
     answer = httpx.post(f"{hub.url}{API}/sites/{site}/heartbeat", headers=hub.headers(), timeout=5)
+    if answer.status_code == 204:  # Online, nothing to rotate
+        return "Online"
     assert answer.status_code == 200, answer.text
     phase: str = answer.json()["phase"]
     return phase
