@@ -17,23 +17,7 @@ from edgeplane.hub.relay import Relay
 from edgeplane.hub.stream import SiteStream, Streams, _bookmark_seconds, lines
 from edgeplane.hub.watch import single_site
 from edgeplane.store.memory import MemoryStore
-
-
-def assignment(app: str, site: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "edgeplane.io/v1alpha1",
-        "kind": "Assignment",
-        "metadata": {
-            "name": f"{app}.{site}",
-            "labels": {"edgeplane.io/site": site, "edgeplane.io/application": app},
-        },
-        "spec": {
-            "application": app,
-            "revision": 1,
-            "site": site,
-            "workload": {"process": {"command": "true"}},
-        },
-    }
+from tests.integration.agent.test_sync import assignment
 
 
 class Opened:
