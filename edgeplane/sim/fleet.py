@@ -29,6 +29,8 @@ from edgeplane.sim.stats import Histogram, SimStats, cpu_seconds, now, rss_mb
 from edgeplane.sim.workloads import Behaviour, SiteWork, merge_diff
 
 log = logging.getLogger("edgeplane.sim.fleet")
+SHOWN_ERRORS = 5
+"""Failed heartbeats logged per report period (the rest are counted)."""
 MAX_IN_FLIGHT = 20_000
 REPORTERS = 32
 JOIN_ATTEMPTS = 6
@@ -181,7 +183,9 @@ class SimFleet:
             phase, rotate = await self.hub.heartbeat(site.address, site.name, site.token)
         except HubError as e:
             self._hb_errors += 1
-            log.debug("%s: heartbeat: %s", site.name, e)
+            # The first few of a period say why (a benchmark fails a step on any).
+            log_at = logging.WARNING if self._hb_errors <= SHOWN_ERRORS else logging.DEBUG
+            log.log(log_at, "%s: heartbeat failed: %s", site.name, e)
             return
         self._latency.add((time.perf_counter() - sent) * 1000)
         if phase != "Online":  # the hub thinks we were away: say we are back
