@@ -48,8 +48,10 @@ class LeaseTable:
         async with translated(f"store {len(rows)} site lease(s)"), self.engine.begin() as conn:
             await conn.execute(self._upsert(), rows)
 
-    async def get_leases(self) -> dict[str, float]:
+    async def get_leases(self, other_than: str | None = None) -> dict[str, float]:
         query = sa.select(site_leases.c.site, site_leases.c.renewed_at)
+        if other_than is not None:
+            query = query.where(site_leases.c.hub != other_than)
         async with translated("read site leases"), self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return {row.site: float(row.renewed_at) for row in rows}

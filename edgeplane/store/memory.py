@@ -38,7 +38,7 @@ class MemoryStore:
         self.event_retention = event_retention
         self._objects: dict[tuple[str, str], Object] = {}
         self._tokens: dict[str, TokenRecord] = {}
-        self._leases: dict[str, float] = {}
+        self._leases: dict[str, tuple[float, str]] = {}
         self._leader: tuple[str | None, float] = (None, 0.0)  # holder, ends (monotonic)
         self._relayed: dict[str, _Relayed] = {}
         self._events: list[WatchEvent] = []
@@ -174,10 +174,11 @@ class MemoryStore:
 
     async def put_leases(self, leases: Mapping[str, float], hub: str) -> None:
         for site, at in leases.items():
-            self._leases[site] = max(float(at), self._leases.get(site, float("-inf")))
+            if float(at) > self._leases.get(site, (float("-inf"), ""))[0]:
+                self._leases[site] = (float(at), hub)
 
-    async def get_leases(self) -> dict[str, float]:
-        return dict(self._leases)
+    async def get_leases(self, other_than: str | None = None) -> dict[str, float]:
+        return {site: at for site, (at, hub) in self._leases.items() if hub != other_than}
 
     async def delete_lease(self, site: str) -> None:
         self._leases.pop(site, None)

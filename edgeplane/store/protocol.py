@@ -188,8 +188,9 @@ class Store(Protocol):
         stored ``renewed_at`` only ever grows (the newest renewal of any hub wins). Writes
         no object, no event, no resourceVersion."""
 
-    async def get_leases(self) -> dict[str, float]:
-        """Every stored lease renewal by site name."""
+    async def get_leases(self, other_than: str | None = None) -> dict[str, float]:
+        """Every stored lease renewal by site name; with ``other_than``, only those a
+        hub of another name flushed last (a hub knows its own renewals already)."""
 
     async def delete_lease(self, site: str) -> None:
         """Forget a site's lease (the site is deleted); an absent one is not an error."""

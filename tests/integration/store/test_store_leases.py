@@ -16,6 +16,16 @@ async def test_put_leases_keeps_the_newest_renewal_of_any_hub(store: AnyStore) -
     assert await store.get_leases() == {"a": 150.5, "b": 200.0}
 
 
+async def test_a_hub_reads_only_the_renewals_other_hubs_stored_last(store: AnyStore) -> None:
+    await store.put_leases({"a": 100.0, "b": 200.0, "c": 300.0}, "hub-1")
+    await store.put_leases({"b": 250.0}, "hub-2")
+    assert await store.get_leases(other_than="hub-1") == {"b": 250.0}
+    assert await store.get_leases(other_than="hub-2") == {"a": 100.0, "c": 300.0}
+    mine = Leases("hub-1")
+    await mine.load(store)
+    assert mine.snapshot() == {"b": 250.0}
+
+
 async def test_leases_write_no_object_and_no_event(store: AnyStore) -> None:
     await store.create(site("a"))
     before = await store.current_resource_version()
