@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -157,7 +158,8 @@ def postgres_pids(url: str, cpu: int | None) -> Callable[[], list[int]]:
     masters = [p for p in pids_with("postgres", "-p", port) if is_postgres(p)]
     for pid in masters + [c for m in masters for c in children(m)]:
         if cpu is not None:
-            os.sched_setaffinity(pid, {cpu})
+            with contextlib.suppress(ProcessLookupError):  # a backend that just ended
+                os.sched_setaffinity(pid, {cpu})
     return lambda: masters + [c for m in masters for c in children(m)]
 
 
