@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from edgeplane.store.driver_errors import translated
+from edgeplane.store.engine_bound import EngineBound
 from edgeplane.store.protocol import LeaderLease
 from edgeplane.store.schema import metadata
 
@@ -41,12 +41,8 @@ def database_now(dialect: str) -> Any:
     return (sa.func.julianday("now") - _UNIX_EPOCH_JULIAN) * 86400.0
 
 
-class LeaderTable:
+class LeaderTable(EngineBound):
     """``claim_leader`` and ``release_leader`` of the ``Store`` protocol."""
-
-    @property
-    def engine(self) -> AsyncEngine:  # SqlStore's own
-        raise NotImplementedError
 
     async def claim_leader(self, hub: str, seconds: float) -> LeaderLease:
         now = database_now(self.engine.dialect.name)

@@ -16,9 +16,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from edgeplane.store.driver_errors import translated
+from edgeplane.store.engine_bound import EngineBound
 from edgeplane.store.schema import metadata
 
 site_leases = sa.Table(
@@ -30,16 +30,8 @@ site_leases = sa.Table(
 )
 
 
-class LeaseTable:
+class LeaseTable(EngineBound):
     """``put_leases``, ``get_leases``, ``delete_lease`` of the ``Store`` protocol."""
-
-    @property
-    def engine(self) -> AsyncEngine:
-        raise NotImplementedError  # SqlStore's
-
-    @property
-    def is_sqlite(self) -> bool:
-        raise NotImplementedError  # SqlStore's
 
     async def put_leases(self, leases: Mapping[str, float], hub: str) -> None:
         if not leases:

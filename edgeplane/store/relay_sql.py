@@ -13,9 +13,9 @@ Neighbours: ``hub.sharedrelay`` (both ends), ``hub.relay`` (the in-memory queues
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from edgeplane.store.driver_errors import translated
+from edgeplane.store.engine_bound import EngineBound
 from edgeplane.store.leadership_sql import database_now
 from edgeplane.store.protocol import RelayAnswer, RelayRequest
 from edgeplane.store.schema import metadata
@@ -39,12 +39,8 @@ relay_requests = sa.Table(
 _t = relay_requests.c
 
 
-class RelayTable:
+class RelayTable(EngineBound):
     """The relay methods of the ``Store`` protocol."""
-
-    @property
-    def engine(self) -> AsyncEngine:  # SqlStore's own
-        raise NotImplementedError
 
     async def put_relay_request(self, request: RelayRequest, hub: str) -> None:
         now = database_now(self.engine.dialect.name)

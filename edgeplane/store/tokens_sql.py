@@ -12,19 +12,15 @@ holds the table.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from edgeplane.store.driver_errors import translated
+from edgeplane.store.engine_bound import EngineBound
 from edgeplane.store.protocol import TokenRecord
 from edgeplane.store.schema import tokens
 
 
-class TokenTable:
+class TokenTable(EngineBound):
     """The token methods of the ``Store`` protocol."""
-
-    @property
-    def engine(self) -> AsyncEngine:
-        raise NotImplementedError  # SqlStore's own
 
     async def put_token(self, record: TokenRecord) -> None:
         row = {
