@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.support.hubproc import pinned_hub, raise_nofile  # noqa: E402
 from benchmarks.support.kube_apiserver import running_apiserver  # noqa: E402
-from benchmarks.support.loadproc import LoadProcess, sim_command  # noqa: E402
+from benchmarks.support.loadproc import LoadProcess, sim_against  # noqa: E402
 from benchmarks.support.offline import OfflineWatch, cancel  # noqa: E402
 from benchmarks.support.procstat import (  # noqa: E402
     CpuWindow,
@@ -171,15 +171,7 @@ def is_postgres(pid: int) -> bool:
 
 
 def sim_argv(hub: Any, args: Any) -> list[str]:
-    argv = [
-        *sim_command(),
-        "sim",
-        "--hub",
-        hub.url,
-        "--token-file",
-        str(hub.data_dir / "admin.token"),
-    ]
-    argv += ["--ca-file", str(hub.ca_file)] if hub.tls else []
+    argv = sim_against(hub)
     argv += ["--sites", str(args.steps[0]), "--labels", SELECTOR, "--prefix", "sim"]
     argv += ["--heartbeat-seconds", str(args.heartbeat_seconds)]
     argv += ["--report-seconds", str(args.report_seconds)]

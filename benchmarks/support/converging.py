@@ -22,7 +22,7 @@ import httpx
 import orjson
 
 from benchmarks.support.hubproc import pinned_hub
-from benchmarks.support.loadproc import LoadProcess, sim_command
+from benchmarks.support.loadproc import LoadProcess, sim_against
 from benchmarks.support.stats import percentile
 from tests.support.fleet import DEMO_SERVICE, demo_app, tarball
 
@@ -112,15 +112,7 @@ async def none_left(client: httpx.AsyncClient, app: str) -> bool:
 
 
 async def sim_runs(hub: Any, sites: int, args: Any, tmp: Path) -> list[dict[str, Any]]:
-    argv = [
-        *sim_command(),
-        "sim",
-        "--hub",
-        hub.url,
-        "--token-file",
-        str(hub.data_dir / "admin.token"),
-    ]
-    argv += ["--sites", str(sites), "--prefix", "conv", "--start-delay", "0:0"]
+    argv = [*sim_against(hub), "--sites", str(sites), "--prefix", "conv", "--start-delay", "0:0"]
     load = LoadProcess(f"sim-{sites}", argv, tmp / f"sim-{sites}.log", args.load_cpu)
     await load.start()
     client = httpx.AsyncClient(base_url=hub.url, headers=hub.headers(), timeout=120)

@@ -33,6 +33,13 @@ def sim_command() -> list[str]:
     return [found]
 
 
+def sim_against(hub: Any) -> list[str]:
+    """``edgeplane sim`` aimed at ``hub`` with its admin token (and CA over TLS)."""
+    argv = [*sim_command(), "sim", "--hub", hub.url]
+    argv += ["--token-file", str(hub.data_dir / "admin.token")]
+    return argv + (["--ca-file", str(hub.ca_file)] if hub.tls else [])
+
+
 class LoadProcess:
     def __init__(self, name: str, argv: Sequence[str], log: Path, cpu: int | None = 1) -> None:
         self.name, self.argv, self.log, self.cpu = name, list(argv), log, cpu
