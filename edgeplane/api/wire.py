@@ -45,12 +45,13 @@ class ListMeta(TypedDict, total=False):
     # ``continue`` is a keyword: read it as ``meta.get("continue")``.
 
 
-ListObject = TypedDict(
-    "ListObject",
-    {"apiVersion": str, "kind": str, "metadata": ListMeta, "items": list[Object]},
-    total=False,
-)
-"""A page of a list (``kind: <Kind>List``); ``metadata.continue`` pages on."""
+class ListObject(TypedDict, total=False):
+    """A page of a list (``kind: <Kind>List``); ``metadata.continue`` pages on."""
+
+    apiVersion: str
+    kind: str
+    metadata: ListMeta
+    items: list[Object]
 
 
 EventKind = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]
