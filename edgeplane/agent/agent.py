@@ -7,9 +7,9 @@
 * ``serve_requests`` answers the hub's log requests (protocol v1: a long poll).
 
 The runtime adopts the workloads its records name before anything else, so an agent
-that restarts (or starts while the hub is down) keeps them running. The runtime is
-``process`` unless ``--runtime kubernetes``, whose package is imported only then;
-``--runtime process,kubernetes`` runs both behind one ``MixedRuntime``.
+that restarts (or starts while the hub is down) keeps them running. Which runtime
+``--runtime`` names is ``runtimes.factory``'s business: ``process`` by default,
+``kubernetes`` (its package imported only then), or both behind one ``MixedRuntime``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # the process-mode agent never loads the Kubernetes runtime
-    from edgeplane.agent.runtimes.kubernetes.config import KubeConfig
-    from edgeplane.agent.runtimes.kubernetes.runtime import KubernetesRuntime
+from typing import Any
 
 from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES, ArtifactCache
 from edgeplane.agent.credentials import Identity, obtain_identity, save_identity
@@ -37,6 +33,13 @@ from edgeplane.agent.reconciler import Reconciler
 from edgeplane.agent.reporter import StatusReporter, site_facts
 from edgeplane.agent.requests import Answerer, serve_requests
 from edgeplane.agent.runtimes import Runtime
+from edgeplane.agent.runtimes.factory import (
+    KUBERNETES,
+    PROCESS,
+    RuntimeOptions,
+    runtime_builder,
+)
+from edgeplane.agent.runtimes.factory import KubeOptions as KubeOptions  # for __main__
 from edgeplane.agent.runtimes.mixed import MixedRuntime
 from edgeplane.agent.runtimes.process import ProcessRuntime
 from edgeplane.agent.state import LocalState, Object
@@ -44,8 +47,6 @@ from edgeplane.agent.sync import AssignmentSync
 from edgeplane.api.artifacts.limits import ArtifactLimits
 
 log = logging.getLogger("edgeplane.agent")
-KUBERNETES = "kubernetes"
-PROCESS = "process"
 ARTIFACT_SWEEP_SECONDS = 10.0
 """How often unpacked artifacts that nothing needs any more are removed."""
 
@@ -84,16 +85,6 @@ class AgentSettings:
         return (PROCESS,) if self.kube is None else (KUBERNETES,)
 
 
-@dataclass(frozen=True)
-class KubeOptions:
-    """The agent's Kubernetes flags."""
-
-    kubeconfig: Path | None = None
-    context: str | None = None
-    node_pool: tuple[str, str] | None = None
-    poll_seconds: float = 2.0
-
-
 class Agent:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
@@ -105,7 +96,9 @@ class Agent:
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.settings
         layout = self.layout
-        kube_config = _kube_config(settings.kube)  # a bad one fails before anything is made
+        # A bad kind or cluster config fails here, before anything is made.
+        options = RuntimeOptions(layout, settings.max_instances, settings.kube)
+        runtime_for = runtime_builder(settings.runtime_kinds, options)
         layout.prepare()  # before anything is written: the credential lands in a 0700 dir
         identity = self.identity = await obtain_identity(
             settings.data_dir,
@@ -125,7 +118,7 @@ class Agent:
             ),
         )
         state = LocalState(layout.state_db)
-        runtime = self._runtime(identity.site, kube_config)
+        runtime = runtime_for(identity.site)
         try:
             await runtime.start()
             await self._loops(link, state, runtime, identity, stop)
@@ -137,18 +130,6 @@ class Agent:
             await runtime.close()
             await link.close()
             state.close()
-
-    def _runtime(self, site: str, kube_config: KubeConfig | None) -> Runtime:
-        layout = self.layout
-        process = ProcessRuntime(
-            layout.runtime_dir, work_dir=layout.work_dir, private_dir=layout.data_dir
-        )
-        if kube_config is None:
-            return process
-        kubernetes = _kubernetes_runtime(self.settings, site, kube_config)
-        if PROCESS in self.settings.runtime_kinds:
-            return MixedRuntime(process, kubernetes)
-        return kubernetes
 
     async def _loops(
         self,
@@ -249,30 +230,6 @@ def join_inventory(kinds: tuple[str, ...]) -> dict[str, Any]:
         return host_inventory(PROCESS) | runs
     host = host_inventory(PROCESS)
     return {"arch": host["arch"], "os": host["os"]} | runs
-
-
-def _kube_config(options: KubeOptions | None) -> KubeConfig | None:
-    if options is None:
-        return None
-    from edgeplane.agent.runtimes.kubernetes.connect import kube_config
-
-    return kube_config(options.kubeconfig, options.context)
-
-
-def _kubernetes_runtime(
-    settings: AgentSettings, site: str, config: KubeConfig
-) -> KubernetesRuntime:
-    from edgeplane.agent.runtimes.kubernetes.connect import kubernetes_runtime
-    from edgeplane.agent.runtimes.kubernetes.pool import KubeSettings
-
-    options = settings.kube or KubeOptions()
-    kube = KubeSettings(
-        site,
-        pool=options.node_pool,
-        poll_seconds=options.poll_seconds,
-        max_instances=settings.max_instances,
-    )
-    return kubernetes_runtime(config, kube, settings.data_dir / "runtime" / KUBERNETES)
 
 
 def artifacts_in_use(assignments: Iterable[Object], running: Iterable[Path]) -> set[str]:

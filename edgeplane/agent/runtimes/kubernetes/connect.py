@@ -3,13 +3,14 @@
 Which cluster: ``--kubeconfig FILE`` (with ``--kube-context``), else the pod's own
 service account when the agent runs in the cluster (``KUBERNETES_SERVICE_HOST`` set),
 else the first file of ``$KUBECONFIG``, else a clear error. The agent calls this only
-with ``--runtime kubernetes``, so a process-mode agent never loads this package.
+with ``--runtime kubernetes``, so a process-mode agent never loads this package:
+``runtimes.factory`` imports it inside its kubernetes builder.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from edgeplane.agent.runtimes.kubernetes.client import KubeClient
@@ -50,3 +51,25 @@ def kubernetes_runtime(
 ) -> KubernetesRuntime:
     client = KubeClient(config)
     return KubernetesRuntime(client, ClusterView(client, settings), directory)
+
+
+def kubernetes_builder(
+    kubeconfig: Path | None,
+    context: str | None,
+    directory: Path,
+    *,
+    pool: tuple[str, str] | None = None,
+    poll_seconds: float = 2.0,
+    max_instances: int = 256,
+) -> Callable[[str], KubernetesRuntime]:
+    """The cluster resolved now (KubeConfigError before the agent joins); the runtime
+    built for the site once its name is known."""
+    config = kube_config(kubeconfig, context)
+
+    def for_site(site: str) -> KubernetesRuntime:
+        settings = KubeSettings(
+            site, pool=pool, poll_seconds=poll_seconds, max_instances=max_instances
+        )
+        return kubernetes_runtime(config, settings, directory)
+
+    return for_site
