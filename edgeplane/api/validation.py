@@ -9,7 +9,7 @@ check the rest; ``errors.field_errors`` turns pydantic's complaints into wire pa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -21,6 +21,7 @@ from edgeplane.api.kinds import KINDS, KindInfo, UnknownKind, kind_info
 from edgeplane.api.policies import Policy, policy_problems
 from edgeplane.api.resources import API_VERSION, Resource
 from edgeplane.api.wellknown import SITE_LABEL
+from edgeplane.api.wire import Object
 
 __all__ = ["FieldError", "InvalidObject", "to_wire", "validate_object"]
 
@@ -57,9 +58,10 @@ def _site_label_problem(assignment: Assignment) -> FieldError | None:
     )
 
 
-def to_wire(resource: BaseModel) -> dict[str, Any]:
+def to_wire(resource: BaseModel) -> Object:
     """The JSON-ready wire form: camelCase keys, unset optional fields left out."""
-    return resource.model_dump(mode="json", by_alias=True, exclude_none=True)
+    # The one place validated data becomes wire data: the model vouches for its shape.
+    return cast(Object, resource.model_dump(mode="json", by_alias=True, exclude_none=True))
 
 
 def _not_mapping(raw: object) -> str:

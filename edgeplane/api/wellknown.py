@@ -8,6 +8,7 @@ Plain Python with no pydantic, so the site agent can use it without loading the 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 
 SITE_LABEL = "edgeplane.io/site"
 """On every Assignment: the site it is for. Agents watch their own by this label."""
@@ -50,7 +51,7 @@ def assignment_name(application: str, site: str) -> str:
     return f"{readable}.{digest}"
 
 
-def assignment_owner(assignment: dict[str, object]) -> tuple[str, str]:
+def assignment_owner(assignment: Mapping[str, object]) -> tuple[str, str]:
     """``(application, site)`` of a stored Assignment, from its spec (never parsed out
     of its name)."""
     spec = assignment.get("spec")

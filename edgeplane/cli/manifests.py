@@ -137,7 +137,7 @@ def load_validated(sources: Iterable[str]) -> list[Manifest]:
     out = []
     for where, doc in _objects(sources):
         try:
-            out.append(Manifest(where, to_wire(validate_object(doc))))
+            out.append(Manifest(where, dict(to_wire(validate_object(doc)))))
         except InvalidObject as e:
             raise ManifestError(f"{where}: {e}") from e
     return out

@@ -35,7 +35,7 @@ from edgeplane.governance.policies import (
     judge,
 )
 from edgeplane.hub.errors import ApiError
-from edgeplane.hub.overrides import OverrideError, apply_override, kubernetes_rendered
+from edgeplane.hub.overrides import Fragment, OverrideError, apply_override, kubernetes_rendered
 from edgeplane.hub.warning_headers import warning_header
 from edgeplane.store.protocol import Object, Store
 
@@ -140,7 +140,7 @@ def _invalid(name: str, field: str, message: str) -> ApiError:
     return ApiError(422, "Invalid", f'Application "{name}" is invalid: {field}: {message}', field)
 
 
-def _same_runtime(name: str, i: int, base: Object, workload: Object) -> None:
+def _same_runtime(name: str, i: int, base: Fragment, workload: Fragment) -> None:
     was = "kubernetes" if base.get("kubernetes") is not None else "process"
     now = "kubernetes" if workload.get("kubernetes") is not None else "process"
     hub_owned = (workload.get("kubernetes") or {}).get("allowedNamespaces") is not None
@@ -156,7 +156,7 @@ def _same_runtime(name: str, i: int, base: Object, workload: Object) -> None:
         )
 
 
-def _checked_assignment(obj: Object, i: int, override: Object, workload: Object) -> None:
+def _checked_assignment(obj: Object, i: int, override: Fragment, workload: Fragment) -> None:
     spec, name = obj["spec"], obj["metadata"]["name"]
     raw = {
         "apiVersion": API_VERSION,
@@ -186,7 +186,7 @@ def _checked_assignment(obj: Object, i: int, override: Object, workload: Object)
 
 
 def _checked_namespaces(
-    workload: Object, name: str, allowed: frozenset[str], i: int | None
+    workload: Fragment, name: str, allowed: frozenset[str], i: int | None
 ) -> None:
     """422 for a manifest writing into a namespace no Policy allows the application."""
     if workload.get("kubernetes") is None:

@@ -25,10 +25,12 @@ from edgeplane.api.kinds import API_VERSION
 from edgeplane.api.labels import check_label_key, check_label_value
 from edgeplane.api.validation import InvalidObject, to_wire, validate_object
 from edgeplane.api.wellknown import MAX_SITE_NAME, RESERVED_DOMAIN, reserved_label
+from edgeplane.api.wire import Object
 from edgeplane.hub.auth import mint, split, verify_secret
 from edgeplane.hub.errors import ApiError, bad_request, unauthorized
 from edgeplane.hub.resources import ObjectResponse, json_body
 from edgeplane.store.errors import AlreadyExists, NotFound, StoreError
+from edgeplane.store.objects import without_status
 from edgeplane.store.protocol import Store, TokenRecord
 
 router = APIRouter(prefix="/api/v1alpha1")
@@ -103,7 +105,7 @@ def _store(request: Request) -> Store:
     return store
 
 
-def _site_object(site: Any, labels: dict[str, str], inventory: Any) -> dict[str, Any]:
+def _site_object(site: Any, labels: dict[str, str], inventory: Any) -> Object:
     """The Site a join creates, validated like any other write."""
     if not isinstance(site, str):
         raise invalid("site", 'is required: a string, the name of the new Site, e.g. "shop-1"')
@@ -199,11 +201,11 @@ async def join(request: Request) -> Response:
     return ObjectResponse({"site": name, "credential": credential}, status_code=201)
 
 
-async def _create_site(store: Store, site: dict[str, Any]) -> str:
+async def _create_site(store: Store, site: Object) -> str:
     """Create the Site and its credential, or neither; the credential's token."""
     name = site["metadata"]["name"]
     try:
-        created = await store.create({k: v for k, v in site.items() if k != "status"})
+        created = await store.create(without_status(site))
     except AlreadyExists:
         raise _taken(name) from None
     try:

@@ -18,10 +18,13 @@ from typing import Any
 from edgeplane.api.appchecks import resolved_namespace
 from edgeplane.api.kubernetes import SCALED_KINDS
 from edgeplane.api.selectors import selector_from_dict
+from edgeplane.api.wire import Object
 from edgeplane.hub.manifests import PatchError, json_patch, strategic_merge
 from edgeplane.hub.patch import merge_patch
 
-Object = Mapping[str, Any]
+Fragment = Mapping[str, Any]
+"""A piece of a spec as JSON (a workload, an override, a manifest, a patch): arbitrary
+JSON, not a whole object."""
 SCALED_GROUPS = ("apps", "extensions")
 KUBERNETES = "spec.workload.kubernetes"
 
@@ -32,7 +35,7 @@ class OverrideError(ValueError):
         self.field, self.message = field, message
 
 
-def covers(override: Object, site: Object) -> bool:
+def covers(override: Fragment, site: Object) -> bool:
     """Whether ``override`` applies at ``site`` (by name, or by its labels)."""
     if override.get("site") == site["metadata"]["name"]:
         return True
@@ -44,7 +47,7 @@ def covers(override: Object, site: Object) -> bool:
     )
 
 
-def apply_override(workload: Object, override: Object, index: int) -> dict[str, Any]:
+def apply_override(workload: Fragment, override: Fragment, index: int) -> dict[str, Any]:
     """``workload`` with the override's values and then its patches applied."""
     result: dict[str, Any] = merge_patch(workload, override.get("values") or {})
     patches = override.get("patches") or []
@@ -58,7 +61,7 @@ def apply_override(workload: Object, override: Object, index: int) -> dict[str, 
     return result
 
 
-def _matches(target: Object, manifest: Object) -> bool:
+def _matches(target: Fragment, manifest: Fragment) -> bool:
     metadata = manifest.get("metadata") or {}
     return (
         manifest.get("kind") == target.get("kind")
@@ -68,7 +71,7 @@ def _matches(target: Object, manifest: Object) -> bool:
     )
 
 
-def patched(manifests: Sequence[Object], patches: Sequence[Object], where: str) -> list[Any]:
+def patched(manifests: Sequence[Fragment], patches: Sequence[Fragment], where: str) -> list[Any]:
     """``manifests`` with each patch applied to the one manifest its target picks."""
     result: list[Any] = list(manifests)
     for j, patch in enumerate(patches):
@@ -95,7 +98,7 @@ def _target_problem(found: int) -> str:
     return f"matches {found} manifests: add apiVersion or namespace to tell them apart"
 
 
-def scaled(manifests: Iterable[Object], replicas: int) -> list[Any]:
+def scaled(manifests: Iterable[Fragment], replicas: int) -> list[Any]:
     """Every Deployment, StatefulSet and ReplicaSet set to ``replicas``."""
     result: list[Any] = []
     for manifest in manifests:
@@ -107,7 +110,7 @@ def scaled(manifests: Iterable[Object], replicas: int) -> list[Any]:
     return result
 
 
-def foreign_namespaces(manifests: Iterable[Object], namespace: str) -> list[tuple[int, str]]:
+def foreign_namespaces(manifests: Iterable[Fragment], namespace: str) -> list[tuple[int, str]]:
     """(index, namespace) of each manifest that names a namespace besides ``namespace``."""
     found = []
     for i, manifest in enumerate(manifests):
@@ -138,7 +141,7 @@ def system_refusal(namespace: str) -> str:
 
 
 def kubernetes_rendered(
-    workload: Object, app_name: str, replicas: int | None, allowed: frozenset[str]
+    workload: Fragment, app_name: str, replicas: int | None, allowed: frozenset[str]
 ) -> dict[str, Any]:
     """The kubernetes ``workload`` as the agent reads it: namespace resolved, force and
     allowedNamespaces set, and scaled to ``replicas`` (None: as the manifests say)."""
@@ -171,7 +174,7 @@ def kubernetes_rendered(
 
 
 def site_workload(
-    workload: Object, app: Object, site: Object, replicas: int, allowed: frozenset[str]
+    workload: Fragment, app: Object, site: Object, replicas: int, allowed: frozenset[str]
 ) -> dict[str, Any]:
     """What an Assignment of ``app`` at ``site`` runs, with ``replicas`` there."""
     result: dict[str, Any] = dict(workload)

@@ -28,6 +28,7 @@ from edgeplane.hub.listing import (
 from edgeplane.hub.patch import merge_patch
 from edgeplane.hub.sitewrites import site_written
 from edgeplane.hub.watch import WatchRequest, stream
+from edgeplane.store.objects import without_status
 from edgeplane.store.protocol import Object, Store
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -253,10 +254,11 @@ async def replace_status(request: Request, plural: str, name: str) -> Response:
             'e.g. {"status": {"phase": "Online"}}, or {"status": {}} to clear it',
         )
     current = await store.get(info.kind, name)
-    candidate = {k: v for k, v in current.items() if k != "status"}
-    candidate["status"] = status
-    obj = _validated(candidate, info)
-    obj["metadata"]["resourceVersion"] = version
+    obj = _validated({**without_status(current), "status": status}, info)
+    if version is None:  # no version sent: the store checks none
+        obj["metadata"].pop("resourceVersion", None)
+    else:
+        obj["metadata"]["resourceVersion"] = version
     return ObjectResponse(await store.replace_status(site_written(request, obj)))
 
 

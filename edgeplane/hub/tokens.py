@@ -31,6 +31,7 @@ from edgeplane.hub.errors import ApiError, bad_request
 from edgeplane.hub.joining import rfc3339
 from edgeplane.hub.resources import ObjectResponse, json_body
 from edgeplane.store.errors import Conflict, NotFound
+from edgeplane.store.objects import without_status
 from edgeplane.store.protocol import Store, TokenRecord
 
 router = APIRouter(prefix="/api/v1alpha1")
@@ -253,5 +254,5 @@ async def _annotate(store: Store, site: str, deadline: str | None) -> None:
             annotations[ROTATION_ANNOTATION] = deadline
         obj["metadata"]["annotations"] = annotations
         with contextlib.suppress(Conflict):
-            await store.replace({k: v for k, v in obj.items() if k != "status"})
+            await store.replace(without_status(obj))
             return

@@ -13,6 +13,9 @@ not change what it keeps:
   string) only costs the slower read;
 * it refuses some text ``json`` reads (lone surrogate escapes): ``json`` reads it then.
 
+``loads_object`` is where stored bodies become wire ``Object``s again: they were
+validated before they were stored.
+
 Neighbours: ``sql`` and ``eventlog`` store and read bodies with it; ``hub.wire`` uses
 ``dumps`` for the hub's answers and watch lines.
 """
@@ -21,9 +24,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 import orjson
+
+from edgeplane.api.wire import Object
 
 _LONG_TEXT = re.compile(r"[0-9]{19}")
 _LONG_BYTES = re.compile(rb"[0-9]{19}")
@@ -60,3 +65,8 @@ def loads(raw: str | bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return json.loads(raw)
+
+
+def loads_object(raw: str | bytes) -> Object:
+    """A stored object's body read back: the store keeps only validated objects."""
+    return cast(Object, dict(loads(raw)))

@@ -184,7 +184,7 @@ def _event(row: Any) -> WatchEvent:
     size = len(body) if body.isascii() else len(body.encode())
     return WatchEvent(
         EventType(row.type),
-        codec.loads(body),
+        codec.loads_object(body),
         int(row.resource_version),
         size,
         previous_site=row.previous_site,

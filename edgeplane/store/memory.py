@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 
 from edgeplane.api.selectors import Selector
+from edgeplane.api.wire import Object
 from edgeplane.store import objects as bookkeeping
 from edgeplane.store.continuation import ContinueTokens, new_secret
 from edgeplane.store.errors import AlreadyExists, Gone, NotFound
@@ -23,7 +24,6 @@ from edgeplane.store.protocol import (
     EventType,
     LeaderLease,
     ListResult,
-    Object,
     RelayAnswer,
     RelayRequest,
     TokenRecord,

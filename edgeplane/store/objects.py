@@ -9,13 +9,19 @@ from __future__ import annotations
 import copy
 import datetime
 import uuid
-from typing import Any
+from typing import Final, Literal
 
 from edgeplane.api.wellknown import SITE_LABEL
+from edgeplane.api.wire import Meta, Object
 from edgeplane.store.errors import Conflict
 
-Object = dict[str, Any]
-OWNED = ("uid", "resourceVersion", "generation", "creationTimestamp")
+OwnedField = Literal["uid", "resourceVersion", "generation", "creationTimestamp"]
+OWNED: Final[tuple[OwnedField, ...]] = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+)
 
 
 def now_rfc3339() -> str:
@@ -29,12 +35,14 @@ def key_of(obj: Object) -> tuple[str, str]:
 def created(obj: Object, rv: int) -> Object:
     """The object as first stored: fresh uid, generation 1, this resourceVersion."""
     new = copy.deepcopy(obj)
-    meta = {k: v for k, v in new.get("metadata", {}).items() if k not in OWNED}
+    meta = _without_owned(new.get("metadata", {}))
     meta.update(
-        uid=str(uuid.uuid4()),
-        resourceVersion=str(rv),
-        generation=1,
-        creationTimestamp=now_rfc3339(),
+        Meta(
+            uid=str(uuid.uuid4()),
+            resourceVersion=str(rv),
+            generation=1,
+            creationTimestamp=now_rfc3339(),
+        )
     )
     new["metadata"] = meta
     return new
@@ -59,14 +67,32 @@ def replaced(stored: Object, incoming: Object) -> Object:
     The resourceVersion is left as stored; ``stamped`` sets the new one once the
     caller knows the write changes something.
     """
-    new = {k: copy.deepcopy(v) for k, v in incoming.items() if k != "status"}
-    meta = {k: v for k, v in new.get("metadata", {}).items() if k not in OWNED}
-    meta.update({k: stored["metadata"][k] for k in OWNED if k in stored["metadata"]})
+    new = copy.deepcopy(incoming)
+    new.pop("status", None)
+    meta = _without_owned(new.get("metadata", {}))
+    for field in OWNED:
+        if field in stored["metadata"]:
+            meta[field] = stored["metadata"][field]
     new["metadata"] = meta
     if "status" in stored:
         new["status"] = copy.deepcopy(stored["status"])
     if new.get("spec") != stored.get("spec"):
         meta["generation"] = int(stored["metadata"].get("generation", 0)) + 1
+    return new
+
+
+def _without_owned(meta: Meta) -> Meta:
+    """The caller's metadata less the fields the store owns (whatever the caller sent)."""
+    kept = meta.copy()
+    for field in OWNED:
+        kept.pop(field, None)
+    return kept
+
+
+def without_status(obj: Object) -> Object:
+    """A shallow copy of ``obj`` without its status (what a spec write sends)."""
+    new = obj.copy()
+    new.pop("status", None)
     return new
 
 

@@ -18,11 +18,13 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from edgeplane.api.selectors import Selector
 
-Object = dict[str, Any]
+# Re-exported for the modules that still import it from here; new code imports it
+# from ``api.wire``.
+from edgeplane.api.wire import Object as Object
 
 
 class EventType(enum.StrEnum):

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from edgeplane.api.selectors import Selector
+from edgeplane.api.wire import Object
 from edgeplane.store import codec, sqlite_reads
 from edgeplane.store import objects as bookkeeping
 from edgeplane.store.continuation import ContinueTokens, load_secret, new_secret
@@ -37,7 +38,7 @@ from edgeplane.store.grouping import GroupCommit
 from edgeplane.store.leadership_sql import LeaderTable
 from edgeplane.store.leases_sql import LeaseTable
 from edgeplane.store.migrations import upgrade
-from edgeplane.store.protocol import EventType, ListResult, Object, WatchEvent
+from edgeplane.store.protocol import EventType, ListResult, WatchEvent
 from edgeplane.store.relay_sql import RelayTable
 from edgeplane.store.schema import counter, objects
 from edgeplane.store.selectors_sql import requirement_clause
@@ -189,7 +190,7 @@ class SqlStore(TokenTable, LeaseTable, LeaderTable, RelayTable):
         if self.is_sqlite:
             with translated(f'get {kind} "{name}"'):
                 body = await sqlite_reads.object_body(self.engine, kind, name)
-            found = None if body is None else dict(codec.loads(body))
+            found = None if body is None else codec.loads_object(body)
         else:
             async with self._reading(f'get {kind} "{name}"') as conn:
                 found = await _load(conn, kind, name)
@@ -214,7 +215,7 @@ class SqlStore(TokenTable, LeaseTable, LeaderTable, RelayTable):
             if rv is None:
                 rv = await _current_rv(conn)
             rows = (await conn.execute(query)).all()
-        items = [codec.loads(row.body) for row in rows[:page]]
+        items = [codec.loads_object(row.body) for row in rows[:page]]
         more = len(rows) > page
         token = self._continue.encode(kind, rows[page - 1].name, rv) if more else None
         return ListResult(items, rv, token)
@@ -354,4 +355,4 @@ async def _current_rv(conn: AsyncConnection) -> int:
 async def _load(conn: AsyncConnection, kind: str, name: str) -> Object | None:
     query = sa.select(objects.c.body).where((objects.c.kind == kind) & (objects.c.name == name))
     body = (await conn.execute(query)).scalar_one_or_none()
-    return None if body is None else dict(codec.loads(body))
+    return None if body is None else codec.loads_object(body)

@@ -28,11 +28,12 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from edgeplane.api.wire import Object
 from edgeplane.store import objects as bookkeeping
 from edgeplane.store.driver_errors import translate
 from edgeplane.store.errors import AlreadyExists, Conflict, NotFound, StoreError
 from edgeplane.store.grouping import Queued
-from edgeplane.store.protocol import EventType, Object
+from edgeplane.store.protocol import EventType
 from edgeplane.store.schema import counter, events, labels, objects
 
 MAX_BATCH_BYTES = 8 * 1024 * 1024

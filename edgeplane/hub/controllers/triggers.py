@@ -16,9 +16,8 @@ the story ``explain`` tells.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from edgeplane.hub.informer import RELIST, Change, resource_version
 from edgeplane.store.protocol import Object
@@ -115,6 +114,6 @@ def _what_changed(kind: str, old: Object, new: Object) -> list[str]:
     return found
 
 
-def _meta(obj: Object) -> dict[str, Any]:
+def _meta(obj: Object) -> Mapping[str, object]:
     meta = obj.get("metadata")
     return meta if isinstance(meta, dict) else {}

@@ -99,7 +99,8 @@ class Writer:
                     log.info("assignment %s created", name)
                 else:
                     version = old["metadata"]["resourceVersion"]
-                    meta = {**obj["metadata"], "resourceVersion": version}
+                    meta = obj["metadata"].copy()
+                    meta["resourceVersion"] = version
                     fresh[name] = self.wrote(await self.store.replace({**obj, "metadata": meta}))
                     log.info("assignment %s updated", name)
             except (AlreadyExists, Conflict, NotFound):
