@@ -54,6 +54,16 @@ class ListObject(TypedDict, total=False):
     items: list[Object]
 
 
+class Status(TypedDict, total=False):
+    """An error as the hub sends it: the body of a refused request (``reason``,
+    ``message``, ``field``), and the object of a watch's ERROR line (with ``code``)."""
+
+    code: int
+    reason: str
+    message: str
+    field: str | None
+
+
 EventKind = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]
 
 

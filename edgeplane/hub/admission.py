@@ -26,6 +26,7 @@ from typing import Any
 
 from edgeplane.api.kinds import API_VERSION
 from edgeplane.api.validation import InvalidObject, validate_object
+from edgeplane.api.wire import Object
 from edgeplane.governance.policies import (
     CompiledPolicy,
     PolicyError,
@@ -37,7 +38,7 @@ from edgeplane.governance.policies import (
 from edgeplane.hub.errors import ApiError
 from edgeplane.hub.overrides import Fragment, OverrideError, apply_override, kubernetes_rendered
 from edgeplane.hub.warning_headers import warning_header
-from edgeplane.store.protocol import Object, Store
+from edgeplane.store.protocol import Store
 
 log = logging.getLogger("edgeplane.hub.admission")
 

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from edgeplane.api.kinds import UnknownKind
 from edgeplane.api.selectors import SelectorError
 from edgeplane.api.validation import InvalidObject
+from edgeplane.api.wire import Status
 from edgeplane.store.errors import AlreadyExists, Conflict, Gone, NotFound, StoreError
 
 
@@ -24,8 +25,8 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.reason, self.message, self.field = status, reason, message, field
 
-    def body(self) -> dict[str, str | None]:
-        return {"reason": self.reason, "message": self.message, "field": self.field}
+    def body(self) -> Status:
+        return Status(reason=self.reason, message=self.message, field=self.field)
 
     def response(self) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None

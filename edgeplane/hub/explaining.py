@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 
 from edgeplane.api.validation import to_wire, validate_object
+from edgeplane.api.wire import Object
 from edgeplane.hub.admission import warning_headers
 from edgeplane.hub.controllers.loading import Loaded
 from edgeplane.hub.controllers.offloop import REQUEST_SECONDS, Overdue, Worker
@@ -34,7 +35,6 @@ from edgeplane.placement.model import Decision, Snapshot
 from edgeplane.placement.planner import PlacementOverdue
 from edgeplane.placement.planner import explain as explain_placement
 from edgeplane.store.errors import NotFound
-from edgeplane.store.protocol import Object
 
 router = APIRouter(prefix="/api/v1alpha1")
 

@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 from edgeplane.api.labels import check_dns1123_subdomain
+from edgeplane.api.wire import Object
 from edgeplane.hub.auth import Authenticator, Principal
 from edgeplane.hub.authz import forbidden
 from edgeplane.hub.errors import ApiError, bad_request, translate, unauthorized
@@ -39,7 +40,7 @@ from edgeplane.hub.metrics import HubMetrics
 from edgeplane.hub.middleware import ASGIApp, Message, Receive, Scope, Send
 from edgeplane.hub.throttle import Buckets, FailedAuthGate, TooMany, send_too_many, too_many
 from edgeplane.store.errors import NotFound, StoreError
-from edgeplane.store.protocol import Object, Store
+from edgeplane.store.protocol import Store
 
 ROUTE = "/api/v1alpha1/sites/{site}/heartbeat"
 PATH = re.compile(r"/api/v1alpha1/sites/([a-z0-9.-]{1,253})/heartbeat")

@@ -28,8 +28,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from edgeplane.api.wire import Object
 from edgeplane.store.errors import Gone
-from edgeplane.store.protocol import EventType, Object, Store, WatchEvent
+from edgeplane.store.protocol import EventType, Store, WatchEvent
 
 log = logging.getLogger("edgeplane.hub.informer")
 

@@ -23,7 +23,8 @@ import time
 from collections.abc import Iterable
 from datetime import datetime
 
-from edgeplane.store.protocol import Object, Store
+from edgeplane.api.wire import Object
+from edgeplane.store.protocol import Store
 
 log = logging.getLogger("edgeplane.hub.leases")
 FLUSH_SECONDS = 5.0

@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from edgeplane import __version__
 from edgeplane.api.kinds import API_VERSION, KINDS, KindInfo, by_plural
 from edgeplane.api.validation import to_wire, validate_object
+from edgeplane.api.wire import Object
 from edgeplane.hub import wire
 from edgeplane.hub.admission import warning_headers
 from edgeplane.hub.bodies import body_metadata, invalid, parse_object
@@ -29,7 +30,7 @@ from edgeplane.hub.patch import merge_patch
 from edgeplane.hub.sitewrites import site_written
 from edgeplane.hub.watch import WatchRequest, stream
 from edgeplane.store.objects import without_status
-from edgeplane.store.protocol import Object, Store
+from edgeplane.store.protocol import Store
 
 MERGE_PATCH = "application/merge-patch+json"
 BODY = {

@@ -28,8 +28,8 @@ from typing import Any
 from fastapi import Request
 
 from edgeplane.api.wellknown import RESERVED_DOMAIN, reserved_label
+from edgeplane.api.wire import Object
 from edgeplane.hub.errors import ApiError
-from edgeplane.store.protocol import Object
 
 
 def rfc3339(at: float) -> str:

@@ -33,6 +33,7 @@ from fastapi.responses import StreamingResponse
 
 from edgeplane.api.kinds import kind_info
 from edgeplane.api.selectors import Selector
+from edgeplane.api.wire import Status
 from edgeplane.hub.authz import site_requirement
 from edgeplane.hub.errors import ApiError, bad_request
 from edgeplane.hub.listing import check_not_future, parse_resource_version
@@ -88,7 +89,7 @@ def request_line(request: dict[str, Any]) -> bytes:
 
 
 def gone_line(message: str) -> bytes:
-    return line("ERROR", {"code": 410, "reason": "Gone", "message": message})
+    return line("ERROR", Status(code=410, reason="Gone", message=message))
 
 
 @router.get("/sites/{site}/stream", response_model=None)

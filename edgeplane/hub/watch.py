@@ -13,13 +13,14 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Literal
 
 from edgeplane.api.kinds import API_VERSION, KindInfo
 from edgeplane.api.selectors import Operator, Selector
 from edgeplane.api.wellknown import SITE_LABEL
+from edgeplane.api.wire import Meta, Object, Status
 from edgeplane.store.errors import Gone
-from edgeplane.store.protocol import EventType, Object, Store, WatchEvent
+from edgeplane.store.protocol import EventType, Store, WatchEvent
 
 
 @dataclass(frozen=True)
@@ -30,16 +31,12 @@ class WatchRequest:
     bookmark_seconds: float
 
 
-def line(event_type: str, obj: Object | dict[str, Any]) -> bytes:
+def line(event_type: str, obj: Object | Status) -> bytes:
     return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
 
 def bookmark(info: KindInfo, rv: int) -> bytes:
-    marker = {
-        "kind": info.kind,
-        "apiVersion": API_VERSION,
-        "metadata": {"resourceVersion": str(rv)},
-    }
+    marker = Object(kind=info.kind, apiVersion=API_VERSION, metadata=Meta(resourceVersion=str(rv)))
     return line("BOOKMARK", marker)
 
 
@@ -91,8 +88,8 @@ async def stream(
             except StopAsyncIteration:
                 return
             except Gone as e:
-                error = {"code": 410, "reason": "Gone", "message": str(e)}
-                yield line("ERROR", error | {"field": "resourceVersion"})
+                error = Status(code=410, reason="Gone", message=str(e), field="resourceVersion")
+                yield line("ERROR", error)
                 return
             pending, last = None, event.resource_version
             if out := filtered(event, request.selector, matching):
@@ -146,14 +143,20 @@ def filtered(event: WatchEvent, selector: Selector, matching: set[str]) -> bytes
     return line(event.type.value, obj)
 
 
-def _departed(obj: Object) -> dict[str, Any]:
+IDENTITY: Final[tuple[Literal["name", "uid", "resourceVersion"], ...]] = (
+    "name",
+    "uid",
+    "resourceVersion",
+)
+
+
+def _departed(obj: Object) -> Object:
     """An object that stopped matching, as a watcher that saw it may still be told of
     it: its identity and the version it left at, none of its new content."""
-    metadata = obj["metadata"]
-    return {
-        "apiVersion": obj.get("apiVersion", API_VERSION),
-        "kind": obj.get("kind"),
-        "metadata": {
-            key: metadata[key] for key in ("name", "uid", "resourceVersion") if key in metadata
-        },
-    }
+    metadata, identity = obj["metadata"], Meta()
+    for key in IDENTITY:
+        if key in metadata:
+            identity[key] = metadata[key]
+    return Object(
+        apiVersion=obj.get("apiVersion", API_VERSION), kind=obj["kind"], metadata=identity
+    )

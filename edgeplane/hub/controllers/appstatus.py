@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from edgeplane.api.wire import Object
 from edgeplane.placement.model import Decision
 from edgeplane.placement.planner import PLACEMENT_FAILED
-from edgeplane.store.protocol import Object
 
 
 def placed_condition(

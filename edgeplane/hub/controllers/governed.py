@@ -21,6 +21,7 @@ import logging
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
+from edgeplane.api.wire import Object
 from edgeplane.governance.cache import PlacementGovernor
 from edgeplane.governance.policies import (
     CompiledPolicy,
@@ -31,7 +32,7 @@ from edgeplane.governance.policies import (
 from edgeplane.hub.admission import PolicyCache
 from edgeplane.hub.informer import Informer
 from edgeplane.placement.model import AppView
-from edgeplane.store.protocol import Object, Store
+from edgeplane.store.protocol import Store
 
 log = logging.getLogger("edgeplane.hub.governance")
 

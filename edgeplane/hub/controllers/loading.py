@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 
 from edgeplane.api.validation import InvalidObject, validate_object
+from edgeplane.api.wire import Object
 from edgeplane.placement.model import MAX_REPLICAS
 from edgeplane.placement.views import app_view, site_view
-from edgeplane.store.protocol import Object, Store
+from edgeplane.store.protocol import Store
 
 log = logging.getLogger("edgeplane.hub.placement")
 

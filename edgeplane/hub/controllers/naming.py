@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from edgeplane.api.wellknown import assignment_owner
-from edgeplane.store.protocol import Object
+from edgeplane.api.wire import Object
 
 Problem = tuple[str, str]
 """(reason, message) of an application's Placed=False condition."""

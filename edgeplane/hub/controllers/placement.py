@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgeplane.api.validation import InvalidObject
+from edgeplane.api.wire import Object
 from edgeplane.hub.controllers.appstatus import app_status, ready_condition
 from edgeplane.hub.controllers.governed import PolicyGate
 from edgeplane.hub.controllers.loading import MAX_PROBLEM, Loaded, list_all
@@ -44,7 +45,7 @@ from edgeplane.placement.model import AppView, Decision, SiteView, Snapshot
 from edgeplane.placement.planner import PlacementOverdue, Planner
 from edgeplane.placement.views import app_view, devices_by_site, group_selectors, site_view
 from edgeplane.store.errors import NotFound
-from edgeplane.store.protocol import Object, Store
+from edgeplane.store.protocol import Store
 
 log = logging.getLogger("edgeplane.hub.placement")
 __all__ = [

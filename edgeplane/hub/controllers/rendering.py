@@ -15,9 +15,9 @@ from typing import Any
 from edgeplane.api.kinds import API_VERSION
 from edgeplane.api.validation import to_wire, validate_object
 from edgeplane.api.wellknown import APPLICATION_LABEL, SITE_LABEL, assignment_name
+from edgeplane.api.wire import Object
 from edgeplane.hub.informer import resource_version
 from edgeplane.hub.overrides import site_workload
-from edgeplane.store.protocol import Object
 
 ResolveArtifact = Callable[[str, str], str | None]
 """(name, version) -> the sha256 the hub holds, or None."""

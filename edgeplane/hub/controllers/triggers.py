@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from edgeplane.api.wire import Object
 from edgeplane.hub.informer import RELIST, Change, resource_version
-from edgeplane.store.protocol import Object
 
 SITE_STATUS_READ = ("phase", "capacity", "allocatable", "inventory", "devices")
 """The Site status fields placement reads (``placement.views.site_view``)."""

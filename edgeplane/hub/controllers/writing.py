@@ -14,10 +14,11 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
+from edgeplane.api.wire import Object
 from edgeplane.hub.controllers.rendering import unchanged
 from edgeplane.hub.informer import resource_version
 from edgeplane.store.errors import AlreadyExists, Conflict, NotFound
-from edgeplane.store.protocol import Object, Store
+from edgeplane.store.protocol import Store
 
 log = logging.getLogger("edgeplane.hub.placement")
 T = TypeVar("T")
