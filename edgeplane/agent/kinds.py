@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from edgeplane.agent.state import Object
+from edgeplane.api.wire import Object
 
 
 def is_kubernetes(obj: Object) -> bool:

@@ -39,8 +39,9 @@ from edgeplane.agent.kinds import (
 )
 from edgeplane.agent.replicas import instance_keys, replicas_of, split_key, stop_order
 from edgeplane.agent.runtimes import InstanceSpec, Phase, Runtime
-from edgeplane.agent.state import LocalState, Object
+from edgeplane.agent.state import LocalState
 from edgeplane.api.quantity import Quantity, cpu_millis, memory_bytes
+from edgeplane.api.wire import Object
 
 log = logging.getLogger("edgeplane.agent.reconciler")
 RETRY_SECONDS = 5.0

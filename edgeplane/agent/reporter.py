@@ -29,7 +29,8 @@ from edgeplane.agent.kinds import is_kubernetes
 from edgeplane.agent.reconciler import Problem, Reconciler
 from edgeplane.agent.replicas import by_assignment, replicas_of
 from edgeplane.agent.runtimes import InstanceStatus, Phase, Runtime
-from edgeplane.agent.state import LocalState, Object
+from edgeplane.agent.state import LocalState
+from edgeplane.api.wire import Object
 
 log = logging.getLogger("edgeplane.agent.reporter")
 RESEND_SECONDS = 5.0

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeplane.agent.layout import open_private, private_dir
-
-Object = dict[str, Any]
+from edgeplane.api.wire import Json
+from edgeplane.api.wire import Object as Object  # re-exported: agent.agent imports it here
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS assignments (name TEXT PRIMARY KEY, object TEXT NOT NULL);
@@ -95,15 +95,16 @@ class LocalState:
     def forget_resource_version(self) -> None:
         self._db.execute("DELETE FROM meta WHERE key = 'resourceVersion'")
 
-    def set_status(self, name: str, status: Object) -> None:
+    def set_status(self, name: str, status: dict[str, Json]) -> None:
         """Record the status the hub now holds for an assignment (from a write's answer),
         without moving the watch's resourceVersion: events in between still arrive."""
         obj = self._assignments.get(name)
         if obj is None:
             return
-        obj = {**obj, "status": status}
-        self._db.execute("UPDATE assignments SET object = ? WHERE name = ?", (_dump(obj), name))
-        self._assignments[name] = obj
+        updated = obj.copy()
+        updated["status"] = status
+        self._db.execute("UPDATE assignments SET object = ? WHERE name = ?", (_dump(updated), name))
+        self._assignments[name] = updated
 
     def meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -21,10 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from edgeplane.api.selectors import Selector
-
-# Re-exported for the modules that still import it from here; new code imports it
-# from ``api.wire``.
-from edgeplane.api.wire import Object as Object
+from edgeplane.api.wire import Object as Object  # re-exported: controllers.health imports it
 
 
 class EventType(enum.StrEnum):
