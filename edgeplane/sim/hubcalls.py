@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import orjson
 
+from edgeplane.api.wire import Object
 from edgeplane.sim.options import SimOptions
 from edgeplane.sim.wire import Connection, Endpoint, Pool, Response, WireError
 from edgeplane.sim.workloads import rfc3339
@@ -202,8 +203,8 @@ class HubCalls:
     # -- assignments and requests --------------------------------------------------
     async def list_assignments(
         self, address: str, site: str, token: str
-    ) -> tuple[list[dict[str, Any]], str]:
-        items: list[dict[str, Any]] = []
+    ) -> tuple[list[Object], str]:
+        items: list[Object] = []
         params, version = {"labelSelector": f"edgeplane.io/site={site}", "limit": "500"}, ""
         for _ in range(MAX_PAGES):
             page = await self.call(address, token, "GET", f"{API}/assignments?{urlencode(params)}")

@@ -20,8 +20,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from edgeplane.api.quantity import Quantity, cpu_millis, memory_bytes
+from edgeplane.api.wire import Object
 
-Object = dict[str, Any]
+Fields = dict[str, Any]
+"""A status, or a merge patch of one: JSON values by key (not a whole object)."""
 MAX_WORKS = 10_000
 """Assignments one simulated site holds at most, whatever the hub sends."""
 log = logging.getLogger("edgeplane.sim.workloads")
@@ -32,7 +34,7 @@ def rfc3339(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def merge_diff(old: Object, new: Object) -> Object:
+def merge_diff(old: Fields, new: Fields) -> Fields:
     """The merge patch that turns ``old`` into ``new`` (top level; null removes)."""
     patch = {k: v for k, v in new.items() if old.get(k) != v}
     patch.update({k: None for k in old if k not in new})
@@ -48,8 +50,8 @@ class Work:
     """Millicores of all replicas."""
     memory: int
     """Bytes of all replicas."""
-    status: Object = field(default_factory=dict)
-    sent: Object = field(default_factory=dict)
+    status: Fields = field(default_factory=dict)
+    sent: Fields = field(default_factory=dict)
     """What the hub holds of the keys the site reports."""
     admitted: bool = False
     timer: asyncio.TimerHandle | None = None
@@ -135,7 +137,7 @@ class SiteWork:
         running = sum(1 for w in self.works.values() if w.status.get("phase") == "Running")
         return len(self.works), running
 
-    def patch(self, name: str) -> Object | None:
+    def patch(self, name: str) -> Fields | None:
         """The status difference to send for ``name`` (None when the hub holds it)."""
         work = self.works.get(name)
         if work is None:
@@ -145,7 +147,7 @@ class SiteWork:
         patch.update({k: None for k in work.sent if k not in new and k in STATUS_KEYS})
         return patch or None
 
-    def sent(self, name: str, patch: Object) -> None:
+    def sent(self, name: str, patch: Fields) -> None:
         if (work := self.works.get(name)) is not None:
             work.sent = {k: v for k, v in {**work.sent, **patch}.items() if v is not None}
 
