@@ -14,13 +14,15 @@ here. Nothing here knows about processes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
+
+from edgeplane.api.wire import Object
 
 SEPARATOR = "_"
 T = TypeVar("T")
 
 
-def replicas_of(obj: Mapping[str, Any]) -> int:
+def replicas_of(obj: Object) -> int:
     """``spec.replicas``, 1 when absent (the API's default)."""
     replicas = obj.get("spec", {}).get("replicas")
     return 1 if replicas is None else max(0, int(replicas))

@@ -132,7 +132,7 @@ class PolicyGate:
         """Whether a site held already stays: every policy it violates says Report."""
         return all(not self._policies[name].move_on_violation for name in policies)
 
-    def conditions(self, app: Object, sites: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def conditions(self, app: Object, sites: Iterable[Object]) -> list[dict[str, Any]]:
         """Policy conditions for an application placed at ``sites`` (Site objects)."""
         warned: list[Violation] = []
         reported: list[str] = []
