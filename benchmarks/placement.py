@@ -43,8 +43,9 @@ sys.path.insert(0, str(ROOT))
 from edgeplane.api.selectors import parse_selector  # noqa: E402
 from edgeplane.governance.cache import PlacementGovernor  # noqa: E402
 from edgeplane.governance.policies import CompiledPolicy, compile_policy, judge  # noqa: E402
-from edgeplane.placement import checks  # noqa: E402
-from edgeplane.placement.fleet import Bools, Floats, Ints  # noqa: E402
+from edgeplane.placement.context import Context  # noqa: E402
+from edgeplane.placement.filtering import first_reason_at  # noqa: E402
+from edgeplane.placement.fleet import Ints  # noqa: E402
 from edgeplane.placement.model import (  # noqa: E402
     AppView,
     SiteView,
@@ -54,6 +55,7 @@ from edgeplane.placement.model import (  # noqa: E402
     TolerationView,
 )
 from edgeplane.placement.planner import Planner  # noqa: E402
+from edgeplane.placement.reasons import Metrics  # noqa: E402
 
 TIERS = ["edge", "aggregation", "cloud"]
 REGIONS = [f"r{i:02d}" for i in range(20)]
@@ -177,32 +179,21 @@ class NaivePlanner(Planner):
     compiled: list[CompiledPolicy] = []
     raws: Mapping[str, Mapping[str, Any]] = {}
 
-    def _feasible(
-        self, app: AppView, held: Bools, room: tuple[Floats, Floats]
-    ) -> tuple[Ints, Counter[str]]:
+    def filter(self, ctx: Context) -> tuple[Ints, Metrics]:
         ok = np.zeros(self.fleet.size, dtype=bool)
         why: Counter[str] = Counter()
         for i, site in enumerate(self.fleet.sites):
-            cpu, memory = float(room[0][i]), float(room[1][i])
-            denied = judge(self.compiled, self.raws[app.name], {"labels": dict(site.labels)})
-            trial = checks.Trial(
-                app,
-                site,
-                checks.Room(None if np.isinf(cpu) else cpu, None if np.isinf(memory) else memory),
-                bool(held[i]),
-                self.snapshot.groups,
-                (
-                    "excluded by policy " + ", ".join(sorted(v.policy for v in denied.denied))
-                    if denied.denied
-                    else None,
-                    False,
-                ),
+            denied = judge(self.compiled, self.raws[ctx.app.name], {"labels": dict(site.labels)})
+            reason = first_reason_at(ctx, i, but=("policy",)) or (
+                "excluded by policy " + ", ".join(sorted(v.policy for v in denied.denied))
+                if denied.denied
+                else None
             )
-            if reason := checks.first_reason(trial):
+            if reason:
                 why[reason] += 1
             else:
                 ok[i] = True
-        return np.flatnonzero(ok), why
+        return np.flatnonzero(ok), Metrics(self.fleet.size, reasons=why)
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

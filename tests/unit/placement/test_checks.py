@@ -1,24 +1,56 @@
-"""The per-site feasibility checks (``checks``), table by table: each check's verdict,
-and ``first_reason`` reporting the first that fails in the stack's order."""
+"""The feasibility checks (``checks``) at one site, table by table: each check's verdict
+(its vector rule asked about a one-site fleet), and ``first_reason_at`` reporting the
+first that fails in the stack's order."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pytest
 
 from edgeplane.api.selectors import Selector, parse_selector
 from edgeplane.placement import checks
-from edgeplane.placement.checks import Room, Trial
+from edgeplane.placement.context import Caches, Context, Scope
+from edgeplane.placement.filtering import first_reason_at, verdicts_at
+from edgeplane.placement.fleet import Fleet
 from edgeplane.placement.model import (
     AppView,
     DeviceNeed,
     Locality,
+    NoPolicies,
     SiteView,
     TaintView,
     TolerationView,
 )
+from edgeplane.placement.reasons import Reasons
+
+
+@dataclass(frozen=True)
+class Room:
+    """What is left of the site's capacity for the application (None: not limited)."""
+
+    cpu: float | None
+    memory: float | None
+
+
+class Verdict(NoPolicies):
+    """The same policy verdict for every label set."""
+
+    def __init__(self, verdict: tuple[str | None, bool]) -> None:
+        self.verdict = verdict
+
+    def key(self, app: AppView) -> Hashable:
+        return self.verdict
+
+    def verdicts(
+        self, app: AppView, label_sets: Sequence[Mapping[str, str]]
+    ) -> Sequence[tuple[str | None, bool]]:
+        return [self.verdict] * len(label_sets)
+
 
 SITE = SiteView("s", {"region": "eu", "tier": "edge"}, "Online", cpu_millis=1000)
 GROUPS = {"eu": parse_selector("region=eu"), "us": parse_selector("region=us")}
@@ -40,8 +72,19 @@ def trial(
     held: bool = False,
     policy: tuple[str | None, bool] = (None, False),
     distance_km: float | None = None,
-) -> Trial:
-    return Trial(app, site, room, held, GROUPS, policy, distance_km)
+) -> Context:
+    """The application's turn in a fleet of one site."""
+    scope = Scope(Fleet([site]), GROUPS, Verdict(policy), Caches(), Reasons())
+    if app.locality is not None:  # the distance as given, not from a location
+        far = math.nan if distance_km is None else distance_km
+        scope.caches.put("locality", app.locality, np.array([far]))
+    left = [math.inf if r is None else float(r) for r in (room.cpu, room.memory)]
+    return Context(app, scope, np.array([held]), (np.array([left[0]]), np.array([left[1]])))
+
+
+def answer(name: str, t: Context) -> str | None:
+    """One check's verdict at the site."""
+    return dict(verdicts_at(t, 0))[name]
 
 
 def site(**fields: Any) -> SiteView:
@@ -76,7 +119,7 @@ def site(**fields: Any) -> SiteView:
 )
 def test_label_checks(app: AppView, expected: str | None) -> None:
     t = trial(app)
-    assert (checks.selector(t) or checks.site_groups(t)) == expected
+    assert (answer("selector", t) or answer("siteGroups", t)) == expected
 
 
 # -- phase ----------------------------------------------------------------------------
@@ -112,7 +155,7 @@ def test_label_checks(app: AppView, expected: str | None) -> None:
     ],
 )
 def test_phase(app: AppView, where: SiteView, held: bool, expected: str | None) -> None:
-    assert checks.phase(trial(app, where, held=held)) == expected
+    assert answer("phase", trial(app, where, held=held)) == expected
 
 
 # -- taints ---------------------------------------------------------------------------
@@ -188,7 +231,7 @@ def test_taints(
     expected: str | None,
 ) -> None:
     app = replicas(tolerations=tolerations)
-    assert checks.taints(trial(app, site(taints=taints), held=held)) == expected
+    assert answer("taints", trial(app, site(taints=taints), held=held)) == expected
 
 
 # -- capacity -------------------------------------------------------------------------
@@ -225,7 +268,7 @@ def test_taints(
 )
 def test_capacity(cpu: int, memory: int, room: Room, expected: str | None) -> None:
     app = replicas(cpu_millis=cpu, memory_bytes=memory)
-    assert checks.capacity(trial(app, room=room)) == expected
+    assert answer("capacity", trial(app, room=room)) == expected
 
 
 # -- devices --------------------------------------------------------------------------
@@ -284,7 +327,7 @@ def test_devices(
     needs: tuple[DeviceNeed, ...], devices: tuple[dict[str, str], ...], expected: str | None
 ) -> None:
     app = replicas(devices=needs)
-    assert checks.devices(trial(app, site(devices=devices))) == expected
+    assert answer("devices", trial(app, site(devices=devices))) == expected
 
 
 # -- locality -------------------------------------------------------------------------
@@ -323,7 +366,7 @@ FAR = "are farther than 100 km from the location (or have no location)"
 )
 def test_locality(locality: Locality | None, distance: float | None, expected: str | None) -> None:
     app = replicas(locality=locality)
-    assert checks.locality(trial(app, distance_km=distance)) == expected
+    assert answer("locality", trial(app, distance_km=distance)) == expected
 
 
 # -- policy ---------------------------------------------------------------------------
@@ -349,7 +392,7 @@ def test_locality(locality: Locality | None, distance: float | None, expected: s
     ],
 )
 def test_policy(verdict: tuple[str | None, bool], held: bool, expected: str | None) -> None:
-    assert checks.policy(trial(replicas(), held=held, policy=verdict)) == expected
+    assert answer("policy", trial(replicas(), held=held, policy=verdict)) == expected
 
 
 # -- runtime ----------------------------------------------------------------------------
@@ -381,7 +424,7 @@ BOTH = ("kubernetes", "process")
 )
 def test_runtime(runtime: str, runtimes: tuple[str, ...], held: bool, expected: str | None) -> None:
     t = trial(replicas(runtime=runtime), site(runtimes=runtimes), held=held)
-    assert checks.runtime(t) == expected
+    assert answer("runtime", t) == expected
 
 
 @pytest.mark.parametrize(
@@ -408,14 +451,14 @@ def test_runtime_names_what_the_agent_runs(
 ) -> None:
     runs = tuple(r for r in declared if r in reported)
     where = site(runtimes=runs, declared_runtimes=declared, reported_runtimes=reported)
-    assert checks.runtime(trial(replicas(runtime=runtime), where)) == expected
+    assert answer("runtime", trial(replicas(runtime=runtime), where)) == expected
 
 
 # -- the stack ------------------------------------------------------------------------
 
 
 def test_checks_run_in_the_stack_order() -> None:
-    assert [name for name, _ in checks.CHECKS] == [
+    assert [check.name for check in checks.CHECKS] == [
         "selector",
         "siteGroups",
         "runtime",
@@ -535,6 +578,6 @@ def test_first_reason_is_the_first_failing_check(
     expected: str | None,
 ) -> None:
     t = trial(app, where, room, policy=verdict, distance_km=distance)
-    assert checks.first_reason(t) == expected
-    failing = [why for _, why in checks.verdicts(t) if why]
+    assert first_reason_at(t, 0) == expected
+    failing = [why for _, why in verdicts_at(t, 0) if why]
     assert (failing[0] if failing else None) == expected

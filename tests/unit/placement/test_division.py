@@ -465,17 +465,18 @@ def test_a_huge_replica_count_is_placed_bounded_and_scaled_down_at_once(divided:
 def test_a_fault_in_one_application_leaves_the_others_placed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from edgeplane.placement.context import Context
     from edgeplane.placement.planner import Planner
 
     sites = (SiteView("s", {}, phase="Online"),)
-    original = Planner._feasible
+    original = Planner.filter
 
-    def broken(self: Planner, app: AppView, *args: Any) -> Any:
-        if app.name == "bad":  # stands for any fault inside one application's placement
+    def broken(self: Planner, ctx: Context) -> Any:
+        if ctx.app.name == "bad":  # stands for any fault inside one application's placement
             raise ValueError("boom")
-        return original(self, app, *args)
+        return original(self, ctx)
 
-    monkeypatch.setattr(Planner, "_feasible", broken)
+    monkeypatch.setattr(Planner, "filter", broken)
     bad, good = AppView("bad", False, replicas=1), AppView("good", False, replicas=1)
     planner = Planner(Snapshot((bad, good), sites, {}, {}))
     assert planner.decisions["bad"].sites == ()

@@ -402,7 +402,7 @@ def test_a_need_of_nothing_fits_where_others_overdrew_the_site() -> None:
     light = AppView("agent", False, 1, memory_bytes=2**28)  # needs no cpu; placed first
     snapshot = Snapshot((hog, light), (site,), {}, {"hog": {"s": 2}})
     assert explain(snapshot, "agent", "s").checks == tuple(
-        (name, None) for name, _ in checks.CHECKS
+        (check.name, None) for check in checks.CHECKS
     )
     assert place(snapshot)["agent"].sites == ("s",)
 

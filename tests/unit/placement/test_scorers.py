@@ -157,16 +157,16 @@ def scored(
     near = None
     if distance is not None:
         near = np.array([distance[n] for n in f.names], dtype=float)
-    got = scorers.score(
+    scoring = scorers.Scoring(
         app,
         f,
-        all_of(f),
         mask,
         (cpu, f.memory.copy()),
         no_load(f),
         None if tiers is None else np.array(tiers, dtype=np.int64),
         near,
     )
+    got = scorers.score(scoring, all_of(f))
     return dict(zip(f.names, got.tolist(), strict=True))
 
 

@@ -1,0 +1,41 @@
+"""The capacity check: too little cpu or memory left for one more replica. Only what
+the application asks for counts: what needs no cpu fits where others overdrew the
+cpu."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeplane.placement.checks.base import Check
+from edgeplane.placement.context import Context
+from edgeplane.placement.fleet import Ints
+from edgeplane.placement.model import AppView
+
+
+def cpu_reason(app: AppView) -> str:
+    return f"had too little cpu left (need {app.cpu_millis}m)"
+
+
+def memory_reason(app: AppView) -> str:
+    return f"had too little memory left (need {app.memory_bytes // 2**20}Mi)"
+
+
+class CapacityCheck(Check):
+    name = "capacity"
+    order = 60
+
+    def codes(self, ctx: Context, cand: Ints) -> Ints | None:
+        app = ctx.app
+        if not (app.cpu_millis or app.memory_bytes):
+            return None
+        codes = np.zeros(len(cand), dtype=np.int64)
+        if app.memory_bytes:
+            short = ctx.room[1][cand] < app.memory_bytes
+            codes[short] = ctx.code(memory_reason(app))
+        if app.cpu_millis:  # after memory: cpu is told first
+            short = ctx.room[0][cand] < app.cpu_millis
+            codes[short] = ctx.code(cpu_reason(app))
+        return codes
+
+    def dimension(self, reason: str) -> str | None:
+        return "cpu" if "cpu" in reason else "memory"

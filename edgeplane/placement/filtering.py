@@ -1,0 +1,123 @@
+"""The filter: the registry's checks (``checks.CHECKS``) as one short loop over the
+candidates left, cheapest first, filling a ``Metrics`` record. The leading label
+checks run over label sets (a fleet of 10,000 sites has a few hundred), shared by
+the applications that select alike.
+
+``verdicts_at`` and ``first_reason_at`` ask the same checks about one site: for
+``explain --site`` and for the incremental planner.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from edgeplane.placement.checks import CHECKS, Check, LabelCheck
+from edgeplane.placement.context import Context, Scope
+from edgeplane.placement.fleet import Ints
+from edgeplane.placement.model import AppView
+from edgeplane.placement.reasons import Metrics
+
+
+def _leading() -> tuple[LabelCheck, ...]:
+    """The label checks the stack starts with: run per label set, not per site."""
+    found: list[LabelCheck] = []
+    for check in CHECKS:
+        if not isinstance(check, LabelCheck):
+            break
+        found.append(check)
+    return tuple(found)
+
+
+LEADING = _leading()
+REST = CHECKS[len(LEADING) :]
+
+
+class _Tally:
+    """The counts a filter keeps while it runs (frozen into ``Metrics`` at the end)."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.text = scope.reasons.text
+        self.reasons: Counter[str] = Counter()
+        self.filtered: Counter[str] = Counter()
+        self.exhausted: Counter[str] = Counter()
+        self.checked: set[str] = set()
+
+    def add(self, check: Check, codes: Ints, weights: Ints | None = None) -> None:
+        sums = np.bincount(codes, weights=weights)
+        for code in np.flatnonzero(sums[1:]).tolist():
+            why, n = self.text[code + 1], int(sums[code + 1])
+            self.reasons[why] += n
+            self.filtered[check.name] += n
+            if dimension := check.dimension(why):
+                self.exhausted[dimension] += n
+
+    def metrics(self, evaluated: int) -> Metrics:
+        return Metrics(
+            evaluated,
+            dict(self.filtered),
+            dict(self.reasons),
+            dict(self.exhausted),
+            frozenset(self.checked),
+        )
+
+
+def _label_stage(scope: Scope, app: AppView, tally: _Tally) -> Ints:
+    """The sites the leading label checks let through (ascending); counts the rest."""
+    fleet = scope.fleet
+
+    def make() -> tuple[list[tuple[LabelCheck, Ints]], Ints]:
+        passing = np.ones(len(fleet.label_sets), dtype=bool)
+        per_check: list[tuple[LabelCheck, Ints]] = []
+        for check in LEADING:
+            codes: Ints = np.where(passing, check.per_set(scope, app), 0)
+            per_check.append((check, codes))
+            passing &= codes == 0
+        cand: Ints = np.flatnonzero(passing[fleet.label_set])
+        return per_check, cand
+
+    key = tuple(check.key(app) for check in LEADING)
+    per_check, cand = scope.caches.get("labels", key, make)
+    for check, codes in per_check:
+        tally.checked.add(check.name)
+        if codes.any():
+            tally.add(check, codes, fleet.set_size)
+    return cand
+
+
+def feasible(ctx: Context) -> tuple[Ints, Metrics]:
+    """The sites that can take ``ctx.app`` (ascending) and the metrics of the rest,
+    each site counted under the first check it fails. Works on the shrinking list of
+    candidates: an application whose selector matches a few hundred sites costs a few
+    hundred."""
+    tally = _Tally(ctx.scope)
+    cand = _label_stage(ctx.scope, ctx.app, tally)
+    for check in REST:
+        if not len(cand):
+            break
+        tally.checked.add(check.name)
+        codes = check.codes(ctx, cand)
+        if codes is not None and codes.any():
+            tally.add(check, codes)
+            cand = cand[codes == 0]
+    return cand, tally.metrics(ctx.fleet.size)
+
+
+def verdicts_at(ctx: Context, site: int) -> list[tuple[str, str | None]]:
+    """Every check's answer for one site (for ``explain --site``)."""
+    one = np.array([site], dtype=np.int64)
+    return [(check.name, _why(ctx, check, one)) for check in CHECKS]
+
+
+def first_reason_at(ctx: Context, site: int, but: tuple[str, ...] = ()) -> str | None:
+    """Why one site cannot take the application (the first check it fails, of those
+    not named in ``but``), or None."""
+    one = np.array([site], dtype=np.int64)
+    asked = (check for check in CHECKS if check.name not in but)
+    return next((why for check in asked if (why := _why(ctx, check, one))), None)
+
+
+def _why(ctx: Context, check: Check, one: Ints) -> str | None:
+    codes = check.codes(ctx, one)
+    return None if codes is None or not codes[0] else ctx.scope.reasons.text[int(codes[0])]
