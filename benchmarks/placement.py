@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edgeplane.api.selectors import parse_selector  # noqa: E402
+from edgeplane.api.sites import SitePhase  # noqa: E402
 from edgeplane.governance.cache import PlacementGovernor  # noqa: E402
 from edgeplane.governance.policies import CompiledPolicy, compile_policy, judge  # noqa: E402
 from edgeplane.placement.context import Context  # noqa: E402
@@ -89,7 +90,7 @@ def fleet(count: int, rng: random.Random) -> tuple[SiteView, ...]:
             SiteView(
                 f"site-{i:05d}",
                 labels,
-                "Online",
+                SitePhase.ONLINE,
                 False,
                 cpu,
                 cpu * 2**19,
@@ -250,7 +251,8 @@ def main() -> None:
 
     def one_offline(fleet_now: tuple[SiteView, ...], name: str) -> tuple[SiteView, ...]:
         return tuple(
-            dataclasses.replace(s, phase="Offline") if s.name == name else s for s in fleet_now
+            dataclasses.replace(s, phase=SitePhase.OFFLINE) if s.name == name else s
+            for s in fleet_now
         )
 
     # Sites that hold Replicas replicas, so going offline moves something: five drawn at

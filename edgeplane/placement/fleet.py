@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edgeplane.api.selectors import Selector
+from edgeplane.api.sites import SitePhase
 from edgeplane.placement.model import SiteView, TaintView
 
 Ints = npt.NDArray[np.int64]
@@ -24,6 +25,9 @@ Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
 UNLIMITED = math.inf
+AWAY = (SitePhase.OFFLINE, SitePhase.PENDING)
+"""Phases that take nothing new: a Pending site joined but its agent never reported
+(it may never: a token used by someone who went away)."""
 EARTH_KM = 6371.0
 
 
@@ -147,9 +151,9 @@ def _state(sites: Sequence[SiteView]) -> tuple[Bools, Bools, Bools, Floats, Floa
     """The fields that change without a rebuild (phase and capacity): cordoned, offline,
     online, cpu and memory, for each of ``sites``."""
     return (
-        np.array([s.unschedulable or s.phase == "Cordoned" for s in sites], dtype=bool),
-        np.array([s.phase in ("Offline", "Pending") for s in sites], dtype=bool),
-        np.array([s.phase == "Online" for s in sites], dtype=bool),
+        np.array([s.unschedulable or s.phase == SitePhase.CORDONED for s in sites], dtype=bool),
+        np.array([s.phase in AWAY for s in sites], dtype=bool),
+        np.array([s.phase == SitePhase.ONLINE for s in sites], dtype=bool),
         np.array([UNLIMITED if s.cpu_millis is None else s.cpu_millis for s in sites], dtype=float),
         np.array(
             [UNLIMITED if s.memory_bytes is None else s.memory_bytes for s in sites], dtype=float

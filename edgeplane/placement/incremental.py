@@ -17,11 +17,12 @@ from enum import Enum
 
 import numpy as np
 
+from edgeplane.api.sites import SitePhase
 from edgeplane.placement.checks.policy import PolicyCheck
 from edgeplane.placement.context import Context
 from edgeplane.placement.engine import Planner
 from edgeplane.placement.filtering import first_reason_at
-from edgeplane.placement.fleet import Fleet
+from edgeplane.placement.fleet import AWAY, Fleet
 from edgeplane.placement.ledger import EMPTY
 from edgeplane.placement.model import AppView, NoPolicies, SiteView, Snapshot, holding
 
@@ -345,7 +346,7 @@ def more_room(before: SiteView, after: SiteView) -> bool:
     """Whether a site can take more than it could (capacity, or a phase that takes)."""
 
     def takes(site: SiteView) -> bool:
-        return not site.unschedulable and site.phase not in ("Cordoned", "Offline", "Pending")
+        return not site.unschedulable and site.phase not in (SitePhase.CORDONED, *AWAY)
 
     def more(a: int | None, b: int | None) -> bool:
         return (b is None and a is not None) or (a is not None and b is not None and b > a)
@@ -354,7 +355,7 @@ def more_room(before: SiteView, after: SiteView) -> bool:
         (takes(after) and not takes(before))
         or more(before.cpu_millis, after.cpu_millis)
         or more(before.memory_bytes, after.memory_bytes)
-        or (after.phase == "Online" and before.phase != "Online")
+        or (after.phase == SitePhase.ONLINE and before.phase != SitePhase.ONLINE)
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from edgeplane.api.selectors import Selector
+from edgeplane.api.sites import SitePhase
 
 MAX_REPLICAS = 2**31 - 1
 """The most replicas the engine places for one application (the API's int32 bound);
@@ -36,7 +37,8 @@ class TolerationView:
 class SiteView:
     name: str
     labels: Mapping[str, str]
-    phase: str | None = None
+    phase: SitePhase | None = None
+    """None: unknown (never reported, or a phase this hub does not know)."""
     unschedulable: bool = False
     cpu_millis: int | None = None
     """Capacity the site reports; None when unknown (no limit is applied)."""

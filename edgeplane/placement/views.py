@@ -7,6 +7,7 @@ from typing import Any
 
 from edgeplane.api.quantity import Quantity, cpu_millis, memory_bytes
 from edgeplane.api.selectors import Selector, selector_from_dict
+from edgeplane.api.sites import SitePhase
 from edgeplane.placement.model import (
     AppView,
     DeviceNeed,
@@ -42,7 +43,7 @@ def site_view(obj: Object, devices: Sequence[Mapping[str, str]] = ()) -> SiteVie
     return SiteView(
         name=obj["metadata"]["name"],
         labels=obj["metadata"].get("labels") or {},
-        phase=status.get("phase"),
+        phase=site_phase(status.get("phase")),
         unschedulable=bool(spec.get("unschedulable")),
         cpu_millis=_cpu(capacity.get("cpu")),
         memory_bytes=_memory(capacity.get("memory")),
@@ -55,6 +56,15 @@ def site_view(obj: Object, devices: Sequence[Mapping[str, str]] = ()) -> SiteVie
         declared_runtimes=declared,
         reported_runtimes=reported,
     )
+
+
+def site_phase(value: Any) -> SitePhase | None:
+    """The phase as the API's enum; None when absent or unknown (a newer hub's phase,
+    say: placement then treats the site as of unknown phase, not as Online)."""
+    try:
+        return None if value is None else SitePhase(value)
+    except ValueError:
+        return None
 
 
 def site_runtimes(obj: Object) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from edgeplane.api.selectors import Selector, parse_selector
+from edgeplane.api.sites import SitePhase
 from edgeplane.placement import checks
 from edgeplane.placement.context import Caches, Context, Scope
 from edgeplane.placement.filtering import first_reason_at, verdicts_at
@@ -52,7 +53,7 @@ class Verdict(NoPolicies):
         return [self.verdict] * len(label_sets)
 
 
-SITE = SiteView("s", {"region": "eu", "tier": "edge"}, "Online", cpu_millis=1000)
+SITE = SiteView("s", {"region": "eu", "tier": "edge"}, SitePhase.ONLINE, cpu_millis=1000)
 GROUPS = {"eu": parse_selector("region=eu"), "us": parse_selector("region=us")}
 FREE = Room(None, None)
 
@@ -88,7 +89,7 @@ def answer(name: str, t: Context) -> str | None:
 
 
 def site(**fields: Any) -> SiteView:
-    return replace(SiteView("s", {"region": "eu"}, "Online"), **fields)
+    return replace(SiteView("s", {"region": "eu"}, SitePhase.ONLINE), **fields)
 
 
 # -- selector and siteGroups ------------------------------------------------------------
@@ -128,17 +129,17 @@ def test_label_checks(app: AppView, expected: str | None) -> None:
 @pytest.mark.parametrize(
     ("app", "where", "held", "expected"),
     [
-        (replicas(), site(phase="Online"), False, None),
-        (replicas(), site(phase="Pending"), False, checks.OFFLINE),
+        (replicas(), site(phase=SitePhase.ONLINE), False, None),
+        (replicas(), site(phase=SitePhase.PENDING), False, checks.OFFLINE),
         (replicas(), site(phase=None), False, None),
-        (replicas(), site(phase="Cordoned"), False, checks.CORDONED),
-        (replicas(), site(phase="Cordoned"), True, checks.CORDONED),
-        (replicas(), site(phase="Online", unschedulable=True), False, checks.CORDONED),
-        (every_site(), site(phase="Online", unschedulable=True), True, checks.CORDONED),
-        (replicas(), site(phase="Offline"), False, checks.OFFLINE),
-        (replicas(), site(phase="Offline"), True, checks.OFFLINE),
-        (every_site(), site(phase="Offline"), False, checks.OFFLINE),
-        (every_site(), site(phase="Offline"), True, None),
+        (replicas(), site(phase=SitePhase.CORDONED), False, checks.CORDONED),
+        (replicas(), site(phase=SitePhase.CORDONED), True, checks.CORDONED),
+        (replicas(), site(phase=SitePhase.ONLINE, unschedulable=True), False, checks.CORDONED),
+        (every_site(), site(phase=SitePhase.ONLINE, unschedulable=True), True, checks.CORDONED),
+        (replicas(), site(phase=SitePhase.OFFLINE), False, checks.OFFLINE),
+        (replicas(), site(phase=SitePhase.OFFLINE), True, checks.OFFLINE),
+        (every_site(), site(phase=SitePhase.OFFLINE), False, checks.OFFLINE),
+        (every_site(), site(phase=SitePhase.OFFLINE), True, None),
     ],
     ids=[
         "online",
@@ -473,7 +474,7 @@ def test_checks_run_in_the_stack_order() -> None:
 
 BAD_SITE = site(
     labels={"region": "us"},
-    phase="Cordoned",
+    phase=SitePhase.CORDONED,
     taints=(NO_SCHEDULE,),
 )
 BAD_APP = replicas(

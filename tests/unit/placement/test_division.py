@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edgeplane.api.sites import SitePhase
 from edgeplane.placement.division import (
     divide,
     divide_by_domain,
@@ -396,7 +397,9 @@ def test_limit_groups(
 def test_divided_spread_does_not_overfill_a_held_site() -> None:
     """Regression: the fast path of ``divide_by_domain`` gave a replica to the held site
     (preferred by stickiness) although it had no room left for another."""
-    sites = tuple(SiteView(f"s{i}", {"region": "r"}, "Online", cpu_millis=100) for i in range(4))
+    sites = tuple(
+        SiteView(f"s{i}", {"region": "r"}, SitePhase.ONLINE, cpu_millis=100) for i in range(4)
+    )
     app = AppView("a", False, 2, cpu_millis=100, divided=True, spread=(Spread("region"),))
     decision = place(Snapshot((app,), sites, {}, {"a": {"s0": 1}}))["a"]
     assert decision.placed == 2
@@ -451,7 +454,9 @@ def test_divide_is_bounded_and_adds_up_for_hostile_sizes(
 def test_a_huge_replica_count_is_placed_bounded_and_scaled_down_at_once(divided: bool) -> None:
     from edgeplane.placement.planner import Planner
 
-    sites = tuple(SiteView(f"s{i}", {"region": f"r{i % 2}"}, phase="Online") for i in range(3))
+    sites = tuple(
+        SiteView(f"s{i}", {"region": f"r{i % 2}"}, phase=SitePhase.ONLINE) for i in range(3)
+    )
     huge = AppView("a", False, replicas=10**30, divided=divided, spread=(Spread("region"),))
     planner = Planner(Snapshot((huge,), sites, {}, {}))
     decision = planner.decisions["a"]
@@ -468,7 +473,7 @@ def test_a_fault_in_one_application_leaves_the_others_placed(
     from edgeplane.placement.context import Context
     from edgeplane.placement.planner import Planner
 
-    sites = (SiteView("s", {}, phase="Online"),)
+    sites = (SiteView("s", {}, phase=SitePhase.ONLINE),)
     original = Planner.filter
 
     def broken(self: Planner, ctx: Context) -> Any:

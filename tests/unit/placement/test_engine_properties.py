@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgeplane.api.selectors import Selector, parse_selector
+from edgeplane.api.sites import SitePhase
 from edgeplane.placement import checks
 from edgeplane.placement.model import (
     AppView,
@@ -86,7 +87,15 @@ def site_views(draw: st.DrawFn, count: int) -> tuple[SiteView, ...]:
                 labels,
                 draw(
                     st.sampled_from(
-                        ["Online", "Online", "Online", "Pending", "Cordoned"] * 2 + ["Offline"]
+                        [
+                            SitePhase.ONLINE,
+                            SitePhase.ONLINE,
+                            SitePhase.ONLINE,
+                            SitePhase.PENDING,
+                            SitePhase.CORDONED,
+                        ]
+                        * 2
+                        + [SitePhase.OFFLINE]
                     )
                 ),
                 unschedulable=draw(st.integers(0, 15)) == 0,
@@ -226,7 +235,7 @@ def fits_alone(app: AppView, site: SiteView, sites: Sequence[SiteView]) -> bool:
         return False
     if app.runtime not in site.runtimes:
         return False
-    if site.phase in ("Cordoned", "Offline", "Pending"):
+    if site.phase in (SitePhase.CORDONED, SitePhase.OFFLINE, SitePhase.PENDING):
         return False
     if any(untolerated(app, t) for t in site.taints) or not devices_met(app, site):
         return False
@@ -271,8 +280,8 @@ def test_no_decision_breaks_a_hard_constraint(snapshot: Snapshot) -> None:
             n = decision.replicas_at(name)
             assert app.selector.matches(site.labels)
             assert app.runtime in site.runtimes
-            assert site.phase != "Cordoned" and not site.unschedulable
-            if site.phase in ("Offline", "Pending"):
+            assert site.phase != SitePhase.CORDONED and not site.unschedulable
+            if site.phase in (SitePhase.OFFLINE, SitePhase.PENDING):
                 assert app.every_site and name in held
             for taint in site.taints:
                 if untolerated(app, taint):
@@ -397,7 +406,7 @@ def test_the_per_site_checks_agree_with_the_planner(snapshot: Snapshot) -> None:
 def test_a_need_of_nothing_fits_where_others_overdrew_the_site() -> None:
     """Regression: the planner compared a need of 0 with the room of a site others
     overdrew ("had too little cpu left (need 0m)"), where ``explain`` let it in."""
-    site = SiteView("s", {}, "Online", cpu_millis=300)
+    site = SiteView("s", {}, SitePhase.ONLINE, cpu_millis=300)
     hog = AppView("hog", False, 2, cpu_millis=200, divided=True)
     light = AppView("agent", False, 1, memory_bytes=2**28)  # needs no cpu; placed first
     snapshot = Snapshot((hog, light), (site,), {}, {"hog": {"s": 2}})
@@ -410,7 +419,7 @@ def test_a_need_of_nothing_fits_where_others_overdrew_the_site() -> None:
 def test_divided_replicas_held_without_the_key_count_toward_the_total() -> None:
     """Regression: replicas kept at a site without the spread key were counted nowhere,
     so the domains were filled up to all N again (3 placed of 2)."""
-    sites = (SiteView("a", {"region": "r1"}, "Online"), SiteView("b", {}, "Online"))
+    sites = (SiteView("a", {"region": "r1"}, SitePhase.ONLINE), SiteView("b", {}, SitePhase.ONLINE))
     app = AppView("web", False, 2, divided=True, spread=(Spread("region"),))
     decision = place(Snapshot((app,), sites, {}, {"web": {"b": 1}}))["web"]
     assert decision.placed == 2

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from edgeplane.api.selectors import Selector, parse_selector
+from edgeplane.api.sites import SitePhase
 from edgeplane.placement.fleet import Fleet
 from edgeplane.placement.model import AppView, SiteView, Snapshot, Spread
 from edgeplane.placement.planner import place
@@ -39,7 +40,7 @@ def test_a_site_without_the_key_is_not_counted_in_the_empty_domain() -> None:
     """Regression: a site without the spread key was put in the domain of the value ""
     (here a cordoned site's), so it counted toward minGroups."""
     sites = (
-        SiteView("a", {"zone": ""}, "Cordoned"),
+        SiteView("a", {"zone": ""}, SitePhase.CORDONED),
         SiteView("b", {}),
         SiteView("c", {"zone": "z1"}),
     )

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgeplane.api.selectors import parse_selector
+from edgeplane.api.sites import SitePhase
 from edgeplane.placement.model import (
     AppView,
     Decision,
@@ -25,7 +26,7 @@ from edgeplane.placement.planner import Planner
 
 
 def site(name: str, region: str = "eu", **kw: object) -> SiteView:
-    return SiteView(name, {"region": region, "tier": "edge"}, "Online", **kw)  # type: ignore[arg-type]
+    return SiteView(name, {"region": region, "tier": "edge"}, SitePhase.ONLINE, **kw)  # type: ignore[arg-type]
 
 
 FLEET = (
@@ -37,7 +38,9 @@ FLEET = (
 
 
 def offline(sites: tuple[SiteView, ...], name: str) -> tuple[SiteView, ...]:
-    return tuple(dataclasses.replace(s, phase="Offline") if s.name == name else s for s in sites)
+    return tuple(
+        dataclasses.replace(s, phase=SitePhase.OFFLINE) if s.name == name else s for s in sites
+    )
 
 
 def test_an_offline_site_moves_replicas_and_leaves_everything_else_alone() -> None:
@@ -95,7 +98,7 @@ def test_a_policy_change_places_again_only_the_applications_it_covers() -> None:
 
 
 def test_freed_capacity_lets_a_short_application_in() -> None:
-    sites = (SiteView("s", {}, "Online", cpu_millis=1000),)
+    sites = (SiteView("s", {}, SitePhase.ONLINE, cpu_millis=1000),)
     big = AppView("big", False, 1, priority=5, cpu_millis=800)
     small = AppView("small", False, 1, cpu_millis=500)
     planner = Planner(Snapshot((big, small), sites, {}, {}))
@@ -106,7 +109,7 @@ def test_freed_capacity_lets_a_short_application_in() -> None:
 
 
 def test_more_capacity_at_a_site_lets_a_short_application_in() -> None:
-    sites = (SiteView("s", {}, "Online", cpu_millis=400),)
+    sites = (SiteView("s", {}, SitePhase.ONLINE, cpu_millis=400),)
     app = AppView("app", False, 1, cpu_millis=500)
     planner = Planner(Snapshot((app,), sites, {}, {}))
     assert planner.decisions["app"].unplaced == 1
@@ -120,7 +123,7 @@ def test_label_changes_new_sites_and_removed_sites() -> None:
     planner = Planner(Snapshot((agent,), FLEET, {}, {}))
     assert planner.decisions["agent"].sites == ("a1", "a2")
     moved = tuple(
-        SiteView(s.name, {**s.labels, "region": "eu"}, "Online") if s.name == "b1" else s
+        SiteView(s.name, {**s.labels, "region": "eu"}, SitePhase.ONLINE) if s.name == "b1" else s
         for s in FLEET
     )
     planner.update(Snapshot((agent,), moved, {}, planner.running()))
@@ -175,7 +178,7 @@ def fleets(draw: st.DrawFn) -> tuple[SiteView, ...]:
         SiteView(
             f"s{i:02d}",
             {"region": draw(st.sampled_from(REGIONS))},
-            draw(st.sampled_from(["Online", "Online", "Pending"])),
+            draw(st.sampled_from([SitePhase.ONLINE, SitePhase.ONLINE, SitePhase.PENDING])),
             cpu_millis=draw(st.sampled_from([None, 1000, 2000])),
             taints=(TaintView("gpu", None, "NoSchedule"),) if draw(st.booleans()) else (),
         )
@@ -211,7 +214,7 @@ def keeps_hard_constraints(
             s = by_name[name]
             assert app.selector.matches(s.labels)
             assert not s.taints  # nothing tolerates them here
-            assert s.phase != "Offline" or app.every_site
+            assert s.phase != SitePhase.OFFLINE or app.every_site
             used[name] += app.cpu_millis * decision.replicas_at(name)
     for name, cpu in used.items():
         limit = by_name[name].cpu_millis

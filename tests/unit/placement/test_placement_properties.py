@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgeplane.api.selectors import parse_selector
+from edgeplane.api.sites import SitePhase
 from edgeplane.placement.model import (
     AppView,
     NoPolicies,
@@ -38,7 +39,11 @@ def sites(draw: st.DrawFn) -> tuple[SiteView, ...]:
                     "region": draw(st.sampled_from(REGIONS)),
                     "tier": draw(st.sampled_from(["edge", "cloud"])),
                 },
-                draw(st.sampled_from(["Online", "Online", "Pending", "Cordoned"])),
+                draw(
+                    st.sampled_from(
+                        [SitePhase.ONLINE, SitePhase.ONLINE, SitePhase.PENDING, SitePhase.CORDONED]
+                    )
+                ),
                 cpu_millis=draw(st.sampled_from([None, 500, 1000, 4000])),
                 taints=(TaintView("gpu", "true", "NoSchedule"),) if tainted else (),
             )
@@ -91,7 +96,7 @@ def test_hard_constraints_always_hold(
         for name in decision.sites:
             site = by_name[name]
             assert app.selector.matches(site.labels)
-            assert site.phase not in ("Cordoned", "Pending")
+            assert site.phase not in (SitePhase.CORDONED, SitePhase.PENDING)
             assert site.labels["region"] != "r3"
             assert not site.taints or app.tolerations
             used[name] += app.cpu_millis
@@ -108,7 +113,9 @@ def test_spread_stays_within_max_skew_where_sites_allow(
 ) -> None:
     app = AppView("a", False, replicas, spread=(Spread("region"),))
     decision = place(Snapshot((app,), fleet, {}, {}))["a"]
-    feasible = [s for s in fleet if s.phase not in ("Cordoned", "Pending") and not s.taints]
+    feasible = [
+        s for s in fleet if s.phase not in (SitePhase.CORDONED, SitePhase.PENDING) and not s.taints
+    ]
     chosen = set(decision.sites)
     counts = Counter(s.labels["region"] for s in feasible if s.name in chosen)
     spare = {s.labels["region"] for s in feasible if s.name not in chosen}

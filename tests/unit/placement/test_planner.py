@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from edgeplane.api.selectors import parse_selector
+from edgeplane.api.sites import SitePhase
 from edgeplane.placement.model import (
     AppView,
     Decision,
@@ -20,11 +21,11 @@ from edgeplane.placement.planner import explain, place
 from edgeplane.placement.views import site_runtimes, site_view
 
 SITES = (
-    SiteView("dub", {"region": "eu", "tier": "edge"}, "Online", cpu_millis=2000),
-    SiteView("fra", {"region": "eu", "tier": "cloud"}, "Online", cpu_millis=8000),
+    SiteView("dub", {"region": "eu", "tier": "edge"}, SitePhase.ONLINE, cpu_millis=2000),
+    SiteView("fra", {"region": "eu", "tier": "cloud"}, SitePhase.ONLINE, cpu_millis=8000),
     SiteView("lyo", {"region": "eu", "tier": "edge"}, None, cpu_millis=2000),  # not reporting
-    SiteView("bos", {"region": "us", "tier": "edge"}, "Online", cpu_millis=2000),
-    SiteView("cor", {"region": "eu", "tier": "edge"}, "Cordoned", cpu_millis=2000),
+    SiteView("bos", {"region": "us", "tier": "edge"}, SitePhase.ONLINE, cpu_millis=2000),
+    SiteView("cor", {"region": "eu", "tier": "edge"}, SitePhase.CORDONED, cpu_millis=2000),
 )
 GROUPS = {"eu-edge": parse_selector("region=eu,tier=edge"), "cloud": parse_selector("tier=cloud")}
 
@@ -98,7 +99,7 @@ def test_replicas_stay_where_they_run() -> None:
 
 
 def test_higher_priority_gets_the_capacity_first() -> None:
-    small = SiteView("one", {}, "Online", cpu_millis=1000)
+    small = SiteView("one", {}, SitePhase.ONLINE, cpu_millis=1000)
     low = AppView("low", True, priority=1, cpu_millis=800)
     high = AppView("high", True, priority=10, cpu_millis=800)
     decisions = place(Snapshot((low, high), (small,), {}, {}))
@@ -108,7 +109,7 @@ def test_higher_priority_gets_the_capacity_first() -> None:
 
 
 def test_replicas_spread_over_the_least_loaded_sites() -> None:
-    sites = tuple(SiteView(n, {}, "Online") for n in ("a", "b", "c"))
+    sites = tuple(SiteView(n, {}, SitePhase.ONLINE) for n in ("a", "b", "c"))
     first = AppView("first", False, 2)
     second = AppView("second", False, 2)
     decisions = place(Snapshot((first, second), sites, {}, {}))
@@ -117,7 +118,7 @@ def test_replicas_spread_over_the_least_loaded_sites() -> None:
 
 
 def test_a_newcomer_avoids_sites_that_later_applications_hold() -> None:
-    sites = tuple(SiteView(n, {}, "Online") for n in ("a", "b"))
+    sites = tuple(SiteView(n, {}, SitePhase.ONLINE) for n in ("a", "b"))
     newcomer, holder = AppView("first", False, 1), AppView("second", False, 1)
     decisions = place(Snapshot((newcomer, holder), sites, {}, {"second": frozenset({"a"})}))
     assert decisions["first"].sites == ("b",)
@@ -125,17 +126,17 @@ def test_a_newcomer_avoids_sites_that_later_applications_hold() -> None:
 
 
 def test_assignments_of_deleted_applications_do_not_count_as_load() -> None:
-    sites = tuple(SiteView(n, {}, "Online") for n in ("a", "b"))
+    sites = tuple(SiteView(n, {}, SitePhase.ONLINE) for n in ("a", "b"))
     app = AppView("app", False, 1)
     assert place(Snapshot((app,), sites, {}, {"gone": frozenset({"a"})}))["app"].sites == ("a",)
 
 
 TAINTED = (
-    SiteView("plain", {}, "Online"),
-    SiteView("gpu", {}, "Online", taints=(TaintView("gpu", "true", "NoSchedule"),)),
-    SiteView("maint", {}, "Online", taints=(TaintView("maint", None, "NoExecute"),)),
-    SiteView("soft", {}, "Online", taints=(TaintView("busy", None, "PreferNoSchedule"),)),
-    SiteView("gone", {}, "Offline"),
+    SiteView("plain", {}, SitePhase.ONLINE),
+    SiteView("gpu", {}, SitePhase.ONLINE, taints=(TaintView("gpu", "true", "NoSchedule"),)),
+    SiteView("maint", {}, SitePhase.ONLINE, taints=(TaintView("maint", None, "NoExecute"),)),
+    SiteView("soft", {}, SitePhase.ONLINE, taints=(TaintView("busy", None, "PreferNoSchedule"),)),
+    SiteView("gone", {}, SitePhase.OFFLINE),
 )
 
 
@@ -165,7 +166,7 @@ def test_taints_tolerations_and_offline_sites(
 
 def test_prefer_no_schedule_ranks_last() -> None:
     app = AppView("a", False, 1)
-    sites = (TAINTED[3], SiteView("zzz", {}, "Online"))
+    sites = (TAINTED[3], SiteView("zzz", {}, SitePhase.ONLINE))
     assert place(Snapshot((app,), sites, {}, {}))["a"].sites == ("zzz",)
 
 
@@ -194,7 +195,7 @@ def test_explain_gives_every_checks_verdict_for_one_site() -> None:
 
 def test_spread_puts_each_replica_in_the_emptiest_region() -> None:
     sites = tuple(
-        SiteView(f"{region}-{i}", {"region": region}, "Online")
+        SiteView(f"{region}-{i}", {"region": region}, SitePhase.ONLINE)
         for region in ("eu", "us", "ap")
         for i in range(3)
     )
@@ -208,8 +209,8 @@ def test_spread_puts_each_replica_in_the_emptiest_region() -> None:
 
 
 SMALL = (
-    SiteView("s1", {"zone": "a"}, "Online", cpu_millis=1000),
-    SiteView("s2", {"zone": "b"}, "Online", cpu_millis=1000),
+    SiteView("s1", {"zone": "a"}, SitePhase.ONLINE, cpu_millis=1000),
+    SiteView("s2", {"zone": "b"}, SitePhase.ONLINE, cpu_millis=1000),
 )
 
 
@@ -249,10 +250,10 @@ def test_lower_priority_never_displaces_higher() -> None:
 
 def test_ordered_site_groups_fill_the_first_then_overflow() -> None:
     sites = (
-        SiteView("edge-1", {"tier": "edge"}, "Online"),
-        SiteView("edge-2", {"tier": "edge"}, "Online"),
-        SiteView("cloud-1", {"tier": "cloud"}, "Online"),
-        SiteView("cloud-2", {"tier": "cloud"}, "Online"),
+        SiteView("edge-1", {"tier": "edge"}, SitePhase.ONLINE),
+        SiteView("edge-2", {"tier": "edge"}, SitePhase.ONLINE),
+        SiteView("cloud-1", {"tier": "cloud"}, SitePhase.ONLINE),
+        SiteView("cloud-2", {"tier": "cloud"}, SitePhase.ONLINE),
     )
     groups = {"edge": parse_selector("tier=edge"), "cloud": parse_selector("tier=cloud")}
     two = AppView("a", False, 2, site_groups=("edge", "cloud"))
@@ -273,9 +274,9 @@ def test_a_workload_goes_only_where_its_runtime_runs() -> None:
     """The runtime check: kubernetes workloads never land on process-only hosts, nor
     process workloads on clusters; a site declaring both takes either; explain says why."""
     sites = (
-        SiteView("host", {}, "Online"),
-        SiteView("k3s", {}, "Online", runtimes=("kubernetes",)),
-        SiteView("both", {}, "Online", runtimes=("kubernetes", "process")),
+        SiteView("host", {}, SitePhase.ONLINE),
+        SiteView("k3s", {}, SitePhase.ONLINE, runtimes=("kubernetes",)),
+        SiteView("both", {}, SitePhase.ONLINE, runtimes=("kubernetes", "process")),
     )
     kube = AppView("shop", True, runtime="kubernetes")
     proc = AppView("agent", True)
@@ -297,7 +298,7 @@ def test_a_site_declaring_both_whose_agent_runs_one_gets_only_that_one() -> None
         "spec": {"runtimes": ["process", "kubernetes"]},
         "status": {"phase": "Online", "inventory": {"runtime": "kubernetes"}},
     }
-    sites = (site_view(obj), SiteView("host", {}, "Online"))
+    sites = (site_view(obj), SiteView("host", {}, SitePhase.ONLINE))
     proc, kube = AppView("agent", True), AppView("shop", True, runtime="kubernetes")
     snapshot = Snapshot((proc, kube), sites, {}, {"agent": frozenset({"k3s"})})
     decisions = place(snapshot)

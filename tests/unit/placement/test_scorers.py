@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from edgeplane.api.sites import SitePhase
 from edgeplane.placement import scorers
 from edgeplane.placement.fleet import Fleet
 from edgeplane.placement.model import AppView, Locality, SiteView, TaintView, Weights
@@ -28,7 +29,9 @@ def no_load(f: Fleet) -> np.ndarray:
     return np.zeros(f.size, dtype=np.int64)
 
 
-def known(name: str, cpu: int = 1000, memory: int = 1000, phase: str = "Online") -> SiteView:
+def known(
+    name: str, cpu: int = 1000, memory: int = 1000, phase: SitePhase | None = SitePhase.ONLINE
+) -> SiteView:
     return SiteView(name, {}, phase, cpu_millis=cpu, memory_bytes=memory)
 
 
@@ -185,8 +188,10 @@ def test_without_stickiness_balance_decides() -> None:
 
 def test_stickiness_outweighs_every_fixed_penalty() -> None:
     f = fleet(
-        SiteView("held", {}, "Pending", taints=(TaintView("slow", None, "PreferNoSchedule"),)),
-        SiteView("other", {}, "Online"),
+        SiteView(
+            "held", {}, SitePhase.PENDING, taints=(TaintView("slow", None, "PreferNoSchedule"),)
+        ),
+        SiteView("other", {}, SitePhase.ONLINE),
     )
     got = scored(f, held=("held",), tiers=(3, 0))
     assert got["held"] > got["other"]
@@ -195,19 +200,19 @@ def test_stickiness_outweighs_every_fixed_penalty() -> None:
 @pytest.mark.parametrize(
     ("site", "penalty"),
     [
-        (SiteView("x", {}, "Pending"), scorers.NOT_ONLINE),
+        (SiteView("x", {}, SitePhase.PENDING), scorers.NOT_ONLINE),
         (SiteView("x", {}, None), scorers.NOT_ONLINE),
-        (SiteView("x", {}, "Offline"), scorers.NOT_ONLINE),
+        (SiteView("x", {}, SitePhase.OFFLINE), scorers.NOT_ONLINE),
         (
-            SiteView("x", {}, "Online", taints=(TaintView("k", "v", "PreferNoSchedule"),)),
+            SiteView("x", {}, SitePhase.ONLINE, taints=(TaintView("k", "v", "PreferNoSchedule"),)),
             scorers.PREFER_NOT,
         ),
         (
-            SiteView("x", {}, "Online", taints=(TaintView("k", "v", "NoSchedule"),)),
+            SiteView("x", {}, SitePhase.ONLINE, taints=(TaintView("k", "v", "NoSchedule"),)),
             0.0,
         ),
         (
-            SiteView("x", {}, "Pending", taints=(TaintView("k", "v", "PreferNoSchedule"),)),
+            SiteView("x", {}, SitePhase.PENDING, taints=(TaintView("k", "v", "PreferNoSchedule"),)),
             scorers.NOT_ONLINE + scorers.PREFER_NOT,
         ),
     ],
@@ -221,26 +226,30 @@ def test_stickiness_outweighs_every_fixed_penalty() -> None:
     ],
 )
 def test_fixed_penalties(site: SiteView, penalty: float) -> None:
-    f = fleet(SiteView("a-online", {}, "Online"), site)
+    f = fleet(SiteView("a-online", {}, SitePhase.ONLINE), site)
     got = scored(f)
     assert got["a-online"] - got["x"] == pytest.approx(penalty, abs=1e-3)
 
 
 def test_ordered_groups_cost_a_step_per_group_passed_over() -> None:
-    f = fleet(SiteView("a", {}, "Online"), SiteView("b", {}, "Online"), SiteView("c", {}, "Online"))
+    f = fleet(
+        SiteView("a", {}, SitePhase.ONLINE),
+        SiteView("b", {}, SitePhase.ONLINE),
+        SiteView("c", {}, SitePhase.ONLINE),
+    )
     got = scored(f, tiers=(0, 1, 2))
     assert got["a"] - got["b"] == pytest.approx(scorers.GROUP_STEP)
     assert got["a"] - got["c"] == pytest.approx(2 * scorers.GROUP_STEP)
 
 
 def test_a_later_group_loses_even_against_a_penalised_site() -> None:
-    f = fleet(SiteView("first", {}, "Pending"), SiteView("second", {}, "Online"))
+    f = fleet(SiteView("first", {}, SitePhase.PENDING), SiteView("second", {}, SitePhase.ONLINE))
     got = scored(f, tiers=(0, 1))
     assert got["first"] > got["second"]
 
 
 def test_locality_weight_adds_nearness() -> None:
-    f = fleet(SiteView("far", {}, "Online"), SiteView("near", {}, "Online"))
+    f = fleet(SiteView("far", {}, SitePhase.ONLINE), SiteView("near", {}, SitePhase.ONLINE))
     app = AppView("a", False, 1, locality=Locality(point=(0, 0), max_km=100))
     got = scored(f, app, distance={"far": 90, "near": 10})
     assert got["near"] - got["far"] == pytest.approx(0.8)
@@ -252,7 +261,7 @@ def test_locality_weight_adds_nearness() -> None:
 
 
 def test_zero_weights_leave_only_the_fixed_preferences() -> None:
-    f = fleet(known("a"), known("b", phase="Pending"))
+    f = fleet(known("a"), known("b", phase=SitePhase.PENDING))
     app = AppView(
         "x",
         False,

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from edgeplane.api.selectors import Selector, parse_selector
+from edgeplane.api.sites import SitePhase
 from edgeplane.placement.model import (
     AppView,
     Decision,
@@ -45,7 +46,7 @@ GROUPS_B = {"first": parse_selector("region=r2"), "second": parse_selector("tier
 
 
 def site(name: str, region: str = "r1", **kw: object) -> SiteView:
-    return SiteView(name, {"region": region, "tier": "edge"}, "Online", **kw)  # type: ignore[arg-type]
+    return SiteView(name, {"region": region, "tier": "edge"}, SitePhase.ONLINE, **kw)  # type: ignore[arg-type]
 
 
 def snap(
@@ -102,9 +103,9 @@ def violations(snapshot: Snapshot, decisions: Mapping[str, Decision]) -> list[st
                 for g in app.site_groups
             ):
                 bad.append(f"{name} is in none of the siteGroups")
-            if s.phase == "Cordoned" or s.unschedulable:
+            if s.phase == SitePhase.CORDONED or s.unschedulable:
                 bad.append(f"{name} is cordoned")
-            if s.phase == "Offline" and not (app.every_site and was):
+            if s.phase == SitePhase.OFFLINE and not (app.every_site and was):
                 bad.append(f"{name} is offline")
             for t in s.taints:
                 if t.effect == "PreferNoSchedule" or any(
@@ -193,7 +194,18 @@ def site_views(draw: st.DrawFn, name: str) -> SiteView:
             "region": draw(st.sampled_from(["r1", "r1", "r2", "r3"])),
             "tier": draw(st.sampled_from(["edge", "cloud"])),
         },
-        draw(st.sampled_from(["Online", "Online", "Online", "Pending", "Offline", "Cordoned"])),
+        draw(
+            st.sampled_from(
+                [
+                    SitePhase.ONLINE,
+                    SitePhase.ONLINE,
+                    SitePhase.ONLINE,
+                    SitePhase.PENDING,
+                    SitePhase.OFFLINE,
+                    SitePhase.CORDONED,
+                ]
+            )
+        ),
         cpu_millis=draw(st.sampled_from([None, 500, 1000, 2000])),
         memory_bytes=draw(st.sampled_from([None, None, 2**30])),
         taints=tuple(draw(st.lists(st.sampled_from([NO_EXECUTE, NO_SCHEDULE]), max_size=1))),
@@ -351,9 +363,11 @@ class UpdateSequences(RuleBasedStateMachine):
 
     @rule(
         name=st.sampled_from(NAMES),
-        phase=st.sampled_from(["Online", "Pending", "Offline", "Cordoned"]),
+        phase=st.sampled_from(
+            [SitePhase.ONLINE, SitePhase.PENDING, SitePhase.OFFLINE, SitePhase.CORDONED]
+        ),
     )
-    def site_phase(self, name: str, phase: str) -> None:
+    def site_phase(self, name: str, phase: SitePhase) -> None:
         if "site_phase" in self.disabled:
             return
         if name in self.sites:
