@@ -1,333 +1,43 @@
-"""Clients of the hub HTTP API: ``HubClient`` (sync) and ``AsyncHubClient``.
+"""Clients of the hub HTTP API: ``AsyncHubClient``, the one implementation, and
+``HubClient``, the same calls blocking (the CLI).
 
-Both build requests with the same ``_Requests`` helper and translate errors the same
-way; only the transport differs.
+``HubClient`` runs an ``AsyncHubClient`` on a private event loop in a thread of its
+own (so it also works from code that runs a loop), and its methods are made from the
+async ones by ``_blocking``: the table of calls is written once, and a test checks
+that both expose the same names and signatures. Neighbours: ``requests`` builds each
+call, ``answers`` reads the hub's answers into the wire types, ``errors`` and
+``uploads``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
-import json
-import re
+import contextlib
+import functools
 import ssl
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import quote
+import threading
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
-from edgeplane.client.errors import ClientError, HubUnreachable, from_response, malformed_answer
-from edgeplane.client.uploads import Progress, Upload, chunks, chunks_async, upload_size
-
-API = "/api/v1alpha1"
-MERGE_PATCH = "application/merge-patch+json"
-Object = dict[str, Any]
-PAGE_SIZE = 500
-# A large upload may take minutes to write; the hub's answer comes once it has checked it.
-UPLOAD_TIMEOUT = httpx.Timeout(60.0, write=None)
-
-
-@dataclass(frozen=True)
-class Request:
-    """One HTTP call, built once and sent by either client."""
-
-    method: str
-    url: str
-    params: dict[str, str] | None = None
-    body: Any = None
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-    timeout: httpx.Timeout | None = None
-
-    def kwargs(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"params": self.params, "headers": dict(self.headers)}
-        if self.body is not None:
-            out["content"] = json.dumps(self.body)
-            out["headers"]["Content-Type"] = self.content_type
-        if self.timeout is not None:
-            out["timeout"] = self.timeout
-        return out
-
-
-def segment(value: str, what: str = "name") -> str:
-    """``value`` as one path segment: percent-encoded (``/``, ``?``, ``#``, ``%`` too), so a
-    name like ``a/../b`` or ``a?x`` cannot change which path is asked for."""
-    if not value:
-        raise ClientError(400, "Invalid", f"the {what} is empty: give one", what)
-    encoded = quote(value, safe="")
-    # Dots are unreserved, so quote keeps them; "." and ".." would be resolved away.
-    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
-
-
-class _Requests:
-    """The request of every API call, independent of sync or async transport."""
-
-    @staticmethod
-    def list(plural: str, selector: str | None, limit: int | None, cont: str | None) -> Request:
-        params = {
-            "labelSelector": selector,
-            "limit": str(limit) if limit else None,
-            "continue": cont,
-        }
-        return Request("GET", f"{API}/{segment(plural)}", {k: v for k, v in params.items() if v})
-
-    @staticmethod
-    def watch(plural: str, resource_version: str | None, selector: str | None) -> Request:
-        params = {"watch": "true", "resourceVersion": resource_version, "labelSelector": selector}
-        return Request("GET", f"{API}/{segment(plural)}", {k: v for k, v in params.items() if v})
-
-    @staticmethod
-    def item(method: str, plural: str, name: str, body: Any = None, sub: str = "") -> Request:
-        content_type = MERGE_PATCH if method == "PATCH" else "application/json"
-        url = f"{API}/{segment(plural)}/{segment(name)}{sub}"
-        return Request(method, url, None, body, content_type)
-
-    @staticmethod
-    def create(plural: str, obj: Object) -> Request:
-        return Request("POST", f"{API}/{segment(plural)}", body=obj)
-
-    @staticmethod
-    def write(method: str, plural: str, obj: Object, sub: str = "") -> Request:
-        """PUT/PATCH of the object named in ``obj``'s own metadata."""
-        return _Requests.item(method, plural, _name_of(obj), obj, sub)
-
-    @staticmethod
-    def join_token(labels: dict[str, str], ttl_seconds: int) -> Request:
-        body = {"labels": labels, "ttlSeconds": ttl_seconds}
-        return Request("POST", f"{API}/jointokens", body=body)
-
-    @staticmethod
-    def push_artifact(name: str, version: str, size: int | None) -> Request:
-        """The PUT without its body, which each client streams its own way."""
-        headers = {"Content-Type": "application/gzip"}
-        if size is not None:
-            # Lets the hub refuse an oversized upload (413) before any byte is sent.
-            headers["Content-Length"] = str(size)
-        url = f"{API}/artifacts/{segment(name)}/{segment(version, 'version')}"
-        return Request("PUT", url, headers=headers, timeout=UPLOAD_TIMEOUT)
-
-    @staticmethod
-    def site_logs(site: str, application: str, tail: int) -> Request:
-        params = {"application": application, "tail": str(tail)}
-        return Request("GET", f"{API}/sites/{segment(site, 'site')}/logs", params)
-
-    @staticmethod
-    def explain(application: str, site: str | None) -> Request:
-        params = {"site": site} if site else None
-        return Request("GET", f"{API}/applications/{segment(application)}/explain", params)
-
-
-def _name_of(obj: Object) -> str:
-    try:
-        return str(obj["metadata"]["name"])
-    except (KeyError, TypeError):
-        raise ValueError("the object has no metadata.name: name it before writing it") from None
-
-
-def _next_page(page: Object) -> str | None:
-    token = page.get("metadata", {}).get("continue")
-    return str(token) if token else None
-
-
-def _event(line: str) -> Object | None:
-    if not line.strip():
-        return None
-    try:
-        event = json.loads(line)
-    except (ValueError, RecursionError):  # also JSON nested past the stack
-        event = None
-    if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
-        raise malformed_answer(200, "a watch event is not a JSON object with an object")
-    return event
-
-
-def _object(response: httpx.Response) -> Object:
-    """The JSON object the hub answered; a ClientError (not a traceback) otherwise."""
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        body = None
-    if not isinstance(body, dict):
-        raise malformed_answer(response.status_code, "the answer is not a JSON object")
-    return body
-
-
-def _headers(token: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"} if token else {}
-
-
-_WARNING = re.compile(r'299 - "((?:[^"\\]|\\.)*)"')
-
-
-def warnings_of(response: httpx.Response) -> builtins.list[str]:
-    """The texts of the hub's ``Warning: 299 - "..."`` headers (admission warnings)."""
-    found = []
-    for header in response.headers.get_list("warning"):
-        found += [re.sub(r"\\(.)", r"\1", m) for m in _WARNING.findall(header)]
-    return found
-
-
-def _pushed(response: httpx.Response) -> tuple[Object, bool]:
-    """The hub's artifact record, and whether it is new (201) rather than unchanged (200)."""
-    return _object(response), response.status_code == 201
-
-
-WATCH_TIMEOUT = httpx.Timeout(30.0, read=None)  # a watch is idle between events by design
-
-
-class HubClient:
-    """Blocking client (the CLI). ``transport`` is for tests (``httpx.MockTransport``)."""
-
-    def __init__(
-        self,
-        server: str,
-        token: str | None,
-        timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-        verify: ssl.SSLContext | bool = True,
-    ) -> None:
-        self.server = server
-        self.warnings: builtins.list[str] = []
-        """Admission warnings of the calls so far (the caller may print and clear them)."""
-        self._http = httpx.Client(
-            base_url=server,
-            headers=_headers(token),
-            timeout=timeout,
-            transport=transport,
-            verify=verify,
-        )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> HubClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _raw(self, request: Request, content: Any = None) -> httpx.Response:
-        """The hub's answer to a success; its error (or HubUnreachable) raised otherwise."""
-        kwargs = request.kwargs() | ({"content": content} if content is not None else {})
-        try:
-            response = self._http.request(request.method, request.url, **kwargs)
-        except httpx.TransportError as e:
-            raise HubUnreachable(self.server, e) from e
-        self.warnings += warnings_of(response)
-        if response.status_code >= 400:
-            raise from_response(response)
-        return response
-
-    def _send(self, request: Request) -> Object:
-        return _object(self._raw(request))
-
-    def discovery(self) -> Object:
-        return self._send(Request("GET", API))
-
-    def list(
-        self,
-        plural: str,
-        selector: str | None = None,
-        limit: int | None = None,
-        continue_: str | None = None,
-    ) -> Object:
-        return self._send(_Requests.list(plural, selector, limit, continue_))
-
-    def list_all(self, plural: str, selector: str | None = None) -> builtins.list[Object]:
-        """Every matching object, following ``continue`` across pages."""
-        page = self.list(plural, selector, PAGE_SIZE)
-        items: builtins.list[Object] = page["items"]
-        while token := _next_page(page):
-            page = self.list(plural, selector, PAGE_SIZE, token)
-            items += page["items"]
-        return items
-
-    def get(self, plural: str, name: str) -> Object:
-        return self._send(_Requests.item("GET", plural, name))
-
-    def create(self, plural: str, obj: Object) -> Object:
-        return self._send(_Requests.create(plural, obj))
-
-    def replace(self, plural: str, obj: Object) -> Object:
-        return self._send(_Requests.write("PUT", plural, obj))
-
-    def patch(self, plural: str, name: str, patch: Object) -> Object:
-        return self._send(_Requests.item("PATCH", plural, name, patch))
-
-    def delete(self, plural: str, name: str) -> Object:
-        return self._send(_Requests.item("DELETE", plural, name))
-
-    def replace_status(self, plural: str, obj: Object) -> Object:
-        return self._send(_Requests.write("PUT", plural, obj, "/status"))
-
-    def patch_status(self, plural: str, name: str, patch: Object) -> Object:
-        return self._send(_Requests.item("PATCH", plural, name, patch, "/status"))
-
-    def create_join_token(self, labels: dict[str, str], ttl_seconds: int) -> Object:
-        """A single-use join token: ``{token, expiresAt, labels}``."""
-        return self._send(_Requests.join_token(labels, ttl_seconds))
-
-    def list_tokens(self) -> builtins.list[Object]:
-        """Every credential the hub holds, without secrets."""
-        return list(self._send(Request("GET", f"{API}/tokens"))["items"])
-
-    def revoke_token(self, token_id: str) -> Object:
-        return self._send(Request("DELETE", f"{API}/tokens/{quote(token_id, safe='')}"))
-
-    def rotate_admin_token(self) -> Object:
-        """A new admin token ``{token, id}``; every older admin token is revoked."""
-        return self._send(Request("POST", f"{API}/tokens/rotate-admin"))
-
-    def rotate_site_credential(self, site: str, overlap_seconds: int) -> Object:
-        """Ask a site's agent to switch credentials; the old one lasts ``overlap_seconds``."""
-        url = f"{API}/sites/{quote(site, safe='')}/credential/rotate"
-        return self._send(Request("POST", url, body={"overlapSeconds": overlap_seconds}))
-
-    def push_artifact(
-        self, name: str, version: str, data: Upload, progress: Progress | None = None
-    ) -> tuple[Object, bool]:
-        """Stream a .tar.gz (bytes or a binary file); the hub's record, and whether it
-        was new (else unchanged). ``progress`` is called with each chunk's size."""
-        request = _Requests.push_artifact(name, version, upload_size(data))
-        return _pushed(self._raw(request, chunks(data, progress)))
-
-    def list_artifacts(self) -> builtins.list[Object]:
-        return list(self._send(Request("GET", f"{API}/artifacts"))["items"])
-
-    def dry_run(self, application: Object) -> Object:
-        """Where an application would run (and its admission warnings); nothing is stored."""
-        return self._send(Request("POST", f"{API}/applications/dry-run", body=application))
-
-    def explain(self, application: str, site: str | None = None) -> Object:
-        return self._send(_Requests.explain(application, site))
-
-    def site_logs(self, site: str, application: str, tail: int) -> str:
-        """The last ``tail`` lines of an application's log at a site (relayed by the hub)."""
-        return self._raw(_Requests.site_logs(site, application, tail)).text
-
-    def watch(
-        self, plural: str, resource_version: str | None = None, selector: str | None = None
-    ) -> Iterator[Object]:
-        """Events as they come (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) until the hub
-        ends the stream; raises ClientError (410 Gone: list again) or HubUnreachable."""
-        request = _Requests.watch(plural, resource_version, selector)
-        try:
-            with self._http.stream(
-                request.method, request.url, params=request.params, timeout=WATCH_TIMEOUT
-            ) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise from_response(response)
-                for line in response.iter_lines():
-                    if (event := _event(line)) is not None:
-                        yield event
-        except httpx.TransportError as e:
-            raise HubUnreachable(self.server, e) from e
+from edgeplane.api.wire import ListObject, Object, WatchEvent
+from edgeplane.client import answers
+from edgeplane.client.answers import Body
+from edgeplane.client.answers import warnings_of as warnings_of  # re-exported
+from edgeplane.client.errors import HubUnreachable, from_response
+from edgeplane.client.requests import API, PAGE_SIZE, WATCH_TIMEOUT, Request, Requests
+from edgeplane.client.requests import segment as segment  # re-exported
+from edgeplane.client.uploads import Progress, Upload, chunks_async, upload_size
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class AsyncHubClient:
-    """The same calls as ``HubClient`` for asyncio (agents, simulator, benchmarks)."""
+    """The hub's API for asyncio (agents' tests, simulator, benchmarks), and under
+    ``HubClient`` for the CLI. ``transport`` is for tests (``httpx.MockTransport``)."""
 
     def __init__(
         self,
@@ -339,9 +49,11 @@ class AsyncHubClient:
         verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.server = server
+        self.warnings: builtins.list[str] = []
+        """Admission warnings of the calls so far (the caller may print and clear them)."""
         self._http = httpx.AsyncClient(
             base_url=server,
-            headers=_headers(token),
+            headers={"Authorization": f"Bearer {token}"} if token else {},
             timeout=timeout,
             limits=httpx.Limits(max_connections=max_connections),
             transport=transport,
@@ -358,20 +70,25 @@ class AsyncHubClient:
         await self.aclose()
 
     async def _raw(self, request: Request, content: Any = None) -> httpx.Response:
+        """The hub's answer to a success; its error (or HubUnreachable) raised otherwise."""
         kwargs = request.kwargs() | ({"content": content} if content is not None else {})
         try:
             response = await self._http.request(request.method, request.url, **kwargs)
         except httpx.TransportError as e:
             raise HubUnreachable(self.server, e) from e
+        self.warnings += answers.warnings_of(response)
         if response.status_code >= 400:
             raise from_response(response)
         return response
 
-    async def _send(self, request: Request) -> Object:
-        return _object(await self._raw(request))
+    async def _body(self, request: Request) -> Body:
+        return answers.body(await self._raw(request))
 
-    async def discovery(self) -> Object:
-        return await self._send(Request("GET", API))
+    async def _object(self, request: Request) -> Object:
+        return answers.obj(await self._raw(request))
+
+    async def discovery(self) -> Body:
+        return await self._body(Request("GET", API))
 
     async def list(
         self,
@@ -379,60 +96,88 @@ class AsyncHubClient:
         selector: str | None = None,
         limit: int | None = None,
         continue_: str | None = None,
-    ) -> Object:
-        return await self._send(_Requests.list(plural, selector, limit, continue_))
+    ) -> ListObject:
+        request = Requests.list(plural, selector, limit, continue_)
+        return answers.page(await self._raw(request))
 
     async def list_all(self, plural: str, selector: str | None = None) -> builtins.list[Object]:
         """Every matching object, following ``continue`` across pages."""
         page = await self.list(plural, selector, PAGE_SIZE)
-        items: builtins.list[Object] = page["items"]
-        while token := _next_page(page):
+        items = page.get("items", [])
+        while token := answers.next_page(page):
             page = await self.list(plural, selector, PAGE_SIZE, token)
-            items += page["items"]
+            items += page.get("items", [])
         return items
 
     async def get(self, plural: str, name: str) -> Object:
-        return await self._send(_Requests.item("GET", plural, name))
+        return await self._object(Requests.item("GET", plural, name))
 
-    async def create(self, plural: str, obj: Object) -> Object:
-        return await self._send(_Requests.create(plural, obj))
+    async def create(self, plural: str, obj: Mapping[str, object]) -> Object:
+        return await self._object(Requests.create(plural, obj))
 
-    async def replace(self, plural: str, obj: Object) -> Object:
-        return await self._send(_Requests.write("PUT", plural, obj))
+    async def replace(self, plural: str, obj: Mapping[str, object]) -> Object:
+        return await self._object(Requests.write("PUT", plural, obj))
 
-    async def patch(self, plural: str, name: str, patch: Object) -> Object:
-        return await self._send(_Requests.item("PATCH", plural, name, patch))
+    async def patch(self, plural: str, name: str, patch: Mapping[str, object]) -> Object:
+        return await self._object(Requests.item("PATCH", plural, name, patch))
 
     async def delete(self, plural: str, name: str) -> Object:
-        return await self._send(_Requests.item("DELETE", plural, name))
+        return await self._object(Requests.item("DELETE", plural, name))
 
-    async def replace_status(self, plural: str, obj: Object) -> Object:
-        return await self._send(_Requests.write("PUT", plural, obj, "/status"))
+    async def replace_status(self, plural: str, obj: Mapping[str, object]) -> Object:
+        return await self._object(Requests.write("PUT", plural, obj, "/status"))
 
-    async def patch_status(self, plural: str, name: str, patch: Object) -> Object:
-        return await self._send(_Requests.item("PATCH", plural, name, patch, "/status"))
+    async def patch_status(self, plural: str, name: str, patch: Mapping[str, object]) -> Object:
+        return await self._object(Requests.item("PATCH", plural, name, patch, "/status"))
 
-    async def create_join_token(self, labels: dict[str, str], ttl_seconds: int) -> Object:
-        return await self._send(_Requests.join_token(labels, ttl_seconds))
+    async def create_join_token(self, labels: dict[str, str], ttl_seconds: int) -> Body:
+        """A single-use join token: ``{token, expiresAt, labels}``."""
+        return await self._body(Requests.join_token(labels, ttl_seconds))
+
+    async def list_tokens(self) -> builtins.list[Body]:
+        """Every credential the hub holds, without secrets."""
+        return answers.items(await self._body(Request("GET", f"{API}/tokens")))
+
+    async def revoke_token(self, token_id: str) -> Body:
+        return await self._body(Requests.revoke_token(token_id))
+
+    async def rotate_admin_token(self) -> Body:
+        """A new admin token ``{token, id}``; every older admin token is revoked."""
+        return await self._body(Request("POST", f"{API}/tokens/rotate-admin"))
+
+    async def rotate_site_credential(self, site: str, overlap_seconds: int) -> Body:
+        """Ask a site's agent to switch credentials; the old one lasts ``overlap_seconds``."""
+        return await self._body(Requests.rotate_site_credential(site, overlap_seconds))
 
     async def push_artifact(
         self, name: str, version: str, data: Upload, progress: Progress | None = None
-    ) -> tuple[Object, bool]:
-        """See ``HubClient.push_artifact``; a file is read in chunks as they are sent."""
-        request = _Requests.push_artifact(name, version, upload_size(data))
-        return _pushed(await self._raw(request, chunks_async(data, progress)))
+    ) -> tuple[Body, bool]:
+        """Stream a .tar.gz (bytes or a binary file, read in chunks as they are sent);
+        the hub's record, and whether it was new (else unchanged). ``progress`` is
+        called with each chunk's size."""
+        request = Requests.push_artifact(name, version, upload_size(data))
+        return answers.pushed(await self._raw(request, chunks_async(data, progress)))
 
-    async def list_artifacts(self) -> builtins.list[Object]:
-        return list((await self._send(Request("GET", f"{API}/artifacts")))["items"])
+    async def list_artifacts(self) -> builtins.list[Body]:
+        return answers.items(await self._body(Request("GET", f"{API}/artifacts")))
+
+    async def dry_run(self, application: Mapping[str, object]) -> Body:
+        """Where an application would run (and its admission warnings); nothing is stored."""
+        return await self._body(Request("POST", f"{API}/applications/dry-run", body=application))
+
+    async def explain(self, application: str, site: str | None = None) -> Body:
+        return await self._body(Requests.explain(application, site))
 
     async def site_logs(self, site: str, application: str, tail: int) -> str:
-        return (await self._raw(_Requests.site_logs(site, application, tail))).text
+        """The last ``tail`` lines of an application's log at a site (relayed by the hub)."""
+        return (await self._raw(Requests.site_logs(site, application, tail))).text
 
     async def watch(
         self, plural: str, resource_version: str | None = None, selector: str | None = None
-    ) -> AsyncIterator[Object]:
-        """Events as they come; see ``HubClient.watch``."""
-        request = _Requests.watch(plural, resource_version, selector)
+    ) -> AsyncGenerator[WatchEvent, None]:
+        """Events as they come (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) until the hub
+        ends the stream; raises ClientError (410 Gone: list again) or HubUnreachable."""
+        request = Requests.watch(plural, resource_version, selector)
         try:
             async with self._http.stream(
                 request.method, request.url, params=request.params, timeout=WATCH_TIMEOUT
@@ -441,7 +186,111 @@ class AsyncHubClient:
                     await response.aread()
                     raise from_response(response)
                 async for line in response.aiter_lines():
-                    if (event := _event(line)) is not None:
+                    if (event := answers.event(line)) is not None:
                         yield event
         except httpx.TransportError as e:
             raise HubUnreachable(self.server, e) from e
+
+
+def _blocking(
+    call: Callable[Concatenate[AsyncHubClient, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[HubClient, P], T]:
+    """``call`` of the async client as a method of the blocking one (same signature
+    and docstring): run on the blocking client's loop, waited for."""
+
+    @functools.wraps(call)
+    def method(self: HubClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._run(call(self._client, *args, **kwargs))
+
+    return method
+
+
+class HubClient:
+    """The calls of ``AsyncHubClient``, blocking (the CLI)."""
+
+    def __init__(
+        self,
+        server: str,
+        token: str | None,
+        timeout: float = 30.0,
+        max_connections: int = 100,
+        transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        self._client = AsyncHubClient(server, token, timeout, max_connections, transport, verify)
+        self.server = server
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name=f"hub client {server}", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def warnings(self) -> builtins.list[str]:
+        """Admission warnings of the calls so far (the caller may print and clear them)."""
+        return self._client.warnings
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        try:
+            self._run(self._client.aclose())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+    def __enter__(self) -> HubClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, call: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(call, self._loop)
+        try:
+            return future.result()
+        except BaseException:  # Ctrl-C while waiting: the call must not go on behind us
+            future.cancel()
+            raise
+
+    discovery = _blocking(AsyncHubClient.discovery)
+    list = _blocking(AsyncHubClient.list)
+    list_all = _blocking(AsyncHubClient.list_all)
+    get = _blocking(AsyncHubClient.get)
+    create = _blocking(AsyncHubClient.create)
+    replace = _blocking(AsyncHubClient.replace)
+    patch = _blocking(AsyncHubClient.patch)
+    delete = _blocking(AsyncHubClient.delete)
+    replace_status = _blocking(AsyncHubClient.replace_status)
+    patch_status = _blocking(AsyncHubClient.patch_status)
+    create_join_token = _blocking(AsyncHubClient.create_join_token)
+    list_tokens = _blocking(AsyncHubClient.list_tokens)
+    revoke_token = _blocking(AsyncHubClient.revoke_token)
+    rotate_admin_token = _blocking(AsyncHubClient.rotate_admin_token)
+    rotate_site_credential = _blocking(AsyncHubClient.rotate_site_credential)
+    push_artifact = _blocking(AsyncHubClient.push_artifact)
+    list_artifacts = _blocking(AsyncHubClient.list_artifacts)
+    dry_run = _blocking(AsyncHubClient.dry_run)
+    explain = _blocking(AsyncHubClient.explain)
+    site_logs = _blocking(AsyncHubClient.site_logs)
+
+    def watch(
+        self, plural: str, resource_version: str | None = None, selector: str | None = None
+    ) -> Generator[WatchEvent, None, None]:
+        """Events as they come (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) until the hub
+        ends the stream; raises ClientError (410 Gone: list again) or HubUnreachable."""
+        events = self._client.watch(plural, resource_version, selector)
+        try:
+            while True:
+                try:
+                    yield self._run(_next(events))
+                except StopAsyncIteration:
+                    return
+        finally:
+            with contextlib.suppress(RuntimeError):  # already running: cancelled above
+                self._run(events.aclose())
+
+
+async def _next(events: AsyncGenerator[WatchEvent, None]) -> WatchEvent:
+    return await anext(events)

@@ -244,7 +244,7 @@ def test_join_token_posts_labels_and_ttl() -> None:
 def test_push_streams_a_file_in_chunks_with_its_length(tmp_path: Path) -> None:
     tarball = tmp_path / "svc.tar.gz"
     tarball.write_bytes(b"x" * (CHUNK_SIZE * 2 + 7))
-    hub, seen = ArtifactHub(), []
+    hub, seen = ArtifactHub(), list[int]()
     with HubClient(SERVER, "t", transport=httpx.MockTransport(hub)) as client:
         with open(tarball, "rb") as data:
             record, created = client.push_artifact("svc", "1.0.0", data, seen.append)
