@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
 import functools
 import ssl
 import threading
@@ -234,11 +233,16 @@ class HubClient:
         if self._loop.is_closed():
             return
         try:
-            self._run(self._client.aclose())
+            self._run(self._shutdown())
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
             self._loop.close()
+
+    async def _shutdown(self) -> None:
+        # A watch left unfinished (Ctrl-C) is closed here, on its loop, not at exit.
+        await asyncio.get_running_loop().shutdown_asyncgens()
+        await self._client.aclose()
 
     def __enter__(self) -> HubClient:
         return self
@@ -288,7 +292,7 @@ class HubClient:
                 except StopAsyncIteration:
                     return
         finally:
-            with contextlib.suppress(RuntimeError):  # already running: cancelled above
+            if not self._loop.is_closed():  # else closed with the client
                 self._run(events.aclose())
 
 
