@@ -43,7 +43,12 @@ sys.path.insert(0, str(ROOT))
 from edgeplane.api.selectors import parse_selector  # noqa: E402
 from edgeplane.api.sites import SitePhase  # noqa: E402
 from edgeplane.governance.cache import PlacementGovernor  # noqa: E402
-from edgeplane.governance.policies import CompiledPolicy, compile_policy, judge  # noqa: E402
+from edgeplane.governance.policies import (  # noqa: E402
+    CompiledPolicy,
+    compile_policy,
+    judge,
+    policy_reason,
+)
 from edgeplane.placement.context import Context  # noqa: E402
 from edgeplane.placement.filtering import first_reason_at  # noqa: E402
 from edgeplane.placement.fleet import Ints  # noqa: E402
@@ -172,6 +177,9 @@ class Governed:
     ) -> list[tuple[str | None, bool]]:
         denials = self.governor.denials(self.raws[app.name], label_sets)
         return [("excluded by policy " + ", ".join(d) if d else None, False) for d in denials]
+
+    def reason(self, verdict: tuple[str | None, bool], held: bool) -> str | None:
+        return policy_reason(verdict, held)
 
 
 class NaivePlanner(Planner):

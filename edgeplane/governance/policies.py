@@ -214,6 +214,20 @@ class Verdict:
         return not self.denied
 
 
+def may_stay(policies: Iterable[CompiledPolicy]) -> bool:
+    """Whether a site an application runs at already keeps it though it violates
+    ``policies`` (their Deny rules): when every one says ``onViolation: Report``."""
+    return all(not p.move_on_violation for p in policies)
+
+
+def policy_reason(verdict: tuple[str | None, bool], held: bool) -> str | None:
+    """Why placement keeps an application off a site, from the policies' verdict for
+    it: (why excluded or None, whether a held site may stay). A site held already
+    stays when it may (``onViolation: Report``); else the exclusion stands."""
+    why, stays = verdict
+    return None if why is None or (held and stays) else why
+
+
 def judge(
     policies: Iterable[CompiledPolicy],
     app: Mapping[str, Any],

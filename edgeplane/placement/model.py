@@ -137,9 +137,11 @@ class Policies(Protocol):
     ``verdicts`` answers for an application and each of a list of site label sets (the
     same list object while the fleet's label sets do not change): why policy excludes
     such sites (or None), and whether a site the application runs at already may keep
-    it (``onViolation: Report``). ``key`` names what of the application the verdicts
-    depend on: applications with equal keys get equal verdicts, so they are asked for
-    once. ``version`` changes when the policies do."""
+    it (``onViolation: Report``). ``reason`` applies governance's rule to one verdict,
+    for a site held or not (``governance.policies.policy_reason``: placement may not
+    import governance, so the rule comes with the verdicts). ``key`` names what of the
+    application the verdicts depend on: applications with equal keys get equal
+    verdicts, so they are asked for once. ``version`` changes when the policies do."""
 
     @property
     def version(self) -> Hashable: ...
@@ -150,8 +152,13 @@ class Policies(Protocol):
         self, app: AppView, label_sets: Sequence[Mapping[str, str]]
     ) -> Sequence[tuple[str | None, bool]]: ...
 
+    def reason(self, verdict: tuple[str | None, bool], held: bool) -> str | None: ...
+
 
 class NoPolicies:
+    """No policies: nothing excluded. (A subclass that excludes answers ``reason`` with
+    governance's rule too.)"""
+
     @property
     def version(self) -> Hashable:
         return ()
@@ -163,6 +170,9 @@ class NoPolicies:
         self, app: AppView, label_sets: Sequence[Mapping[str, str]]
     ) -> Sequence[tuple[str | None, bool]]:
         return [(None, False)] * len(label_sets)
+
+    def reason(self, verdict: tuple[str | None, bool], held: bool) -> str | None:
+        return None
 
 
 Holding = Mapping[str, int] | Iterable[str]

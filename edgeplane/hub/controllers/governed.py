@@ -28,6 +28,8 @@ from edgeplane.governance.policies import (
     Violation,
     allowed_namespaces,
     compile_policy,
+    may_stay,
+    policy_reason,
 )
 from edgeplane.hub.admission import PolicyCache
 from edgeplane.hub.informer import Informer
@@ -128,9 +130,12 @@ class PolicyGate:
         why = f"excluded by policy {', '.join(names)}"
         return f"{why} ({'; '.join(notes)})" if notes else why
 
+    def reason(self, verdict: tuple[str | None, bool], held: bool) -> str | None:
+        return policy_reason(verdict, held)
+
     def _may_stay(self, policies: Iterable[str]) -> bool:
         """Whether a site held already stays: every policy it violates says Report."""
-        return all(not self._policies[name].move_on_violation for name in policies)
+        return may_stay(self._policies[name] for name in policies)
 
     def conditions(self, app: Object, sites: Iterable[Object]) -> list[dict[str, Any]]:
         """Policy conditions for an application placed at ``sites`` (Site objects)."""

@@ -1,7 +1,8 @@
 """The policy check: sites a placement policy excludes. Verdicts are asked once per
 policy key (applications the policies see alike) for every label set at once, and
-kept until the policies change; a held site may stay when every policy it violates
-says ``onViolation: Report``."""
+kept until the policies change. Whether a held site may stay is governance's rule
+(``governance.policies.policy_reason``), which comes with the verdicts
+(``Policies.reason``)."""
 
 from __future__ import annotations
 
@@ -18,20 +19,16 @@ PerSet = tuple[Ints, Ints]
 """Per label set: the reason code for a site not held, and for one held."""
 
 
-def policy_reason(verdict: tuple[str | None, bool], held: bool) -> str | None:
-    why, may_stay = verdict
-    return None if why is None or (held and may_stay) else why
-
-
 class PolicyCheck(Check):
     name = "policy"
     order = 90
 
     def per_set(self, scope: Scope, app: AppView, key: Hashable) -> PerSet:
         def make() -> PerSet:
-            answers = scope.policy.verdicts(app, scope.fleet.label_sets)
-            new = [scope.reasons(policy_reason(v, False)) for v in answers]
-            kept = [scope.reasons(policy_reason(v, True)) for v in answers]
+            policy = scope.policy
+            answers = policy.verdicts(app, scope.fleet.label_sets)
+            new = [scope.reasons(policy.reason(v, False)) for v in answers]
+            kept = [scope.reasons(policy.reason(v, True)) for v in answers]
             return np.array(new, np.int64), np.array(kept, np.int64)
 
         return scope.caches.get(self.name, ("sets", key), make)

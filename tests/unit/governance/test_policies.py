@@ -13,6 +13,8 @@ from edgeplane.governance.policies import (
     allowed_namespaces,
     compile_policy,
     judge,
+    may_stay,
+    policy_reason,
 )
 
 
@@ -187,3 +189,44 @@ def test_allowed_namespaces_are_the_union_of_the_covering_admission_policies(
         compile_policy(policy("true", scope="Placement")),  # says nothing about namespaces
     ]
     assert allowed_namespaces(policies, app(**labels)) == expected
+
+
+@pytest.mark.parametrize(
+    ("verdict", "held", "expected"),
+    [
+        ((None, False), False, None),
+        ((None, True), True, None),
+        (("excluded by policy p", False), False, "excluded by policy p"),
+        (("excluded by policy p", False), True, "excluded by policy p"),
+        (("excluded by policy p", True), False, "excluded by policy p"),
+        (("excluded by policy p", True), True, None),
+    ],
+    ids=[
+        "allowed",
+        "allowed-held",
+        "denied",
+        "denied-held-moves",
+        "report-new",
+        "report-held-stays",
+    ],
+)
+def test_a_held_site_stays_only_where_every_violated_policy_reports(
+    verdict: tuple[str | None, bool], held: bool, expected: str | None
+) -> None:
+    assert policy_reason(verdict, held) == expected
+
+
+@pytest.mark.parametrize(
+    ("on_violation", "expected"),
+    [(("Report",), True), (("Move",), False), (("Report", "Move"), False), ((), True)],
+    ids=["report", "move", "one-moves", "none-violated"],
+)
+def test_may_stay_when_every_violated_policy_says_report(
+    on_violation: tuple[str, ...], expected: bool
+) -> None:
+    compiled = []
+    for i, how in enumerate(on_violation):
+        raw = policy("false", name=f"p{i}")
+        raw["spec"]["onViolation"] = how
+        compiled.append(compile_policy(raw))
+    assert may_stay(compiled) is expected

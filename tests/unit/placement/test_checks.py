@@ -22,12 +22,12 @@ from edgeplane.placement.model import (
     AppView,
     DeviceNeed,
     Locality,
-    NoPolicies,
     SiteView,
     TaintView,
     TolerationView,
 )
 from edgeplane.placement.reasons import Reasons
+from tests.unit.placement.governed import Governed
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Room:
     memory: float | None
 
 
-class Verdict(NoPolicies):
+class Verdict(Governed):
     """The same policy verdict for every label set."""
 
     def __init__(self, verdict: tuple[str | None, bool]) -> None:

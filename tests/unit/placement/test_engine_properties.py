@@ -30,7 +30,6 @@ from edgeplane.placement.model import (
     Decision,
     DeviceNeed,
     Locality,
-    NoPolicies,
     SiteView,
     Snapshot,
     Spread,
@@ -40,6 +39,7 @@ from edgeplane.placement.model import (
     holding,
 )
 from edgeplane.placement.planner import Planner, explain, place
+from tests.unit.placement.governed import Governed
 
 REGIONS = ["r1", "r2", "r3", ""]  # "" is a value like any other
 GROUPS = {"hub": parse_selector("tier=hub"), "edge": parse_selector("tier=edge")}
@@ -54,7 +54,7 @@ RUNTIMES = [("process",), ("process",), ("kubernetes",), ("kubernetes", "process
 EXAMPLES = settings(max_examples=100, deadline=None)
 
 
-class DenyR3(NoPolicies):
+class DenyR3(Governed):
     """Sites in r3 are excluded; with ``report``, one already held may stay. (Keep one
     object for a whole sequence of updates, as the hub keeps its gate.)"""
 

@@ -15,7 +15,6 @@ from edgeplane.api.sites import SitePhase
 from edgeplane.placement.model import (
     AppView,
     Decision,
-    NoPolicies,
     SiteView,
     Snapshot,
     Spread,
@@ -23,6 +22,7 @@ from edgeplane.placement.model import (
     TaintView,
 )
 from edgeplane.placement.planner import Planner
+from tests.unit.placement.governed import Governed
 
 
 def site(name: str, region: str = "eu", **kw: object) -> SiteView:
@@ -62,7 +62,7 @@ def test_an_offline_site_moves_replicas_and_leaves_everything_else_alone() -> No
 
 
 def test_a_policy_change_places_again_only_the_applications_it_covers() -> None:
-    class DenyUs(NoPolicies):
+    class DenyUs(Governed):
         def __init__(self, deny: bool) -> None:
             self.deny = deny
 
@@ -264,7 +264,7 @@ def test_updates_keep_constraints_and_spare_the_untouched(
 
 
 def test_a_new_policy_reaches_applications_it_now_covers() -> None:
-    class Covering(NoPolicies):
+    class Covering(Governed):
         """A policy that, once it exists, covers every application: their keys change."""
 
         def __init__(self, exists: bool) -> None:

@@ -14,7 +14,6 @@ from edgeplane.api.selectors import parse_selector
 from edgeplane.api.sites import SitePhase
 from edgeplane.placement.model import (
     AppView,
-    NoPolicies,
     SiteView,
     Snapshot,
     Spread,
@@ -22,6 +21,7 @@ from edgeplane.placement.model import (
     TolerationView,
 )
 from edgeplane.placement.planner import place
+from tests.unit.placement.governed import Governed
 
 REGIONS = ["r1", "r2", "r3"]
 
@@ -69,7 +69,7 @@ def apps(draw: st.DrawFn) -> tuple[AppView, ...]:
     )
 
 
-class DenyR3(NoPolicies):
+class DenyR3(Governed):
     def verdicts(
         self, app: AppView, label_sets: Sequence[Mapping[str, str]]
     ) -> list[tuple[str | None, bool]]:
