@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeplane.api.validation import InvalidObject, to_wire, validate_object
+from edgeplane.api.wire import Meta, Object
 from edgeplane.client.strict_yaml import LIMITS, YamlRefused, load_documents
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -31,7 +32,7 @@ class ManifestError(Exception):
 @dataclass(frozen=True)
 class Manifest:
     source: str  # "file.yaml (document 2)"
-    obj: dict[str, Any]
+    obj: Object
 
     @property
     def kind(self) -> str:
@@ -121,14 +122,16 @@ def _expanded(where: str, doc: Any) -> list[tuple[str, Any]]:
 
 
 def load_raw(sources: Iterable[str]) -> list[Manifest]:
-    """Parsed documents, only checked for kind and metadata.name (enough to delete)."""
+    """Parsed documents, only checked for kind and metadata.name (enough to delete);
+    each manifest keeps only those two, as nothing else of it was validated."""
     out = []
     for where, doc in _objects(sources):
         meta = doc.get("metadata") if isinstance(doc, dict) else None
         name = meta.get("name") if isinstance(meta, dict) else None
-        if not isinstance(doc, dict) or not isinstance(doc.get("kind"), str) or not name:
+        kind = doc.get("kind") if isinstance(doc, dict) else None
+        if not isinstance(kind, str) or not name:
             raise ManifestError(f"{where}: each object needs kind and metadata.name")
-        out.append(Manifest(where, doc))
+        out.append(Manifest(where, Object(kind=kind, metadata=Meta(name=str(name)))))
     return out
 
 
@@ -137,7 +140,7 @@ def load_validated(sources: Iterable[str]) -> list[Manifest]:
     out = []
     for where, doc in _objects(sources):
         try:
-            out.append(Manifest(where, dict(to_wire(validate_object(doc)))))
+            out.append(Manifest(where, to_wire(validate_object(doc))))
         except InvalidObject as e:
             raise ManifestError(f"{where}: {e}") from e
     return out

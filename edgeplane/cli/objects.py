@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import typer
 
 from edgeplane.api.kinds import KindInfo, kind_info
+from edgeplane.api.wire import Object
 from edgeplane.cli.app import app, check_output, fail, globals_of, handles_errors
 from edgeplane.cli.manifests import Manifest, load_raw, load_validated
 from edgeplane.cli.output import (
@@ -21,13 +23,14 @@ from edgeplane.cli.output import (
     to_yaml,
     where_and_how_many,
 )
+from edgeplane.client.answers import next_page
 from edgeplane.client.errors import ClientError
 from edgeplane.client.hub import HubClient
 
 OUTPUTS = ("table", "wide", "yaml", "json", "name")
 
 
-def _declared(obj: dict[str, Any]) -> tuple[Any, ...]:
+def _declared(obj: Object) -> tuple[Any, ...]:
     meta = obj.get("metadata", {})
     return (meta.get("labels") or {}, meta.get("annotations") or {}, obj.get("spec"))
 
@@ -59,8 +62,9 @@ def _apply_once(client: HubClient, manifest: Manifest) -> str:
         return "created"
     if _declared(stored) == _declared(manifest.obj):
         return "unchanged"
-    desired = {**manifest.obj, "metadata": dict(manifest.obj["metadata"])}
-    desired["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"]
+    desired, meta = manifest.obj.copy(), manifest.obj["metadata"].copy()
+    meta["resourceVersion"] = stored["metadata"]["resourceVersion"]
+    desired["metadata"] = meta
     client.replace(info.plural, desired)
     return "configured"
 
@@ -121,20 +125,20 @@ def get(
 
 def _current(
     client: HubClient, info: KindInfo, name: str | None, selector: str | None
-) -> tuple[list[dict[str, Any]], str]:
+) -> tuple[list[Object], str]:
     """The objects to show and the resourceVersion a watch resumes from."""
     if name:
         obj = client.get(info.plural, name)
         return [obj], str(obj["metadata"]["resourceVersion"])
     page = client.list(info.plural, selector)
     items, rv = page["items"], str(page["metadata"]["resourceVersion"])
-    while token := page["metadata"].get("continue"):
+    while token := next_page(page):
         page = client.list(info.plural, selector, continue_=token)
         items += page["items"]
     return items, rv
 
 
-def _print(info: KindInfo, items: list[dict[str, Any]], output: str, single: bool) -> None:
+def _print(info: KindInfo, items: list[Object], output: str, single: bool) -> None:
     if output in ("yaml", "json"):
         print_exact(items[0] if single else as_list(info, items), output)
     elif output == "name":
@@ -154,7 +158,8 @@ def _follow(
             obj = event["object"]
             if event["type"] in ("BOOKMARK", "ERROR") or (name and obj["metadata"]["name"] != name):
                 if event["type"] == "ERROR":
-                    raise fail(str(obj.get("message")))
+                    error: Mapping[str, object] = obj  # a Status, not an Object
+                    raise fail(str(error.get("message")))
                 continue
             if output in ("yaml", "json"):
                 print_exact(event, output)

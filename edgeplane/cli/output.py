@@ -26,8 +26,8 @@ from rich.text import Span, Text
 
 from edgeplane.api.kinds import API_VERSION, KindInfo
 from edgeplane.api.quantity import Quantity
+from edgeplane.api.wire import ListObject, Object
 
-Object = dict[str, Any]
 Column = tuple[str, Callable[[Object], str]]
 
 # Unicode's control (Cc), format (Cf: bidi overrides, zero-width, tags), surrogate (Cs)
@@ -304,8 +304,8 @@ def table(info: KindInfo, items: list[Object], wide: bool, prefix: Column | None
     return grid
 
 
-def as_list(info: KindInfo, items: list[Object]) -> Object:
-    return {"apiVersion": API_VERSION, "kind": f"{info.kind}List", "items": items}
+def as_list(info: KindInfo, items: list[Object]) -> ListObject:
+    return ListObject(apiVersion=API_VERSION, kind=f"{info.kind}List", items=items)
 
 
 class _SafeDumper(yaml.SafeDumper):
