@@ -16,6 +16,7 @@ import builtins
 import functools
 import ssl
 import threading
+import weakref
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -223,6 +224,7 @@ class HubClient:
             target=self._loop.run_forever, name=f"hub client {server}", daemon=True
         )
         self._thread.start()
+        self._watches: weakref.WeakSet[Generator[WatchEvent, None, None]] = weakref.WeakSet()
 
     @property
     def warnings(self) -> builtins.list[str]:
@@ -233,6 +235,8 @@ class HubClient:
         if self._loop.is_closed():
             return
         try:
+            for events in list(self._watches):  # outer generators first: each closes its own
+                events.close()
             self._run(self._shutdown())
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
@@ -240,7 +244,8 @@ class HubClient:
             self._loop.close()
 
     async def _shutdown(self) -> None:
-        # A watch left unfinished (Ctrl-C) is closed here, on its loop, not at exit.
+        # What the watches read through (httpx's streams) is finalized on this loop,
+        # not left as tasks pending on a closed one.
         await asyncio.get_running_loop().shutdown_asyncgens()
         await self._client.aclose()
 
@@ -283,8 +288,13 @@ class HubClient:
         self, plural: str, resource_version: str | None = None, selector: str | None = None
     ) -> Generator[WatchEvent, None, None]:
         """Events as they come (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) until the hub
-        ends the stream; raises ClientError (410 Gone: list again) or HubUnreachable."""
-        events = self._client.watch(plural, resource_version, selector)
+        ends the stream; raises ClientError (410 Gone: list again) or HubUnreachable.
+        Closing the client closes it too (a watch left open by Ctrl-C)."""
+        events = self._watch(self._client.watch(plural, resource_version, selector))
+        self._watches.add(events)
+        return events
+
+    def _watch(self, events: AsyncGenerator[WatchEvent, None]) -> Generator[WatchEvent, None, None]:
         try:
             while True:
                 try:

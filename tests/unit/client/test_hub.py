@@ -3,9 +3,11 @@ how they read answers. The real hub is exercised in tests/integration/cli/."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import io
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +301,34 @@ def test_unreachable_site_raises_the_hub_message() -> None:
     with HubClient(SERVER, "t", transport=answer) as client, pytest.raises(ClientError) as raised:
         client.site_logs("s1", "web", 3)
     assert (raised.value.status, raised.value.reason) == (504, "SiteUnreachable")
+
+
+async def endless_events() -> AsyncIterator[bytes]:
+    """One event, then a stream that stays open (a hub with nothing more to say)."""
+    yield (json.dumps(EVENTS[0]) + "\n").encode()
+    await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("closed", [True, False], ids=["watch-closed", "watch-left-open"])
+def test_closing_the_client_leaves_nothing_pending(
+    caplog: pytest.LogCaptureFixture, closed: bool
+) -> None:
+    """A watch ended mid-stream (``get -w`` and Ctrl-C), closed or left open: closing
+    the client finishes it and what it read through on the client's loop, so nothing
+    is left as a task pending on a closed loop (asyncio would log it)."""
+    answer = httpx.MockTransport(lambda r: httpx.Response(200, content=endless_events()))
+    client = HubClient(SERVER, "t", transport=answer)
+    events = client.watch("sites")
+    assert next(events) == EVENTS[0]
+    if closed:
+        events.close()
+    client.close()
+    del events, client
+    gc.collect()
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
+async def test_the_blocking_client_works_inside_a_running_loop() -> None:
+    """It runs its own loop in a thread, so code on an event loop may call it too."""
+    with HubClient(SERVER, "t", transport=httpx.MockTransport(Recorder())) as client:
+        assert client.get("sites", "s1") == {}
