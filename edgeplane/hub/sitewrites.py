@@ -27,8 +27,10 @@ from typing import Any
 
 from fastapi import Request
 
+from edgeplane.api.sites import SitePhase
 from edgeplane.api.wellknown import RESERVED_DOMAIN, reserved_label
 from edgeplane.api.wire import Object
+from edgeplane.health import liveness
 from edgeplane.hub.errors import ApiError
 
 
@@ -55,10 +57,10 @@ NODES_NOT_READY = "NodesNotReady"
 
 
 def cut_off(status: dict[str, Any]) -> bool:
-    """Whether the site has nodes and none of them is Ready."""
+    """Whether the site has nodes and none of them is Ready (``health.liveness``'s rule
+    over the inventory this status reports)."""
     inventory = status.get("inventory") or {}
-    nodes, ready = inventory.get("nodes"), inventory.get("readyNodes")
-    return isinstance(nodes, int) and nodes > 0 and ready == 0
+    return liveness.cut_off(inventory.get("nodes"), inventory.get("readyNodes"))
 
 
 def nodes_checked(status: dict[str, Any], now: float) -> dict[str, Any]:
@@ -74,9 +76,9 @@ def nodes_checked(status: dict[str, Any], now: float) -> dict[str, Any]:
     condition = _nodes_condition(status, before, now)
     phase = status.get("phase")
     if cut_off(status):
-        phase = "Offline"
-    elif phase == "Offline" and before.get("reason") == NODES_NOT_READY:
-        phase = "Online"  # this write is the fresh heartbeat
+        phase = SitePhase.OFFLINE
+    elif phase == SitePhase.OFFLINE and before.get("reason") == NODES_NOT_READY:
+        phase = SitePhase.ONLINE  # this write is the fresh heartbeat
     return {**status, "phase": phase, "conditions": [*kept, condition]}
 
 

@@ -28,13 +28,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 from edgeplane.api.sites import SitePhase
+from edgeplane.api.wire import Object
 from edgeplane.health import liveness
 from edgeplane.hub.controllers.loading import list_all
 from edgeplane.hub.controllers.pacing import pause, retry_delay
 from edgeplane.hub.leases import Leases
 from edgeplane.hub.sitewrites import nodes_checked
 from edgeplane.store.errors import Conflict, NotFound
-from edgeplane.store.protocol import Object, Store
+from edgeplane.store.protocol import Store
 
 log = logging.getLogger("edgeplane.hub.health")
 
