@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.hub import HubProcess, free_port, running_hub
+from tests.support.hub import HubProcess, running_hub
+from tests.support.ports import free_port
 
 BIN = str(Path(sys.executable).parent / "edgeplane")
 

@@ -41,7 +41,7 @@ from edgeplane.agent.runtimes.kubernetes.config import (
 from edgeplane.agent.runtimes.kubernetes.inventory import inventory_ref
 from edgeplane.agent.runtimes.kubernetes.render import ASSIGNMENT_LABEL, Identity, render
 from hack.kube.cluster import Cluster
-from tests.support.kube import eventually
+from tests.support.waiting import wait_until_async
 
 MANAGER = "edgeplane"
 FORCE_HINT = "(set spec.workload.kubernetes.force to take it)"
@@ -275,7 +275,12 @@ async def test_a_refused_manifest_applies_nothing_of_the_set(
     for ref in refs(*objects):
         assert ref.kind == "Namespace" or await kube.get(ref) is None, ref
     namespace = ObjectRef("v1", "Namespace", None, ns)
-    await eventually(functools.partial(_gone, kube, namespace), f"namespace {ns} rolled back")
+    await wait_until_async(
+        functools.partial(_gone, kube, namespace),
+        f"namespace {ns} rolled back",
+        within=60.0,
+        every=0.2,
+    )
 
 
 async def test_too_many_objects_are_refused_before_anything_is_sent(
@@ -309,7 +314,9 @@ async def test_applying_the_same_set_again_changes_nothing(kube: KubeClient, ns:
             return None
         return await _versions(kube, ns)
 
-    before = await eventually(settled, "web ready with 2 running pods")
+    before = await wait_until_async(
+        settled, "web ready with 2 running pods", within=60.0, every=0.2
+    )
     outcome = await apply(kube, copy.deepcopy(objects), ns, assignment)
     assert outcome.error is None and outcome.pruned == () and outcome.conflicts == ()
     assert set(outcome.applied) == refs(*objects)
@@ -325,7 +332,9 @@ async def test_delete_objects_removes_everything_and_the_inventory(
     assert (await apply(kube, objects, ns, assignment)).error is None
     await delete_objects(kube, assignment=assignment, namespace=ns)
     for ref in [*refs(*objects), inventory_ref(assignment, ns)]:
-        await eventually(functools.partial(_gone, kube, ref), f"{ref.label()} deleted")
+        await wait_until_async(
+            functools.partial(_gone, kube, ref), f"{ref.label()} deleted", within=60.0, every=0.2
+        )
     assert await applied_refs(kube, assignment=assignment, namespace=ns) == []
     await delete_objects(kube, assignment=assignment, namespace=ns)  # again: nothing to do
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_demo import free_port, running_processes
+from tests.e2e.test_demo import running_processes
 from tests.k8s.conftest import BUILD_PROBLEM, unavailable
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx2
@@ -16,19 +15,9 @@ from lightkube.resources.core_v1 import ConfigMap, Namespace, Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from hack.kube.cluster import Cluster
+from tests.support.waiting import wait_until
 
 APP = "web"
-
-
-def poll(check: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached in {timeout}s (last: {last!r})")
 
 
 @pytest.fixture
@@ -86,12 +75,14 @@ def test_nodes_carry_site_and_zone_labels(client: Client, cluster: Cluster) -> N
     assert len(nodes) == 3
     assert {n.metadata.labels["edgeplane.io/site"] for n in nodes} == {cluster.name}
     assert {n.metadata.labels["topology.kubernetes.io/zone"] for n in nodes} == {"zone-a", "zone-b"}
-    ready = poll(
+    ready = wait_until(
         lambda: all(
             any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
             for n in client.list(Node)
         ),
         what="nodes Ready",
+        within=60,
+        every=0.2,
     )
     assert ready
 
@@ -103,12 +94,14 @@ def test_deployment_runs_pods_and_service_gets_endpoints(client: Client, namespa
         pods = client.list(Pod, namespace=namespace)
         return [p for p in pods if p.status and p.status.phase == "Running"]
 
-    poll(lambda: len(running()) == 3, what="3 pods Running")
+    wait_until(lambda: len(running()) == 3, what="3 pods Running", within=60, every=0.2)
     pods = running()
     assert all(p.spec.nodeName and p.spec.nodeName.startswith("site-") for p in pods)
-    poll(
+    wait_until(
         lambda: client.get(Deployment, APP, namespace=namespace).status.readyReplicas == 3,
         what="deployment ready",
+        within=60,
+        every=0.2,
     )
     client.apply(
         from_dict(
@@ -130,7 +123,9 @@ def test_deployment_runs_pods_and_service_gets_endpoints(client: Client, namespa
             1 for s in slices for e in (s.endpoints or []) if e.conditions and e.conditions.ready
         )
 
-    assert poll(lambda: ready_endpoints() == 3, what="3 ready endpoints")
+    assert wait_until(
+        lambda: ready_endpoints() == 3, what="3 ready endpoints", within=60, every=0.2
+    )
     assert client.get(Service, APP, namespace=namespace).spec.clusterIP
 
 

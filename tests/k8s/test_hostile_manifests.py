@@ -26,7 +26,7 @@ from edgeplane.agent.runtimes.kubernetes.client import KubeClient, ObjectRef
 from edgeplane.agent.runtimes.kubernetes.inventory import inventory_ref
 from edgeplane.agent.runtimes.kubernetes.ownership import CREATED
 from edgeplane.agent.runtimes.kubernetes.render import ASSIGNMENT_LABEL, Identity, render
-from tests.support.kube import eventually
+from tests.support.waiting import wait_until_async
 
 SCOPES = {
     ("v1", "Namespace"): False,
@@ -93,7 +93,12 @@ async def test_a_namespace_that_existed_before_is_never_deleted(kube: KubeClient
 
     await delete_objects(kube, assignment="evil", namespace=ns)
     own = ObjectRef("v1", "ConfigMap", ns, "own")
-    await eventually(functools.partial(gone, kube, own), "the ConfigMap the agent made deleted")
+    await wait_until_async(
+        functools.partial(gone, kube, own),
+        "the ConfigMap the agent made deleted",
+        within=60.0,
+        every=0.2,
+    )
     stored = await kube.get(namespace)
     assert stored is not None and stored["status"]["phase"] == "Active"
     await kube.delete(namespace)
@@ -133,7 +138,12 @@ async def test_a_cluster_scoped_object_is_deleted_only_when_the_agent_made_it(
         outcome = await apply(kube, rendered([cluster_role(made.name)], ns, "roles"), ns, "roles")
         assert outcome.error is None and made in outcome.applied
         await delete_objects(kube, assignment="roles", namespace=ns)
-        await eventually(functools.partial(gone, kube, made), "the ClusterRole it made deleted")
+        await wait_until_async(
+            functools.partial(gone, kube, made),
+            "the ClusterRole it made deleted",
+            within=60.0,
+            every=0.2,
+        )
         stored = await kube.get(existing)
         assert stored is not None and ASSIGNMENT_LABEL not in (
             stored["metadata"].get("labels") or {}
@@ -192,7 +202,9 @@ async def test_a_crd_that_never_becomes_established_ends_the_apply(
     )
     try:
         await kube.apply(first, field_manager="tenant")  # holds the kind Widget
-        await eventually(lambda: _established(kube, first), "the first CRD established")
+        await wait_until_async(
+            lambda: _established(kube, first), "the first CRD established", within=60.0, every=0.2
+        )
         objects = render(
             {"manifests": [second, config_map("c")], "namespace": ns, "allowedNamespaces": []},
             Identity(site="s", application="app", assignment="crd", revision=1),
@@ -254,7 +266,9 @@ async def test_the_largest_application_applies_without_holding_the_event_loop(
     assert stored is not None and stored["metadata"]["annotations"][CREATED] == "big"
     await delete_objects(kube, assignment="big", namespace=ns)
     namespace = ObjectRef("v1", "Namespace", None, ns)
-    await eventually(functools.partial(gone, kube, namespace), "the namespace deleted")
+    await wait_until_async(
+        functools.partial(gone, kube, namespace), "the namespace deleted", within=60.0, every=0.2
+    )
 
 
 async def test_a_namespace_two_applications_are_allowed_goes_with_the_last_of_them(
@@ -275,10 +289,17 @@ async def test_a_namespace_two_applications_are_allowed_goes_with_the_last_of_th
     assert stored is not None and stored["metadata"]["labels"][ASSIGNMENT_LABEL] == "b"
     await delete_objects(kube, assignment="b", namespace=f"{ns}-b")
     b_map = ObjectRef("v1", "ConfigMap", shared, "b")
-    await eventually(functools.partial(gone, kube, b_map), "b's ConfigMap deleted")
+    await wait_until_async(
+        functools.partial(gone, kube, b_map), "b's ConfigMap deleted", within=60.0, every=0.2
+    )
     stored = await kube.get(namespace)
     assert stored is not None and stored["status"]["phase"] == "Active"
     assert await kube.get(ObjectRef("v1", "ConfigMap", shared, "a")) is not None
     await delete_objects(kube, assignment="a", namespace=f"{ns}-a")
     for gone_too in (namespace, ObjectRef("v1", "Namespace", None, f"{ns}-a")):
-        await eventually(functools.partial(gone, kube, gone_too), f"{gone_too.label()} deleted")
+        await wait_until_async(
+            functools.partial(gone, kube, gone_too),
+            f"{gone_too.label()} deleted",
+            within=60.0,
+            every=0.2,
+        )

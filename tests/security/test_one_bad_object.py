@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.support.hub import HubProcess, running_hub
+from tests.support.waiting import wait_until
 
 API = "/api/v1alpha1"
 QUICK = 5.0
@@ -58,18 +59,6 @@ def get(hub: HubProcess, path: str) -> httpx.Response:
     return httpx.get(f"{hub.url}{API}/{path}", headers=hub.headers(), timeout=QUICK)
 
 
-def eventually(check: Any, what: str, within: float = 30.0) -> Any:
-    deadline, last = time.monotonic() + within, None
-    while time.monotonic() < deadline:
-        try:
-            if found := check():
-                return found
-        except httpx.HTTPError as e:
-            last = e
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {within} s waiting for {what} (last: {last!r})")
-
-
 def placed_sites(hub: HubProcess, app: str) -> set[str]:
     found = get(hub, f"assignments?labelSelector=edgeplane.io/application={app}").json()
     return {a["spec"]["site"] for a in found["items"]}
@@ -105,7 +94,9 @@ def two_sites(tmp_path: Path) -> Iterator[Path]:
             assert create(hub, "sites", site(name, region=name)).status_code == 201
         good = application("good", mode="Replicas", replicas=1)
         assert create(hub, "applications", good).status_code == 201
-        eventually(lambda: placed_sites(hub, "good"), "good to be placed")
+        wait_until(
+            lambda: placed_sites(hub, "good"), "good to be placed", ignore=(httpx.HTTPError,)
+        )
         yield data
 
 
@@ -120,7 +111,11 @@ def serves_and_places_others(hub: HubProcess, bad: str) -> None:
     """Reads answer at once, another application is placed, and ``bad`` is deleted."""
     assert get(hub, "applications").status_code == 200
     assert create(hub, "applications", application("later")).status_code == 201
-    eventually(lambda: placed_sites(hub, "later") == {"s1", "s2"}, "later to be placed")
+    wait_until(
+        lambda: placed_sites(hub, "later") == {"s1", "s2"},
+        "later to be placed",
+        ignore=(httpx.HTTPError,),
+    )
     assert placed_sites(hub, "good")
     deleted = httpx.delete(f"{hub.url}{API}/applications/{bad}", headers=hub.headers())
     assert deleted.status_code == 200
@@ -134,7 +129,9 @@ def test_a_stored_huge_divided_application_is_marked_and_deletable(two_sites: Pa
     divided = application("huge", mode="Replicas", replicas=3, division="Divided")
     stored_then_broken(two_sites, divided, huge)
     with running_hub(two_sites, *HUB_FLAGS) as hub:
-        invalid = eventually(lambda: condition(hub, "huge"), "huge to be marked")
+        invalid = wait_until(
+            lambda: condition(hub, "huge"), "huge to be marked", ignore=(httpx.HTTPError,)
+        )
         assert (invalid["status"], invalid["reason"]) == ("False", "Invalid")
         assert "spec.placement.replicas" in invalid["message"]
         serves_and_places_others(hub, "huge")
@@ -148,9 +145,10 @@ def test_a_stored_override_that_renders_an_invalid_assignment_fails_alone(
 
     stored_then_broken(two_sites, application("typo"), typo)
     with running_hub(two_sites, *HUB_FLAGS) as hub:
-        failed = eventually(
+        failed = wait_until(
             lambda: (c := condition(hub, "typo")) and c["reason"] == "RenderFailed" and c,
             "typo to be marked",
+            ignore=(httpx.HTTPError,),
         )
         assert failed["status"] == "False"
         assert "s2" in failed["message"] and "spec.overrides" in failed["message"]
@@ -213,9 +211,10 @@ def test_a_stored_costly_rule_fails_with_a_reason_and_the_hub_keeps_answering(
     rewrite(two_sites, "Policy", "slow", costly)
     with running_hub(two_sites, *HUB_FLAGS) as hub:
         assert create(hub, "applications", application("later")).status_code == 201
-        unplaced = eventually(
+        unplaced = wait_until(
             lambda: (c := condition(hub, "later")) and "estimated cost" in c["message"] and c,
             "later to be refused by the costly rule, with its reason",
+            ignore=(httpx.HTTPError,),
         )
         assert unplaced["status"] == "False"
         assert get(hub, "sites").status_code == 200
@@ -232,7 +231,9 @@ def test_reads_are_answered_during_a_pass_heavy_with_policy_evaluations(hub: Hub
     for i in range(40):
         one = application(f"app{i}", mode="Replicas", replicas=1)
         assert create(hub, "applications", one).status_code == 201
-    eventually(lambda: placed_sites(hub, "app39"), "the fleet to be placed")
+    wait_until(
+        lambda: placed_sites(hub, "app39"), "the fleet to be placed", ignore=(httpx.HTTPError,)
+    )
     assert create(hub, "policies", placement_policy("heavy", heavy)).status_code == 201
     slowest, deadline = 0.0, time.monotonic() + 6.0
     while time.monotonic() < deadline:  # the pass the new policy starts runs meanwhile

@@ -27,7 +27,8 @@ from cryptography.x509.oid import NameOID
 
 from edgeplane.agent.credentials import load_identity
 from tests.support.fleet import DEMO_SERVICE, Fleet, demo_app, tarball, wait_for
-from tests.support.hub import HubProcess, free_port, running_hub
+from tests.support.hub import HubProcess, running_hub
+from tests.support.ports import free_port
 
 API = "/api/v1alpha1"
 

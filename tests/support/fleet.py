@@ -7,7 +7,6 @@ is made with ``tls=True``; agents get their join token in a file, never on argv.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import signal
@@ -15,7 +14,6 @@ import ssl
 import subprocess
 import sys
 import tarfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +22,9 @@ from typing import Any, TypeVar
 import httpx
 
 from edgeplane.agent.runtimes.process.cleanup import kill_recorded
-from tests.support.hub import free_port, hub_verify, wait_ready
+from tests.support.hub import hub_verify, wait_ready
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 API = "/api/v1alpha1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,30 +32,13 @@ DEMO_SERVICE = ROOT / "examples" / "demo-service"
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], T | None], what: str, within: float = 30.0) -> T:
-    """Poll ``check`` (without blocking the event loop) until it returns something
-    truthy, failing after ``within`` s."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {within} s waiting for {what}")
+# A hub or agent restarting (or not up yet) answers with these meanwhile.
+TRANSIENT = (httpx.HTTPError, OSError, KeyError, ValueError)
 
 
 def wait_for(check: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
-    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
-    deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        try:
-            if result := check():
-                return result
-        except (httpx.HTTPError, OSError, KeyError, ValueError) as e:
-            last = e
-        time.sleep(0.2)
-    raise AssertionError(
-        f"timed out after {timeout:.0f}s waiting for {what} (last error: {last!r})"
-    )
+    """``wait_until`` with a fleet's patience: transient errors count as "not yet"."""
+    return wait_until(check, what, within=timeout, every=0.2, ignore=TRANSIENT)
 
 
 def tarball(directory: Path, replace: dict[str, str] | None = None) -> bytes:

@@ -9,11 +9,8 @@ read straight from the apiserver with the cluster's admin token, never through e
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import urllib.error
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hack.kube.cluster import POOL_LABEL, Cluster
@@ -171,15 +168,3 @@ def apply_as(cluster: Cluster, manager: str, obj: dict[str, Any], force: bool = 
     path = f"{group}/namespaces/{meta['namespace']}/{plural}/{meta['name']}"
     query = f"?fieldManager={manager}&force={'true' if force else 'false'}"
     cluster.request("PATCH", path + query, obj, "application/apply-patch+yaml")
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, within: float = 60.0) -> Any:
-    """``await check()`` until it is truthy (then its value), for at most ``within`` s."""
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what} not reached in {within}s (last: {last!r})")

@@ -18,6 +18,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 
+from tests.support.ports import free_port
+
 DB_NAME = "edgeplane"
 
 
@@ -33,12 +35,6 @@ def _bindir() -> str:
             "(apt-get install postgresql)"
         )
     return os.path.dirname(found[-1])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _runner() -> list[str]:
@@ -63,7 +59,7 @@ def running_postgres(fsync: bool = False) -> Iterator[str]:
         return
     bindir, run = _bindir(), _runner()
     tmp = tempfile.mkdtemp(prefix="edgeplane-pg-")
-    data, port = os.path.join(tmp, "data"), _free_port()
+    data, port = os.path.join(tmp, "data"), free_port()
     if run:
         shutil.chown(tmp, "postgres", "postgres")
     log = os.path.join(tmp, "postgres.log")

@@ -2,7 +2,7 @@
 loops, stopping, adoption by a new runtime, pid reuse, and logs.
 
 Every runtime made here is closed and every process group its records name is killed
-at teardown, so nothing outlives a test. Nothing sleeps to wait: ``eventually`` polls.
+at teardown, so nothing outlives a test. Nothing sleeps to wait: ``wait_until_async`` polls.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from edgeplane.agent.runtimes import InstanceSpec, InstanceStatus, Phase
 from edgeplane.agent.runtimes.process import ProcessRuntime, Timings
 from edgeplane.agent.runtimes.process.processes import proc_stat
 from edgeplane.agent.runtimes.process.records import Record, RecordStore
-from tests.support.fleet import eventually
+from tests.support.waiting import wait_until_async
 
 T = TypeVar("T")
 FAST = Timings(poll_seconds=0.05, backoff_initial=0.2, backoff_cap=1.0, backoff_reset=30.0)
@@ -73,7 +73,7 @@ async def wait_for(
     runtime: ProcessRuntime, key: str, phase: Phase, **fields: Any
 ) -> InstanceStatus:
     check = status_of(runtime, key)
-    return await eventually(lambda: check(phase, **fields), f"{key} {phase} {fields}")
+    return await wait_until_async(lambda: check(phase, **fields), f"{key} {phase} {fields}")
 
 
 async def test_http_health_makes_it_ready_on_a_picked_port(make_runtime: Any) -> None:
@@ -138,7 +138,7 @@ async def test_tcp_health_and_port_variables(make_runtime: Any) -> None:
     )
     status = await wait_for(runtime, "tcp", Phase.RUNNING, ready=True)
     main, admin = (e.port for e in status.endpoints)
-    await eventually(lambda: "listening" in runtime.log_tail("tcp", 5), "the log line")
+    await wait_until_async(lambda: "listening" in runtime.log_tail("tcp", 5), "the log line")
     assert runtime.log_tail("tcp", 5) == f"listening {main} {admin}\n"
 
 
@@ -169,7 +169,7 @@ async def test_failing_exec_health_restarts_it_as_unhealthy(
     )
     first_pid = first.pid
     assert first_pid is not None
-    await eventually(lambda: not alive(first_pid), "the unhealthy process to be stopped")
+    await wait_until_async(lambda: not alive(first_pid), "the unhealthy process to be stopped")
     flag.touch()
     again = await wait_for(runtime, "exec", Phase.RUNNING, ready=True, restarts=1)
     assert again.pid != first.pid
@@ -184,7 +184,7 @@ async def test_a_crash_loop_backs_off_and_says_why(make_runtime: Any) -> None:
         status = check(Phase.CRASH_LOOP, reason="Error")
         return status if status is not None and status.restarts >= 3 else None
 
-    status = await eventually(looping, "three restarts")
+    status = await wait_until_async(looping, "three restarts")
     assert status.message is not None
     assert status.message.startswith("exit code 3, restarting in ")
     assert status.message.endswith(f"({status.restarts + 1} restarts)")
@@ -248,13 +248,15 @@ async def test_remove_kills_a_process_that_ignores_sigterm_after_the_grace(
         spec("stubborn", command=PY, args=["-c", script], terminationGracePeriodSeconds=1)
     )
     status = await wait_for(runtime, "stubborn", Phase.RUNNING)
-    await eventually(lambda: "ready" in runtime.log_tail("stubborn", 1), "the handler installed")
+    await wait_until_async(
+        lambda: "ready" in runtime.log_tail("stubborn", 1), "the handler installed"
+    )
     grandchild = int(child_pid_file.read_text())
     started = time.monotonic()
     await runtime.remove("stubborn")
     assert time.monotonic() - started >= 1.0
     assert status.pid is not None and not alive(status.pid)
-    await eventually(lambda: not alive(grandchild), "the workload's own child to be killed")
+    await wait_until_async(lambda: not alive(grandchild), "the workload's own child to be killed")
     assert list((tmp_path / "runtime" / "instances").iterdir()) == []
     with pytest.raises(KeyError):
         runtime.log_tail("stubborn", 1)
@@ -294,7 +296,9 @@ async def test_a_new_runtime_adopts_running_processes_and_logs_go_on(
     await runtime.close()  # the agent goes away; the workload does not
     log = tmp_path / "runtime" / "logs" / "logger.log"
     size = log.stat().st_size
-    await eventually(lambda: log.stat().st_size > size + 500, "logging on while no agent runs")
+    await wait_until_async(
+        lambda: log.stat().st_size > size + 500, "logging on while no agent runs"
+    )
     adopter = await make_runtime()
     after = await wait_for(adopter, "logger", Phase.RUNNING)
     assert (after.pid, after.restarts, after.endpoints) == (before.pid, 0, before.endpoints)
@@ -335,7 +339,7 @@ async def test_logs_rotate_while_the_workload_writes(make_runtime: Any, tmp_path
     await runtime.ensure(spec("chatty", command=PY, args=["-c", LOGGER]))
     await wait_for(runtime, "chatty", Phase.RUNNING)
     logs = tmp_path / "runtime" / "logs"
-    await eventually(lambda: (logs / "chatty.log.2").exists(), "two rotations")
+    await wait_until_async(lambda: (logs / "chatty.log.2").exists(), "two rotations")
     assert not (logs / "chatty.log.3").exists()
     tail = runtime.log_tail("chatty", 3).splitlines()
     assert len(tail) == 3 and all(line.startswith("line ") for line in tail)

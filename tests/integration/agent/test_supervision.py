@@ -23,7 +23,7 @@ from edgeplane.agent.runtimes.process import ProcessRuntime, Timings
 from edgeplane.agent.runtimes.process import supervisor as supervisor_module
 from edgeplane.agent.runtimes.process.processes import proc_stat
 from edgeplane.agent.runtimes.process.records import RecordStore
-from tests.support.fleet import eventually
+from tests.support.waiting import wait_until_async
 
 FAST = Timings(poll_seconds=0.05, backoff_initial=0.2, backoff_cap=1.0, backoff_reset=30.0)
 SLEEP = [sys.executable, "-c", "import time; time.sleep(600)"]
@@ -68,7 +68,7 @@ async def test_a_probe_that_raises_is_a_counted_failure(
     check = {"tcp": {"port": "p"}, "periodSeconds": 0.1, "failureThreshold": 2}
     workload = {"command": SLEEP[0], "args": SLEEP[1:], "ports": [{"name": "p"}]}
     await runtime.ensure(InstanceSpec("w", 1, {**workload, "healthCheck": check}))
-    restarted = await eventually(status(runtime, "w", restarts=2), "w restarted twice")
+    restarted = await wait_until_async(status(runtime, "w", restarts=2), "w restarted twice")
     assert runtime.supervision_errors() >= 4  # two failures a run, each one counted
     assert restarted.reason in {"Unhealthy", None, "HealthCheckFailed"}
 
@@ -89,8 +89,8 @@ async def test_an_exception_in_supervision_restarts_the_workload(
     monkeypatch.setattr(supervisor_module.Supervisor, "_watch", fails_once)
     runtime = await make_runtime()
     await runtime.ensure(InstanceSpec("w", 1, {"command": SLEEP[0], "args": SLEEP[1:]}))
-    first = await eventually(status(runtime, "w", phase=Phase.RUNNING), "w running")
-    again = await eventually(
+    first = await wait_until_async(status(runtime, "w", phase=Phase.RUNNING), "w running")
+    again = await wait_until_async(
         status(runtime, "w", phase=Phase.RUNNING, restarts=1), "w running again"
     )
     assert again.pid != first.pid and first.pid is not None
@@ -128,11 +128,13 @@ async def test_run_as_applies_to_the_process_its_probes_and_its_directory(
         "healthCheck": {"exec": {"command": [python, "-c", is_nobody]}, "periodSeconds": 0.2},
     }
     await runtime.ensure(InstanceSpec("w", 1, workload, {"a": artifact}))
-    ready = await eventually(status(runtime, "w", ready=True), "w ready (its probe ran as nobody)")
+    ready = await wait_until_async(
+        status(runtime, "w", ready=True), "w ready (its probe ran as nobody)"
+    )
     assert ready.pid is not None
     assert os.stat(f"/proc/{ready.pid}").st_uid == 65534
     own = open_dir / "work" / "w"
     assert (own.stat().st_uid, stat.S_IMODE(own.stat().st_mode)) == (65534, 0o700)
-    await eventually(lambda: (own / "f").exists(), "w's file in its own directory")
+    await wait_until_async(lambda: (own / "f").exists(), "w's file in its own directory")
     assert (own / "f").stat().st_uid == 65534
     assert os.readlink(f"/proc/{ready.pid}/cwd") == str(artifact)

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -23,23 +21,8 @@ from edgeplane.hub.app import HubSettings, create_app
 from edgeplane.hub.auth import bootstrap_admin, mint
 from edgeplane.store.factory import open_store, sqlite_url
 from edgeplane.store.sql import SqlStore
-
-
-def assignment(app: str, site: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "edgeplane.io/v1alpha1",
-        "kind": "Assignment",
-        "metadata": {
-            "name": f"{app}.{site}",
-            "labels": {"edgeplane.io/site": site, "edgeplane.io/application": app},
-        },
-        "spec": {
-            "application": app,
-            "revision": 1,
-            "site": site,
-            "workload": {"process": {"command": "true"}},
-        },
-    }
+from tests.support.builders import assignment
+from tests.support.waiting import wait_until_async
 
 
 @pytest.fixture
@@ -61,15 +44,6 @@ async def link(store: SqlStore, tmp_path: Path) -> AsyncIterator[HubLink]:
     await link.close()
 
 
-async def until(check: Any, what: str, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def test_a_gone_version_lists_again(
     store: SqlStore, link: HubLink, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -84,7 +58,7 @@ async def test_a_gone_version_lists_again(
     changed = asyncio.Event()
     task = asyncio.create_task(AssignmentSync(link, state, "a", changed).run())
     try:
-        await until(lambda: set(state.assignments()) == {"web.a", "api.a"}, "the relist")
+        await wait_until_async(lambda: set(state.assignments()) == {"web.a", "api.a"}, "the relist")
         assert int(state.resource_version() or 0) >= await store.compacted_resource_version()
         assert changed.is_set()
         assert "listing assignments again" in caplog.text

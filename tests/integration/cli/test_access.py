@@ -10,7 +10,8 @@ import yaml
 
 from edgeplane.client.config import add_context, load_config
 from tests.integration.cli.conftest import Run
-from tests.support.hub import HubProcess, free_port
+from tests.support.hub import HubProcess
+from tests.support.ports import free_port
 
 WRONG_TOKEN = "ep_000000000000_not-the-right-secret"
 

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from edgeplane.client.hub import HubClient
 from tests.integration.cli.conftest import Run
 from tests.integration.cli.manifests import APP, GROUP, SITES
+from tests.support.waiting import wait_until
 
 
 def recorded(client: HubClient, name: str) -> dict[str, Any]:
     """The explain answer once the controller has recorded its decision (polled)."""
-    deadline = time.monotonic() + 20
-    while (answer := client.explain(name))["source"] != "recorded":
-        assert time.monotonic() < deadline, f"never recorded: {answer}"
-        time.sleep(0.05)
-    return answer
+    return wait_until(
+        lambda: client.explain(name),
+        "the decision recorded",
+        20,
+        accept=lambda answer: answer["source"] == "recorded",
+    )
 
 
 def test_explain_says_where_and_why_not(cli: Run, client: HubClient) -> None:

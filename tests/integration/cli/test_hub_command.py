@@ -17,7 +17,8 @@ from click.testing import Result
 
 from edgeplane.client.config import load_config
 from tests.integration.cli.conftest import invoke
-from tests.support.hub import free_port, wait_ready
+from tests.support.hub import wait_ready
+from tests.support.ports import free_port
 
 BIN = str(Path(sys.executable).parent / "edgeplane")
 

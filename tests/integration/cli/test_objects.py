@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from edgeplane.api.wellknown import assignment_name
 from edgeplane.client.hub import HubClient
 from tests.integration.cli.conftest import Run
 from tests.integration.cli.manifests import APP, GROUP, SITES
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -28,12 +28,10 @@ def rows(text: str) -> list[list[str]]:
 
 def wait_for_status(client: HubClient, app: str) -> dict[str, Any]:
     """The application's status once the hub's placement wrote it."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if status := client.get("applications", app).get("status"):
-            return dict(status)
-        time.sleep(0.1)
-    raise AssertionError(f"placement wrote no status for {app} within 30 s")
+    status = wait_until(
+        lambda: client.get("applications", app).get("status"), f"placement to write {app}'s status"
+    )
+    return dict(status)
 
 
 @pytest.mark.usefixtures("fleet")

@@ -16,17 +16,17 @@ from edgeplane.hub.controllers.placement import list_all
 from edgeplane.store.errors import Gone, StoreError
 from edgeplane.store.memory import MemoryStore
 from edgeplane.store.protocol import ListResult, WatchEvent
+from tests.conftest import AnyStore
 from tests.integration.hub.controller_fleet import (
-    AnyStore,
     add_site,
     app,
-    eventually,
     placed,
     resolve,
     set_replicas,
     site,
     update,
 )
+from tests.support.waiting import wait_until_async
 
 
 @contextlib.asynccontextmanager
@@ -62,7 +62,7 @@ async def test_a_silent_site_turns_offline(store: AnyStore) -> None:
 
     # A short limit checks often (every second), so the test does not wait 5 s.
     async with controllers(store, offline_after=4.0):
-        found = await eventually(phases, lambda found: found["silent"] == "Offline")
+        found = await wait_until_async(phases, accept=lambda found: found["silent"] == "Offline")
     assert found["talking"] == "Online"
 
 
@@ -70,13 +70,13 @@ async def test_ready_assignments_make_the_application_ready(hub: AnyStore) -> No
     for name in ("s1", "s2"):
         await add_site(hub, site(name))
     await hub.create(app("web"))
-    assignments = await eventually(lambda: placed(hub), lambda found: len(found) == 2)
+    assignments = await wait_until_async(lambda: placed(hub), accept=lambda found: len(found) == 2)
     for assignment in assignments.values():
         status = {"phase": "Running", "ready": 1, "observedGeneration": 1}
         await hub.replace_status({**assignment, "status": status})
 
-    status = await eventually(
-        lambda: application_status(hub, "web"), lambda found: found.get("ready") == 2
+    status = await wait_until_async(
+        lambda: application_status(hub, "web"), accept=lambda found: found.get("ready") == 2
     )
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["Ready"] == {
@@ -90,10 +90,10 @@ async def test_ready_assignments_make_the_application_ready(hub: AnyStore) -> No
 async def test_deleting_the_application_deletes_its_assignments(hub: AnyStore) -> None:
     await add_site(hub, site("s1"))
     await hub.create(app("web"))
-    await eventually(lambda: placed(hub))
+    await wait_until_async(lambda: placed(hub))
     await hub.delete("Application", "web")
 
-    await eventually(lambda: placed(hub), lambda found: not found)
+    await wait_until_async(lambda: placed(hub), accept=lambda found: not found)
 
 
 class FlakyStore(MemoryStore):
@@ -130,7 +130,7 @@ async def test_the_controllers_recover(faults: dict[str, int]) -> None:
         await add_site(store, site(name))
     await store.create(app("web", mode="Replicas", replicas=1))
     async with controllers(store):
-        await eventually(lambda: placed(store), lambda found: len(found) == 1)
+        await wait_until_async(lambda: placed(store), accept=lambda found: len(found) == 1)
         await update(store, "Application", "web", set_replicas(3))
-        await eventually(lambda: placed(store), lambda found: len(found) == 3)
+        await wait_until_async(lambda: placed(store), accept=lambda found: len(found) == 3)
     assert (store.failed_lists, store.gone_watches) == (0, 0)

@@ -16,11 +16,10 @@ from edgeplane.hub.controllers.record import PlacementRecord, Tally
 from edgeplane.hub.controllers.rendering import ResolveArtifact
 from edgeplane.hub.informer import Informer
 from edgeplane.store.errors import Conflict
+from tests.conftest import AnyStore
 from tests.integration.hub.controller_fleet import (
-    AnyStore,
     add_site,
     app,
-    eventually,
     placed,
     resolve,
     set_replicas,
@@ -28,6 +27,7 @@ from tests.integration.hub.controller_fleet import (
     update,
 )
 from tests.integration.hub.test_placement_controller import EU_ONLY, placement_policy
+from tests.support.waiting import wait_until_async
 
 
 def count(counter: object) -> float:
@@ -38,7 +38,7 @@ def count(counter: object) -> float:
 async def counted(counter: object, accept: Callable[[float], bool]) -> float:
     """The counter once ``accept`` takes it (a pass is counted when it ends, after its
     writes are seen)."""
-    return await eventually(lambda: asyncio.sleep(0, count(counter)), accept)
+    return await wait_until_async(lambda: asyncio.sleep(0, count(counter)), accept=accept)
 
 
 @contextlib.asynccontextmanager
@@ -82,8 +82,10 @@ async def web_at_two_sites(store: AnyStore) -> None:
 
 
 async def placed_everywhere(store: AnyStore) -> dict[str, dict[str, Any]]:
-    found = await eventually(lambda: placed(store), lambda found: len(found) == 2)
-    await eventually(lambda: app_status(store, "web"), lambda s: s.get("sites") == ["s1", "s2"])
+    found = await wait_until_async(lambda: placed(store), accept=lambda found: len(found) == 2)
+    await wait_until_async(
+        lambda: app_status(store, "web"), accept=lambda s: s.get("sites") == ["s1", "s2"]
+    )
     return found
 
 
@@ -104,7 +106,9 @@ async def test_heartbeats_wake_nothing_and_a_ready_replica_only_a_status(
         one = assignments["web.s1"]
         ready = {"phase": "Running", "ready": 1, "observedGeneration": 1}
         await store.replace_status({**one, "status": ready})
-        found = await eventually(lambda: app_status(store, "web"), lambda s: s.get("ready") == 1)
+        found = await wait_until_async(
+            lambda: app_status(store, "web"), accept=lambda s: s.get("ready") == 1
+        )
         assert found["conditions"][1]["message"] == "1/2 ready"
         await counted(record.status_updates, lambda n: n == 1)
         assert count(record.passes) == 1
@@ -118,11 +122,11 @@ async def test_changes_of_meaning_wake_a_pass(store: AnyStore) -> None:
         selector = {"mode": "EverySite", "selector": {"matchLabels": {"region": "eu"}}}
         await changed(store, "Application", "web", lambda a: a["spec"].update(placement=selector))
         await update(store, "Site", "s2", lambda s: s["metadata"].update(labels={"region": "us"}))
-        await eventually(lambda: placed(store), lambda found: set(found) == {"web.s1"})
+        await wait_until_async(lambda: placed(store), accept=lambda found: set(found) == {"web.s1"})
         passes = await counted(record.passes, lambda n: n >= 2)
         # An Assignment deleted by hand is put back by the next pass.
         await store.delete("Assignment", (await placed(store))["web.s1"]["metadata"]["name"])
-        await eventually(lambda: placed(store), lambda found: set(found) == {"web.s1"})
+        await wait_until_async(lambda: placed(store), accept=lambda found: set(found) == {"web.s1"})
         await counted(record.passes, lambda n: n > passes)
 
 
@@ -133,21 +137,24 @@ async def test_the_record_tells_the_story_of_two_changes(store: AnyStore) -> Non
         app("api", mode="Replicas", replicas=1, selector={"matchLabels": {"region": "eu"}})
     )
     async with controlled(store) as record:
-        await eventually(lambda: placed(store), lambda found: len(found) == 1)
+        await wait_until_async(lambda: placed(store), accept=lambda found: len(found) == 1)
         (first,) = (a["spec"]["site"] for a in (await placed(store)).values())
         # A label change takes the site it runs at out of the selector...
         await update(store, "Site", first, lambda s: s["metadata"].update(labels={"region": "us"}))
-        moved = await eventually(
-            lambda: placed(store), lambda found: len(found) == 1 and f"api.{first}" not in found
+        moved = await wait_until_async(
+            lambda: placed(store),
+            accept=lambda found: len(found) == 1 and f"api.{first}" not in found,
         )
         (second,) = (a["spec"]["site"] for a in moved.values())
         # ...and a replica change adds the last site of the selector.
         await changed(store, "Application", "api", set_replicas(2))
-        await eventually(lambda: placed(store), lambda found: len(found) == 2)
-        await eventually(lambda: asyncio.sleep(0, len(record.story("api"))), lambda n: n == 3)
-        await eventually(
+        await wait_until_async(lambda: placed(store), accept=lambda found: len(found) == 2)
+        await wait_until_async(
+            lambda: asyncio.sleep(0, len(record.story("api"))), accept=lambda n: n == 3
+        )
+        await wait_until_async(
             lambda: asyncio.sleep(0, record.decision("api")),
-            lambda d: d is not None and d.generation == 2,
+            accept=lambda d: d is not None and d.generation == 2,
         )
         story = record.story("api")
         recorded = record.decision("api")
@@ -168,11 +175,15 @@ async def test_a_policy_is_read_from_the_informer_and_wakes_a_pass(store: AnySto
         await add_site(store, site(name, jurisdiction=jurisdiction))
     await store.create(app("web"))
     async with controlled(store):
-        await eventually(lambda: placed(store), lambda found: set(found) == {"web.eu1", "web.us1"})
+        await wait_until_async(
+            lambda: placed(store), accept=lambda found: set(found) == {"web.eu1", "web.us1"}
+        )
         await store.create(placement_policy(EU_ONLY))
-        await eventually(lambda: placed(store), lambda found: set(found) == {"web.eu1"})
-        status = await eventually(
-            lambda: app_status(store, "web"), lambda s: s.get("sites") == ["eu1"]
+        await wait_until_async(
+            lambda: placed(store), accept=lambda found: set(found) == {"web.eu1"}
+        )
+        status = await wait_until_async(
+            lambda: app_status(store, "web"), accept=lambda s: s.get("sites") == ["eu1"]
         )
         assert status["message"] == "placed 1/1; 1 site(s) excluded by policy eu-only"
 
@@ -184,9 +195,13 @@ async def test_an_artifact_pushed_later_is_placed_without_a_store_change(store: 
     await add_site(store, site("s1"))
     await store.create(app("web"))
     async with controlled(store, lambda n, v: hub_artifacts.get((n, v))) as record:
-        missing = await eventually(lambda: app_status(store, "web"), lambda s: "message" in s)
+        missing = await wait_until_async(
+            lambda: app_status(store, "web"), accept=lambda s: "message" in s
+        )
         assert missing["conditions"][0]["reason"] == "ArtifactMissing"
         hub_artifacts[("svc", "1")] = "c" * 64  # pushed
-        found = await eventually(lambda: placed(store), lambda found: "web.s1" in found)
+        found = await wait_until_async(
+            lambda: placed(store), accept=lambda found: "web.s1" in found
+        )
         assert found["web.s1"]["spec"]["workload"]["process"]["artifacts"][0]["sha256"] == "c" * 64
         await counted(record.passes, lambda n: n >= 2)

@@ -16,14 +16,14 @@ import httpx
 from edgeplane.hub.app import HubSettings, create_app
 from edgeplane.hub.auth import bootstrap_admin
 from edgeplane.hub.controllers import run_controllers
+from tests.conftest import AnyStore
 from tests.integration.hub.controller_fleet import (
-    AnyStore,
     add_site,
     app,
-    eventually,
     resolve,
     site,
 )
+from tests.support.waiting import wait_until_async
 
 NOT_LEADING = "this hub runs no placement controller (another hub leads): planned now"
 
@@ -68,7 +68,7 @@ async def test_explain_is_fresh_unless_this_hub_leads(store: AnyStore, tmp_path:
         assert (fresh["source"], fresh["note"], fresh["story"]) == ("fresh", NOT_LEADING, [])
         assert fresh["wanted"] == 1 and len(fresh["sites"]) == 1
         async with leading(hub, store):
-            found = await eventually(explained, lambda a: a["source"] == "recorded")
+            found = await wait_until_async(explained, accept=lambda a: a["source"] == "recorded")
             assert found["sites"] == fresh["sites"] and found["generation"] == 1
             assert [e["trigger"] for e in found["story"]] == ["the controller started"]
         after = await explained()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +13,11 @@ import httpx
 import pytest
 
 from tests.conftest import fresh_database
+from tests.support.builders import site
 from tests.support.hub import HubProcess, running_hub
+from tests.support.waiting import wait_until
 
 API = "/api/v1alpha1"
-
-
-def site(name: str, **labels: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "edgeplane.io/v1alpha1",
-        "kind": "Site",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {},
-    }
 
 
 class Watcher(threading.Thread):
@@ -53,26 +46,32 @@ class Watcher(threading.Thread):
         except BaseException as e:
             self.error = e
 
-    def wait_for(self, predicate: Any, timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate(self.events):
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"condition not met; events so far: {self.events}")
+    def wait_for(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 15
+    ) -> None:
+        wait_until(
+            lambda: predicate(self.events),
+            within=timeout,
+            every=0.02,
+            seen=lambda: f"events so far: {self.events}",
+        )
 
 
 def test_watch_streams_events_bookmarks_and_ends_on_shutdown(tmp_path: Path) -> None:
     with running_hub(tmp_path / "hub", "--bookmark-seconds", "0.3") as hub:
         httpx.post(
-            f"{hub.url}{API}/sites", json=site("before", region="eu"), headers=hub.headers()
+            f"{hub.url}{API}/sites",
+            json=site("before", labels={"region": "eu"}),
+            headers=hub.headers(),
         ).raise_for_status()
         watcher = Watcher(hub, "watch=true&labelSelector=region%3Deu")
         watcher.start()
         watcher.opened.wait(10)
         watcher.wait_for(lambda ev: any(e["type"] == "ADDED" for e in ev))
         httpx.post(
-            f"{hub.url}{API}/sites", json=site("other", region="us"), headers=hub.headers()
+            f"{hub.url}{API}/sites",
+            json=site("other", labels={"region": "us"}),
+            headers=hub.headers(),
         ).raise_for_status()
         httpx.patch(
             f"{hub.url}{API}/sites/before",
@@ -130,7 +129,7 @@ def test_hub_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     url = asyncio.run(fresh_database(postgres_url))
     with running_hub(tmp_path / "hub", database_url=url) as hub:
         created = httpx.post(
-            f"{hub.url}{API}/sites", json=site("pg", region="eu"), headers=hub.headers()
+            f"{hub.url}{API}/sites", json=site("pg", labels={"region": "eu"}), headers=hub.headers()
         )
         assert created.status_code == 201
         listed = httpx.get(

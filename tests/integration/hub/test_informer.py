@@ -17,7 +17,8 @@ from edgeplane.store.errors import Gone
 from edgeplane.store.memory import MemoryStore
 from edgeplane.store.protocol import Store, WatchEvent
 from tests.conftest import AnyStore, MakeStore
-from tests.integration.store.helpers import group, site, until
+from tests.integration.store.helpers import group, site
+from tests.support.waiting import wait_until_async
 
 
 @contextlib.asynccontextmanager
@@ -125,7 +126,7 @@ async def test_a_compacted_log_lists_again() -> None:
         for i in range(50):
             await store.create(site(f"s{i:02}"))
         assert informer.version < await store.compact()
-        await until(lambda: len(informer.items("Site")) == 50)
+        await wait_until_async(lambda: len(informer.items("Site")) == 50)
         assert informer.relists >= 2
 
 

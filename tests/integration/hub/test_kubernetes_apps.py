@@ -9,8 +9,7 @@ as agents do; no agent runs here (the agent side has its own tests in tests/k8s)
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from tests.support.hub import running_hub
+from tests.support.waiting import wait_until
 
 API = "/api/v1alpha1"
 MERGE = {"Content-Type": "application/merge-patch+json"}
@@ -33,15 +33,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
         httpx.Client(base_url=process.url + API, headers=process.headers(), timeout=20) as client,
     ):
         yield client
-
-
-def until(probe: Callable[[], T], accept: Callable[[T], bool], seconds: float = 30.0) -> T:
-    """The first answer of ``probe`` that ``accept`` takes, polled until the deadline."""
-    deadline = time.monotonic() + seconds
-    while not accept(found := probe()):
-        assert time.monotonic() < deadline, f"timed out; last answer: {found!r}"
-        time.sleep(0.1)
-    return found
 
 
 class SiteAgent:
@@ -163,7 +154,9 @@ def test_a_kubernetes_application_is_rendered_per_site_and_kept_off_process_host
     app = application("shop", [DEPLOY, SERVICE, SHARED], placement, overrides, team="shop")
     created(hub, "applications", app)
 
-    found = until(lambda: assignments(hub, "shop"), lambda a: set(a) == {"r-k1", "r-k2"})
+    found = wait_until(
+        lambda: assignments(hub, "shop"), accept=lambda a: set(a) == {"r-k1", "r-k2"}
+    )
     k1 = found["r-k1"]["spec"]["workload"]["kubernetes"]
     k2 = found["r-k2"]["spec"]["workload"]["kubernetes"]
     assert (k1["namespace"], k1["force"], k1["allowedNamespaces"]) == ("shop", False, ["shared"])
@@ -179,9 +172,9 @@ def test_a_kubernetes_application_is_rendered_per_site_and_kept_off_process_host
     assert explained.status_code == 200, explained.text
     checks = {c["check"]: c["reason"] for c in explained.json()["site"]["checks"]}
     assert checks["runtime"] == "run process, the workload is kubernetes"
-    status = until(
+    status = wait_until(
         lambda: hub.get("/applications/shop").json().get("status") or {},
-        lambda s: s.get("sites") == ["r-k1", "r-k2"],
+        accept=lambda s: s.get("sites") == ["r-k1", "r-k2"],
     )
     assert "1 site(s) run process, the workload is kubernetes" in status["message"]
 
@@ -196,9 +189,9 @@ def test_divided_replicas_scale_the_deployments(hub: httpx.Client) -> None:
         "selector": {"matchLabels": {"suite": "divided"}},
     }
     created(hub, "applications", application("scaled", [DEPLOY, SERVICE], placement))
-    found = until(
+    found = wait_until(
         lambda: assignments(hub, "scaled"),
-        lambda a: sum(x["spec"]["replicas"] for x in a.values()) == 3,
+        accept=lambda a: sum(x["spec"]["replicas"] for x in a.values()) == 3,
     )
     for assignment in found.values():
         deploy = assignment["spec"]["workload"]["kubernetes"]["manifests"][0]
@@ -242,14 +235,15 @@ def test_a_site_whose_nodes_are_all_not_ready_is_offline_and_its_replicas_move(
         pool.report(nodes=2, readyNodes=2, nodePool=f"edgeplane.io/site={pool.name}")
     placement = {"mode": "Replicas", "replicas": 1, "selector": {"matchLabels": {"suite": "pools"}}}
     created(hub, "applications", application("mover", [DEPLOY], placement))
-    first = next(iter(until(lambda: assignments(hub, "mover"), lambda a: len(a) == 1)))
+    placed = wait_until(lambda: assignments(hub, "mover"), accept=lambda a: len(a) == 1)
+    first = next(iter(placed))
     other = ({"pool-a", "pool-b"} - {first}).pop()
 
     status = pools[first].report(readyNodes=0)  # the agent is fine and says Online
     assert status["phase"] == "Offline"
     nodes = [c for c in status["conditions"] if c["type"] == "NodesReady"]
     assert [(c["status"], c["reason"]) for c in nodes] == [("False", "NodesNotReady")]
-    until(lambda: set(assignments(hub, "mover")), lambda sites: sites == {other})
+    wait_until(lambda: set(assignments(hub, "mover")), accept=lambda sites: sites == {other})
 
     status = pools[first].report(readyNodes=1)
     assert status["phase"] == "Online"

@@ -8,8 +8,8 @@ from typing import Any
 
 from edgeplane.hub.controllers.health import mark_offline
 from edgeplane.hub.controllers.placement import PlacementController, list_all
+from tests.conftest import AnyStore
 from tests.integration.hub.controller_fleet import (
-    AnyStore,
     add_site,
     app,
     placed,

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from edgeplane.hub.controllers.placement import PlacementController
+from tests.conftest import AnyStore
 from tests.integration.hub.controller_fleet import (
-    AnyStore,
     add_site,
     app,
     placed,

@@ -6,8 +6,8 @@ of two changes."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -16,8 +16,7 @@ from edgeplane.api.kinds import API_VERSION
 from edgeplane.client.errors import ClientError
 from edgeplane.client.hub import HubClient
 from tests.support.hub import HubProcess, running_hub
-
-T = TypeVar("T")
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +29,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
 def client(hub: HubProcess) -> Iterator[HubClient]:
     with HubClient(hub.url, hub.token) as direct:
         yield direct
-
-
-def eventually(probe: Callable[[], T], accept: Callable[[T], bool], seconds: float = 20) -> T:
-    deadline = time.monotonic() + seconds
-    while not accept(found := probe()):
-        assert time.monotonic() < deadline, f"timed out; last answer: {found!r}"
-        time.sleep(0.05)
-    return found
 
 
 def counted(hub: HubProcess) -> tuple[float, float]:
@@ -94,14 +85,14 @@ def assignments(client: HubClient, app: str) -> dict[str, dict[str, Any]]:
 
 def settled(client: HubClient, app: str, count: int) -> dict[str, dict[str, Any]]:
     """Placed at ``count`` sites, its status written, and its decision recorded."""
-    found = eventually(lambda: assignments(client, app), lambda f: len(f) == count)
-    eventually(
+    found = wait_until(lambda: assignments(client, app), accept=lambda f: len(f) == count)
+    wait_until(
         lambda: client.get("applications", app).get("status") or {},
-        lambda s: sorted(s.get("sites") or []) == sorted(found),
+        accept=lambda s: sorted(s.get("sites") or []) == sorted(found),
     )
-    eventually(
+    wait_until(
         lambda: client.explain(app),
-        lambda e: e["source"] == "recorded" and sorted(e["sites"]) == sorted(found),
+        accept=lambda e: e["source"] == "recorded" and sorted(e["sites"]) == sorted(found),
     )
     return found
 
@@ -119,8 +110,8 @@ def test_heartbeats_wake_nothing_and_a_ready_replica_only_a_status(
     # Then one replica reports Running: the application's ready count follows.
     running = {"phase": "Running", "ready": 1, "observedGeneration": 1}
     client.patch_status("assignments", placed["h1"]["metadata"]["name"], {"status": running})
-    status = eventually(
-        lambda: client.get("applications", "quiet")["status"], lambda s: s.get("ready") == 1
+    status = wait_until(
+        lambda: client.get("applications", "quiet")["status"], accept=lambda s: s.get("ready") == 1
     )
     assert status["conditions"][1]["message"] == "1/2 ready"
     after = counted(hub)
@@ -137,8 +128,8 @@ def test_explain_tells_the_recorded_decision_and_its_story(
     (first,) = settled(client, "told", 1)
     # A label change takes its site out of the selector; a replica change adds one.
     client.patch("sites", first, {"metadata": {"labels": {"zone": "elsewhere"}}})
-    (second,) = eventually(
-        lambda: assignments(client, "told"), lambda f: len(f) == 1 and first not in f
+    (second,) = wait_until(
+        lambda: assignments(client, "told"), accept=lambda f: len(f) == 1 and first not in f
     )
     patched(client, "told", {"spec": {"placement": {"replicas": 2}}})
     placed = settled(client, "told", 2)

@@ -12,15 +12,18 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
 from tests.support.hub import HubProcess, running_hub
+from tests.support.waiting import wait_until_async
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.timeout(120)
 API = "/api/v1alpha1"
@@ -132,13 +135,11 @@ class Reader:
     def names(self, kind: str) -> list[str]:
         return [line["object"]["metadata"]["name"] for line in self.of(kind)]
 
-    async def until(self, check: Any, what: str, within: float = 30.0) -> Any:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if found := check():
-                return found
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}; lines: {self.lines}")
+    async def until(self, check: Callable[[], T | None], what: str, within: float = 30.0) -> T:
+        async def lines() -> str:
+            return f"lines: {self.lines}"
+
+        return await wait_until_async(check, what, within, seen=lines)
 
 
 @asynccontextmanager

@@ -20,6 +20,7 @@ from edgeplane.sim.fleet import SimFleet
 from edgeplane.sim.options import SimOptions
 from tests.support.fleet import DEMO_SERVICE, demo_app, tarball
 from tests.support.hub import HubProcess, running_hub
+from tests.support.waiting import wait_until_async
 
 API = "/api/v1alpha1"
 SITES = 50
@@ -38,18 +39,6 @@ def hub(tmp_path: Path) -> Iterator[HubProcess]:
 async def admin(hub: HubProcess) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=hub.url + API, headers=hub.headers(), timeout=30) as c:
         yield c
-
-
-async def eventually(check: Any, what: str, within: float = 60.0, seen: Any = None) -> Any:
-    """Poll the async ``check`` until it returns something truthy (the event loop stays
-    free for the simulated sites meanwhile); ``seen()`` says what was there instead."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if found := await check():
-            return found
-        await asyncio.sleep(0.2)
-    last = await seen() if seen else ""
-    raise AssertionError(f"timed out after {within} s waiting for {what}: {last}")
 
 
 async def sites(admin: httpx.AsyncClient, prefix: str) -> dict[str, dict[str, Any]]:
@@ -94,7 +83,7 @@ async def all_online(admin: httpx.AsyncClient) -> None:
         seen = phases(await sites(admin, "sim"))
         return len(seen) == SITES and set(seen.values()) == {"Online"}
 
-    await eventually(check, f"{SITES} simulated sites Online")
+    await wait_until_async(check, f"{SITES} simulated sites Online", within=60.0, every=0.2)
 
 
 async def every_site_runs_the_app(admin: httpx.AsyncClient) -> None:
@@ -116,7 +105,9 @@ async def every_site_runs_the_app(admin: httpx.AsyncClient) -> None:
         items = (await admin.get("/assignments")).json()["items"]
         return app.get("status"), [(i["metadata"], i.get("status")) for i in items][:3]
 
-    await eventually(check, f"simapp ready at {SITES} sites", seen=seen)
+    await wait_until_async(
+        check, f"simapp ready at {SITES} sites", seen=seen, within=60.0, every=0.2
+    )
     selector = {"labelSelector": "edgeplane.io/application=simapp"}
     listed = await admin.get("/assignments", params=selector)
     items = listed.json()["items"]
@@ -135,7 +126,7 @@ async def online_past_offline_after(admin: httpx.AsyncClient) -> None:
         assert set(seen.values()) == {"Online"}, {n: p for n, p in seen.items() if p != "Online"}
         return time.time() > since + 2 * OFFLINE_AFTER
 
-    await eventually(check, "twice --offline-after-seconds to pass")
+    await wait_until_async(check, "twice --offline-after-seconds to pass", within=60.0, every=0.2)
 
 
 async def a_log_request_is_answered(admin: httpx.AsyncClient, fleet: SimFleet) -> None:
@@ -146,7 +137,7 @@ async def a_log_request_is_answered(admin: httpx.AsyncClient, fleet: SimFleet) -
     async def counted() -> bool:  # counted once the hub has answered the sim's POST
         return fleet.sites["sim-00007"].requests_answered == 1
 
-    await eventually(counted, "the answer counted")
+    await wait_until_async(counted, "the answer counted", within=60.0, every=0.2)
 
 
 async def halting_half_makes_exactly_those_offline(
@@ -159,6 +150,6 @@ async def halting_half_makes_exactly_those_offline(
         seen = phases(await sites(admin, "sim"))
         return seen if all(seen[name] == "Offline" for name in halted) else None
 
-    seen = await eventually(check, "the halted sites Offline")
+    seen = await wait_until_async(check, "the halted sites Offline", within=60.0, every=0.2)
     assert {name for name, phase in seen.items() if phase == "Offline"} == halted
     assert {name for name, phase in seen.items() if phase == "Online"} == set(seen) - halted

@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
 
+from edgeplane.api.wire import Object
 from edgeplane.store.memory import MemoryStore
 from edgeplane.store.protocol import WatchEvent
 from edgeplane.store.sql import SqlStore
+from tests.support import builders
 
 AnyStore = MemoryStore | SqlStore
 
 
-def site(name: str, **labels: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "edgeplane.io/v1alpha1",
-        "kind": "Site",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {"runtime": "process"},
-    }
+def site(name: str, **labels: str) -> Object:
+    return builders.site(name, spec={"runtime": "process"}, labels=labels)
 
 
-def group(name: str) -> dict[str, Any]:
+def group(name: str) -> Object:
     return {**site(name), "kind": "SiteGroup"}
 
 
-def rv_of(obj: dict[str, Any]) -> int:
+def rv_of(obj: Object) -> int:
     return int(obj["metadata"]["resourceVersion"])
 
 
@@ -39,11 +34,3 @@ async def collect(store: AnyStore, kind: str | None, since: int, count: int) -> 
             if len(events) == count:
                 break
     return events
-
-
-async def until(condition: Callable[[], bool], seconds: float = 20.0) -> None:
-    """Poll ``condition()`` until true, failing after ``seconds``."""
-    async with asyncio.timeout(seconds):
-        # Polling on purpose: the condition is plain test state, nothing to await on.
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)

@@ -9,10 +9,11 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from edgeplane.api.wire import Object
 from edgeplane.store import AlreadyExists, Conflict, NotFound, StoreError
 from edgeplane.store.engine import create_engine
 from edgeplane.store.factory import open_store
@@ -80,7 +81,7 @@ async def test_a_write_that_breaks_in_the_database_fails_alone(sql_store: SqlSto
     calls.insert(7, sql_store.create(broken))
     outcomes = await asyncio.gather(*calls, return_exceptions=True)
     assert isinstance(outcomes.pop(7), TypeError)
-    assert [o["metadata"]["name"] for o in outcomes] == [f"ok{i}" for i in range(20)]
+    assert [cast(Object, o)["metadata"]["name"] for o in outcomes] == [f"ok{i}" for i in range(20)]
     assert await sql_store.current_resource_version() == 20
     with pytest.raises(NotFound):
         await sql_store.get("Site", "broken")
@@ -95,7 +96,7 @@ async def test_a_database_error_of_one_write_fails_that_write_alone(sql_store: S
     outcomes = await asyncio.gather(*calls, return_exceptions=True)
     failed = outcomes.pop(3)
     assert isinstance(failed, StoreError) and 'create Site "long"' in str(failed)
-    assert [o["metadata"]["name"] for o in outcomes] == [f"ok{i}" for i in range(20)]
+    assert [cast(Object, o)["metadata"]["name"] for o in outcomes] == [f"ok{i}" for i in range(20)]
     events = await collect(sql_store, "Site", 0, 20)
     assert [e.resource_version for e in events] == list(range(1, 21))
 

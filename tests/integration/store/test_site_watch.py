@@ -9,14 +9,16 @@ from typing import Any
 
 import pytest
 
+from edgeplane.api.wire import Object
 from edgeplane.store import EventType
 from tests.conftest import MakeStore
-from tests.integration.store.helpers import AnyStore, collect, until
+from tests.integration.store.helpers import AnyStore, collect
+from tests.support.waiting import wait_until_async
 
 SITE = "edgeplane.io/site"
 
 
-def assignment(name: str, site: str | None, **extra: str) -> dict[str, Any]:
+def assignment(name: str, site: str | None, **extra: str) -> Object:
     labels = {SITE: site} if site else {}
     return {
         "apiVersion": "edgeplane.io/v1alpha1",
@@ -71,7 +73,7 @@ async def test_an_object_moved_to_another_site_reaches_both(store: AnyStore, liv
     old = asyncio.create_task(site_events(store, "a", 1, 1))
     new = asyncio.create_task(site_events(store, "b", 1, 1))
     if live:
-        await until(lambda: _subscribed(store) >= 2 or not hasattr(store, "_pump"))
+        await wait_until_async(lambda: _subscribed(store) >= 2 or not hasattr(store, "_pump"))
     moved = await store.replace(assignment("mover", "b"))
     for task in (old, new):
         (event,) = await task
@@ -88,7 +90,7 @@ async def test_the_sites_watch_ends_with_the_store(make_store: MakeStore) -> Non
             seen.append(event)
 
     task = asyncio.create_task(follow())
-    await until(lambda: len(seen) == 1)
+    await wait_until_async(lambda: len(seen) == 1)
     await store.close()
     async with asyncio.timeout(20):
         await task

@@ -17,12 +17,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from edgeplane.api.selectors import parse_selector
+from edgeplane.api.wire import Object
 from edgeplane.store import Conflict, Gone, StoreError, migrations
 from edgeplane.store.factory import open_store
 from edgeplane.store.protocol import TokenRecord
 from edgeplane.store.schema import metadata
 from edgeplane.store.sql import SqlStore
-from tests.integration.store.helpers import collect, rv_of, site, until
+from tests.integration.store.helpers import collect, rv_of, site
+from tests.support.waiting import wait_until_async
 
 
 @pytest.fixture
@@ -62,8 +64,14 @@ async def test_a_hub_sees_the_others_writes_by_polling(hubs: tuple[SqlStore, Sql
 async def test_conflicts_hold_across_hubs(hubs: tuple[SqlStore, SqlStore]) -> None:
     one, two = hubs
     created = await one.create(site("a"))
-    stale = {**site("a", by="one"), "metadata": {**created["metadata"], "labels": {"by": "one"}}}
-    fresh = {**site("a", by="two"), "metadata": {**created["metadata"], "labels": {"by": "two"}}}
+    stale: Object = {
+        **site("a", by="one"),
+        "metadata": {**created["metadata"], "labels": {"by": "one"}},
+    }
+    fresh: Object = {
+        **site("a", by="two"),
+        "metadata": {**created["metadata"], "labels": {"by": "two"}},
+    }
     outcomes = await asyncio.gather(one.replace(stale), two.replace(fresh), return_exceptions=True)
     assert sum(isinstance(o, Conflict) for o in outcomes) == 1, "exactly one update wins"
 
@@ -171,7 +179,7 @@ async def test_watches_and_writes_survive_killed_connections(store_url: str) -> 
 
         watcher = asyncio.create_task(follow())
         await store.create(site("before"))
-        await until(lambda: seen == ["before"])
+        await wait_until_async(lambda: seen == ["before"])
         dsn = store_url.replace("postgresql+asyncpg://", "postgresql://")
         admin = await asyncpg.connect(dsn)
         try:
@@ -183,7 +191,7 @@ async def test_watches_and_writes_survive_killed_connections(store_url: str) -> 
             await admin.close()
         assert killed >= 1
         await store.create(site("after"))
-        await until(lambda: seen == ["before", "after"])
+        await wait_until_async(lambda: seen == ["before", "after"])
     finally:
         await store.close()
     await asyncio.wait_for(watcher, 10)

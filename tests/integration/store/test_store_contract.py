@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 
 from edgeplane.api.selectors import parse_selector
+from edgeplane.api.wire import Object
 from edgeplane.store import AlreadyExists, Conflict, NotFound, TokenRecord
 from tests.integration.store.helpers import AnyStore, group, rv_of, site
 
 
 async def test_create_assigns_owned_metadata(store: AnyStore) -> None:
     sent = site("a", region="eu")
-    sent["metadata"].update(uid="forged", resourceVersion="99", generation=7)
+    sent["metadata"].update({"uid": "forged", "resourceVersion": "99", "generation": 7})
     created = await store.create(sent)
     meta = created["metadata"]
     assert meta["uid"] != "forged" and len(meta["uid"]) == 36
@@ -68,7 +69,7 @@ async def test_resource_versions_increase_across_kinds(store: AnyStore) -> None:
 async def test_stale_update_conflicts_and_changes_nothing(store: AnyStore, write: str) -> None:
     created = await store.create(site("a"))
     current = await store.replace(site("a", v="2"))
-    stale = {**site("a", v="3"), "status": {"phase": "Online"}}
+    stale: Object = {**site("a", v="3"), "status": {"phase": "Online"}}
     stale["metadata"]["resourceVersion"] = created["metadata"]["resourceVersion"]
     with pytest.raises(Conflict, match="stale") as raised:
         await getattr(store, write)(stale)
@@ -94,7 +95,7 @@ async def test_current_resource_version_allows_the_update(store: AnyStore) -> No
     ids=["spec-bumps-generation", "labels-do-not", "annotations-do-not"],
 )
 async def test_generation_counts_spec_changes_only(
-    store: AnyStore, change: dict[str, Any], generation: int
+    store: AnyStore, change: Object, generation: int
 ) -> None:
     await store.create(site("a"))
     replaced = await store.replace({**site("a"), **change})

@@ -8,7 +8,8 @@ import pytest
 
 from edgeplane.store import EventType, Gone
 from tests.conftest import MakeStore
-from tests.integration.store.helpers import AnyStore, collect, group, rv_of, site, until
+from tests.integration.store.helpers import AnyStore, collect, group, rv_of, site
+from tests.support.waiting import wait_until_async
 
 
 async def write_history(store: AnyStore) -> None:
@@ -101,7 +102,7 @@ async def test_watches_end_when_the_store_closes(make_store: MakeStore) -> None:
 
     # Half follow live writes, half are still reading their backlog when close() comes.
     tasks = [asyncio.create_task(follow(i, 50 if i % 2 else 0)) for i in range(10)]
-    await until(lambda: len(seen) == 10)
+    await wait_until_async(lambda: len(seen) == 10)
     await closing.create(site("last"))
     await closing.close()
     async with asyncio.timeout(20):

@@ -20,7 +20,7 @@ from edgeplane.agent.runtimes.fake import FakeRuntime
 from edgeplane.agent.runtimes.mixed import MixedRuntime
 from edgeplane.agent.runtimes.process import ProcessRuntime, Timings
 from edgeplane.agent.state import LocalState
-from tests.support.fleet import eventually
+from tests.support.waiting import wait_until_async
 from tests.unit.agent.kubernetes.test_wiring import assignment
 
 SLEEP = {
@@ -55,9 +55,11 @@ async def test_ensure_goes_by_the_workloads_kind_and_the_rest_by_the_key(
         {"shop"},
         {"proc", "shop"},
     )
-    await eventually(lambda: mixed.statuses()["proc"].phase == Phase.RUNNING or None, "running")
+    await wait_until_async(
+        lambda: mixed.statuses()["proc"].phase == Phase.RUNNING or None, "running"
+    )
     assert set(mixed.statuses()) == {"proc", "shop"}
-    await eventually(lambda: "up" in mixed.log_tail("proc", 5) or None, "its log")
+    await wait_until_async(lambda: "up" in mixed.log_tail("proc", 5) or None, "its log")
     assert mixed.log_tail("shop", 5) == "shop: 5 lines\n"
     assert await answer(mixed, {"type": "logs", "assignment": "shop", "tail": 3}) == (
         "shop: 3 lines\n",

@@ -26,7 +26,7 @@ from edgeplane.agent.runtimes.process.probes import (
     probe,
 )
 from edgeplane.agent.runtimes.process.processes import proc_stat
-from tests.support.fleet import eventually
+from tests.support.waiting import wait_until_async
 
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -198,7 +198,7 @@ async def test_an_exec_probe_runs_in_the_workloads_working_directory(tmp_path: P
     }
     try:
         await runtime.ensure(InstanceSpec("probed", 1, workload))
-        await eventually(lambda: runtime.statuses()["probed"].ready, "ready by ./ok.sh", 15)
+        await wait_until_async(lambda: runtime.statuses()["probed"].ready, "ready by ./ok.sh", 15)
     finally:
         await runtime.remove("probed")
         await runtime.close()

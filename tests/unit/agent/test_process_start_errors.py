@@ -14,7 +14,7 @@ import pytest
 
 from edgeplane.agent.runtimes import InstanceSpec, InstanceStatus
 from edgeplane.agent.runtimes.process import ProcessRuntime, Timings
-from tests.support.fleet import eventually
+from tests.support.waiting import wait_until_async
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ async def test_what_exec_cannot_take_is_a_start_error(
             status = runtime.statuses().get("nul")
             return status if status is not None and status.reason == "StartError" else None
 
-        status = await eventually(started_not, "a StartError")
+        status = await wait_until_async(started_not, "a StartError")
         assert "embedded null byte" in (status.message or "")
         assert runtime.supervision_errors() == 0
     finally:
@@ -61,7 +61,7 @@ async def test_the_agents_log_shows_a_workloads_command_cut_and_escaped(
     try:
         args = ["-c", "raise SystemExit(3)", "\x1b]52;c;aGk=\x07", "x" * 100_000]
         await runtime.ensure(InstanceSpec("loud", 1, {"command": sys.executable, "args": args}))
-        await eventually(lambda: runtime.statuses()["loud"].restarts or None, "a restart")
+        await wait_until_async(lambda: runtime.statuses()["loud"].restarts or None, "a restart")
     finally:
         await runtime.remove("loud")
         await runtime.close()
@@ -80,7 +80,9 @@ async def test_removing_a_workload_with_many_files_does_not_stall_the_agent(
     script = "import os\nfor i in range(60000): open(str(i), 'w').close()"
     spec = {"command": sys.executable, "args": ["-c", script], "restartPolicy": "Never"}
     await runtime.ensure(InstanceSpec("many", 1, spec))
-    await eventually(lambda: runtime.statuses()["many"].reason == "Completed", "the files made", 60)
+    await wait_until_async(
+        lambda: runtime.statuses()["many"].reason == "Completed", "the files made", 60
+    )
     lags: list[float] = []
 
     async def tick() -> None:

@@ -25,7 +25,7 @@ from edgeplane.api.labels import (
 )
 from edgeplane.api.quantity import Quantity, QuantityError
 from edgeplane.api.validation import InvalidObject, validate_object
-from tests.unit.api.objects import changed, good
+from tests.support.builders import changed, good
 
 
 def _accepts_check(check: Callable[[str], str | None]) -> Callable[[str], bool]:

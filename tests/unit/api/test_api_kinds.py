@@ -9,7 +9,7 @@ import pytest
 
 from edgeplane.api.kinds import KINDS, UnknownKind, by_plural, kind_info
 from edgeplane.api.validation import InvalidObject, to_wire, validate_object
-from tests.unit.api.objects import GOOD, changed, good
+from tests.support.builders import GOOD, changed, good
 
 
 @pytest.mark.parametrize("kind", list(GOOD), ids=list(GOOD))

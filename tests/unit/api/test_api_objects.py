@@ -11,7 +11,7 @@ import yaml
 from edgeplane.api.quantity import cpu_millis, memory_bytes
 from edgeplane.api.resources import Application, PlacementMode, RuntimeKind, Site
 from edgeplane.api.validation import InvalidObject, to_wire, validate_object
-from tests.unit.api.objects import changed, good
+from tests.support.builders import changed, good
 
 # DESIGN.md §2, with its "ordinary Deployment/Service/ConfigMap objects" written out.
 DESIGN_EXAMPLE = """

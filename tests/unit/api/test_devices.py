@@ -11,7 +11,7 @@ import pytest
 from edgeplane.api.kinds import by_plural, kind_info
 from edgeplane.api.resources import Device, DevicePhase, DeviceProtocol
 from edgeplane.api.validation import InvalidObject, to_wire, validate_object
-from tests.unit.api.objects import changed
+from tests.support.builders import changed
 from tests.unit.api.test_api_kinds import COMMON
 
 GOOD: dict[str, Any] = {

@@ -17,7 +17,7 @@ from edgeplane.api.kubernetes import (
     PATCHES_MAX,
 )
 from edgeplane.api.validation import InvalidObject, to_wire, validate_object
-from tests.unit.api.objects import good
+from tests.support.builders import good
 
 API = "edgeplane.io/v1alpha1"
 DEPLOY = {

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import resource
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,6 +11,7 @@ from edgeplane.sim.command import crowded, raise_nofile
 from edgeplane.sim.options import SimOptions, from_arguments, parser
 from edgeplane.sim.stats import Histogram
 from edgeplane.sim.workloads import Behaviour, SiteWork
+from tests.support.waiting import wait_until_async
 
 
 def test_flags_parse_into_options() -> None:
@@ -83,13 +81,6 @@ def assignment(name: str, generation: int = 1, cpu: str = "1", replicas: int = 1
     }
 
 
-async def until(check: Callable[[], bool], within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
 async def test_workloads_start_run_and_wait_for_capacity() -> None:
     changed: list[str] = []
     work = SiteWork(Behaviour((0.01, 0.02), 0.0, 2000, 2**30), changed.append)
@@ -101,7 +92,9 @@ async def test_workloads_start_run_and_wait_for_capacity() -> None:
         "reason": "InsufficientCapacity",
         "message": "needs 1000m CPU and 1048576 bytes; the site has 500m and 1072693248 bytes left",
     }
-    await until(lambda: work.works["a"].status["phase"] == "Running")
+    await wait_until_async(
+        lambda: work.works["a"].status["phase"] == "Running", within=5.0, every=0.01
+    )
     assert work.patch("a") == {
         "phase": "Running", "ready": 1, "restarts": 0, "observedGeneration": 1,
         "startedAt": work.works["a"].status["startedAt"],
@@ -110,14 +103,16 @@ async def test_workloads_start_run_and_wait_for_capacity() -> None:
     assert work.patch("a") is None
     work.apply("DELETED", assignment("a"))
     assert work.works["b"].status["phase"] == "Starting"  # room freed
-    await until(lambda: work.counts() == (1, 1))
+    await wait_until_async(lambda: work.counts() == (1, 1), within=5.0, every=0.01)
     assert changed.count("b") == 3
 
 
 async def test_a_crashing_workload_backs_off_and_runs_again() -> None:
     work = SiteWork(Behaviour((0.01, 0.01), 6000.0, 4000, 2**30), lambda _: None)
     work.apply("ADDED", assignment("a"))
-    await until(lambda: work.works["a"].status.get("restarts", 0) >= 2)
+    await wait_until_async(
+        lambda: work.works["a"].status.get("restarts", 0) >= 2, within=5.0, every=0.01
+    )
     assert work.works["a"].status["phase"] in ("Running", "CrashLoopBackOff")
     work.stop()
 
@@ -125,12 +120,12 @@ async def test_a_crashing_workload_backs_off_and_runs_again() -> None:
 async def test_a_new_generation_starts_again() -> None:
     work = SiteWork(Behaviour((0.01, 0.01), 0.0, 4000, 2**30), lambda _: None)
     work.apply("ADDED", assignment("a"))
-    await until(lambda: work.counts() == (1, 1))
+    await wait_until_async(lambda: work.counts() == (1, 1), within=5.0, every=0.01)
     work.apply("MODIFIED", assignment("a", generation=1))  # own status echoed: nothing
     assert work.counts() == (1, 1)
     work.apply("MODIFIED", assignment("a", generation=2, replicas=3))
     assert work.works["a"].status["phase"] == "Starting"
-    await until(lambda: work.works["a"].status.get("ready") == 3)
+    await wait_until_async(lambda: work.works["a"].status.get("ready") == 3, within=5.0, every=0.01)
     assert (work.patch("a") or {}).get("observedGeneration") == 2
 
 
