@@ -25,11 +25,11 @@ from tests.support.fleet import (
     DEMO_SERVICE,
     Fleet,
     demo_app,
-    eventually,
     tarball,
     wait_for,
     who,
 )
+from tests.support.waiting import wait_until_async
 
 pytestmark = pytest.mark.timeout(240)
 NAME = "web.site-a"
@@ -136,17 +136,19 @@ async def test_a_new_generation_of_the_same_workload_restarts_nothing(tmp_path: 
     await runtime.start()
     try:
         await runtime.ensure(InstanceSpec("web.s_1", 1, workload))
-        first = await eventually(lambda: running(runtime, "web.s_1", 1), "generation 1 running")
+        first = await wait_until_async(
+            lambda: running(runtime, "web.s_1", 1), "generation 1 running"
+        )
         await runtime.ensure(InstanceSpec("web.s_1", 2, dict(workload)))
-        second = await eventually(lambda: running(runtime, "web.s_1", 2), "generation 2")
+        second = await wait_until_async(lambda: running(runtime, "web.s_1", 2), "generation 2")
         assert second.pid == first.pid and second.restarts == 0
         await runtime.close()
         runtime = ProcessRuntime(tmp_path / "runtime", timings=timings)
         await runtime.start()
-        adopted = await eventually(lambda: running(runtime, "web.s_1", 2), "adopted at 2")
+        adopted = await wait_until_async(lambda: running(runtime, "web.s_1", 2), "adopted at 2")
         assert adopted.pid == first.pid
         await runtime.ensure(InstanceSpec("web.s_1", 3, {**workload, "args": ["301"]}))
-        third = await eventually(lambda: running(runtime, "web.s_1", 3), "generation 3")
+        third = await wait_until_async(lambda: running(runtime, "web.s_1", 3), "generation 3")
         assert third.pid != first.pid, "a changed workload is restarted"
     finally:
         await runtime.close()
