@@ -22,6 +22,7 @@ from edgeplane.placement.model import AppView, Policies
 from edgeplane.placement.reasons import Reasons
 
 T = TypeVar("T")
+_MISSING = object()
 
 
 class Caches:
@@ -31,10 +32,13 @@ class Caches:
         self._memo: dict[str, dict[Hashable, object]] = {}
 
     def get(self, owner: str, key: Hashable, make: Callable[[], T]) -> T:
-        table = self._memo.setdefault(owner, {})
-        if key not in table:
-            table[key] = make()
-        return cast(T, table[key])
+        table = self._memo.get(owner)
+        if table is None:
+            table = self._memo[owner] = {}
+        found = table.get(key, _MISSING)
+        if found is _MISSING:
+            found = table[key] = make()
+        return cast(T, found)
 
     def put(self, owner: str, key: Hashable, value: object) -> None:
         self._memo.setdefault(owner, {})[key] = value
@@ -64,6 +68,17 @@ class Scope:
         """A per-label-set array spread to every site."""
         found: Ints = per_set[self.fleet.label_set]
         return found
+
+    def policy_key(self, app: AppView) -> Hashable:
+        """What of ``app`` the policy verdicts depend on (``Policies.key``), asked once
+        per application object while the policies last."""
+        found = self.caches.peek("policy", ("key", app.name))
+        if isinstance(found, tuple) and found[0] is app:
+            known: Hashable = found[1]
+            return known
+        key = self.policy.key(app)
+        self.caches.put("policy", ("key", app.name), (app, key))
+        return key
 
     def matching(self, selector: Selector | None) -> Bools:
         """Per label set: whether ``selector`` matches it (nothing for None)."""

@@ -165,7 +165,7 @@ class Planner:
             self.watched = replace(ctx, room=(ctx.room[0].copy(), ctx.room[1].copy()))
         cand, metrics = self.filter(ctx)
         if "policy" in metrics.checked:
-            self.asked[app.name] = self.scope.policy.key(app)
+            self.asked[app.name] = self.scope.policy_key(app)
         idx, counts, notes = select(Turn(ctx, cand, held_n, self.ledger.load))
         self.ledger.add(app.name, idx, counts)
         events = []

@@ -15,7 +15,7 @@ import numpy as np
 
 from edgeplane.placement.checks import CHECKS, Check, LabelCheck
 from edgeplane.placement.context import Context, Scope
-from edgeplane.placement.fleet import Ints
+from edgeplane.placement.fleet import Floats, Ints
 from edgeplane.placement.model import AppView
 from edgeplane.placement.reasons import Metrics
 
@@ -34,20 +34,21 @@ LEADING = _leading()
 REST = CHECKS[len(LEADING) :]
 
 
+Counts = dict[str, int]
+"""Reason text -> sites."""
+
+
 class _Tally:
     """The counts a filter keeps while it runs (frozen into ``Metrics`` at the end)."""
 
-    def __init__(self, scope: Scope) -> None:
-        self.text = scope.reasons.text
+    def __init__(self) -> None:
         self.reasons: Counter[str] = Counter()
         self.filtered: Counter[str] = Counter()
         self.exhausted: Counter[str] = Counter()
         self.checked: set[str] = set()
 
-    def add(self, check: Check, codes: Ints, weights: Ints | None = None) -> None:
-        sums = np.bincount(codes, weights=weights)
-        for code in np.flatnonzero(sums[1:]).tolist():
-            why, n = self.text[code + 1], int(sums[code + 1])
+    def add(self, check: Check, counts: Counts) -> None:
+        for why, n in counts.items():
             self.reasons[why] += n
             self.filtered[check.name] += n
             if dimension := check.dimension(why):
@@ -63,26 +64,32 @@ class _Tally:
         )
 
 
+def _named(scope: Scope, sums: Ints | Floats) -> Counts:
+    """Per reason text, the sites counted under its code in ``sums`` (0 left out)."""
+    text = scope.reasons.text
+    return {text[c]: int(sums[c]) for c in np.flatnonzero(sums).tolist() if c}
+
+
 def _label_stage(scope: Scope, app: AppView, tally: _Tally) -> Ints:
-    """The sites the leading label checks let through (ascending); counts the rest."""
+    """The sites the leading label checks let through (ascending); counts the rest.
+    Both are cached per what the label checks read of the application."""
     fleet = scope.fleet
 
-    def make() -> tuple[list[tuple[LabelCheck, Ints]], Ints]:
+    def make() -> tuple[list[tuple[LabelCheck, Counts]], Ints]:
         passing = np.ones(len(fleet.label_sets), dtype=bool)
-        per_check: list[tuple[LabelCheck, Ints]] = []
+        per_check: list[tuple[LabelCheck, Counts]] = []
         for check in LEADING:
             codes: Ints = np.where(passing, check.per_set(scope, app), 0)
-            per_check.append((check, codes))
+            per_check.append((check, _named(scope, np.bincount(codes, weights=fleet.set_size))))
             passing &= codes == 0
         cand: Ints = np.flatnonzero(passing[fleet.label_set])
         return per_check, cand
 
     key = tuple(check.key(app) for check in LEADING)
     per_check, cand = scope.caches.get("labels", key, make)
-    for check, codes in per_check:
+    for check, counts in per_check:
         tally.checked.add(check.name)
-        if codes.any():
-            tally.add(check, codes, fleet.set_size)
+        tally.add(check, counts)
     return cand
 
 
@@ -91,15 +98,18 @@ def feasible(ctx: Context) -> tuple[Ints, Metrics]:
     each site counted under the first check it fails. Works on the shrinking list of
     candidates: an application whose selector matches a few hundred sites costs a few
     hundred."""
-    tally = _Tally(ctx.scope)
+    tally = _Tally()
     cand = _label_stage(ctx.scope, ctx.app, tally)
     for check in REST:
         if not len(cand):
             break
         tally.checked.add(check.name)
         codes = check.codes(ctx, cand)
-        if codes is not None and codes.any():
-            tally.add(check, codes)
+        if codes is None:
+            continue
+        sums = np.bincount(codes)
+        if sums[0] < len(cand):
+            tally.add(check, _named(ctx.scope, sums))
             cand = cand[codes == 0]
     return cand, tally.metrics(ctx.fleet.size)
 

@@ -71,6 +71,133 @@ class Replan:
     dropped: dict[Hashable, object] = field(default_factory=dict)
     """The policy verdicts cached before the policies changed."""
 
+    def run(self) -> set[str]:
+        """Apply every change found, then place what they touched; returns the
+        applications whose decision changed."""
+        planner, snapshot = self.planner, self.new
+        policy_changed = snapshot.policy.version != planner.policy_version or not _same_policies(
+            snapshot.policy, self.old.policy
+        )
+        gone = self._apps()
+        self._sites()
+        if snapshot.groups != self.old.groups:
+            self.apply(Change.GROUPS, None)
+        if policy_changed:
+            self.apply(Change.POLICY, None)
+        planner.policy_version = snapshot.policy.version
+        planner.snapshot = snapshot
+        planner.scope = replace(planner.scope, groups=snapshot.groups, policy=snapshot.policy)
+        self._current()
+        if self.room_grew:
+            self.dirty |= {n for n, d in planner.decisions.items() if d.unplaced}
+        return planner.run(self.dirty) | gone
+
+    def apply(self, change: Change, detail: object) -> None:
+        """One change, as the table says."""
+        rule = INVALIDATES[change]
+        self._refresh(rule.refresh, detail)
+        again = rule.again(self, detail)
+        self.dirty |= again
+        if rule.retry is Retry.ALWAYS or (rule.retry is Retry.IF_ANY and again):
+            self.room_grew = True
+        elif rule.retry is Retry.IF_MORE_ROOM and isinstance(detail, SiteStep):
+            self.room_grew |= more_room(detail.before, detail.after)
+
+    def _refresh(self, refresh: Refresh, detail: object) -> None:
+        planner = self.planner
+        if refresh is Refresh.SITE_ROW and isinstance(detail, SiteStep):
+            planner.fleet.replace(detail.index, detail.after)
+            planner.ledger.recount(detail.index)
+        elif refresh is Refresh.FLEET:
+            self._rebuild()
+        elif refresh is Refresh.CACHES and not self.rebuilt:
+            planner.rescope(self.new)
+        elif refresh is Refresh.POLICY:
+            self.dropped = planner.scope.caches.drop(PolicyCheck.name)
+            planner.scope = replace(planner.scope, policy=self.new.policy)
+        # Refresh.HOLDING: the steps below set holdings themselves, once the new set of
+        # applications is known.
+
+    def _apps(self) -> set[str]:
+        """Gone or changed applications release their holding; a changed one holds it again
+        at its new requests. Returns the applications gone."""
+        planner, new_apps = self.planner, {a.name: a for a in self.new.apps}
+        keep = {}
+        for name, app in planner.apps.items():
+            if new_apps.get(name) != app:
+                if name in new_apps and name in planner.ledger.held:
+                    keep[name] = planner.ledger.held[name]
+                planner.ledger.forget(app)
+                planner.decisions.pop(name, None)
+        changed = {name for name, app in new_apps.items() if planner.apps.get(name) != app}
+        gone = planner.apps.keys() - new_apps.keys()
+        planner.apps.clear()  # the same dict: the ledger reads it
+        planner.apps.update(new_apps)
+        for name, (idx, counts) in keep.items():
+            planner.ledger.add(name, idx, counts)
+        for name in gone:
+            planner.decisions.pop(name, None)
+        if changed:
+            self.apply(Change.APP_CHANGED, changed)
+        if gone:
+            self.apply(Change.APP_REMOVED, gone)
+        return gone
+
+    def _sites(self) -> None:
+        old, new, fleet = self.old, self.new, self.planner.fleet
+        if old.sites is new.sites:
+            return
+        by_name = {s.name: s for s in new.sites}
+        if len(by_name) != fleet.size or any(n not in by_name for n in fleet.names):
+            self.apply(Change.SITES_ADDED_REMOVED, _touched_names(fleet, by_name))
+            return
+        changed = [
+            i
+            for i, site in enumerate(fleet.sites)
+            if by_name[site.name] is not site and by_name[site.name] != site
+        ]
+        if new.groups != old.groups or any(
+            structure(fleet.sites[i]) != structure(by_name[fleet.names[i]]) for i in changed
+        ):
+            self.apply(Change.SITE_STRUCTURE, _touched_names(fleet, by_name))
+            return
+        for i in changed:
+            self.apply(Change.SITE_STATE, SiteStep(i, fleet.sites[i], by_name[fleet.names[i]]))
+
+    def _rebuild(self) -> None:
+        """A new fleet from the new sites; the ledger again from what each application holds."""
+        planner = self.planner
+        held = {
+            name: dict(zip(planner.fleet.name_array[idx].tolist(), counts.tolist(), strict=True))
+            for name, (idx, counts) in planner.ledger.held.items()
+        }
+        planner.load(replace(self.new, apps=tuple(planner.apps.values()), current=held))
+        self.rebuilt = True
+
+    def _current(self) -> None:
+        """Where what runs differs from what was decided (a write that failed, an
+        assignment deleted by hand), believe the snapshot and place again."""
+        planner, old, new = self.planner, self.old, self.new
+        if new.current is old.current:
+            return
+        differs = set()
+        for name in planner.apps:
+            now = new.current.get(name)
+            if now is old.current.get(name) and now is not None:
+                continue
+            idx, counts = planner.indices(holding(now or ()))
+            have, have_counts = planner.ledger.held.get(name, EMPTY)
+            if name in self.dirty or (
+                np.array_equal(idx, have) and np.array_equal(counts, have_counts)
+            ):
+                continue
+            planner.ledger.remove(name)
+            if len(idx):
+                planner.ledger.add(name, idx, counts)
+            differs.add(name)
+        if differs:
+            self.apply(Change.CURRENT_DIFFERS, differs)
+
 
 Again = Callable[[Replan, object], set[str]]
 
@@ -144,141 +271,13 @@ class SiteStep:
 def update(planner: Planner, snapshot: Snapshot) -> set[str]:
     """Move ``planner`` to ``snapshot``, placing again only what its changes can affect;
     returns the applications whose decision changed."""
-    replan = Replan(planner, planner.snapshot, snapshot)
-    policy_changed = snapshot.policy.version != planner.policy_version or not _same_policies(
-        snapshot.policy, replan.old.policy
-    )
-    gone = _apps(replan)
-    _sites(replan)
-    if snapshot.groups != replan.old.groups:
-        apply(replan, Change.GROUPS, None)
-    if policy_changed:
-        apply(replan, Change.POLICY, None)
-    planner.policy_version = snapshot.policy.version
-    planner.snapshot = snapshot
-    planner.scope = replace(planner.scope, groups=snapshot.groups, policy=snapshot.policy)
-    _current(replan)
-    if replan.room_grew:
-        replan.dirty |= {n for n, d in planner.decisions.items() if d.unplaced}
-    return planner.run(replan.dirty) | gone
-
-
-def apply(replan: Replan, change: Change, detail: object) -> None:
-    """One change, as the table says."""
-    rule = INVALIDATES[change]
-    _refresh(replan, rule.refresh, detail)
-    again = rule.again(replan, detail)
-    replan.dirty |= again
-    if rule.retry is Retry.ALWAYS or (rule.retry is Retry.IF_ANY and again):
-        replan.room_grew = True
-    elif rule.retry is Retry.IF_MORE_ROOM and isinstance(detail, SiteStep):
-        replan.room_grew |= more_room(detail.before, detail.after)
-
-
-def _refresh(replan: Replan, refresh: Refresh, detail: object) -> None:
-    planner = replan.planner
-    if refresh is Refresh.SITE_ROW and isinstance(detail, SiteStep):
-        planner.fleet.replace(detail.index, detail.after)
-        planner.ledger.recount(detail.index)
-    elif refresh is Refresh.FLEET:
-        _rebuild(replan)
-    elif refresh is Refresh.CACHES and not replan.rebuilt:
-        planner.rescope(replan.new)
-    elif refresh is Refresh.POLICY:
-        replan.dropped = planner.scope.caches.drop(PolicyCheck.name)
-        planner.scope = replace(planner.scope, policy=replan.new.policy)
-    # Refresh.HOLDING: the steps below set holdings themselves, once the new set of
-    # applications is known.
-
-
-def _apps(replan: Replan) -> set[str]:
-    """Gone or changed applications release their holding; a changed one holds it again
-    at its new requests. Returns the applications gone."""
-    planner, new_apps = replan.planner, {a.name: a for a in replan.new.apps}
-    keep = {}
-    for name, app in planner.apps.items():
-        if new_apps.get(name) != app:
-            if name in new_apps and name in planner.ledger.held:
-                keep[name] = planner.ledger.held[name]
-            planner.ledger.forget(app)
-            planner.decisions.pop(name, None)
-    changed = {name for name, app in new_apps.items() if planner.apps.get(name) != app}
-    gone = planner.apps.keys() - new_apps.keys()
-    planner.apps.clear()  # the same dict: the ledger reads it
-    planner.apps.update(new_apps)
-    for name, (idx, counts) in keep.items():
-        planner.ledger.add(name, idx, counts)
-    for name in gone:
-        planner.decisions.pop(name, None)
-    if changed:
-        apply(replan, Change.APP_CHANGED, changed)
-    if gone:
-        apply(replan, Change.APP_REMOVED, gone)
-    return gone
-
-
-def _sites(replan: Replan) -> None:
-    old, new, fleet = replan.old, replan.new, replan.planner.fleet
-    if old.sites is new.sites:
-        return
-    by_name = {s.name: s for s in new.sites}
-    if len(by_name) != fleet.size or any(n not in by_name for n in fleet.names):
-        apply(replan, Change.SITES_ADDED_REMOVED, _touched_names(fleet, by_name))
-        return
-    changed = [
-        i
-        for i, site in enumerate(fleet.sites)
-        if by_name[site.name] is not site and by_name[site.name] != site
-    ]
-    if new.groups != old.groups or any(
-        structure(fleet.sites[i]) != structure(by_name[fleet.names[i]]) for i in changed
-    ):
-        apply(replan, Change.SITE_STRUCTURE, _touched_names(fleet, by_name))
-        return
-    for i in changed:
-        apply(replan, Change.SITE_STATE, SiteStep(i, fleet.sites[i], by_name[fleet.names[i]]))
+    return Replan(planner, planner.snapshot, snapshot).run()
 
 
 def _touched_names(fleet: Fleet, by_name: dict[str, SiteView]) -> set[str]:
     before = {s.name: s for s in fleet.sites}
     changed = {n for n, s in by_name.items() if before.get(n) is None or before[n] != s}
     return changed | (before.keys() - by_name.keys())
-
-
-def _rebuild(replan: Replan) -> None:
-    """A new fleet from the new sites; the ledger again from what each application holds."""
-    planner = replan.planner
-    held = {
-        name: dict(zip(planner.fleet.name_array[idx].tolist(), counts.tolist(), strict=True))
-        for name, (idx, counts) in planner.ledger.held.items()
-    }
-    planner.load(replace(replan.new, apps=tuple(planner.apps.values()), current=held))
-    replan.rebuilt = True
-
-
-def _current(replan: Replan) -> None:
-    """Where what runs differs from what was decided (a write that failed, an
-    assignment deleted by hand), believe the snapshot and place again."""
-    planner, old, new = replan.planner, replan.old, replan.new
-    if new.current is old.current:
-        return
-    differs = set()
-    for name in planner.apps:
-        now = new.current.get(name)
-        if now is old.current.get(name) and now is not None:
-            continue
-        idx, counts = planner.indices(holding(now or ()))
-        have, have_counts = planner.ledger.held.get(name, EMPTY)
-        if name in replan.dirty or (
-            np.array_equal(idx, have) and np.array_equal(counts, have_counts)
-        ):
-            continue
-        planner.ledger.remove(name)
-        if len(idx):
-            planner.ledger.add(name, idx, counts)
-        differs.add(name)
-    if differs:
-        apply(replan, Change.CURRENT_DIFFERS, differs)
 
 
 def touched_by(planner: Planner, i: int) -> set[str]:
@@ -290,8 +289,9 @@ def touched_by(planner: Planner, i: int) -> set[str]:
     held = np.zeros(planner.fleet.size, dtype=bool)
     free = (planner.ledger.free_cpu, planner.ledger.free_memory)
     own = (free[0].copy(), free[1].copy())
+    holders = planner.ledger.holders(i)
     for name, app in planner.apps.items():
-        holds = _holds(planner, name, i)
+        holds = name in holders
         decision = planner.decisions.get(name)
         if not holds and decision is not None and not app.every_site and not decision.unplaced:
             continue  # wants nothing more
@@ -304,11 +304,6 @@ def touched_by(planner: Planner, i: int) -> set[str]:
     return touched
 
 
-def _holds(planner: Planner, name: str, i: int) -> bool:
-    idx, _ = planner.ledger.held.get(name, EMPTY)
-    return bool(len(idx)) and int(idx[min(int(np.searchsorted(idx, i)), len(idx) - 1)]) == i
-
-
 def policy_changes(planner: Planner, dropped: dict[Hashable, object]) -> set[str]:
     """Ask the policies again for what was asked before; the applications whose
     verdicts changed (or that the policies now see differently) are placed again."""
@@ -318,7 +313,7 @@ def policy_changes(planner: Planner, dropped: dict[Hashable, object]) -> set[str
     for name, app in planner.apps.items():
         if name not in asked:  # never asked: no decision depended on policies
             continue
-        key = planner.asked[name] = scope.policy.key(app)
+        key = planner.asked[name] = scope.policy_key(app)
         before = dropped.get(("sets", key)) if key == asked[name] else None
         after = check.per_set(scope, app, key)
         if not isinstance(before, tuple) or not all(

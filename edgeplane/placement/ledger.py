@@ -160,6 +160,11 @@ class Ledger:
                 displaced.append((site, victim.name))
         return displaced
 
+    def holders(self, site: int) -> set[str]:
+        """The applications holding replicas at ``site`` (one column of the bits)."""
+        column = self._holds[: len(self._names), site >> 3] >> np.uint8(7 - (site & 7))
+        return {self._names[row] for row in np.flatnonzero(column & 1).tolist()}
+
     def _release_site(self, app: AppView, site: int) -> int:
         """Take ``app``'s replicas at ``site`` off the books; returns how many."""
         idx, counts = self.held[app.name]

@@ -58,8 +58,5 @@ class LabelCheck(Check):
         return scope.caches.get(self.name, self.key(app), make)
 
     def codes(self, ctx: Context, cand: Ints) -> Ints | None:
-        per_set = self.per_set(ctx.scope, ctx.app)
-        if not per_set.any():
-            return None
-        found: Ints = per_set[ctx.fleet.label_set[cand]]
+        found: Ints = self.per_set(ctx.scope, ctx.app)[ctx.fleet.label_set[cand]]
         return found

@@ -28,13 +28,16 @@ class CapacityCheck(Check):
         app = ctx.app
         if not (app.cpu_millis or app.memory_bytes):
             return None
-        codes = np.zeros(len(cand), dtype=np.int64)
-        if app.memory_bytes:
-            short = ctx.room[1][cand] < app.memory_bytes
-            codes[short] = ctx.code(memory_reason(app))
-        if app.cpu_millis:  # after memory: cpu is told first
-            short = ctx.room[0][cand] < app.cpu_millis
-            codes[short] = ctx.code(cpu_reason(app))
+        cpu = ctx.room[0][cand] < app.cpu_millis if app.cpu_millis else None
+        memory = ctx.room[1][cand] < app.memory_bytes if app.memory_bytes else None
+        short = memory if cpu is None else cpu if memory is None else cpu | memory
+        if short is None or not short.any():
+            return None
+        codes: Ints = np.zeros(len(cand), dtype=np.int64)
+        if memory is not None:
+            codes = np.where(memory, ctx.code(memory_reason(app)), codes)
+        if cpu is not None:  # after memory: cpu is told first
+            codes = np.where(cpu, ctx.code(cpu_reason(app)), codes)
         return codes
 
     def dimension(self, reason: str) -> str | None:

@@ -26,6 +26,9 @@ class PhaseCheck(Check):
         away = fleet.offline[cand]
         if ctx.app.every_site:
             away &= ~ctx.held[cand]
+        cordoned = fleet.cordoned[cand]
+        if not (away.any() or cordoned.any()):
+            return None
         codes = np.where(away, ctx.code(OFFLINE), 0)
-        found: Ints = np.where(fleet.cordoned[cand], ctx.code(CORDONED), codes)
+        found: Ints = np.where(cordoned, ctx.code(CORDONED), codes)
         return found

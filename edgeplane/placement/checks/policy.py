@@ -34,7 +34,7 @@ class PolicyCheck(Check):
         return scope.caches.get(self.name, ("sets", key), make)
 
     def per_site(self, scope: Scope, app: AppView) -> PerSet | None:
-        key = scope.policy.key(app)
+        key = scope.policy_key(app)
         new, kept = self.per_set(scope, app, key)
         if not new.any():
             return None

@@ -26,7 +26,10 @@ def score(s: Scoring, cand: Ints) -> Floats:
     total = np.zeros(len(cand), dtype=float)
     for scorer in SCORERS:
         if weight := scorer.weight(s.app):
-            total += weight * scorer.scores(s, cand)
+            part = scorer.scores(s, cand)
+            if weight != 1.0:
+                part = weight * part
+            total += part
     return total
 
 

@@ -3,6 +3,8 @@ fills first); not Online (say Pending), -10; a PreferNoSchedule taint, -5."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from edgeplane.placement.fleet import Floats, Ints
 from edgeplane.placement.model import AppView
 from edgeplane.placement.scorers.base import Scorer, Scoring
@@ -21,7 +23,8 @@ class PreferencesScorer(Scorer):
 
     def scores(self, s: Scoring, cand: Ints) -> Floats:
         fleet = s.fleet
-        found: Floats = -(NOT_ONLINE * ~fleet.online[cand] + PREFER_NOT * fleet.prefer_not[cand])
+        found: Floats = np.where(fleet.online[cand], 0.0, NOT_ONLINE)
+        found += PREFER_NOT * fleet.prefer_not[cand]
         if s.tiers is not None:
-            found -= GROUP_STEP * s.tiers[cand]
-        return found
+            found += GROUP_STEP * s.tiers[cand]
+        return np.negative(found, out=found)
