@@ -126,6 +126,24 @@ class Ledger:
         over = idx[(cpu & (self.free_cpu[idx] < 0)) | (memory & (self.free_memory[idx] < 0))]
         if not len(over):
             return []
+        holders = self._lower_holders(app, over)
+        displaced: list[tuple[int, str]] = []
+        for site in over.tolist():
+            short_cpu = max(0.0, -float(self.free_cpu[site])) if cpu else 0.0
+            short_memory = max(0.0, -float(self.free_memory[site])) if memory else 0.0
+            for victim in self._choose(site, holders.get(site, []), short_cpu, short_memory):
+                displaced.append((site, victim.name))
+        # Releases at one site change nothing another site's choice reads: release
+        # each victim's sites at once.
+        by_victim: dict[str, list[int]] = {}
+        for site, name in displaced:
+            by_victim.setdefault(name, []).append(site)
+        for name, sites in by_victim.items():
+            self._release_sites(self.apps[name], np.array(sites, dtype=np.int64))
+        return displaced
+
+    def _lower_holders(self, app: AppView, over: Ints) -> dict[int, list[AppView]]:
+        """Per site of ``over``: the applications of lower priority holding it."""
         holders: dict[int, list[AppView]] = {}
         bits = self._holds[: len(self._names), over >> 3] >> (7 - (over & 7)).astype(np.uint8)
         rows, columns = np.nonzero(bits & 1)
@@ -133,47 +151,45 @@ class Ledger:
             victim = self.apps.get(self._names[row])
             if victim is not None and victim.priority < app.priority:
                 holders.setdefault(int(over[column]), []).append(victim)
-        displaced: list[tuple[int, str]] = []
-        for site in over.tolist():
-            short_cpu = max(0.0, -float(self.free_cpu[site])) if cpu else 0.0
-            short_memory = max(0.0, -float(self.free_memory[site])) if memory else 0.0
-            victims = sorted(holders.get(site, ()), key=lambda v: (v.priority, v.name))
-            # The lowest priorities first until the site fits, then give back those
-            # not needed after all (the highest priority first): no more is displaced
-            # than the room asks for.
-            chosen: list[tuple[AppView, float, float]] = []
-            got_cpu = got_memory = 0.0
-            for victim in victims:
-                if got_cpu >= short_cpu and got_memory >= short_memory:
-                    break
-                count = self._count_at(victim.name, site)
-                chosen.append((victim, victim.cpu_millis * count, victim.memory_bytes * count))
-                got_cpu += chosen[-1][1]
-                got_memory += chosen[-1][2]
-            for item in sorted(chosen, key=lambda c: (-c[0].priority, c[0].name)):
-                if got_cpu - item[1] >= short_cpu and got_memory - item[2] >= short_memory:
-                    chosen.remove(item)
-                    got_cpu -= item[1]
-                    got_memory -= item[2]
-            for victim, _, _ in chosen:
-                self._release_site(victim, site)
-                displaced.append((site, victim.name))
-        return displaced
+        return holders
+
+    def _choose(
+        self, site: int, holders: list[AppView], short_cpu: float, short_memory: float
+    ) -> list[AppView]:
+        """The lowest priorities first until the site fits, then give back those not
+        needed after all (the highest priority first): no more is displaced than the
+        room asks for."""
+        victims = sorted(holders, key=lambda v: (v.priority, v.name))
+        chosen: list[tuple[AppView, float, float]] = []
+        got_cpu = got_memory = 0.0
+        for victim in victims:
+            if got_cpu >= short_cpu and got_memory >= short_memory:
+                break
+            count = self._count_at(victim.name, site)
+            chosen.append((victim, victim.cpu_millis * count, victim.memory_bytes * count))
+            got_cpu += chosen[-1][1]
+            got_memory += chosen[-1][2]
+        for item in sorted(chosen, key=lambda c: (-c[0].priority, c[0].name)):
+            if got_cpu - item[1] >= short_cpu and got_memory - item[2] >= short_memory:
+                chosen.remove(item)
+                got_cpu -= item[1]
+                got_memory -= item[2]
+        return [victim for victim, _, _ in chosen]
 
     def holders(self, site: int) -> set[str]:
         """The applications holding replicas at ``site`` (one column of the bits)."""
         column = self._holds[: len(self._names), site >> 3] >> np.uint8(7 - (site & 7))
         return {self._names[row] for row in np.flatnonzero(column & 1).tolist()}
 
-    def _release_site(self, app: AppView, site: int) -> int:
-        """Take ``app``'s replicas at ``site`` off the books; returns how many."""
+    def _release_sites(self, app: AppView, sites: Ints) -> None:
+        """Take ``app``'s replicas at ``sites`` off the books."""
         idx, counts = self.held[app.name]
-        at = int(np.searchsorted(idx, site))
-        count = int(counts[at])
-        self._holds[self._rows[app.name], site >> 3] &= np.uint8(0xFF ^ (1 << (7 - (site & 7))))
-        self._apply(app, idx[at : at + 1], counts[at : at + 1], -1)
-        self.held[app.name] = (np.delete(idx, at), np.delete(counts, at))
-        return count
+        gone = np.isin(idx, sites)
+        mask = np.zeros(self.fleet.size, dtype=bool)
+        mask[idx[~gone]] = True
+        self._holds[self._rows[app.name]] = np.packbits(mask)
+        self._apply(app, idx[gone], counts[gone], -1)
+        self.held[app.name] = (idx[~gone], counts[~gone])
 
     def _count_at(self, name: str, site: int) -> int:
         idx, counts = self.held[name]
