@@ -7,13 +7,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
+import edgeplane.main  # noqa: F401  (registers the commands that run servers)
 from edgeplane.api.kinds import KINDS
+from edgeplane.cli import app
 from edgeplane.client.errors import ClientError
 from edgeplane.client.hub import HubClient
-from edgeplane.main import app
 from tests.support.hub import HubProcess, running_hub
 
 Run = Callable[..., Result]

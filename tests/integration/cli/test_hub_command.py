@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from click.testing import Result
+from typer.testing import Result
 
 from edgeplane.client.config import load_config
 from tests.integration.cli.conftest import invoke

@@ -14,6 +14,7 @@ from edgeplane.agent.reconciler import Problem, admit, with_identity
 from edgeplane.agent.reporter import assignment_status, merge_diff
 from edgeplane.agent.runtimes import Endpoint, InstanceStatus, Phase
 from edgeplane.agent.state import LocalState
+from edgeplane.api.wire import Object
 
 
 def test_backoff_doubles_to_the_cap_with_full_jitter() -> None:
@@ -40,7 +41,7 @@ def test_merge_diff_sends_only_changes(
     assert merge_diff(old, new) == patch
 
 
-def _assignment(name: str, cpu: str | None = None, generation: int = 1) -> dict[str, Any]:
+def _assignment(name: str, cpu: str | None = None, generation: int = 1) -> Object:
     resources = {"cpu": cpu, "memory": "1Mi"} if cpu else None
     return {
         "metadata": {"name": name, "generation": generation, "resourceVersion": "1"},
@@ -94,7 +95,7 @@ def test_assignment_status_from_instance_problem_and_nothing() -> None:
     assert assignment_status(obj, older, None, "h")["phase"] == "Pending"
 
 
-def _event(name: str, rv: str, generation: int = 1) -> dict[str, Any]:
+def _event(name: str, rv: str, generation: int = 1) -> Object:
     return {"metadata": {"name": name, "resourceVersion": rv, "generation": generation}}
 
 

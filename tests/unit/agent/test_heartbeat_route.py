@@ -60,7 +60,7 @@ def reporter(tmp_path: Path, hub: ScriptedHub, **link: Any) -> tuple[StatusRepor
     return made, hub_link
 
 
-async def no_artifacts(*_: Any) -> None:
+async def no_artifacts(*_: Any) -> Path:
     raise AssertionError("no assignment here names an artifact")
 
 

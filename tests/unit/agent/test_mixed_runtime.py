@@ -20,6 +20,7 @@ from edgeplane.agent.runtimes.fake import FakeRuntime
 from edgeplane.agent.runtimes.mixed import MixedRuntime
 from edgeplane.agent.runtimes.process import ProcessRuntime, Timings
 from edgeplane.agent.state import LocalState
+from edgeplane.api.wire import Object
 from tests.support.waiting import wait_until_async
 from tests.unit.agent.kubernetes.test_wiring import assignment
 
@@ -112,7 +113,7 @@ async def _no_artifacts(name: str, version: str, sha256: str) -> Path:
     raise AssertionError("no artifact is named")
 
 
-def small(name: str, kind: str, replicas: int, cpu: str = "400m") -> dict[str, Any]:
+def small(name: str, kind: str, replicas: int, cpu: str = "400m") -> Object:
     obj = assignment(name, kind=kind, replicas=replicas)
     obj["spec"]["resources"] = {"cpu": cpu, "memory": "1Mi"}
     return obj

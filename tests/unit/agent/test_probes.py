@@ -143,7 +143,12 @@ async def test_the_request_line_holds_only_the_checked_path(
     async def spy(*args: Any, **kwargs: Any) -> Any:
         reader, writer = await original(*args, **kwargs)
         write = writer.write
-        writer.write = lambda data: (seen.append(data), write(data))[1]  # type: ignore[method-assign]
+
+        def spied(data: bytes | bytearray | memoryview) -> None:
+            seen.append(bytes(data))
+            write(data)
+
+        writer.write = spied  # type: ignore[method-assign]
         return reader, writer
 
     with pytest.MonkeyPatch.context() as mp:

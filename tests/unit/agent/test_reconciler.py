@@ -15,6 +15,7 @@ from edgeplane.agent.reporter import StatusReporter
 from edgeplane.agent.runtimes import Phase
 from edgeplane.agent.runtimes.fake import FakeRuntime
 from edgeplane.agent.state import LocalState
+from edgeplane.api.wire import Object
 
 
 def assignment(
@@ -24,10 +25,10 @@ def assignment(
     cpu: str = "100m",
     replicas: int | None = None,
     **workload: Any,
-) -> dict[str, Any]:
+) -> Object:
     process = {"command": "true", **workload} if "kubernetes" not in workload else None
     spec_workload = {"process": process} if process else {"kubernetes": workload["kubernetes"]}
-    obj: dict[str, Any] = {
+    obj: Object = {
         "metadata": {"name": name, "uid": uid, "generation": generation, "resourceVersion": "1"},
         "spec": {
             "site": "s",
@@ -43,7 +44,8 @@ def assignment(
 
 class Artifacts:
     def __init__(self, error: Exception | None = None) -> None:
-        self.error, self.fetched = error, []
+        self.error = error
+        self.fetched: list[tuple[str, str, str]] = []
 
     async def ensure(self, name: str, version: str, sha256: str) -> Path:
         self.fetched.append((name, version, sha256))
@@ -247,14 +249,14 @@ async def test_the_status_of_an_unreadable_assignment_does_not_stop_the_others(
     await rec.reconcile()
     link = Link()
     reporter = StatusReporter(
-        link,
+        link,  # type: ignore[arg-type]
         state,
         "s",
         runtime,
         rec,
         dict,
         "h",
-        asyncio.Event(),  # type: ignore[arg-type]
+        asyncio.Event(),
     )
     await reporter.report()
     assert link.sent["a"]["reason"] == "AgentError"

@@ -20,6 +20,7 @@ from edgeplane.agent.replicas import (
 )
 from edgeplane.agent.reporter import replicas_status
 from edgeplane.agent.runtimes import Endpoint, InstanceStatus, Phase
+from edgeplane.api.wire import Object
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,7 @@ def test_replicas_of(spec: dict[str, Any], replicas: int) -> None:
     assert replicas_of({"spec": spec}) == replicas
 
 
-def _assignment(name: str, replicas: int, cpu: str = "100m", generation: int = 1) -> dict[str, Any]:
+def _assignment(name: str, replicas: int, cpu: str = "100m", generation: int = 1) -> Object:
     return {
         "metadata": {"name": name, "generation": generation, "resourceVersion": "1"},
         "spec": {

@@ -20,7 +20,7 @@ from edgeplane.api.validation import InvalidObject, to_wire, validate_object
 from tests.support.builders import good
 
 API = "edgeplane.io/v1alpha1"
-DEPLOY = {
+DEPLOY: dict[str, Any] = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
     "metadata": {"name": "web"},

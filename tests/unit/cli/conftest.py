@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
+import edgeplane.main  # noqa: F401  (registers the commands that run servers)
+from edgeplane.cli import app
 from edgeplane.cli.app import Globals
 from edgeplane.client.hub import HubClient
-from edgeplane.main import app
 
 SERVER = "http://hub.test"
 Handler = Callable[[httpx.Request], httpx.Response]

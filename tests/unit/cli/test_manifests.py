@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edgeplane.cli.manifests import ManifestError, load_raw, load_validated
+from edgeplane.cli.manifests import Manifest, ManifestError, load_raw, load_validated
 
 
 def site(name: str, **labels: str) -> str:
@@ -36,8 +36,8 @@ def write(tmp_path: Path, name: str, text: str) -> str:
     return str(path)
 
 
-def names(manifests: list[object]) -> list[str]:
-    return [m.obj["metadata"]["name"] for m in manifests]  # type: ignore[attr-defined]
+def names(manifests: list[Manifest]) -> list[str]:
+    return [m.obj["metadata"]["name"] for m in manifests]
 
 
 def test_multi_document_file_skips_empty_documents(tmp_path: Path) -> None:

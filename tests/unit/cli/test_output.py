@@ -12,6 +12,7 @@ import pytest
 from rich.console import Console
 
 from edgeplane.api.kinds import kind_info
+from edgeplane.api.wire import Meta, Object
 from edgeplane.cli.output import human_bytes, since, table
 
 
@@ -20,7 +21,7 @@ def ago(seconds: int) -> str:
     return then.isoformat().replace("+00:00", "Z")
 
 
-def lines(kind: str, obj: dict[str, Any], wide: bool = False) -> list[str]:
+def lines(kind: str, obj: Object, wide: bool = False) -> list[str]:
     """The table of one object as printed: a header and a row."""
     console = Console(width=400, file=io.StringIO())
     console.print(table(kind_info(kind), [obj], wide))
@@ -28,17 +29,17 @@ def lines(kind: str, obj: dict[str, Any], wide: bool = False) -> list[str]:
     return console.file.getvalue().splitlines()
 
 
-def rendered(kind: str, obj: dict[str, Any], wide: bool = False) -> dict[str, str]:
+def rendered(kind: str, obj: Object, wide: bool = False) -> dict[str, str]:
     """The table of one object as {column: cell} (cells without spaces)."""
     header, row = lines(kind, obj, wide)
     return dict(zip(header.split(), row.split(), strict=True))
 
 
-def meta(name: str, **labels: str) -> dict[str, Any]:
+def meta(name: str, **labels: str) -> Meta:
     return {"name": name, "labels": labels, "creationTimestamp": ago(7200)}
 
 
-def site() -> dict[str, Any]:
+def site() -> Object:
     """Made when a test runs: its times are relative to now."""
     return {
         "metadata": meta("shop-1", region="eu-west"),
@@ -92,7 +93,7 @@ def test_wide_site_adds_region_runtime_and_address() -> None:
 def test_wide_site_shows_every_runtime(
     spec: dict[str, Any], inventory: dict[str, Any], shown: str
 ) -> None:
-    obj = {"metadata": meta("box"), "spec": spec, "status": {"inventory": inventory}}
+    obj: Object = {"metadata": meta("box"), "spec": spec, "status": {"inventory": inventory}}
     assert rendered("sites", obj, wide=True)["RUNTIME"] == shown
 
 
@@ -107,7 +108,7 @@ def test_a_site_that_never_reported_shows_dashes() -> None:
     )
 
 
-def application(sites: list[str], **status: Any) -> dict[str, Any]:
+def application(sites: list[str], **status: Any) -> Object:
     return {
         "metadata": meta("web"),
         "spec": {"placement": {"mode": "Replicas", "replicas": len(sites)}},
@@ -148,7 +149,7 @@ def test_wide_app_adds_unplaced_and_message() -> None:
 
 
 def test_assignment_columns_show_phase_ready_restarts_endpoint() -> None:
-    obj = {
+    obj: Object = {
         "metadata": meta("web.shop-1"),
         "spec": {"application": "web", "site": "shop-1", "revision": 3},
         "status": {
@@ -170,7 +171,7 @@ def test_assignment_columns_show_phase_ready_restarts_endpoint() -> None:
     }
 
 
-def camera(**status: str) -> dict[str, Any]:
+def camera(**status: str) -> Object:
     return {
         "metadata": meta("store-0042-cam-1", **{"class": "camera", "vendor": "axis"}),
         "spec": {"site": "store-0042", "protocol": "onvif", "address": "10.0.0.7:80"},

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from edgeplane.api.wire import Object
 from edgeplane.hub.leases import Leases, flush_loop, with_lease, with_leases
 from edgeplane.store.errors import StoreError
 from edgeplane.store.memory import MemoryStore
@@ -63,7 +64,7 @@ async def test_the_flush_loop_flushes_once_more_when_stopped() -> None:
     assert await store.get_leases() == {"a": NOW}
 
 
-def site(heartbeat: Any = None) -> dict[str, Any]:
+def site(heartbeat: Any = None) -> Object:
     status = {"phase": "Online"} if heartbeat is None else {"lastHeartbeat": heartbeat}
     return {"metadata": {"name": "s"}, "status": status}
 
@@ -101,5 +102,5 @@ def test_lastheartbeat_is_the_newer_of_lease_and_stored(
 
 
 def test_a_site_without_a_lease_is_shown_as_stored() -> None:
-    given = [site("2027-01-15T07:59:59Z"), {"metadata": {"name": "other"}}]
+    given: list[Object] = [site("2027-01-15T07:59:59Z"), {"metadata": {"name": "other"}}]
     assert with_leases(given, Leases("hub-1")) == given

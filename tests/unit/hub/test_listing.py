@@ -9,6 +9,7 @@ import pytest
 from starlette.requests import Request
 
 from edgeplane.api.selectors import Selector
+from edgeplane.api.wire import Object
 from edgeplane.hub.auth import Principal
 from edgeplane.hub.authz import site_requirement
 from edgeplane.hub.errors import ApiError
@@ -16,7 +17,7 @@ from edgeplane.hub.listing import ListQuery, list_page, parse_list_query, parse_
 from edgeplane.store.memory import MemoryStore
 
 
-def site(name: str) -> dict[str, Any]:
+def site(name: str) -> Object:
     return {"apiVersion": "edgeplane.io/v1alpha1", "kind": "Site", "metadata": {"name": name}}
 
 

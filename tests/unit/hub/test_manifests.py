@@ -187,7 +187,7 @@ def test_strategic_merge_refuses(patch: dict[str, Any], field: str, words: str) 
 
 # -- JSON patch -------------------------------------------------------------------------
 
-DOC = {"a": {"b": [1, 2, 3], "c": "x"}, "k~/": 1, "t": True, "n": 1}
+DOC: dict[str, Any] = {"a": {"b": [1, 2, 3], "c": "x"}, "k~/": 1, "t": True, "n": 1}
 
 
 @pytest.mark.parametrize(

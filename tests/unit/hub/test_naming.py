@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from edgeplane.api.labels import check_dns1123_subdomain
 from edgeplane.api.wellknown import assignment_name, reserved_label
+from edgeplane.api.wire import Object
 from edgeplane.hub.controllers.naming import name_collision
 
 LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
@@ -52,7 +53,7 @@ def test_the_reserved_prefix(key: str, reserved: bool) -> None:
     assert reserved_label(key) is reserved
 
 
-def _assignment(app: str, site: str) -> dict[str, Any]:
+def _assignment(app: str, site: str) -> Object:
     return {"metadata": {"name": "n"}, "spec": {"application": app, "site": site}}
 
 

@@ -10,13 +10,15 @@ from typing import Any
 
 import pytest
 
+from edgeplane.api.wire import Object
 from edgeplane.hub.controllers import pause, stop_loops
 from edgeplane.hub.controllers.loading import Loaded
 from edgeplane.hub.controllers.offloop import Overdue, Worker
 
 
 async def test_work_past_its_deadline_is_overdue_and_what_queued_behind_never_runs() -> None:
-    worker, release, ran = Worker("test", 0.2), threading.Event(), []
+    worker, release = Worker("test", 0.2), threading.Event()
+    ran: list[int] = []
     try:
         with pytest.raises(Overdue, match=r"test took longer than 0\.2 s"):
             await worker.run(release.wait, 30)
@@ -52,8 +54,13 @@ async def test_a_stop_that_arrives_as_the_work_finishes_is_not_lost() -> None:
     its first placement pass finished went on into a watch nobody ended, and SIGTERM
     left it running (seen in CI). The cancel must reach the caller."""
     worker, started, release = Worker("test", 30), threading.Event(), threading.Event()
+
+    def blocking() -> bool:
+        started.set()
+        return release.wait()
+
     try:
-        work = asyncio.ensure_future(worker.run(lambda: started.set() or release.wait()))
+        work = asyncio.ensure_future(worker.run(blocking))
         assert await asyncio.to_thread(started.wait, 10)
         release.set()
         # The single worker thread finishes the call and queues its completion on the
@@ -97,7 +104,7 @@ async def test_controllers_stop_even_when_a_loop_ignores_cancellation(
     await asyncio.wait([task])
 
 
-def application(name: str, replicas: Any, version: str = "1") -> dict[str, Any]:
+def application(name: str, replicas: Any, version: str = "1") -> Object:
     return {
         "apiVersion": "edgeplane.io/v1alpha1",
         "kind": "Application",
@@ -133,7 +140,10 @@ def test_an_application_that_no_longer_validates_is_left_out_with_why() -> None:
     ids=["huge", "negative", "bool", "site-not-text", "no-application", "not-a-map"],
 )
 def test_an_assignment_placement_cannot_read_is_not_counted_as_held(spec: Any) -> None:
-    ok = {"metadata": {"name": "a.s"}, "spec": {"application": "a", "site": "s", "replicas": 2}}
-    bad = {"metadata": {"name": "b.s"}, "spec": spec}
+    ok: Object = {
+        "metadata": {"name": "a.s"},
+        "spec": {"application": "a", "site": "s", "replicas": 2},
+    }
+    bad: Object = {"metadata": {"name": "b.s"}, "spec": spec}
     good, _ = Loaded().valid("Assignment", [ok, bad])
     assert good == [ok]

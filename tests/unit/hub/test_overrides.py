@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from edgeplane.api.wire import Object
 from edgeplane.hub.controllers.rendering import render
 from edgeplane.hub.overrides import OverrideError, apply_override, scaled, site_workload
 
@@ -34,7 +35,7 @@ def app(
     divided: bool = False,
     name: str = "shop",
     **kubernetes: Any,
-) -> dict[str, Any]:
+) -> Object:
     placement: dict[str, Any] = {"mode": "Replicas", "replicas": 3}
     if divided:
         placement["division"] = "Divided"
@@ -50,11 +51,11 @@ def app(
     }
 
 
-def site(name: str = "s1", **labels: str) -> dict[str, Any]:
+def site(name: str = "s1", **labels: str) -> Object:
     return {"kind": "Site", "metadata": {"name": name, "labels": labels}}
 
 
-def rendered(application: dict[str, Any], at: dict[str, Any] | None = None, **kw: Any) -> Any:
+def rendered(application: Object, at: Object | None = None, **kw: Any) -> Any:
     obj = render(application, at or site(), application["spec"]["workload"], **kw)
     return obj["spec"]["workload"]["kubernetes"]
 
@@ -122,7 +123,7 @@ def test_namespace_and_force_as_the_application_says() -> None:
     ids=["none", "by-name", "other-site", "by-label-two-patches", "values-then-patches"],
 )
 def test_patches_change_the_matching_manifests_at_the_covered_sites(
-    overrides: list[dict[str, Any]], where: dict[str, Any], image: str, data: dict[str, str]
+    overrides: list[dict[str, Any]], where: Object, image: str, data: dict[str, str]
 ) -> None:
     application = app([DEPLOY, CONFIG], overrides)
     before = copy.deepcopy(application)
@@ -234,7 +235,10 @@ def test_a_patch_that_cannot_apply_names_its_field(
 
 def test_two_manifests_of_one_name_need_a_finer_target() -> None:
     twin = {**CONFIG, "metadata": {"name": "web", "namespace": "shared"}}
-    patch = {"target": {"kind": "ConfigMap", "name": "web"}, "patch": {"data": {"b": "2"}}}
+    patch: dict[str, Any] = {
+        "target": {"kind": "ConfigMap", "name": "web"},
+        "patch": {"data": {"b": "2"}},
+    }
     with pytest.raises(OverrideError) as raised:
         apply_override(app([CONFIG, twin])["spec"]["workload"], {"patches": [patch]}, 0)
     assert "matches 2 manifests" in raised.value.message

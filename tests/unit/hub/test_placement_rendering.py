@@ -5,11 +5,12 @@ Application status it reports."""
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from edgeplane.api.wellknown import assignment_name
+from edgeplane.api.wire import Object
 from edgeplane.hub.controllers import retry_delay
 from edgeplane.hub.controllers.placement import (
     app_status,
@@ -30,7 +31,7 @@ def resolve(name: str, version: str) -> str | None:
 def application(
     artifacts: list[dict[str, Any]] | None = None,
     overrides: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+) -> Object:
     process = {
         "command": "python3",
         "args": ["-m", "svc"],
@@ -50,7 +51,7 @@ def application(
     }
 
 
-def site(name: str, **labels: str) -> dict[str, Any]:
+def site(name: str, **labels: str) -> Object:
     return {"kind": "Site", "metadata": {"name": name, "labels": labels}}
 
 
@@ -108,7 +109,7 @@ DROP_ENV = {"site": "s1", "values": {"process": {"env": None}}}
 )
 def test_overrides_merge_into_the_workload_of_matching_sites(
     overrides: list[dict[str, Any]],
-    target: dict[str, Any],
+    target: Object,
     args: list[str],
     env: dict[str, str] | None,
 ) -> None:
@@ -141,14 +142,14 @@ def test_the_rendered_assignment_names_its_application_site_and_revision() -> No
     assert "resources" not in render(app, site("s1"), app["spec"]["workload"])["spec"]
 
 
-def _stored(desired: dict[str, Any], **changes: Any) -> dict[str, Any]:
+def _stored(desired: Object, **changes: Any) -> Object:
     """``desired`` as the store returns it: with store metadata and a status."""
     stored = copy.deepcopy(desired)
-    stored["metadata"].update(resourceVersion="17", uid="u-1", generation=2)
+    stored["metadata"].update({"resourceVersion": "17", "uid": "u-1", "generation": 2})
     stored["status"] = {"phase": "Running", "ready": 1}
     for path, value in changes.items():
         section, key = path.split("__")
-        stored[section][key] = value
+        cast(dict[str, Any], stored)[section][key] = value  # a field named by the test
     return stored
 
 
@@ -172,7 +173,7 @@ def test_a_write_is_due_only_when_spec_or_labels_differ(
     assert unchanged(desired, _stored(desired, **changes)) is same
 
 
-def assignment(site_name: str, revision: int, ready: int, observed: int = 1) -> dict[str, Any]:
+def assignment(site_name: str, revision: int, ready: int, observed: int = 1) -> Object:
     return {
         "metadata": {"name": f"web.{site_name}", "generation": 1},
         "spec": {"site": site_name, "revision": revision},
@@ -191,7 +192,7 @@ def assignment(site_name: str, revision: int, ready: int, observed: int = 1) -> 
     ids=["all-ready", "one-not-ready", "old-revision", "status-not-caught-up"],
 )
 def test_ready_counts_instances_at_the_current_revision(
-    assignments: list[dict[str, Any]], ready: int, condition: tuple[str, str]
+    assignments: list[Object], ready: int, condition: tuple[str, str]
 ) -> None:
     decision = Decision("web", ("s1", "s2"), 2)
     status = app_status(application(), decision, assignments, None)
@@ -221,7 +222,7 @@ def kube_assignment(site_name: str, phase: str, pods: int, replicas: int | None 
     ids=["pods-are-not-sites", "divided-shares", "a-share-not-all-ready-counts-none"],
 )
 def test_a_kubernetes_assignment_counts_its_share_when_all_its_objects_are_ready(
-    assignments: list[dict[str, Any]], wanted: int, ready: int
+    assignments: list[Object], wanted: int, ready: int
 ) -> None:
     """Ready pods are not the application's replicas: 4 pods at one site of two were
     read as '4/2 ready' while the other site was still starting."""

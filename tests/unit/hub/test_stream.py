@@ -17,7 +17,7 @@ from edgeplane.hub.relay import Relay
 from edgeplane.hub.stream import SiteStream, Streams, _bookmark_seconds, lines
 from edgeplane.hub.watch import single_site
 from edgeplane.store.memory import MemoryStore
-from tests.integration.agent.test_sync import assignment
+from tests.support.builders import assignment
 
 
 class Opened:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from edgeplane.api.wire import Object
 from edgeplane.hub.controllers import record as recording
 from edgeplane.hub.controllers.record import PlacementRecord
 from edgeplane.hub.controllers.triggers import sort_changes
@@ -15,14 +16,14 @@ from edgeplane.hub.informer import RELIST_CHANGE, Change
 from edgeplane.placement.model import Decision
 
 
-def obj(kind: str, name: str, rv: int = 5, **parts: Any) -> dict[str, Any]:
-    found: dict[str, Any] = {
+def obj(kind: str, name: str, rv: int = 5, **parts: Any) -> Object:
+    found: Object = {
         "kind": kind,
         "metadata": {"name": name, "resourceVersion": str(rv), "labels": {"a": "1"}},
         "spec": {"application": "web", "site": "s1"},
         "status": {"phase": "Online", "lastHeartbeat": "2026-01-01T00:00:00Z"},
     }
-    found.update(parts)
+    found.update(parts)  # type: ignore[typeddict-item]  # parts name fields of Object
     return found
 
 

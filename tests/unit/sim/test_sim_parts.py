@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import resource
-from typing import Any
 
 import pytest
 
+from edgeplane.api.wire import Object
 from edgeplane.sim.command import crowded, raise_nofile
 from edgeplane.sim.options import SimOptions, from_arguments, parser
 from edgeplane.sim.stats import Histogram
@@ -74,7 +74,7 @@ def test_histogram_percentiles_are_bounded_and_close() -> None:
     assert histogram.percentile(50) is None
 
 
-def assignment(name: str, generation: int = 1, cpu: str = "1", replicas: int = 1) -> dict[str, Any]:
+def assignment(name: str, generation: int = 1, cpu: str = "1", replicas: int = 1) -> Object:
     return {
         "metadata": {"name": name, "generation": generation},
         "spec": {"replicas": replicas, "resources": {"cpu": cpu, "memory": "1Mi"}},

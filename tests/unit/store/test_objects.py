@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from edgeplane.api.wire import Object
 from edgeplane.store import Conflict
 from edgeplane.store import objects as bookkeeping
 
-STORED: dict[str, Any] = {
+STORED: Object = {
     "kind": "Site",
     "metadata": {
         "name": "a",
@@ -25,10 +26,10 @@ STORED: dict[str, Any] = {
 }
 
 
-def incoming(**changes: Any) -> dict[str, Any]:
-    obj = {"kind": "Site", "metadata": {"name": "a", "labels": {"region": "eu"}}}
+def incoming(**changes: Any) -> Object:
+    obj: Object = {"kind": "Site", "metadata": {"name": "a", "labels": {"region": "eu"}}}
     obj["spec"] = {"runtime": "process"}
-    obj.update(changes)
+    obj.update(changes)  # type: ignore[typeddict-item]  # each test names a field of Object
     return obj
 
 
@@ -54,7 +55,7 @@ def test_created_owns_uid_version_generation_and_timestamp() -> None:
     ids=["same", "spec-change", "label-change", "status-ignored", "owned-ignored"],
 )
 def test_replaced_keeps_status_and_counts_spec_changes(
-    sent: dict[str, Any], generation: int, unchanged: bool
+    sent: Object, generation: int, unchanged: bool
 ) -> None:
     new = bookkeeping.replaced(STORED, sent)
     assert new["status"] == STORED["status"]
@@ -72,7 +73,7 @@ def test_replaced_keeps_status_and_counts_spec_changes(
     ],
     ids=["new-status", "spec-ignored", "status-removed"],
 )
-def test_status_replaced_changes_only_status(sent: dict[str, Any], status: Any) -> None:
+def test_status_replaced_changes_only_status(sent: Object, status: Any) -> None:
     new = bookkeeping.status_replaced(STORED, sent)
     assert new.get("status") == status
     assert new["spec"] == STORED["spec"] and new["metadata"] == STORED["metadata"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from edgeplane.api.wire import Object
 from edgeplane.store.protocol import EventType, WatchEvent
 from edgeplane.store.watch import Pump, Subscriber
 
@@ -59,7 +60,7 @@ def test_closing_a_full_queue_is_not_an_overflow() -> None:
 
 def assignment_event(rv: int, site: str, previous: str | None = None) -> WatchEvent:
     labels = {"edgeplane.io/site": site}
-    obj = {"kind": "Assignment", "metadata": {"name": f"a{rv}", "labels": labels}}
+    obj: Object = {"kind": "Assignment", "metadata": {"name": f"a{rv}", "labels": labels}}
     return WatchEvent(EventType.MODIFIED, obj, rv, previous_site=previous)
 
 

@@ -19,11 +19,12 @@ from edgeplane.agent.requests import answer
 from edgeplane.agent.runtimes import InstanceStatus, Phase
 from edgeplane.agent.runtimes.fake import FakeRuntime
 from edgeplane.agent.state import LocalState
+from edgeplane.api.wire import Object
 
 MANIFESTS = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}]
 
 
-def assignment(name: str, kind: str = "kubernetes", replicas: int = 3) -> dict[str, Any]:
+def assignment(name: str, kind: str = "kubernetes", replicas: int = 3) -> Object:
     workload: dict[str, Any]
     if kind == "kubernetes":
         workload = {"kubernetes": {"manifests": MANIFESTS, "namespace": "shop", "force": False}}
