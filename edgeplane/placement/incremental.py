@@ -28,6 +28,8 @@ from edgeplane.placement.model import AppView, NoPolicies, SiteView, Snapshot, h
 
 
 class Change(Enum):
+    """The kinds of change between two snapshots."""
+
     APP_CHANGED = "an application joined or changed"
     APP_REMOVED = "an application left"
     SITE_STATE = "a site's phase or capacity changed"
@@ -41,7 +43,6 @@ class Change(Enum):
 class Refresh(Enum):
     """What of the planner's state a change makes stale."""
 
-    NOTHING = "nothing"
     HOLDING = "the application's holding in the ledger (at its new requests, or as it runs)"
     SITE_ROW = "the site's row in the fleet arrays and its free room in the ledger"
     POLICY = "the cached policy verdicts (asked again, compared with the old)"

@@ -145,12 +145,17 @@ class Ledger:
     def _lower_holders(self, app: AppView, over: Ints) -> dict[int, list[AppView]]:
         """Per site of ``over``: the applications of lower priority holding it."""
         holders: dict[int, list[AppView]] = {}
-        bits = self._holds[: len(self._names), over >> 3] >> (7 - (over & 7)).astype(np.uint8)
+        apps = [self.apps.get(name) for name in self._names]
+        lower = np.array(  # the rows that may lose replicas: only those are read
+            [i for i, a in enumerate(apps) if a is not None and a.priority < app.priority],
+            dtype=np.int64,
+        )
+        bits = self._holds[lower[:, None], over >> 3] >> (7 - (over & 7)).astype(np.uint8)
         rows, columns = np.nonzero(bits & 1)
-        for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
-            victim = self.apps.get(self._names[row])
-            if victim is not None and victim.priority < app.priority:
-                holders.setdefault(int(over[column]), []).append(victim)
+        for row, column in zip(lower[rows].tolist(), columns.tolist(), strict=True):
+            victim = apps[row]
+            assert victim is not None
+            holders.setdefault(int(over[column]), []).append(victim)
         return holders
 
     def _choose(
