@@ -1,11 +1,14 @@
 # The two commands: `make demo` and `make test`. Everything they need is installed here.
+# While working: `make unit` (the pure and unit tests, tests/unit: no hub process, no
+# database, no Go build; seconds) and `make fmt` (ruff format, then ruff check --fix).
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+CODE   := edgeplane tests benchmarks scripts hack
 
-.PHONY: all venv demo test lint typecheck contracts pytest kube bench bench-scale clean
+.PHONY: all venv demo test unit lint fmt typecheck contracts pytest kube bench bench-scale clean
 
 all: test
 
@@ -22,11 +25,15 @@ demo: $(STAMP)
 	$(PY) scripts/demo.py $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check edgeplane tests benchmarks scripts hack
-	$(VENV)/bin/ruff format --check edgeplane tests benchmarks scripts hack
+	$(VENV)/bin/ruff check $(CODE)
+	$(VENV)/bin/ruff format --check $(CODE)
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff format $(CODE)
+	$(VENV)/bin/ruff check --fix $(CODE)
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy edgeplane
+	$(VENV)/bin/mypy $(CODE)
 
 contracts: $(STAMP)
 	$(VENV)/bin/lint-imports
@@ -42,6 +49,11 @@ pytest: $(STAMP) kube
 	$(PY) -m pytest -p no:cacheprovider $(ARGS)
 
 test: lint typecheck contracts pytest
+
+# No `kube` and no PostgreSQL: nothing under tests/unit needs a hub process, a database
+# or a Go build.
+unit: $(STAMP)
+	$(PY) -m pytest -p no:cacheprovider -q tests/unit $(ARGS)
 
 bench: $(STAMP)
 	scripts/ensure-postgres

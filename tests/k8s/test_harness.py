@@ -160,7 +160,7 @@ def test_watch_resumes_from_a_resource_version(client: Client, namespace: str) -
     version = client.create(config_map("a"), namespace=namespace).metadata.resourceVersion
     for name in ("b", "c"):
         client.create(config_map(name), namespace=namespace)
-    seen: list[tuple[str, str]] = []
+    seen: list[tuple[str, str | None]] = []
     events = client.watch(
         ConfigMap,
         namespace=namespace,

@@ -36,7 +36,7 @@ T = TypeVar("T")
 TRANSIENT = (httpx.HTTPError, OSError, KeyError, ValueError)
 
 
-def wait_for(check: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
+def wait_for(check: Callable[..., T | None], what: str, timeout: float = 60.0) -> T:
     """``wait_until`` with a fleet's patience: transient errors count as "not yet"."""
     return wait_until(check, what, within=timeout, every=0.2, ignore=TRANSIENT)
 

@@ -42,7 +42,7 @@ class Waiting:
 
 
 def wait_until(
-    check: Callable[[], T | None],
+    check: Callable[..., T | None],
     what: str = "the condition",
     within: float = 30.0,
     *,
@@ -51,9 +51,10 @@ def wait_until(
     ignore: Errors = (),
     seen: Callable[[], object] | None = None,
 ) -> T:
-    """The first value of ``check`` that is not None and that ``accept`` takes (by
+    """The first value of ``check()`` that is not None and that ``accept`` takes (by
     default: the first truthy one). Errors of the types in ``ignore`` count as "not
-    yet"; ``seen()`` adds to the failure what was there instead."""
+    yet"; ``seen()`` adds to the failure what was there instead. ``check`` may bind a
+    loop's variable as a default argument."""
     waiting = Waiting(what, within)
     while True:
         try:
@@ -70,7 +71,7 @@ def wait_until(
 
 @overload
 async def wait_until_async(
-    check: Callable[[], Awaitable[T | None]],
+    check: Callable[..., Awaitable[T | None]],
     what: str = ...,
     within: float = ...,
     *,
@@ -83,7 +84,7 @@ async def wait_until_async(
 
 @overload
 async def wait_until_async(
-    check: Callable[[], T | None],
+    check: Callable[..., T | None],
     what: str = ...,
     within: float = ...,
     *,
