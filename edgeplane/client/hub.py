@@ -235,6 +235,7 @@ class HubClient:
         if self._loop.is_closed():
             return
         try:
+            self._run(_end_others())  # Ctrl-C may come between two calls' bookkeeping
             for events in list(self._watches):  # outer generators first: each closes its own
                 events.close()
             self._run(self._shutdown())
@@ -256,11 +257,12 @@ class HubClient:
         self.close()
 
     def _run(self, call: Coroutine[Any, Any, T]) -> T:
-        future = asyncio.run_coroutine_threadsafe(call, self._loop)
         try:
-            return future.result()
-        except BaseException:  # Ctrl-C while waiting: the call must not go on behind us
-            future.cancel()
+            return asyncio.run_coroutine_threadsafe(call, self._loop).result()
+        except (KeyboardInterrupt, SystemExit):
+            # Ctrl-C, whenever it comes: the call must not go on behind us, nor still
+            # be unwinding when the caller closes what it used (a watch).
+            asyncio.run_coroutine_threadsafe(_end_others(), self._loop).result()
             raise
 
     discovery = _blocking(AsyncHubClient.discovery)
@@ -303,8 +305,22 @@ class HubClient:
                     return
         finally:
             if not self._loop.is_closed():  # else closed with the client
-                self._run(events.aclose())
+                self._run(_closed(events))
 
 
 async def _next(events: AsyncGenerator[WatchEvent, None]) -> WatchEvent:
     return await anext(events)
+
+
+async def _end_others() -> None:
+    """Cancel every other task of the running loop (a call that Ctrl-C interrupted)
+    and return once they have ended."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+
+
+async def _closed(events: AsyncGenerator[WatchEvent, None]) -> None:
+    await _end_others()  # a read that Ctrl-C cut short, if any, first
+    await events.aclose()
