@@ -206,7 +206,8 @@ def _blocking(
 
 
 class HubClient:
-    """The calls of ``AsyncHubClient``, blocking (the CLI)."""
+    """The calls of ``AsyncHubClient``, blocking (the CLI). One call at a time: Ctrl-C
+    (KeyboardInterrupt) or ``close`` ends whatever runs on its loop."""
 
     def __init__(
         self,
