@@ -45,7 +45,7 @@ def app(name: str = "web", generation: int = 1, **labels: str) -> dict[str, Any]
 
 EU = {"labels": {"jurisdiction": "eu", "tier": "edge"}}
 US = {"labels": {"jurisdiction": "us", "tier": "edge"}}
-BARE = {"labels": {}}
+BARE: dict[str, dict[str, str]] = {"labels": {}}
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ def test_allowed_namespaces_are_the_union_of_the_covering_admission_policies(
         allowing("ops", ["monitoring", "logs"], team="ops"),
         compile_policy(policy("true", scope="Placement")),  # says nothing about namespaces
     ]
-    assert allowed_namespaces(policies, app(**labels)) == expected
+    assert allowed_namespaces(policies, app("web", 1, **labels)) == expected
 
 
 @pytest.mark.parametrize(
