@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import gc
 import json
 import random
@@ -271,7 +272,7 @@ def main() -> None:
     for name in [*drawn, busiest]:
         offline = one_offline(offline, name)
         step = dataclasses.replace(base, sites=offline)
-        seconds, moved = timed(lambda step=step: planner.update(step))
+        seconds, moved = timed(functools.partial(planner.update, step))
         site_runs.append(seconds)
         moved_runs.append(len(moved))
     replan_site = statistics.median(site_runs[:-1])
