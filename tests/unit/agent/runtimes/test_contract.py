@@ -35,17 +35,29 @@ def spec(key: str = "a", generation: int = 1, says: str = "up") -> InstanceSpec:
     return InstanceSpec(key, generation, sleeper(says))
 
 
-@pytest.fixture(params=["fake", "process"])
+def _fake(directory: Path, records: FakeRecords) -> Runtime:
+    return FakeRuntime(records)
+
+
+def _process(directory: Path, records: FakeRecords) -> Runtime:
+    return ProcessRuntime(directory, timings=FAST)
+
+
+RUNTIMES: dict[str, Callable[[Path, FakeRecords], Runtime]] = {
+    "fake": _fake,
+    "process": _process,
+}
+"""Each runtime the contract holds for, made over a directory (or, for the fake, the
+records) that a later one made the same way adopts from."""
+
+
+@pytest.fixture(params=sorted(RUNTIMES))
 async def make(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Make]:
     made: list[Runtime] = []
     records: FakeRecords = {}
 
     async def new() -> Runtime:
-        runtime: Runtime
-        if request.param == "fake":
-            runtime = FakeRuntime(records)
-        else:
-            runtime = ProcessRuntime(tmp_path / "runtime", timings=FAST)
+        runtime = RUNTIMES[request.param](tmp_path / "runtime", records)
         await runtime.start()
         made.append(runtime)
         return runtime
