@@ -25,6 +25,7 @@ from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES  # noqa: E402
 from edgeplane.agent.errors import AgentError  # noqa: E402
 from edgeplane.agent.inventory import MAX_INSTANCES  # noqa: E402
 from edgeplane.agent.pinning import read_join_token  # noqa: E402
+from edgeplane.agent.runtimes.factory import CHOICES, check_kinds  # noqa: E402
 from edgeplane.api.artifacts import limits as artifact_limits  # noqa: E402
 from edgeplane.api.labels import parse_label_pairs  # noqa: E402
 from edgeplane.api.quantity import Quantity, QuantityError  # noqa: E402
@@ -124,18 +125,13 @@ def _kubernetes_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-RUNTIMES = ("process", "kubernetes")
-
-
 def _runtimes(text: str) -> tuple[str, ...]:
     """``process``, ``kubernetes``, or both comma-separated (the first is the site's
-    ``inventory.runtime``)."""
-    names = tuple(text.split(","))
-    if not 1 <= len(names) <= 2 or len(set(names)) < len(names) or set(names) - set(RUNTIMES):
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give process, kubernetes, or process,kubernetes"
-        )
-    return names
+    ``inventory.runtime``): what the runtime factory has builders for."""
+    try:
+        return check_kinds(text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give {CHOICES}") from None
 
 
 def _poll_seconds(text: str) -> float:
