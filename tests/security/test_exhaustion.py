@@ -305,7 +305,10 @@ def test_many_query_fields_do_not_hide_a_watch_from_the_cap(shared: HubProcess) 
     """The cap read at most 100 query fields and took a longer query for no watch, while
     the route read them all: with 101 fields a site opened as many watches as it liked."""
     site = _join(shared, "padded-watcher")
-    params = [("watch", "true"), *((f"p{i}", "1") for i in range(101))]
+    params: list[tuple[str, str | int | float | bool | None]] = [
+        ("watch", "true"),
+        *((f"p{i}", "1") for i in range(101)),
+    ]
     with ExitStack() as stack:
         client = stack.enter_context(httpx.Client(base_url=shared.url, headers=site, timeout=30))
         statuses = []

@@ -182,7 +182,7 @@ def test_assignment_names_do_not_collide(hub: HubProcess) -> None:
     """``web`` at ``a.b`` and ``web.a`` at ``b``: both read web.a.b without the hash."""
     with _admin(hub) as admin:
         for name, label in (("a.b", "one"), ("b", "two")):
-            site = {"apiVersion": "edgeplane.io/v1alpha1", "kind": "Site"}
+            site: dict[str, Any] = {"apiVersion": "edgeplane.io/v1alpha1", "kind": "Site"}
             site["metadata"] = {"name": name, "labels": {"collide": label}}
             assert admin.post("/sites", json=site).status_code == 201
         assert admin.post("/applications", json=_application("web", collide="one")).is_success

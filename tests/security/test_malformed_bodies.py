@@ -161,6 +161,7 @@ def test_malformed_metadata_is_a_422_naming_it(hub: HubProcess) -> None:
 
 def test_strict_bounded_integers(hub: HubProcess) -> None:
     field = "spec.placement.replicas"
+    bad: object  # a wrong value of any type
     with _client(hub) as client, _unchanged(client):
         for bad in ("3", True, 3.5, 1e30, 2**31, -1, 10**30):
             body = copy.deepcopy(APP)

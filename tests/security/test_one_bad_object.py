@@ -212,7 +212,9 @@ def test_a_stored_costly_rule_fails_with_a_reason_and_the_hub_keeps_answering(
     with running_hub(two_sites, *HUB_FLAGS) as hub:
         assert create(hub, "applications", application("later")).status_code == 201
         unplaced = wait_until(
-            lambda: (c := condition(hub, "later")) and "estimated cost" in c["message"] and c,
+            lambda: (
+                c if (c := condition(hub, "later")) and "estimated cost" in c["message"] else None
+            ),
             "later to be refused by the costly rule, with its reason",
             ignore=(httpx.HTTPError,),
         )

@@ -300,7 +300,7 @@ def test_an_agent_lists_again_after_its_hub_is_restored(fleet: Fleet, tmp_path: 
     _backup(fleet, tmp_path / "backup")  # the site and its credential, at a low version
     fleet.start_hub()
     for i in range(60):  # the store moves on well past the backup
-        group = {"apiVersion": "edgeplane.io/v1alpha1", "kind": "SiteGroup"}
+        group: dict[str, Any] = {"apiVersion": "edgeplane.io/v1alpha1", "kind": "SiteGroup"}
         group |= {"metadata": {"name": f"g{i}"}, "spec": {"selector": {}}}
         fleet.ok("POST", "/sitegroups", group)
     fleet.ok("POST", "/applications", _sleeper("before"))

@@ -57,9 +57,10 @@ def test_deploy_update_remove(fleet: Fleet) -> None:
     fleet.ok("PUT", "/applications/web", demo_app("web", version="2.0.0"))
     second = wait_for(
         lambda: (
-            (r := fleet.running("web", {"site-a", "site-b"}, generation=2))
+            r
+            if (r := fleet.running("web", {"site-a", "site-b"}, generation=2))
             and all(who(endpoint(a))["version"] == "2.0.0" for a in r.values())
-            and r
+            else None
         ),
         "web updated to 2.0.0 on both sites",
     )
@@ -205,14 +206,15 @@ def test_logs_through_the_hub(fleet: Fleet) -> None:
     httpx.get(f"{url}/hello-from-the-test", timeout=5)
     response = wait_for(
         lambda: (
-            (
+            r
+            if (
                 r := fleet.api(
                     "GET", "/sites/site-a/logs", params={"application": "web", "tail": "5"}
                 )
             ).status_code
             == 200
             and "hello-from-the-test" in r.text
-            and r
+            else None
         ),
         "the request line in the logs",
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from edgeplane.api.kinds import KINDS
+from edgeplane.api.wire import Object
 from edgeplane.client.hub import HubClient
 from tests.integration.cli.conftest import Run
 from tests.integration.cli.manifests import APP, GROUP, SITES
@@ -20,13 +21,13 @@ def write(tmp_path: Path, name: str, text: str) -> str:
     return str(path)
 
 
-def hub_state(client: HubClient) -> tuple[str, list[dict[str, object]]]:
+def hub_state(client: HubClient) -> tuple[str, list[Object]]:
     """The global resourceVersion and every object: any write changes the first."""
     objects = [o for info in KINDS for o in client.list_all(info.plural)]
     return client.list("sites")["metadata"]["resourceVersion"], objects
 
 
-def settled_state(client: HubClient) -> tuple[str, list[dict[str, object]]]:
+def settled_state(client: HubClient) -> tuple[str, list[Object]]:
     """The hub state once the hub's own controllers stopped writing (placement answers
     every apply with assignments and status)."""
     deadline, last = time.monotonic() + 30, hub_state(client)

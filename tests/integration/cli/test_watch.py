@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,11 +79,11 @@ def test_table_rows_as_they_come(watcher: subprocess.Popen[str], client: HubClie
     assert interrupt(watcher) == 0
 
 
-def _read_json(process: subprocess.Popen[str]) -> dict[str, object]:
+def _read_json(process: subprocess.Popen[str]) -> dict[str, Any]:
     """One pretty-printed JSON document: lines up to the closing brace at column 0."""
     assert process.stdout is not None
     lines = []
     while (line := process.stdout.readline()) and line != "}\n":
         lines.append(line)
-    parsed: dict[str, object] = json.loads("".join([*lines, "}"]))
+    parsed: dict[str, Any] = json.loads("".join([*lines, "}"]))
     return parsed

@@ -108,7 +108,9 @@ async def test_status_subresource(client: httpx.AsyncClient) -> None:
     assert spec_put.json()["status"] == {"ready": 3, "sites": ["a", "b"]}
 
 
-BAD_INPUTS = [
+# (id, method, path, body, headers, status, reason, field): bodies are bad on purpose.
+BadInput = tuple[str, str, str, Any, dict[str, str], int, str, str | None]
+BAD_INPUTS: list[BadInput] = [
     ("malformed-json", "POST", "/applications", b"{not json", {}, 400, "BadRequest", "body"),
     ("unknown-plural", "POST", "/widgets", app_obj(), {}, 404, "NotFound", "kind"),
     (
@@ -135,7 +137,7 @@ BAD_INPUTS = [
         "invalid-label",
         "POST",
         "/applications",
-        app_obj(**{"bad key!": "x"}),
+        app_obj(**{"bad key!": "x"}),  # type: ignore[arg-type]  # a label key the API refuses
         {},
         422,
         "Invalid",

@@ -72,8 +72,8 @@ async def test_ready_assignments_make_the_application_ready(hub: AnyStore) -> No
     await hub.create(app("web"))
     assignments = await wait_until_async(lambda: placed(hub), accept=lambda found: len(found) == 2)
     for assignment in assignments.values():
-        status = {"phase": "Running", "ready": 1, "observedGeneration": 1}
-        await hub.replace_status({**assignment, "status": status})
+        running = {"phase": "Running", "ready": 1, "observedGeneration": 1}
+        await hub.replace_status({**assignment, "status": running})
 
     status = await wait_until_async(
         lambda: application_status(hub, "web"), accept=lambda found: found.get("ready") == 2
@@ -110,11 +110,13 @@ class FlakyStore(MemoryStore):
             raise StoreError("database restarting")
         return await super().list(kind, *args, **kwargs)
 
-    async def watch(self, kind: str | None, since: int) -> AsyncIterator[WatchEvent]:
+    async def watch(
+        self, kind: str | None, since: int, *, site: str | None = None
+    ) -> AsyncIterator[WatchEvent]:
         if self.gone_watches > 0:
             self.gone_watches -= 1
             raise Gone(since, since + 1)
-        async for event in super().watch(kind, since):
+        async for event in super().watch(kind, since, site=site):
             yield event
 
 

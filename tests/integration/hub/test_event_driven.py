@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from edgeplane.api.wire import Object
 from edgeplane.hub.controllers import run_controllers
 from edgeplane.hub.controllers.record import PlacementRecord, Tally
 from edgeplane.hub.controllers.rendering import ResolveArtifact
@@ -81,7 +82,7 @@ async def web_at_two_sites(store: AnyStore) -> None:
     await store.create(app("web"))
 
 
-async def placed_everywhere(store: AnyStore) -> dict[str, dict[str, Any]]:
+async def placed_everywhere(store: AnyStore) -> dict[str, Object]:
     found = await wait_until_async(lambda: placed(store), accept=lambda found: len(found) == 2)
     await wait_until_async(
         lambda: app_status(store, "web"), accept=lambda s: s.get("sites") == ["s1", "s2"]

@@ -138,7 +138,7 @@ def test_a_kubernetes_application_is_rendered_per_site_and_kept_off_process_host
         },
     }
     created(hub, "policies", allow)
-    overrides = [
+    overrides: list[dict[str, Any]] = [
         {"site": "r-k1", "patches": [NEW_IMAGE]},
         {
             "siteSelector": {"matchLabels": {"tier": "core"}},

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from edgeplane.api.wire import Object
 from edgeplane.hub.controllers.health import mark_offline
 from edgeplane.hub.controllers.placement import PlacementController, list_all
 from tests.conftest import AnyStore
@@ -119,7 +120,7 @@ async def test_silent_sites_turn_offline(store: AnyStore) -> None:
 
 def placement_policy(
     expression: str, enforcement: str = "Deny", on_violation: str = "Move"
-) -> dict[str, Any]:
+) -> Object:
     return {
         "apiVersion": "edgeplane.io/v1alpha1",
         "kind": "Policy",
@@ -290,7 +291,7 @@ async def test_site_groups_narrow_the_selector(store: AnyStore) -> None:
     assert set(await placed(store)) == {"web.s1", "web.s3"}
 
 
-def kubernetes_app(name: str, overrides: list[dict[str, Any]], **labels: str) -> dict[str, Any]:
+def kubernetes_app(name: str, overrides: list[dict[str, Any]], **labels: str) -> Object:
     deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}
     shared = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "x"}}
     return {

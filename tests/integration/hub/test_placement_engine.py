@@ -4,8 +4,7 @@ applications go, and a maximum distance keeps far sites out."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from edgeplane.api.wire import Object
 from edgeplane.hub.controllers.placement import PlacementController
 from tests.conftest import AnyStore
 from tests.integration.hub.controller_fleet import (
@@ -19,8 +18,8 @@ from tests.integration.hub.controller_fleet import (
 )
 
 
-def device(name: str, at: str, phase: str | None = None, **labels: str) -> dict[str, Any]:
-    obj: dict[str, Any] = {
+def device(name: str, at: str, phase: str | None = None, **labels: str) -> Object:
+    obj: Object = {
         "apiVersion": "edgeplane.io/v1alpha1",
         "kind": "Device",
         "metadata": {"name": name, "labels": labels},
@@ -31,13 +30,15 @@ def device(name: str, at: str, phase: str | None = None, **labels: str) -> dict[
     return obj
 
 
-async def add_device(store: AnyStore, obj: dict[str, Any]) -> None:
-    created = await store.create({k: v for k, v in obj.items() if k != "status"})
+async def add_device(store: AnyStore, obj: Object) -> None:
+    body: Object = {**obj}
+    body.pop("status", None)
+    created = await store.create(body)
     if "status" in obj:
         await store.replace_status({**created, "status": obj["status"]})
 
 
-def counts(assignments: dict[str, dict[str, Any]]) -> dict[str, int]:
+def counts(assignments: dict[str, Object]) -> dict[str, int]:
     return {a["spec"]["site"]: a["spec"]["replicas"] for a in assignments.values()}
 
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from edgeplane.api.kinds import API_VERSION
+from edgeplane.api.wire import Object
 from edgeplane.client.errors import ClientError
 from edgeplane.client.hub import HubClient
 from tests.support.hub import HubProcess, running_hub
@@ -78,12 +79,12 @@ def patched(client: HubClient, app: str, patch: dict[str, Any]) -> None:
     raise AssertionError(f"application {app} kept changing under the test")
 
 
-def assignments(client: HubClient, app: str) -> dict[str, dict[str, Any]]:
+def assignments(client: HubClient, app: str) -> dict[str, Object]:
     found = client.list_all("assignments", f"edgeplane.io/application={app}")
     return {a["spec"]["site"]: a for a in found}
 
 
-def settled(client: HubClient, app: str, count: int) -> dict[str, dict[str, Any]]:
+def settled(client: HubClient, app: str, count: int) -> dict[str, Object]:
     """Placed at ``count`` sites, its status written, and its decision recorded."""
     found = wait_until(lambda: assignments(client, app), accept=lambda f: len(f) == count)
     wait_until(

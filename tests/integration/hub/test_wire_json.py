@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from edgeplane.api.wire import Object
 from edgeplane.hub.app import HubSettings, create_app
 from edgeplane.hub.auth import bootstrap_admin
 from edgeplane.store.factory import open_store, sqlite_url
@@ -21,7 +22,7 @@ API = "/api/v1alpha1"
 BIG = 2**70
 
 
-def application(name: str) -> dict[str, Any]:
+def application(name: str) -> Object:
     manifest = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -54,7 +55,7 @@ async def hub(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, SqlStore
     await store.close()
 
 
-def _manifest(obj: dict[str, Any]) -> dict[str, Any]:
+def _manifest(obj: Object) -> dict[str, Any]:
     manifest: dict[str, Any] = obj["spec"]["workload"]["kubernetes"]["manifests"][0]
     return manifest
 
