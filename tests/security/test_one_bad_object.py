@@ -13,13 +13,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from edgeplane.api.wire import Object
+from tests.support import builders
 from tests.support.hub import HubProcess, running_hub
 from tests.support.waiting import wait_until
 
@@ -30,28 +32,16 @@ HUB_FLAGS = ("--offline-after-seconds", "3600")
 """Sites made by hand never heartbeat: they must stay placeable for the whole test."""
 
 
-def application(name: str, **placement: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "edgeplane.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": name},
-        "spec": {
-            "workload": {"process": {"command": "python3", "args": ["-m", "http.server"]}},
-            "placement": placement or {"mode": "EverySite"},
-        },
-    }
+def application(name: str, **placement: Any) -> Object:
+    workload = {"process": {"command": "python3", "args": ["-m", "http.server"]}}
+    return builders.application(name, workload=workload, placement=placement or None)
 
 
-def site(name: str, **labels: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "edgeplane.io/v1alpha1",
-        "kind": "Site",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {},
-    }
+def site(name: str, **labels: str) -> Object:
+    return builders.site(name, labels=labels)
 
 
-def create(hub: HubProcess, plural: str, obj: dict[str, Any]) -> httpx.Response:
+def create(hub: HubProcess, plural: str, obj: Mapping[str, object]) -> httpx.Response:
     return httpx.post(f"{hub.url}{API}/{plural}", json=obj, headers=hub.headers(), timeout=QUICK)
 
 
@@ -100,7 +90,7 @@ def two_sites(tmp_path: Path) -> Iterator[Path]:
         yield data
 
 
-def stored_then_broken(data: Path, obj: dict[str, Any], change: Any) -> None:
+def stored_then_broken(data: Path, obj: Object, change: Any) -> None:
     """``obj`` written through the API by a hub, then changed in the store by hand."""
     with running_hub(data, *HUB_FLAGS) as hub:
         assert create(hub, "applications", obj).status_code == 201

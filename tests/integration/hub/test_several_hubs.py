@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import pytest
 
 from edgeplane.api.wellknown import APPLICATION_LABEL
 from tests.conftest import drop_database, fresh_database
+from tests.support.builders import site
 from tests.support.fleet import wait_for
 from tests.support.hub import HubProcess, running_hub
 
@@ -62,7 +63,7 @@ def two_hubs(tmp_path: Path, database: str, *extra: str) -> Iterator[tuple[HubPr
             yield a, b
 
 
-def _post(hub: HubProcess, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
+def _post(hub: HubProcess, plural: str, obj: Mapping[str, object]) -> dict[str, Any]:
     answer = httpx.post(f"{hub.url}{API}/{plural}", json=obj, headers=hub.headers(), timeout=10)
     assert answer.status_code == 201, answer.text
     created: dict[str, Any] = answer.json()
@@ -71,16 +72,7 @@ def _post(hub: HubProcess, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
 
 def _online_site(hub: HubProcess, name: str) -> None:
     """A Site an admin wrote Online with room, as its agent would report it."""
-    _post(
-        hub,
-        "sites",
-        {
-            "apiVersion": "edgeplane.io/v1alpha1",
-            "kind": "Site",
-            "metadata": {"name": name},
-            "spec": {},
-        },
-    )
+    _post(hub, "sites", site(name))
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     status = {"phase": "Online", "capacity": {"cpu": "2", "memory": "1Gi"}, "lastHeartbeat": now}
     answer = httpx.put(
@@ -231,14 +223,8 @@ class Writer(threading.Thread):
         with httpx.Client(base_url=self.hub.url, headers=self.hub.headers(), timeout=5) as c:
             for i in range(100_000):
                 name = f"w{i}"
-                body = {
-                    "kind": "Site",
-                    "apiVersion": "edgeplane.io/v1alpha1",
-                    "metadata": {"name": name},
-                    "spec": {},
-                }
                 try:
-                    if c.post(f"{API}/sites", json=body).status_code != 201:
+                    if c.post(f"{API}/sites", json=site(name)).status_code != 201:
                         return
                 except httpx.HTTPError:
                     return
