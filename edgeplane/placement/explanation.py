@@ -39,10 +39,14 @@ def explain(
     if site_name is None:
         return Explanation(decision)
     site = planner.fleet.index[site_name]
-    held = np.zeros(planner.fleet.size, dtype=bool)
-    held[site] = site_name in holding(snapshot.current.get(app_name, ()))
     turn = planner.watched
-    unlimited = np.full(planner.fleet.size, np.inf)
-    room = (unlimited, unlimited) if turn is None else turn.room
-    ctx = Context(planner.apps[app_name], planner.scope, held, room)
+    if turn is None:
+        held = np.zeros(planner.fleet.size, dtype=bool)
+        held[site] = site_name in holding(snapshot.current.get(app_name, ()))
+        unlimited = np.full(planner.fleet.size, np.inf)
+        ctx = Context(planner.apps[app_name], planner.scope, held, (unlimited, unlimited))
+    else:
+        # What the application held when its turn came, not what the snapshot says:
+        # a higher priority may have displaced it from the site earlier in the pass.
+        ctx = turn
     return Explanation(decision, site_name, tuple(verdicts_at(ctx, site)))
