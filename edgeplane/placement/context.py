@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TypeVar, cast
 
 import numpy as np
@@ -99,6 +100,19 @@ class Context:
     @property
     def fleet(self) -> Fleet:
         return self.scope.fleet
+
+    @cached_property
+    def holds(self) -> bool:
+        """Whether the application holds any site (in a full plan none does: the checks
+        that treat held sites apart skip that work)."""
+        return bool(self.held.any())
+
+    def held_at(self, cand: Ints) -> Bools | None:
+        """Which of ``cand`` the application holds; None when it holds none of them."""
+        if not self.holds:
+            return None
+        held = self.held[cand]
+        return held if held.any() else None
 
     def code(self, text: str | None) -> int:
         return self.scope.reasons(text)

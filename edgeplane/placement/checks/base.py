@@ -18,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from edgeplane.placement.context import Context, Scope
-from edgeplane.placement.fleet import Ints
+from edgeplane.placement.fleet import Bools, Ints
 from edgeplane.placement.model import AppView
 
 
@@ -31,6 +31,16 @@ class Check(ABC):
     @abstractmethod
     def codes(self, ctx: Context, cand: Ints) -> Ints | None:
         """Why each of ``cand`` cannot take ``ctx.app`` (0: it can); None: all can."""
+
+    def failing(self, ctx: Context, cand: Ints) -> tuple[Ints, Ints] | None:
+        """The positions in ``cand`` that fail and their reason codes; None: none fail.
+        From ``codes``; a check may define this instead and derive ``codes`` from it
+        (``spread``), where its rule is cheaper to say for the few that fail."""
+        codes = self.codes(ctx, cand)
+        if codes is None:
+            return None
+        bad: Ints = np.flatnonzero(codes)
+        return (bad, codes[bad]) if len(bad) else None
 
     def dimension(self, reason: str) -> str | None:
         """The capacity dimension a reason of this check says is exhausted, if any."""
@@ -60,3 +70,19 @@ class LabelCheck(Check):
     def codes(self, ctx: Context, cand: Ints) -> Ints | None:
         found: Ints = self.per_set(ctx.scope, ctx.app)[ctx.fleet.label_set[cand]]
         return found
+
+
+def spread(size: int, found: tuple[Ints, Ints] | None) -> Ints | None:
+    """``failing``'s answer as ``codes``: a reason code per candidate (0: passes)."""
+    if found is None:
+        return None
+    codes: Ints = np.zeros(size, dtype=np.int64)
+    codes[found[0]] = found[1]
+    return codes
+
+
+def failing_at(codes: Ints, bad: Bools, cand: Ints) -> tuple[Ints, Ints] | None:
+    """``failing`` from per-site ``codes`` and where they are not 0 (``bad``): one
+    boolean read per candidate, the codes only for the few that fail."""
+    at: Ints = np.flatnonzero(bad[cand])
+    return (at, codes[cand[at]]) if len(at) else None

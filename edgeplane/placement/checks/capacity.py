@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeplane.placement.checks.base import Check
+from edgeplane.placement.checks.base import Check, spread
 from edgeplane.placement.context import Context
 from edgeplane.placement.fleet import Ints
 from edgeplane.placement.model import AppView
@@ -25,20 +25,26 @@ class CapacityCheck(Check):
     order = 60
 
     def codes(self, ctx: Context, cand: Ints) -> Ints | None:
+        return spread(len(cand), self.failing(ctx, cand))
+
+    def failing(self, ctx: Context, cand: Ints) -> tuple[Ints, Ints] | None:
+        # Said for the few that fail: a thousand applications a pass each ask it over
+        # thousands of sites.
         app = ctx.app
         if not (app.cpu_millis or app.memory_bytes):
             return None
         cpu = ctx.room[0][cand] < app.cpu_millis if app.cpu_millis else None
         memory = ctx.room[1][cand] < app.memory_bytes if app.memory_bytes else None
         short = memory if cpu is None else cpu if memory is None else cpu | memory
-        if short is None or not short.any():
+        assert short is not None
+        bad: Ints = np.flatnonzero(short)
+        if not len(bad):
             return None
-        codes: Ints = np.zeros(len(cand), dtype=np.int64)
-        if memory is not None:
-            codes = np.where(memory, ctx.code(memory_reason(app)), codes)
-        if cpu is not None:  # after memory: cpu is told first
-            codes = np.where(cpu, ctx.code(cpu_reason(app)), codes)
-        return codes
+        cpu_code, memory_code = ctx.code(cpu_reason(app)), ctx.code(memory_reason(app))
+        if cpu is None:
+            return bad, np.full(len(bad), memory_code, dtype=np.int64)
+        # cpu is told first where both are short
+        return bad, np.where(cpu[bad], cpu_code, memory_code).astype(np.int64)
 
     def dimension(self, reason: str) -> str | None:
         return "cpu" if "cpu" in reason else "memory"

@@ -24,8 +24,8 @@ class PhaseCheck(Check):
         if not (fleet.any_cordoned or fleet.any_offline):
             return None
         away = fleet.offline[cand]
-        if ctx.app.every_site:
-            away &= ~ctx.held[cand]
+        if ctx.app.every_site and (held := ctx.held_at(cand)) is not None:
+            away &= ~held
         cordoned = fleet.cordoned[cand]
         if not (away.any() or cordoned.any()):
             return None

@@ -10,13 +10,15 @@ from collections.abc import Hashable
 
 import numpy as np
 
-from edgeplane.placement.checks.base import Check
+from edgeplane.placement.checks.base import Check, failing_at
 from edgeplane.placement.context import Context, Scope
-from edgeplane.placement.fleet import Ints
+from edgeplane.placement.fleet import Bools, Ints
 from edgeplane.placement.model import AppView
 
 PerSet = tuple[Ints, Ints]
 """Per label set: the reason code for a site not held, and for one held."""
+PerSite = tuple[Ints, Ints, Bools]
+"""Per site: the same two, and where the first is not 0."""
 
 
 class PolicyCheck(Check):
@@ -33,20 +35,41 @@ class PolicyCheck(Check):
 
         return scope.caches.get(self.name, ("sets", key), make)
 
-    def per_site(self, scope: Scope, app: AppView) -> PerSet | None:
+    def per_site(self, scope: Scope, app: AppView) -> PerSite | None:
+        # Memoized per application object too: a policy key can be a large tuple, and
+        # hashing it again on every turn cost more than the check itself.
+        memo = scope.caches.peek(self.name, ("app", app.name))
+        if isinstance(memo, tuple) and memo[0] is app:
+            known: PerSite | None = memo[1]
+            return known
         key = scope.policy_key(app)
         new, kept = self.per_set(scope, app, key)
-        if not new.any():
-            return None
-        return scope.caches.get(
-            self.name, ("sites", key), lambda: (scope.per_site(new), scope.per_site(kept))
-        )
+        found = None
+        if new.any():
+            found = scope.caches.get(self.name, ("sites", key), lambda: _spread(scope, new, kept))
+        scope.caches.put(self.name, ("app", app.name), (app, found))
+        return found
 
     def codes(self, ctx: Context, cand: Ints) -> Ints | None:
         found = self.per_site(ctx.scope, ctx.app)
         if found is None:
             return None
-        new, kept = found
-        held = ctx.held[cand]
-        codes: Ints = np.where(held, kept[cand], new[cand]) if held.any() else new[cand]
+        new, kept, _ = found
+        held = ctx.held_at(cand)
+        codes: Ints = new[cand] if held is None else np.where(held, kept[cand], new[cand])
         return codes
+
+    def failing(self, ctx: Context, cand: Ints) -> tuple[Ints, Ints] | None:
+        # Where the application holds nothing: one boolean read per candidate.
+        if ctx.holds:
+            return super().failing(ctx, cand)
+        scope, app = ctx.scope, ctx.app
+        found = self.per_site(scope, app)
+        if found is None:
+            return None
+        return failing_at(found[0], found[2], cand)
+
+
+def _spread(scope: Scope, new: Ints, kept: Ints) -> PerSite:
+    sites = scope.per_site(new)
+    return sites, scope.per_site(kept), sites != 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeplane.placement.checks.base import Check
+from edgeplane.placement.checks.base import Check, failing_at
 from edgeplane.placement.context import Context, Scope
 from edgeplane.placement.fleet import Ints
 from edgeplane.placement.model import AppView, TaintView
@@ -56,9 +56,20 @@ class TaintCheck(Check):
         new = self.per_site(ctx.scope, ctx.app, False)
         if new is None:
             return None
-        held = ctx.held[cand]
-        if not held.any():
+        held = ctx.held_at(cand)
+        if held is None:
             return new[cand]
         kept = self.per_site(ctx.scope, ctx.app, True)
         found: Ints = np.where(held, 0 if kept is None else kept[cand], new[cand])
         return found
+
+    def failing(self, ctx: Context, cand: Ints) -> tuple[Ints, Ints] | None:
+        # Most sites have no taints: read one boolean per candidate, not a code.
+        if len(ctx.fleet.taint_sets) < 2 or ctx.holds:
+            return super().failing(ctx, cand)
+        scope, app = ctx.scope, ctx.app
+        new = self.per_site(scope, app, False)
+        if new is None:
+            return None
+        bad = scope.caches.get(self.name, ("bad", app.tolerations), lambda: new != 0)
+        return failing_at(new, bad, cand)
