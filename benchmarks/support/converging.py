@@ -106,7 +106,7 @@ async def converge_run(
 
 
 async def none_left(client: httpx.AsyncClient, app: str) -> bool:
-    params = {"labelSelector": f"{APP_LABEL}={app}", "limit": 1}
+    params: dict[str, str | int] = {"labelSelector": f"{APP_LABEL}={app}", "limit": 1}
     answer = await client.get(f"{API}/assignments", params=params)
     return answer.status_code == 200 and not answer.json()["items"]
 

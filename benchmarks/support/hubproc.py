@@ -17,7 +17,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tests.support.hub import HubProcess, free_port, wait_ready
+from tests.support.hub import HubProcess, wait_ready
+from tests.support.ports import free_port
 
 WANTED_NOFILE = 65536
 """Descriptors for the hub (10,000 sites' connections and more) and the load generators."""

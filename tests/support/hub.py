@@ -19,8 +19,7 @@ from pathlib import Path
 
 import httpx
 
-# Re-exported: benchmarks/support/hubproc.py imports free_port from here.
-from tests.support.ports import free_port as free_port
+from tests.support.ports import free_port
 
 
 @dataclass

@@ -112,7 +112,7 @@ def test_app_keys_read(expression: str, app: set[str] | None, at_all: bool) -> N
 def test_any_rule_reading_everything_makes_the_policy_read_everything() -> None:
     found = reads(['site.labels["k"] == "a"', "site.labels.size() > 1"])
     assert found.site is None
-    assert reads(['site.labels["k"] == "a"', 'site.labels.j == "b"']).site == {"k", "j"}
+    assert reads(['site.labels["k"] == "a"', 'site.labels.j == "b"']).site == frozenset({"k", "j"})
 
 
 @pytest.mark.parametrize(
