@@ -81,8 +81,21 @@ def spread(size: int, found: tuple[Ints, Ints] | None) -> Ints | None:
     return codes
 
 
-def failing_at(codes: Ints, bad: Bools, cand: Ints) -> tuple[Ints, Ints] | None:
+def failing_at(
+    codes: Ints, bad: Bools, cand: Ints, held: Bools, kept: Ints | None = None
+) -> tuple[Ints, Ints] | None:
     """``failing`` from per-site ``codes`` and where they are not 0 (``bad``): one
-    boolean read per candidate, the codes only for the few that fail."""
+    boolean read per candidate, the codes only for the few that fail. At sites the
+    application holds (``held``) the codes are ``kept`` (None: all pass); a held site
+    fails only where a new one would, so ``bad`` still finds every candidate."""
     at: Ints = np.flatnonzero(bad[cand])
-    return (at, codes[cand[at]]) if len(at) else None
+    if not len(at):
+        return None
+    sites = cand[at]
+    found: Ints = codes[sites]
+    mine = held[sites]
+    if mine.any():
+        found = np.where(mine, 0 if kept is None else kept[sites], found)
+        failed = found != 0
+        at, found = at[failed], found[failed]
+    return (at, found) if len(at) else None

@@ -60,14 +60,12 @@ class PolicyCheck(Check):
         return codes
 
     def failing(self, ctx: Context, cand: Ints) -> tuple[Ints, Ints] | None:
-        # Where the application holds nothing: one boolean read per candidate.
-        if ctx.holds:
-            return super().failing(ctx, cand)
-        scope, app = ctx.scope, ctx.app
-        found = self.per_site(scope, app)
+        # One boolean read per candidate; codes only for the few the policies exclude.
+        found = self.per_site(ctx.scope, ctx.app)
         if found is None:
             return None
-        return failing_at(found[0], found[2], cand)
+        new, kept, bad = found
+        return failing_at(new, bad, cand, ctx.held, kept)
 
 
 def _spread(scope: Scope, new: Ints, kept: Ints) -> PerSite:

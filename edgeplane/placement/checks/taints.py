@@ -65,11 +65,12 @@ class TaintCheck(Check):
 
     def failing(self, ctx: Context, cand: Ints) -> tuple[Ints, Ints] | None:
         # Most sites have no taints: read one boolean per candidate, not a code.
-        if len(ctx.fleet.taint_sets) < 2 or ctx.holds:
-            return super().failing(ctx, cand)
+        if len(ctx.fleet.taint_sets) < 2:
+            return None
         scope, app = ctx.scope, ctx.app
         new = self.per_site(scope, app, False)
         if new is None:
             return None
         bad = scope.caches.get(self.name, ("bad", app.tolerations), lambda: new != 0)
-        return failing_at(new, bad, cand)
+        kept = self.per_site(scope, app, True) if ctx.holds else None
+        return failing_at(new, bad, cand, ctx.held, kept)
