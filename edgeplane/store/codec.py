@@ -69,4 +69,4 @@ def loads(raw: str | bytes) -> Any:
 
 def loads_object(raw: str | bytes) -> Object:
     """A stored object's body read back: the store keeps only validated objects."""
-    return cast(Object, dict(loads(raw)))
+    return cast(Object, loads(raw))
