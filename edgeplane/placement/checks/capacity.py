@@ -11,13 +11,16 @@ from edgeplane.placement.context import Context
 from edgeplane.placement.fleet import Ints
 from edgeplane.placement.model import AppView
 
+CPU_SHORT = "had too little cpu left (need "
+MEMORY_SHORT = "had too little memory left (need "
+
 
 def cpu_reason(app: AppView) -> str:
-    return f"had too little cpu left (need {app.cpu_millis}m)"
+    return f"{CPU_SHORT}{app.cpu_millis}m)"
 
 
 def memory_reason(app: AppView) -> str:
-    return f"had too little memory left (need {app.memory_bytes // 2**20}Mi)"
+    return f"{MEMORY_SHORT}{app.memory_bytes // 2**20}Mi)"
 
 
 class CapacityCheck(Check):
@@ -47,4 +50,8 @@ class CapacityCheck(Check):
         return bad, np.where(cpu[bad], cpu_code, memory_code).astype(np.int64)
 
     def dimension(self, reason: str) -> str | None:
-        return "cpu" if "cpu" in reason else "memory"
+        # Matched whole against the texts this check makes (the need is their only
+        # variable part), never searched for a word.
+        if reason.startswith(CPU_SHORT):
+            return "cpu"
+        return "memory" if reason.startswith(MEMORY_SHORT) else None
