@@ -197,9 +197,29 @@ class Placement(Model):
         return self
 
 
+class Fencing(enum.StrEnum):
+    """Whether a replica may run twice while its site is cut off (docs/failover.md)."""
+
+    NONE = "None"
+    """Availability first: the replacement starts at once; a returning site stops its
+    copy when it hears the assignment moved."""
+    STRICT = "Strict"
+    """Never twice: the agent stops the replica when it cannot renew its lease, and the
+    replacement starts only after that lease has certainly ended."""
+
+
 class Failover(Model):
+    """What happens to the replicas at a site that is lost (``health.failover``): moved
+    ``afterSeconds`` after its last heartbeat (5 when unset), fenced or not, moved back
+    when the site has been healthy for ``holdDownSeconds`` (60) if ``failback``; an
+    instance unhealthy for ``unhealthyAfterSeconds`` at a reachable site moves too
+    (never when unset)."""
+
     after_seconds: Seconds | None = Field(default=None, alias="afterSeconds")
+    fencing: Fencing | None = None
     failback: Flag | None = None
+    hold_down_seconds: Seconds | None = Field(default=None, alias="holdDownSeconds")
+    unhealthy_after_seconds: Seconds | None = Field(default=None, alias="unhealthyAfterSeconds")
 
 
 class RolloutGroup(Model):
@@ -260,6 +280,16 @@ class ApplicationSpec(Model):
     failover: Failover | None = None
     rollout: Rollout | None = None
     overrides: list[Override] | None = None
+
+    @model_validator(mode="after")
+    def _fencing_moves(self) -> ApplicationSpec:
+        fencing = self.failover.fencing if self.failover else None
+        if fencing is Fencing.STRICT and self.placement.mode is PlacementMode.EVERY_SITE:
+            raise ValueError(
+                "failover.fencing Strict fences replicas that move; an EverySite "
+                "application stays at its sites: remove failover.fencing or use mode Replicas"
+            )
+        return self
 
 
 class StatusEvent(Model):

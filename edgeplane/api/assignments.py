@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from edgeplane.api.applications import Fencing
 from edgeplane.api.meta import (
     Address,
     Conditions,
@@ -35,6 +36,12 @@ class AssignmentSpec(Model):
     replicas: Count = 1
     workload: Workload
     resources: Resources | None = None
+    fencing: Fencing | None = None
+    epoch: Generation | None = None
+    """Strict fencing's token: higher each time the application's replica moves, handed
+    to the workload (``EDGEPLANE_EPOCH``) to guard what it writes elsewhere."""
+    failed_over_from: ObjectName | None = Field(default=None, alias="failedOverFrom")
+    """The lost site this replica replaces (failback moves it home)."""
 
 
 class Endpoint(Model):

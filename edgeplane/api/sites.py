@@ -37,6 +37,7 @@ SITE_DEVICES_MAX = 1024
 SITE_DEVICE_LABELS_MAX = 64
 ACCELERATORS_MAX = 64
 ARCHITECTURES_MAX = 16
+RETURNS_MAX = 10
 
 
 class TaintEffect(enum.StrEnum):
@@ -170,6 +171,9 @@ class SiteStatus(Model):
     devices: list[SiteDevice] | None = Field(default=None, max_length=SITE_DEVICES_MAX)
     workloads: WorkloadCounts | None = None
     conditions: Conditions | None = None
+    returns: list[ShortText] | None = Field(default=None, max_length=RETURNS_MAX)
+    """When the site last came back after being Offline (RFC 3339, newest last): how
+    often it flaps, which lengthens the hold-down before failback."""
 
 
 class Site(Resource):
@@ -178,9 +182,22 @@ class Site(Resource):
     status: SiteStatus | None = None
 
 
+class GroupHealth(Model):
+    """How the hub judges the health of the group's sites (``health.detector``): how
+    often they heartbeat and how suspicious a silence must be before a site is declared
+    unreachable (phi; 8 when unset). A site in several groups heartbeats at the shortest
+    period and is judged at the highest threshold of them."""
+
+    heartbeat_seconds: Number | None = Field(default=None, ge=0.5, le=300, alias="heartbeatSeconds")
+    suspicion_threshold: Number | None = Field(
+        default=None, ge=1, le=100, alias="suspicionThreshold"
+    )
+
+
 class SiteGroupSpec(Model):
     selector: LabelSelector
     description: Message | None = None
+    health: GroupHealth | None = None
 
 
 class SiteGroupStatus(Model):
