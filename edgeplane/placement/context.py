@@ -11,7 +11,7 @@ policy verdicts) when the policies change.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TypeVar, cast
 
@@ -64,6 +64,8 @@ class Scope:
     policy: Policies
     caches: Caches
     reasons: Reasons
+    waiting: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Offline sites an application's replicas wait at for failover (``Snapshot``)."""
 
     def per_site(self, per_set: Ints) -> Ints:
         """A per-label-set array spread to every site."""
@@ -116,3 +118,14 @@ class Context:
 
     def code(self, text: str | None) -> int:
         return self.scope.reasons(text)
+
+    def waiting_at(self, cand: Ints) -> Bools | None:
+        """Which of ``cand`` are offline sites this application's replicas wait at for
+        their failover to come due; None when there are none."""
+        names = self.scope.waiting.get(self.app.name)
+        if not names:
+            return None
+        index = self.fleet.index
+        at = np.array([index[n] for n in names if n in index], dtype=cand.dtype)
+        waits = np.isin(cand, at)
+        return waits if waits.any() else None

@@ -80,7 +80,12 @@ class Planner:
         self.policy_version = snapshot.policy.version
         self.apps = {a.name: a for a in snapshot.apps}
         self.scope = Scope(
-            Fleet(snapshot.sites), snapshot.groups, snapshot.policy, Caches(), self.reasons
+            Fleet(snapshot.sites),
+            snapshot.groups,
+            snapshot.policy,
+            Caches(),
+            self.reasons,
+            snapshot.waiting,
         )
         self.ledger = Ledger(self.fleet, self.apps)
         for name, held in snapshot.current.items():

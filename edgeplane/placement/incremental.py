@@ -38,6 +38,7 @@ class Change(Enum):
     GROUPS = "the SiteGroups changed"
     POLICY = "the policies changed"
     CURRENT_DIFFERS = "what runs differs from what was decided"
+    WAITING = "replicas began or stopped waiting for failover at an offline site"
 
 
 class Refresh(Enum):
@@ -79,6 +80,8 @@ class Replan:
         policy_changed = snapshot.policy.version != planner.policy_version or not _same_policies(
             snapshot.policy, self.old.policy
         )
+        # First: whether a holder stays at a site that just went offline depends on it.
+        planner.scope = replace(planner.scope, waiting=snapshot.waiting)
         gone = self._apps()
         self._sites()
         if snapshot.groups != self.old.groups:
@@ -89,6 +92,7 @@ class Replan:
         planner.snapshot = snapshot
         planner.scope = replace(planner.scope, groups=snapshot.groups, policy=snapshot.policy)
         self._current()
+        self._waiting()
         if self.room_grew:
             self.dirty |= {n for n, d in planner.decisions.items() if d.unplaced}
         return planner.run(self.dirty) | gone
@@ -199,6 +203,16 @@ class Replan:
         if differs:
             self.apply(Change.CURRENT_DIFFERS, differs)
 
+    def _waiting(self) -> None:
+        """Applications whose replicas began or stopped waiting at an offline site (a
+        failover came due, or the site came back) are placed again."""
+        old, new = self.old.waiting, self.new.waiting
+        if new is old:
+            return
+        changed = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
+        if changed & self.planner.apps.keys():
+            self.apply(Change.WAITING, changed & self.planner.apps.keys())
+
 
 Again = Callable[[Replan, object], set[str]]
 
@@ -256,6 +270,7 @@ INVALIDATES: dict[Change, Invalidates] = {
     Change.GROUPS: Invalidates(Refresh.CACHES, _naming_groups, Retry.ALWAYS),
     Change.POLICY: Invalidates(Refresh.POLICY, _verdicts_changed, Retry.IF_ANY),
     Change.CURRENT_DIFFERS: Invalidates(Refresh.HOLDING, _itself, Retry.NEVER),
+    Change.WAITING: Invalidates(Refresh.HOLDING, _itself, Retry.NEVER),
 }
 """Change kind -> what it invalidates."""
 

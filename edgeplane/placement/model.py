@@ -187,6 +187,9 @@ class Snapshot:
     current: Mapping[str, Holding]
     """Where each application runs now."""
     policy: Policies = field(default_factory=NoPolicies)
+    waiting: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Offline sites whose replicas of an application stay where they are until its
+    failover comes due (``health.failover``): by application name."""
 
 
 def holding(held: Holding) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """The phase check: cordoned sites take nothing; Offline and Pending ones take nothing
 new. What an EverySite application runs there stays (it goes on running offline),
-while Replicas move. (A Pending site joined but its agent never reported: it may
-never, a token used by someone who went away.)"""
+while Replicas move once their failover is due: until then they wait where they are
+(``Snapshot.waiting``, decided by ``health.failover``). (A Pending site joined but its
+agent never reported: it may never, a token used by someone who went away.)"""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ class PhaseCheck(Check):
         away = fleet.offline[cand]
         if ctx.app.every_site and (held := ctx.held_at(cand)) is not None:
             away &= ~held
+        elif (waits := ctx.waiting_at(cand)) is not None and (
+            held := ctx.held_at(cand)
+        ) is not None:
+            away &= ~(held & waits)
         cordoned = fleet.cordoned[cand]
         if not (away.any() or cordoned.any()):
             return None
