@@ -1,0 +1,79 @@
+"""Failback: when a site that came back may take back the replicas moved away from it.
+
+An application with ``failover.failback: true`` prefers its original sites. When a lost
+site returns, its replicas move back only once it has stayed healthy for a hold-down
+period (``failover.holdDownSeconds``, ``DEFAULT_HOLD_DOWN_SECONDS`` when unset), so a
+site that is back for a moment does not pull workloads over only to lose them again.
+
+Hysteresis: a site that keeps coming back (a flapping link) waits longer each time. The
+hold-down doubles for every further return within ``FLAP_WINDOW_SECONDS`` (1 return:
+the base, 2: twice, 3: four times), up to ``MAX_HOLD_DOWN_FACTOR`` times the base. Once
+the returns age out of the window, the base applies again.
+
+Pure: the caller keeps each site's recent returns (``record_return`` bounds them) and
+asks with the hub's clock ``now``. Neighbours: ``health.failover`` (when replicas leave).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+DEFAULT_HOLD_DOWN_SECONDS = 60.0
+"""A minute of health before replicas move back: several heartbeat periods and lease
+renewals, long enough to see that a link is up for good rather than for a moment."""
+
+MAX_HOLD_DOWN_FACTOR = 8
+"""The longest hold-down, in bases (8 minutes by default): a flapping site waits, but a
+site that has settled is not kept from its workloads for an hour."""
+
+FLAP_WINDOW_SECONDS = 600.0
+"""How far back returns count as flapping."""
+
+DEFAULT_KEEP = 10
+"""Returns remembered per site: more than enough to reach the longest hold-down."""
+
+
+def recent(returns: Sequence[float], now: float) -> int:
+    """How many of ``returns`` fall within ``FLAP_WINDOW_SECONDS`` before ``now``."""
+    return sum(1 for at in returns if now - at <= FLAP_WINDOW_SECONDS)
+
+
+def hold_down(base: float, returns: Sequence[float], now: float) -> float:
+    """How long a returned site must stay healthy: ``base`` doubled for each return
+    after the first within the flap window, capped at ``base * MAX_HOLD_DOWN_FACTOR``.
+
+    Counted at ``now``, so the hold-down only shrinks as returns age out: a site allowed
+    to take its replicas back stays allowed until it is lost again."""
+    flaps = max(0, recent(returns, now) - 1)
+    return base * min(1 << flaps, MAX_HOLD_DOWN_FACTOR)
+
+
+def back_at(returns: Sequence[float], base: float, now: float) -> float | None:
+    """When replicas may move back: the last return plus its hold-down; None when the
+    site never returned (it was never lost, or not since the caller remembers)."""
+    if not returns:
+        return None
+    return max(returns) + hold_down(base, returns, now)
+
+
+def may_fail_back(online: bool, returns: Sequence[float], base: float, now: float) -> bool:
+    """Whether replicas may move back to the site now: it is online and its hold-down
+    has passed. An online site with no recorded return is healthy as far as the caller
+    knows (it never left, or the record was lost with a restart) and may take them."""
+    if not online:
+        return False
+    at = back_at(returns, base, now)
+    return at is None or now >= at
+
+
+def record_return(
+    returns: Sequence[float], at: float, keep: int = DEFAULT_KEEP
+) -> tuple[float, ...]:
+    """The returns with one more at ``at``, the newest ``keep`` of them. A return no
+    newer than the last recorded is already there (the caller saw it twice), so
+    recording is idempotent and flapping is never over-counted."""
+    if keep < 1:
+        raise ValueError(f"keep at least one return, not {keep}")
+    if returns and at <= returns[-1]:
+        return tuple(returns[-keep:])
+    return (*returns, at)[-keep:]
