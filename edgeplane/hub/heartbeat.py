@@ -5,10 +5,14 @@ ASGI layer, placed outermost in front of FastAPI's routing and the generic middl
 no request object, no route matching, no body model, one tiny JSON answer. It renews
 the site's lease in memory (``hub.leases``) and answers what the site must act on:
 ``{"phase": <the Site's stored status.phase>, "rotation": <the credential-rotation
-annotation or null>}``, or 204 without a body when that would say Online and nothing to
-rotate (an idle fleet's traffic is mostly heartbeats: every byte counts ten thousand
-times). The agent writes its status when the phase is not Online (the health controller
-marked it Offline) and takes a new credential when asked.
+annotation or null>, "heartbeatSeconds": <its period>, "leaseSeconds": <its lease>}``
+(its terms: ``hub.healthterms``), or 204 without a body when that would say Online,
+nothing to rotate and the terms the agent already holds: it sends them in the query,
+``?heartbeatSeconds=H&leaseSeconds=L`` (an idle fleet's traffic is mostly heartbeats:
+every byte counts ten thousand times). A query value that is not a number in range is
+taken as absent, never refused: an older agent sends none. The agent writes its status
+when the phase is not Online (the health controller marked it Offline), takes a new
+credential when asked, and renews its own lease (``agent.fencing``) by the answer.
 
 It keeps what the generic path guarantees: the same ``Authenticator`` and
 ``FailedAuthGate`` as ``AuthMiddleware`` (a refused credential is 401 and counts), a
@@ -25,15 +29,19 @@ Neighbours: ``hub.app`` (installs it), ``hub.middleware`` (the generic path it m
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from typing import Any
+from urllib.parse import parse_qsl
 
 from edgeplane.api.labels import check_dns1123_subdomain
+from edgeplane.api.leases import MIN_LEASE_SECONDS
 from edgeplane.api.wire import Object
 from edgeplane.hub.auth import Authenticator, Principal
 from edgeplane.hub.authz import forbidden
 from edgeplane.hub.errors import ApiError, bad_request, translate, unauthorized
+from edgeplane.hub.healthterms import HealthTerms, SiteTerms
 from edgeplane.hub.leases import Leases
 from edgeplane.hub.limits import Limits, flag
 from edgeplane.hub.metrics import HubMetrics
@@ -47,8 +55,12 @@ PATH = re.compile(r"/api/v1alpha1/sites/([a-z0-9.-]{1,253})/heartbeat")
 BODY_MAX = 64
 ROTATION_ANNOTATION = "edgeplane.io/credential-rotation"
 _JSON = [(b"content-type", b"application/json")]
-NOTHING_TO_DO = {"phase": "Online", "rotation": None}
-"""Answered 204 without a body: what nearly every heartbeat of a fleet hears."""
+PERIOD_BOUNDS = (0.5, 300.0)
+LEASE_MAX = 3600.0
+QUERY_MAX = 128
+"""Bytes of query read: two numbers; a longer one is not an agent's."""
+DEFAULT_TERMS = HealthTerms()
+"""A hub whose state has no terms (an app made without them): everyone's default."""
 
 
 class HeartbeatMiddleware:
@@ -91,7 +103,7 @@ class HeartbeatMiddleware:
             return await _send_error(e, send)
         except StoreError as e:  # a token or Site read failed: as the API says it
             return await _send_error(translate(e), send)
-        if answer == NOTHING_TO_DO:  # the common case: 27 bytes on the wire, not 100
+        if _nothing_to_do(answer, scope):  # the common case: 27 bytes on the wire, not 150
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return 204
@@ -140,10 +152,17 @@ class HeartbeatMiddleware:
         leases: Leases = self.state.leases
         leases.renew(site)
         annotations = obj.get("metadata", {}).get("annotations") or {}
+        terms = self._terms(obj)
         return {
             "phase": (obj.get("status") or {}).get("phase"),
             "rotation": annotations.get(ROTATION_ANNOTATION) or None,
+            "heartbeatSeconds": terms.heartbeat_seconds,
+            "leaseSeconds": terms.lease_seconds,
         }
+
+    def _terms(self, site: Object) -> SiteTerms:
+        terms: HealthTerms = getattr(self.state, "health_terms", None) or DEFAULT_TERMS
+        return terms.of(site)
 
     async def _site(self, site: str) -> Object:
         """The Site from the informer's cache when the hub has one, else the store (a
@@ -167,6 +186,35 @@ class HeartbeatMiddleware:
     def _metrics(self) -> HubMetrics:
         metrics: HubMetrics = self.state.metrics
         return metrics
+
+
+def _nothing_to_do(answer: dict[str, Any], scope: Scope) -> bool:
+    """Online, nothing to rotate, and the query holds the terms answered: a 204."""
+    if answer["phase"] != "Online" or answer["rotation"] is not None:
+        return False
+    held = held_terms(scope.get("query_string", b""))
+    return held == (answer["heartbeatSeconds"], answer["leaseSeconds"])
+
+
+def held_terms(query: bytes) -> tuple[float | None, float | None]:
+    """The period and lease a heartbeat's query says the agent holds; None for one
+    absent or unreadable (not a number, out of range)."""
+    if len(query) > QUERY_MAX:
+        return None, None
+    try:
+        params = dict(parse_qsl(query.decode("latin-1")))
+    except ValueError:
+        return None, None
+    period = _number(params.get("heartbeatSeconds"), *PERIOD_BOUNDS)
+    return period, _number(params.get("leaseSeconds"), MIN_LEASE_SECONDS, LEASE_MAX)
+
+
+def _number(text: str | None, low: float, high: float) -> float | None:
+    try:
+        value = float(text) if text is not None else math.nan
+    except ValueError:
+        return None
+    return value if low <= value <= high else None  # NaN is in no range
 
 
 async def _read_body(scope: Scope, receive: Receive) -> None:

@@ -87,14 +87,19 @@ def beat(hub: HubProcess, site: str, credential: str, **kwargs: Any) -> httpx.Re
     return call(hub, "POST", f"/sites/{site}/heartbeat", credential, **kwargs)
 
 
+HELD_TERMS = {"heartbeatSeconds": "10.0", "leaseSeconds": "30.0"}
+"""The hub's default terms, sent as an agent holding them does (then Online is a 204)."""
+
+
 def beat_ok(hub: HubProcess, site: str, credential: str) -> dict[str, Any]:
-    """The heartbeat's answer; 204 (no body) says Online with nothing to rotate."""
-    answer = beat(hub, site, credential)
+    """The heartbeat's phase and rotation; 204 (no body) says Online with nothing to
+    rotate (the terms are ``test_heartbeat_terms``'s business)."""
+    answer = beat(hub, site, credential, params=HELD_TERMS)
     if answer.status_code == 204:
         assert answer.content == b""
         return {"phase": "Online", "rotation": None}
     assert answer.status_code == 200, answer.text
-    body: dict[str, Any] = answer.json()
+    body = {k: answer.json()[k] for k in ("phase", "rotation")}
     assert body != {"phase": "Online", "rotation": None}, "that one is 204"
     return body
 
