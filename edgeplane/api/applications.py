@@ -309,6 +309,9 @@ class ApplicationStatus(Model):
     message: Message | None = None
     conditions: Conditions | None = None
     events: list[StatusEvent] | None = Field(default=None, max_length=STATUS_EVENTS_MAX)
+    fencing_epoch: Generation | None = Field(default=None, alias="fencingEpoch")
+    """The highest epoch given to a fenced replica of the application: the next one's
+    is higher, even after every replica was removed."""
 
 
 class Application(Resource):

@@ -10,6 +10,7 @@ changed (a ready count, with no placement run).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from edgeplane.api.wire import Object
@@ -58,6 +59,17 @@ def preemption_events(app: Object, decision: Decision | None) -> list[dict[str, 
         message = f"displaced a replica of {victim}, of lower priority, at {site}"
         kept.append({"time": now, "reason": "Preempting", "message": message})
     return kept[-MAX_EVENTS:]
+
+
+def with_failovers(
+    status: dict[str, Any], events: Iterable[dict[str, str]], epoch: int | None
+) -> None:
+    """Add this pass's failover events (the last few kept) and the highest fencing
+    epoch given (never lowered: a later replica's must be higher still)."""
+    if added := list(events):
+        status["events"] = [*(status.get("events") or []), *added][-MAX_EVENTS:]
+    if epoch is not None:
+        status["fencingEpoch"] = epoch
 
 
 def ready_replicas(assignment: Object) -> int:

@@ -25,7 +25,8 @@ from typing import Any
 
 from edgeplane.api.validation import InvalidObject
 from edgeplane.api.wire import Object
-from edgeplane.hub.controllers.appstatus import app_status, ready_condition
+from edgeplane.hub.controllers.appstatus import app_status, ready_condition, with_failovers
+from edgeplane.hub.controllers.failover import Moves, carried_out, fencing_epoch, moves
 from edgeplane.hub.controllers.governed import PolicyGate
 from edgeplane.hub.controllers.loading import MAX_PROBLEM, Loaded, list_all
 from edgeplane.hub.controllers.naming import name_collision
@@ -39,6 +40,7 @@ from edgeplane.hub.controllers.rendering import (
     unchanged,
 )
 from edgeplane.hub.controllers.writing import Writer, in_flight
+from edgeplane.hub.healthterms import HealthTerms
 from edgeplane.hub.informer import Informer
 from edgeplane.hub.overrides import OverrideError
 from edgeplane.placement.model import AppView, Decision, SiteView, Snapshot
@@ -108,6 +110,7 @@ class PlacementController:
         *,
         informer: Informer | None = None,
         record: PlacementRecord | None = None,
+        terms: HealthTerms | None = None,
     ) -> None:
         self.store, self.resolve, self.informer = store, resolve, informer
         self.gate = PolicyGate(store, informer)
@@ -121,8 +124,14 @@ class PlacementController:
         """Applications whose decision the last pass changed."""
         self.last = LastPass()
         self._views = ViewCache()
+        self.terms = terms or HealthTerms(informer=informer)
+        self.moves = Moves()
+        """This pass's failovers and failbacks (``failover``)."""
         self._renders = RenderCache()
         self._loaded = loaded or Loaded()
+
+    def _lease_of(self, site: Object) -> float:
+        return self.terms.of(site).lease_seconds
 
     async def _objects(self, kind: str) -> list[Object]:
         if self.informer is not None:
@@ -155,12 +164,15 @@ class PlacementController:
             spec = a["spec"]
             current.setdefault(spec["application"], {})[spec["site"]] = spec.get("replicas", 1)
         await self.gate.refresh(apps)
+        by_site = {s["metadata"]["name"]: s for s in sites}
+        self.moves = moves(apps, by_site, stored, current, self._lease_of)
         snapshot = Snapshot(
             tuple(self._views.app(a) for a in apps),
             tuple(self._views.site(s, devices.get(s["metadata"]["name"], ())) for s in sites),
             group_selectors(groups),
-            current,
+            self.moves.current,
             self.gate,
+            self.moves.waiting,
         )
         return snapshot, apps, sites, stored
 
@@ -192,11 +204,12 @@ class PlacementController:
         desired, problems = await self.worker.run(self._desired, apps, decisions, by_site, stored)
         for name in self.invalid:  # what runs keeps running until it is fixed or deleted
             desired.update({k: v for k, v in stored.items() if v["spec"]["application"] == name})
+        events = carried_out(desired, stored, apps, self.moves)
         fresh = await self.writer.apply(desired, stored)
         mine = _by_application(desired)
         self.last = LastPass(decisions, problems, mine, _generations(apps))
         statuses = await self.worker.run(
-            self._statuses, apps, decisions, mine, problems, by_site, fresh
+            self._statuses, apps, decisions, mine, problems, by_site, fresh, events
         )
         await self._write_statuses(statuses)
         await self._mark_invalid()
@@ -304,9 +317,10 @@ class PlacementController:
         problems: Mapping[str, Problem],
         sites: Mapping[str, Object],
         fresh: Mapping[str, Object],
+        events: Mapping[str, list[dict[str, str]]] | None = None,
     ) -> list[tuple[Object, dict[str, Any]]]:
         """Each application with the status it should have (policy conditions evaluate
-        CEL, so this runs in the worker thread)."""
+        CEL, so this runs in the worker thread); ``events``: this pass's failovers."""
         found = []
         for app in apps:
             name = app["metadata"]["name"]
@@ -318,6 +332,7 @@ class PlacementController:
             except Exception as e:  # a policy's fault is reported on the application
                 conditions = [_condition("PolicyWarning", "EvaluationFailed", str(e))]
             status = app_status(app, decisions.get(name), held, problem, conditions, reason)
+            with_failovers(status, (events or {}).get(name, ()), fencing_epoch(held))
             found.append((app, status))
         return found
 

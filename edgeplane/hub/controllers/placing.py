@@ -7,10 +7,11 @@ anything else (a heartbeat, the controller's own writes) wakes nothing. After it
 writes it waits until the informer holds them (``CATCH_UP_SECONDS`` at most), so the
 next pass never reads an older world than it wrote.
 
-Two things wake it that are no store change: a write that lost a race (placed again
-at once), and an application whose artifact is missing (a push is not a store event:
+Three things wake it that are no store change: a write that lost a race (placed again
+at once), an application whose artifact is missing (a push is not a store event:
 placed again after ``RETRY_SECONDS``, doubling to ``RETRY_MAX_SECONDS`` while it stays
-missing).
+missing), and the time a failover or failback comes due (``failover``: replicas that
+waited at an offline site move, a returned site takes its replicas back).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from edgeplane.hub.controllers.offloop import Overdue
 from edgeplane.hub.controllers.pacing import pause, retry_delay
@@ -35,6 +37,9 @@ DEBOUNCE_SECONDS = 0.1
 CATCH_UP_SECONDS = 5.0
 RETRY_SECONDS, RETRY_MAX_SECONDS = 2.0, 30.0
 MISSING = "an artifact was missing: placing again"
+DUE = "a failover or failback came due"
+DUE_SLACK_SECONDS = 0.05
+"""Woken this much after the time, so the pass finds it due (clocks tick coarsely)."""
 
 
 def woken(why: str) -> Wake:
@@ -100,9 +105,10 @@ async def next_wake(
         if controller.writer.lost:
             controller.writer.lost = False
             return woken("a write lost a race: placing again")
-        first = await _first(changes, _retry_after(controller, retries))
+        retry, due = _retry_after(controller, retries), _due_in(controller)
+        first = await _first(changes, _sooner(retry, due))
         if first is None:
-            return woken(MISSING)
+            return woken(DUE if due is not None and (retry is None or due <= retry) else MISSING)
         # Let a burst of writes land, then decide once for all of them.
         await asyncio.sleep(DEBOUNCE_SECONDS)
         batch = [first, *_drain(changes)]
@@ -115,6 +121,16 @@ async def next_wake(
 def _retry_after(controller: PlacementController, retries: int) -> float | None:
     missing = any(r == "ArtifactMissing" for r, _ in controller.last.problems.values())
     return min(RETRY_MAX_SECONDS, RETRY_SECONDS * 2.0**retries) if missing else None
+
+
+def _due_in(controller: PlacementController) -> float | None:
+    """Seconds until a failover or failback comes due (``controller.moves``)."""
+    at = controller.moves.next_at
+    return None if at is None else max(0.0, at - time.time()) + DUE_SLACK_SECONDS
+
+
+def _sooner(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 async def _first(changes: asyncio.Queue[Change], seconds: float | None) -> Change | None:

@@ -69,6 +69,8 @@ def render(
     }
     if raw["spec"]["resources"] is None:
         del raw["spec"]["resources"]
+    if ((app["spec"].get("failover") or {}).get("fencing")) == "Strict":
+        raw["spec"]["fencing"] = "Strict"  # the agent fences it (api.leases)
     return to_wire(validate_object(raw, expected_kind="Assignment"))
 
 
