@@ -66,6 +66,8 @@ class Scope:
     reasons: Reasons
     waiting: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Offline sites an application's replicas wait at for failover (``Snapshot``)."""
+    avoiding: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Sites an application avoids: its instance stayed unhealthy there (``Snapshot``)."""
 
     def per_site(self, per_set: Ints) -> Ints:
         """A per-label-set array spread to every site."""
@@ -122,7 +124,10 @@ class Context:
     def waiting_at(self, cand: Ints) -> Bools | None:
         """Which of ``cand`` are offline sites this application's replicas wait at for
         their failover to come due; None when there are none."""
-        names = self.scope.waiting.get(self.app.name)
+        return self.among(cand, self.scope.waiting.get(self.app.name))
+
+    def among(self, cand: Ints, names: frozenset[str] | None) -> Bools | None:
+        """Which of ``cand`` are the sites named; None when none is."""
         if not names:
             return None
         index = self.fleet.index

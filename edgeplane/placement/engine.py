@@ -86,6 +86,7 @@ class Planner:
             Caches(),
             self.reasons,
             snapshot.waiting,
+            snapshot.avoiding,
         )
         self.ledger = Ledger(self.fleet, self.apps)
         for name, held in snapshot.current.items():

@@ -38,7 +38,7 @@ class Change(Enum):
     GROUPS = "the SiteGroups changed"
     POLICY = "the policies changed"
     CURRENT_DIFFERS = "what runs differs from what was decided"
-    WAITING = "replicas began or stopped waiting for failover at an offline site"
+    WAITING = "replicas began or stopped waiting for failover, or avoiding a site"
 
 
 class Refresh(Enum):
@@ -81,7 +81,7 @@ class Replan:
             snapshot.policy, self.old.policy
         )
         # First: whether a holder stays at a site that just went offline depends on it.
-        planner.scope = replace(planner.scope, waiting=snapshot.waiting)
+        planner.scope = replace(planner.scope, waiting=snapshot.waiting, avoiding=snapshot.avoiding)
         gone = self._apps()
         self._sites()
         if snapshot.groups != self.old.groups:
@@ -205,11 +205,15 @@ class Replan:
 
     def _waiting(self) -> None:
         """Applications whose replicas began or stopped waiting at an offline site (a
-        failover came due, or the site came back) are placed again."""
-        old, new = self.old.waiting, self.new.waiting
-        if new is old:
-            return
-        changed = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
+        failover came due, or the site came back), or that began or stopped avoiding a
+        site, are placed again."""
+        changed: set[str] = set()
+        for old, new in (
+            (self.old.waiting, self.new.waiting),
+            (self.old.avoiding, self.new.avoiding),
+        ):
+            if new is not old:
+                changed |= {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
         if changed & self.planner.apps.keys():
             self.apply(Change.WAITING, changed & self.planner.apps.keys())
 

@@ -190,6 +190,9 @@ class Snapshot:
     waiting: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Offline sites whose replicas of an application stay where they are until its
     failover comes due (``health.failover``): by application name."""
+    avoiding: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Sites where an application's instance stayed unhealthy past its
+    ``failover.unhealthyAfterSeconds``: it is placed elsewhere for a while."""
 
 
 def holding(held: Holding) -> dict[str, int]:

@@ -7,6 +7,10 @@ at a lost site goes home once that site has been back for its hold-down
 (``health.failback``, with hysteresis for sites that flap), by telling placement it
 runs at home already (stickiness keeps it there). ``next_at`` says when to look again.
 
+An instance that stays unhealthy at a reachable site past the application's
+``failover.unhealthyAfterSeconds`` makes the application avoid that site for a while
+(``Unhealthy``; placement's ``unhealthy`` check), so it moves where it may run.
+
 After the pass (``carried_out``): each new Assignment that replaces one at a lost site
 says which (``failedOverFrom``: the first lost site of a chain, its home), a fenced
 one gets an epoch higher than any before it, what is kept keeps both, and each move is
@@ -36,6 +40,7 @@ class Moves:
     """What failover and failback change of a pass, and when to look again."""
 
     waiting: dict[str, frozenset[str]] = field(default_factory=dict)
+    avoiding: dict[str, frozenset[str]] = field(default_factory=dict)
     current: dict[str, dict[str, int]] = field(default_factory=dict)
     next_at: float | None = None
     lost: dict[str, float] = field(default_factory=dict)
@@ -67,11 +72,17 @@ def moves(
     current: Mapping[str, Mapping[str, int]],
     lease_of: LeaseOf,
     now: float | None = None,
+    unhealthy: Unhealthy | None = None,
 ) -> Moves:
-    """Which replicas wait at offline sites, which go home, and when to look again."""
+    """Which replicas wait at offline sites, which go home, which sites an application
+    avoids, and when to look again."""
     at = time.time() if now is None else now
     found = Moves(current={a: dict(held) for a, held in current.items()})
     by_name = {a["metadata"]["name"]: a for a in apps}
+    if unhealthy is not None:
+        unhealthy.seen(stored.values(), at)
+        found.avoiding, due = unhealthy.avoiding(by_name, stored, at)
+        found.later(due)
     for assignment in stored.values():
         spec = assignment["spec"]
         app = by_name.get(spec["application"])
@@ -119,6 +130,75 @@ def _go_home(
     if count:
         held[name] = held.get(name, 0) + count
         found.homes[(app, away)] = name
+
+
+UNHEALTHY_PHASES = frozenset({"Unhealthy", "CrashLoopBackOff", "Failed"})
+AVOID_FACTOR, AVOID_MIN_SECONDS = 10.0, 300.0
+"""How long a site is avoided after an instance stayed unhealthy there: ten times the
+application's threshold, at least five minutes (then it may be tried again)."""
+TRACKED_MAX = 100_000
+
+
+class Unhealthy:
+    """Since when each Assignment has been unhealthy at a reachable site (as this hub
+    saw it: a new leader starts counting again), and the sites each application avoids
+    after one stayed unhealthy past ``failover.unhealthyAfterSeconds``."""
+
+    def __init__(self) -> None:
+        self.since: dict[str, float] = {}
+        self.avoided: dict[tuple[str, str], float] = {}
+
+    def seen(self, assignments: Iterable[Object], now: float) -> None:
+        """Note the phases of these Assignments (a pass's, or a status update's)."""
+        for obj in assignments:
+            key = obj["metadata"]["name"]
+            if (obj.get("status") or {}).get("phase") in UNHEALTHY_PHASES:
+                if len(self.since) < TRACKED_MAX:
+                    self.since.setdefault(key, now)
+            else:
+                self.since.pop(key, None)
+
+    def noted(
+        self, apps: Iterable[Object], assignments: Iterable[Object], now: float
+    ) -> float | None:
+        """``seen``, and when the first of these may have stayed unhealthy too long."""
+        assignments = list(assignments)
+        self.seen(assignments, now)
+        limits = {a["metadata"]["name"]: unhealthy_after(a) for a in apps}
+        due = [
+            since + limit
+            for obj in assignments
+            if (since := self.since.get(obj["metadata"]["name"])) is not None
+            and (limit := limits.get(obj["spec"]["application"])) is not None
+        ]
+        return min(due, default=None)
+
+    def avoiding(
+        self, apps: Mapping[str, Object], stored: Mapping[str, Object], now: float
+    ) -> tuple[dict[str, frozenset[str]], float | None]:
+        """The sites each application avoids now, and when one more comes due."""
+        self.since = {k: t for k, t in self.since.items() if k in stored}
+        next_at = None
+        for key, since in self.since.items():
+            spec = stored[key]["spec"]
+            limit = unhealthy_after(apps.get(spec["application"]))
+            if limit is None:
+                continue
+            if now - since >= limit:
+                until = now + max(AVOID_MIN_SECONDS, AVOID_FACTOR * limit)
+                self.avoided.setdefault((spec["application"], spec["site"]), until)
+            else:
+                next_at = min(next_at or since + limit, since + limit)
+        self.avoided = {k: until for k, until in self.avoided.items() if until > now}
+        found: dict[str, frozenset[str]] = {}
+        for app, site in self.avoided:
+            found[app] = found.get(app, frozenset()) | {site}
+        return found, next_at
+
+
+def unhealthy_after(app: Object | None) -> float | None:
+    limit = (((app or {}).get("spec") or {}).get("failover") or {}).get("unhealthyAfterSeconds")
+    return None if limit is None or isinstance(limit, bool) else float(limit)
 
 
 def carried_out(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,13 @@ from typing import Any
 from edgeplane.api.validation import InvalidObject
 from edgeplane.api.wire import Object
 from edgeplane.hub.controllers.appstatus import app_status, ready_condition, with_failovers
-from edgeplane.hub.controllers.failover import Moves, carried_out, fencing_epoch, moves
+from edgeplane.hub.controllers.failover import (
+    Moves,
+    Unhealthy,
+    carried_out,
+    fencing_epoch,
+    moves,
+)
 from edgeplane.hub.controllers.governed import PolicyGate
 from edgeplane.hub.controllers.loading import MAX_PROBLEM, Loaded, list_all
 from edgeplane.hub.controllers.naming import name_collision
@@ -126,6 +133,7 @@ class PlacementController:
         self._views = ViewCache()
         self.terms = terms or HealthTerms(informer=informer)
         self.moves = Moves()
+        self.unhealthy = Unhealthy()
         """This pass's failovers and failbacks (``failover``)."""
         self._renders = RenderCache()
         self._loaded = loaded or Loaded()
@@ -165,7 +173,7 @@ class PlacementController:
             current.setdefault(spec["application"], {})[spec["site"]] = spec.get("replicas", 1)
         await self.gate.refresh(apps)
         by_site = {s["metadata"]["name"]: s for s in sites}
-        self.moves = moves(apps, by_site, stored, current, self._lease_of)
+        self.moves = moves(apps, by_site, stored, current, self._lease_of, unhealthy=self.unhealthy)
         snapshot = Snapshot(
             tuple(self._views.app(a) for a in apps),
             tuple(self._views.site(s, devices.get(s["metadata"]["name"], ())) for s in sites),
@@ -173,6 +181,7 @@ class PlacementController:
             self.moves.current,
             self.gate,
             self.moves.waiting,
+            self.moves.avoiding,
         )
         return snapshot, apps, sites, stored
 
@@ -223,6 +232,7 @@ class PlacementController:
         apps = [a for a in apps if last.generations.get(_name(a)) == _generation(a)]
         mine = {_name(a): last.mine.get(_name(a), []) for a in apps}
         fresh = {k: a for k in _flat(mine.values()) if (a := await self._current("Assignment", k))}
+        self._watch_health(apps, fresh.values())
         sites = (
             self.informer.items("Site")
             if self.informer is not None
@@ -232,6 +242,11 @@ class PlacementController:
             self._statuses, apps, last.decisions, mine, last.problems, sites, fresh
         )
         await self._write_statuses(statuses)
+
+    def _watch_health(self, apps: Iterable[Object], assignments: Iterable[Object]) -> None:
+        """A status update: wake a pass when an instance that turned unhealthy may have
+        stayed so for too long (application-level failover)."""
+        self.moves.later(self.unhealthy.noted(apps, assignments, time.time()))
 
     async def _current(self, kind: str, name: str) -> Object | None:
         if self.informer is not None:

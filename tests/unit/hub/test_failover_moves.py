@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from edgeplane.api.wire import Object
-from edgeplane.hub.controllers.failover import Moves, carried_out, moves
+from edgeplane.hub.controllers.failover import Moves, Unhealthy, carried_out, moves
 
 NOW = 1_800_000_000.0
 
@@ -144,3 +144,49 @@ def test_failing_back_is_an_event() -> None:
     events = carried_out(desired, stored, [app(failback=True)], found, NOW)
     assert [e["reason"] for e in events["web"]] == ["FailedBack"]
     assert "failedOverFrom" not in desired["web-a"]["spec"]
+
+
+def with_phase(obj: Object, phase: str) -> Object:
+    return {**obj, "status": {"phase": phase}}
+
+
+def test_an_instance_unhealthy_past_its_threshold_makes_the_app_avoid_the_site() -> None:
+    tracker = Unhealthy()
+    stored = stored_of(with_phase(assignment("web", "a"), "CrashLoopBackOff"))
+    apps = [app(unhealthyAfterSeconds=30)]
+    sites = {"a": site("a", "Online", NOW)}
+    early = moves(apps, sites, stored, {"web": {"a": 1}}, lease, NOW, tracker)
+    assert early.avoiding == {} and early.next_at == pytest.approx(NOW + 30)
+    late = moves(apps, sites, stored, {"web": {"a": 1}}, lease, NOW + 31, tracker)
+    assert late.avoiding == {"web": frozenset({"a"})}
+    gone = moves(apps, sites, {}, {}, lease, NOW + 32, tracker)
+    assert gone.avoiding == {"web": frozenset({"a"})}  # still avoided once it moved
+    later = moves(apps, sites, {}, {}, lease, NOW + 31 + 301, tracker)
+    assert later.avoiding == {}  # tried again after a while
+
+
+@pytest.mark.parametrize(
+    ("failover", "phases"),
+    [
+        ({}, ["Failed", "Failed"]),
+        ({"unhealthyAfterSeconds": 30}, ["Unhealthy", "Running"]),
+    ],
+    ids=["not-asked", "recovered-in-time"],
+)
+def test_no_avoidance_unless_asked_and_still_unhealthy(
+    failover: dict[str, Any], phases: list[str]
+) -> None:
+    tracker = Unhealthy()
+    sites = {"a": site("a", "Online", NOW)}
+    for step, phase in enumerate(phases):
+        stored = stored_of(with_phase(assignment("web", "a"), phase))
+        found = moves([app(**failover)], sites, stored, {}, lease, NOW + 40 * step, tracker)
+    assert found.avoiding == {}
+
+
+def test_a_status_update_says_when_to_look_again() -> None:
+    tracker = Unhealthy()
+    unhealthy = with_phase(assignment("web", "a"), "Unhealthy")
+    due = tracker.noted([app(unhealthyAfterSeconds=20)], [unhealthy], NOW)
+    assert due == pytest.approx(NOW + 20)
+    assert tracker.noted([app()], [unhealthy], NOW + 1) is None

@@ -47,3 +47,18 @@ def test_a_site_back_before_failover_keeps_its_replica() -> None:
     planner.update(Snapshot((WEB,), offline(FLEET, home), {}, planner.running(), waiting=waiting))
     planner.update(Snapshot((WEB,), FLEET, {}, planner.running(), waiting={}))
     assert sites_of(planner, "web") == (home,)
+
+
+def test_an_avoided_site_loses_the_instance_and_keeps_everything_else() -> None:
+    planner = Planner(Snapshot((WEB, OTHER), FLEET, {}, {"web": {"a1": 1}, "other": {"a1": 1}}))
+    assert sites_of(planner, "web") == ("a1",)
+    avoiding = {"web": frozenset({"a1"})}
+    changed = planner.update(
+        Snapshot((WEB, OTHER), FLEET, {}, planner.running(), avoiding=avoiding)
+    )
+    assert changed == {"web"}
+    assert sites_of(planner, "web") not in (("a1",), ())
+    assert sites_of(planner, "other") == ("a1",)
+    assert "unhealthy" in " ".join(
+        Planner(Snapshot((WEB,), FLEET[:1], {}, {}, avoiding=avoiding)).decisions["web"].reasons
+    )
