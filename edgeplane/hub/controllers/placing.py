@@ -27,6 +27,7 @@ from edgeplane.hub.controllers.placement import PlacementController
 from edgeplane.hub.controllers.record import PlacementRecord
 from edgeplane.hub.controllers.rendering import ResolveArtifact
 from edgeplane.hub.controllers.triggers import Wake, sort_changes
+from edgeplane.hub.healthterms import HealthTerms
 from edgeplane.hub.informer import Change, Informer, resource_version
 from edgeplane.placement.planner import PlacementOverdue
 from edgeplane.store.errors import StoreError
@@ -54,8 +55,9 @@ async def placement_loop(
     stop: asyncio.Event,
     informer: Informer,
     record: PlacementRecord,
+    terms: HealthTerms | None = None,
 ) -> None:
-    controller = PlacementController(store, resolve, informer=informer, record=record)
+    controller = PlacementController(store, resolve, informer=informer, record=record, terms=terms)
     changes = informer.subscribe()
     record.active, failures, retries = True, 0, 0
     wake = woken("the controller started")
