@@ -54,8 +54,18 @@ def snap(
     sites: Sequence[SiteView],
     current: Mapping[str, Mapping[str, int]],
     groups: Mapping[str, Selector] | None = None,
+    waiting: Mapping[str, frozenset[str]] | None = None,
+    avoiding: Mapping[str, frozenset[str]] | None = None,
 ) -> Snapshot:
-    return Snapshot(tuple(apps), tuple(sites), dict(groups or {}), dict(current), POLICY)
+    return Snapshot(
+        tuple(apps),
+        tuple(sites),
+        dict(groups or {}),
+        dict(current),
+        POLICY,
+        dict(waiting or {}),
+        dict(avoiding or {}),
+    )
 
 
 # -- an independent reading of the constraints ----------------------------------------
@@ -105,8 +115,11 @@ def violations(snapshot: Snapshot, decisions: Mapping[str, Decision]) -> list[st
                 bad.append(f"{name} is in none of the siteGroups")
             if s.phase == SitePhase.CORDONED or s.unschedulable:
                 bad.append(f"{name} is cordoned")
-            if s.phase == SitePhase.OFFLINE and not (app.every_site and was):
+            waits = name in snapshot.waiting.get(app.name, ())
+            if s.phase == SitePhase.OFFLINE and not ((app.every_site or waits) and was):
                 bad.append(f"{name} is offline")
+            if name in snapshot.avoiding.get(app.name, ()):
+                bad.append(f"{name} is avoided: an instance stayed unhealthy there")
             for t in s.taints:
                 if t.effect == "PreferNoSchedule" or any(
                     x.key == t.key or (x.key is None and x.operator == "Exists")
@@ -265,6 +278,8 @@ class UpdateSequences(RuleBasedStateMachine):
         self.log: list[str] = []
         self.kind = ""
         self.excused = False
+        self.waiting: dict[str, frozenset[str]] = {}
+        self.avoiding: dict[str, frozenset[str]] = {}
 
     def _snapshot(self, current: Mapping[str, Mapping[str, int]] | None = None) -> Snapshot:
         return snap(
@@ -272,6 +287,8 @@ class UpdateSequences(RuleBasedStateMachine):
             [self.sites[n] for n in sorted(self.sites)],
             self.planner.running() if current is None else current,
             self.groups,
+            self.waiting,
+            self.avoiding,
         )
 
     @initialize(data=st.data())
@@ -427,6 +444,23 @@ class UpdateSequences(RuleBasedStateMachine):
             running[name] = dict(list(held.items())[1:])
             self._update("current_differs", f"{name} loses {next(iter(held))} by hand", running)
 
+    @rule(name=st.sampled_from(APPS), at=st.sampled_from(NAMES))
+    def waits_for_failover(self, name: str, at: str) -> None:
+        """Replicas at a site begin or stop waiting there for failover (the controller
+        names only offline sites; any site must be safe)."""
+        if "waits_for_failover" in self.disabled:
+            return
+        self.waiting = _toggled(self.waiting, name, at)
+        self._update("waits_for_failover", f"{name} waiting at {self.waiting.get(name)}")
+
+    @rule(name=st.sampled_from(APPS), at=st.sampled_from(NAMES))
+    def avoids_a_site(self, name: str, at: str) -> None:
+        """An application begins or stops avoiding a site (an unhealthy instance)."""
+        if "avoids_a_site" in self.disabled:
+            return
+        self.avoiding = _toggled(self.avoiding, name, at)
+        self._update("avoids_a_site", f"{name} avoiding {self.avoiding.get(name)}")
+
     @rule()
     def nothing_changed(self) -> None:
         """An update without a change: no one moves, and last pass's events are gone."""
@@ -450,6 +484,14 @@ class UpdateSequences(RuleBasedStateMachine):
                 assert self.planner.apps[by].priority > self.planner.apps[name].priority
                 assert (s, name) in self.planner.decisions[by].preempting
             assert len(decision.preempted) == len(set(decision.preempted))
+
+
+def _toggled(sets: Mapping[str, frozenset[str]], name: str, at: str) -> dict[str, frozenset[str]]:
+    found = dict(sets)
+    found[name] = found.get(name, frozenset()) ^ {at}
+    if not found[name]:
+        del found[name]
+    return found
 
 
 UpdateSequences.TestCase.settings = settings(
