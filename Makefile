@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 CODE   := edgeplane tests benchmarks scripts hack
 
-.PHONY: all venv demo test unit lint fmt typecheck contracts pytest kube bench bench-scale clean
+.PHONY: all venv demo test unit lint fmt typecheck contracts pytest kube toxiproxy bench bench-scale clean
 
 all: test
 
@@ -44,7 +44,14 @@ kube:
 	elif [ "$$CI" = true ]; then echo "make kube: Go is required in CI to build hack/kube" >&2; exit 1; \
 	else echo "make kube: Go not installed; tests/k8s will be skipped"; fi
 
-pytest: $(STAMP) kube
+# toxiproxy-server for the network-fault tests (tests/integration/faults), from its Go
+# module (cached).
+toxiproxy:
+	@if command -v go >/dev/null; then hack/toxiproxy/build; \
+	elif [ "$$CI" = true ]; then echo "make toxiproxy: Go is required in CI to build hack/toxiproxy" >&2; exit 1; \
+	else echo "make toxiproxy: Go not installed; the toxiproxy fault tests will be skipped"; fi
+
+pytest: $(STAMP) kube toxiproxy
 	scripts/ensure-postgres
 	$(PY) -m pytest -p no:cacheprovider $(ARGS)
 

@@ -1,0 +1,135 @@
+"""Real random packet loss for tests: a network namespace whose nftables drop a share
+of the TCP packets to and from chosen ports.
+
+``lossy_namespace`` creates a namespace with a unique name, brings its ``lo`` up and
+deletes it at the end, even when the test fails, after killing whatever still runs in
+it. Processes started through ``LossyNamespace.command`` (``ip netns exec NAME ...``)
+see only that namespace's loopback, so a hub and its agents both run inside it and
+talk over ``127.0.0.1``; the kernel's own TCP then retransmits what was dropped, which
+``toxiproxy`` (streams, not packets) cannot model. The loopback here has no ``tc
+netem``; nftables' ``numgen random`` is the loss. Needs root and ``nft``
+(``scripts/ensure-nftables``). Neighbours: ``toxiproxy``, ``ports``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+TABLE = "inet edgeplane_loss"
+
+
+class NetnsUnavailable(RuntimeError):
+    """Not root, or ``ip``/``nft`` missing: the namespace cannot be made."""
+
+
+def _ip(*argv: str, input: str | None = None) -> str:
+    done = subprocess.run(["ip", *argv], input=input, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(argv)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+@dataclass(frozen=True)
+class Loss:
+    """What share of the TCP packets to a port is dropped, and whether its answers
+    (packets from the port) are dropped too."""
+
+    fraction: float
+    both_ways: bool = False
+
+    @property
+    def percent(self) -> int:
+        return round(self.fraction * 100)
+
+
+def loss_rules(losses: Mapping[int, Loss]) -> str:
+    """An ``nft -f`` script that replaces the rules with one per port and direction:
+    ``numgen random mod 100 < N`` drops N % of the packets (``< 100`` is not
+    allowed, so a whole loss is a plain ``drop``), counting what it drops."""
+    lines = [
+        f"add table {TABLE}",
+        f"add chain {TABLE} output {{ type filter hook output priority 0; policy accept; }}",
+        f"flush chain {TABLE} output",
+    ]
+    for port, loss in sorted(losses.items()):
+        chance = "" if loss.percent >= 100 else f"numgen random mod 100 < {loss.percent} "
+        sides = ("dport", "sport") if loss.both_ways else ("dport",)
+        for side in sides if loss.percent > 0 else ():
+            lines.append(f"add rule {TABLE} output tcp {side} {port} {chance}counter drop")
+    return "\n".join(lines) + "\n"
+
+
+class LossyNamespace:
+    """One namespace of a test; ``set_loss`` changes its loss while processes run."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.losses: dict[int, Loss] = {}
+
+    def command(self, *argv: str) -> list[str]:
+        """``argv`` run inside the namespace (for ``subprocess``)."""
+        return ["ip", "netns", "exec", self.name, *argv]
+
+    def run(self, *argv: str, **options: Any) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` inside to its end; output captured as text unless told."""
+        options.setdefault("capture_output", True)
+        return subprocess.run(self.command(*argv), text=True, **options)
+
+    def set_loss(self, port: int, fraction: float, both_ways: bool = False) -> None:
+        """Drop ``fraction`` (0 to 1, in whole percent) of the TCP packets sent to
+        ``port`` inside the namespace; with ``both_ways``, of those it sends too. Loss
+        one way already makes TCP retransmit; both ways, a connect fails more often
+        (a lost SYN-ACK costs as much as a lost SYN: 1 s, then 2, 4, ...)."""
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"set_loss: fraction must be between 0 and 1, not {fraction}")
+        self.losses[port] = Loss(fraction, both_ways)
+        _ip("netns", "exec", self.name, "nft", "-f", "-", input=loss_rules(self.losses))
+
+    def rules(self) -> str:
+        """What nftables holds now (``nft list ruleset``), for a failing test's report."""
+        return _ip("netns", "exec", self.name, "nft", "list", "ruleset")
+
+    def dropped(self) -> int:
+        """Packets the loss rules dropped so far (their counters; reset by ``set_loss``)."""
+        return sum(int(n) for n in re.findall(r"counter packets (\d+)", self.rules()))
+
+    def pids(self) -> list[int]:
+        return [int(p) for p in _ip("netns", "pids", self.name).split()]
+
+
+def _check_can() -> None:
+    if os.geteuid() != 0:
+        raise NetnsUnavailable("network namespaces need root (ip netns add)")
+    for tool, fix in (("ip", "apt-get install iproute2"), ("nft", "scripts/ensure-nftables")):
+        if shutil.which(tool) is None:
+            raise NetnsUnavailable(f"`{tool}` is missing: run {fix}")
+
+
+def _delete(space: LossyNamespace) -> None:
+    # Only processes of this test's own namespace: nothing else can be in it.
+    for pid in space.pids():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _ip("netns", "delete", space.name)
+
+
+@contextlib.contextmanager
+def lossy_namespace(prefix: str = "ep") -> Iterator[LossyNamespace]:
+    """A fresh namespace, ``lo`` up and no loss yet, deleted when the block ends."""
+    _check_can()
+    space = LossyNamespace(f"{prefix}-{uuid.uuid4().hex[:12]}")
+    _ip("netns", "add", space.name)
+    try:
+        _ip("-n", space.name, "link", "set", "lo", "up")
+        yield space
+    finally:
+        _delete(space)
