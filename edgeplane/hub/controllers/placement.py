@@ -222,7 +222,8 @@ class PlacementController:
         )
         await self._write_statuses(statuses)
         await self._mark_invalid()
-        self._tell(apps, decisions, trigger, own or {})
+        moved = {app: "; ".join(e["message"] for e in told) for app, told in events.items()}
+        self._tell(apps, decisions, trigger, {**(own or {}), **moved})
 
     async def update_statuses(self, names: Iterable[str]) -> None:
         """Rewrite the status of these applications from the last pass's decisions and
