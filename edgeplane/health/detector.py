@@ -17,7 +17,14 @@ Tuned for edge links (docs/failover.md, "How a lost site is detected"):
   a floor, so one lost or late heartbeat never raises suspicion, while a site that
   stopped is suspected after about 3.3 periods of silence at threshold 8;
 * a silence longer than ``MAX_SAMPLE_PERIODS`` periods is not learnt: an outage must
-  not teach the detector that outages are normal.
+  not teach the detector that outages are normal;
+* a second reading knows that heartbeats are lost whole: a normal curve fitted to
+  intervals of one, two or three periods has too thin a tail, and on a link losing
+  20 % of them it suspects the site at every third or fourth loss in a row (every few
+  minutes). This reading counts the heartbeats overdue past the pause and the chance
+  of losing that many in a row at the loss rate seen; phi is the lesser of the two
+  readings. A clean link has no losses and is judged by the normal reading alone.
+  A new history assumes a lossy link (``YOUNG_LOSS``) until it has seen enough.
 
 Pure: every reading takes ``now`` (the hub's clock, seconds); the health controller
 (``hub.controllers.health``) feeds it the heartbeats it receives and asks it.
@@ -43,8 +50,7 @@ otherwise be suspected a few milliseconds late)."""
 
 STD_FLOOR_PERIODS = 0.25
 """Floor on the standard deviation as a fraction of the period (Akka seeds its history
-with ``expected / 4``): network jitter scales with nothing, but a long period tolerates
-a proportionally late heartbeat."""
+with ``expected / 4``): a site told to beat every 10 s may well be a second late."""
 
 PAUSE_PERIODS = 1.0
 """Acceptable pause added to the mean, in periods: a heartbeat lost and sent again, or
@@ -53,6 +59,15 @@ failure."""
 
 MAX_SAMPLE_PERIODS = 10.0
 """Intervals longer than this many periods are outages, not samples."""
+
+YOUNG_LOSS = 0.2
+"""The loss a new history assumes of its link (the worst the defaults are tuned for):
+a few heartbeats in, a clean link and a lossy one look alike, and three lost in a row
+on a 20 % link (one new site in twenty) must not read as a stopped site."""
+
+YOUNG_SAMPLES = 30
+"""Intervals over which that assumption fades out: by then a 20 % link has shown its
+losses (the chance it lost none is 0.1 %)."""
 
 MAX_LOSS = 0.5
 """The highest loss rate the loss reading believes: a link losing more than half its
@@ -78,6 +93,8 @@ class ArrivalHistory:
     beats: int = 0
     """Heartbeats the site sent over the kept intervals (an interval of k periods spans
     k beats, k - 1 of them lost): what the loss rate is read from."""
+    learnt: int = 0
+    """Intervals learnt since the last seeding, up to ``YOUNG_SAMPLES``."""
     straddling: bool = False
     """The next interval spans a change of period: it belongs to neither, not a sample."""
 
@@ -92,7 +109,7 @@ class ArrivalHistory:
         self.expected = expected
         self.intervals.clear()
         self.total = self.squares = 0.0
-        self.beats = 0
+        self.beats = self.learnt = 0
         spread = std_floor(expected)
         for seed in (expected - spread, expected + spread):
             self._record(seed)
@@ -107,6 +124,7 @@ class ArrivalHistory:
             interval = at - self.last
             if interval <= MAX_SAMPLE_PERIODS * self.expected:
                 self._record(interval)
+                self.learnt = min(YOUNG_SAMPLES, self.learnt + 1)
         self.last, self.straddling = at, False
 
     def phi(self, now: float) -> float:
@@ -123,8 +141,12 @@ class ArrivalHistory:
         return min(normal, phi_of_losses(silence / self.expected, self.loss()))
 
     def loss(self) -> float:
-        """The share of heartbeats lost over the kept intervals, from 0 to under 1."""
-        return (self.beats - len(self.intervals)) / self.beats
+        """The share of heartbeats believed lost: as observed over the kept intervals,
+        but while the history is young no less than ``YOUNG_LOSS``, an assumption that
+        fades out over the first ``YOUNG_SAMPLES`` intervals."""
+        observed = (self.beats - len(self.intervals)) / self.beats
+        assumed = YOUNG_LOSS * (1.0 - self.learnt / YOUNG_SAMPLES)
+        return max(observed, assumed)
 
     def silent_for(self, now: float) -> float:
         """Seconds since the last arrival (never negative); infinite when none."""

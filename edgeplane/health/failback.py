@@ -6,9 +6,10 @@ period (``failover.holdDownSeconds``, ``DEFAULT_HOLD_DOWN_SECONDS`` when unset),
 site that is back for a moment does not pull workloads over only to lose them again.
 
 Hysteresis: a site that keeps coming back (a flapping link) waits longer each time. The
-hold-down doubles for every further return within ``FLAP_WINDOW_SECONDS`` (1 return:
-the base, 2: twice, 3: four times), up to ``MAX_HOLD_DOWN_FACTOR`` times the base. Once
-the returns age out of the window, the base applies again.
+hold-down doubles for every further return within ``FLAP_WINDOW_SECONDS`` before the
+latest (1 return: the base, 2: twice, 3: four times), up to ``MAX_HOLD_DOWN_FACTOR``
+times the base. Returns older than the window do not count: a site that settled and
+is lost again later waits the base again.
 
 Pure: the caller keeps each site's recent returns (``record_return`` bounds them) and
 asks with the hub's clock ``now``. Neighbours: ``health.failover`` (when replicas leave).
@@ -33,19 +34,25 @@ DEFAULT_KEEP = 10
 """Returns remembered per site: more than enough to reach the longest hold-down."""
 
 
-def recent(returns: Sequence[float], now: float) -> int:
-    """How many of ``returns`` fall within ``FLAP_WINDOW_SECONDS`` before ``now``."""
-    return sum(1 for at in returns if now - at <= FLAP_WINDOW_SECONDS)
+def flaps(returns: Sequence[float]) -> int:
+    """How many returns came within ``FLAP_WINDOW_SECONDS`` before the latest one, not
+    counting it: how often the site has flapped lately."""
+    if not returns:
+        return 0
+    latest = max(returns)
+    return sum(1 for at in returns if latest - at <= FLAP_WINDOW_SECONDS) - 1
 
 
 def hold_down(base: float, returns: Sequence[float], now: float) -> float:
     """How long a returned site must stay healthy: ``base`` doubled for each return
-    after the first within the flap window, capped at ``base * MAX_HOLD_DOWN_FACTOR``.
+    before the latest within the flap window, capped at ``base * MAX_HOLD_DOWN_FACTOR``.
 
-    Counted at ``now``, so the hold-down only shrinks as returns age out: a site allowed
-    to take its replicas back stays allowed until it is lost again."""
-    flaps = max(0, recent(returns, now) - 1)
-    return base * min(1 << flaps, MAX_HOLD_DOWN_FACTOR)
+    The window is anchored at the latest return, not at ``now`` (accepted for callers
+    that ask at a time): the hold-down a return earns is fixed when it happens, so it
+    can be shown ahead, and it cannot shrink while it runs as older returns age out (a
+    site back three times in ten minutes waits the full four bases)."""
+    del now  # the answer depends on the returns alone
+    return base * min(1 << flaps(returns), MAX_HOLD_DOWN_FACTOR)
 
 
 def back_at(returns: Sequence[float], base: float, now: float) -> float | None:
