@@ -3,7 +3,8 @@
 * ``AssignmentSync`` keeps the local copy of this site's assignments (protocol v2: from
   the site's one stream, which also brings the hub's log requests to an ``Answerer``);
 * ``Reconciler`` makes the runtime match it;
-* ``StatusReporter`` sends status changes and heartbeats;
+* ``StatusReporter`` sends status changes and heartbeats, and renews the site's lease;
+* ``Fence`` stops the ``fencing: Strict`` workloads when that lease ends (self-fencing);
 * ``serve_requests`` answers the hub's log requests (protocol v1: a long poll).
 
 The runtime adopts the workloads its records name before anything else, so an agent
@@ -25,6 +26,7 @@ from typing import Any
 
 from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES, ArtifactCache
 from edgeplane.agent.credentials import Identity, obtain_identity, save_identity
+from edgeplane.agent.fencing import Fence
 from edgeplane.agent.hublink import API, HubLink
 from edgeplane.agent.inventory import MAX_INSTANCES, Capacity, host_inventory
 from edgeplane.agent.layout import Layout
@@ -146,6 +148,9 @@ class Agent:
             self.settings.artifact_limits,
             self.settings.max_artifact_bytes,
         )
+        sync = self._sync(link, state, runtime, identity.site, wake)
+        fence = Fence(state, wake, sync.request_relist)
+        sync.on_listed = fence.listed
         reconciler = Reconciler(
             state,
             runtime,
@@ -154,6 +159,7 @@ class Agent:
             wake,
             status_changed,
             self.settings.runtime_kinds,
+            lambda: fence.fenced,
         )
         address = self.settings.address
         reporter = StatusReporter(
@@ -167,14 +173,20 @@ class Agent:
             status_changed,
             self.settings.heartbeat_seconds,
             self.settings.hub_protocol,
+            fence,
         )
         wake.set()  # reconcile what the local state holds before the hub answers
         tasks = [
             asyncio.create_task(reconciler.run(), name="reconciler"),
+            asyncio.create_task(fence.run(), name="fence"),
             asyncio.create_task(reporter.run_status(), name="status"),
             asyncio.create_task(reporter.run_heartbeats(), name="heartbeats"),
-            *self._sync_tasks(link, state, runtime, identity.site, wake),
+            asyncio.create_task(sync.run(), name="sync"),
         ]
+        if self.settings.hub_protocol != "v2":
+            tasks.append(
+                asyncio.create_task(serve_requests(link, identity.site, runtime), name="requests")
+            )
         if isinstance(runtime, ProcessRuntime | MixedRuntime):
             sweep = sweep_artifacts(state, runtime, artifacts)
             tasks.append(asyncio.create_task(sweep, name="artifacts"))
@@ -191,19 +203,15 @@ class Agent:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    def _sync_tasks(
+    def _sync(
         self, link: HubLink, state: LocalState, runtime: Runtime, site: str, wake: asyncio.Event
-    ) -> list[asyncio.Task[None]]:
-        """v2: the site's stream (assignments and requests in one); v1: a watch and a
-        request long poll."""
+    ) -> AssignmentSync:
+        """v2: the site's stream (assignments and requests in one); v1: a watch (and a
+        request long poll beside it, ``serve_requests``)."""
         if self.settings.hub_protocol == "v2":
             answerer = Answerer(link, site, runtime)
-            sync = AssignmentSync(link, state, site, wake, answerer=answerer)
-            return [asyncio.create_task(sync.run(), name="sync")]
-        return [
-            asyncio.create_task(AssignmentSync(link, state, site, wake).run(), name="sync"),
-            asyncio.create_task(serve_requests(link, site, runtime), name="requests"),
-        ]
+            return AssignmentSync(link, state, site, wake, answerer=answerer)
+        return AssignmentSync(link, state, site, wake)
 
     def _site_facts(self, reconciler: Reconciler, runtime: Runtime) -> dict[str, Any]:
         address = self.settings.address

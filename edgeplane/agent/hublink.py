@@ -127,12 +127,14 @@ class HubLink:
             await self._rotate(name)
         return answer
 
-    async def heartbeat(self, site: str) -> dict[str, Any]:
-        """``POST /sites/{site}/heartbeat`` (no body): the hub renews the site's lease and
-        answers ``{"phase", "rotation"}``, or 204 (no body) for Online with nothing to
-        rotate; a rotation notice is acted on here, as on a Site answer. HubRefused when
-        the hub has no such route (``no_heartbeat_route``)."""
-        answer = await self.call("POST", f"{API}/sites/{site}/heartbeat")
+    async def heartbeat(self, site: str, held: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """``POST /sites/{site}/heartbeat`` (no body; the terms the agent holds, ``held``,
+        in the query): the hub renews the site's lease and answers ``{"phase",
+        "rotation", "heartbeatSeconds", "leaseSeconds"}``, or 204 (no body) for Online
+        with nothing to rotate and the terms held; a rotation notice is acted on here, as
+        on a Site answer. HubRefused when the hub has no such route
+        (``no_heartbeat_route``)."""
+        answer = await self.call("POST", f"{API}/sites/{site}/heartbeat", params=held)
         if answer is None:  # 204
             return {"phase": "Online", "rotation": None}
         if not isinstance(answer, dict):

@@ -15,6 +15,10 @@ agent running both (``--runtime process,kubernetes``) does each as its runtime w
 both under one instance cap: kubernetes assignments first (they take no host capacity),
 process ones in what is left. A workload of a kind the agent does not run is an
 ``UnsupportedWorkload`` problem.
+
+While the site is fenced (``agent.fencing``: its lease with the hub ended), assignments
+with ``spec.fencing: Strict`` are left out: their instances are stopped, and their
+status says ``Fenced`` until the fence lifts.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeplane.agent.errors import AgentError, HubRefused, HubUnreachable
+from edgeplane.agent.fencing import FENCED_MESSAGE, is_strict
 from edgeplane.agent.inventory import Capacity
 from edgeplane.agent.kinds import (
     UNSUPPORTED,
@@ -130,8 +135,8 @@ def _keys(name: str, obj: Object, limit: int) -> list[str]:
 
 def with_identity(workload: Mapping[str, Any], obj: Object, replica: int = 0) -> dict[str, Any]:
     """The workload with ``EDGEPLANE_SITE``, ``EDGEPLANE_APPLICATION``,
-    ``EDGEPLANE_ASSIGNMENT`` and ``EDGEPLANE_REPLICA`` in its environment; the
-    workload's own values win."""
+    ``EDGEPLANE_ASSIGNMENT``, ``EDGEPLANE_REPLICA`` and, for an assignment that carries
+    one, ``EDGEPLANE_EPOCH`` in its environment; the workload's own values win."""
     spec = obj["spec"]
     env = workload.get("env") or []
     own = dict(env) if isinstance(env, dict) else {e["name"]: e.get("value", "") for e in env}
@@ -141,7 +146,19 @@ def with_identity(workload: Mapping[str, Any], obj: Object, replica: int = 0) ->
         "EDGEPLANE_ASSIGNMENT": obj["metadata"]["name"],
         "EDGEPLANE_REPLICA": str(replica),
     }
+    if spec.get("epoch") is not None:
+        identity["EDGEPLANE_EPOCH"] = str(spec["epoch"])
     return {**workload, "env": {**identity, **own}}
+
+
+def fenced_out(desired: Mapping[str, Object]) -> tuple[dict[str, Object], dict[str, Problem]]:
+    """The assignments a fenced site keeps running, and a problem for each Strict one."""
+    fenced = {
+        name: Problem(Phase.PENDING, "Fenced", FENCED_MESSAGE)
+        for name, obj in desired.items()
+        if is_strict(obj)
+    }
+    return {n: obj for n, obj in desired.items() if n not in fenced}, fenced
 
 
 def _generation(obj: Object) -> int:
@@ -158,6 +175,7 @@ class Reconciler:
         wake: asyncio.Event,
         status_changed: asyncio.Event,
         runtime_kinds: str | Iterable[str] = "process",
+        fenced: Callable[[], bool] = lambda: False,
     ) -> None:
         self._state, self._runtime, self._ensure_artifact = state, runtime, ensure_artifact
         kinds = {runtime_kinds} if isinstance(runtime_kinds, str) else set(runtime_kinds)
@@ -165,6 +183,7 @@ class Reconciler:
             raise ValueError(f"runtime kinds {sorted(kinds)}: give process, kubernetes or both")
         self.runtime_kinds = frozenset(kinds)
         self.capacity, self._wake, self._status_changed = capacity, wake, status_changed
+        self._fenced = fenced
         self.problems: dict[str, Problem] = {}
         # The uid each instance was started for: an assignment deleted and created
         # again under the same name starts over at generation 1, so the generation
@@ -194,12 +213,14 @@ class Reconciler:
 
     async def reconcile(self) -> None:
         desired, problems = readable(self._state.assignments())
+        desired, fenced = fenced_out(desired) if self._fenced() else (desired, {})
         wanted = {key for name, obj in desired.items() for key in self._keys(name, obj)}
         # What runs of an assignment the agent cannot read keeps running, as on a bad
         # artifact: only a readable change (or a deletion) replaces it.
         running = self._runtime.keys()
         wanted |= {key for key in running if split_key(key)[0] in problems}
-        await self._stop(running - wanted, desired)
+        problems |= fenced
+        await self._stop(running - wanted, desired, fenced)
         for name in self._uids.keys() - desired.keys() - problems.keys():
             del self._uids[name]
         admitted = self._admit(desired)
@@ -241,10 +262,14 @@ class Reconciler:
             admitted |= held
         return admitted
 
-    async def _stop(self, keys: set[str], desired: Mapping[str, Object]) -> None:
+    async def _stop(
+        self, keys: set[str], desired: Mapping[str, Object], fenced: Mapping[str, Problem]
+    ) -> None:
         for key in stop_order(keys):
             name, replica = split_key(key)
-            if name in desired:
+            if name in fenced:
+                log.warning("%s: the site is fenced: stopping its replica %d", name, replica)
+            elif name in desired:
                 log.info("%s: replica %d is beyond spec.replicas: stopping it", name, replica)
             else:
                 log.info("assignment %s removed: stopping its replica %d", name, replica)

@@ -3,8 +3,10 @@
 Each status is compared with what the hub already holds (kept in local state) and
 only the fields that changed are sent, as a merge patch. A heartbeat is a POST without a
 body to the hub's heartbeat route (``--hub-protocol v2``, the default), which renews the
-site's lease and answers the phase the hub holds and any credential rotation; with v1,
-or a hub without the route, it is one field of the Site's status (``lastHeartbeat``).
+site's lease and answers the phase the hub holds, any credential rotation and the
+site's terms (its heartbeat period, adopted, and its lease); with v1, or a hub without
+the route, it is one field of the Site's status (``lastHeartbeat``). A heartbeat
+answered Online renews the agent's own lease (``agent.fencing``).
 An assignment of several replicas reports one status summed over its instances; a
 Kubernetes assignment is one instance that counts its ready pods itself.
 When the hub is unreachable nothing is lost: the next pass sends the difference
@@ -24,6 +26,7 @@ from typing import Any
 from edgeplane import __version__
 from edgeplane.agent.backoff import Backoff
 from edgeplane.agent.errors import HubRefused, HubUnreachable
+from edgeplane.agent.fencing import Fence, Terms, lease_for, terms_in
 from edgeplane.agent.hublink import HubLink, no_heartbeat_route
 from edgeplane.agent.kinds import is_kubernetes
 from edgeplane.agent.reconciler import Problem, Reconciler
@@ -173,11 +176,14 @@ class StatusReporter:
         changed: asyncio.Event,
         heartbeat_seconds: float = 10.0,
         hub_protocol: str = "v2",
+        fence: Fence | None = None,
     ) -> None:
         self._link, self._state, self._site = link, state, site
         self._runtime, self._reconciler, self._site_facts = runtime, reconciler, site_facts
         self._address, self._changed = address, changed
-        self._heartbeat_seconds = heartbeat_seconds
+        self._heartbeat_seconds, self._fence = heartbeat_seconds, fence
+        self.terms: Terms | None = None
+        """What the hub said last of the period and the lease (None: nothing yet)."""
         # v2: the heartbeat route (no store write at the hub); v1, or a hub without the
         # route, the Site's status. An older hub is asked again now and then (upgraded).
         self._lean_from = 0.0 if hub_protocol == "v2" else float("inf")
@@ -209,13 +215,22 @@ class StatusReporter:
                 log.warning("heartbeat not sent: %s", e)
             except Exception:  # an answer of the wrong shape must not end the agent
                 log.exception("heartbeat not sent")
-            await asyncio.sleep(self._heartbeat_seconds)
+            await asyncio.sleep(self.period)
+
+    @property
+    def period(self) -> float:
+        """Seconds between heartbeats: the hub's word, else ``--heartbeat-seconds``."""
+        return self.terms.period if self.terms is not None else self._heartbeat_seconds
 
     async def heartbeat(self) -> None:
-        phase = await self._lean_heartbeat() if time.monotonic() >= self._lean_from else None
+        sent = time.monotonic()
+        phase = await self._lean_heartbeat() if sent >= self._lean_from else None
+        lease = lease_for(self.terms, self.period)
         if phase is None:
             site = await self._send_site({"lastHeartbeat": rfc3339(time.time())})
-            phase = (site.get("status") or {}).get("phase")
+            phase, lease = (site.get("status") or {}).get("phase"), lease_for(None, self.period)
+        if phase == "Online" and self._fence is not None:
+            self._fence.renewed(sent, lease)  # any other phase: the hub holds us lost
         if phase != "Online" and not self._nodes_down():
             self._changed.set()  # the hub thinks we were away: say we are back
 
@@ -223,14 +238,16 @@ class StatusReporter:
         """The hub's phase of this site after a heartbeat through its route; None when
         the hub has no such route (then status writes are heartbeats for a while)."""
         try:
-            answer = await self._link.heartbeat(self._site)
+            answer = await self._link.heartbeat(
+                self._site, self.terms.query() if self.terms else None
+            )
         except HubRefused as e:
             if not no_heartbeat_route(e):
                 raise
             log.info("the hub has no heartbeat route (%s): heartbeats write the status", e)
             self._lean_from = time.monotonic() + LEAN_RETRY_SECONDS
             return None
-        phase = answer.get("phase")
+        phase, self.terms = answer.get("phase"), terms_in(answer, self.terms)
         # What the hub holds now: the next report sends phase Online when it differs.
         self._site_status["phase"] = phase
         return phase if isinstance(phase, str) else ""

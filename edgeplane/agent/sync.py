@@ -9,12 +9,18 @@ the site's one stream, whose REQUEST lines go to the answerer; a hub without the
 stream route (an older one: 404, or 403 from its authorization table) is followed as
 in v1, with the request long poll beside the watch, until that watch ends (the hub
 restarts, perhaps upgraded): then the stream is asked for again.
+
+``request_relist`` ends what is followed and lists again (``agent.fencing`` asks, to
+hear every move before a fenced workload may run); ``on_listed`` hears when a list that
+began at a given monotonic time is complete.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from edgeplane.agent.backoff import Backoff
@@ -45,12 +51,19 @@ class AssignmentSync:
         changed: asyncio.Event,
         backoff: Backoff | None = None,
         answerer: Answerer | None = None,
+        on_listed: Callable[[float], None] | None = None,
     ) -> None:
         self._link, self._state, self._changed = link, state, changed
         self._site, self._answerer = site, answerer
         self._selector = f"{SITE_LABEL}={site}"
         self._backoff = backoff or Backoff()
+        self.on_listed = on_listed
+        self._relist_asked = asyncio.Event()
         self.connected = asyncio.Event()
+
+    def request_relist(self) -> None:
+        """List again now (or once the hub is reached), then follow from that list."""
+        self._relist_asked.set()
 
     async def run(self) -> None:
         try:
@@ -62,7 +75,7 @@ class AssignmentSync:
     async def _run(self) -> None:
         while True:
             try:
-                await self._follow()
+                await self._follow_until_asked()
             except Gone:
                 log.info("watch history expired; listing assignments again")
                 self._state.forget_resource_version()
@@ -77,6 +90,22 @@ class AssignmentSync:
                 delay = self._backoff.next()
                 log.exception("assignment sync failed; retrying in %.1f s", delay)
                 await asyncio.sleep(delay)
+
+    async def _follow_until_asked(self) -> None:
+        """Follow until a relist is asked; then forget the version, to list again."""
+        if self._relist_asked.is_set():
+            self._relist_asked.clear()
+            self._state.forget_resource_version()
+        follow = asyncio.create_task(self._follow(), name="follow")
+        asked = asyncio.create_task(self._relist_asked.wait(), name="relist-asked")
+        try:
+            await asyncio.wait([follow, asked], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (follow, asked):
+                task.cancel()
+            await asyncio.wait([follow, asked])
+        if not follow.cancelled():
+            follow.result()  # what ended it, raised as before
 
     async def _follow(self) -> None:
         rv = self._state.resource_version() or await self.relist()
@@ -122,7 +151,7 @@ class AssignmentSync:
             self._changed.set()
 
     async def relist(self) -> str:
-        items, token, rv = [], None, None
+        began, items, token, rv = time.monotonic(), [], None, None
         while True:
             params = {"labelSelector": self._selector, "limit": str(PAGE)}
             if token:
@@ -135,4 +164,6 @@ class AssignmentSync:
         self._state.replace_assignments(items, rv)
         self._changed.set()
         log.info("listed %d assignment(s) at resourceVersion %s", len(items), rv)
+        if self.on_listed is not None:
+            self.on_listed(began)
         return str(rv)

@@ -273,7 +273,7 @@ class OfflineHub:
         self.writes += 1
         return {"status": {"phase": "Offline", "inventory": self.inventory}}
 
-    async def heartbeat(self, site: str) -> dict[str, Any]:
+    async def heartbeat(self, site: str, held: dict[str, str] | None = None) -> dict[str, Any]:
         return {"phase": "Offline", "rotation": None}
 
 
