@@ -9,9 +9,13 @@ from typing import Any
 from edgeplane.api.artifacts import limits as artifact_limits
 from edgeplane.hub import limits
 from edgeplane.hub.app import HubSettings
+from edgeplane.hub.healthterms import DEFAULT_HEARTBEAT_SECONDS
 from edgeplane.hub.leadership import LEASE_SECONDS_DEFAULT, check_lease_seconds
 from edgeplane.hub.server import serve
 from edgeplane.hub.tls import TlsError, TlsOptions
+
+HEARTBEAT_SECONDS_MIN, HEARTBEAT_SECONDS_MAX = 0.5, 300.0
+"""The bounds of ``--heartbeat-seconds``, as a SiteGroup's ``spec.health`` has them."""
 
 
 def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +49,13 @@ def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--event-retention", type=int, default=100_000)
     parser.add_argument("--offline-after-seconds", type=float, default=40.0)
     parser.add_argument(
+        "--heartbeat-seconds",
+        type=_heartbeat_seconds,
+        default=DEFAULT_HEARTBEAT_SECONDS,
+        help="How often sites heartbeat unless a SiteGroup's spec.health says otherwise "
+        "(0.5 to 300 s); the failure detector expects each heartbeat at this period.",
+    )
+    parser.add_argument(
         "--lease-seconds",
         type=_lease_seconds,
         default=LEASE_SECONDS_DEFAULT,
@@ -60,6 +71,7 @@ def tuning(args: argparse.Namespace) -> dict[str, Any]:
         "max_body_bytes": args.max_body_bytes,
         "event_retention": args.event_retention,
         "offline_after_seconds": args.offline_after_seconds,
+        "heartbeat_seconds": args.heartbeat_seconds,
         "lease_seconds": args.lease_seconds,
         "limits": limits.from_arguments(args),
     }
@@ -71,6 +83,19 @@ def _lease_seconds(text: str) -> float:
     except ValueError as e:
         why = str(e) if "use" in str(e) else "not a number of seconds: use 3 to 300, e.g. 15"
         raise argparse.ArgumentTypeError(f"{text!r}: {why}") from e
+
+
+def _heartbeat_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not HEARTBEAT_SECONDS_MIN <= seconds <= HEARTBEAT_SECONDS_MAX:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a heartbeat period is {HEARTBEAT_SECONDS_MIN:g} to "
+            f"{HEARTBEAT_SECONDS_MAX:g} seconds, e.g. 10"
+        )
+    return seconds
 
 
 def main() -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -12,6 +14,8 @@ from fastapi.responses import JSONResponse, Response
 from edgeplane import __version__
 from edgeplane.api.artifacts.limits import ArtifactLimits
 from edgeplane.api.kinds import KINDS
+from edgeplane.api.wire import Object
+from edgeplane.health.detector import Detector
 from edgeplane.hub import artifacts, explaining, joining, relay, stream, tokens
 from edgeplane.hub.admission import PolicyCache
 from edgeplane.hub.artifacts import ArtifactStore
@@ -19,6 +23,7 @@ from edgeplane.hub.auth import Authenticator
 from edgeplane.hub.authz import SiteAuthorizer
 from edgeplane.hub.controllers.record import PlacementRecord
 from edgeplane.hub.errors import ApiError, install_handlers
+from edgeplane.hub.healthterms import DEFAULT_HEARTBEAT_SECONDS, HealthTerms
 from edgeplane.hub.heartbeat import HeartbeatMiddleware
 from edgeplane.hub.informer import INFORMED_KINDS, Informer
 from edgeplane.hub.leases import Leases, hub_id
@@ -40,6 +45,8 @@ class HubSettings:
     max_body_bytes: int = 1024 * 1024
     max_artifact_bytes: int = 256 * 1024 * 1024
     offline_after_seconds: float = 40.0
+    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
+    """How often sites heartbeat unless a SiteGroup says otherwise (``hub.healthterms``)."""
     bookmark_seconds: float = 10.0
     event_retention: int = 100_000
     lease_seconds: float = 15.0
@@ -62,9 +69,12 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     app.state.streams = stream.Streams()
     app.state.admission = PolicyCache(store)
     app.state.authenticator = authenticator = Authenticator(store)
-    app.state.leases = Leases(hub_id())
     # The controllers' cache (run by hub.server) and what placement decided, for explain.
-    app.state.informer = Informer(store, INFORMED_KINDS)
+    app.state.informer = informer = Informer(store, INFORMED_KINDS)
+    app.state.health_terms = terms = HealthTerms(settings.heartbeat_seconds, informer)
+    # Every renewal feeds the failure detector, which the health controller reads.
+    app.state.detector = detector = Detector()
+    app.state.leases = Leases(hub_id(), detector, period_reader(terms, informer))
     app.state.placement_record = PlacementRecord(metrics.placement_passes, metrics.status_updates)
     app.state.artifacts = ArtifactStore(settings.data_dir / "artifacts")
     install_handlers(app)
@@ -91,6 +101,24 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     # Outermost: a fleet's most frequent request skips routing and the layers above.
     app.add_middleware(HeartbeatMiddleware, state=app.state, failures=failures, limits=limits)
     return app
+
+
+class CachedSites(Protocol):
+    """What ``period_reader`` reads of the informer: a cached Site by name."""
+
+    def get(self, kind: str, name: str) -> Object | None: ...
+
+
+def period_reader(terms: HealthTerms, informer: CachedSites) -> Callable[[str], float]:
+    """Each site's heartbeat period by name, read at every heartbeat: the cached Site's
+    terms (the hub's default for a site the cache does not hold yet)."""
+    default = terms.default.heartbeat_seconds
+
+    def period_of(site: str) -> float:
+        obj = informer.get("Site", site)
+        return default if obj is None else terms.of(obj).heartbeat_seconds
+
+    return period_of
 
 
 def _add_probes(app: FastAPI) -> None:

@@ -6,6 +6,13 @@ batch (``Store.put_leases``, every few seconds and on shutdown), ``load`` merges
 hub has flushed (the newest renewal wins), so a restarted hub, or the hub that runs the
 health controller, knows them too.
 
+Every renewal this hub takes in, and every newer one ``load`` merges, is a heartbeat for
+the failure detector (``health.detector``, ``app.state.detector``) too, expected every
+``period_of(site)`` seconds (the site's terms, ``hub.healthterms``). Another hub's
+renewals reach this one up to a flush and a load late, in batches: they are fed as
+heartbeats at least ``RELAYED_SECONDS`` apart, so that delay is never taken for a
+silence.
+
 Neighbours: ``hub.heartbeat`` renews, ``hub.sitewrites`` renews on a site's status write,
 ``hub.controllers.health`` reads ``last`` to decide Offline, ``hub.resources`` overlays
 ``status.lastHeartbeat`` on served Sites, ``hub.server`` runs ``flush_loop``.
@@ -20,15 +27,21 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from edgeplane.api.wire import Object
+from edgeplane.health.detector import Detector
 from edgeplane.store.protocol import Store
 
 log = logging.getLogger("edgeplane.hub.leases")
 FLUSH_SECONDS = 5.0
 FLUSH_TIMEOUT_SECONDS = 10.0
+LOAD_SECONDS = 2.5
+"""How often the health controller loads other hubs' renewals (they flush every
+``FLUSH_SECONDS``: more often would read the same rows again)."""
+RELAYED_SECONDS = FLUSH_SECONDS + LOAD_SECONDS
+"""How late another hub's renewal may reach this one."""
 
 
 def hub_id() -> str:
@@ -40,8 +53,19 @@ def hub_id() -> str:
 class Leases:
     """Renewal times by site name; one instance per hub (``app.state.leases``)."""
 
-    def __init__(self, hub_id: str) -> None:
+    def __init__(
+        self,
+        hub_id: str,
+        detector: Detector | None = None,
+        period_of: Callable[[str], float] | None = None,
+    ) -> None:
+        """``detector``: fed every renewal, each site expected every ``period_of(site)``
+        seconds (required with a detector)."""
+        if detector is not None and period_of is None:
+            raise ValueError("a detector needs each site's heartbeat period: pass period_of")
         self.hub_id = hub_id
+        self.detector = detector
+        self._period_of = period_of
         self._last: dict[str, float] = {}
         self._dirty: dict[str, float] = {}
 
@@ -50,6 +74,8 @@ class Leases:
         if at > self._last.get(site, 0.0):
             self._last[site] = at
             self._dirty[site] = at
+            if self._period_of is not None and self.detector is not None:
+                self.detector.heard(site, at, self._period_of(site))
 
     def last(self, site: str) -> float | None:
         """The newest renewal known: this hub's own, or one another hub flushed."""
@@ -58,6 +84,8 @@ class Leases:
     def forget(self, site: str) -> None:
         self._last.pop(site, None)
         self._dirty.pop(site, None)
+        if self.detector is not None:
+            self.detector.forget(site)
 
     def snapshot(self) -> dict[str, float]:
         return dict(self._last)
@@ -85,9 +113,12 @@ class Leases:
         """Merge in the renewals other hubs stored, the newest of each site winning (this
         hub's own are in memory: reading them back cost the health loop 70 ms a check at
         2,500 sites, on the event loop)."""
+        period_of, detector = self._period_of, self.detector
         for site, at in (await store.get_leases(other_than=self.hub_id)).items():
             if at > self._last.get(site, 0.0):
                 self._last[site] = at
+                if period_of is not None and detector is not None:
+                    detector.heard(site, at, max(period_of(site), RELAYED_SECONDS))
 
 
 async def flush_loop(leases: Leases, store: Store, stop: asyncio.Event, seconds: float) -> None:

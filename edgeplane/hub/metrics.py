@@ -1,5 +1,6 @@
-"""Prometheus metrics of one hub: requests, latencies, watches, store sizes, and what
-the limits refused (requests by limit, connections over the per-peer cap)."""
+"""Prometheus metrics of one hub: requests, latencies, watches, store sizes, what the
+limits refused (requests by limit, connections over the per-peer cap), and what the
+health controller found (sites declared unreachable, sites whose silence is unusual)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,20 @@ class HubMetrics:
         self.status_updates = Counter(
             "edgeplane_status_updates",
             "Application status updates from Assignment status alone, with no placement pass",
+            registry=self.registry,
+        )
+        # The health controller's (``controllers.health``), on the leader.
+        self.sites_unreachable = Counter(
+            "edgeplane_sites_unreachable_total",
+            "Sites marked Offline for no heartbeat, by why: suspicion (the failure "
+            "detector), silence (--offline-after-seconds), never_reported (Pending)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.sites_suspected = Gauge(
+            "edgeplane_sites_suspected",
+            "Online or Pending sites whose silence was unusual at the last health check "
+            "(suspicion phi >= 1: a silence the site's heartbeats make one in ten likely)",
             registry=self.registry,
         )
         self.objects = Gauge(

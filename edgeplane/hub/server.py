@@ -246,6 +246,8 @@ def _controllers(store: Store, app: Any, settings: HubSettings) -> Lead:
             leases=app.state.leases,
             informer=app.state.informer,
             record=app.state.placement_record,
+            terms=app.state.health_terms,
+            metrics=app.state.metrics,
         )
 
     return lead

@@ -12,6 +12,11 @@ Validation says a status is well-formed; this says what a site may claim in it:
   nothing runs there (a node pool cut off from its central cluster), so its Replicas
   applications move. The condition ``NodesReady`` (reason ``NodesNotReady``) says why;
   the first write with a node Ready (a fresh heartbeat) makes it Online again.
+* a site the health controller declared unreachable (condition ``Reachable`` False,
+  reason ``NoHeartbeat``) that writes itself Online again has come back: ``Reachable``
+  turns True (reason ``HeartbeatResumed``, saying how long it was away) and the time is
+  appended to ``status.returns`` (newest last, at most ``RETURNS_MAX``: failback's
+  hold-down grows with how often a site flaps).
 
 Admins' writes pass unchanged: they are trusted with all of it (the health controller
 applies the nodes rule to whatever is stored, ``nodes_checked``). Neighbours:
@@ -27,7 +32,7 @@ from typing import Any
 
 from fastapi import Request
 
-from edgeplane.api.sites import SitePhase
+from edgeplane.api.sites import RETURNS_MAX, SitePhase
 from edgeplane.api.wellknown import RESERVED_DOMAIN, reserved_label
 from edgeplane.api.wire import Object
 from edgeplane.health import liveness
@@ -46,7 +51,7 @@ def site_written(request: Request, obj: Object) -> Object:
     status: dict[str, Any] = obj.get("status") or {}
     _refuse_reserved_labels(status)
     now = time.time()
-    obj["status"] = nodes_checked({**status, "lastHeartbeat": rfc3339(now)}, now)
+    obj["status"] = came_back(nodes_checked({**status, "lastHeartbeat": rfc3339(now)}, now), now)
     if (leases := getattr(request.app.state, "leases", None)) is not None:
         leases.renew(principal.subject, now)  # a status write is a heartbeat too
     return obj
@@ -103,6 +108,42 @@ def _nodes_condition(status: dict[str, Any], before: dict[str, Any], now: float)
         "message": message,
         "lastTransitionTime": since,
     }
+
+
+REACHABLE = "Reachable"
+NO_HEARTBEAT = "NoHeartbeat"
+HEARTBEAT_RESUMED = "HeartbeatResumed"
+
+
+def condition(kind: str, truth: bool, reason: str, message: str, now: float) -> dict[str, Any]:
+    """A condition that changed at ``now``."""
+    return {
+        "type": kind,
+        "status": "True" if truth else "False",
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": rfc3339(now),
+    }
+
+
+def with_condition(status: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``status`` with ``new`` in place of any condition of its type (a copy)."""
+    kept = [c for c in status.get("conditions") or [] if c.get("type") != new["type"]]
+    return {**status, "conditions": [*kept, new]}
+
+
+def came_back(status: dict[str, Any], now: float) -> dict[str, Any]:
+    """``status`` (a site's own write, after the nodes rule) with its return recorded
+    when it is Online again after the hub declared it unreachable; else unchanged."""
+    conditions = status.get("conditions") or []
+    before = next((c for c in conditions if c.get("type") == REACHABLE), None)
+    if before is None or before.get("status") != "False" or status.get("phase") != SitePhase.ONLINE:
+        return status
+    since = liveness.parse_stamp(before.get("lastTransitionTime"))
+    away = "" if since is None else f" after {max(0.0, now - since):.0f} s offline"
+    resumed = condition(REACHABLE, True, HEARTBEAT_RESUMED, f"heard again{away}", now)
+    returns = [*(status.get("returns") or []), rfc3339(now)][-RETURNS_MAX:]
+    return {**with_condition(status, resumed), "returns": returns}
 
 
 def _refuse_reserved_labels(status: dict[str, Any]) -> None:

@@ -3,10 +3,12 @@
 * ``placement``: Applications, Sites, SiteGroups, Devices and Policies ->
   Assignments, and each Application's status (where it runs, how much is ready),
   woken only by changes of meaning (``placing``, ``triggers``);
-* ``health``: sites without heartbeats -> Offline.
+* ``health``: sites the failure detector suspects, or silent past the hard bound ->
+  Offline, with the ``Reachable`` condition saying why.
 
 ``run_controllers`` runs them until ``stop`` is set; the hub starts it beside the API
-(on the leader only, with the hub's informer, leases and placement record), tests can
+(on the leader only, with the hub's informer, leases and their detector, health terms,
+metrics and placement record), tests can
 start it beside an in-process app (it then makes and runs its own informer).
 """
 
@@ -15,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from edgeplane.hub.controllers.health import health_loop
+from edgeplane.hub.controllers.health import Terms, health_loop
 from edgeplane.hub.controllers.pacing import pause, retry_delay
 from edgeplane.hub.controllers.placing import placement_loop
 from edgeplane.hub.controllers.record import PlacementRecord
 from edgeplane.hub.controllers.rendering import ResolveArtifact
 from edgeplane.hub.informer import Informer
 from edgeplane.hub.leases import Leases
+from edgeplane.hub.metrics import HubMetrics
 from edgeplane.store.protocol import Store
 
 __all__ = ["pause", "retry_delay", "run_controllers", "stop_loops"]
@@ -38,15 +41,20 @@ async def run_controllers(
     leases: Leases | None = None,
     informer: Informer | None = None,
     record: PlacementRecord | None = None,
+    terms: Terms | None = None,
+    metrics: HubMetrics | None = None,
 ) -> None:
     """``informer``: the hub's, already running (else one is made and run here);
-    ``record``: where placement's decisions and counts go (``app.state``'s)."""
+    ``record``: where placement's decisions and counts go (``app.state``'s); ``terms``:
+    each site's health terms (``app.state.health_terms``); ``metrics``: the hub's."""
     tasks = []
     if informer is None:
         informer = Informer(store)
         tasks.append(asyncio.create_task(informer.run(stop), name="informer"))
     placement = placement_loop(store, resolve, stop, informer, record or PlacementRecord())
-    health = health_loop(store, offline_after, stop, leases=leases, informer=informer)
+    health = health_loop(
+        store, offline_after, stop, leases=leases, informer=informer, terms=terms, metrics=metrics
+    )
     tasks += [
         asyncio.create_task(placement, name="placement"),
         asyncio.create_task(health, name="health"),

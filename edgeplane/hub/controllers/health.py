@@ -1,46 +1,81 @@
-"""Site health v0: the controller that marks sites Offline. The rules are
-``health.liveness`` (pure): a site not heard from for ``offline_after_seconds``, a
-Pending site that never reported since it joined, a site whose nodes are all NotReady.
-This module reads the stored sites and leases for them and writes what they decide.
-Agents mark themselves Online again.
+"""Site health: the controller that declares sites unreachable and marks them Offline.
+The rules are ``health.liveness`` (pure): a site the failure detector suspects (its phi
+at or past its terms' threshold, ``health.detector``), a site not heard from for
+``offline_after_seconds`` (the hard bound), a Pending site that never reported since it
+joined, a site whose nodes are all NotReady. This module reads the stored sites, their
+leases and the detector, and writes what the rules decide.
+
+An unreachable site is written in one status write: phase Offline, ``lastHeartbeat``
+when it was last heard (its lease: failover is timed from it, so it is the real last
+heartbeat, not the time of the mark), and the condition ``Reachable`` False (reason
+``NoHeartbeat``, a message with the silence and the suspicion). Agents mark themselves
+Online again (``hub.sitewrites`` records the return).
 
 Leases (``hub.leases``) are renewed by each heartbeat and status write, in memory,
-flushed by every hub and loaded here before each check; ``lastHeartbeat`` is stamped
-with the hub's receive time when a site writes its status (``hub.sitewrites``). No
-lease counts as older than the health loop's start: a restarted hub (or a new leader)
-gives every site ``offline_after_seconds`` to be heard from before it marks it, however
-long it was down.
+flushed by every hub and loaded here every ``LOAD_SECONDS``; the detector is fed beside
+them. No silence counts from before the health loop started: a restarted hub (or a new
+leader) gives every site ``offline_after_seconds`` to be heard from, and judges by the
+detector only the sites it has heard since, however long it was down.
+
+Checks run every half of the shortest heartbeat period among the sites (0.25 to 1 s,
+and no longer than ``offline_after / 4``): a stopped site is found within a few
+heartbeats. A check is a pass over the informer's cached Sites, a few microseconds each
+(``benchmarks``-style figures in docs/failover.md).
 
 A site whose nodes are all NotReady goes Offline with the condition ``NodesReady`` False
 (reason ``NodesNotReady``, ``hub.sitewrites.nodes_checked``): sites' own writes get the
 rule as they are made, and this controller applies it to whatever else is stored (an
 admin's write, an older hub's). The site's next write with a node Ready brings it back.
-
-(The health issue adds failover: moving replicas of Offline sites elsewhere.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from edgeplane.api.sites import SitePhase
 from edgeplane.api.wire import Object
 from edgeplane.health import liveness
+from edgeplane.health.detector import DEFAULT_THRESHOLD, Detector
 from edgeplane.hub.controllers.loading import list_all
 from edgeplane.hub.controllers.pacing import pause, retry_delay
-from edgeplane.hub.leases import Leases
-from edgeplane.hub.sitewrites import nodes_checked
+from edgeplane.hub.healthterms import SiteTerms
+from edgeplane.hub.leases import LOAD_SECONDS, Leases
+from edgeplane.hub.metrics import HubMetrics
+from edgeplane.hub.sitewrites import (
+    NO_HEARTBEAT,
+    REACHABLE,
+    condition,
+    nodes_checked,
+    rfc3339,
+    with_condition,
+)
 from edgeplane.store.errors import Conflict, NotFound
 from edgeplane.store.protocol import Store
 
 log = logging.getLogger("edgeplane.hub.health")
+CHECK_SECONDS_MIN, CHECK_SECONDS_MAX = 0.25, 1.0
+YIELD_EVERY = 1000
+"""Sites judged between turns of the event loop (a few milliseconds' worth)."""
+SUSPECT_PHI = 1.0
+"""Phi from which a site counts in ``edgeplane_sites_suspected``."""
+_WATCHED = frozenset(phase.value for phase in liveness.WATCHED)
 
 
-def heard(site: Object, lease: float | None = None) -> liveness.Heard:
+class Terms(Protocol):
+    """What health reads of ``hub.healthterms.HealthTerms``: each site's terms."""
+
+    def of(self, site: Object) -> SiteTerms: ...
+
+
+def heard(
+    site: Object, lease: float | None = None, watched_since: float | None = None
+) -> liveness.Heard:
     """What the stored ``site`` and its ``lease`` say of it, for the liveness rules."""
     status = site.get("status") or {}
     return liveness.Heard(
@@ -48,6 +83,7 @@ def heard(site: Object, lease: float | None = None) -> liveness.Heard:
         last_heartbeat=status.get("lastHeartbeat"),
         created=site["metadata"].get("creationTimestamp"),
         lease=lease,
+        watched_since=watched_since,
     )
 
 
@@ -64,31 +100,117 @@ def nodes_down(site: Object) -> bool:
     return liveness.nodes_down(phase, inventory.get("nodes"), inventory.get("readyNodes"))
 
 
+def _cut_off(site: Object) -> bool:
+    """``nodes_down`` for a site known to be Online or Pending."""
+    inventory = (site.get("status") or {}).get("inventory") or {}
+    return liveness.cut_off(inventory.get("nodes"), inventory.get("readyNodes"))
+
+
+def _no_lease(_: str) -> float | None:
+    return None
+
+
+@dataclass
+class Judge:
+    """What a check judges each site by: the hard bound, leases, the detector and each
+    site's terms (the hub's defaults without them); what the last check found."""
+
+    offline_after: float
+    lease_of: Callable[[str], float | None] = _no_lease
+    detector: Detector | None = None
+    terms: Terms | None = None
+    watched_since: float | None = None
+    suspected: int = field(default=0, init=False)
+    shortest_period: float | None = field(default=None, init=False)
+
+    def verdict(self, site: Object, now: float) -> liveness.Unreachable | None:
+        suspicion = self._suspicion(site, now)
+        if suspicion is not None and suspicion.clears(self.offline_after):
+            return None
+        name = site["metadata"]["name"]
+        seen = heard(site, self.lease_of(name), self.watched_since)
+        return liveness.unreachable(seen, self.offline_after, now, suspicion)
+
+    def _suspicion(self, site: Object, now: float) -> liveness.Suspicion | None:
+        if self.detector is None:
+            return None
+        threshold = DEFAULT_THRESHOLD
+        if self.terms is not None:
+            terms = self.terms.of(site)
+            threshold, period = terms.threshold, terms.heartbeat_seconds
+            self.shortest_period = min(self.shortest_period or period, period)
+        name = site["metadata"]["name"]
+        silence = self.detector.silent_for(name, now)
+        if silence is None or now - silence < (self.watched_since or -math.inf):
+            # Not heard since the hub began watching: an older arrival (from before a
+            # restart) says nothing of the silence since; the hard bound judges.
+            return liveness.Suspicion(None, threshold)
+        phi = self.detector.phi(name, now)
+        self.suspected += phi is not None and phi >= SUSPECT_PHI
+        return liveness.Suspicion(phi, threshold, silence)
+
+    def next_check(self) -> float:
+        """Seconds to the next check: half the shortest period seen, within bounds."""
+        period = self.shortest_period if self.shortest_period is not None else 2.0
+        bound = max(CHECK_SECONDS_MIN, self.offline_after / 4)
+        return max(CHECK_SECONDS_MIN, min(CHECK_SECONDS_MAX, bound, period / 2))
+
+
+def offline_status(status: dict[str, Any], why: liveness.Unreachable, now: float) -> dict[str, Any]:
+    """The status an unreachable site is written with: Offline, last heard when it was,
+    ``Reachable`` False saying why."""
+    gone = condition(REACHABLE, False, NO_HEARTBEAT, why.message, now)
+    written = {**with_condition(status, gone), "phase": SitePhase.OFFLINE.value}
+    if why.last_heard is not None:
+        written["lastHeartbeat"] = rfc3339(why.last_heard)
+    return written
+
+
 async def mark_offline(
     store: Store,
     sites: Iterable[Object],
     offline_after: float,
-    lease_of: Callable[[str], float | None] = lambda _: None,
+    lease_of: Callable[[str], float | None] = _no_lease,
 ) -> list[str]:
     """Mark stale sites, and sites whose nodes are all NotReady, Offline; the names
     marked. ``lease_of``: when each site was last heard from, as far as leases say."""
+    return await check(store, sites, Judge(offline_after, lease_of))
+
+
+async def check(
+    store: Store, sites: Iterable[Object], judge: Judge, metrics: HubMetrics | None = None
+) -> list[str]:
+    """One health check over ``sites``: mark the unreachable and those whose nodes are
+    down Offline; the names marked. Counts what it found in ``judge`` and ``metrics``."""
     marked, now = [], time.time()
-    for site in list(sites):
-        seen = heard(site, lease_of(site["metadata"]["name"]))
-        if liveness.stale(seen, offline_after, now):
-            why = liveness.why_stale(seen, offline_after)
-            status = {**(site.get("status") or {}), "phase": SitePhase.OFFLINE.value}
-        elif nodes_down(site):
-            why, status = "no node Ready", nodes_checked(site.get("status") or {}, now)
-        else:
+    judge.suspected, judge.shortest_period = 0, None
+    for i, site in enumerate(list(sites)):
+        if i % YIELD_EVERY == YIELD_EVERY - 1:
+            await asyncio.sleep(0)  # heartbeats are answered meanwhile
+        if (site.get("status") or {}).get("phase") not in _WATCHED:
+            continue  # nothing to mark: the cheap test first, at 10,000 sites
+        why = judge.verdict(site, now)
+        if why is None and not _cut_off(site):
             continue
-        try:
-            await store.replace_status({**site, "status": status})
-        except (Conflict, NotFound):
-            continue  # a heartbeat arrived meanwhile, or the site is gone
-        log.warning("site %s: %s: Offline", site["metadata"]["name"], why)
-        marked.append(site["metadata"]["name"])
+        if await _write(store, site, why, now):
+            name = site["metadata"]["name"]
+            if why is not None and metrics is not None:
+                metrics.sites_unreachable.labels(why.cause.value).inc()
+            log.warning("site %s: %s: Offline", name, why.message if why else "no node Ready")
+            marked.append(name)
+    if metrics is not None:
+        metrics.sites_suspected.set(judge.suspected)
     return marked
+
+
+async def _write(store: Store, site: Object, why: liveness.Unreachable | None, now: float) -> bool:
+    status = site.get("status") or {}
+    written = offline_status(status, why, now) if why else nodes_checked(status, now)
+    try:
+        await store.replace_status({**site, "status": written})
+    except (Conflict, NotFound):
+        return False  # a heartbeat arrived meanwhile, or the site is gone
+    return True
 
 
 class SiteSource(Protocol):
@@ -104,29 +226,31 @@ async def health_loop(
     *,
     leases: Leases | None = None,
     informer: SiteSource | None = None,
+    terms: Terms | None = None,
+    metrics: HubMetrics | None = None,
 ) -> None:
-    """Check every ``offline_after / 4`` seconds (0.5 to 5 s). Sites come from the
-    informer's cache when given, else from the store; leases are loaded from the store
-    first (what every hub has flushed)."""
-    period, failures = max(0.5, min(5.0, offline_after / 4)), 0
-    lease_of = _lease_reader(leases, time.time())
+    """Check every ``Judge.next_check`` seconds. Sites come from the informer's cache
+    when given, else from the store; other hubs' leases are loaded from the store every
+    ``LOAD_SECONDS``; the detector is the leases' (``hub.leases``)."""
+    judge = Judge(
+        offline_after,
+        leases.last if leases is not None else _no_lease,
+        leases.detector if leases is not None else None,
+        terms,
+        # Without leases (tests) the stored stamps are all there is to go by.
+        watched_since=time.time() if leases is not None else None,
+    )
+    failures, loaded = 0, float("-inf")
     while not stop.is_set():
         try:
-            if leases is not None:
+            if leases is not None and time.monotonic() - loaded >= LOAD_SECONDS:
                 await leases.load(store)
+                loaded = time.monotonic()
             sites = informer.items("Site").values() if informer else await list_all(store, "Site")
-            await mark_offline(store, sites, offline_after, lease_of)
+            await check(store, sites, judge, metrics)
             failures = 0
         except Exception as e:  # a failed check must not end health checks
             failures += 1
             log.warning("health check failed (%s); retrying", e, exc_info=True)
+        period = judge.next_check()
         await pause(stop, max(period, retry_delay(failures)) if failures else period)
-
-
-def _lease_reader(leases: Leases | None, started: float) -> Callable[[str], float | None]:
-    """A site's lease, never older than when this health loop started: a hub that was
-    down (or has just become the leader) heard from nobody meanwhile, and must not mark
-    every site Offline at once for it: each gets ``offline_after`` to be heard from."""
-    if leases is None:
-        return lambda _: None
-    return lambda name: max(leases.last(name) or started, started)

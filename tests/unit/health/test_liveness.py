@@ -1,5 +1,7 @@
 """The liveness rules (``health.liveness``), table by table: which sites are stale by
-the hub's clock, why, and which are down for their nodes; phases as the API's enum."""
+the hub's clock, why, which are unreachable (suspected by the detector, or past the hard
+bound) and what their Offline mark says, and which are down for their nodes; phases as
+the API's enum."""
 
 from __future__ import annotations
 
@@ -8,12 +10,16 @@ import pytest
 from edgeplane.api.sites import SitePhase
 from edgeplane.health.liveness import (
     CLOCK_SKEW_SECONDS,
+    Cause,
     Heard,
+    Suspicion,
+    last_heard,
     newest,
     nodes_down,
     parse_stamp,
     phase_of,
     stale,
+    unreachable,
     why_stale,
 )
 
@@ -161,3 +167,96 @@ def test_nodes_down(phase: SitePhase | None, nodes: object, ready: object, down:
 )
 def test_phase_of(value: object, phase: SitePhase | None) -> None:
     assert phase_of(value) is phase
+
+
+# -- unreachable: suspected by the detector, or past the hard bound -------------------
+
+SUSPECTED, CALM = Suspicion(9.3, 8.0), Suspicion(2.0, 8.0)
+
+
+@pytest.mark.parametrize(
+    ("site", "suspicion", "cause", "last"),
+    [
+        (Heard(ONLINE, lease=NOW - 7), SUSPECTED, Cause.SUSPECTED, NOW - 7),
+        (Heard(ONLINE, lease=NOW - 7), Suspicion(8.0, 8.0), Cause.SUSPECTED, NOW - 7),
+        (Heard(ONLINE, lease=NOW - 7), CALM, None, None),
+        (Heard(ONLINE, lease=NOW - 7), Suspicion(None, 8.0), None, None),
+        (Heard(ONLINE, lease=NOW - 7), None, None, None),
+        (Heard(ONLINE, LONG_AGO), CALM, Cause.SILENT, NOW - 60),
+        (Heard(ONLINE, LONG_AGO), Suspicion(None, 8.0), Cause.SILENT, NOW - 60),
+        (Heard(ONLINE, LONG_AGO, watched_since=NOW - 10), Suspicion(None, 8.0), None, None),
+        (Heard(ONLINE, LONG_AGO, watched_since=NOW - 50), None, Cause.SILENT, NOW - 60),
+        (Heard(ONLINE), None, Cause.SILENT, None),
+        (Heard(PENDING, created=LONG_AGO), None, Cause.NEVER_REPORTED, None),
+        (Heard(PENDING, created=JUST_NOW), None, None, None),
+        (Heard(PENDING, lease=NOW - 7), SUSPECTED, Cause.SUSPECTED, NOW - 7),
+        (Heard(SitePhase.OFFLINE, LONG_AGO), SUSPECTED, None, None),
+        (Heard(SitePhase.CORDONED, LONG_AGO), SUSPECTED, None, None),
+    ],
+    ids=[
+        "suspected",
+        "suspected-at-the-threshold",
+        "calm",
+        "detector-never-heard-it-fresh-lease",
+        "no-detector-fresh-lease",
+        "calm-but-past-the-bound",
+        "unheard-past-the-bound",
+        "past-the-bound-but-watched-only-since-10-s",
+        "past-the-bound-watched-since-50-s",
+        "online-never-heard",
+        "pending-never-reported",
+        "pending-just-joined",
+        "pending-suspected",
+        "offline-already",
+        "cordoned",
+    ],
+)
+def test_unreachable(
+    site: Heard, suspicion: Suspicion | None, cause: Cause | None, last: float | None
+) -> None:
+    found = unreachable(site, LIMIT, NOW, suspicion)
+    assert (found and found.cause, found and found.last_heard) == (cause, last)
+
+
+@pytest.mark.parametrize(
+    ("site", "suspicion", "message"),
+    [
+        (
+            Heard(ONLINE, lease=NOW - 7.2),
+            SUSPECTED,
+            "no heartbeat for 7 s (suspicion 9.3, threshold 8)",
+        ),
+        (
+            Heard(ONLINE, lease=NOW - 12),
+            Suspicion(1000.0, 12.5),
+            "no heartbeat for 12 s (suspicion 1000.0, threshold 12.5)",
+        ),
+        (Heard(ONLINE, LONG_AGO), None, "no heartbeat for 60 s (the hub's limit is 40 s)"),
+        (Heard(ONLINE), None, "no heartbeat (the hub's limit is 40 s)"),
+        (
+            Heard(PENDING, created=LONG_AGO),
+            None,
+            "never reported since it joined (the hub's limit is 40 s)",
+        ),
+    ],
+    ids=["suspected", "suspected-capped-custom-threshold", "silent", "never-heard", "pending"],
+)
+def test_what_the_offline_mark_says(site: Heard, suspicion: Suspicion | None, message: str) -> None:
+    found = unreachable(site, LIMIT, NOW, suspicion)
+    assert found is not None
+    assert found.message == message
+
+
+@pytest.mark.parametrize(
+    ("site", "expected"),
+    [
+        (Heard(ONLINE, LONG_AGO, lease=NOW - 7), NOW - 7),
+        (Heard(ONLINE, JUST_NOW, lease=NOW - 70), NOW - 10),
+        (Heard(ONLINE, FAR_AHEAD, lease=NOW - 70), NOW - 70),
+        (Heard(ONLINE, LONG_AGO, watched_since=NOW), NOW - 60),
+        (Heard(PENDING, created=LONG_AGO), None),
+    ],
+    ids=["the-lease", "the-stamp", "ahead-ignored", "not-clamped-by-watching", "never"],
+)
+def test_last_heard_is_the_real_last_heartbeat(site: Heard, expected: float | None) -> None:
+    assert last_heard(site, NOW) == expected
