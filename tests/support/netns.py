@@ -1,30 +1,42 @@
 """Real random packet loss for tests: a network namespace whose nftables drop a share
-of the TCP packets to and from chosen ports.
+of the TCP packets to (and optionally from) chosen ports.
 
 ``lossy_namespace`` creates a namespace with a unique name, brings its ``lo`` up and
 deletes it at the end, even when the test fails, after killing whatever still runs in
 it. Processes started through ``LossyNamespace.command`` (``ip netns exec NAME ...``)
 see only that namespace's loopback, so a hub and its agents both run inside it and
-talk over ``127.0.0.1``; the kernel's own TCP then retransmits what was dropped, which
-``toxiproxy`` (streams, not packets) cannot model. The loopback here has no ``tc
-netem``; nftables' ``numgen random`` is the loss. Needs root and ``nft``
-(``scripts/ensure-nftables``). Neighbours: ``toxiproxy``, ``ports``.
+talk over ``127.0.0.1``; the test reaches them through ``forward`` or ``connect``
+(sockets made by a thread that joined the namespace). The kernel's own TCP then
+retransmits what was dropped, which ``toxiproxy`` (streams, not packets) cannot
+model. The kernel here has no ``tc netem``; nftables' ``numgen random`` is the loss.
+Needs root and ``nft`` (``scripts/ensure-nftables``). Neighbours: ``toxiproxy``,
+``ports``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import os
 import re
+import selectors
 import shutil
 import signal
+import socket
+import socketserver
 import subprocess
+import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 TABLE = "inet edgeplane_loss"
+HOST = "127.0.0.1"
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class NetnsUnavailable(RuntimeError):
@@ -104,6 +116,82 @@ class LossyNamespace:
 
     def pids(self) -> list[int]:
         return [int(p) for p in _ip("netns", "pids", self.name).split()]
+
+    def connect(self, port: int, timeout: float = 10.0) -> socket.socket:
+        """A TCP connection to ``127.0.0.1:port`` inside, made from this process."""
+        return _inside(self.name, lambda: socket.create_connection((HOST, port), timeout))
+
+    @contextlib.contextmanager
+    def forward(self, port: int) -> Iterator[int]:
+        """Relay a free port of this process's 127.0.0.1 to ``port`` inside, for the
+        block (a test reading the hub it runs inside); yields the outside port. The
+        inner leg is subject to the namespace's loss like any connection to ``port``."""
+        with _Relay((HOST, 0), _Pipe) as relay:
+            relay.inner = functools.partial(self.connect, port)
+            thread = threading.Thread(target=relay.serve_forever, args=(0.02,), daemon=True)
+            thread.start()
+            try:
+                yield int(relay.server_address[1])
+            finally:
+                relay.shutdown()
+                thread.join()
+
+
+def _inside(name: str, make: Callable[[], T]) -> T:
+    """``make()`` run in a fresh thread that first joins namespace ``name``: sockets
+    it creates stay there, and no thread of the caller changes namespace."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def enter_and_make() -> None:
+        try:
+            with open(f"/run/netns/{name}") as ns:
+                if _libc.setns(ns.fileno(), CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns into {name}")
+            result.append(make())
+        except BaseException as e:
+            failure.append(e)
+
+    thread = threading.Thread(target=enter_and_make, name=f"netns-{name}")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]
+
+
+class _Relay(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    inner: Callable[[], socket.socket]
+
+
+class _Pipe(socketserver.BaseRequestHandler):
+    """Copy both ways between an outside connection and a new inside one."""
+
+    server: _Relay
+
+    def handle(self) -> None:
+        outside: socket.socket = self.request
+        with self.server.inner() as inside, selectors.DefaultSelector() as ready:
+            inside.settimeout(None)
+            ready.register(outside, selectors.EVENT_READ, (outside, inside))
+            ready.register(inside, selectors.EVENT_READ, (inside, outside))
+            while ready.get_map():
+                for key, _ in ready.select():
+                    source, sink = key.data
+                    _pump(source, sink, ready)
+
+
+def _pump(source: socket.socket, sink: socket.socket, ready: selectors.BaseSelector) -> None:
+    """Pass what ``source`` sent on to ``sink``; at its end (or a broken side),
+    stop reading it and pass the end on, as a half-close."""
+    with contextlib.suppress(OSError):
+        if data := source.recv(65536):
+            sink.sendall(data)
+            return
+    ready.unregister(source)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
 
 
 def _check_can() -> None:

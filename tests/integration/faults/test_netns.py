@@ -1,8 +1,9 @@
 """Real packet loss in a network namespace: nftables drops what the rule says, and
 TCP carries small requests through a 20 % loss by retransmitting.
 
-The echo server and its client both run inside the namespace (its own loopback), as
-programs: ``python -m tests.integration.faults.echo``.
+The echo server runs inside the namespace (its own loopback) as a program, ``python
+-m tests.integration.faults.echo``, and so does its client, or the test reaches it
+from outside through ``forward``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.faults import echo
 from tests.support.netns import Loss, LossyNamespace, loss_rules, lossy_namespace
 from tests.support.ports import free_port
 from tests.support.toxiproxy import REPO
@@ -83,6 +85,15 @@ def test_tcp_carries_small_requests_through_a_fifth_lost(
     flags = ("--connections", "3", "--count", "15", "--timeout", "120")
     assert ask(lossy_netns, echo_port, *flags) == "ok 45"
     assert lossy_netns.dropped() > 0
+
+
+def test_this_process_reaches_a_server_inside(lossy_netns: LossyNamespace, echo_port: int) -> None:
+    with lossy_netns.forward(echo_port) as outside:
+        assert echo.ask(outside, "in", count=3) == ["in-0", "in-1", "in-2"]
+        assert echo.ask(outside, "again") == ["again-0"]
+    lossy_netns.set_loss(echo_port, 1.0)
+    with pytest.raises(TimeoutError):
+        lossy_netns.connect(echo_port, timeout=0.5)
 
 
 def namespaces() -> str:
