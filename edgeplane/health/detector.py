@@ -34,7 +34,7 @@ Neighbours: ``health.liveness`` (the fixed-limit Offline rule), ``health.failove
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
 from dataclasses import dataclass, field
 
 DEFAULT_THRESHOLD = 8.0
@@ -83,10 +83,17 @@ _LN10 = math.log(10.0)
 @dataclass(slots=True)
 class ArrivalHistory:
     """The heartbeats heard from one site: the period it was told (seconds), the last
-    ``WINDOW`` intervals between arrivals with their running sums, the last arrival."""
+    ``WINDOW`` intervals between arrivals with their running sums, the last arrival.
+
+    The intervals are a ring of doubles (``array``), not a deque of float objects:
+    about 1 KB a site instead of 4.5, and nothing more for the garbage collector to
+    walk, whose full collections are what limits the hub at thousands of sites
+    (docs/benchmarks.md)."""
 
     expected: float
-    intervals: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
+    samples: array[float] = field(default_factory=lambda: array("d"))
+    oldest: int = 0
+    """Where in ``samples`` the oldest interval is, once the ring is full."""
     last: float | None = None
     total: float = 0.0
     squares: float = 0.0
@@ -107,7 +114,8 @@ class ArrivalHistory:
         if not expected > 0:
             raise ValueError(f"a heartbeat period must be positive, not {expected}")
         self.expected = expected
-        self.intervals.clear()
+        del self.samples[:]
+        self.oldest = 0
         self.total = self.squares = 0.0
         self.beats = self.learnt = 0
         spread = std_floor(expected)
@@ -133,7 +141,7 @@ class ArrivalHistory:
         if self.last is None:
             return 0.0
         silence = now - self.last
-        count = len(self.intervals)
+        count = len(self.samples)
         mean = self.total / count
         variance = max(0.0, self.squares / count - mean * mean)
         std = max(math.sqrt(variance), std_floor(self.expected))
@@ -144,21 +152,29 @@ class ArrivalHistory:
         """The share of heartbeats believed lost: as observed over the kept intervals,
         but while the history is young no less than ``YOUNG_LOSS``, an assumption that
         fades out over the first ``YOUNG_SAMPLES`` intervals."""
-        observed = (self.beats - len(self.intervals)) / self.beats
+        observed = (self.beats - len(self.samples)) / self.beats
         assumed = YOUNG_LOSS * (1.0 - self.learnt / YOUNG_SAMPLES)
         return max(observed, assumed)
+
+    @property
+    def intervals(self) -> tuple[float, ...]:
+        """The kept intervals, oldest first (seeds included until they roll out)."""
+        return (*self.samples[self.oldest :], *self.samples[: self.oldest])
 
     def silent_for(self, now: float) -> float:
         """Seconds since the last arrival (never negative); infinite when none."""
         return math.inf if self.last is None else max(0.0, now - self.last)
 
     def _record(self, interval: float) -> None:
-        if len(self.intervals) == self.intervals.maxlen:
-            oldest = self.intervals.popleft()
-            self.total -= oldest
-            self.squares -= oldest * oldest
-            self.beats -= self._periods(oldest)
-        self.intervals.append(interval)
+        if len(self.samples) < WINDOW:
+            self.samples.append(interval)
+        else:
+            dropped = self.samples[self.oldest]
+            self.total -= dropped
+            self.squares -= dropped * dropped
+            self.beats -= self._periods(dropped)
+            self.samples[self.oldest] = interval
+            self.oldest = (self.oldest + 1) % WINDOW
         self.total += interval
         self.squares += interval * interval
         self.beats += self._periods(interval)
