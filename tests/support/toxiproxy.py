@@ -99,7 +99,7 @@ def _checked(response: httpx.Response) -> httpx.Response:
 
 
 class Proxy:
-    """One proxy: clients connect to ``address``, toxiproxy connects to ``upstream``.
+    """One proxy: clients connect to ``listen``, toxiproxy connects to ``upstream``.
 
     Every toxic applies to new connections and, for most types, to open ones too;
     ``clear`` removes them all. The methods return the proxy, so calls can chain.
