@@ -121,6 +121,29 @@ def test_a_stopped_site_on_a_lossy_link_is_suspected_later(
     assert least * 10 <= tenths <= most * 10
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_a_fleet_polled_each_period_suspects_only_the_stopped_site(seed: int) -> None:
+    """As the health loop sees it: a clean site, a 20 %-loss one and one that stops
+    after five minutes, all beating every second, read at every whole second for ten
+    minutes. Only the stopped site is ever suspected, at the fourth tick of silence."""
+    rng, detector = random.Random(seed), Detector()
+    beats = {
+        "clean": list(arrivals(rng, 1.0, TEN_MINUTES, loss=0.0)),
+        "lossy": list(arrivals(rng, 1.0, TEN_MINUTES, loss=0.2)),
+        "stopped": list(arrivals(rng, 1.0, TEN_MINUTES / 2, loss=0.0)),
+    }
+    suspected: dict[str, int] = {}
+    for tick in range(1, int(TEN_MINUTES)):
+        for site, times in beats.items():
+            while times and times[0] <= tick:
+                detector.heard(site, times.pop(0), expected=1.0)
+            if detector.suspected(site, float(tick)):
+                suspected.setdefault(site, tick)
+    assert list(suspected) == ["stopped"]
+    silent = detector.silent_for("stopped", float(suspected["stopped"]))
+    assert silent is not None and 3.3 < silent <= 4.3
+
+
 def test_one_lost_heartbeat_raises_no_suspicion() -> None:
     history = fed(1.0, 300.0)
     assert history.last is not None
