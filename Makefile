@@ -53,6 +53,7 @@ toxiproxy:
 
 pytest: $(STAMP) kube toxiproxy
 	scripts/ensure-postgres
+	scripts/ensure-nftables
 	$(PY) -m pytest -p no:cacheprovider $(ARGS)
 
 test: lint typecheck contracts pytest
