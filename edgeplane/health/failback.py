@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from edgeplane.api.sites import RETURNS_MAX
+
 DEFAULT_HOLD_DOWN_SECONDS = 60.0
 """A minute of health before replicas move back: several heartbeat periods and lease
 renewals, long enough to see that a link is up for good rather than for a moment."""
@@ -30,8 +32,9 @@ site that has settled is not kept from its workloads for an hour."""
 FLAP_WINDOW_SECONDS = 600.0
 """How far back returns count as flapping."""
 
-DEFAULT_KEEP = 10
-"""Returns remembered per site: more than enough to reach the longest hold-down."""
+DEFAULT_KEEP = RETURNS_MAX
+"""Returns remembered per site, as many as a Site's ``status.returns`` holds: more than
+enough to reach the longest hold-down."""
 
 
 def flaps(returns: Sequence[float]) -> int:
