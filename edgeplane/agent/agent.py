@@ -159,7 +159,7 @@ class Agent:
             wake,
             status_changed,
             self.settings.runtime_kinds,
-            lambda: fence.fenced,
+            fence.closed,
         )
         address = self.settings.address
         reporter = StatusReporter(

@@ -7,7 +7,9 @@ lease is about to end without a renewal, the agent fences: every assignment with
 hub is unreachable or answers that it holds the site Offline (it may have started the
 replica elsewhere). Unfencing takes both a renewal after the fence and a complete list
 of the assignments begun after that renewal, so a returning site has heard that a
-replica moved before it can start anything.
+replica moved before it can start anything. The agent lists again for that only when it
+holds a Strict assignment (at the renewal, or when one arrives): a site without one
+keeps following its stream, and any complete list begun after the renewal lifts it.
 
 A freshly started agent is fenced (it may be restarting inside a partition) unless it
 was not fenced when it stopped and the lease it held then still runs: the lease is kept
@@ -136,10 +138,25 @@ class Fence:
             self._save_lease(at)
         if self.fenced:
             self._heard = self._clock() if self._heard is None else self._heard
-            if not self._listing:
-                self._listing = True
-                self._relist()
+            self._relist_if_due()
         self._changed.set()
+
+    def closed(self) -> bool:
+        """Whether Strict assignments must stay stopped now (the reconciler asks at each
+        pass); asks for the relist that lifts the fence once one is due."""
+        if self.fenced:
+            self._relist_if_due()
+        return self.fenced
+
+    def _relist_if_due(self) -> None:
+        """List again when renewed since the fence and a Strict assignment is held; a
+        site without one lists only when it would anyway (a restarted agent resumes
+        its stream), and a list begun after the renewal for any reason lifts the fence."""
+        if self._heard is None or self._listing:
+            return
+        if any(is_strict(obj) for obj in self._state.assignments().values()):
+            self._listing = True
+            self._relist()
 
     def listed(self, began_at: float) -> None:
         """A complete list of the assignments, begun at ``began_at``: unfence when it

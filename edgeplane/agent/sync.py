@@ -152,6 +152,7 @@ class AssignmentSync:
 
     async def relist(self) -> str:
         began, items, token, rv = time.monotonic(), [], None, None
+        self._relist_asked.clear()  # this list is the one asked for
         while True:
             params = {"labelSelector": self._selector, "limit": str(PAGE)}
             if token:

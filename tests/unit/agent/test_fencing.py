@@ -40,11 +40,16 @@ class Clock:
 
 
 class Made:
-    """A fence over a state file, with its clock, wake event and relists asked."""
+    """A fence over a state file (holding one Strict assignment unless ``strict`` is
+    False), with its clock, wake event and relists asked."""
 
-    def __init__(self, tmp_path: Path, boot: str = "boot-1", now: float = 1000.0) -> None:
+    def __init__(
+        self, tmp_path: Path, boot: str = "boot-1", now: float = 1000.0, strict: bool = True
+    ) -> None:
         self.path, self.clock, self.wake = tmp_path / "state.db", Clock(now), asyncio.Event()
         self.state = LocalState(self.path)
+        if strict:
+            self.state.replace_assignments([assignment("single", "Strict")], "1")
         self.relists = 0
         self.fence = Fence(self.state, self.wake, self.ask, self.clock, boot)
 
@@ -157,6 +162,26 @@ async def test_one_relist_is_asked_at_a_time_while_fenced(tmp_path: Path) -> Non
     assert not made.fence.fenced
     made.fence.renewed(1041.0, 30.0)
     assert made.relists == 2, "no relist while not fenced"
+
+
+async def test_a_site_without_strict_assignments_lists_only_when_it_must(
+    tmp_path: Path,
+) -> None:
+    """No relist at the renewal; any list begun after it lifts the fence; a Strict
+    assignment that arrives while fenced has the reconciler's pass ask for one."""
+    made = Made(tmp_path, strict=False)
+    made.fence.renewed(1000.0, 30.0)
+    assert made.fence.closed() and made.relists == 0
+    made.state.replace_assignments([assignment("single", "Strict")], "2")
+    assert made.fence.closed() and made.relists == 1
+    assert made.fence.closed() and made.relists == 1, "asked once while it runs"
+    made.fence.listed(1000.0)
+    assert not made.fence.closed()
+
+    other = Made(tmp_path / "other", strict=False)
+    other.fence.renewed(1000.0, 30.0)
+    other.fence.listed(1000.0)  # a list for its own reasons (a compacted version)
+    assert not other.fence.fenced and other.relists == 0
 
 
 RESTARTS = {
