@@ -7,8 +7,10 @@ again is Reachable and its return is recorded."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +19,8 @@ from edgeplane.api.sites import RETURNS_MAX
 from edgeplane.api.wire import Object
 from edgeplane.health import liveness
 from edgeplane.health.detector import Detector
-from edgeplane.hub.app import period_reader
+from edgeplane.hub.__main__ import add_tuning_arguments, tuning
+from edgeplane.hub.app import HubSettings, create_app, period_reader
 from edgeplane.hub.controllers.health import Judge, check, offline_status
 from edgeplane.hub.healthterms import HealthTerms, SiteTerms
 from edgeplane.hub.leases import RELAYED_SECONDS, Leases
@@ -249,3 +252,37 @@ def test_a_site_that_comes_back(
     assert reachable[0]["lastTransitionTime"] == "2027-01-15T08:00:00Z"
     assert len(back["returns"]) == returns
     assert back["returns"][-1] == "2027-01-15T08:00:00Z", "newest last"
+
+
+# -- wiring: the flag, the settings, the app's state ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [([], 10.0), (["--heartbeat-seconds", "0.5"], 0.5), (["--heartbeat-seconds", "300"], 300.0)],
+    ids=["default", "least", "most"],
+)
+def test_the_heartbeat_flag(given: list[str], expected: float) -> None:
+    parser = argparse.ArgumentParser()
+    add_tuning_arguments(parser)
+    assert tuning(parser.parse_args(given))["heartbeat_seconds"] == expected
+
+
+@pytest.mark.parametrize("given", ["0.4", "301", "nan", "ten"], ids=str)
+def test_a_heartbeat_flag_out_of_bounds_is_a_usage_error(
+    given: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser()
+    add_tuning_arguments(parser)
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args(["--heartbeat-seconds", given])
+    assert exited.value.code == 2
+    assert "a heartbeat period is 0.5 to 300 seconds" in capsys.readouterr().err
+
+
+def test_the_app_feeds_its_detector_at_the_hubs_period(tmp_path: Path) -> None:
+    app = create_app(MemoryStore(), HubSettings(data_dir=tmp_path, heartbeat_seconds=2.0))
+    assert app.state.health_terms.default.heartbeat_seconds == 2.0
+    assert app.state.leases.detector is app.state.detector
+    app.state.leases.renew("s", now=NOW)
+    assert app.state.detector.silent_for("s", NOW + 1) == 1.0
