@@ -20,7 +20,7 @@ detector only the sites it has heard since, however long it was down.
 Checks run every half of the shortest heartbeat period among the sites (0.25 to 1 s,
 and no longer than ``offline_after / 4``): a stopped site is found within a few
 heartbeats. A check is a pass over the informer's cached Sites, a few microseconds each
-(``benchmarks``-style figures in docs/failover.md).
+(``benchmarks/health_check.py``; the figures are in docs/failover.md).
 
 A site whose nodes are all NotReady goes Offline with the condition ``NodesReady`` False
 (reason ``NodesNotReady``, ``hub.sitewrites.nodes_checked``): sites' own writes get the
@@ -151,9 +151,8 @@ class Judge:
 
     def next_check(self) -> float:
         """Seconds to the next check: half the shortest period seen, within bounds."""
-        period = self.shortest_period if self.shortest_period is not None else 2.0
-        bound = max(CHECK_SECONDS_MIN, self.offline_after / 4)
-        return max(CHECK_SECONDS_MIN, min(CHECK_SECONDS_MAX, bound, period / 2))
+        half = CHECK_SECONDS_MAX if self.shortest_period is None else self.shortest_period / 2
+        return max(CHECK_SECONDS_MIN, min(CHECK_SECONDS_MAX, self.offline_after / 4, half))
 
 
 def offline_status(status: dict[str, Any], why: liveness.Unreachable, now: float) -> dict[str, Any]:
