@@ -3,6 +3,11 @@
 The hub keeps one port for its whole life, so it can be stopped and started again
 (an outage) at the same address the agents dial. It serves plain HTTP unless the fleet
 is made with ``tls=True``; agents get their join token in a file, never on argv.
+
+Faults between them: an agent may dial the hub through a proxy (``add_agent``'s
+``hub_url``, e.g. a toxiproxy proxy's), and a fleet may run its hub and agents through
+a ``wrap`` of their argv (``ip netns exec NAME ...``: a network namespace of their own)
+while the test reaches the hub at ``reached_at`` (a port forwarded into it).
 """
 
 from __future__ import annotations
@@ -30,6 +35,12 @@ API = "/api/v1alpha1"
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SERVICE = ROOT / "examples" / "demo-service"
 T = TypeVar("T")
+Wrap = Callable[[list[str]], list[str]]
+"""What a hub's or an agent's argv is run through (``as_is``, or into a namespace)."""
+
+
+def as_is(argv: list[str]) -> list[str]:
+    return argv
 
 
 # A hub or agent restarting (or not up yet) answers with these meanwhile.
@@ -64,6 +75,7 @@ class Agent:
     hub_url: str
     flags: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
+    wrap: Wrap = as_is
 
     @property
     def log(self) -> Path:
@@ -84,7 +96,7 @@ class Agent:
                 f.write(join + "\n")
             cmd += ["--join-token-file", str(self.join_token_file)]
         with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(self.wrap(cmd), stdout=out, stderr=subprocess.STDOUT)
         return self.process
 
     def kill9(self) -> None:
@@ -109,12 +121,26 @@ class Agent:
 
 
 class Fleet:
-    def __init__(self, root: Path, tls: bool = False, hub_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        root: Path,
+        tls: bool = False,
+        hub_args: tuple[str, ...] = (),
+        *,
+        wrap: Wrap = as_is,
+        port: int | None = None,
+        reached_at: str | None = None,
+    ) -> None:
+        """``wrap``: what the hub's and the agents' argv run through; ``port``: the
+        hub's (a free one by default); ``reached_at``: the URL this test reaches the
+        hub at, when not the one agents dial (``hub_url``)."""
         self.root = root
         self.tls = tls
         self.hub_args = hub_args
-        self.port = free_port()
-        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.wrap = wrap
+        self.port = free_port() if port is None else port
+        self.hub_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.url = reached_at or self.hub_url
         self.hub_dir = root / "hub"
         self.hub: subprocess.Popen[str] | None = None
         self.agents: dict[str, Agent] = {}
@@ -129,7 +155,7 @@ class Fleet:
         with open(log, "a") as out:
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
             self.hub = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, text=True, env=env
+                self.wrap(cmd), stdout=out, stderr=subprocess.STDOUT, text=True, env=env
             )
         wait_ready(self.url, self.hub, log, ca_file=self.ca_file if self.tls else None)
 
@@ -182,9 +208,20 @@ class Fleet:
         answer = self.ok("POST", "/jointokens", {"labels": labels or {}, "ttlSeconds": ttl})
         return str(answer["token"])
 
-    def add_agent(self, name: str, labels: dict[str, str] | None = None, *flags: str) -> Agent:
+    def add_agent(
+        self,
+        name: str,
+        labels: dict[str, str] | None = None,
+        *flags: str,
+        hub_url: str | None = None,
+    ) -> Agent:
+        """A new site's agent, joined; it dials ``hub_url`` (a proxy's) when given."""
         agent = Agent(
-            name, self.root / "sites" / name, self.url, ["--heartbeat-seconds", "2", *flags]
+            name,
+            self.root / "sites" / name,
+            hub_url or self.hub_url,
+            ["--heartbeat-seconds", "2", *flags],
+            wrap=self.wrap,
         )
         agent.start(join=self.join_token(labels))
         self.agents[name] = agent
