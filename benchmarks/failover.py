@@ -83,9 +83,10 @@ def kill_once(fleet: Fleet, client: Any, app: str) -> dict[str, Any]:
 def kill_runs(fleet: Fleet, client: Any, runs: int) -> list[dict[str, Any]]:
     fleet.ok("POST", "/applications", application("moved", SLEEPER))
     the_one_site(client, "moved")
-    found = []
+    found: list[dict[str, Any]] = []
     for n in range(runs):
         found.append(kill_once(fleet, client, "moved"))
+        found[-1]["lost_before"] = any(r["from"] == found[-1]["from"] for r in found[:-1])
         print(f"  kill run {n + 1}: {found[-1]}", file=sys.stderr, flush=True)
     found[-1]["events"] = events(client, "moved")[-runs:]
     fleet.ok("DELETE", "/applications/moved")
@@ -167,10 +168,12 @@ def table(result: dict[str, Any], args: argparse.Namespace) -> None:
     if "real" in result:
         print(f"\nsite loss -> Running elsewhere: 3 real agents, heartbeatSeconds {args.period}")
         print("(failover.afterSeconds unset: 5 s after the last heartbeat; phi threshold 8)")
-        print(f"{'run':>4} {'from':>8} {'to':>8} {'Offline':>8} {'placed':>8} {'Running':>8}")
+        head = ["run", "from", "lost before", "to", "Offline", "placed", "Running"]
+        print(" ".join(f"{h:>11}" for h in head))
         for n, r in enumerate(result["real"]["runs"], 1):
-            marks = [f"{r.get(k, float('nan')):>8.2f}" for k in ("offline_s", "placed_s")]
-            print(f"{n:>4} {r['from']:>8} {r['to']:>8} {' '.join(marks)} {r['seconds']:>8.2f}")
+            marks = [f"{r.get(k, float('nan')):>11.2f}" for k in ("offline_s", "placed_s")]
+            cells = f"{n:>11} {r['from']:>11} {r['lost_before']!s:>11} {r['to']:>11}"
+            print(f"{cells} {' '.join(marks)} {r['seconds']:>11.2f}")
         print("(seconds from the kill until the site was seen Offline, the replica placed")
         print(" elsewhere, and Running and ready there: the figure)")
         print(f"(p99 of {args.runs} runs is their largest)")

@@ -73,14 +73,22 @@ async def until(client: httpx.AsyncClient, done: Any, within: float) -> dict[str
     raise RuntimeError(f"region loss: not done within {within:.0f} s ({with_errors})")
 
 
-async def all_seen(watch: OfflineWatch, count: int, started: float) -> float | None:
-    """Seconds from ``started`` until ``watch`` has seen ``count`` sites Offline (None
-    if not within 300 s)."""
+async def offline_marks(watch: OfflineWatch, count: int, started: float) -> dict[str, float]:
+    """Seconds from ``started`` until ``watch`` has seen its first, half and all of
+    ``count`` sites Offline (those not seen within 300 s are left out)."""
+    marks = {"first": 1, "half": count // 2, "all": count}
+    found: dict[str, float] = {}
     for _ in range(6000):
-        if len(watch.seen or ()) >= count:
-            return round(time.monotonic() - started, 3)
+        seen = len(watch.seen or ())
+        for name, needed in marks.items():
+            if seen >= needed:
+                found.setdefault(
+                    f"lost_sites_offline_{name}_s", round(time.monotonic() - started, 3)
+                )
+        if len(found) == len(marks):
+            break
         await asyncio.sleep(0.05)
-    return None
+    return found
 
 
 async def measure(
@@ -100,12 +108,13 @@ async def measure(
             watch.begin()
         started = time.monotonic()
         lost.kill()
-        offline = asyncio.create_task(all_seen(watches[LOST], per, started))
+        offline = asyncio.create_task(offline_marks(watches[LOST], per, started))
         placed = await until(client, lambda t: t["at_lost"] == 0 and t["elsewhere"] == total, 300)
         placed_s = time.monotonic() - started
         await until(client, lambda t: t["running_elsewhere"] == total, 300)
         running_s = time.monotonic() - started
-        offline_s = await offline if offline.done() else None
+        offline_s = await offline if offline.done() else {}
+        offline.cancel()
         survivors_offline = len(await watches["rb"].end())
     finally:
         for task in tasks:
@@ -114,7 +123,7 @@ async def measure(
         "replicas": total,
         "displaced": before["at_lost"],
         "kept": before["elsewhere"],
-        "all_lost_sites_offline_s": offline_s,
+        **offline_s,
         "placed_s": round(placed_s, 3),
         "region_loss_s": round(running_s, 3),
         "placed_tally": placed,
