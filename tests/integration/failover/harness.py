@@ -109,7 +109,8 @@ def hub_counter(fleet: Fleet, name: str, **labels: str) -> float:
     """A counter of the hub's ``/metrics`` summed over the series with ``labels``."""
     text = httpx.get(f"{fleet.url}/metrics", headers=_admin(fleet), timeout=30).text
     total = 0.0
-    for series, value in re.findall(rf"^{name}\{{([^}}]*)\}} (\S+)$", text, re.M):
+    # Label values may hold braces (routes such as /sites/{site}/heartbeat).
+    for series, value in re.findall(rf'^{name}\{{((?:[^"}}]|"[^"]*")*)\}} (\S+)$', text, re.M):
         found = dict(re.findall(r'(\w+)="([^"]*)"', series))
         if all(found.get(k) == v for k, v in labels.items()):
             total += float(value)
