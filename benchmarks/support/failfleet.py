@@ -142,5 +142,5 @@ def phases(client: httpx.Client, names: list[str]) -> dict[str, str | None]:
 
 def settle(seconds: float) -> None:
     """Let the fleet run on for ``seconds`` (a schedule of the benchmark, not a wait for a
-    state: what happens meanwhile is what is measured)."""
-    time.sleep(seconds)
+    state: what happens meanwhile is what is measured); nothing when not positive."""
+    time.sleep(max(0.0, seconds))
