@@ -9,7 +9,6 @@ end. Neighbours: ``conftest`` (fixtures), ``ledger`` (the workload), ``tests.sup
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sys
 import threading
@@ -129,12 +128,14 @@ def pass_hub_time(at: float) -> float:
 
 class Watch(Generic[T]):
     """Samples ``look()`` every ``every`` seconds on a thread while the block runs;
-    ``seen`` holds (time, value) of each sample that answered (a hub slowed by a fault
-    may not)."""
+    ``seen`` holds (time, value) of each sample that answered, ``missed`` the errors of
+    those that did not (a hub slowed or cut off by a fault may not answer, or answer an
+    error: ``Fleet.ok`` asserts)."""
 
     def __init__(self, look: Callable[[], T], every: float = 0.2) -> None:
         self.look, self.every = look, every
         self.seen: list[tuple[float, T]] = []
+        self.missed: list[BaseException] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="watch", daemon=True)
 
@@ -143,8 +144,10 @@ class Watch(Generic[T]):
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            with contextlib.suppress(*TRANSIENT):  # one sample lost; the next counts
+            try:
                 self.seen.append((time.time(), self.look()))
+            except (*TRANSIENT, AssertionError) as e:  # one sample lost; the next counts
+                self.missed.append(e)
             self._stop.wait(self.every)  # the sampling rate, not a wait for a state
 
     def __enter__(self) -> Watch[T]:
