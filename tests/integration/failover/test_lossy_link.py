@@ -8,7 +8,7 @@ was placed, the same Assignment throughout, and the application has no FailedOve
 event.
 
 The loss is one way (``BOTH_WAYS``). With the hub's answers dropped too, a site was
-declared Offline after silences of 5-7 s in one run of three, and its replica moved:
+declared Offline after silences of 5-7 s in one run of five, and its replica moved:
 heartbeats go one after another, and one held in TCP's retransmission backoff holds up
 the next. Until that is mended this test checks the loss the product survives.
 """
