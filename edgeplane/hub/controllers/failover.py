@@ -106,6 +106,10 @@ def _wait(
     now: float,
 ) -> None:
     last = parse_stamp((site.get("status") or {}).get("lastHeartbeat"))
+    if last is not None:
+        # Stamps are whole seconds, cut down: the heartbeat may have come up to a second
+        # later, and a fenced replacement must never start early for it.
+        last = float(int(last)) + 1.0
     name = spec["site"]
     found.lost[name] = now if last is None else last
     if last is None or failover.is_due(last, terms, lease, now):
