@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,13 +46,14 @@ from edgeplane.hub.controllers.rendering import (
     resolved_workload,
     unchanged,
 )
+from edgeplane.hub.controllers.viewcache import ViewCache
 from edgeplane.hub.controllers.writing import Writer, in_flight
 from edgeplane.hub.healthterms import HealthTerms
 from edgeplane.hub.informer import Informer
 from edgeplane.hub.overrides import OverrideError
-from edgeplane.placement.model import AppView, Decision, SiteView, Snapshot
+from edgeplane.placement.model import Decision, Snapshot
 from edgeplane.placement.planner import PlacementOverdue, Planner
-from edgeplane.placement.views import app_view, devices_by_site, group_selectors, site_view
+from edgeplane.placement.views import devices_by_site, group_selectors
 from edgeplane.store.errors import NotFound
 from edgeplane.store.protocol import Store
 
@@ -67,29 +68,6 @@ __all__ = [
     "resolved_workload",
     "unchanged",
 ]
-
-
-class ViewCache:
-    """Views of objects by resourceVersion, so an unchanged object gives the same view
-    from pass to pass (the planner compares views to find what changed)."""
-
-    def __init__(self) -> None:
-        self._sites: dict[str, tuple[object, SiteView]] = {}
-        self._apps: dict[str, tuple[object, AppView]] = {}
-
-    def site(self, obj: Object, devices: Sequence[Mapping[str, str]]) -> SiteView:
-        name, version = obj["metadata"]["name"], (obj["metadata"].get("resourceVersion"), devices)
-        found = self._sites.get(name)
-        if found is None or found[0] != version:
-            found = self._sites[name] = (version, site_view(obj, devices))
-        return found[1]
-
-    def app(self, obj: Object) -> AppView:
-        name, version = obj["metadata"]["name"], obj["metadata"].get("resourceVersion")
-        found = self._apps.get(name)
-        if found is None or found[0] != version or version is None:
-            found = self._apps[name] = (version, app_view(obj))
-        return found[1]
 
 
 Problem = tuple[str, str]
