@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from fastapi import APIRouter, Request, Response
 
 from edgeplane.hub.auth import ADMIN_TOKEN_FILE, mint, split, verify_secret
 from edgeplane.hub.errors import ApiError, bad_request
+from edgeplane.hub.healthterms import HealthTerms
 from edgeplane.hub.joining import rfc3339
 from edgeplane.hub.resources import ObjectResponse, json_body
 from edgeplane.store.errors import Conflict, NotFound
@@ -162,6 +164,7 @@ async def request_rotation(request: Request, site: str) -> Response:
             "credential expired; make a join token with `edgeplane site token`",
             "site",
         )
+    await _check_overlap_covers_lease(request, store, site, overlap)
     deadline = time.time() + overlap
     for record in current:
         expires = min(deadline, record.expires_at or deadline)
@@ -180,6 +183,25 @@ async def request_rotation(request: Request, site: str) -> Response:
         },
         status_code=202,
     )
+
+
+async def _check_overlap_covers_lease(
+    request: Request, store: Store, site: str, overlap: int
+) -> None:
+    """Refuse an overlap shorter than the site's lease: its agent switches at a heartbeat,
+    and one that misses a few of them (a lossy link) would be locked out for good."""
+    with contextlib.suppress(NotFound):  # a credential without a Site: nothing to judge by
+        terms: HealthTerms = getattr(request.app.state, "health_terms", None) or HealthTerms()
+        lease = terms.of(await store.get("Site", site)).lease_seconds
+        if overlap < lease:
+            raise ApiError(
+                422,
+                "Invalid",
+                f"overlapSeconds: {overlap} s is shorter than site {site!r}'s lease of "
+                f"{lease:g} s (its agent switches at a heartbeat and may miss a few); give at "
+                f"least {math.ceil(lease)}",
+                "overlapSeconds",
+            )
 
 
 @router.post("/sites/{site}/credential", response_model=None)

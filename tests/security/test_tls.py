@@ -41,7 +41,8 @@ def tls_hub(tmp_path: Path) -> Iterator[HubProcess]:
 
 @pytest.fixture
 def tls_fleet(tmp_path: Path) -> Iterator[Fleet]:
-    fleet = Fleet(tmp_path, tls=True)
+    # Heartbeats every 2 s, as the agents' flag says: a rotation's overlap covers a lease.
+    fleet = Fleet(tmp_path, tls=True, hub_args=("--heartbeat-seconds", "2"))
     fleet.start_hub()
     try:
         yield fleet
@@ -302,6 +303,11 @@ def test_rotated_site_credential_reaches_the_running_agent_and_the_old_one_expir
         headers = {"Authorization": f"Bearer {token}"}
         return tls_fleet.api("GET", "/sites/rot-1", headers=headers).status_code
 
+    # An overlap shorter than the site's lease (3 heartbeats of 2 s) could lock it out.
+    short = tls_fleet.api("POST", "/sites/rot-1/credential/rotate", {"overlapSeconds": 5})
+    assert short.status_code == 422, short.text
+    assert short.json()["field"] == "overlapSeconds" and "at least 6" in short.json()["message"]
+    assert as_site(old) == 200, "a refused rotation changes nothing"
     asked = tls_fleet.api("POST", "/sites/rot-1/credential/rotate", {"overlapSeconds": 8})
     assert asked.status_code == 202, asked.text
     assert "previousCredentialExpiresAt" in asked.json()

@@ -49,6 +49,7 @@ def test_explain_says_where_and_why_not(cli: Run, client: HubClient) -> None:
         "siteGroups",
         "runtime",
         "phase",
+        "unhealthy",
         "taints",
         "capacity",
         "devices",
