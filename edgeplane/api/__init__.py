@@ -8,8 +8,10 @@ edgeplane is imported here.
   ``InvalidObject`` with field paths out) and ``to_wire`` (the way back).
 * ``kinds``: the registry of kinds, plurals and short names.
 * ``resources``: every kind in one import; each lives in its own module (``sites``,
-  ``applications``, ``policies``, ``assignments``, ``devices``), shared workload pieces
-  in ``workloads``, the envelope and metadata in ``meta``.
+  ``applications``, ``policies``, ``assignments``, ``devices``, ``revisions``), shared
+  workload pieces in ``workloads``, an application's rollout in ``rollouts``, the
+  envelope and metadata in ``meta``.
+* ``schedules``: cron schedules of maintenance windows (parsing, next occurrence).
 * ``labels``, ``selectors``, ``quantity``: the Kubernetes rules the models use.
 * ``errors``: ``FieldError``, ``InvalidObject`` and the translation of pydantic errors.
 """

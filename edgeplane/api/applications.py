@@ -8,15 +8,13 @@ own packages.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import Field, StrictInt, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from edgeplane.api.kubernetes import PATCHES_MAX, ManifestPatch
 from edgeplane.api.meta import (
-    INT32_MAX,
     Conditions,
     Count,
     Flag,
@@ -32,6 +30,7 @@ from edgeplane.api.meta import (
     Resource,
     ShortText,
 )
+from edgeplane.api.rollouts import Rollout, RolloutStatus
 from edgeplane.api.selectors import LabelSelector
 from edgeplane.api.workloads import Resources, Seconds, Workload
 
@@ -43,7 +42,6 @@ MAX_SCORE_WEIGHT = 1_000_000.0
 STATUS_SITES_MAX = 100_000
 """Site names in an Application's status (a fleet of EverySite reaches 10,000 sites)."""
 STATUS_EVENTS_MAX = 100
-_PERCENT = re.compile(r"[0-9]{1,3}%")
 
 
 def _unique(items: Sequence[str], what: str) -> None:
@@ -222,35 +220,6 @@ class Failover(Model):
     unhealthy_after_seconds: Seconds | None = Field(default=None, alias="unhealthyAfterSeconds")
 
 
-class RolloutGroup(Model):
-    name: ObjectName
-    site_group: ObjectName = Field(alias="siteGroup")
-
-
-class Rollout(Model):
-    groups: list[RolloutGroup] | None = None
-    max_unavailable: StrictInt | str | None = Field(default=None, alias="maxUnavailable")
-    min_success_seconds: Seconds | None = Field(default=None, alias="minSuccessSeconds")
-    auto_rollback: Flag | None = Field(default=None, alias="autoRollback")
-
-    @field_validator("groups")
-    @classmethod
-    def _groups_once(cls, groups: list[RolloutGroup] | None) -> list[RolloutGroup] | None:
-        _unique([g.name for g in groups or ()], "rollout group")
-        return groups
-
-    @field_validator("max_unavailable")
-    @classmethod
-    def _check_max_unavailable(cls, value: int | str | None) -> int | str | None:
-        if isinstance(value, int) and not 0 <= value <= INT32_MAX:
-            raise ValueError(f"maxUnavailable {value} must be 0 or more, and at most {INT32_MAX}")
-        if isinstance(value, str) and not _PERCENT.fullmatch(value):
-            raise ValueError(f"maxUnavailable {value!r}: use a count or a percentage like '10%'")
-        if isinstance(value, str) and int(value[:-1]) > 100:
-            raise ValueError(f"maxUnavailable {value!r}: a percentage must be at most 100%")
-        return value
-
-
 class Override(Model):
     """A change to the workload at some sites: ``values`` is a JSON merge patch over the
     workload; ``patches`` (kubernetes workloads) change single manifests after it."""
@@ -312,6 +281,8 @@ class ApplicationStatus(Model):
     fencing_epoch: Generation | None = Field(default=None, alias="fencingEpoch")
     """The highest epoch given to a fenced replica of the application: the next one's
     is higher, even after every replica was removed."""
+    rollout: RolloutStatus | None = None
+    """Where the rollout of the newest revision stands (``edgeplane.rollout``)."""
 
 
 class Application(Resource):

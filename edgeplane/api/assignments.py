@@ -23,15 +23,24 @@ from edgeplane.api.meta import (
     Resource,
     ShortText,
 )
+from edgeplane.api.rollouts import HttpGate
 from edgeplane.api.workloads import Resources, Workload
 
 ENDPOINTS_MAX = 256
 """Endpoints one assignment reports (one a port of the workload)."""
 
 
+class AssignmentGate(Model):
+    """The checks beyond Ready the agent runs for the application's rollout, reported as
+    the status condition ``Gate``."""
+
+    http: HttpGate | None = None
+
+
 class AssignmentSpec(Model):
     application: ObjectName
     revision: PositiveCount
+    """The number of the application's ``Revision`` this site runs."""
     site: ObjectName
     replicas: Count = 1
     workload: Workload
@@ -42,6 +51,7 @@ class AssignmentSpec(Model):
     to the workload (``EDGEPLANE_EPOCH``) to guard what it writes elsewhere."""
     failed_over_from: ObjectName | None = Field(default=None, alias="failedOverFrom")
     """The lost site this replica replaces (failback moves it home)."""
+    gate: AssignmentGate | None = None
 
 
 class Endpoint(Model):

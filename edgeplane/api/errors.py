@@ -126,7 +126,7 @@ def _walk(loc: tuple[int | str, ...], model: type[BaseModel]) -> tuple[str, Any,
         elif (field := _field(current, item)) is not None:
             parts.append(field[0])
             current = field[1]
-        elif _is_tag(item):
+        elif _is_tag(item, current):
             current = dict if item.startswith("dict[") else current
             branched = True
         else:
@@ -140,9 +140,10 @@ def _after_index(current: Any) -> Any:
     return None if current is dict else current
 
 
-def _is_tag(item: str) -> bool:
-    """Pydantic's markers inside a location: union branches, validators, map keys."""
-    return "[" in item or item in _TAGS
+def _is_tag(item: str, current: Any = None) -> bool:
+    """Pydantic's markers inside a location: union branches (a model branch is named
+    after its class), validators, map keys."""
+    return "[" in item or item in _TAGS or item == getattr(current, "__name__", None)
 
 
 _TAGS = {

@@ -11,6 +11,7 @@ from edgeplane.api.resources import (
     Device,
     Policy,
     Resource,
+    Revision,
     Site,
     SiteGroup,
 )
@@ -38,6 +39,7 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("Policy", "policies", "policy", ("pol",), Policy),
     KindInfo("Assignment", "assignments", "assignment", ("asg",), Assignment),
     KindInfo("Device", "devices", "device", ("dev",), Device),
+    KindInfo("Revision", "revisions", "revision", ("rev",), Revision),
 )
 
 _BY_NAME = {name: info for info in KINDS for name in info.names}

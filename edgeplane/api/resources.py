@@ -1,10 +1,11 @@
 """The resource kinds of DESIGN §2 in one place: Site, SiteGroup, Application, Policy,
-Assignment, Device, and the pieces they are made of.
+Assignment, Device, Revision, and the pieces they are made of.
 
 Each kind lives in its own module (``sites``, ``applications``, ``policies``,
-``assignments``, ``devices``; shared workload pieces in ``workloads``); this module
-gathers them so callers import from one name. Optional fields default to ``None`` so
-that an object round-trips exactly as it was written.
+``assignments``, ``devices``, ``revisions``; shared workload pieces in ``workloads``,
+an application's rollout in ``rollouts``); this module gathers them so callers import
+from one name. Optional fields default to ``None`` so that an object round-trips exactly
+as it was written.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from edgeplane.api.applications import (
     Override,
     Placement,
     PlacementMode,
-    Rollout,
-    RolloutGroup,
     SpreadConstraint,
 )
-from edgeplane.api.assignments import Assignment, AssignmentSpec, AssignmentStatus
+from edgeplane.api.assignments import (
+    Assignment,
+    AssignmentGate,
+    AssignmentSpec,
+    AssignmentStatus,
+)
 from edgeplane.api.devices import Device, DevicePhase, DeviceProtocol, DeviceSpec, DeviceStatus
 from edgeplane.api.meta import API_VERSION, Condition, Model, ObjectMeta, Resource
 from edgeplane.api.policies import (
@@ -33,6 +37,19 @@ from edgeplane.api.policies import (
     PolicyScope,
     PolicySpec,
     PolicyStatus,
+)
+from edgeplane.api.revisions import Revision, RevisionSpec, RevisionTemplate
+from edgeplane.api.rollouts import (
+    Gates,
+    HttpGate,
+    Rollout,
+    RolloutControl,
+    RolloutGroup,
+    RolloutPhase,
+    RolloutStatus,
+    RolloutStep,
+    WavePhase,
+    WaveStatus,
 )
 from edgeplane.api.sites import (
     Accelerator,
@@ -71,6 +88,7 @@ __all__ = [
     "ApplicationStatus",
     "Artifact",
     "Assignment",
+    "AssignmentGate",
     "AssignmentSpec",
     "AssignmentStatus",
     "Condition",
@@ -83,7 +101,9 @@ __all__ = [
     "Enforcement",
     "EnvVar",
     "Failover",
+    "Gates",
     "HealthCheck",
+    "HttpGate",
     "Inventory",
     "KubernetesWorkload",
     "Location",
@@ -103,8 +123,15 @@ __all__ = [
     "Resource",
     "Resources",
     "RestartPolicy",
+    "Revision",
+    "RevisionSpec",
+    "RevisionTemplate",
     "Rollout",
+    "RolloutControl",
     "RolloutGroup",
+    "RolloutPhase",
+    "RolloutStatus",
+    "RolloutStep",
     "RuntimeKind",
     "Site",
     "SiteDevice",
@@ -118,5 +145,7 @@ __all__ = [
     "Taint",
     "TaintEffect",
     "Uplink",
+    "WavePhase",
+    "WaveStatus",
     "Workload",
 ]

@@ -1,6 +1,6 @@
 """Well-known names shared by the hub and the agent: the labels the hub puts on
 ``Assignment`` objects, the label prefix reserved to the hub and its admins, and how
-an assignment is named.
+assignments and revisions are named.
 
 Plain Python with no pydantic, so the site agent can use it without loading the models.
 """
@@ -14,7 +14,7 @@ SITE_LABEL = "edgeplane.io/site"
 """On every Assignment: the site it is for. Agents watch their own by this label."""
 
 APPLICATION_LABEL = "edgeplane.io/application"
-"""On every Assignment: the application it runs."""
+"""On every Assignment and Revision: the application it runs (or belongs to)."""
 
 RESERVED_DOMAIN = "edgeplane.io"
 """Label keys under this prefix (or a subdomain of it) are the hub's and the admins':
@@ -58,3 +58,15 @@ def assignment_owner(assignment: Mapping[str, object]) -> tuple[str, str]:
     if not isinstance(spec, dict):
         return "", ""
     return str(spec.get("application", "")), str(spec.get("site", ""))
+
+
+def revision_name(application: str, revision: int) -> str:
+    """``<application>.r<revision>``: unambiguous as it is, since a revision number holds
+    no dot. Over 253 characters, the application part is cut and a hash of the pair
+    added (hex digits hold no ``r``, so a cut name never equals an uncut one)."""
+    suffix = f".r{revision}"
+    if len(application) + len(suffix) <= _MAX_NAME:
+        return f"{application}{suffix}"
+    digest = hashlib.sha256(f"{application}/{revision}".encode()).hexdigest()[:_HASH]
+    room = _MAX_NAME - len(suffix) - _HASH - 1
+    return f"{application[:room].rstrip('.-')}{suffix}.{digest}"

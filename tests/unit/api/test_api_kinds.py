@@ -126,6 +126,8 @@ def test_expected_kind_must_match(kind: str) -> None:
         ("pol", "Policy"),
         ("policies", "Policy"),
         ("asg", "Assignment"),
+        ("rev", "Revision"),
+        ("revisions", "Revision"),
         ("Site", "Site"),
         ("sites", "Site"),
     ],
@@ -148,6 +150,7 @@ def test_kind_lookup_errors_list_known_kinds() -> None:
         ("Policy", "policies"),
         ("Assignment", "assignments"),
         ("Device", "devices"),
+        ("Revision", "revisions"),
     ]
 
 
