@@ -4,6 +4,7 @@
   the site's one stream, which also brings the hub's log requests to an ``Answerer``);
 * ``Reconciler`` makes the runtime match it;
 * ``StatusReporter`` sends status changes and heartbeats, and renews the site's lease;
+* ``GateProber`` checks the rollout gates (``spec.gate.http``) of Ready instances;
 * ``Fence`` stops the ``fencing: Strict`` workloads when that lease ends (self-fencing);
 * ``serve_requests`` answers the hub's log requests (protocol v1: a long poll).
 
@@ -27,6 +28,7 @@ from typing import Any
 from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES, ArtifactCache
 from edgeplane.agent.credentials import Identity, obtain_identity, save_identity
 from edgeplane.agent.fencing import Fence
+from edgeplane.agent.gates import GateProber
 from edgeplane.agent.hublink import API, HubLink
 from edgeplane.agent.inventory import MAX_INSTANCES, Capacity, host_inventory
 from edgeplane.agent.layout import Layout
@@ -162,6 +164,7 @@ class Agent:
             fence.closed,
         )
         address = self.settings.address
+        gates = GateProber(state.assignments, runtime.statuses, status_changed)
         reporter = StatusReporter(
             link,
             state,
@@ -174,6 +177,7 @@ class Agent:
             self.settings.heartbeat_seconds,
             self.settings.hub_protocol,
             fence,
+            gates,
         )
         wake.set()  # reconcile what the local state holds before the hub answers
         tasks = [
@@ -182,6 +186,7 @@ class Agent:
             asyncio.create_task(reporter.run_status(), name="status"),
             asyncio.create_task(reporter.run_heartbeats(), name="heartbeats"),
             asyncio.create_task(sync.run(), name="sync"),
+            asyncio.create_task(gates.run(), name="gates"),
         ]
         if self.settings.hub_protocol != "v2":
             tasks.append(

@@ -8,7 +8,8 @@ site's terms (its heartbeat period, adopted, and its lease); with v1, or a hub w
 the route, it is one field of the Site's status (``lastHeartbeat``). A heartbeat
 answered Online renews the agent's own lease (``agent.fencing``).
 An assignment of several replicas reports one status summed over its instances; a
-Kubernetes assignment is one instance that counts its ready pods itself.
+Kubernetes assignment is one instance that counts its ready pods itself. A rollout's
+gate adds its ``Gate`` condition (``agent.gates``).
 When the hub is unreachable nothing is lost: the next pass sends the difference
 between what the hub holds and what is true by then.
 """
@@ -27,6 +28,7 @@ from edgeplane import __version__
 from edgeplane.agent.backoff import Backoff
 from edgeplane.agent.errors import HubRefused, HubUnreachable
 from edgeplane.agent.fencing import Fence, Terms, lease_for, terms_in
+from edgeplane.agent.gates import GateProber
 from edgeplane.agent.hublink import HubLink, no_heartbeat_route
 from edgeplane.agent.kinds import is_kubernetes
 from edgeplane.agent.reconciler import Problem, Reconciler
@@ -177,8 +179,10 @@ class StatusReporter:
         heartbeat_seconds: float = 10.0,
         hub_protocol: str = "v2",
         fence: Fence | None = None,
+        gates: GateProber | None = None,
     ) -> None:
         self._link, self._state, self._site = link, state, site
+        self._gates = gates
         self._runtime, self._reconciler, self._site_facts = runtime, reconciler, site_facts
         self._address, self._changed = address, changed
         self._heartbeat_seconds, self._fence = heartbeat_seconds, fence
@@ -285,6 +289,8 @@ class StatusReporter:
             count = 0  # unreadable: its problem speaks for it
         instances = [mine.get(i) for i in range(count)]
         new = replicas_status(obj, instances, problem, self._address)
+        if self._gates is not None and (gate := self._gates.condition_of(obj)) is not None:
+            new["conditions"] = [dict(gate)]  # a rollout's gate (``agent.gates``)
         return merge_diff(obj.get("status") or {}, new)
 
     async def _report_site(self) -> None:
