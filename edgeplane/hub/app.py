@@ -16,7 +16,7 @@ from edgeplane.api.artifacts.limits import ArtifactLimits
 from edgeplane.api.kinds import KINDS
 from edgeplane.api.wire import Object
 from edgeplane.health.detector import Detector
-from edgeplane.hub import artifacts, explaining, joining, relay, stream, tokens
+from edgeplane.hub import artifacts, explaining, joining, relay, rollouts, stream, tokens
 from edgeplane.hub.admission import PolicyCache
 from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import Authenticator
@@ -80,7 +80,7 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     install_handlers(app)
     # The fixed paths first: the generic /{plural}/{name} routes would take them.
     specials = (joining.router, tokens.router, artifacts.router, relay.router, explaining.router)
-    for special in (*specials, stream.router):
+    for special in (*specials, rollouts.router, stream.router):
         app.include_router(special)
     app.include_router(router)
     _add_probes(app)
