@@ -168,6 +168,22 @@ class AsyncHubClient:
     async def explain(self, application: str, site: str | None = None) -> Body:
         return await self._body(Requests.explain(application, site))
 
+    async def rollout_action(
+        self,
+        application: str,
+        action: str,
+        to_revision: int | None = None,
+        wave: int | str | None = None,
+    ) -> Body:
+        """``pause``, ``resume``, ``promote``, ``abort``, ``approve`` (``wave``: a name or
+        an index, default the current one) or ``undo`` (``to_revision``, default the
+        stable one); the rollout status as the hub took the action."""
+        return await self._body(Requests.rollout_action(application, action, to_revision, wave))
+
+    async def list_revisions(self, application: str, template: bool = False) -> builtins.list[Body]:
+        """The application's revisions, newest first (their templates when asked)."""
+        return answers.items(await self._body(Requests.revisions(application, template)))
+
     async def site_logs(self, site: str, application: str, tail: int) -> str:
         """The last ``tail`` lines of an application's log at a site (relayed by the hub)."""
         return (await self._raw(Requests.site_logs(site, application, tail))).text
@@ -285,6 +301,8 @@ class HubClient:
     list_artifacts = _blocking(AsyncHubClient.list_artifacts)
     dry_run = _blocking(AsyncHubClient.dry_run)
     explain = _blocking(AsyncHubClient.explain)
+    rollout_action = _blocking(AsyncHubClient.rollout_action)
+    list_revisions = _blocking(AsyncHubClient.list_revisions)
     site_logs = _blocking(AsyncHubClient.site_logs)
 
     def watch(

@@ -124,6 +124,22 @@ class Requests:
         params = {"site": site} if site else None
         return Request("GET", f"{API}/applications/{segment(application)}/explain", params)
 
+    @staticmethod
+    def rollout_action(
+        application: str, action: str, to_revision: int | None, wave: int | str | None
+    ) -> Request:
+        body: dict[str, Any] = {"action": action}
+        if to_revision is not None:
+            body["toRevision"] = to_revision
+        if wave is not None:
+            body["wave"] = wave
+        return Request("POST", f"{API}/applications/{segment(application)}/rollout", body=body)
+
+    @staticmethod
+    def revisions(application: str, template: bool) -> Request:
+        params = {"template": "true"} if template else None
+        return Request("GET", f"{API}/applications/{segment(application)}/revisions", params)
+
 
 def _name_of(obj: Mapping[str, object]) -> str:
     metadata = obj.get("metadata")

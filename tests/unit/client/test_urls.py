@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -46,13 +48,39 @@ def test_every_named_call_sends_the_name_as_one_segment() -> None:
         client.delete("sites", name)
         client.patch("sites", name, {})
         client.explain(name, "s?x")
+        client.rollout_action(name, "pause")
+        client.list_revisions(name, template=True)
     quoted = b"x%2F..%2Fy%3Fz"
     assert seen == [
         b"/api/v1alpha1/sites/" + quoted,
         b"/api/v1alpha1/sites/" + quoted,
         b"/api/v1alpha1/sites/" + quoted,
         b"/api/v1alpha1/applications/" + quoted + b"/explain?site=s%3Fx",
+        b"/api/v1alpha1/applications/" + quoted + b"/rollout",
+        b"/api/v1alpha1/applications/" + quoted + b"/revisions?template=true",
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "body"),
+    [
+        (("pause",), {"action": "pause"}),
+        (("undo", 3), {"action": "undo", "toRevision": 3}),
+        (("approve", None, "canary"), {"action": "approve", "wave": "canary"}),
+        (("promote", None, 0), {"action": "promote", "wave": 0}),
+    ],
+    ids=["bare", "undo-to", "approve-by-name", "promote-first-wave"],
+)
+def test_a_rollout_action_sends_only_what_is_given(args: tuple[object, ...], body: object) -> None:
+    sent: list[object] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(202, json={"revision": 2})
+
+    with HubClient("http://hub.test", None, transport=httpx.MockTransport(answer)) as client:
+        assert client.rollout_action("web", *args) == {"revision": 2}  # type: ignore[arg-type]
+    assert sent == [body]
 
 
 def test_a_malformed_answer_is_a_client_error() -> None:
