@@ -2,14 +2,17 @@
 label selector over sites, the unit that placement, rollouts and policies talk about).
 
 Operators write the spec; the site's agent and the health controller write the status.
+Maintenance windows, on both, say when a rollout may update a site (their schedules are
+parsed by ``schedules``; ``rollout.windows`` tells whether one is open).
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Literal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, StrictInt, field_validator
 
 from edgeplane.api.meta import (
     Address,
@@ -28,6 +31,7 @@ from edgeplane.api.meta import (
     ShortText,
 )
 from edgeplane.api.quantity import QuantityField
+from edgeplane.api.schedules import Schedule
 from edgeplane.api.selectors import LabelSelector
 from edgeplane.api.workloads import Resources
 
@@ -38,6 +42,10 @@ SITE_DEVICE_LABELS_MAX = 64
 ACCELERATORS_MAX = 64
 ARCHITECTURES_MAX = 16
 RETURNS_MAX = 10
+WINDOWS_MAX = 16
+"""Maintenance windows of one Site or SiteGroup."""
+WINDOW_MINUTES_MAX = 7 * 24 * 60
+"""A window lasts at most a week: a longer one is always open, so leave windows out."""
 
 
 class TaintEffect(enum.StrEnum):
@@ -70,6 +78,38 @@ class Uplink(Model):
     metered: Flag | None = None
 
 
+def _schedule(text: str) -> str:
+    Schedule.parse(text)  # its ValueError names the cron field and the fix
+    return text
+
+
+def _time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"timeZone {name!r} is not a known IANA time zone: use a name like "
+            "'Europe/Berlin', 'America/New_York' or 'UTC'"
+        ) from None
+    return name
+
+
+class MaintenanceWindow(Model):
+    """When a rollout may update the site: from each time ``schedule`` (5-field cron)
+    names, in ``timeZone`` (UTC when unset), for ``durationMinutes``."""
+
+    schedule: Annotated[ShortText, AfterValidator(_schedule)]
+    duration_minutes: StrictInt = Field(ge=1, le=WINDOW_MINUTES_MAX, alias="durationMinutes")
+    time_zone: Annotated[ShortText, AfterValidator(_time_zone)] | None = Field(
+        default=None, alias="timeZone"
+    )
+
+
+MaintenanceWindows = Annotated[list[MaintenanceWindow], Field(max_length=WINDOWS_MAX)]
+"""No window at all: always open. Otherwise a site (with those of every SiteGroup it
+matches) is updated only while one of them is open; a rollback ignores them."""
+
+
 class SiteSpec(Model):
     location: Location | None = None
     runtime: RuntimeKind | None = None
@@ -80,6 +120,7 @@ class SiteSpec(Model):
     taints: list[Taint] | None = Field(default=None, max_length=TAINTS_MAX)
     uplink: Uplink | None = None
     unschedulable: Flag | None = None
+    maintenance_windows: MaintenanceWindows | None = Field(default=None, alias="maintenanceWindows")
 
     @field_validator("runtimes")
     @classmethod
@@ -198,6 +239,7 @@ class SiteGroupSpec(Model):
     selector: LabelSelector
     description: Message | None = None
     health: GroupHealth | None = None
+    maintenance_windows: MaintenanceWindows | None = Field(default=None, alias="maintenanceWindows")
 
 
 class SiteGroupStatus(Model):
