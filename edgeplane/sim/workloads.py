@@ -4,7 +4,12 @@ Nothing is started: an assignment the site can hold is ``Starting``, then ``Runn
 after a random start delay; one that does not fit the site's CPU and memory stays
 ``Pending`` (InsufficientCapacity) until room frees; a running one may crash (a Poisson
 process at ``crash_rate`` per minute): ``CrashLoopBackOff``, then ``Running`` again after
-another start delay. Timers are the event loop's (``call_later``), no task per workload.
+another start delay. A process workload whose environment sets ``EDGEPLANE_SIM_FAIL=1``
+never runs: after its start delay it exits 1, as a broken release would, and is
+``Failed`` (``restartPolicy: Never``) or ``CrashLoopBackOff`` with restarts climbing
+(backing off 1 s doubling to 60 s). Set it in a new revision, or by an override at
+chosen sites, to make that revision fail there. Timers are the event loop's
+(``call_later``), no task per workload.
 Each change calls ``changed(name)``; ``sim.fleet`` then sends the status difference.
 """
 
@@ -28,6 +33,9 @@ MAX_WORKS = 10_000
 """Assignments one simulated site holds at most, whatever the hub sends."""
 log = logging.getLogger("edgeplane.sim.workloads")
 STATUS_KEYS = ("phase", "ready", "reason", "message", "restarts", "startedAt")
+FAIL_ENV = "EDGEPLANE_SIM_FAIL"
+"""A process workload with this set to ``1`` exits 1 at every start (a broken release)."""
+BACKOFF_CAP = 60.0
 
 
 def rfc3339(at: float) -> str:
@@ -54,6 +62,9 @@ class Work:
     sent: Fields = field(default_factory=dict)
     """What the hub holds of the keys the site reports."""
     admitted: bool = False
+    fails: bool = False
+    """Its environment sets ``EDGEPLANE_SIM_FAIL=1``: it exits 1 at every start."""
+    restart_policy: str = "Always"
     timer: asyncio.TimerHandle | None = None
 
     def cancel(self) -> None:
@@ -78,6 +89,18 @@ def _needs(obj: Object) -> tuple[int, int, int]:
     cpu = cpu_millis(Quantity.parse(resources["cpu"])) if resources.get("cpu") else 0
     memory = memory_bytes(Quantity.parse(resources["memory"])) if resources.get("memory") else 0
     return replicas, cpu * replicas, memory * replicas
+
+
+def _failing(obj: Object) -> tuple[bool, str]:
+    """Whether the process workload sets ``EDGEPLANE_SIM_FAIL=1``, and its restart policy."""
+    process = ((obj.get("spec") or {}).get("workload") or {}).get("process") or {}
+    env = process.get("env")
+    if isinstance(env, dict):
+        value = env.get(FAIL_ENV)
+    else:  # the list spelling: [{name, value}]
+        named = [v for v in env or () if isinstance(v, dict) and v.get("name") == FAIL_ENV]
+        value = named[-1].get("value") if named else None
+    return value == "1", str(process.get("restartPolicy") or "Always")
 
 
 class SiteWork:
@@ -108,6 +131,7 @@ class SiteWork:
         self.works[name] = work = Work(name, generation, 0, 0, 0, sent=held)
         try:
             work.replicas, work.cpu, work.memory = _needs(obj)
+            work.fails, work.restart_policy = _failing(obj)
         except (ValueError, TypeError, KeyError, ArithmeticError) as e:
             self._set(work, phase="Failed", reason="AgentError", message=f"unreadable: {e!r}")
             return
@@ -167,7 +191,7 @@ class SiteWork:
             self._set(work, phase="Running", ready=0, reason="ScaledToZero")
             return
         self._set(work, phase="Starting", ready=0, restarts=work.status.get("restarts", 0))
-        self._later(work, self._start_delay(), self._running)
+        self._later(work, self._start_delay(), self._exit if work.fails else self._running)
 
     def _admit_waiting(self) -> None:
         for work in list(self.works.values()):
@@ -200,6 +224,27 @@ class SiteWork:
             message=message,
         )
         self._later(work, self._start_delay(), self._running)
+
+    def _exit(self, work: Work) -> None:
+        """A start of a failing workload: it exits 1 (``EDGEPLANE_SIM_FAIL=1``)."""
+        restarts, message = work.status.get("restarts", 0), f"exit code 1 ({FAIL_ENV}=1)"
+        if work.restart_policy == "Never":  # OnFailure restarts an exit code 1, as Always
+            self._set(
+                work, phase="Failed", ready=0, restarts=restarts, reason="Error", message=message
+            )
+            return
+        # The agent's backoff (1 s doubling to 60 s): a crash loop costs few status writes.
+        delay = min(BACKOFF_CAP, 2.0 ** min(restarts, 6))
+        message += f", restarting in {delay:g} s"
+        self._set(
+            work,
+            phase="CrashLoopBackOff",
+            ready=0,
+            restarts=restarts + 1,
+            reason="Error",
+            message=message,
+        )
+        self._later(work, delay + self._start_delay(), self._exit)
 
     def _start_delay(self) -> float:
         return random.uniform(*self.behaviour.start_delay)

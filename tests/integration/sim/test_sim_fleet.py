@@ -1,7 +1,8 @@
 """The fleet simulator against a real hub process: 50 virtual sites join and are Online,
 an EverySite application becomes Running at every one of them (the application counts
 50 ready), heartbeats keep them Online past ``--offline-after-seconds``, a relay request
-is answered, and halting half of them makes exactly those Offline. Once over the
+is answered, an override that sets ``EDGEPLANE_SIM_FAIL=1`` at one site makes exactly
+that site crash-loop, and halting half of them makes exactly those Offline. Once over the
 protocol the hub offers (``auto``) and once over the older one (watch + poll, PATCH
 heartbeats), which an older hub still needs."""
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from edgeplane.sim.fleet import SimFleet
@@ -72,6 +74,7 @@ async def test_a_simulated_fleet_joins_runs_beats_and_goes_offline(
         stats = fleet.stats()
         assert stats.hb_sent > 0 and stats.hb_p50_ms is not None
         assert (stats.assignments, stats.running, stats.connected) == (SITES, SITES, SITES)
+        await a_site_told_to_fail_crash_loops(admin)
         await halting_half_makes_exactly_those_offline(admin, fleet)
     finally:
         await fleet.stop()
@@ -138,6 +141,51 @@ async def a_log_request_is_answered(admin: httpx.AsyncClient, fleet: SimFleet) -
         return fleet.sites["sim-00007"].requests_answered == 1
 
     await wait_until_async(counted, "the answer counted", within=60.0, every=0.2)
+
+
+async def a_site_told_to_fail_crash_loops(admin: httpx.AsyncClient) -> None:
+    """The override changes every site's Assignment; only sim-00003's fails."""
+    env = {"process": {"env": {"EDGEPLANE_SIM_FAIL": "1"}}}
+    patch = {"spec": {"overrides": [{"site": "sim-00003", "values": env}]}}
+    answer = await admin.patch(
+        "/applications/simapp",
+        content=orjson.dumps(patch),
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert answer.status_code == 200, answer.text
+    selector = {"labelSelector": "edgeplane.io/application=simapp"}
+
+    async def settled() -> dict[str, dict[str, Any]] | None:
+        items = (await admin.get("/assignments", params=selector)).json()["items"]
+        now = {i["spec"]["site"]: i for i in items if observed(i)}
+        failing = now.get("sim-00003", {}).get("status", {}).get("phase") != "Running"
+        return now if len(now) == SITES and failing else None
+
+    async def seen() -> Any:
+        items = (await admin.get("/assignments", params=selector)).json()["items"]
+        return [(i["spec"]["site"], i["metadata"]["generation"], i.get("status")) for i in items]
+
+    found = await wait_until_async(settled, "the override seen", seen=seen, within=60.0, every=0.2)
+    assert phases_of(found) == {"CrashLoopBackOff": ["sim-00003"]} | {
+        "Running": sorted(set(found) - {"sim-00003"})
+    }
+    status = found["sim-00003"]["status"]
+    assert (status["reason"], status["ready"]) == ("Error", 0)
+    assert status["restarts"] >= 1  # one more each 1, 2, 4 ... s it is left crashing
+
+
+def observed(item: dict[str, Any]) -> bool:
+    """Whether the site reports on the Assignment's current spec, past Starting."""
+    status = item.get("status") or {}
+    current = status.get("observedGeneration") == item["metadata"]["generation"]
+    return current and status.get("phase") != "Starting"
+
+
+def phases_of(found: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    by_phase: dict[str, list[str]] = {}
+    for site, item in sorted(found.items()):
+        by_phase.setdefault(item["status"]["phase"], []).append(site)
+    return by_phase
 
 
 async def halting_half_makes_exactly_those_offline(

@@ -148,3 +148,56 @@ def test_the_descriptor_limit_is_raised_when_allowed() -> None:
     problem = raise_nofile(too_many)
     assert problem is not None and f"{too_many} may be needed" in problem
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))  # as root it raised both
+
+
+def failing(env: object, policy: str | None = None, generation: int = 1) -> Object:
+    obj = assignment("a", generation=generation)
+    process: dict[str, object] = {"command": "/bin/true", "env": env}
+    if policy:
+        process["restartPolicy"] = policy
+    obj["spec"]["workload"] = {"process": process}
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("env", "policy", "phase"),
+    [
+        ({"EDGEPLANE_SIM_FAIL": "1"}, None, "CrashLoopBackOff"),
+        ([{"name": "EDGEPLANE_SIM_FAIL", "value": "1"}], "OnFailure", "CrashLoopBackOff"),
+        ({"EDGEPLANE_SIM_FAIL": "1"}, "Never", "Failed"),
+        ({"EDGEPLANE_SIM_FAIL": "0"}, None, "Running"),
+        ([{"name": "OTHER", "value": "1"}], "Never", "Running"),
+        (None, None, "Running"),
+    ],
+    ids=["dict-always", "list-onfailure", "never-fails-once", "zero-runs", "other-runs", "none"],
+)
+async def test_a_workload_told_to_fail_exits_at_each_start(
+    env: object, policy: str | None, phase: str
+) -> None:
+    work = SiteWork(Behaviour((0.01, 0.01), 0.0, 4000, 2**30), lambda _: None)
+    work.apply("ADDED", failing(env, policy))
+    await wait_until_async(
+        lambda: work.works["a"].status["phase"] != "Starting", within=5.0, every=0.01
+    )
+    status = work.works["a"].status
+    assert status["phase"] == phase and status["ready"] == (1 if phase == "Running" else 0)
+    if phase != "Running":
+        assert status["reason"] == "Error"
+        assert status["message"].startswith("exit code 1 (EDGEPLANE_SIM_FAIL=1)")
+        assert status["restarts"] == (1 if phase == "CrashLoopBackOff" else 0)
+    work.stop()
+
+
+async def test_a_failing_revision_replaced_by_a_good_one_runs() -> None:
+    work = SiteWork(Behaviour((0.01, 0.01), 0.0, 4000, 2**30), lambda _: None)
+    work.apply("ADDED", failing({"EDGEPLANE_SIM_FAIL": "1"}))
+    await wait_until_async(
+        lambda: work.works["a"].status["phase"] == "CrashLoopBackOff", within=5.0, every=0.01
+    )
+    assert work.works["a"].status["message"] == (
+        "exit code 1 (EDGEPLANE_SIM_FAIL=1), restarting in 1 s"
+    )
+    work.apply("MODIFIED", failing({}, generation=2))  # rolled back: a new generation
+    await wait_until_async(lambda: work.counts() == (1, 1), within=5.0, every=0.01)
+    assert (work.patch("a") or {})["observedGeneration"] == 2
+    work.stop()
