@@ -11,7 +11,9 @@ validation).
 * ``model``: the values the machine speaks (``Phase``, ``Strategy``, ``SiteView``,
   ``Controls``, ``RolloutState``, ``Step``, ``Summary``).
 * ``strategy``: ``spec.rollout`` as a ``Strategy`` and which wave each site is in.
-* ``machine``: ``begin`` and ``step``, the explicit ``TRANSITIONS`` and ``story``.
+* ``machine``: ``begin``, ``step`` and ``story``; ``transitions``: the explicit
+  ``TRANSITIONS`` table and the event reasons.
+* ``budget``: how many more sites a step may take down (``maxUnavailable``).
 * ``summary``: the counts and sentences ``status.rollout`` shows.
 * ``wire``: ``status.rollout`` to and from a ``RolloutState``.
 * ``windows``: whether a site's maintenance windows are open now, and when one opens.
@@ -19,6 +21,7 @@ validation).
 Every time is passed in (``now``, seconds since the epoch by the hub's clock).
 """
 
+from edgeplane.rollout.machine import begin, step, story
 from edgeplane.rollout.model import (
     Amount,
     Controls,
@@ -35,10 +38,15 @@ from edgeplane.rollout.model import (
     WaveSummary,
 )
 from edgeplane.rollout.strategy import Wave, waves_of
+from edgeplane.rollout.transitions import TRANSITIONS, Event, event_parts
+from edgeplane.rollout.windows import window_state
+from edgeplane.rollout.wire import controls_from_wire
 
 __all__ = [
+    "TRANSITIONS",
     "Amount",
     "Controls",
+    "Event",
     "Phase",
     "RevisionCount",
     "RolloutState",
@@ -51,5 +59,11 @@ __all__ = [
     "WavePhase",
     "WaveSpec",
     "WaveSummary",
+    "begin",
+    "controls_from_wire",
+    "event_parts",
+    "step",
+    "story",
     "waves_of",
+    "window_state",
 ]
