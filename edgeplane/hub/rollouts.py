@@ -188,8 +188,9 @@ async def _undo(request: Request, name: str, wanted: int | None) -> Response:
     for _ in range(ATTEMPTS):
         app = await store.get("Application", name)
         rollout = _rollout_of(app)
-        number = wanted if wanted is not None else _stable(rollout, name)
-        template = await _template(store, app, number)
+        history = await revisions_of(store, app)
+        number = wanted if wanted is not None else _previous(rollout, history, name)
+        template = _template(history, app, number)
         answer = rollout | {"toRevision": number}
         if _template_of(app) == template:
             return ObjectResponse(answer, status_code=202)  # it runs that already
@@ -203,15 +204,20 @@ async def _undo(request: Request, name: str, wanted: int | None) -> Response:
     raise _busy(name)
 
 
-def _stable(rollout: dict[str, Any], name: str) -> int:
-    stable = rollout.get("stableRevision")
-    if isinstance(stable, int):
+def _previous(rollout: dict[str, Any], history: list[Object], name: str) -> int:
+    """What undo goes back to by default: the stable revision while a rollout to another
+    runs; once it is done (stable is the target), the newest revision before it."""
+    target, stable = rollout["revision"], rollout.get("stableRevision")
+    if isinstance(stable, int) and stable != target:
         return stable
+    for revision in history:  # newest first
+        if _number(revision) < target:
+            return _number(revision)
     raise ApiError(
         409,
-        "NoStableRevision",
-        f"Application {name!r} has no stable revision to go back to: give one with "
-        f"toRevision (`edgeplane rollout undo {name} --to-revision N`; see "
+        "NothingToUndo",
+        f"Application {name!r} has no revision before {target} to go back to: give one "
+        f"with toRevision (`edgeplane rollout undo {name} --to-revision N`; see "
         f"`edgeplane rollout history {name}`)",
         "toRevision",
     )
@@ -232,8 +238,8 @@ def _with_template(app: Object, template: dict[str, Any]) -> Object:
     return obj
 
 
-async def _template(store: Store, app: Object, number: int) -> dict[str, Any]:
-    for revision in await revisions_of(store, app):
+def _template(history: list[Object], app: Object, number: int) -> dict[str, Any]:
+    for revision in history:
         if revision["spec"].get("revision") == number:
             template = revision["spec"].get("template")
             if isinstance(template, dict):

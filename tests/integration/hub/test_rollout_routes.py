@@ -289,10 +289,21 @@ async def test_undo_writes_the_stable_template_back(hub: httpx.AsyncClient) -> N
     assert (await store_of(hub).get("Application", "web"))["spec"]["workload"] == V2
 
 
-async def test_undo_without_a_stable_revision_asks_for_one(hub: httpx.AsyncClient) -> None:
-    await web(hub, rollout(stableRevision=None))
+async def test_undo_after_success_goes_to_the_revision_before(hub: httpx.AsyncClient) -> None:
+    await web(hub, rollout("Succeeded", stableRevision=2))
     answer = await act(hub, {"action": "undo"})
-    assert answer.status_code == 409 and answer.json()["field"] == "toRevision"
+    assert answer.status_code == 202 and answer.json()["toRevision"] == 1, answer.text
+    assert (await store_of(hub).get("Application", "web"))["spec"]["workload"] == V1
+
+
+@pytest.mark.parametrize("stable", [None, 1], ids=["no-stable", "first-revision-stable"])
+async def test_undo_with_nothing_before_asks_for_a_revision(
+    hub: httpx.AsyncClient, stable: int | None
+) -> None:
+    await web(hub, rollout("Succeeded", revision=1, stableRevision=stable))
+    answer = await act(hub, {"action": "undo"})
+    assert answer.status_code == 409 and answer.json()["reason"] == "NothingToUndo", answer.text
+    assert answer.json()["field"] == "toRevision"
     assert "--to-revision" in answer.json()["message"]
 
 
