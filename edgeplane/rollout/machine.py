@@ -310,7 +310,7 @@ class _Run:
         ]
 
     def move(self, sites: Sequence[SiteView], per_wave: bool) -> None:
-        budget = Budget(self.strategy, self.views, self.waves if per_wave else ())
+        budget = Budget(self.strategy, self.views, self.waves if per_wave else (), self.failed)
         for site in sites:
             if not site.reachable or not site.window_open:
                 continue

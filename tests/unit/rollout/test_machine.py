@@ -469,3 +469,11 @@ def test_story_is_bounded() -> None:
     for i in range(60):
         state = run(state, how, views, Controls(paused=i % 2 == 0), now=T0 + i).state
     assert len(state.story) == 50
+
+
+def test_a_tolerated_failure_does_not_spend_the_budget_for_good() -> None:
+    # one failed site must not stall a rollout with maxUnavailable 1 forever
+    views = [site("bad", 2, ready=False, failure="crashed"), *sites(3)]
+    result = run(progressing(), strategy(maxUnavailable=1, failureThreshold=1), views)
+    assert result.state.failed.keys() == {"bad"}
+    assert len(at(result, 2) - {"bad"}) == 1
