@@ -7,7 +7,9 @@ adds the checks that need the store (is this assignment ours, does one of ours n
 this artifact). Assignment lists and watches are narrowed to the site's own label by
 ``site_requirement``: a ``Requirement`` object that the middleware hands to the list
 handler in the ASGI scope, never text that is parsed again (a name ending in a newline
-once re-parsed to another site's). Anything not in the table is 403.
+once re-parsed to another site's). Anything not in the table is 403: so a site never
+reads, lists or watches ``Revision`` objects (an assignment carries all a site runs;
+the templates of other revisions are not its business), and only admins write them.
 """
 
 from __future__ import annotations

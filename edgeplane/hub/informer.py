@@ -34,7 +34,15 @@ from edgeplane.store.protocol import EventType, Store, WatchEvent
 
 log = logging.getLogger("edgeplane.hub.informer")
 
-INFORMED_KINDS = ("Site", "SiteGroup", "Application", "Assignment", "Device", "Policy")
+INFORMED_KINDS = (
+    "Site",
+    "SiteGroup",
+    "Application",
+    "Assignment",
+    "Device",
+    "Policy",
+    "Revision",
+)
 """What the hub's controllers read."""
 LIST_PAGE = 1000
 QUEUE_LIMIT = 10_000

@@ -1,6 +1,6 @@
 """An Application's status as the placement controller writes it: where it runs, how
 many replicas are wanted and ready, and the conditions saying why (Placed, Ready), with
-the last few preemption events.
+the last few preemption, failover and rollout events, and the rollout's status.
 
 Pure functions of the application, its decision and its Assignments; the controller
 (``placement``) writes what they return, after a pass or after an Assignment's status
@@ -72,6 +72,16 @@ def with_failovers(
         status["fencingEpoch"] = epoch
 
 
+def with_rollout(
+    status: dict[str, Any], rollout: dict[str, Any] | None, events: Iterable[dict[str, str]]
+) -> None:
+    """Add the rollout's status and this pass's rollout events (the last few kept)."""
+    if rollout is not None:
+        status["rollout"] = rollout
+    if added := list(events):
+        status["events"] = [*(status.get("events") or []), *added][-MAX_EVENTS:]
+
+
 def ready_replicas(assignment: Object) -> int:
     """How many of the application's replicas an assignment has ready. A kubernetes
     assignment reports ready pods (a Deployment of 3 is 3, two Deployments more), while
@@ -91,12 +101,16 @@ def app_status(
     problem: str | None,
     conditions: list[dict[str, Any]] | None = None,
     reason: str = "ArtifactMissing",
+    revision: int | None = None,
 ) -> dict[str, Any]:
+    """``revision``: the rollout's target, the one ready replicas count at (None: the
+    application's generation, as before revisions)."""
+    current = app["metadata"]["generation"] if revision is None else revision
     ready = sum(
         ready_replicas(a)
         for a in assignments
         if (a.get("status") or {}).get("observedGeneration") == a["metadata"]["generation"]
-        and a["spec"]["revision"] == app["metadata"]["generation"]
+        and a["spec"]["revision"] == current
     )
     wanted = decision.wanted if decision else 0
     status: dict[str, Any] = {

@@ -24,9 +24,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgeplane.api.validation import InvalidObject
 from edgeplane.api.wire import Object
-from edgeplane.hub.controllers.appstatus import app_status, ready_condition, with_failovers
+from edgeplane.hub.controllers.appstatus import (
+    app_status,
+    ready_condition,
+    with_failovers,
+    with_rollout,
+)
 from edgeplane.hub.controllers.failover import (
     Moves,
     Unhealthy,
@@ -43,14 +47,16 @@ from edgeplane.hub.controllers.rendering import (
     RenderCache,
     ResolveArtifact,
     render,
+    render_revisions,
     resolved_workload,
     unchanged,
 )
+from edgeplane.hub.controllers.revisions import RevisionPlan
+from edgeplane.hub.controllers.rollouts import RolloutKeeper, Rollouts, by_site
 from edgeplane.hub.controllers.viewcache import ViewCache
 from edgeplane.hub.controllers.writing import Writer, in_flight
 from edgeplane.hub.healthterms import HealthTerms
 from edgeplane.hub.informer import Informer
-from edgeplane.hub.overrides import OverrideError
 from edgeplane.placement.model import Decision, Snapshot
 from edgeplane.placement.planner import PlacementOverdue, Planner
 from edgeplane.placement.views import devices_by_site, group_selectors
@@ -83,6 +89,8 @@ class LastPass:
     mine: Mapping[str, list[str]] = field(default_factory=dict)
     """Each application's desired Assignments, by name."""
     generations: Mapping[str, int] = field(default_factory=dict)
+    targets: Mapping[str, int] = field(default_factory=dict)
+    """Each application's rollout target: the revision its ready count counts."""
 
 
 class PlacementController:
@@ -115,6 +123,7 @@ class PlacementController:
         """This pass's failovers and failbacks (``failover``)."""
         self._renders = RenderCache()
         self._loaded = loaded or Loaded()
+        self.rollout = RolloutKeeper(store, self.writer, self.worker)
 
     def _lease_of(self, site: Object) -> float:
         return self.terms.of(site).lease_seconds
@@ -128,7 +137,7 @@ class PlacementController:
         objs = await self._objects(kind)
         good, bad = await self.worker.run(self._loaded.valid, kind, objs)
         if kind == "Application":
-            self.invalid = bad
+            self.invalid = self.rollout.invalid = bad
         return good
 
     async def snapshot(
@@ -142,7 +151,7 @@ class PlacementController:
             name = candidate["metadata"]["name"]
             apps = [a for a in apps if a["metadata"]["name"] != name] + [candidate]
         sites = await self._list_valid("Site")
-        groups = await self._list_valid("SiteGroup")
+        self.rollout.groups = groups = await self._list_valid("SiteGroup")
         devices = devices_by_site(await self._list_valid("Device"))
         stored = {a["metadata"]["name"]: a for a in await self._list_valid("Assignment")}
         current: dict[str, dict[str, int]] = {}
@@ -188,20 +197,27 @@ class PlacementController:
         snapshot, apps, sites, stored = await self.snapshot()
         decisions = await self.worker.run(self.plan, snapshot, self.worker.deadline())
         by_site = {s["metadata"]["name"]: s for s in sites}
-        desired, problems = await self.worker.run(self._desired, apps, decisions, by_site, stored)
+        revisions = await self.rollout.revisions(apps, await self._objects("Revision"))
+        rolled = await self.worker.run(self.rollout.roll, apps, decisions, by_site, stored)
+        desired, problems = await self.worker.run(
+            self._desired, apps, decisions, by_site, stored, rolled, revisions
+        )
         for name in self.invalid:  # what runs keeps running until it is fixed or deleted
             desired.update({k: v for k, v in stored.items() if v["spec"]["application"] == name})
         events = carried_out(desired, stored, apps, self.moves)
         fresh = await self.writer.apply(desired, stored)
         mine = _by_application(desired)
-        self.last = LastPass(decisions, problems, mine, _generations(apps))
+        await self.rollout.prune(apps, fresh)
+        self.last = LastPass(decisions, problems, mine, _generations(apps), rolled.targets)
+        self.moves.later(rolled.wake_at)
         statuses = await self.worker.run(
-            self._statuses, apps, decisions, mine, problems, by_site, fresh, events
+            self._statuses, apps, decisions, mine, problems, by_site, fresh, events, rolled
         )
         await self._write_statuses(statuses)
         await self._mark_invalid()
         moved = {app: "; ".join(e["message"] for e in told) for app, told in events.items()}
         self._tell(apps, decisions, trigger, {**(own or {}), **moved})
+        self.record.noted_all(rolled.events)
 
     async def update_statuses(self, names: Iterable[str]) -> None:
         """Rewrite the status of these applications from the last pass's decisions and
@@ -265,17 +281,22 @@ class PlacementController:
         decisions: Mapping[str, Decision],
         sites: Mapping[str, Object],
         stored: Mapping[str, Object],
+        rolled: Rollouts,
+        revisions: RevisionPlan,
     ) -> tuple[dict[str, Object], dict[str, Problem]]:
-        """Every application's Assignments; one that cannot be rendered (an override
-        that makes an invalid Assignment, an artifact missing) keeps what runs and gets
-        a problem, and the others are rendered all the same."""
+        """Every application's Assignments, each site's at the revision its rollout
+        says; one that cannot be rendered (an override that makes an invalid
+        Assignment, an artifact missing) keeps what runs and gets a problem, and the
+        others are rendered all the same."""
         desired: dict[str, Object] = {}
         problems: dict[str, Problem] = {}
-        held = _by_application(stored)
+        held, placed = _by_application(stored), by_site(stored)
         for app in apps:
             name = app["metadata"]["name"]
             try:
-                rendered, problem = self._rendered(app, decisions[name], sites)
+                rendered, problem = self._rendered(
+                    app, decisions[name], sites, rolled, revisions, placed.get(name, {})
+                )
             except Exception as e:  # this application's fault, reported on it
                 rendered, problem = {}, ("RenderFailed", _render_failure(e))
             problem = problem or name_collision(rendered, desired, stored)
@@ -287,21 +308,23 @@ class PlacementController:
         return desired, problems
 
     def _rendered(
-        self, app: Object, decision: Decision, sites: Mapping[str, Object]
+        self,
+        app: Object,
+        decision: Decision,
+        sites: Mapping[str, Object],
+        rolled: Rollouts,
+        revisions: RevisionPlan,
+        held: Mapping[str, Object],
     ) -> tuple[dict[str, Object], Problem | None]:
-        workload, missing = resolved_workload(app, self.resolve)
-        if missing:
-            return {}, ("ArtifactMissing", missing)
-        rendered = {}
-        allowed = self.gate.allowed_namespaces(app)
-        for site, replicas in decision.parts():
-            try:
-                obj = self._renders.render(app, sites[site], workload, replicas, allowed)
-            except (InvalidObject, OverrideError) as e:
-                why = f"its Assignment at site {site} is invalid (check spec.overrides): {e}"
-                return {}, ("RenderFailed", why[:MAX_PROBLEM])
-            rendered[obj["metadata"]["name"]] = obj
-        return rendered, None
+        name = app["metadata"]["name"]
+        runs = rolled.revisions.get(name)
+        if runs is None:
+            return {}, ("RolloutPending", "its revision is not settled yet: placing again")
+        templates, allowed = revisions.templates.get(name, {}), self.gate.allowed_namespaces(app)
+        parts = decision.parts()
+        return render_revisions(
+            self._renders, app, parts, sites, runs, templates, held, self.resolve, allowed
+        )
 
     def _statuses(
         self,
@@ -312,9 +335,11 @@ class PlacementController:
         sites: Mapping[str, Object],
         fresh: Mapping[str, Object],
         events: Mapping[str, list[dict[str, str]]] | None = None,
+        rolled: Rollouts | None = None,
     ) -> list[tuple[Object, dict[str, Any]]]:
         """Each application with the status it should have (policy conditions evaluate
-        CEL, so this runs in the worker thread); ``events``: this pass's failovers."""
+        CEL, so this runs in the worker thread); ``events``: this pass's failovers;
+        ``rolled``: its rollouts (a status-only update keeps ``status.rollout``)."""
         found = []
         for app in apps:
             name = app["metadata"]["name"]
@@ -325,8 +350,11 @@ class PlacementController:
                 conditions = self.gate.conditions(app, placed_at)
             except Exception as e:  # a policy's fault is reported on the application
                 conditions = [_condition("PolicyWarning", "EvaluationFailed", str(e))]
-            status = app_status(app, decisions.get(name), held, problem, conditions, reason)
+            target = rolled.targets.get(name) if rolled else self.last.targets.get(name)
+            status = app_status(app, decisions.get(name), held, problem, conditions, reason, target)
             with_failovers(status, (events or {}).get(name, ()), fencing_epoch(held))
+            if rolled is not None:
+                with_rollout(status, rolled.statuses.get(name), rolled.events.get(name, ()))
             found.append((app, status))
         return found
 

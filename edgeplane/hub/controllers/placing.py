@@ -10,8 +10,9 @@ next pass never reads an older world than it wrote.
 Three things wake it that are no store change: a write that lost a race (placed again
 at once), an application whose artifact is missing (a push is not a store event:
 placed again after ``RETRY_SECONDS``, doubling to ``RETRY_MAX_SECONDS`` while it stays
-missing), and the time a failover or failback comes due (``failover``: replicas that
-waited at an offline site move, a returned site takes its replicas back).
+missing), and the time a failover, failback or rollout step comes due (``failover``:
+replicas that waited at an offline site move, a returned site takes its replicas back;
+``rollouts``: a soak ends, a progress deadline passes, a maintenance window opens).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ DEBOUNCE_SECONDS = 0.1
 CATCH_UP_SECONDS = 5.0
 RETRY_SECONDS, RETRY_MAX_SECONDS = 2.0, 30.0
 MISSING = "an artifact was missing: placing again"
-DUE = "a failover or failback came due"
+DUE = "a failover, failback or rollout step came due"
 DUE_SLACK_SECONDS = 0.05
 """Woken this much after the time, so the pass finds it due (clocks tick coarsely)."""
 
@@ -114,7 +115,7 @@ async def next_wake(
         # Let a burst of writes land, then decide once for all of them.
         await asyncio.sleep(DEBOUNCE_SECONDS)
         batch = [first, *_drain(changes)]
-        wake = sort_changes(batch, controller.writer.own)
+        wake = sort_changes(batch, controller.writer.own, controller.rollout.last.moving)
         controller.writer.seen_through(max(resource_version(c.new or c.old) for c in batch))
         if wake:
             return wake

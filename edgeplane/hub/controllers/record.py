@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -131,6 +131,19 @@ class PlacementRecord:
             decision.unplaced,
         )
         self._tell(app, entry)
+
+    def noted(self, app: str, message: str, now: float | None = None) -> None:
+        """A story entry for something that happened to ``app`` besides where it runs
+        (a rollout's step): the message is its trigger."""
+        before = self._decisions.get(app)
+        unplaced = before.decision.unplaced if before else 0
+        self._tell(app, StoryEntry(_stamp(now), message, (), (), 0, 0, unplaced))
+
+    def noted_all(self, events: Mapping[str, Iterable[Mapping[str, str]]]) -> None:
+        """Each application's events (``reason: message``) as story entries."""
+        for app, told in events.items():
+            for event in told:
+                self.noted(app, f"{event['reason']}: {event['message']}")
 
     def keep_only(self, apps: Iterable[str]) -> None:
         """Forget the applications not among ``apps`` (deleted)."""

@@ -5,7 +5,11 @@
   devices; any SiteGroup, Device or Policy; an Assignment created, changed or deleted
   by someone else) wakes a placement pass;
 * an Assignment whose status alone changed updates its application's status (the
-  ready count), with no planner run;
+  ready count), with no planner run; unless its application's rollout still moves
+  (``moving``): a site Ready or failing at the new revision is news to the rollout,
+  and wakes a pass;
+* an operator's word to a rollout (``status.rollout.control``, the action route's
+  write) wakes a pass;
 * everything else wakes nothing: a heartbeat (``lastHeartbeat``), condition
   timestamps, an Application's status (the controller's own), the controller's own
   writes coming back as events.
@@ -59,9 +63,12 @@ class Wake:
         return self.full or bool(self.statuses)
 
 
-def sort_changes(changes: Iterable[Change], own: Collection[int]) -> Wake:
+def sort_changes(
+    changes: Iterable[Change], own: Collection[int], moving: Collection[str] = ()
+) -> Wake:
     """The wake a batch of changes makes; ``own``: resourceVersions the controller
-    wrote itself (their events wake nothing)."""
+    wrote itself (their events wake nothing); ``moving``: applications whose rollout
+    is under way."""
     wake = Wake()
     for change in changes:
         if change.type == RELIST:  # a subscriber that fell behind: anything may have changed
@@ -69,7 +76,11 @@ def sort_changes(changes: Iterable[Change], own: Collection[int]) -> Wake:
         elif resource_version(change.new or change.old) in own:
             continue
         elif change.kind == "Assignment" and _status_only(change):
-            wake.statuses.add(str((change.new or {}).get("spec", {}).get("application")))
+            owner = str((change.new or {}).get("spec", {}).get("application"))
+            if owner in moving:
+                wake.due(f"Assignment {change.name} status (a rollout of {owner} moves)")
+            else:
+                wake.statuses.add(owner)
         elif meaningful(change):
             app = change.name if change.kind == "Application" else None
             wake.due(describe(change), app)
@@ -111,7 +122,13 @@ def _what_changed(kind: str, old: Object, new: Object) -> list[str]:
     if kind == "Site":
         before, after = old.get("status") or {}, new.get("status") or {}
         found += [f"status.{k}" for k in SITE_STATUS_READ if before.get(k) != after.get(k)]
+    if kind == "Application" and _control(old) != _control(new):
+        found.append("status.rollout.control")
     return found
+
+
+def _control(app: Object) -> object:
+    return ((app.get("status") or {}).get("rollout") or {}).get("control")
 
 
 def _meta(obj: Object) -> Mapping[str, object]:

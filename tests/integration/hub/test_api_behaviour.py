@@ -366,6 +366,7 @@ async def test_discovery_lists_kinds(client: httpx.AsyncClient) -> None:
         "policies",
         "assignments",
         "devices",
+        "revisions",
     }
 
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from edgeplane.api.kinds import KINDS
+from edgeplane.api.wellknown import APPLICATION_LABEL, revision_name
 from tests.conftest import AnyStore
 from tests.integration.hub.siteaccess import (
     API,
@@ -167,3 +168,47 @@ async def test_deleting_a_site_revokes_its_credential_at_once(hub: httpx.AsyncCl
         assert (await site.get(f"{API}/sites/a")).status_code == 401
         await joined(hub, "a")  # the name is free again, with a credential of its own
         assert (await site.get(f"{API}/sites/a")).status_code == 401
+
+
+def revision_of(app: str, number: int) -> dict[str, object]:
+    return {
+        "apiVersion": "edgeplane.io/v1alpha1",
+        "kind": "Revision",
+        "metadata": {"name": revision_name(app, number), "labels": {APPLICATION_LABEL: app}},
+        "spec": {
+            "application": app,
+            "applicationUid": "uid-1",
+            "revision": number,
+            "hash": "0" * 64,
+            "template": {"workload": {"process": {"command": "true"}}},
+            "createdAt": "2026-12-01T12:00:00Z",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/revisions"),
+        ("GET", "/revisions?watch=true"),
+        ("GET", f"/revisions?labelSelector={APPLICATION_LABEL}%3Dweb"),
+        ("GET", "/revisions/web.r1"),
+        ("POST", "/revisions"),
+        ("PUT", "/revisions/web.r1"),
+        ("DELETE", "/revisions/web.r1"),
+        ("GET", "/applications/web/revisions"),
+        ("GET", "/applications/web/revisions?template=true"),
+    ],
+    ids=lambda v: v,
+)
+async def test_a_site_may_not_read_the_revisions_of_its_own_application(
+    hub: httpx.AsyncClient, store: AnyStore, method: str, path: str
+) -> None:
+    created = await hub.post(f"{API}/revisions", json=revision_of("web", 1))
+    assert created.status_code == 201, created.text
+    before = await state(store)
+    async with site_a(hub) as site:
+        answer = await site.request(method, f"{API}{path}", json=revision_of("web", 1))
+    assert (answer.status_code, answer.json()["reason"]) == (403, "Forbidden"), answer.text
+    assert await state(store) == before
+    assert (await hub.get(f"{API}/revisions/web.r1")).json()["spec"]["revision"] == 1

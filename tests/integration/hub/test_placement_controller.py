@@ -246,7 +246,8 @@ async def test_replica_changes_keep_what_runs(store: AnyStore) -> None:
     await controller.reconcile()
     one = set(await placed(store))
     assert len(one) == 1 and one < three
-    assert {a["spec"]["revision"] for a in (await placed(store)).values()} == {3}
+    # Replicas are no template: the first revision still runs (nothing restarted).
+    assert {a["spec"]["revision"] for a in (await placed(store)).values()} == {1}
 
 
 async def test_selector_and_label_changes_move_assignments(store: AnyStore) -> None:
