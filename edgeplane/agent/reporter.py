@@ -42,6 +42,9 @@ RESEND_SECONDS = 5.0
 LEAN_RETRY_SECONDS = 600.0
 """How long a hub without the heartbeat route gets status writes as heartbeats before
 the route is tried again (the hub may have been upgraded meanwhile)."""
+HEARTBEATS_IN_FLIGHT = 3
+"""Heartbeats on their way at once: one held up by a lost packet and the next two
+sent on time beside it."""
 MESSAGE_MAX_CHARS = 32 * 1024
 ENDPOINTS_MAX = 256
 """The hub's bounds on an assignment's status (``edgeplane.api.meta`` and
@@ -212,14 +215,36 @@ class StatusReporter:
                 await asyncio.sleep(backoff.next())
 
     async def run_heartbeats(self) -> None:
-        while True:
-            try:
-                await self.heartbeat()
-            except (HubUnreachable, HubRefused) as e:
-                log.warning("heartbeat not sent: %s", e)
-            except Exception:  # an answer of the wrong shape must not end the agent
-                log.exception("heartbeat not sent")
-            await asyncio.sleep(self.period)
+        """A heartbeat every period on a fixed beat, each sent on time even while an
+        earlier one is still on its way: on a lossy link one lost packet holds a request
+        in TCP's retransmission backoff (a lost SYN is sent again after 1 s, then 3 s),
+        and a heartbeat that waited for the one before it would turn that one packet
+        into a silence of seconds, which the hub's failure detector reads as a lost
+        site. At most ``HEARTBEATS_IN_FLIGHT`` at once (a hub that answers none gets no
+        more); a beat missed while the loop was held up is not made up in a burst."""
+        in_flight: set[asyncio.Task[None]] = set()
+        due = time.monotonic()
+        try:
+            while True:
+                if len(in_flight) < HEARTBEATS_IN_FLIGHT:
+                    beat = asyncio.create_task(self._beat(), name="heartbeat")
+                    in_flight.add(beat)
+                    beat.add_done_callback(in_flight.discard)
+                now = time.monotonic()
+                due = max(due + self.period, now)
+                await asyncio.sleep(due - now)
+        finally:
+            for beat in in_flight:
+                beat.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _beat(self) -> None:
+        try:
+            await self.heartbeat()
+        except (HubUnreachable, HubRefused) as e:
+            log.warning("heartbeat not sent: %s", e)
+        except Exception:  # an answer of the wrong shape must not end the agent
+            log.exception("heartbeat not sent")
 
     @property
     def period(self) -> float:

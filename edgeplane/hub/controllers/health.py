@@ -22,6 +22,12 @@ and no longer than ``offline_after / 4``): a stopped site is found within a few
 heartbeats. A check is a pass over the informer's cached Sites, a few microseconds each
 (``benchmarks/health_check.py``; the figures are in docs/failover.md).
 
+A check that runs later than it should by more than its own interval means the hub
+itself did not run (an overloaded machine, the process paused): heartbeats that came
+meanwhile wait unread, and every site would look silent. The detector does not count
+the hub's last such stall as any site's silence (``Judge.stalled``); the hard bound
+still does, so a hub that stalls without end still marks silent sites Offline.
+
 A site whose nodes are all NotReady goes Offline with the condition ``NodesReady`` False
 (reason ``NodesNotReady``, ``hub.sitewrites.nodes_checked``): sites' own writes get the
 rule as they are made, and this controller applies it to whatever else is stored (an
@@ -122,6 +128,14 @@ class Judge:
     watched_since: float | None = None
     suspected: int = field(default=0, init=False)
     shortest_period: float | None = field(default=None, init=False)
+    stall: tuple[float, float] | None = field(default=None, init=False)
+    """The hub's last stall (start, end; its clock), when its own checks ran late: what
+    heartbeats arrived meanwhile waited unread, so that time is nobody's silence."""
+
+    def stalled(self, start: float, end: float) -> None:
+        """The hub did not run from ``start`` to ``end`` (an overloaded machine, a long
+        pause of the process): the detector will not count that time as silence."""
+        self.stall = (start, end)
 
     def verdict(self, site: Object, now: float) -> liveness.Unreachable | None:
         suspicion = self._suspicion(site, now)
@@ -145,9 +159,16 @@ class Judge:
             # Not heard since the hub began watching: an older arrival (from before a
             # restart) says nothing of the silence since; the hard bound judges.
             return liveness.Suspicion(None, threshold)
-        phi = self.detector.phi(name, now)
+        phi = self.detector.phi(name, now - self._blind(now - silence, now))
         self.suspected += phi is not None and phi >= SUSPECT_PHI
         return liveness.Suspicion(phi, threshold, silence)
+
+    def _blind(self, since: float, now: float) -> float:
+        """Seconds of the hub's last stall between ``since`` and ``now``."""
+        if self.stall is None:
+            return 0.0
+        start, end = self.stall
+        return max(0.0, min(end, now) - max(start, since))
 
     def next_check(self) -> float:
         """Seconds to the next check: half the shortest period seen, within bounds."""
@@ -252,4 +273,11 @@ async def health_loop(
             failures += 1
             log.warning("health check failed (%s); retrying", e, exc_info=True)
         period = judge.next_check()
-        await pause(stop, max(period, retry_delay(failures)) if failures else period)
+        wait = max(period, retry_delay(failures)) if failures else period
+        due = time.monotonic() + wait
+        await pause(stop, wait)
+        if (late := time.monotonic() - due) > period:
+            # Heartbeats that came meanwhile are still unread: the stall is no silence.
+            end = time.time()
+            judge.stalled(end - late, end)
+            log.info("health checks ran %.1f s late: not counted as sites' silence", late)

@@ -160,6 +160,28 @@ async def test_arrivals_from_before_the_hub_watched_are_not_judged_by_the_detect
     assert message == "no heartbeat for 10 s (the hub's limit is 4 s)"
 
 
+async def test_the_hubs_own_stall_is_not_counted_as_silence() -> None:
+    """The hub did not run for 3 s (its checks ran late): a clean site last heard just
+    before is not suspected for it, while its silence outside the stall still counts;
+    the hard bound counts all of it."""
+    store, detector = MemoryStore(), Detector()
+    leases, now = Leases("hub-1", detector, one_period), time.time()
+    await stored(store, "s", phase="Online")
+    beating(leases, "s", now - 60, now - 4)  # 4 periods of silence: suspected
+    judge = Judge(40.0, leases.last, detector, Terms(), watched_since=now - 60)
+    judge.stalled(now - 3.5, now - 0.5)
+    assert judge.verdict(await store.get("Site", "s"), now) is None
+    assert judge.suspected == 0
+    later = now + 3.0  # 3.5 s heard of silence past the stall: suspected again
+    why = judge.verdict(await store.get("Site", "s"), later)
+    assert why is not None and why.cause is liveness.Cause.SUSPECTED
+    assert why.message.startswith("no heartbeat for 7 s (suspicion "), why.message
+    bounded = Judge(5.0, leases.last, detector, Terms(), watched_since=now - 60)
+    bounded.stalled(now - 4.0, now + 2.0)
+    why = bounded.verdict(await store.get("Site", "s"), now + 2.0)
+    assert why is not None and why.cause is liveness.Cause.SILENT, why
+
+
 @pytest.mark.parametrize(
     ("offline_after", "shortest", "seconds"),
     [
