@@ -217,6 +217,20 @@ class RolloutPhase(enum.StrEnum):
     ROLLED_BACK = "RolledBack"
     ABORTED = "Aborted"
 
+    @property
+    def active(self) -> bool:
+        """Whether the rollout may still move sites to its target wave by wave."""
+        return self in _ACTIVE
+
+    @property
+    def finished(self) -> bool:
+        """Whether the rollout has ended: it will not change without a new revision
+        (Failed is halted, and ends as Aborted only when the operator aborts)."""
+        return self not in _ACTIVE
+
+
+_ACTIVE = frozenset({RolloutPhase.PROGRESSING, RolloutPhase.PAUSED, RolloutPhase.AWAITING_APPROVAL})
+
 
 class WavePhase(enum.StrEnum):
     PENDING = "Pending"

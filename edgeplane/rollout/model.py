@@ -11,44 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
+
+from edgeplane.api.rollouts import RolloutPhase
+from edgeplane.api.rollouts import WavePhase as WavePhase  # a wave's phase, the API's
+
+Phase = RolloutPhase
+"""The rollout's phase (``status.rollout.phase``), as the API defines it."""
 
 MAX_STORY = 50
 """Story lines kept (newest last): enough to explain a rollout of many waves."""
-
-
-class Phase(StrEnum):
-    PROGRESSING = "Progressing"
-    PAUSED = "Paused"
-    AWAITING_APPROVAL = "AwaitingApproval"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    ROLLED_BACK = "RolledBack"
-    ABORTED = "Aborted"
-
-    @property
-    def active(self) -> bool:
-        """Whether the rollout may still move sites to its target wave by wave."""
-        return self in _ACTIVE
-
-    @property
-    def finished(self) -> bool:
-        """Whether the rollout has ended: it will not change without a new revision
-        (Failed is halted, and ends as Aborted only when the operator aborts)."""
-        return self not in _ACTIVE
-
-
-_ACTIVE = frozenset({Phase.PROGRESSING, Phase.PAUSED, Phase.AWAITING_APPROVAL})
-
-
-class WavePhase(StrEnum):
-    PENDING = "Pending"
-    WAITING = "Waiting"
-    PROGRESSING = "Progressing"
-    SOAKING = "Soaking"
-    PASSED = "Passed"
-    FAILED = "Failed"
 
 
 @dataclass(frozen=True, slots=True)
