@@ -59,6 +59,12 @@ class SimFleet:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._queue: asyncio.Queue[tuple[SimSite, str | None]] = asyncio.Queue()
         self._queued: set[tuple[str, str | None]] = set()
+        self._sending: set[tuple[str, str | None]] = set()
+        """Statuses on their way: one at a time each, as a patch is the difference from
+        what the hub acknowledged (two at once raced: a Running patch computed before
+        the Starting one was answered left out the phase, and the late Starting one
+        stuck at the hub)."""
+        self._again: set[tuple[str, str | None]] = set()
         self._facts_sent: dict[str, dict[str, Any]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
@@ -215,9 +221,14 @@ class SimFleet:
     async def _report_loop(self) -> None:
         while True:
             site, assignment = await self._queue.get()
-            self._queued.discard((site.name, assignment))
+            key = (site.name, assignment)
+            self._queued.discard(key)
             if site.halted:
                 continue
+            if key in self._sending:
+                self._again.add(key)  # sent again once the one on its way is answered
+                continue
+            self._sending.add(key)
             try:
                 await self._report(site, assignment)
             except HubError as e:
@@ -228,6 +239,11 @@ class SimFleet:
                     asyncio.get_running_loop().call_later(
                         delay * random.uniform(0.5, 1.5), self._enqueue, site, assignment
                     )
+            finally:
+                self._sending.discard(key)
+                if key in self._again:
+                    self._again.discard(key)
+                    self._enqueue(site, assignment)
 
     async def _report(self, site: SimSite, assignment: str | None) -> None:
         if assignment is not None:
