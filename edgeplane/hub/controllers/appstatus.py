@@ -101,16 +101,15 @@ def app_status(
     problem: str | None,
     conditions: list[dict[str, Any]] | None = None,
     reason: str = "ArtifactMissing",
-    revision: int | None = None,
 ) -> dict[str, Any]:
-    """``revision``: the rollout's target, the one ready replicas count at (None: the
-    application's generation, as before revisions)."""
-    current = app["metadata"]["generation"] if revision is None else revision
+    """Ready replicas are those of sites that run what they are told (the revision a
+    rollout gives each site, old or new, as a Deployment's ``readyReplicas``): a rollout
+    that waits days for maintenance windows does not show the application unready, nor
+    does one rolled back; ``status.rollout.revisions`` counts them per revision."""
     ready = sum(
         ready_replicas(a)
         for a in assignments
         if (a.get("status") or {}).get("observedGeneration") == a["metadata"]["generation"]
-        and a["spec"]["revision"] == current
     )
     wanted = decision.wanted if decision else 0
     status: dict[str, Any] = {

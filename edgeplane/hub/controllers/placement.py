@@ -89,8 +89,6 @@ class LastPass:
     mine: Mapping[str, list[str]] = field(default_factory=dict)
     """Each application's desired Assignments, by name."""
     generations: Mapping[str, int] = field(default_factory=dict)
-    targets: Mapping[str, int] = field(default_factory=dict)
-    """Each application's rollout target: the revision its ready count counts."""
 
 
 class PlacementController:
@@ -208,7 +206,7 @@ class PlacementController:
         fresh = await self.writer.apply(desired, stored)
         mine = _by_application(desired)
         await self.rollout.prune(apps, fresh)
-        self.last = LastPass(decisions, problems, mine, _generations(apps), rolled.targets)
+        self.last = LastPass(decisions, problems, mine, _generations(apps))
         self.moves.later(rolled.wake_at)
         statuses = await self.worker.run(
             self._statuses, apps, decisions, mine, problems, by_site, fresh, events, rolled
@@ -350,8 +348,7 @@ class PlacementController:
                 conditions = self.gate.conditions(app, placed_at)
             except Exception as e:  # a policy's fault is reported on the application
                 conditions = [_condition("PolicyWarning", "EvaluationFailed", str(e))]
-            target = rolled.targets.get(name) if rolled else self.last.targets.get(name)
-            status = app_status(app, decisions.get(name), held, problem, conditions, reason, target)
+            status = app_status(app, decisions.get(name), held, problem, conditions, reason)
             with_failovers(status, (events or {}).get(name, ()), fencing_epoch(held))
             if rolled is not None:
                 with_rollout(status, rolled.statuses.get(name), rolled.events.get(name, ()))

@@ -186,14 +186,17 @@ def assignment(site_name: str, revision: int, ready: int, observed: int = 1) -> 
     [
         ([assignment("s1", 4, 1), assignment("s2", 4, 1)], 2, ("True", "AllReady")),
         ([assignment("s1", 4, 1), assignment("s2", 4, 0)], 1, ("False", "NotReady")),
-        ([assignment("s1", 3, 1), assignment("s2", 4, 1)], 1, ("False", "NotReady")),
+        ([assignment("s1", 3, 1), assignment("s2", 4, 1)], 2, ("True", "AllReady")),
         ([assignment("s1", 4, 1, observed=0), assignment("s2", 4, 1)], 1, ("False", "NotReady")),
     ],
-    ids=["all-ready", "one-not-ready", "old-revision", "status-not-caught-up"],
+    ids=["all-ready", "one-not-ready", "kept-at-an-older-revision", "status-not-caught-up"],
 )
-def test_ready_counts_instances_at_the_current_revision(
+def test_ready_counts_instances_that_run_what_their_site_is_told(
     assignments: list[Object], ready: int, condition: tuple[str, str]
 ) -> None:
+    """A site a rollout keeps at an older revision (a later wave, a closed window, a
+    rollback) serves: its replicas are ready, as a Deployment's ``readyReplicas`` counts
+    old and new pods; a status from before the Assignment's spec is not."""
     decision = Decision("web", ("s1", "s2"), 2)
     status = app_status(application(), decision, assignments, None)
     assert (status["sites"], status["replicas"], status["ready"]) == (["s1", "s2"], 2, ready)
