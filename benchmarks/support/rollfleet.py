@@ -66,7 +66,8 @@ async def until(client: httpx.AsyncClient, done: Any, what: str, within: float) 
                 return app
         await asyncio.sleep(POLL_SECONDS)
     status = (app.get("status") or {}).get("rollout") or {}
-    raise RuntimeError(f"rollout: not {what} within {within:.0f} s; {status.get('message')!r}")
+    shown = {k: status.get(k) for k in ("message", "waves", "waiting", "failed", "revisions")}
+    raise RuntimeError(f"rollout: not {what} within {within:.0f} s; {shown!r}")
 
 
 def rollout_of(app: dict[str, Any]) -> dict[str, Any]:
