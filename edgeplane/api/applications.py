@@ -260,6 +260,27 @@ class ApplicationSpec(Model):
             )
         return self
 
+    @model_validator(mode="after")
+    def _gates_reach(self) -> ApplicationSpec:
+        gates = self.rollout.gates if self.rollout else None
+        if gates is None or self.workload.kubernetes is None:
+            return self
+        if gates.http is not None:
+            raise ValueError(
+                "rollout.gates.http checks a process workload's port on the agent's "
+                "loopback, which a kubernetes workload's pods do not have: remove "
+                "rollout.gates.http and give the pods a readinessProbe (their readiness "
+                "is what the rollout waits for)"
+            )
+        if gates.max_restarts is not None:
+            raise ValueError(
+                "rollout.gates.maxRestarts counts a process workload's restarts; a "
+                "kubernetes workload reports its objects' readiness, not its pods' "
+                "restarts: remove rollout.gates.maxRestarts (a crash-looping pod is not "
+                "Ready, and progressDeadlineSeconds fails its site)"
+            )
+        return self
+
 
 class StatusEvent(Model):
     """Something that happened to the application (newest last; a few are kept)."""

@@ -237,3 +237,34 @@ def test_an_assignment_carries_the_http_gate(gate: Any, field: str | None, words
         validate_object(raw)
     assert raised.value.field == field, raised.value.errors
     assert words in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("gates", "words"),
+    [
+        ({"http": {"port": 8080}}, "remove rollout.gates.http"),
+        ({"maxRestarts": 3}, "remove rollout.gates.maxRestarts"),
+    ],
+    ids=["http", "max-restarts"],
+)
+def test_gates_a_kubernetes_workload_cannot_have_are_refused_with_the_fix(
+    gates: dict[str, Any], words: str
+) -> None:
+    """The agent checks a gate on its own loopback, which pods are not on, and counts
+    restarts of processes only: a field that could not work is refused, not ignored."""
+    app = changed(good("Application"), "spec.rollout", {"gates": gates})
+    app["spec"]["workload"] = {"kubernetes": {"manifests": [CONFIG_MAP]}}
+    with pytest.raises(InvalidObject) as raised:
+        validate_object(app)
+    assert raised.value.field == "spec", raised.value.errors
+    assert words in str(raised.value)
+    app["spec"]["rollout"] = {"minSuccessSeconds": 5}
+    validate_object(app)  # the rest of a rollout works the same for kubernetes
+
+
+CONFIG_MAP = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "c"},
+    "data": {"k": "v"},
+}
