@@ -85,16 +85,26 @@ class LoadProcess:
         await self.process.stdin.drain()
 
     async def wait_joined(
-        self, sites: int, within: float, server_alive: Callable[[], bool] = lambda: True
+        self,
+        sites: int,
+        within: float,
+        server_alive: Callable[[], bool] = lambda: True,
+        *,
+        tolerate_errors: bool = False,
     ) -> bool:
-        """Until the latest line says ``sites`` joined and connected; False when this
-        process or the server exits, or ``within`` seconds pass first. Says how far the
-        joining got every 30 s on stderr."""
+        """Until the latest line says ``sites`` joined and connected (with
+        ``tolerate_errors``: every site joined and connected or gave up joining, its
+        ``join_errors``); False when this process or the server exits, or ``within``
+        seconds pass first. Says how far the joining got every 30 s on stderr."""
         deadline = time.monotonic() + within
         said = time.monotonic()
         while time.monotonic() < deadline and self.alive() and server_alive():
             row = self.latest()
-            if row.get("joined", 0) >= sites and row.get("connected", 0) >= sites:
+            joined, connected = row.get("joined", 0), row.get("connected", 0)
+            if joined >= sites and connected >= sites:
+                return True
+            failed = row.get("join_errors", 0) if tolerate_errors else 0
+            if failed and joined + failed >= sites and connected >= joined:
                 return True
             if time.monotonic() - said > 30:
                 said = time.monotonic()
