@@ -33,6 +33,7 @@ from benchmarks.support.hubproc import pinned_hub
 from benchmarks.support.loadproc import LoadProcess, sim_against
 from benchmarks.support.rolling import (
     APP,
+    FAIL_ENV,
     GROUPS,
     TERMINAL,
     RollbackClock,
@@ -75,7 +76,11 @@ def rollout_of(app: dict[str, Any]) -> dict[str, Any]:
 
 
 async def release(client: httpx.AsyncClient, workload: dict[str, Any]) -> None:
-    body = orjson.dumps({"spec": {"workload": workload}})
+    """A merge patch of ``spec.workload``: it merges ``env`` too, so a good release
+    after a failing one says ``EDGEPLANE_SIM_FAIL: null`` (removed) unless it sets it."""
+    process = workload["process"]
+    env = {FAIL_ENV: None, **process["env"]}
+    body = orjson.dumps({"spec": {"workload": {"process": {**process, "env": env}}}})
     (
         await client.patch(f"{API}/applications/{APP}", content=body, headers=MERGE)
     ).raise_for_status()
@@ -93,7 +98,8 @@ async def good_run(client: httpx.AsyncClient, n: int, args: Any) -> dict[str, An
     rollout = rollout_of(await until(client, finished, "finished", args.within))
     wall = time.monotonic() - started
     if rollout["phase"] != "Succeeded":
-        raise RuntimeError(f"good release {n}: {rollout['phase']}: {rollout.get('message')!r}")
+        why = {k: rollout.get(k) for k in ("message", "failed", "story")}
+        raise RuntimeError(f"good release {n}: {rollout['phase']}: {why!r}")
     waves = wave_times(rollout)
     return {
         "revision": rollout["revision"],
