@@ -34,6 +34,7 @@ from typing import Any
 
 from edgeplane.agent.errors import AgentError, HubRefused, HubUnreachable
 from edgeplane.agent.fencing import FENCED_MESSAGE, is_strict
+from edgeplane.agent.identity import with_identity
 from edgeplane.agent.inventory import Capacity
 from edgeplane.agent.kinds import (
     UNSUPPORTED,
@@ -131,24 +132,6 @@ def _keys(name: str, obj: Object, limit: int) -> list[str]:
     """The instance keys of an assignment, at most ``limit`` of them (the site's
     instance cap: no assignment may make the agent build billions of keys)."""
     return instance_keys(name, min(replicas_of(obj), limit))
-
-
-def with_identity(workload: Mapping[str, Any], obj: Object, replica: int = 0) -> dict[str, Any]:
-    """The workload with ``EDGEPLANE_SITE``, ``EDGEPLANE_APPLICATION``,
-    ``EDGEPLANE_ASSIGNMENT``, ``EDGEPLANE_REPLICA`` and, for an assignment that carries
-    one, ``EDGEPLANE_EPOCH`` in its environment; the workload's own values win."""
-    spec = obj["spec"]
-    env = workload.get("env") or []
-    own = dict(env) if isinstance(env, dict) else {e["name"]: e.get("value", "") for e in env}
-    identity = {
-        "EDGEPLANE_SITE": spec.get("site", ""),
-        "EDGEPLANE_APPLICATION": spec.get("application", ""),
-        "EDGEPLANE_ASSIGNMENT": obj["metadata"]["name"],
-        "EDGEPLANE_REPLICA": str(replica),
-    }
-    if spec.get("epoch") is not None:
-        identity["EDGEPLANE_EPOCH"] = str(spec["epoch"])
-    return {**workload, "env": {**identity, **own}}
 
 
 def fenced_out(desired: Mapping[str, Object]) -> tuple[dict[str, Object], dict[str, Problem]]:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from edgeplane.api.wire import Object
+from edgeplane.hub.controllers.loading import MAX_PROBLEM
 from edgeplane.placement.model import Decision
 from edgeplane.placement.planner import PLACEMENT_FAILED
 
@@ -128,3 +129,15 @@ def app_status(
     if events := preemption_events(app, decision):
         status["events"] = events
     return status
+
+
+def problem_condition(kind: str, reason: str, message: str) -> dict[str, Any]:
+    """A condition saying what is wrong (``PolicyWarning`` is True when it holds; any
+    other kind, ``Placed`` say, is False), its message cut to ``MAX_PROBLEM``."""
+    status = "True" if kind == "PolicyWarning" else "False"
+    return {"type": kind, "status": status, "reason": reason, "message": message[:MAX_PROBLEM]}
+
+
+def render_failure(e: Exception) -> str:
+    """Why an application's Assignments could not be rendered."""
+    return f"its Assignments cannot be rendered: {type(e).__name__}: {e}"[:MAX_PROBLEM]

@@ -27,7 +27,9 @@ from typing import Any
 from edgeplane.api.wire import Object
 from edgeplane.hub.controllers.appstatus import (
     app_status,
+    problem_condition,
     ready_condition,
+    render_failure,
     with_failovers,
     with_rollout,
 )
@@ -39,7 +41,7 @@ from edgeplane.hub.controllers.failover import (
     moves,
 )
 from edgeplane.hub.controllers.governed import PolicyGate
-from edgeplane.hub.controllers.loading import MAX_PROBLEM, Loaded, list_all
+from edgeplane.hub.controllers.loading import Loaded, list_all
 from edgeplane.hub.controllers.naming import name_collision
 from edgeplane.hub.controllers.offloop import PASS_SECONDS, Worker
 from edgeplane.hub.controllers.record import PlacementRecord
@@ -206,7 +208,7 @@ class PlacementController:
         fresh = await self.writer.apply(desired, stored)
         mine = _by_application(desired)
         await self.rollout.prune(apps, fresh)
-        self.last = LastPass(decisions, problems, mine, _generations(apps))
+        self.last = LastPass(decisions, problems, mine, {_name(a): _generation(a) for a in apps})
         self.moves.later(rolled.wake_at)
         statuses = await self.worker.run(
             self._statuses, apps, decisions, mine, problems, by_site, fresh, events, rolled
@@ -224,7 +226,8 @@ class PlacementController:
         apps = [a for a in [await self._current("Application", n) for n in names] if a]
         apps = [a for a in apps if last.generations.get(_name(a)) == _generation(a)]
         mine = {_name(a): last.mine.get(_name(a), []) for a in apps}
-        fresh = {k: a for k in _flat(mine.values()) if (a := await self._current("Assignment", k))}
+        names = [k for held in mine.values() for k in held]
+        fresh = {k: a for k in names if (a := await self._current("Assignment", k))}
         self._watch_health(apps, fresh.values())
         sites = (
             self.informer.items("Site")
@@ -296,7 +299,7 @@ class PlacementController:
                     app, decisions[name], sites, rolled, revisions, placed.get(name, {})
                 )
             except Exception as e:  # this application's fault, reported on it
-                rendered, problem = {}, ("RenderFailed", _render_failure(e))
+                rendered, problem = {}, ("RenderFailed", render_failure(e))
             problem = problem or name_collision(rendered, desired, stored)
             if problem:  # keep what runs until it can be rendered
                 problems[name] = problem
@@ -347,7 +350,7 @@ class PlacementController:
             try:
                 conditions = self.gate.conditions(app, placed_at)
             except Exception as e:  # a policy's fault is reported on the application
-                conditions = [_condition("PolicyWarning", "EvaluationFailed", str(e))]
+                conditions = [problem_condition("PolicyWarning", "EvaluationFailed", str(e))]
             status = app_status(app, decisions.get(name), held, problem, conditions, reason)
             with_failovers(status, (events or {}).get(name, ()), fencing_epoch(held))
             if rolled is not None:
@@ -371,7 +374,7 @@ class PlacementController:
             app = await self._current("Application", name)
             if app is None:
                 continue
-            condition = _condition("Placed", "Invalid", why)
+            condition = problem_condition("Placed", "Invalid", why)
             if (app.get("status") or {}).get("conditions") != [condition]:
                 await self.writer.status(app, {"message": why, "conditions": [condition]})
 
@@ -384,25 +387,8 @@ def _generation(obj: Object) -> int:
     return int(obj["metadata"].get("generation") or 1)
 
 
-def _generations(apps: Iterable[Object]) -> dict[str, int]:
-    return {_name(a): _generation(a) for a in apps}
-
-
 def _by_application(assignments: Mapping[str, Object]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for name, obj in assignments.items():
         found.setdefault(obj["spec"]["application"], []).append(name)
     return found
-
-
-def _flat(lists: Iterable[list[str]]) -> list[str]:
-    return [item for names in lists for item in names]
-
-
-def _condition(kind: str, reason: str, message: str) -> dict[str, Any]:
-    status = "True" if kind == "PolicyWarning" else "False"
-    return {"type": kind, "status": status, "reason": reason, "message": message[:MAX_PROBLEM]}
-
-
-def _render_failure(e: Exception) -> str:
-    return f"its Assignments cannot be rendered: {type(e).__name__}: {e}"[:MAX_PROBLEM]
