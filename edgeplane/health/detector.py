@@ -40,6 +40,10 @@ from dataclasses import dataclass, field
 DEFAULT_THRESHOLD = 8.0
 """Phi at which a site is suspected (Akka's default; Cassandra uses 8 as well)."""
 
+DOUBT_PHI = 1.0
+"""Phi from which a site is in doubt (a one-in-ten silence), long before it is
+suspected: counted in ``edgeplane_sites_suspected``, and no replica fails back to it."""
+
 WINDOW = 100
 """Inter-arrival samples kept per site: enough for a stable mean and deviation, and
 recent enough to follow a link that changes."""
@@ -247,6 +251,10 @@ class Detector:
         """The site's phi at ``now``; None when it was never heard (or forgotten)."""
         history = self._histories.get(site)
         return None if history is None else history.phi(now)
+
+    def doubts(self, site: str, now: float) -> bool:
+        """Whether the site's phi has reached ``DOUBT_PHI``; never for a site not heard."""
+        return self.suspected(site, now, DOUBT_PHI)
 
     def suspected(self, site: str, now: float, threshold: float = DEFAULT_THRESHOLD) -> bool:
         """Whether the site's phi has reached ``threshold``; a site never heard is not

@@ -51,7 +51,9 @@ async def run_controllers(
     if informer is None:
         informer = Informer(store)
         tasks.append(asyncio.create_task(informer.run(stop), name="informer"))
-    placement = placement_loop(store, resolve, stop, informer, record or PlacementRecord())
+    placement = placement_loop(
+        store, resolve, stop, informer, record or PlacementRecord(), leases=leases
+    )
     health = health_loop(
         store, offline_after, stop, leases=leases, informer=informer, terms=terms, metrics=metrics
     )

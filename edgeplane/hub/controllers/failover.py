@@ -29,10 +29,16 @@ from typing import Any
 
 from edgeplane.api.wire import Object
 from edgeplane.health import failback, failover
+from edgeplane.health.detector import Detector
 from edgeplane.health.liveness import parse_stamp
 
 LeaseOf = Callable[[Object], float]
 """A stored Site's lease in seconds (``hub.healthterms``)."""
+Doubted = Callable[[Object, float], bool]
+"""Whether the failure detector doubts a stored Site at a time (its silence is already
+unusual, though it is not yet suspected): no replica goes home to it meanwhile."""
+DOUBT_RECHECK_SECONDS = 1.0
+"""When to look again at a home that was doubted: it is heard again, or found lost."""
 
 
 @dataclass
@@ -51,6 +57,15 @@ class Moves:
     def later(self, at: float | None) -> None:
         if at is not None and (self.next_at is None or at < self.next_at):
             self.next_at = at
+
+
+def doubt(detector: Detector) -> Doubted:
+    """``Doubted`` as ``detector`` sees each site (``Detector.doubts``)."""
+
+    def doubted(site: Object, now: float) -> bool:
+        return detector.doubts(site["metadata"]["name"], now)
+
+    return doubted
 
 
 def terms_of(app: Object) -> failover.Terms:
@@ -73,9 +88,11 @@ def moves(
     lease_of: LeaseOf,
     now: float | None = None,
     unhealthy: Unhealthy | None = None,
+    doubted: Doubted | None = None,
 ) -> Moves:
     """Which replicas wait at offline sites, which go home, which sites an application
-    avoids, and when to look again."""
+    avoids, and when to look again. ``doubted``: the detector's doubt of a home (none
+    without it)."""
     at = time.time() if now is None else now
     found = Moves(current={a: dict(held) for a, held in current.items()})
     by_name = {a["metadata"]["name"]: a for a in apps}
@@ -93,7 +110,7 @@ def moves(
         if _phase(site) == "Offline":
             _wait(found, spec, site, terms, lease_of(site), at)
         elif terms.failback and (home := spec.get("failedOverFrom")):
-            _go_home(found, spec, sites.get(home), terms, at)
+            _go_home(found, spec, sites.get(home), terms, at, doubted)
     return found
 
 
@@ -120,13 +137,23 @@ def _wait(
 
 
 def _go_home(
-    found: Moves, spec: Mapping[str, Any], home: Object | None, terms: failover.Terms, now: float
+    found: Moves,
+    spec: Mapping[str, Any],
+    home: Object | None,
+    terms: failover.Terms,
+    now: float,
+    doubted: Doubted | None,
 ) -> None:
     if home is None or _phase(home) != "Online":
         return
     returns = _returns(home)
     if not failback.may_fail_back(True, returns, terms.hold_down_seconds, now):
         found.later(failback.back_at(returns, terms.hold_down_seconds, now))
+        return
+    if doubted is not None and doubted(home, now):
+        # Healthy for its hold-down means heard from until now: a home silent for
+        # longer than its link explains may be lost again, not found so yet.
+        found.later(now + DOUBT_RECHECK_SECONDS)
         return
     app, away, name = spec["application"], spec["site"], home["metadata"]["name"]
     held = found.current.setdefault(app, {})
@@ -316,8 +343,10 @@ def _phase(site: Object) -> object:
 
 
 def _returns(site: Object) -> tuple[float, ...]:
+    """When the site came back, latest last. Stamps are whole seconds, cut down: a
+    return may have come up to a second later, and a hold-down must never be short."""
     stamps = (site.get("status") or {}).get("returns") or ()
-    return tuple(sorted(t for s in stamps if (t := parse_stamp(s)) is not None))
+    return tuple(sorted(float(int(t)) + 1.0 for s in stamps if (t := parse_stamp(s)) is not None))
 
 
 def _number(value: object, default: float) -> float:

@@ -47,7 +47,7 @@ from typing import Any, Protocol
 from edgeplane.api.sites import SitePhase
 from edgeplane.api.wire import Object
 from edgeplane.health import liveness
-from edgeplane.health.detector import DEFAULT_THRESHOLD, Detector
+from edgeplane.health.detector import DEFAULT_THRESHOLD, DOUBT_PHI, Detector
 from edgeplane.hub.controllers.loading import list_all
 from edgeplane.hub.controllers.pacing import pause, retry_delay
 from edgeplane.hub.healthterms import SiteTerms
@@ -68,8 +68,6 @@ log = logging.getLogger("edgeplane.hub.health")
 CHECK_SECONDS_MIN, CHECK_SECONDS_MAX = 0.25, 1.0
 YIELD_EVERY = 1000
 """Sites judged between turns of the event loop (a few milliseconds' worth)."""
-SUSPECT_PHI = 1.0
-"""Phi from which a site counts in ``edgeplane_sites_suspected``."""
 _WATCHED = frozenset(phase.value for phase in liveness.WATCHED)
 
 
@@ -160,7 +158,7 @@ class Judge:
             # restart) says nothing of the silence since; the hard bound judges.
             return liveness.Suspicion(None, threshold)
         phi = self.detector.phi(name, now - self._blind(now - silence, now))
-        self.suspected += phi is not None and phi >= SUSPECT_PHI
+        self.suspected += phi is not None and phi >= DOUBT_PHI
         return liveness.Suspicion(phi, threshold, silence)
 
     def _blind(self, since: float, now: float) -> float:

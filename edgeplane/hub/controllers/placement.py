@@ -34,6 +34,7 @@ from edgeplane.hub.controllers.appstatus import (
     with_rollout,
 )
 from edgeplane.hub.controllers.failover import (
+    Doubted,
     Moves,
     Unhealthy,
     carried_out,
@@ -104,7 +105,10 @@ class PlacementController:
         informer: Informer | None = None,
         record: PlacementRecord | None = None,
         terms: HealthTerms | None = None,
+        doubted: Doubted | None = None,
     ) -> None:
+        """``doubted``: the failure detector's doubt of a site (no failback to it)."""
+        self.doubted = doubted
         self.store, self.resolve, self.informer = store, resolve, informer
         self.gate = PolicyGate(store, informer)
         self.planner: Planner | None = None
@@ -160,7 +164,9 @@ class PlacementController:
             current.setdefault(spec["application"], {})[spec["site"]] = spec.get("replicas", 1)
         await self.gate.refresh(apps)
         by_site = {s["metadata"]["name"]: s for s in sites}
-        self.moves = moves(apps, by_site, stored, current, self._lease_of, unhealthy=self.unhealthy)
+        self.moves = moves(
+            apps, by_site, stored, current, self._lease_of, None, self.unhealthy, self.doubted
+        )
         snapshot = Snapshot(
             tuple(self._views.app(a) for a in apps),
             tuple(self._views.site(s, devices.get(s["metadata"]["name"], ())) for s in sites),

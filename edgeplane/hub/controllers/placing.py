@@ -22,6 +22,7 @@ import contextlib
 import logging
 import time
 
+from edgeplane.hub.controllers.failover import doubt
 from edgeplane.hub.controllers.offloop import Overdue
 from edgeplane.hub.controllers.pacing import pause, retry_delay
 from edgeplane.hub.controllers.placement import PlacementController
@@ -30,6 +31,7 @@ from edgeplane.hub.controllers.rendering import ResolveArtifact
 from edgeplane.hub.controllers.triggers import Wake, sort_changes
 from edgeplane.hub.healthterms import HealthTerms
 from edgeplane.hub.informer import Change, Informer, resource_version
+from edgeplane.hub.leases import Leases
 from edgeplane.placement.planner import PlacementOverdue
 from edgeplane.store.errors import StoreError
 from edgeplane.store.protocol import Store
@@ -57,8 +59,18 @@ async def placement_loop(
     informer: Informer,
     record: PlacementRecord,
     terms: HealthTerms | None = None,
+    leases: Leases | None = None,
 ) -> None:
-    controller = PlacementController(store, resolve, informer=informer, record=record, terms=terms)
+    """``leases``: their failure detector's doubts keep replicas from going home."""
+    detector = leases.detector if leases is not None else None
+    controller = PlacementController(
+        store,
+        resolve,
+        informer=informer,
+        record=record,
+        terms=terms,
+        doubted=doubt(detector) if detector is not None else None,
+    )
     changes = informer.subscribe()
     record.active, failures, retries = True, 0, 0
     wake = woken("the controller started")

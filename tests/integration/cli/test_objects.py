@@ -93,11 +93,20 @@ def test_wide_adds_labels(cli: Run) -> None:
 def test_one_object_prints_exactly_what_the_hub_holds(
     cli: Run, client: HubClient, kind: str, name: str, fmt: str
 ) -> None:
-    result = cli("get", kind, name, "-o", fmt)
-    assert result.exit_code == 0, result.stderr
-    shown = json.loads(result.stdout) if fmt == "json" else yaml.safe_load(result.stdout)
     plural = {"site": "sites", "apps": "applications", "sg": "sitegroups"}[kind]
-    assert shown == client.get(plural, name)
+
+    def printed_between_two_equal_reads() -> tuple[dict[str, Any], dict[str, Any]] | None:
+        # The hub's controllers may still be writing the object's status: compare with
+        # a version the hub held unchanged across the CLI's read.
+        before = client.get(plural, name)
+        result = cli("get", kind, name, "-o", fmt)
+        assert result.exit_code == 0, result.stderr
+        shown = json.loads(result.stdout) if fmt == "json" else yaml.safe_load(result.stdout)
+        after = client.get(plural, name)
+        return (shown, dict(after)) if before == after else None
+
+    shown, held = wait_until(printed_between_two_equal_reads, f"{kind}/{name} to hold still")
+    assert shown == held
 
 
 @pytest.mark.usefixtures("fleet")

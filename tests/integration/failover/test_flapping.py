@@ -39,8 +39,8 @@ HOLD_DOWN = 5.0
 CUT_SECONDS = 5.5
 SETTLE_SECONDS = 30 * PERIOD + 1
 BEYOND = 0.5
-"""How far past a hold-down a spell online lasts (the hub's stamps are whole seconds,
-and it reads them as they are)."""
+"""How far past a hold-down (as counted from the stamp) a spell online lasts: the hub
+counts it from the end of the stamped second, so the replica is not home yet then."""
 
 
 def cut(fleet: Fleet, links: Links, site: str) -> None:

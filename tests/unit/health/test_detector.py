@@ -258,6 +258,21 @@ def test_the_running_sums_match_the_window_after_it_rolls() -> None:
     assert history.beats == sum(max(1, round(i / 2.0)) for i in history.intervals)
 
 
+@pytest.mark.parametrize("period", PERIODS, ids=PERIOD_IDS)
+def test_a_silent_site_is_doubted_within_two_and_a_half_periods_before_suspected(
+    period: float,
+) -> None:
+    detector = Detector()
+    for at in arrivals(random.Random(0), period, 300 * period, loss=0.0):
+        detector.heard("a", at, period)
+        assert not detector.doubts("a", at + period)  # a regular beat is never doubted
+    last = fed(period, 300 * period).last
+    assert last is not None
+    assert detector.doubts("a", last + 2.5 * period)
+    assert not detector.suspected("a", last + 2.5 * period)
+    assert not detector.doubts("never-heard", last)
+
+
 def test_the_detector_evicts_the_site_silent_longest_past_its_limit() -> None:
     detector = Detector(limit=3)
     for at, site in enumerate(["a", "b", "c", "a", "d"]):

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from edgeplane.api.wire import Object
-from edgeplane.hub.controllers.failover import Moves, Unhealthy, carried_out, moves
+from edgeplane.hub.controllers.failover import (
+    DOUBT_RECHECK_SECONDS,
+    Moves,
+    Unhealthy,
+    carried_out,
+    moves,
+)
 
 NOW = 1_800_000_000.0
 
@@ -98,6 +104,32 @@ def test_failback_after_the_hold_down(
     found = moves([app(failback=True)], sites, stored, {"web": {"b": 1}}, lease, NOW)
     assert found.current["web"] == ({"a": 1} if goes_home else {"b": 1})
     assert (("web", "b") in found.homes) is goes_home
+
+
+def test_no_failback_to_a_home_the_detector_doubts() -> None:
+    stored = stored_of(assignment("web", "b", failedOverFrom="a"))
+    sites = {"a": site("a", "Online", NOW - 1, (NOW - 120,)), "b": site("b", "Online", NOW)}
+    doubts = {"a"}
+
+    def doubted(s: Object, at: float) -> bool:
+        assert at == NOW
+        return s["metadata"]["name"] in doubts
+
+    found = moves([app(failback=True)], sites, stored, {"web": {"b": 1}}, lease, NOW, None, doubted)
+    assert found.current["web"] == {"b": 1} and not found.homes
+    assert found.next_at == NOW + DOUBT_RECHECK_SECONDS
+    doubts.clear()
+    found = moves([app(failback=True)], sites, stored, {"web": {"b": 1}}, lease, NOW, None, doubted)
+    assert found.current["web"] == {"a": 1}
+
+
+def test_a_return_stamp_counts_from_the_end_of_its_second() -> None:
+    # Stamps are whole seconds cut down: back at NOW - 60.0 may mean NOW - 59.1.
+    stored = stored_of(assignment("web", "b", failedOverFrom="a"))
+    sites = {"a": site("a", "Online", NOW, (NOW - 60,)), "b": site("b", "Online", NOW)}
+    found = moves([app(failback=True)], sites, stored, {"web": {"b": 1}}, lease, NOW)
+    assert found.current["web"] == {"b": 1}
+    assert found.next_at == NOW + 1
 
 
 def test_no_failback_unless_asked() -> None:
