@@ -8,6 +8,7 @@ from edgeplane.api.resources import (
     API_VERSION,
     Application,
     Assignment,
+    DataStream,
     Device,
     Policy,
     Resource,
@@ -40,6 +41,7 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("Assignment", "assignments", "assignment", ("asg",), Assignment),
     KindInfo("Device", "devices", "device", ("dev",), Device),
     KindInfo("Revision", "revisions", "revision", ("rev",), Revision),
+    KindInfo("DataStream", "datastreams", "datastream", ("ds",), DataStream),
 )
 
 _BY_NAME = {name: info for info in KINDS for name in info.names}

@@ -1,5 +1,5 @@
 """The resource kinds of DESIGN §2 in one place: Site, SiteGroup, Application, Policy,
-Assignment, Device, Revision, and the pieces they are made of.
+Assignment, Device, Revision, DataStream, and the pieces they are made of.
 
 Each kind lives in its own module (``sites``, ``applications``, ``policies``,
 ``assignments``, ``devices``, ``revisions``; shared workload pieces in ``workloads``,
@@ -27,6 +27,7 @@ from edgeplane.api.assignments import (
     AssignmentSpec,
     AssignmentStatus,
 )
+from edgeplane.api.datastreams import DataStream, DataStreamSpec
 from edgeplane.api.devices import Device, DevicePhase, DeviceProtocol, DeviceSpec, DeviceStatus
 from edgeplane.api.meta import API_VERSION, Condition, Model, ObjectMeta, Resource
 from edgeplane.api.policies import (
@@ -92,6 +93,8 @@ __all__ = [
     "AssignmentSpec",
     "AssignmentStatus",
     "Condition",
+    "DataStream",
+    "DataStreamSpec",
     "Device",
     "DevicePhase",
     "DeviceProtocol",

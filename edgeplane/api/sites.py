@@ -75,6 +75,9 @@ class Uplink(Model):
     bandwidth_bytes_per_second: Generation | None = Field(
         default=None, ge=1, alias="bandwidthBytesPerSecond"
     )
+    burst_bytes: Generation | None = Field(default=None, ge=1, alias="burstBytes")
+    """How far past the rate a send may go after the link was idle (a token bucket's
+    depth); one second of the rate when unset."""
     metered: Flag | None = None
 
 

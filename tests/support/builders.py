@@ -170,6 +170,25 @@ GOOD: dict[str, dict[str, Any]] = {
         },
         "status": {"phase": "Running", "ready": 1, "observedGeneration": 1},
     },
+    "DataStream": {
+        "apiVersion": API_VERSION,
+        "kind": "DataStream",
+        "metadata": {"name": "fridge-temps"},
+        "spec": {
+            "selector": {"matchLabels": {"team": "retail"}},
+            "priority": "high",
+            "retention": {"maxAgeSeconds": 86400, "maxBytes": 1048576},
+            "aggregation": {
+                "windowSeconds": 60,
+                "field": "celsius",
+                "keyBy": "fridge",
+                "functions": ["count", "mean", "max"],
+                "raw": "threshold",
+                "threshold": {"above": 8},
+            },
+            "sink": {"type": "hub"},
+        },
+    },
 }
 
 

@@ -151,6 +151,7 @@ def test_kind_lookup_errors_list_known_kinds() -> None:
         ("Assignment", "assignments"),
         ("Device", "devices"),
         ("Revision", "revisions"),
+        ("DataStream", "datastreams"),
     ]
 
 

@@ -1,0 +1,350 @@
+"""The spool: a site's records kept on disk until the hub has stored them.
+
+SQLite (stdlib ``sqlite3``, WAL, ``synchronous=FULL``): ``append`` returns only once
+the records are on disk, so an acknowledged publish survives a kill -9 or a power cut.
+Each record gets the spool's next sequence number (``AUTOINCREMENT``: never reused,
+even after the newest rows are deleted), and the spool has an ``epoch``, a random id
+made with its file: ``(epoch, seq)`` names a record for good, so a spool lost with its
+disk starts a new epoch instead of having its new records taken for duplicates.
+
+Room is bounded three ways, and a record that does not fit is refused (``SpoolFull``,
+saying why), never dropped silently: its stream's ``retention.maxBytes``, the spool's
+``max_bytes``, and the disk's free space (``reserve_bytes`` stay free). When the spool
+or the disk is full, the oldest records of streams with a lower priority than the new
+one are evicted to make room (counted as ``evicted``): bulk goes before normal before
+critical, and nothing makes room for a record of its own priority or a lower one.
+Records older than their stream's ``retention.maxAgeSeconds`` are dropped by
+``expire`` (counted as ``expired``).
+
+``next_batch`` hands out what to send next: strictly the highest priority first, and
+among streams of the same priority in turn, record by record, so one busy stream does
+not starve the others (``fifo=True`` ignores priorities: the benchmark's baseline).
+
+Blocking calls (an fsync per ``append``): the agent runs them in a thread of their own
+(``agent.data``). Neighbours: ``dataplane.uplink`` sends the batches.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  stream TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  at REAL NOT NULL,
+  size INTEGER NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_priority ON records (priority, stream, seq);
+CREATE INDEX IF NOT EXISTS records_by_stream ON records (stream, seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+RECORD_OVERHEAD_BYTES = 64
+"""What a record costs beside its body (row, indexes): counted against every limit."""
+DEFAULT_RESERVE_BYTES = 64 * 1024 * 1024
+
+
+class SpoolFull(Exception):
+    """No room for the records: ``reason`` (``stream-full``, ``spool-full``,
+    ``disk-full``) and a message saying what to change."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A record to spool: its stream, the stream's priority and limits, its body."""
+
+    stream: str
+    priority: int
+    at: float
+    body: bytes
+    stream_max_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Spooled:
+    seq: int
+    stream: str
+    priority: int
+    at: float
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """One stream's unsent records: how many, their bytes, the oldest one's time."""
+
+    records: int
+    bytes: int
+    oldest_at: float | None
+
+
+class Spool:
+    def __init__(
+        self, path: Path, max_bytes: int, reserve_bytes: int = DEFAULT_RESERVE_BYTES
+    ) -> None:
+        if max_bytes < 1:
+            raise ValueError(f"a spool holds at least one byte, not {max_bytes}")
+        self.path, self.max_bytes, self.reserve_bytes = path, max_bytes, reserve_bytes
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self.epoch = self._epoch()
+        self.dropped: Counter[tuple[str, str]] = Counter()
+        """(stream, reason) -> records dropped: ``evicted``, ``expired``."""
+        self._used = self._size_of()
+        self._by_stream: Counter[str] = Counter(dict(self._stream_sizes()))
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def used_bytes(self) -> int:
+        return self._used
+
+    def append(self, entries: Sequence[Entry]) -> list[int]:
+        """Spool ``entries`` in one transaction (all or none); their sequence numbers.
+        Raises ``SpoolFull`` when they do not fit, having changed nothing."""
+        if not entries:
+            return []
+        self._check_streams(entries)
+        need = sum(_cost(e.body) for e in entries)
+        lowest = min(e.priority for e in entries)
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            evicted = self._make_room(need, lowest)
+            seqs = [self._insert(e) for e in entries]
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            self._db.execute("ROLLBACK")
+            if "full" in str(err):
+                raise SpoolFull(*_full_message("disk-full", need)) from err
+            raise
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._forget(evicted)
+        self._counted(evicted, "evicted")
+        for e in entries:
+            self._used += _cost(e.body)
+            self._by_stream[e.stream] += _cost(e.body)
+        return seqs
+
+    def next_batch(
+        self, max_bytes: int, max_records: int = 1000, skip: Iterable[int] = (), fifo: bool = False
+    ) -> list[Spooled]:
+        """What to send next, at most ``max_bytes`` of bodies (at least one record) and
+        ``max_records``, leaving out ``skip`` (sent, not yet acknowledged)."""
+        skipped = set(skip)
+        if fifo:
+            rows = self._oldest(None, None, max_records + len(skipped))
+            return _fill([r for r in rows if r.seq not in skipped], max_bytes, max_records)
+        for priority in self._priorities():
+            turns = [
+                [
+                    r
+                    for r in self._oldest(priority, s, max_records + len(skipped))
+                    if r.seq not in skipped
+                ]
+                for s in self._streams_at(priority)
+            ]
+            batch = _fill(_in_turn(turns), max_bytes, max_records)
+            if batch:
+                return batch
+        return []
+
+    def acknowledge(self, seqs: Iterable[int]) -> int:
+        """Forget records the hub has stored; how many were still here."""
+        wanted = sorted(set(seqs))
+        if not wanted:
+            return 0
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            gone = self._delete_seqs(wanted)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return len(gone)
+
+    def expire(self, now: float, max_age: dict[str, float], default_age: float) -> int:
+        """Drop records older than their stream's maximum age (``default_age`` for
+        streams not in ``max_age``); how many."""
+        dropped = 0
+        for stream in list(self._by_stream):
+            cutoff = now - max_age.get(stream, default_age)
+            rows = self._db.execute(
+                "SELECT seq FROM records WHERE stream = ? AND at < ?", (stream, cutoff)
+            ).fetchall()
+            if rows:
+                self._db.execute("BEGIN IMMEDIATE")
+                gone = self._delete_seqs([r[0] for r in rows])
+                self._db.execute("COMMIT")
+                self._counted(gone, "expired")
+                dropped += len(gone)
+        return dropped
+
+    def backlog(self) -> dict[str, Backlog]:
+        rows = self._db.execute(
+            "SELECT stream, COUNT(*), SUM(size), MIN(at) FROM records GROUP BY stream"
+        )
+        return {s: Backlog(n, int(b or 0), at) for s, n, b, at in rows}
+
+    def _check_streams(self, entries: Sequence[Entry]) -> None:
+        adding: Counter[str] = Counter()
+        for e in entries:
+            adding[e.stream] += _cost(e.body)
+            limit = e.stream_max_bytes
+            if limit is not None and self._by_stream[e.stream] + adding[e.stream] > limit:
+                raise SpoolFull(
+                    "stream-full",
+                    f"stream {e.stream} holds its retention.maxBytes ({limit} bytes) unsent: "
+                    "publish less, raise the DataStream's retention.maxBytes, or wait for "
+                    "the uplink",
+                )
+
+    def _make_room(self, need: int, priority: int) -> list[tuple[int, str, int]]:
+        """Evict lower-priority records, oldest of the lowest first, until ``need``
+        bytes fit (inside the caller's transaction: counted once it commits); the
+        evicted rows. Their pages are what SQLite writes the new records into, so they
+        count for the disk too."""
+        free, freed = _free_bytes(self.path.parent), 0
+        evicted: list[tuple[int, str, int]] = []
+        if (short := self._shortfall(need, free)) is None:
+            return []
+        rows = self._db.execute(
+            "SELECT seq, stream, size FROM records WHERE priority < ? ORDER BY priority, seq",
+            (priority,),
+        )
+        for seq, stream, size in rows:
+            evicted.append((seq, stream, size))
+            freed += size
+            if (short := self._shortfall(need - freed, free)) is None:
+                break
+        if short is not None:
+            raise SpoolFull(*_full_message(short, need))
+        self._db.executemany("DELETE FROM records WHERE seq = ?", [(e[0],) for e in evicted])
+        return evicted
+
+    def _forget(self, rows: list[tuple[int, str, int]]) -> None:
+        for _, stream, size in rows:
+            self._used -= size
+            self._by_stream[stream] -= size
+
+    def _shortfall(self, need: int, free: int) -> str | None:
+        """Why ``need`` more bytes do not fit (``spool-full``, ``disk-full``, with
+        ``free`` bytes on the disk), or None when they do."""
+        if self._used + need > self.max_bytes:
+            return "spool-full"
+        if need + self.reserve_bytes > free:
+            return "disk-full"
+        return None
+
+    def _insert(self, e: Entry) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO records (stream, priority, at, size, body) VALUES (?, ?, ?, ?, ?)",
+            (e.stream, e.priority, e.at, _cost(e.body), e.body),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def _delete_seqs(self, seqs: list[int]) -> list[tuple[int, str, int]]:
+        gone: list[tuple[int, str, int]] = []
+        for i in range(0, len(seqs), 500):
+            chunk = seqs[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            gone += self._db.execute(
+                f"DELETE FROM records WHERE seq IN ({marks}) RETURNING seq, stream, size", chunk
+            ).fetchall()
+        self._forget(gone)
+        return gone
+
+    def _counted(self, rows: list[tuple[int, str, int]], reason: str) -> None:
+        for _, stream, _ in rows:
+            self.dropped[(stream, reason)] += 1
+
+    def _priorities(self) -> list[int]:
+        rows = self._db.execute("SELECT DISTINCT priority FROM records ORDER BY priority DESC")
+        return [r[0] for r in rows]
+
+    def _streams_at(self, priority: int) -> list[str]:
+        rows = self._db.execute(
+            "SELECT DISTINCT stream FROM records WHERE priority = ? ORDER BY stream", (priority,)
+        )
+        return [r[0] for r in rows]
+
+    def _oldest(self, priority: int | None, stream: str | None, limit: int) -> list[Spooled]:
+        query, args = "SELECT seq, stream, priority, at, body FROM records", []
+        if priority is not None and stream is not None:
+            query += " WHERE priority = ? AND stream = ?"
+            args = [priority, stream]
+        rows = self._db.execute(f"{query} ORDER BY seq LIMIT ?", (*args, limit))
+        return [Spooled(*row) for row in rows]
+
+    def _epoch(self) -> str:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+        if row is not None:
+            return str(row[0])
+        epoch = secrets.token_hex(8)
+        self._db.execute("INSERT INTO meta VALUES ('epoch', ?)", (epoch,))
+        return epoch
+
+    def _size_of(self) -> int:
+        return int(self._db.execute("SELECT COALESCE(SUM(size), 0) FROM records").fetchone()[0])
+
+    def _stream_sizes(self) -> list[tuple[str, int]]:
+        rows = self._db.execute("SELECT stream, SUM(size) FROM records GROUP BY stream")
+        return [(s, int(n)) for s, n in rows]
+
+
+def _cost(body: bytes) -> int:
+    return len(body) + RECORD_OVERHEAD_BYTES
+
+
+def _free_bytes(path: Path) -> int:
+    stats = os.statvfs(path)
+    return stats.f_bavail * stats.f_frsize
+
+
+def _full_message(reason: str, need: int) -> tuple[str, str]:
+    if reason == "disk-full":
+        return reason, (
+            f"the disk is nearly full ({need} bytes would cut into the reserve kept "
+            "free): free disk space at the site, or lower retention"
+        )
+    return reason, (
+        "the spool is full of records of this priority or higher: raise the agent's "
+        "--spool-max-bytes, give the stream a higher priority, or wait for the uplink"
+    )
+
+
+def _in_turn(turns: list[list[Spooled]]) -> list[Spooled]:
+    """Records from each stream in turn: the first of each, then the second of each..."""
+    out: list[Spooled] = []
+    for i in range(max((len(t) for t in turns), default=0)):
+        out += [t[i] for t in turns if i < len(t)]
+    return out
+
+
+def _fill(rows: list[Spooled], max_bytes: int, max_records: int) -> list[Spooled]:
+    batch: list[Spooled] = []
+    size = 0
+    for row in rows[:max_records]:
+        if batch and size + len(row.body) > max_bytes:
+            break
+        batch.append(row)
+        size += len(row.body)
+    return batch
