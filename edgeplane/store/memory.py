@@ -13,7 +13,7 @@ import bisect
 import copy
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from edgeplane.api.selectors import Selector
 from edgeplane.api.wire import Object
@@ -21,9 +21,11 @@ from edgeplane.store import objects as bookkeeping
 from edgeplane.store.continuation import ContinueTokens, new_secret
 from edgeplane.store.errors import AlreadyExists, Gone, NotFound
 from edgeplane.store.protocol import (
+    DataRecord,
     EventType,
     LeaderLease,
     ListResult,
+    RecordQuery,
     RelayAnswer,
     RelayRequest,
     TokenRecord,
@@ -41,6 +43,8 @@ class MemoryStore:
         self._leases: dict[str, tuple[float, str]] = {}
         self._leader: tuple[str | None, float] = (None, 0.0)  # holder, ends (monotonic)
         self._relayed: dict[str, _Relayed] = {}
+        self._records: list[DataRecord] = []
+        self._record_keys: set[tuple[str, str, int]] = set()
         self._events: list[WatchEvent] = []
         self._rv = 0
         self._compacted = 0
@@ -229,6 +233,21 @@ class MemoryStore:
     async def delete_relay_request(self, request_id: str) -> None:
         self._relayed.pop(request_id, None)
 
+    async def put_records(self, records: Sequence[DataRecord]) -> int:
+        now, new = time.time(), 0
+        for r in records:
+            if (key := (r.site, r.epoch, r.seq)) not in self._record_keys:
+                self._record_keys.add(key)
+                stored = dataclasses.replace(r, received=now, id=len(self._records) + 1)
+                self._records.append(stored)
+                new += 1
+        return new
+
+    async def query_records(self, query: RecordQuery) -> tuple[DataRecord, ...]:
+        # ids are positions + 1, so what follows after_id starts there
+        found = (r for r in self._records[query.after_id :] if _matches(r, query))
+        return tuple(r for _, r in zip(range(max(1, query.limit)), found, strict=False))
+
     def _stored(self, key: tuple[str, str]) -> Object:
         if key not in self._objects:
             raise NotFound(*key)
@@ -278,3 +297,12 @@ class _Relayed:
 
     def too_old(self, now: float) -> bool:
         return now - self.created > RELAY_MAX_AGE_SECONDS
+
+
+def _matches(record: DataRecord, query: RecordQuery) -> bool:
+    return (
+        record.stream == query.stream
+        and query.site in (None, record.site)
+        and (query.since is None or record.at >= query.since)
+        and (query.until is None or record.at < query.until)
+    )

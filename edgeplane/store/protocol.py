@@ -16,7 +16,7 @@ A write that changes nothing stores nothing and returns the stored object.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -93,6 +93,35 @@ class RelayRequest:
 class RelayAnswer:
     text: str
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DataRecord:
+    """A record a site sent home, as the hub's own sink keeps it. ``(site, epoch, seq)``
+    names it for good (the site's spool); ``id`` is the order the hub stored it in."""
+
+    site: str
+    epoch: str
+    seq: int
+    stream: str
+    at: float
+    priority: int
+    body: bytes
+    received: float = 0.0
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RecordQuery:
+    """Which stored records to read: one stream, optionally one site, ``at`` from
+    ``since`` (inclusive) to ``until`` (exclusive), stored after ``after_id``."""
+
+    stream: str
+    site: str | None = None
+    since: float | None = None
+    until: float | None = None
+    after_id: int = 0
+    limit: int = 1000
 
 
 class Store(Protocol):
@@ -221,3 +250,10 @@ class Store(Protocol):
 
     async def delete_relay_request(self, request_id: str) -> None:
         """Remove a request and its answer (the asker is done with it)."""
+
+    async def put_records(self, records: Sequence[DataRecord]) -> int:
+        """Store records a site sent, in one transaction; one already stored (same site,
+        epoch and seq: a retry) is left as it is. How many were new."""
+
+    async def query_records(self, query: RecordQuery) -> tuple[DataRecord, ...]:
+        """Stored records by ``query``, in the order they were stored (by ``id``)."""

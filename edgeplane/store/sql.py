@@ -39,6 +39,7 @@ from edgeplane.store.leadership_sql import LeaderTable
 from edgeplane.store.leases_sql import LeaseTable
 from edgeplane.store.migrations import upgrade
 from edgeplane.store.protocol import EventType, ListResult, WatchEvent
+from edgeplane.store.records_sql import RecordTable
 from edgeplane.store.relay_sql import RelayTable
 from edgeplane.store.schema import counter, objects
 from edgeplane.store.selectors_sql import requirement_clause
@@ -58,7 +59,7 @@ from edgeplane.store.writes import (
 PAGE_MAX = 1000
 
 
-class SqlStore(TokenTable, LeaseTable, LeaderTable, RelayTable):
+class SqlStore(TokenTable, LeaseTable, LeaderTable, RelayTable, RecordTable):
     def __init__(
         self,
         url: str,
