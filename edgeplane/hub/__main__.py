@@ -9,6 +9,7 @@ from typing import Any
 from edgeplane.api.artifacts import limits as artifact_limits
 from edgeplane.hub import limits
 from edgeplane.hub.app import HubSettings
+from edgeplane.hub.datasinks import SinkUrls
 from edgeplane.hub.healthterms import DEFAULT_HEARTBEAT_SECONDS
 from edgeplane.hub.leadership import LEASE_SECONDS_DEFAULT, check_lease_seconds
 from edgeplane.hub.server import serve
@@ -61,6 +62,17 @@ def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
         default=LEASE_SECONDS_DEFAULT,
         help="The leader lease of hubs sharing one PostgreSQL (3 to 300 s).",
     )
+    parser.add_argument(
+        "--nats-url",
+        default=None,
+        help="A NATS server with JetStream for DataStreams with sink type nats "
+        "(nats://host:port); without it such streams are refused.",
+    )
+    parser.add_argument(
+        "--mqtt-url",
+        default=None,
+        help="An MQTT broker for DataStreams with sink type mqtt (mqtt://host:port).",
+    )
     limits.add_arguments(parser)
 
 
@@ -74,6 +86,7 @@ def tuning(args: argparse.Namespace) -> dict[str, Any]:
         "heartbeat_seconds": args.heartbeat_seconds,
         "lease_seconds": args.lease_seconds,
         "limits": limits.from_arguments(args),
+        "sinks": SinkUrls(args.nats_url, args.mqtt_url),
     }
 
 

@@ -10,6 +10,7 @@
   namespace) needs an Admission-scope Policy covering the application whose
   ``spec.kubernetes.allowedNamespaces`` holds it (422 naming
   ``spec.workload.kubernetes.manifests[i].metadata.namespace`` and the fix).
+* A ``DataStream``'s sink must be one this hub has (``hub.datasinks.check_stream``).
 * An ``Application`` must pass the Admission-scope policies that cover it: a Deny
   violation is 422 ``PolicyDenied`` and nothing is stored; Warn violations are
   returned as ``Warning`` headers; Audit violations are logged.
@@ -35,6 +36,7 @@ from edgeplane.governance.policies import (
     compile_policy,
     judge,
 )
+from edgeplane.hub.datasinks import SinkUrls, check_stream
 from edgeplane.hub.errors import ApiError
 from edgeplane.hub.overrides import Fragment, OverrideError, apply_override, kubernetes_rendered
 from edgeplane.hub.warning_headers import warning_header
@@ -66,8 +68,9 @@ def _policy_key(obj: Object) -> tuple[str, int]:
 
 
 class PolicyCache:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, sinks: SinkUrls | None = None) -> None:
         self._store = store
+        self.sinks = sinks or SinkUrls()
         self._compiled: dict[tuple[str, int], CompiledPolicy] = {}
         self._broken: set[tuple[str, int]] = set()
 
@@ -99,6 +102,9 @@ class PolicyCache:
         """Check a write; the warnings to return. ApiError 422 when a Deny rule fails."""
         if obj.get("kind") == "Policy":
             checked_policy(obj)
+            return []
+        if obj.get("kind") == "DataStream":
+            check_stream(obj, self.sinks)
             return []
         if obj.get("kind") != "Application":
             return []

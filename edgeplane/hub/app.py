@@ -16,12 +16,13 @@ from edgeplane.api.artifacts.limits import ArtifactLimits
 from edgeplane.api.kinds import KINDS
 from edgeplane.api.wire import Object
 from edgeplane.health.detector import Detector
-from edgeplane.hub import artifacts, explaining, joining, relay, rollouts, stream, tokens
+from edgeplane.hub import artifacts, data, explaining, joining, relay, rollouts, stream, tokens
 from edgeplane.hub.admission import PolicyCache
 from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import Authenticator
 from edgeplane.hub.authz import SiteAuthorizer
 from edgeplane.hub.controllers.record import PlacementRecord
+from edgeplane.hub.datasinks import Sinks, SinkUrls
 from edgeplane.hub.errors import ApiError, install_handlers
 from edgeplane.hub.healthterms import DEFAULT_HEARTBEAT_SECONDS, HealthTerms
 from edgeplane.hub.heartbeat import HeartbeatMiddleware
@@ -53,6 +54,8 @@ class HubSettings:
     """The leader lease of several hubs on one PostgreSQL (``hub.leadership``)."""
     limits: Limits = field(default_factory=Limits)
     artifact_limits: ArtifactLimits = field(default_factory=ArtifactLimits)
+    sinks: SinkUrls = field(default_factory=SinkUrls)
+    """The external DataStream sinks (``--nats-url``, ``--mqtt-url``): ``hub.datasinks``."""
 
 
 def create_app(store: Store, settings: HubSettings) -> FastAPI:
@@ -67,7 +70,8 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     app.state.shutdown = asyncio.Event()
     app.state.relay = relay.Relay()
     app.state.streams = stream.Streams()
-    app.state.admission = PolicyCache(store)
+    app.state.admission = PolicyCache(store, settings.sinks)
+    app.state.data_sinks = Sinks(settings.sinks)
     app.state.authenticator = authenticator = Authenticator(store)
     # The controllers' cache (run by hub.server) and what placement decided, for explain.
     app.state.informer = informer = Informer(store, INFORMED_KINDS)
@@ -80,7 +84,7 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     install_handlers(app)
     # The fixed paths first: the generic /{plural}/{name} routes would take them.
     specials = (joining.router, tokens.router, artifacts.router, relay.router, explaining.router)
-    for special in (*specials, rollouts.router, stream.router):
+    for special in (*specials, rollouts.router, stream.router, data.router):
         app.include_router(special)
     app.include_router(router)
     _add_probes(app)

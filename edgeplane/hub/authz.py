@@ -52,6 +52,9 @@ _RULES: list[tuple[set[str], re.Pattern[str], Check]] = [
     ({"POST"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/requests/[^/]+"), Check.OWN_SITE),
     # Taking its new credential while a rotation is pending (hub/tokens.py).
     ({"POST"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/credential"), Check.OWN_SITE),
+    # Data home: its record batches, and the streams it reaches (hub/data.py).
+    ({"POST"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/data"), Check.OWN_SITE),
+    ({"GET"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/datastreams"), Check.OWN_SITE),
     ({"GET"}, re.compile(rf"{API}/assignments"), Check.NARROW_LIST),
     ({"GET"}, re.compile(rf"{API}/assignments/(?P<n>[^/]+)"), Check.OWN_ASSIGNMENT),
     (

@@ -42,8 +42,9 @@ INFORMED_KINDS = (
     "Device",
     "Policy",
     "Revision",
+    "DataStream",
 )
-"""What the hub's controllers read."""
+"""What the hub's controllers read (and data ingest: which streams a site reaches)."""
 LIST_PAGE = 1000
 QUEUE_LIMIT = 10_000
 """Changes one subscriber may fall behind before it gets a RELIST instead."""

@@ -73,6 +73,18 @@ class HubMetrics:
         self.resource_version = Gauge(
             "edgeplane_store_resource_version", "Newest resourceVersion", registry=self.registry
         )
+        self.data_records = Counter(
+            "edgeplane_data_records_total",
+            "Records sites sent home, by DataStream and outcome (stored, duplicate: sent "
+            "again after a lost answer; unknown-stream, not-allowed: acknowledged, dropped)",
+            ["stream", "outcome"],
+            registry=self.registry,
+        )
+        self.data_bytes = Counter(
+            "edgeplane_data_received_bytes_total",
+            "Bytes of record batches received (compressed, as on the wire)",
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:

@@ -219,6 +219,7 @@ async def run(
             await sharing
             await flushes  # the last renewals, flushed after the controllers stopped
             await informing
+            await app.state.data_sinks.close()
     finally:
         await store.close()
 
