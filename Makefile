@@ -54,6 +54,7 @@ toxiproxy:
 pytest: $(STAMP) kube toxiproxy
 	scripts/ensure-postgres
 	scripts/ensure-nftables
+	scripts/ensure-brokers
 	$(PY) -m pytest -p no:cacheprovider $(ARGS)
 
 test: lint typecheck contracts pytest

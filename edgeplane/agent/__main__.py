@@ -22,6 +22,7 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 from edgeplane.agent.agent import Agent, AgentSettings, KubeOptions  # noqa: E402
 from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES  # noqa: E402
+from edgeplane.agent.data import DEFAULT_SPOOL_MAX_BYTES  # noqa: E402
 from edgeplane.agent.errors import AgentError  # noqa: E402
 from edgeplane.agent.inventory import MAX_INSTANCES  # noqa: E402
 from edgeplane.agent.pinning import read_join_token  # noqa: E402
@@ -87,6 +88,20 @@ def parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=MAX_INSTANCES,
         help="Instances the site runs at most, of all its assignments.",
+    )
+    p.add_argument(
+        "--data-port",
+        type=_port,
+        default=None,
+        help="The loopback port workloads publish records to (default: the one used last, "
+        "else any free one); workloads find it in EDGEPLANE_DATA_URL.",
+    )
+    p.add_argument(
+        "--spool-max-bytes",
+        type=_byte_count,
+        default=DEFAULT_SPOOL_MAX_BYTES,
+        help="Disk the record spool may use; past it, records of lower priority make room "
+        "for higher, and publishers get 429 (default 1 GiB).",
     )
     artifact_limits.add_arguments(p)
     _kubernetes_arguments(p)
@@ -170,6 +185,20 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _byte_count(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 << 20 <= int(text) <= 1 << 40:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a number of bytes from 1048576 (1 MiB) to 1099511627776 (1 TiB)"
+        )
+    return int(text)
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a port from 1 to 65535")
+    return int(text)
+
+
 def _join_token(args: argparse.Namespace) -> str | None:
     if args.join is not None:
         raise ValueError(
@@ -196,6 +225,8 @@ def settings_from(args: argparse.Namespace) -> AgentSettings:
         artifact_limits=artifact_limits.from_arguments(args),
         max_artifact_bytes=args.max_artifact_bytes,
         max_instances=args.max_instances,
+        data_port=args.data_port,
+        spool_max_bytes=args.spool_max_bytes,
         kube=_kube_options(args),
         runtimes=args.runtime,
     )

@@ -6,6 +6,8 @@
 * ``StatusReporter`` sends status changes and heartbeats, and renews the site's lease;
 * ``GateProber`` checks the rollout gates (``spec.gate.http``) of Ready instances;
 * ``Fence`` stops the ``fencing: Strict`` workloads when that lease ends (self-fencing);
+* ``DataPlane`` takes the workloads' records on loopback, spools them and sends them
+  home within the uplink budget (``agent.data``);
 * ``serve_requests`` answers the hub's log requests (protocol v1: a long poll).
 
 The runtime adopts the workloads its records name before anything else, so an agent
@@ -27,6 +29,7 @@ from typing import Any
 
 from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES, ArtifactCache
 from edgeplane.agent.credentials import Identity, obtain_identity, save_identity
+from edgeplane.agent.data import DEFAULT_SPOOL_MAX_BYTES, DataPlane
 from edgeplane.agent.fencing import Fence
 from edgeplane.agent.gates import GateProber
 from edgeplane.agent.hublink import API, HubLink
@@ -78,6 +81,9 @@ class AgentSettings:
     (what agents did before). v2 falls back to v1 per feature on an older hub."""
     kube: KubeOptions | None = None
     """Set: the kubernetes runtime (``--runtime kubernetes``); None: processes."""
+    data_port: int | None = None
+    """The publishing endpoint's port (``agent.data``); None: the one used last, or any."""
+    spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
     runtimes: tuple[str, ...] = ()
     """What ``--runtime`` names, in its order; empty: what ``kube`` says (process or
     kubernetes alone). ``(process, kubernetes)`` in either order, with ``kube``: both."""
@@ -179,8 +185,20 @@ class Agent:
             fence,
             gates,
         )
+        data = DataPlane(
+            self.layout.data_dir,
+            identity.site,
+            link,
+            state.assignments,
+            self.settings.spool_max_bytes,
+            self.settings.data_port,
+        )
+        await data.start()  # before the first reconcile: workloads are told its address
+        reconciler.extra_env = data.env_for
+        data_stop = asyncio.Event()
         wake.set()  # reconcile what the local state holds before the hub answers
         tasks = [
+            asyncio.create_task(data.run(data_stop), name="data"),
             asyncio.create_task(reconciler.run(), name="reconciler"),
             asyncio.create_task(fence.run(), name="fence"),
             asyncio.create_task(reporter.run_status(), name="status"),
@@ -202,6 +220,7 @@ class Agent:
                 if task is not stopping and task.exception():
                     raise task.exception()  # type: ignore[misc]
         finally:
+            data_stop.set()
             for task in [*tasks, stopping]:
                 task.cancel()
             for task in tasks:

@@ -160,6 +160,21 @@ class HubLink:
         self._client.headers["Authorization"] = f"Bearer {token}"
         log.info("site credential rotated; the previous one stops working at the deadline")
 
+    async def post_bytes(self, path: str, content: bytes, content_type: str) -> Any:
+        """POST ``content`` as it is (a record batch); the decoded JSON answer."""
+        try:
+            response = await self._client.post(
+                path, content=content, headers={"Content-Type": content_type}
+            )
+        except httpx.TransportError as e:
+            raise HubUnreachable(f"{self.server}: {e!r}") from e
+        if response.status_code >= 400:
+            raise _refused(response)
+        try:
+            return json.loads(response.content) if response.content else None
+        except ValueError as e:
+            raise self._not_the_hub(f"POST {path}", response) from e
+
     async def post_text(self, path: str, text: str, headers: Mapping[str, str]) -> None:
         try:
             response = await self._client.post(

@@ -10,10 +10,16 @@ from typing import Any
 from edgeplane.api.wire import Object
 
 
-def with_identity(workload: Mapping[str, Any], obj: Object, replica: int = 0) -> dict[str, Any]:
+def with_identity(
+    workload: Mapping[str, Any],
+    obj: Object,
+    replica: int = 0,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The workload with ``EDGEPLANE_SITE``, ``EDGEPLANE_APPLICATION``,
-    ``EDGEPLANE_ASSIGNMENT``, ``EDGEPLANE_REPLICA`` and, for an assignment that carries
-    one, ``EDGEPLANE_EPOCH`` in its environment; the workload's own values win."""
+    ``EDGEPLANE_ASSIGNMENT``, ``EDGEPLANE_REPLICA``, for an assignment that carries
+    one, ``EDGEPLANE_EPOCH``, and ``extra`` (the data plane's: ``agent.data``) in its
+    environment; the workload's own values win."""
     spec = obj["spec"]
     env = workload.get("env") or []
     own = dict(env) if isinstance(env, dict) else {e["name"]: e.get("value", "") for e in env}
@@ -25,4 +31,5 @@ def with_identity(workload: Mapping[str, Any], obj: Object, replica: int = 0) ->
     }
     if spec.get("epoch") is not None:
         identity["EDGEPLANE_EPOCH"] = str(spec["epoch"])
+    identity.update(extra or {})
     return {**workload, "env": {**identity, **own}}

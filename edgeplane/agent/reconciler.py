@@ -167,6 +167,8 @@ class Reconciler:
         self.runtime_kinds = frozenset(kinds)
         self.capacity, self._wake, self._status_changed = capacity, wake, status_changed
         self._fenced = fenced
+        self.extra_env: Callable[[Object], Mapping[str, str]] | None = None
+        """More environment for each assignment's workload (the data plane's)."""
         self.problems: dict[str, Problem] = {}
         # The uid each instance was started for: an assignment deleted and created
         # again under the same name starts over at generation 1, so the generation
@@ -319,7 +321,8 @@ class Reconciler:
             for key in keys:
                 if key in self._stopping:  # started once the old one is gone
                     continue
-                identity = with_identity(workload, obj, split_key(key)[1])
+                extra = self.extra_env(obj) if self.extra_env is not None else None
+                identity = with_identity(workload, obj, split_key(key)[1], extra)
                 await self._runtime.ensure(InstanceSpec(key, _generation(obj), identity, dirs))
         waiting = replicas_of(obj) - len(keys)
         if waiting and len(admitted) >= self.capacity.instances:

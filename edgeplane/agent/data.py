@@ -1,0 +1,305 @@
+"""Data home at the site: workloads publish records, the agent spools them on disk and
+sends them home, most urgent first, within the site's uplink budget.
+
+* What the site may publish comes from the hub (``GET /sites/{site}/datastreams``,
+  every ``REFRESH_SECONDS``): each stream's priority, retention and the applications
+  here that may publish to it, and the site's ``spec.uplink``. The last answer is kept
+  on disk, so an agent restarted while the hub is away still takes records.
+* Each process workload gets ``EDGEPLANE_DATA_URL`` (the publishing endpoint,
+  ``agent.publishing``, on loopback, on the same port across restarts when it is free)
+  and ``EDGEPLANE_DATA_TOKEN``, an HMAC of its assignment's name under a secret kept in
+  the data dir: the token says which assignment, hence which application, publishes,
+  and no workload can make another's.
+* A publish is answered 201 only once its records are on disk (``dataplane.spool``);
+  429 when there is no room for them, saying why; nothing is dropped silently.
+* ``dataplane.uplink`` sends the spool home; records older than their stream's
+  ``retention.maxAgeSeconds`` are dropped every ``EXPIRE_SECONDS`` (counted).
+
+Kubernetes workloads do not get the variables: loopback in a pod is the pod's own.
+Neighbours: ``agent.agent`` (starts it before the reconciler, which asks ``env_for``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeplane.agent.errors import AgentError
+from edgeplane.agent.hublink import API, HubLink
+from edgeplane.agent.layout import open_private
+from edgeplane.agent.publishing import Answer, Publish, PublishServer, refusal
+from edgeplane.api.wire import Object
+from edgeplane.dataplane import wire
+from edgeplane.dataplane.spool import Entry, Spool, SpoolFull
+from edgeplane.dataplane.uplink import Uplink
+
+log = logging.getLogger("edgeplane.agent.data")
+REFRESH_SECONDS = 15.0
+EXPIRE_SECONDS = 60.0
+DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
+DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024
+MAX_RECORDS_PER_PUBLISH = 10_000
+PATH_PREFIX = "/v1/streams/"
+NDJSON = ("application/x-ndjson", "application/jsonl", "application/json-lines")
+
+
+@dataclass(frozen=True)
+class StreamTerms:
+    name: str
+    priority: int
+    max_age: float
+    max_bytes: int | None
+    applications: frozenset[str]
+
+
+def streams_of(answer: object) -> dict[str, StreamTerms]:
+    """The streams of the hub's answer; an unreadable one counts as none."""
+    items = answer.get("streams") if isinstance(answer, dict) else None
+    found = {}
+    for item in items if isinstance(items, list) else []:
+        try:
+            retention = item.get("retention") or {}
+            terms = StreamTerms(
+                str(item["name"]),
+                int(item["priority"]),
+                float(retention.get("maxAgeSeconds") or DEFAULT_MAX_AGE_SECONDS),
+                int(retention["maxBytes"]) if retention.get("maxBytes") else None,
+                frozenset(str(a) for a in item.get("applications") or ()),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        found[terms.name] = terms
+    return found
+
+
+class DataPlane:
+    def __init__(
+        self,
+        data_dir: Path,
+        site: str,
+        link: HubLink,
+        assignments: Callable[[], Mapping[str, Object]],
+        spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES,
+        port: int | None = None,
+    ) -> None:
+        self.dir, self.site, self.link, self._assignments = data_dir, site, link, assignments
+        self.spool = Spool(data_dir / "spool.db", spool_max_bytes)
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spool")
+        self.uplink = Uplink(self.spool, self._send, self._blocking)
+        self._port = port
+        self.server = PublishServer(self.handle)
+        self._secret = _secret(data_dir / "data-secret")
+        self.streams: dict[str, StreamTerms] = streams_of(_read_json(self._streams_file))
+        self._apply_budget(_read_json(self._streams_file))
+
+    @property
+    def _streams_file(self) -> Path:
+        return self.dir / "datastreams.json"
+
+    async def start(self) -> None:
+        """Open the publishing endpoint (before any workload starts: they are told it)."""
+        remembered = self.dir / "data-port"
+        wanted = self._port if self._port is not None else _read_port(remembered)
+        self.server.port = wanted or 0
+        try:
+            await self.server.start()
+        except OSError as e:
+            if not wanted or self._port is not None:
+                raise AgentError(f"cannot listen for publishing on port {wanted}: {e}") from e
+            log.warning("publishing port %s is taken (%s): using another", wanted, e)
+            self.server.port = 0
+            await self.server.start()
+        _write_private(remembered, str(self.server.port).encode())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        tasks = [
+            asyncio.create_task(self.uplink.run(stop), name="uplink"),
+            asyncio.create_task(self._refresh(stop), name="datastreams"),
+            asyncio.create_task(self._expire(stop), name="spool-expiry"),
+        ]
+        try:
+            await stop.wait()
+        finally:
+            await self.server.close()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._blocking(self.spool.close)
+            self._pool.shutdown()
+
+    def env_for(self, obj: Object) -> dict[str, str]:
+        """What a process workload of this assignment is told of publishing."""
+        if "process" not in ((obj.get("spec") or {}).get("workload") or {}):
+            return {}
+        return {
+            "EDGEPLANE_DATA_URL": self.server.url,
+            "EDGEPLANE_DATA_TOKEN": self._token(obj["metadata"]["name"]),
+        }
+
+    async def handle(self, publish: Publish) -> Answer:
+        app = self._publisher(publish.token)
+        if app is None:
+            return refusal(
+                401,
+                "Unauthorized",
+                "send Authorization: Bearer $EDGEPLANE_DATA_TOKEN (the token your workload "
+                "was given)",
+            )
+        if publish.method == "GET" and publish.path == "/v1/streams":
+            mine = sorted(n for n, s in self.streams.items() if app in s.applications)
+            return Answer(200, {"streams": mine})
+        if publish.method != "POST" or not publish.path.startswith(PATH_PREFIX):
+            return refusal(404, "NotFound", "publish with POST /v1/streams/<DataStream name>")
+        return await self._publish(app, publish)
+
+    async def _publish(self, app: str, publish: Publish) -> Answer:
+        name = publish.path[len(PATH_PREFIX) :]
+        stream = self.streams.get(name)
+        if stream is None:
+            return refusal(
+                404, "UnknownStream", f"no DataStream {name!r} reaches this site: create it"
+            )
+        if app not in stream.applications:
+            return refusal(
+                403,
+                "NotAllowed",
+                f"application {app!r} may not publish to {name!r}: add its labels to the "
+                "DataStream's selector",
+            )
+        bodies = _bodies(publish)
+        if isinstance(bodies, Answer):
+            return bodies
+        now = time.time()
+        entries = [Entry(name, stream.priority, now, b, stream.max_bytes) for b in bodies]
+        try:
+            seqs: list[int] = await self._blocking(self.spool.append, entries)
+        except SpoolFull as e:
+            return refusal(429, e.reason, str(e))
+        self.uplink.published()
+        return Answer(201, {"accepted": len(seqs), "first": seqs[0] if seqs else None})
+
+    def _publisher(self, token: str | None) -> str | None:
+        """The application whose workload holds ``token``."""
+        if not token:
+            return None
+        for name, obj in self._assignments().items():
+            if hmac.compare_digest(self._token(name), token):
+                return str(obj["spec"].get("application") or "") or None
+        return None
+
+    def _token(self, assignment: str) -> str:
+        return hmac.new(self._secret, assignment.encode(), hashlib.sha256).hexdigest()
+
+    async def _send(self, payload: bytes) -> Sequence[int]:
+        answer = await self.link.post_bytes(
+            f"{API}/sites/{self.site}/data", payload, wire.CONTENT_TYPE
+        )
+        acked = answer.get("acknowledged") if isinstance(answer, dict) else None
+        if not isinstance(acked, list):
+            raise AgentError("the hub's answer to a record batch has no acknowledged list")
+        return [s for s in acked if isinstance(s, int)]
+
+    async def _refresh(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                answer = await self.link.call("GET", f"{API}/sites/{self.site}/datastreams")
+            except AgentError as e:
+                log.debug("datastreams not refreshed: %s", e)
+            else:
+                self.streams = streams_of(answer)
+                self._apply_budget(answer)
+                await self._blocking(
+                    _write_private, self._streams_file, json.dumps(answer).encode()
+                )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REFRESH_SECONDS):
+                    await stop.wait()
+
+    def _apply_budget(self, answer: object) -> None:
+        uplink = answer.get("uplink") if isinstance(answer, dict) else None
+        rate = uplink.get("bandwidthBytesPerSecond") if isinstance(uplink, dict) else None
+        burst = uplink.get("burstBytes") if isinstance(uplink, dict) else None
+        if not isinstance(rate, int) or rate <= 0:
+            self.uplink.budget(None)
+            return
+        self.uplink.budget(
+            float(rate), float(burst) if isinstance(burst, int) and burst > 0 else None
+        )
+
+    async def _expire(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            ages = {n: s.max_age for n, s in self.streams.items()}
+            dropped = await self._blocking(
+                self.spool.expire, time.time(), ages, DEFAULT_MAX_AGE_SECONDS
+            )
+            if dropped:
+                log.warning("dropped %d spooled record(s) past their maximum age", dropped)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(EXPIRE_SECONDS):
+                    await stop.wait()
+
+    async def _blocking(self, f: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, f, *args)
+
+
+def _bodies(publish: Publish) -> list[bytes] | Answer:
+    kind = publish.content_type.split(";")[0].strip().lower()
+    if kind not in NDJSON:
+        return [publish.body]
+    lines = [line for line in publish.body.split(b"\n") if line.strip()]
+    if len(lines) > MAX_RECORDS_PER_PUBLISH:
+        return refusal(413, "TooMany", f"at most {MAX_RECORDS_PER_PUBLISH} records a request")
+    for i, line in enumerate(lines):
+        try:
+            json.loads(line)
+        except ValueError:
+            return refusal(
+                400, "BadRecord", f"line {i + 1} is not JSON: send one JSON value a line"
+            )
+    return lines
+
+
+def _secret(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        secret = secrets.token_bytes(32)
+        _write_private(path, secret)
+        return secret
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)
+    with os.fdopen(fd, "wb") as f:
+        f.write(content)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _read_port(path: Path) -> int | None:
+    try:
+        port = int(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return port if 0 < port < 65536 else None
