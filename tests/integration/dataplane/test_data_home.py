@@ -74,6 +74,7 @@ def arrived(fleet: Fleet) -> Counter[int]:
 def all_arrived_once(fleet: Fleet, ledger: Path, count: int) -> Counter[int]:
     """Wait until the ledger is complete and each of its records is at the hub."""
     wait_for(lambda: len(acknowledged(ledger)) == count, f"{count} records acknowledged", 120)
+
     def complete() -> Counter[int] | None:
         found = arrived(fleet)
         return found if found.total() >= count else None
