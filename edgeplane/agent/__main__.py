@@ -22,7 +22,7 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 from edgeplane.agent.agent import Agent, AgentSettings, KubeOptions  # noqa: E402
 from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES  # noqa: E402
-from edgeplane.agent.data import DEFAULT_SPOOL_MAX_BYTES  # noqa: E402
+from edgeplane.agent.data import DEFAULT_SPOOL_MAX_BYTES, REPORT_SECONDS  # noqa: E402
 from edgeplane.agent.errors import AgentError  # noqa: E402
 from edgeplane.agent.inventory import MAX_INSTANCES  # noqa: E402
 from edgeplane.agent.pinning import read_join_token  # noqa: E402
@@ -102,6 +102,13 @@ def parser() -> argparse.ArgumentParser:
         default=DEFAULT_SPOOL_MAX_BYTES,
         help="Disk the record spool may use; past it, records of lower priority make room "
         "for higher, and publishers get 429 (default 1 GiB).",
+    )
+    p.add_argument(
+        "--data-report-seconds",
+        type=_report_seconds,
+        default=REPORT_SECONDS,
+        help="How often the site's data figures (backlog, rates, drops) are taken for "
+        "its status (1 to 3600 s; default 30: at most one status write that often).",
     )
     artifact_limits.add_arguments(p)
     _kubernetes_arguments(p)
@@ -193,6 +200,16 @@ def _byte_count(text: str) -> int:
     return int(text)
 
 
+def _report_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 1 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds from 1 to 3600, e.g. 30")
+    return seconds
+
+
 def _port(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
         raise argparse.ArgumentTypeError(f"{text!r}: give a port from 1 to 65535")
@@ -227,6 +244,7 @@ def settings_from(args: argparse.Namespace) -> AgentSettings:
         max_instances=args.max_instances,
         data_port=args.data_port,
         spool_max_bytes=args.spool_max_bytes,
+        data_report_seconds=args.data_report_seconds,
         kube=_kube_options(args),
         runtimes=args.runtime,
     )

@@ -29,7 +29,7 @@ from typing import Any
 
 from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES, ArtifactCache
 from edgeplane.agent.credentials import Identity, obtain_identity, save_identity
-from edgeplane.agent.data import DEFAULT_SPOOL_MAX_BYTES, DataPlane
+from edgeplane.agent.data import DEFAULT_SPOOL_MAX_BYTES, REPORT_SECONDS, DataPlane
 from edgeplane.agent.fencing import Fence
 from edgeplane.agent.gates import GateProber
 from edgeplane.agent.hublink import API, HubLink
@@ -84,6 +84,7 @@ class AgentSettings:
     data_port: int | None = None
     """The publishing endpoint's port (``agent.data``); None: the one used last, or any."""
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
+    data_report_seconds: float = REPORT_SECONDS
     runtimes: tuple[str, ...] = ()
     """What ``--runtime`` names, in its order; empty: what ``kube`` says (process or
     kubernetes alone). ``(process, kubernetes)`` in either order, with ``kube``: both."""
@@ -102,6 +103,7 @@ class Agent:
         self.inventory = join_inventory(settings.runtime_kinds)
         self.identity: Identity | None = None
         self.layout = Layout.of(settings.data_dir, settings.workload_dir)
+        self.data: DataPlane | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.settings
@@ -185,13 +187,14 @@ class Agent:
             fence,
             gates,
         )
-        data = DataPlane(
+        data = self.data = DataPlane(
             self.layout.data_dir,
             identity.site,
             link,
             state.assignments,
             self.settings.spool_max_bytes,
             self.settings.data_port,
+            self.settings.data_report_seconds,
         )
         await data.start()  # before the first reconcile: workloads are told its address
         reconciler.extra_env = data.env_for
@@ -238,6 +241,12 @@ class Agent:
         return AssignmentSync(link, state, site, wake)
 
     def _site_facts(self, reconciler: Reconciler, runtime: Runtime) -> dict[str, Any]:
+        facts = self._runtime_facts(reconciler, runtime)
+        if self.data is not None and self.data.traffic:
+            facts["data"] = self.data.traffic
+        return facts
+
+    def _runtime_facts(self, reconciler: Reconciler, runtime: Runtime) -> dict[str, Any]:
         address = self.settings.address
         view = getattr(runtime, "view", None)  # a KubernetesRuntime's nodes
         if view is None:

@@ -48,6 +48,9 @@ from edgeplane.dataplane.uplink import Uplink
 log = logging.getLogger("edgeplane.agent.data")
 REFRESH_SECONDS = 15.0
 EXPIRE_SECONDS = 60.0
+REPORT_SECONDS = 30.0
+"""How often the figures in ``Site.status.data`` are taken: a status write at most this
+often per site while data flows (at 10,000 sites the hub's writes are what count)."""
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
 DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024
 MAX_RECORDS_PER_PUBLISH = 10_000
@@ -93,16 +96,20 @@ class DataPlane:
         assignments: Callable[[], Mapping[str, Object]],
         spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES,
         port: int | None = None,
+        report_seconds: float = REPORT_SECONDS,
     ) -> None:
         self.dir, self.site, self.link, self._assignments = data_dir, site, link, assignments
         self.spool = Spool(data_dir / "spool.db", spool_max_bytes)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spool")
         self.uplink = Uplink(self.spool, self._send, self._blocking)
-        self._port = port
+        self._port, self.report_seconds = port, report_seconds
         self.server = PublishServer(self.handle)
         self._secret = _secret(data_dir / "data-secret")
         self.streams: dict[str, StreamTerms] = streams_of(_read_json(self._streams_file))
         self._apply_budget(_read_json(self._streams_file))
+        self.traffic: dict[str, Any] = {}
+        """The last figures taken (``report``), for the site's status: ``{}`` until then."""
+        self._last_sent: tuple[float, Mapping[str, int]] | None = None
 
     @property
     def _streams_file(self) -> Path:
@@ -128,6 +135,7 @@ class DataPlane:
             asyncio.create_task(self.uplink.run(stop), name="uplink"),
             asyncio.create_task(self._refresh(stop), name="datastreams"),
             asyncio.create_task(self._expire(stop), name="spool-expiry"),
+            asyncio.create_task(self._reports(stop), name="data-report"),
         ]
         try:
             await stop.wait()
@@ -249,6 +257,51 @@ class DataPlane:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(EXPIRE_SECONDS):
                     await stop.wait()
+
+    async def _reports(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.report()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.report_seconds):
+                    await stop.wait()
+
+    async def report(self) -> None:
+        """Take the figures of ``Site.status.data``: each stream's backlog, oldest unsent
+        record, records sent and their rate since the last report, drops by reason."""
+        backlog = await self._blocking(self.spool.backlog)
+        now, sent = time.time(), dict(self.uplink.sent)
+        names = sorted(set(backlog) | set(sent) | {s for s, _ in self.spool.dropped})[:256]
+        last_at, last_sent = self._last_sent or (now, sent)
+        streams = []
+        for name in names:
+            waiting = backlog.get(name)
+            dropped = {r: n for (s, r), n in self.spool.dropped.items() if s == name}
+            entry: dict[str, Any] = {
+                "name": name,
+                "backlogRecords": waiting.records if waiting else 0,
+                "backlogBytes": waiting.bytes if waiting else 0,
+                "sentRecords": sent.get(name, 0),
+            }
+            if waiting and waiting.oldest_at is not None:
+                entry["oldestUnsentSeconds"] = round(max(0.0, now - waiting.oldest_at), 1)
+            if now > last_at:
+                rate = (sent.get(name, 0) - last_sent.get(name, 0)) / (now - last_at)
+                entry["rateRecordsPerSecond"] = round(rate, 2)
+            if dropped:
+                entry["dropped"] = dropped
+            streams.append(entry)
+        self._last_sent = (now, sent)
+        bucket = self.uplink.bucket
+        traffic = {
+            "streams": streams,
+            "sentBytes": self.uplink.sent_bytes,
+            "failures": self.uplink.failures,
+            "spoolBytes": self.spool.used_bytes,
+            "lastError": (self.uplink.last_error or "")[:1000] or None,
+            "budgetBytesPerSecond": int(bucket.rate) if bucket is not None else None,
+        }
+        # Absent rather than null: the stored status holds no nulls to compare with.
+        self.traffic = {k: v for k, v in traffic.items() if v is not None}
 
     async def _blocking(self, f: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, f, *args)

@@ -16,7 +16,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictInt, field_validator, model_validator
 
-from edgeplane.api.meta import Model, Number, Resource, ShortText
+from edgeplane.api.meta import (
+    Count,
+    Generation,
+    Message,
+    Model,
+    Number,
+    ObjectName,
+    Resource,
+    ShortText,
+)
 from edgeplane.api.selectors import LabelSelector
 
 PRIORITY_CLASSES = {"critical": 1000, "high": 750, "normal": 500, "bulk": 250}
@@ -164,6 +173,39 @@ class DataStreamSpec(Model):
 class DataStream(Resource):
     kind: Literal["DataStream"] = "DataStream"
     spec: DataStreamSpec = Field(default_factory=DataStreamSpec)
+
+
+DROP_REASONS_MAX = 8
+STREAMS_REPORTED_MAX = 256
+
+
+class StreamTraffic(Model):
+    """One stream at one site, as its agent last reported it."""
+
+    name: ObjectName
+    backlog_records: Generation = Field(default=0, alias="backlogRecords")
+    backlog_bytes: Generation = Field(default=0, alias="backlogBytes")
+    oldest_unsent_seconds: Number | None = Field(default=None, ge=0, alias="oldestUnsentSeconds")
+    sent_records: Generation = Field(default=0, alias="sentRecords")
+    """Records the hub acknowledged since the agent started."""
+    rate_records_per_second: Number | None = Field(default=None, ge=0, alias="rateRecordsPerSecond")
+    dropped: dict[ShortText, Generation] | None = Field(default=None, max_length=DROP_REASONS_MAX)
+    """Records dropped at the site by reason: ``expired`` (past retention.maxAgeSeconds),
+    ``evicted`` (to make room for a higher priority)."""
+
+
+class SiteData(Model):
+    """A site's data home as its agent last reported it (``Site.status.data``): each
+    stream's backlog and rate, and the uplink's bytes, budget and failures."""
+
+    streams: list[StreamTraffic] = Field(default_factory=list, max_length=STREAMS_REPORTED_MAX)
+    sent_bytes: Generation = Field(default=0, alias="sentBytes")
+    budget_bytes_per_second: Generation | None = Field(default=None, alias="budgetBytesPerSecond")
+    failures: Count = 0
+    """Failed sends in a row (0 while the uplink works)."""
+    last_error: Message | None = Field(default=None, alias="lastError")
+    spool_bytes: Generation = Field(default=0, alias="spoolBytes")
+    reported_at: ShortText | None = Field(default=None, alias="reportedAt")
 
 
 def priority_of(value: object) -> int:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, StrictInt, field_validator
 
+from edgeplane.api.datastreams import SiteData
 from edgeplane.api.meta import (
     Address,
     Conditions,
@@ -215,6 +216,8 @@ class SiteStatus(Model):
     devices: list[SiteDevice] | None = Field(default=None, max_length=SITE_DEVICES_MAX)
     workloads: WorkloadCounts | None = None
     conditions: Conditions | None = None
+    data: SiteData | None = None
+    """Its data home (``DataStream`` records waiting and sent), reported by its agent."""
     returns: list[ShortText] | None = Field(default=None, max_length=RETURNS_MAX)
     """When the site last came back after being Offline (RFC 3339, newest last): how
     often it flaps, which lengthens the hold-down before failback."""

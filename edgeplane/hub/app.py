@@ -147,6 +147,7 @@ def _add_probes(app: FastAPI) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
+        request.app.state.metrics.data_from(request.app.state.informer.items("Site").values())
         body = await request.app.state.metrics.render(
             request.app.state.store, [k.kind for k in KINDS]
         )

@@ -4,8 +4,11 @@ health controller found (sites declared unreachable, sites whose silence is unus
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from edgeplane.api.wire import Object
 from edgeplane.store.protocol import Store
 
 CHILDREN_CACHED = 1000
@@ -85,6 +88,31 @@ class HubMetrics:
             "Bytes of record batches received (compressed, as on the wire)",
             registry=self.registry,
         )
+        self.data_backlog = Gauge(
+            "edgeplane_data_backlog_records",
+            "Records waiting in sites' spools, by DataStream (as the sites last reported)",
+            ["stream"],
+            registry=self.registry,
+        )
+        self.data_backlog_bytes = Gauge(
+            "edgeplane_data_backlog_bytes",
+            "Bytes waiting in sites' spools, by DataStream",
+            ["stream"],
+            registry=self.registry,
+        )
+        self.data_oldest = Gauge(
+            "edgeplane_data_oldest_unsent_seconds",
+            "Age of the oldest record not yet sent, at any site, by DataStream",
+            ["stream"],
+            registry=self.registry,
+        )
+        self.data_dropped = Gauge(
+            "edgeplane_data_site_dropped_records",
+            "Records dropped at the sites since their agents started, by DataStream and "
+            "reason (expired, evicted)",
+            ["stream", "reason"],
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -104,6 +132,29 @@ class HubMetrics:
         if len(self._children) < CHILDREN_CACHED:  # methods are the client's: bounded
             self._children[(method, route, status)] = children
         return children
+
+    def data_from(self, sites: Iterable[Object]) -> None:
+        """The data gauges from the sites' reported ``status.data`` (summed by stream)."""
+        backlog: dict[str, list[float]] = {}
+        dropped: dict[tuple[str, str], float] = {}
+        for site in sites:
+            data = (site.get("status") or {}).get("data") or {}
+            for s in data.get("streams") or ():
+                sums = backlog.setdefault(s["name"], [0.0, 0.0, 0.0])
+                sums[0] += s.get("backlogRecords", 0)
+                sums[1] += s.get("backlogBytes", 0)
+                sums[2] = max(sums[2], s.get("oldestUnsentSeconds") or 0.0)
+                for reason, n in (s.get("dropped") or {}).items():
+                    dropped[(s["name"], reason)] = dropped.get((s["name"], reason), 0.0) + n
+        for gauge in (self.data_backlog, self.data_backlog_bytes, self.data_oldest):
+            gauge.clear()  # a stream no site reports any more goes from the output
+        self.data_dropped.clear()
+        for name, (records, size, oldest) in backlog.items():
+            self.data_backlog.labels(name).set(records)
+            self.data_backlog_bytes.labels(name).set(size)
+            self.data_oldest.labels(name).set(oldest)
+        for (name, reason), n in dropped.items():
+            self.data_dropped.labels(name, reason).set(n)
 
     async def render(self, store: Store, kinds: list[str]) -> bytes:
         counts = await store.counts()

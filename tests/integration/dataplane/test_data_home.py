@@ -88,7 +88,7 @@ def test_acknowledged_records_arrive_exactly_once_through_an_agent_kill_9(
     fleet: Fleet, tmp_path: Path
 ) -> None:
     fleet.ok("POST", "/datastreams", TEMPS)
-    agent = fleet.add_agent("store-1")
+    agent = fleet.add_agent("store-1", None, "--data-report-seconds", "1")
     wait_for(lambda: fleet.site_phase("store-1") == "Online", "store-1 online")
     ledger, count = tmp_path / "ledger", 3000
     fleet.ok("POST", "/applications", publisher_app("pub", ledger, count))
@@ -100,6 +100,21 @@ def test_acknowledged_records_arrive_exactly_once_through_an_agent_kill_9(
     assert during < count, "the kill came after the last record"
     assert set(seen) == set(range(count))
     assert max(seen.values()) == 1, "a record was stored twice"
+    # The site says so too: nothing waits, and what the restarted agent sent counts.
+    data = wait_for(lambda: drained(fleet, "store-1"), "store-1 reporting an empty backlog")
+    (temps,) = data["streams"]
+    assert temps["name"] == "temps" and temps["backlogBytes"] == 0
+    assert 0 < temps["sentRecords"] <= count and data["failures"] == 0
+    assert "oldestUnsentSeconds" not in temps and data["sentBytes"] > 0
+
+
+def drained(fleet: Fleet, site: str) -> dict[str, Any] | None:
+    """The site's reported ``status.data`` once its temps backlog is empty."""
+    data = (fleet.ok("GET", f"/sites/{site}").get("status") or {}).get("data") or {}
+    streams = data.get("streams") or []
+    if len(streams) == 1 and streams[0]["backlogRecords"] == 0 and streams[0]["sentRecords"]:
+        return dict(data)
+    return None
 
 
 def test_records_published_while_the_hub_is_down_arrive_once_it_is_back(
