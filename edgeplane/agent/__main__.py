@@ -30,6 +30,7 @@ from edgeplane.agent.runtimes.factory import CHOICES, check_kinds  # noqa: E402
 from edgeplane.api.artifacts import limits as artifact_limits  # noqa: E402
 from edgeplane.api.labels import parse_label_pairs  # noqa: E402
 from edgeplane.api.quantity import Quantity, QuantityError  # noqa: E402
+from edgeplane.dataplane.spool import DEFAULT_RESERVE_BYTES  # noqa: E402
 
 
 def _quantity(text: str) -> str:
@@ -102,6 +103,13 @@ def parser() -> argparse.ArgumentParser:
         default=DEFAULT_SPOOL_MAX_BYTES,
         help="Disk the record spool may use; past it, records of lower priority make room "
         "for higher, and publishers get 429 (default 1 GiB).",
+    )
+    p.add_argument(
+        "--spool-reserve-bytes",
+        type=_byte_count,
+        default=DEFAULT_RESERVE_BYTES,
+        help="Disk space the spool always leaves free (default 64 MiB): past it, records "
+        "of lower priority make room for higher, and publishers get 429 disk-full.",
     )
     p.add_argument(
         "--data-report-seconds",
@@ -245,6 +253,7 @@ def settings_from(args: argparse.Namespace) -> AgentSettings:
         data_port=args.data_port,
         spool_max_bytes=args.spool_max_bytes,
         data_report_seconds=args.data_report_seconds,
+        spool_reserve_bytes=args.spool_reserve_bytes,
         kube=_kube_options(args),
         runtimes=args.runtime,
     )

@@ -52,6 +52,7 @@ from edgeplane.agent.runtimes.process import ProcessRuntime
 from edgeplane.agent.state import LocalState, Object
 from edgeplane.agent.sync import AssignmentSync
 from edgeplane.api.artifacts.limits import ArtifactLimits
+from edgeplane.dataplane.spool import DEFAULT_RESERVE_BYTES
 
 log = logging.getLogger("edgeplane.agent")
 ARTIFACT_SWEEP_SECONDS = 10.0
@@ -85,6 +86,8 @@ class AgentSettings:
     """The publishing endpoint's port (``agent.data``); None: the one used last, or any."""
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
     data_report_seconds: float = REPORT_SECONDS
+    spool_reserve_bytes: int = DEFAULT_RESERVE_BYTES
+    """Disk space the spool leaves free (its records make room, or publishers get 429)."""
     runtimes: tuple[str, ...] = ()
     """What ``--runtime`` names, in its order; empty: what ``kube`` says (process or
     kubernetes alone). ``(process, kubernetes)`` in either order, with ``kube``: both."""
@@ -195,6 +198,7 @@ class Agent:
             self.settings.spool_max_bytes,
             self.settings.data_port,
             self.settings.data_report_seconds,
+            self.settings.spool_reserve_bytes,
         )
         await data.start()  # before the first reconcile: workloads are told its address
         reconciler.extra_env = data.env_for

@@ -42,7 +42,7 @@ from edgeplane.agent.layout import open_private
 from edgeplane.agent.publishing import Answer, Publish, PublishServer, refusal
 from edgeplane.api.wire import Object
 from edgeplane.dataplane import wire
-from edgeplane.dataplane.spool import Entry, Spool, SpoolFull
+from edgeplane.dataplane.spool import DEFAULT_RESERVE_BYTES, Entry, Spool, SpoolFull
 from edgeplane.dataplane.uplink import Uplink
 
 log = logging.getLogger("edgeplane.agent.data")
@@ -97,9 +97,10 @@ class DataPlane:
         spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES,
         port: int | None = None,
         report_seconds: float = REPORT_SECONDS,
+        reserve_bytes: int = DEFAULT_RESERVE_BYTES,
     ) -> None:
         self.dir, self.site, self.link, self._assignments = data_dir, site, link, assignments
-        self.spool = Spool(data_dir / "spool.db", spool_max_bytes)
+        self.spool = Spool(data_dir / "spool.db", spool_max_bytes, reserve_bytes)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spool")
         self.uplink = Uplink(self.spool, self._send, self._blocking)
         self._port, self.report_seconds = port, report_seconds

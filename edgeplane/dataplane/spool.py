@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 RECORD_OVERHEAD_BYTES = 64
 """What a record costs beside its body (row, indexes): counted against every limit."""
 DEFAULT_RESERVE_BYTES = 64 * 1024 * 1024
+WAL_LIMIT_BYTES = 4 * 1024 * 1024
 
 
 class SpoolFull(Exception):
@@ -101,7 +102,11 @@ class Spool:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        # The WAL is emptied at each checkpoint, but its file keeps its largest size
+        # unless told otherwise: on a nearly full disk that size is room lost.
+        self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
         self._db.executescript(_SCHEMA)
+        self._page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
         self.epoch = self._epoch()
         self.dropped: Counter[tuple[str, str]] = Counter()
         """(stream, reason) -> records dropped: ``evicted``, ``expired``."""
@@ -221,7 +226,7 @@ class Spool:
         bytes fit (inside the caller's transaction: counted once it commits); the
         evicted rows. Their pages are what SQLite writes the new records into, so they
         count for the disk too."""
-        free, freed = _free_bytes(self.path.parent), 0
+        free, freed = self._room_on_disk(), 0
         evicted: list[tuple[int, str, int]] = []
         if (short := self._shortfall(need, free)) is None:
             return []
@@ -238,6 +243,12 @@ class Spool:
             raise SpoolFull(*_full_message(short, need))
         self._db.executemany("DELETE FROM records WHERE seq = ?", [(e[0],) for e in evicted])
         return evicted
+
+    def _room_on_disk(self) -> int:
+        """Free bytes on the disk, and in the file: pages of records already sent are
+        free inside it (a deleted row does not shrink the file) and are written first."""
+        pages = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
+        return _free_bytes(self.path.parent) + pages * self._page_size
 
     def _forget(self, rows: list[tuple[int, str, int]]) -> None:
         for _, stream, size in rows:

@@ -104,4 +104,4 @@ def _made(kind: str, url: str, prefix: str) -> Sink:
 
 
 def _sink_record(r: DataRecord) -> SinkRecord:
-    return SinkRecord(r.site, r.stream, r.seq, r.at, r.priority, r.body)
+    return SinkRecord(r.site, r.stream, r.seq, r.at, r.priority, r.body, r.epoch)

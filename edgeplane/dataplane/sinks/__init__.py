@@ -6,11 +6,11 @@ that raised counts as not stored at all, so the caller sends the whole batch aga
 That makes delivery at-least-once on the wire, and each sink makes the duplicates it
 can cause harmless as far as its broker allows:
 
-* ``nats.NatsSink`` (NATS JetStream) sets ``Nats-Msg-Id: <site>:<seq>``, and the
+* ``nats.NatsSink`` (NATS JetStream) sets ``Nats-Msg-Id: <site>:<epoch>:<seq>``, and the
   stream drops a second message with the same id within its duplicate window.
 * ``mqtt.MqttSink`` (MQTT v5) cannot: MQTT brokers do not deduplicate across
   publishes. Every message carries user properties ``site``, ``stream``, ``seq``,
-  ``at`` and ``priority``; consumers dedupe on (``site``, ``seq``).
+  ``at``, ``priority`` and ``epoch``; consumers dedupe on (``site``, ``epoch``, ``seq``).
 
 This package holds the contract only, on the standard library: the sink modules
 import their client libraries (nats-py, aiomqtt), so the hub loads one on demand and
@@ -37,6 +37,9 @@ class SinkRecord:
     """When the record was published at the site (unix seconds)."""
     priority: int
     body: bytes
+    epoch: str = ""
+    """The site's spool epoch (``dataplane.spool``): a spool made anew (its disk lost)
+    numbers from 1 again, so (site, epoch, seq) names a record for good."""
 
 
 class SinkError(Exception):

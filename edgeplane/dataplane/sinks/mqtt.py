@@ -10,7 +10,8 @@ A PUBACK means the broker took the message; whether it keeps it (persistence,
 retained or queued for a persistent session) is the broker's and its subscribers'
 affair. MQTT brokers drop no duplicates, so a batch sent again after a failure
 arrives twice: every message carries user properties ``site``, ``stream``, ``seq``,
-``at`` and ``priority``, and consumers dedupe on (``site``, ``seq``).
+``at``, ``priority`` and ``epoch``, and consumers dedupe on (``site``, ``epoch``,
+``seq``).
 
 The connection stays open between batches. Every call is bounded by ``timeout``; any
 failure, aiomqtt's or a timeout, drops the connection and becomes ``SinkError``, and
@@ -205,6 +206,7 @@ def properties(record: SinkRecord) -> Properties:
         ("seq", str(record.seq)),
         ("at", repr(record.at)),
         ("priority", str(record.priority)),
+        ("epoch", record.epoch),
     ]
     return props
 

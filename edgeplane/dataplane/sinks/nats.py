@@ -3,7 +3,7 @@
 ``start`` connects and makes sure a stream (file storage) covers ``<prefix>.>``;
 ``store`` publishes a batch, up to ``IN_FLIGHT`` messages at once, and returns when
 JetStream has acknowledged every one (a PubAck, which JetStream sends once the message
-is stored). Each message carries ``Nats-Msg-Id: <site>:<seq>``, so a batch sent again
+is stored). Each message carries ``Nats-Msg-Id: <site>:<epoch>:<seq>``, so a batch sent again
 after a failure, or a message the client re-sent on reconnecting, is dropped by the
 stream within its duplicate window, and its PubAck (marked duplicate) counts as stored.
 The record's fields travel as ``Edgeplane-*`` headers, the body as the payload.
@@ -204,12 +204,13 @@ class NatsSink:
 def headers(record: SinkRecord) -> dict[str, str]:
     """The message headers of ``record``: its id for JetStream, its fields for readers."""
     return {
-        "Nats-Msg-Id": f"{record.site}:{record.seq}",
+        "Nats-Msg-Id": f"{record.site}:{record.epoch}:{record.seq}",
         "Edgeplane-Site": record.site,
         "Edgeplane-Stream": record.stream,
         "Edgeplane-Seq": str(record.seq),
         "Edgeplane-At": repr(record.at),
         "Edgeplane-Priority": str(record.priority),
+        "Edgeplane-Epoch": record.epoch,
     }
 
 

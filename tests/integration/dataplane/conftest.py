@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -23,6 +24,7 @@ from tests.support.brokers import (
     running_mosquitto,
     running_nats,
 )
+from tests.support.fleet import Fleet
 
 GUARDED_ACL = "topic readwrite edgeplane/#\n"
 """Anonymous clients may use edgeplane/# only: a publish elsewhere draws a refusing
@@ -75,3 +77,14 @@ def guarded_mosquitto(installed_brokers: None) -> Iterator[Broker]:
             yield broker
     except BrokerUnavailable as e:
         unavailable("mosquitto", e)
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    """A real hub (SQLite); each test adds its agents."""
+    fleet = Fleet(tmp_path)
+    fleet.start_hub()
+    try:
+        yield fleet
+    finally:
+        fleet.close()

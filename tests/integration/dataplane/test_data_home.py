@@ -5,83 +5,20 @@ through the hub stopped and started again while the workload keeps publishing.""
 
 from __future__ import annotations
 
-import json
-import sys
-from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.integration.dataplane.datahome import (
+    TEMPS,
+    acknowledged,
+    all_arrived_once,
+    publisher_app,
+)
 from tests.support.fleet import Fleet, wait_for
 
-PUBLISHER = Path(__file__).with_name("publisher.py")
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    fleet = Fleet(tmp_path)
-    fleet.start_hub()
-    try:
-        yield fleet
-    finally:
-        fleet.close()
-
-
-def publisher_app(name: str, ledger: Path, count: int, per_request: int = 10) -> dict[str, Any]:
-    args = [str(PUBLISHER), str(ledger), "temps", str(count), str(per_request)]
-    return {
-        "apiVersion": "edgeplane.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": name, "labels": {"team": "cold"}},
-        "spec": {
-            "workload": {"process": {"command": sys.executable, "args": args}},
-            "resources": {"cpu": "10m", "memory": "16Mi"},
-            "placement": {"mode": "Replicas", "replicas": 1},
-        },
-    }
-
-
-TEMPS = {
-    "apiVersion": "edgeplane.io/v1alpha1",
-    "kind": "DataStream",
-    "metadata": {"name": "temps"},
-    "spec": {"selector": {"matchLabels": {"team": "cold"}}, "priority": "high"},
-}
-
-
-def acknowledged(ledger: Path) -> list[int]:
-    try:
-        return [int(n) for n in ledger.read_text().split()]
-    except FileNotFoundError:
-        return []
-
-
-def arrived(fleet: Fleet) -> Counter[int]:
-    """How often each record number is stored at the hub (every page)."""
-    seen: Counter[int] = Counter()
-    after = 0
-    while True:
-        page = fleet.ok("GET", "/datastreams/temps/records", params={"after": after, "limit": 1000})
-        seen.update(json.loads(item["body"])["n"] for item in page["items"])
-        if not page["items"]:
-            return seen
-        after = page["next"]
-
-
-def all_arrived_once(fleet: Fleet, ledger: Path, count: int) -> Counter[int]:
-    """Wait until the ledger is complete and each of its records is at the hub."""
-    wait_for(lambda: len(acknowledged(ledger)) == count, f"{count} records acknowledged", 120)
-
-    def complete() -> Counter[int] | None:
-        found = arrived(fleet)
-        return found if found.total() >= count else None
-
-    seen = wait_for(complete, f"{count} records at the hub", 120)
-    assert sorted(acknowledged(ledger)) == list(range(count))
-    return seen
 
 
 def test_acknowledged_records_arrive_exactly_once_through_an_agent_kill_9(

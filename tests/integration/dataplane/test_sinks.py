@@ -47,6 +47,7 @@ def make_records(count: int, first_seq: int = 1) -> list[SinkRecord]:
             at=1_700_000_000.0 + i / 8,
             priority=i % 3,
             body=f"record {i} ".encode() * (1 + i % 5),
+            epoch="0123456789abcdef",
         )
         for i in range(count)
     ]
@@ -253,6 +254,7 @@ async def test_mqtt_subscriber_gets_every_record_with_its_properties(
             "seq": str(record.seq),
             "at": repr(record.at),
             "priority": str(record.priority),
+            "epoch": record.epoch,
         }
 
 
