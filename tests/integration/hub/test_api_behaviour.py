@@ -367,6 +367,7 @@ async def test_discovery_lists_kinds(client: httpx.AsyncClient) -> None:
         "assignments",
         "devices",
         "revisions",
+        "datastreams",
     }
 
 
