@@ -4,13 +4,23 @@ Importing this package registers every command on ``app``; ``edgeplane.main`` ad
 the commands that run servers (``hub``).
 """
 
-from edgeplane.cli import artifacts, contexts, explaining, objects, rollouts, sites, tokens
+from edgeplane.cli import (
+    artifacts,
+    contexts,
+    data,
+    explaining,
+    objects,
+    rollouts,
+    sites,
+    tokens,
+)
 from edgeplane.cli.app import app
 
 __all__ = [
     "app",
     "artifacts",
     "contexts",
+    "data",
     "explaining",
     "objects",
     "rollouts",

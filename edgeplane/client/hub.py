@@ -26,7 +26,7 @@ from edgeplane.api.wire import ListObject, Object, WatchEvent
 from edgeplane.client import answers
 from edgeplane.client.answers import Body
 from edgeplane.client.answers import warnings_of as warnings_of  # re-exported
-from edgeplane.client.errors import HubUnreachable, from_response
+from edgeplane.client.errors import HubUnreachable, from_response, malformed_answer
 from edgeplane.client.requests import API, PAGE_SIZE, WATCH_TIMEOUT, Request, Requests
 from edgeplane.client.requests import segment as segment  # re-exported
 from edgeplane.client.uploads import Progress, Upload, chunks_async, upload_size
@@ -188,6 +188,23 @@ class AsyncHubClient:
         """The last ``tail`` lines of an application's log at a site (relayed by the hub)."""
         return (await self._raw(Requests.site_logs(site, application, tail))).text
 
+    async def records(
+        self,
+        stream: str,
+        site: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> Body:
+        """One page of the records a DataStream's sites sent home, by id:
+        ``{items, next}``; pass ``next`` as ``after`` for the page that follows.
+        ``since`` and ``until`` are unix seconds of the records' own time."""
+        found = {"site": site, "since": since, "until": until, "after": after, "limit": limit}
+        params = {k: str(v) for k, v in found.items() if v is not None}
+        url = f"{API}/datastreams/{segment(stream, 'stream')}/records"
+        return _records_page(await self._body(Request("GET", url, params)))
+
     async def watch(
         self, plural: str, resource_version: str | None = None, selector: str | None = None
     ) -> AsyncGenerator[WatchEvent, None]:
@@ -304,6 +321,7 @@ class HubClient:
     rollout_action = _blocking(AsyncHubClient.rollout_action)
     list_revisions = _blocking(AsyncHubClient.list_revisions)
     site_logs = _blocking(AsyncHubClient.site_logs)
+    records = _blocking(AsyncHubClient.records)
 
     def watch(
         self, plural: str, resource_version: str | None = None, selector: str | None = None
@@ -325,6 +343,17 @@ class HubClient:
         finally:
             if not self._loop.is_closed():  # else closed with the client
                 self._run(_closed(events))
+
+
+def _records_page(answer: Body) -> Body:
+    """A page of records as the API promises it, else a ClientError (not a KeyError
+    later in the caller)."""
+    items, after = answer.get("items"), answer.get("next")
+    if not isinstance(items, builtins.list) or not all(isinstance(i, dict) for i in items):
+        raise malformed_answer(200, "the records' items are not a list of objects")
+    if not isinstance(after, int) or isinstance(after, bool):
+        raise malformed_answer(200, "the records' next is not an id")
+    return answer
 
 
 async def _next(events: AsyncGenerator[WatchEvent, None]) -> WatchEvent:
