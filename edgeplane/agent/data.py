@@ -12,6 +12,8 @@ sends them home, most urgent first, within the site's uplink budget.
   and no workload can make another's.
 * A publish is answered 201 only once its records are on disk (``dataplane.spool``);
   429 when there is no room for them, saying why; nothing is dropped silently.
+* A stream with ``spec.aggregation`` is summed up here (``agent.summing``): its
+  records are held on disk and its summaries sent.
 * ``dataplane.uplink`` sends the spool home; records older than their stream's
   ``retention.maxAgeSeconds`` are dropped every ``EXPIRE_SECONDS`` (counted).
 
@@ -40,6 +42,7 @@ from edgeplane.agent.errors import AgentError
 from edgeplane.agent.hublink import API, HubLink
 from edgeplane.agent.layout import open_private
 from edgeplane.agent.publishing import Answer, Publish, PublishServer, refusal
+from edgeplane.agent.summing import Summaries
 from edgeplane.api.wire import Object
 from edgeplane.dataplane import wire
 from edgeplane.dataplane.spool import DEFAULT_RESERVE_BYTES, Entry, Spool, SpoolFull
@@ -47,6 +50,7 @@ from edgeplane.dataplane.uplink import Uplink
 
 log = logging.getLogger("edgeplane.agent.data")
 REFRESH_SECONDS = 15.0
+REFRESH_MIN_SECONDS = 1.0
 EXPIRE_SECONDS = 60.0
 REPORT_SECONDS = 30.0
 """How often the figures in ``Site.status.data`` are taken: a status write at most this
@@ -65,6 +69,7 @@ class StreamTerms:
     max_age: float
     max_bytes: int | None
     applications: frozenset[str]
+    aggregation: Mapping[str, Any] | None = None
 
 
 def streams_of(answer: object) -> dict[str, StreamTerms]:
@@ -80,6 +85,7 @@ def streams_of(answer: object) -> dict[str, StreamTerms]:
                 float(retention.get("maxAgeSeconds") or DEFAULT_MAX_AGE_SECONDS),
                 int(retention["maxBytes"]) if retention.get("maxBytes") else None,
                 frozenset(str(a) for a in item.get("applications") or ()),
+                item["aggregation"] if isinstance(item.get("aggregation"), dict) else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             continue
@@ -103,6 +109,9 @@ class DataPlane:
         self.spool = Spool(data_dir / "spool.db", spool_max_bytes, reserve_bytes)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spool")
         self.uplink = Uplink(self.spool, self._send, self._blocking)
+        self.summaries = Summaries(self.spool, self._blocking, self.uplink.published)
+        self._stale = asyncio.Event()
+        """Set when a publish names a stream the agent does not know: refresh now."""
         self._port, self.report_seconds = port, report_seconds
         self.server = PublishServer(self.handle)
         self._secret = _secret(data_dir / "data-secret")
@@ -130,6 +139,7 @@ class DataPlane:
             self.server.port = 0
             await self.server.start()
         _write_private(remembered, str(self.server.port).encode())
+        await self._sync_summaries()  # held records of aggregated streams, summed again
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks = [
@@ -137,6 +147,7 @@ class DataPlane:
             asyncio.create_task(self._refresh(stop), name="datastreams"),
             asyncio.create_task(self._expire(stop), name="spool-expiry"),
             asyncio.create_task(self._reports(stop), name="data-report"),
+            asyncio.create_task(self.summaries.run(stop), name="data-summaries"),
         ]
         try:
             await stop.wait()
@@ -177,8 +188,12 @@ class DataPlane:
         name = publish.path[len(PATH_PREFIX) :]
         stream = self.streams.get(name)
         if stream is None:
+            self._stale.set()  # a new workload may know of a stream before the agent does
             return refusal(
-                404, "UnknownStream", f"no DataStream {name!r} reaches this site: create it"
+                404,
+                "UnknownStream",
+                f"no DataStream {name!r} reaches this site (yet): create it, or try again "
+                "in a few seconds if it was just made",
             )
         if app not in stream.applications:
             return refusal(
@@ -191,10 +206,17 @@ class DataPlane:
         if isinstance(bodies, Answer):
             return bodies
         now = time.time()
-        entries = [Entry(name, stream.priority, now, b, stream.max_bytes) for b in bodies]
+        if self.summaries.aggregated(name):
+            entries = self.summaries.entries(name, bodies, now, stream.max_bytes)
+            if isinstance(entries, str):
+                return refusal(400, "BadRecord", entries)
+        else:
+            entries = [Entry(name, stream.priority, now, b, stream.max_bytes) for b in bodies]
         try:
             seqs: list[int] = await self._blocking(self.spool.append, entries)
         except SpoolFull as e:
+            if self.summaries.aggregated(name):
+                await self.summaries.rebuild(name)  # it counted what was just refused
             return refusal(429, e.reason, str(e))
         self.uplink.published()
         return Answer(201, {"accepted": len(seqs), "first": seqs[0] if seqs else None})
@@ -229,12 +251,17 @@ class DataPlane:
             else:
                 self.streams = streams_of(answer)
                 self._apply_budget(answer)
+                await self._sync_summaries()
                 await self._blocking(
                     _write_private, self._streams_file, json.dumps(answer).encode()
                 )
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(REFRESH_SECONDS):
-                    await stop.wait()
+            self._stale.clear()
+            await _first(stop, self._stale, REFRESH_SECONDS)
+            await _first(stop, asyncio.Event(), REFRESH_MIN_SECONDS)  # at most this often
+
+    async def _sync_summaries(self) -> None:
+        wanted = {n: (s.aggregation, s.priority) for n, s in self.streams.items()}
+        await self.summaries.sync(wanted)
 
     def _apply_budget(self, answer: object) -> None:
         uplink = answer.get("uplink") if isinstance(answer, dict) else None
@@ -306,6 +333,16 @@ class DataPlane:
 
     async def _blocking(self, f: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, f, *args)
+
+
+async def _first(stop: asyncio.Event, event: asyncio.Event, seconds: float) -> None:
+    """Wait for ``stop``, ``event`` or ``seconds``, whichever comes first."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(event.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 def _bodies(publish: Publish) -> list[bytes] | Answer:

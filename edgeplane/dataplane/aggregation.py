@@ -49,7 +49,7 @@ from typing import Any, Literal, TypeVar
 WINDOW_SECONDS_MAX = 86_400
 FUNCTIONS_MAX = 10
 FIELD_PATH_MAX_CHARS = 128
-MAX_KEYS = 10_000
+MAX_KEYS = 1_000
 """Keys open at once in one window."""
 MAX_KEY_CHARS = 256
 MAX_SAMPLES = 1_024

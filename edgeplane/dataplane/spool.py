@@ -16,6 +16,11 @@ critical, and nothing makes room for a record of its own priority or a lower one
 Records older than their stream's ``retention.maxAgeSeconds`` are dropped by
 ``expire`` (counted as ``expired``).
 
+An aggregated stream's records are spooled ``held``: on disk like the rest (so a
+publish is acknowledged only once it is), never sent; ``release`` swaps those a window
+summed up for its summaries in one transaction, and ``held`` gives them back to be
+summed again after a restart.
+
 ``next_batch`` hands out what to send next: strictly the highest priority first, and
 among streams of the same priority in turn, record by record, so one busy stream does
 not starve the others (``fifo=True`` ignores priorities: the benchmark's baseline).
@@ -26,13 +31,14 @@ Blocking calls (an fsync per ``append``): the agent runs them in a thread of the
 
 from __future__ import annotations
 
-import os
 import secrets
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from edgeplane.dataplane import room
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -41,16 +47,16 @@ CREATE TABLE IF NOT EXISTS records (
   priority INTEGER NOT NULL,
   at REAL NOT NULL,
   size INTEGER NOT NULL,
-  body BLOB NOT NULL
+  body BLOB NOT NULL,
+  held INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS records_by_priority ON records (priority, stream, seq);
+CREATE INDEX IF NOT EXISTS records_by_priority ON records (held, priority, stream, seq);
 CREATE INDEX IF NOT EXISTS records_by_stream ON records (stream, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 RECORD_OVERHEAD_BYTES = 64
 """What a record costs beside its body (row, indexes): counted against every limit."""
 DEFAULT_RESERVE_BYTES = 64 * 1024 * 1024
-WAL_LIMIT_BYTES = 4 * 1024 * 1024
 
 
 class SpoolFull(Exception):
@@ -71,6 +77,8 @@ class Entry:
     at: float
     body: bytes
     stream_max_bytes: int | None = None
+    held: bool = False
+    """Kept, not sent: a record an aggregated stream sums up (``release``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +112,8 @@ class Spool:
         self._db.execute("PRAGMA synchronous=FULL")
         # The WAL is emptied at each checkpoint, but its file keeps its largest size
         # unless told otherwise: on a nearly full disk that size is room lost.
-        self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
+        self._db.execute(f"PRAGMA journal_size_limit={room.WAL_LIMIT_BYTES}")
+        self._db.execute(f"PRAGMA wal_autocheckpoint={room.WAL_LIMIT_BYTES // 4096}")
         self._db.executescript(_SCHEMA)
         self._page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
         self.epoch = self._epoch()
@@ -123,25 +132,44 @@ class Spool:
     def append(self, entries: Sequence[Entry]) -> list[int]:
         """Spool ``entries`` in one transaction (all or none); their sequence numbers.
         Raises ``SpoolFull`` when they do not fit, having changed nothing."""
-        if not entries:
+        return self._write(entries, None)
+
+    def release(self, stream: str, before: float, entries: Sequence[Entry]) -> list[int]:
+        """In one transaction: spool ``entries`` (a window's summaries) and forget the
+        held records of ``stream`` older than ``before`` (what they sum up)."""
+        return self._write(entries, (stream, before))
+
+    def held(self, stream: str) -> list[Spooled]:
+        """The held records of ``stream``, oldest first (to sum up again after a restart)."""
+        rows = self._db.execute(
+            "SELECT seq, stream, priority, at, body FROM records WHERE held = 1 AND stream = ? "
+            "ORDER BY seq",
+            (stream,),
+        )
+        return [Spooled(*row) for row in rows]
+
+    def _write(self, entries: Sequence[Entry], releasing: tuple[str, float] | None) -> list[int]:
+        if not entries and releasing is None:
             return []
-        self._check_streams(entries)
+        if releasing is None:
+            self._check_streams(entries)
         need = sum(_cost(e.body) for e in entries)
-        lowest = min(e.priority for e in entries)
+        lowest = min((e.priority for e in entries), default=0)
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            evicted = self._make_room(need, lowest)
+            gone = self._released(*releasing) if releasing is not None else []
+            evicted = self._make_room(need, lowest) if entries else []
             seqs = [self._insert(e) for e in entries]
             self._db.execute("COMMIT")
         except sqlite3.OperationalError as err:
             self._db.execute("ROLLBACK")
             if "full" in str(err):
-                raise SpoolFull(*_full_message("disk-full", need)) from err
+                raise SpoolFull(*room.full_message("disk-full", need)) from err
             raise
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        self._forget(evicted)
+        self._forget(evicted + gone)
         self._counted(evicted, "evicted")
         for e in entries:
             self._used += _cost(e.body)
@@ -204,7 +232,8 @@ class Spool:
 
     def backlog(self) -> dict[str, Backlog]:
         rows = self._db.execute(
-            "SELECT stream, COUNT(*), SUM(size), MIN(at) FROM records GROUP BY stream"
+            "SELECT stream, COUNT(*), SUM(size), MIN(at) FROM records WHERE held = 0 "
+            "GROUP BY stream"
         )
         return {s: Backlog(n, int(b or 0), at) for s, n, b, at in rows}
 
@@ -226,7 +255,7 @@ class Spool:
         bytes fit (inside the caller's transaction: counted once it commits); the
         evicted rows. Their pages are what SQLite writes the new records into, so they
         count for the disk too."""
-        free, freed = self._room_on_disk(), 0
+        free, freed = room.on_disk(self._db, self.path, self._page_size), 0
         evicted: list[tuple[int, str, int]] = []
         if (short := self._shortfall(need, free)) is None:
             return []
@@ -240,15 +269,9 @@ class Spool:
             if (short := self._shortfall(need - freed, free)) is None:
                 break
         if short is not None:
-            raise SpoolFull(*_full_message(short, need))
+            raise SpoolFull(*room.full_message(short, need))
         self._db.executemany("DELETE FROM records WHERE seq = ?", [(e[0],) for e in evicted])
         return evicted
-
-    def _room_on_disk(self) -> int:
-        """Free bytes on the disk, and in the file: pages of records already sent are
-        free inside it (a deleted row does not shrink the file) and are written first."""
-        pages = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
-        return _free_bytes(self.path.parent) + pages * self._page_size
 
     def _forget(self, rows: list[tuple[int, str, int]]) -> None:
         for _, stream, size in rows:
@@ -260,14 +283,20 @@ class Spool:
         ``free`` bytes on the disk), or None when they do."""
         if self._used + need > self.max_bytes:
             return "spool-full"
-        if need + self.reserve_bytes > free:
-            return "disk-full"
-        return None
+        return room.shortfall(need, free, self.reserve_bytes)
+
+    def _released(self, stream: str, before: float) -> list[tuple[int, str, int]]:
+        return self._db.execute(
+            "DELETE FROM records WHERE held = 1 AND stream = ? AND at < ? "
+            "RETURNING seq, stream, size",
+            (stream, before),
+        ).fetchall()
 
     def _insert(self, e: Entry) -> int:
         cursor = self._db.execute(
-            "INSERT INTO records (stream, priority, at, size, body) VALUES (?, ?, ?, ?, ?)",
-            (e.stream, e.priority, e.at, _cost(e.body), e.body),
+            "INSERT INTO records (stream, priority, at, size, body, held) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (e.stream, e.priority, e.at, _cost(e.body), e.body, int(e.held)),
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -288,19 +317,22 @@ class Spool:
             self.dropped[(stream, reason)] += 1
 
     def _priorities(self) -> list[int]:
-        rows = self._db.execute("SELECT DISTINCT priority FROM records ORDER BY priority DESC")
+        rows = self._db.execute(
+            "SELECT DISTINCT priority FROM records WHERE held = 0 ORDER BY priority DESC"
+        )
         return [r[0] for r in rows]
 
     def _streams_at(self, priority: int) -> list[str]:
         rows = self._db.execute(
-            "SELECT DISTINCT stream FROM records WHERE priority = ? ORDER BY stream", (priority,)
+            "SELECT DISTINCT stream FROM records WHERE held = 0 AND priority = ? ORDER BY stream",
+            (priority,),
         )
         return [r[0] for r in rows]
 
     def _oldest(self, priority: int | None, stream: str | None, limit: int) -> list[Spooled]:
-        query, args = "SELECT seq, stream, priority, at, body FROM records", []
+        query, args = "SELECT seq, stream, priority, at, body FROM records WHERE held = 0", []
         if priority is not None and stream is not None:
-            query += " WHERE priority = ? AND stream = ?"
+            query += " AND priority = ? AND stream = ?"
             args = [priority, stream]
         rows = self._db.execute(f"{query} ORDER BY seq LIMIT ?", (*args, limit))
         return [Spooled(*row) for row in rows]
@@ -323,23 +355,6 @@ class Spool:
 
 def _cost(body: bytes) -> int:
     return len(body) + RECORD_OVERHEAD_BYTES
-
-
-def _free_bytes(path: Path) -> int:
-    stats = os.statvfs(path)
-    return stats.f_bavail * stats.f_frsize
-
-
-def _full_message(reason: str, need: int) -> tuple[str, str]:
-    if reason == "disk-full":
-        return reason, (
-            f"the disk is nearly full ({need} bytes would cut into the reserve kept "
-            "free): free disk space at the site, or lower retention"
-        )
-    return reason, (
-        "the spool is full of records of this priority or higher: raise the agent's "
-        "--spool-max-bytes, give the stream a higher priority, or wait for the uplink"
-    )
 
 
 def _in_turn(turns: list[list[Spooled]]) -> list[Spooled]:

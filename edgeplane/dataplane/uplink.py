@@ -130,6 +130,8 @@ class Uplink:
     async def _deliver(self, payload: bytes, batch: list[Spooled]) -> None:
         try:
             acked = set(await self.send(payload))
+            ours = [r for r in batch if r.seq in acked]
+            await self.blocking(self.spool.acknowledge, [r.seq for r in ours])
         except Exception as e:  # any failure: the records stay spooled for the next try
             self.failures += 1
             self.last_error = str(e) or type(e).__name__
@@ -138,8 +140,6 @@ class Uplink:
             log.warning("uplink: %s; sending again in %.1f s", self.last_error, delay)
             return
         self.failures, self.last_error = 0, None
-        ours = [r for r in batch if r.seq in acked]
-        await self.blocking(self.spool.acknowledge, [r.seq for r in ours])
         self.sent.update(r.stream for r in ours)
 
     def _landed(self, task: asyncio.Task[None]) -> None:

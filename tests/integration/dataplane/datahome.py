@@ -30,7 +30,7 @@ def publisher_app(
     }
 
 
-TEMPS = {
+TEMPS: dict[str, Any] = {
     "apiVersion": "edgeplane.io/v1alpha1",
     "kind": "DataStream",
     "metadata": {"name": "temps"},
@@ -45,16 +45,23 @@ def acknowledged(ledger: Path) -> list[int]:
         return []
 
 
-def arrived(fleet: Fleet) -> Counter[int]:
-    """How often each record number is stored at the hub (every page)."""
-    seen: Counter[int] = Counter()
+def bodies_at(fleet: Fleet, stream: str = "temps") -> list[str]:
+    """Every record body of ``stream`` stored at the hub (every page)."""
+    bodies: list[str] = []
     after = 0
     while True:
-        page = fleet.ok("GET", "/datastreams/temps/records", params={"after": after, "limit": 1000})
-        seen.update(json.loads(item["body"])["n"] for item in page["items"])
+        page = fleet.ok(
+            "GET", f"/datastreams/{stream}/records", params={"after": after, "limit": 1000}
+        )
+        bodies += [item["body"] for item in page["items"]]
         if not page["items"]:
-            return seen
+            return bodies
         after = page["next"]
+
+
+def arrived(fleet: Fleet) -> Counter[int]:
+    """How often each record number is stored at the hub."""
+    return Counter(json.loads(body)["n"] for body in bodies_at(fleet))
 
 
 def all_arrived_once(fleet: Fleet, ledger: Path, count: int) -> Counter[int]:

@@ -1,10 +1,12 @@
 """Data home end to end, with a real hub and real agents: workloads publish numbered
 records, and every record the agent acknowledged arrives at the hub's sink exactly once
 (counted by number), through an agent killed with -9 mid-stream and restarted, and
-through the hub stopped and started again while the workload keeps publishing."""
+through the hub stopped and started again while the workload keeps publishing; an
+aggregated stream's summaries count every acknowledged record once, through a kill -9."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from tests.integration.dataplane.datahome import (
     TEMPS,
     acknowledged,
     all_arrived_once,
+    bodies_at,
     publisher_app,
 )
 from tests.support.fleet import Fleet, wait_for
@@ -70,3 +73,38 @@ def test_records_published_while_the_hub_is_down_arrive_once_it_is_back(
     fleet.start_hub()
     seen = all_arrived_once(fleet, ledger, count)
     assert set(seen) == set(range(count)) and max(seen.values()) == 1
+
+
+def test_an_aggregated_stream_sends_summaries_that_count_every_record_once(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    count = 2000
+    aggregation = {
+        "windowSeconds": 2,
+        "field": "n",
+        "functions": ["count", "sum", "max"],
+        "raw": "threshold",
+        "threshold": {"above": count - 11},
+    }
+    fleet.ok(
+        "POST", "/datastreams", {**TEMPS, "spec": {**TEMPS["spec"], "aggregation": aggregation}}
+    )
+    agent = fleet.add_agent("store-3")
+    wait_for(lambda: fleet.site_phase("store-3") == "Online", "store-3 online")
+    ledger = tmp_path / "ledger"
+    fleet.ok("POST", "/applications", publisher_app("pub", ledger, count))
+    wait_for(lambda: len(acknowledged(ledger)) > 500, "publishing under way", 90)
+    agent.kill9()  # records held for open windows must be summed again, and only once
+    agent.start()
+    wait_for(lambda: len(acknowledged(ledger)) == count, "every record acknowledged", 120)
+
+    def summed() -> tuple[int, int, list[int]] | None:
+        bodies = [json.loads(b) for b in bodies_at(fleet)]
+        summaries = [b for b in bodies if "window" in b]
+        total = sum(b["count"] for b in summaries)
+        raw = sorted(b["n"] for b in bodies if "window" not in b)
+        return (total, sum(b["sum"] for b in summaries), raw) if total >= count else None
+
+    total, numbers, raw = wait_for(summed, f"summaries of {count} records", 120)
+    assert total == count and numbers == sum(range(count))
+    assert raw == list(range(count - 10, count))  # past the threshold: sent as they were

@@ -157,3 +157,15 @@ def test_every_acknowledged_record_survives_a_kill_9(tmp_path: Path) -> None:
     kept = {r.seq for r in spool.next_batch(BIG, max_records=100_000)}
     assert set(acknowledged) <= kept
     assert [r.body for r in spool.next_batch(BIG, max_records=5)] == [b"0", b"1", b"2", b"3", b"4"]
+
+
+def test_held_records_are_kept_not_sent_and_swapped_for_their_summary(tmp_path: Path) -> None:
+    spool = spool_at(tmp_path)
+    held = spool.append([Entry("t", 500, at, b"raw", held=True) for at in (10.0, 20.0, 70.0)])
+    assert spool.next_batch(BIG) == [] and spool.backlog() == {}
+    assert [r.seq for r in spool.held("t")] == held
+    (summary,) = spool.release("t", 60.0, [Entry("t", 500, 60.0, b'{"count":2}')])
+    assert [(r.seq, r.body) for r in spool.next_batch(BIG)] == [(summary, b'{"count":2}')]
+    assert [r.at for r in spool.held("t")] == [70.0]  # the open window's record stays
+    spool.close()
+    assert [r.at for r in spool_at(tmp_path).held("t")] == [70.0]  # and survives a reopen
