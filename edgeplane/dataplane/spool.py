@@ -34,7 +34,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,20 +180,13 @@ class Spool:
         self, max_bytes: int, max_records: int = 1000, skip: Iterable[int] = (), fifo: bool = False
     ) -> list[Spooled]:
         """What to send next, at most ``max_bytes`` of bodies (at least one record) and
-        ``max_records``, leaving out ``skip`` (sent, not yet acknowledged)."""
+        ``max_records``, leaving out ``skip`` (sent, not yet acknowledged). Rows are read
+        as they are taken, so a batch costs what it holds, not what waits."""
         skipped = set(skip)
         if fifo:
-            rows = self._oldest(None, None, max_records + len(skipped))
-            return _fill([r for r in rows if r.seq not in skipped], max_bytes, max_records)
+            return _fill(self._rows(None, None, skipped), max_bytes, max_records)
         for priority in self._priorities():
-            turns = [
-                [
-                    r
-                    for r in self._oldest(priority, s, max_records + len(skipped))
-                    if r.seq not in skipped
-                ]
-                for s in self._streams_at(priority)
-            ]
+            turns = [self._rows(priority, s, skipped) for s in self._streams_at(priority)]
             batch = _fill(_in_turn(turns), max_bytes, max_records)
             if batch:
                 return batch
@@ -329,13 +322,20 @@ class Spool:
         )
         return [r[0] for r in rows]
 
-    def _oldest(self, priority: int | None, stream: str | None, limit: int) -> list[Spooled]:
+    def _rows(self, priority: int | None, stream: str | None, skip: set[int]) -> Iterator[Spooled]:
+        """Unheld records oldest first (of one priority and stream, or all), but ``skip``;
+        read from the cursor one by one, closed when the caller lets go."""
         query, args = "SELECT seq, stream, priority, at, body FROM records WHERE held = 0", []
         if priority is not None and stream is not None:
             query += " AND priority = ? AND stream = ?"
             args = [priority, stream]
-        rows = self._db.execute(f"{query} ORDER BY seq LIMIT ?", (*args, limit))
-        return [Spooled(*row) for row in rows]
+        cursor = self._db.execute(f"{query} ORDER BY seq", args)
+        try:
+            for row in cursor:
+                if row[0] not in skip:
+                    yield Spooled(*row)
+        finally:
+            cursor.close()
 
     def _epoch(self) -> str:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
@@ -357,19 +357,23 @@ def _cost(body: bytes) -> int:
     return len(body) + RECORD_OVERHEAD_BYTES
 
 
-def _in_turn(turns: list[list[Spooled]]) -> list[Spooled]:
+def _in_turn(turns: list[Iterator[Spooled]]) -> Iterator[Spooled]:
     """Records from each stream in turn: the first of each, then the second of each..."""
-    out: list[Spooled] = []
-    for i in range(max((len(t) for t in turns), default=0)):
-        out += [t[i] for t in turns if i < len(t)]
-    return out
+    while turns:
+        alive = []
+        for rows in turns:
+            row = next(rows, None)
+            if row is not None:
+                yield row
+                alive.append(rows)
+        turns = alive
 
 
-def _fill(rows: list[Spooled], max_bytes: int, max_records: int) -> list[Spooled]:
+def _fill(rows: Iterator[Spooled], max_bytes: int, max_records: int) -> list[Spooled]:
     batch: list[Spooled] = []
     size = 0
-    for row in rows[:max_records]:
-        if batch and size + len(row.body) > max_bytes:
+    for row in rows:
+        if len(batch) >= max_records or (batch and size + len(row.body) > max_bytes):
             break
         batch.append(row)
         size += len(row.body)

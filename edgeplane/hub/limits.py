@@ -41,6 +41,11 @@ class Limits:
     auth_failure_rate: float = 5.0
     """Requests with a refused token per second, per peer address, before 429."""
     auth_failure_burst: int = 50
+    data_rate: float = 100.0
+    """Record batches per second one site may send (``POST /sites/{site}/data``), in a
+    bucket of their own: a site sends as fast as its uplink budget lets it, which takes
+    dozens of batches a second at a few Mbit/s, and must not starve its other calls."""
+    data_burst: int = 400
     status_rate: float = 5.0
     """Status writes per second one site may make, on average."""
     status_burst: int = 60

@@ -37,6 +37,7 @@ MAX_BUCKETS = 100_000
 # A liveness probe costs nothing (no store, no hashing): load balancers may poll it.
 UNTHROTTLED = frozenset({"/healthz"})
 STATUS_PATH = re.compile(r"/api/v1alpha1/[^/]+/[^/]+/status")
+DATA_PATH = re.compile(r"/api/v1alpha1/sites/[^/]+/data")
 WATCH_VALUES = frozenset({"1", "on", "t", "true", "y", "yes"})  # what pydantic reads as True
 
 
@@ -121,6 +122,7 @@ class ThrottleMiddleware:
             None: Buckets(limits.anonymous_rate, limits.anonymous_burst),
         }
         self._status = Buckets(limits.status_rate, limits.status_burst)
+        self._data = Buckets(limits.data_rate, limits.data_burst)
         self._watch_caps = {"admin": limits.admin_watches, "site": limits.site_watches}
         self.watches: Counter[tuple[str, str]] = Counter()
 
@@ -143,8 +145,13 @@ class ThrottleMiddleware:
 
     def _check_rate(self, scope: Scope, principal: Principal | None) -> None:
         role = principal.role if principal else None
-        buckets = self._rates.get(role, self._rates[None])
         key = principal.subject if principal else _peer(scope)
+        if _is_data(scope, role):
+            if wait := self._data.take(key):
+                rule = _Rule(self._data, _who(principal, key), "data_rate")
+                raise _refusal(rule, wait, "record batches")
+            return
+        buckets = self._rates.get(role, self._rates[None])
         # The rule and its words are made only for a refusal: this runs on every request.
         if wait := buckets.take(key):
             raise _refusal(
@@ -220,6 +227,10 @@ def _is_status_write(scope: Scope, role: str | None) -> bool:
     return (
         role == "site" and scope["method"] in methods and bool(STATUS_PATH.fullmatch(scope["path"]))
     )
+
+
+def _is_data(scope: Scope, role: str | None) -> bool:
+    return role == "site" and scope["method"] == "POST" and bool(DATA_PATH.fullmatch(scope["path"]))
 
 
 def _is_watch(scope: Scope) -> bool:

@@ -274,3 +274,35 @@ def test_an_unknown_stream_is_the_hubs_not_found(cli: Run, command: tuple[str, .
     assert result.exit_code == 1
     assert result.stderr == 'error: datastream "no-such-stream" not found\n'
     assert result.stdout == ""
+
+
+def test_status_shows_what_each_site_reported(cli: Run, client: HubClient) -> None:
+    reported = {
+        "streams": [
+            {"name": "temps", "backlogRecords": 12, "backlogBytes": 3400,
+             "oldestUnsentSeconds": 7.5, "sentRecords": 900, "rateRecordsPerSecond": 2.5,
+             "dropped": {"expired": 3}},
+            {"name": "doors", "backlogRecords": 0, "backlogBytes": 0, "sentRecords": 4},
+        ],
+        "sentBytes": 123456,
+        "failures": 2,
+        "lastError": "hub unreachable",
+    }  # fmt: skip
+    for name, data in (("status-a", reported), ("status-b", None)):
+        created = client.create("sites", {"apiVersion": "edgeplane.io/v1alpha1", "kind": "Site",
+                                          "metadata": {"name": name}})  # fmt: skip
+        status: dict[str, Any] = {"phase": "Online", **({"data": data} if data else {})}
+        client.replace_status("sites", {**created, "status": status})
+    table = cli("data", "status", "--site", "status-a").stdout.splitlines()
+    assert table[0].split() == [
+        "SITE", "STREAM", "BACKLOG", "BYTES", "OLDEST", "RATE/S", "SENT", "DROPPED", "UPLINK"
+    ]  # fmt: skip
+    assert table[1].split() == ["status-a", "doors", "0", "0", "-", "-", "4", "-", "2", "failed:",
+                                "hub", "unreachable"]  # fmt: skip
+    assert table[2].split()[:8] == ["status-a", "temps", "12", "3400", "7.5s", "2.5", "900",
+                                    "expired=3"]  # fmt: skip
+    shown = json.loads(cli("data", "status", "temps", "-o", "json").stdout)["items"]
+    assert [(r["site"], r["backlogRecords"]) for r in shown if r["site"].startswith("status-")] == [
+        ("status-a", 12)
+    ]
+    assert cli("data", "status", "--site", "status-b").stderr == "No data reported.\n"

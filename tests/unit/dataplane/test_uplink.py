@@ -37,7 +37,9 @@ class Hub:
 
 
 @pytest.fixture
-async def parts(tmp_path: Path) -> AsyncIterator[tuple[Spool, Hub, Callable[..., Uplink]]]:
+async def parts(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[Spool, Hub, Callable[..., Uplink], Callable[..., Any]]]:
     spool, hub = Spool(tmp_path / "spool.db", 1 << 30, 0), Hub()
     pool = concurrent.futures.ThreadPoolExecutor(1)
     stop = asyncio.Event()
@@ -51,7 +53,7 @@ async def parts(tmp_path: Path) -> AsyncIterator[tuple[Spool, Hub, Callable[...,
         tasks.append(asyncio.create_task(uplink.run(stop)))
         return uplink
 
-    yield spool, hub, start
+    yield spool, hub, start, blocking
     stop.set()
     await asyncio.gather(*tasks)
     pool.shutdown()
@@ -63,7 +65,7 @@ def put(spool: Spool, stream: str, priority: int, n: int, size: int = 100) -> li
 
 
 async def test_every_record_arrives_and_leaves_the_spool(parts: Any) -> None:
-    spool, hub, start = parts
+    spool, hub, start, _ = parts
     seqs = put(spool, "a", 500, 300) + put(spool, "b", 250, 300)
     uplink = start()
     await wait_until_async(lambda: len(hub.got) == 600, "600 records at the hub")
@@ -73,7 +75,7 @@ async def test_every_record_arrives_and_leaves_the_spool(parts: Any) -> None:
 
 
 async def test_a_failed_send_keeps_its_records_for_the_next_try(parts: Any) -> None:
-    spool, hub, start = parts
+    spool, hub, start, _ = parts
     hub.failing = 2
     seqs = put(spool, "a", 500, 5)
     uplink = start()
@@ -83,7 +85,7 @@ async def test_a_failed_send_keeps_its_records_for_the_next_try(parts: Any) -> N
 
 
 async def test_what_the_hub_does_not_acknowledge_stays_spooled(parts: Any) -> None:
-    spool, hub, start = parts
+    spool, hub, start, _ = parts
     hub.drop_acks = True
     put(spool, "a", 500, 3)
     start()
@@ -92,12 +94,13 @@ async def test_what_the_hub_does_not_acknowledge_stays_spooled(parts: Any) -> No
 
 
 async def test_a_critical_record_overtakes_a_bulk_backlog(parts: Any) -> None:
-    spool, hub, start = parts
+    spool, hub, start, blocking = parts
     put(spool, "bulk", 250, 2000, size=1000)
     uplink = start()
     uplink.budget(100_000.0)  # 2 MB of bulk: 20 s at this rate
     await wait_until_async(lambda: len(hub.got) > 10, "bulk under way")
-    (alarm,) = put(spool, "alarm", 1000, 1)
+    # Through the spool's one thread, as the agent publishes: the uplink is using it.
+    (alarm,) = await blocking(put, spool, "alarm", 1000, 1)
     uplink.published()
     await wait_until_async(lambda: alarm in {r.seq for r in hub.got}, "the alarm at the hub")
     bulk_before = sum(1 for r in hub.got if r.stream == "bulk")
@@ -105,7 +108,7 @@ async def test_a_critical_record_overtakes_a_bulk_backlog(parts: Any) -> None:
 
 
 async def test_fifo_sends_in_publishing_order(parts: Any) -> None:
-    spool, hub, start = parts
+    spool, hub, start, _ = parts
     put(spool, "bulk", 250, 50)
     put(spool, "alarm", 1000, 1)
     start(fifo=True, in_flight=1)
