@@ -30,7 +30,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,9 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeplane.agent.credentials import write_private
 from edgeplane.agent.errors import AgentError
 from edgeplane.agent.hublink import API, HubLink
-from edgeplane.agent.layout import open_private
 from edgeplane.agent.publishing import Answer, Publish, PublishServer, refusal
 from edgeplane.agent.summing import Summaries
 from edgeplane.api.wire import Object
@@ -138,7 +137,7 @@ class DataPlane:
             log.warning("publishing port %s is taken (%s): using another", wanted, e)
             self.server.port = 0
             await self.server.start()
-        _write_private(remembered, str(self.server.port).encode())
+        write_private(remembered, str(self.server.port).encode())
         await self._sync_summaries()  # held records of aggregated streams, summed again
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -252,9 +251,7 @@ class DataPlane:
                 self.streams = streams_of(answer)
                 self._apply_budget(answer)
                 await self._sync_summaries()
-                await self._blocking(
-                    _write_private, self._streams_file, json.dumps(answer).encode()
-                )
+                await self._blocking(write_private, self._streams_file, json.dumps(answer).encode())
             self._stale.clear()
             await _first(stop, self._stale, REFRESH_SECONDS)
             await _first(stop, asyncio.Event(), REFRESH_MIN_SECONDS)  # at most this often
@@ -367,18 +364,8 @@ def _secret(path: Path) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         secret = secrets.token_bytes(32)
-        _write_private(path, secret)
+        write_private(path, secret)
         return secret
-
-
-def _write_private(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = open_private(tmp, os.O_WRONLY | os.O_TRUNC)
-    with os.fdopen(fd, "wb") as f:
-        f.write(content)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _read_json(path: Path) -> object:

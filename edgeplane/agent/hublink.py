@@ -106,12 +106,16 @@ class HubLink:
     ) -> Any:
         """One API call; the decoded JSON answer (None for an empty one)."""
         response = await self._send(method, path, body, params, content_type, wait_seconds)
+        return self._answer(response, f"{method} {path}")
+
+    def _answer(self, response: httpx.Response, what: str) -> Any:
+        """The decoded JSON answer (None for an empty one); HubRefused for an error."""
         if response.status_code >= 400:
             raise _refused(response)
         try:
             return json.loads(response.content) if response.content else None
         except ValueError as e:
-            raise self._not_the_hub(f"{method} {path}", response) from e
+            raise self._not_the_hub(what, response) from e
 
     def _not_the_hub(self, what: str, response: httpx.Response) -> HubUnreachable:
         """An answer that is not the API's (a captive portal's page, a proxy's error):
@@ -168,12 +172,7 @@ class HubLink:
             )
         except httpx.TransportError as e:
             raise HubUnreachable(f"{self.server}: {e!r}") from e
-        if response.status_code >= 400:
-            raise _refused(response)
-        try:
-            return json.loads(response.content) if response.content else None
-        except ValueError as e:
-            raise self._not_the_hub(f"POST {path}", response) from e
+        return self._answer(response, f"POST {path}")
 
     async def post_text(self, path: str, text: str, headers: Mapping[str, str]) -> None:
         try:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
+from tests.integration.agent.conftest import fleet
 from tests.support.brokers import (
     ENSURE,
     Broker,
@@ -24,7 +24,8 @@ from tests.support.brokers import (
     running_mosquitto,
     running_nats,
 )
-from tests.support.fleet import Fleet
+
+__all__ = ["fleet"]  # a real hub (SQLite); each test adds its agents
 
 GUARDED_ACL = "topic readwrite edgeplane/#\n"
 """Anonymous clients may use edgeplane/# only: a publish elsewhere draws a refusing
@@ -77,14 +78,3 @@ def guarded_mosquitto(installed_brokers: None) -> Iterator[Broker]:
             yield broker
     except BrokerUnavailable as e:
         unavailable("mosquitto", e)
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    """A real hub (SQLite); each test adds its agents."""
-    fleet = Fleet(tmp_path)
-    fleet.start_hub()
-    try:
-        yield fleet
-    finally:
-        fleet.close()
