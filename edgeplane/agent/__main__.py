@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # httpx imports its command line (click, rich, pygments: about 10 MB) whenever those
 # are installed, as they are beside edgeplane's CLI. The agent never uses it; a None
@@ -110,6 +111,13 @@ def parser() -> argparse.ArgumentParser:
         default=DEFAULT_RESERVE_BYTES,
         help="Disk space the spool always leaves free (default 64 MiB): past it, records "
         "of lower priority make room for higher, and publishers get 429 disk-full.",
+    )
+    p.add_argument(
+        "--mqtt-broker",
+        type=_mqtt_url,
+        default=None,
+        help="The site's own MQTT broker (mqtt://host:port): the agent takes the messages "
+        "of DataStreams with spec.mqtt.topic there, acknowledging each once it is spooled.",
     )
     p.add_argument(
         "--data-report-seconds",
@@ -218,6 +226,19 @@ def _report_seconds(text: str) -> float:
     return seconds
 
 
+def _mqtt_url(text: str) -> str:
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme != "mqtt" or not parts.hostname or port == -1 or parts.path not in ("", "/"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give mqtt://host:port, e.g. mqtt://127.0.0.1:1883"
+        )
+    return text
+
+
 def _port(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
         raise argparse.ArgumentTypeError(f"{text!r}: give a port from 1 to 65535")
@@ -254,6 +275,7 @@ def settings_from(args: argparse.Namespace) -> AgentSettings:
         spool_max_bytes=args.spool_max_bytes,
         data_report_seconds=args.data_report_seconds,
         spool_reserve_bytes=args.spool_reserve_bytes,
+        mqtt_broker=args.mqtt_broker,
         kube=_kube_options(args),
         runtimes=args.runtime,
     )

@@ -87,6 +87,8 @@ class AgentSettings:
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
     data_report_seconds: float = REPORT_SECONDS
     spool_reserve_bytes: int = DEFAULT_RESERVE_BYTES
+    mqtt_broker: str | None = None
+    """The site's own MQTT broker, for DataStreams published over MQTT (``agent.mqttin``)."""
     """Disk space the spool leaves free (its records make room, or publishers get 429)."""
     runtimes: tuple[str, ...] = ()
     """What ``--runtime`` names, in its order; empty: what ``kube`` says (process or
@@ -199,6 +201,7 @@ class Agent:
             self.settings.data_port,
             self.settings.data_report_seconds,
             self.settings.spool_reserve_bytes,
+            self.settings.mqtt_broker,
         )
         await data.start()  # before the first reconcile: workloads are told its address
         reconciler.extra_env = data.env_for

@@ -33,14 +33,15 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgeplane.agent.credentials import write_private
 from edgeplane.agent.errors import AgentError
 from edgeplane.agent.hublink import API, HubLink
+from edgeplane.agent.mqttin import MqttIngress
 from edgeplane.agent.publishing import Answer, Publish, PublishServer, refusal
+from edgeplane.agent.streamterms import DEFAULT_MAX_AGE_SECONDS, StreamTerms, streams_of
 from edgeplane.agent.summing import Summaries
 from edgeplane.api.wire import Object
 from edgeplane.dataplane import wire
@@ -54,42 +55,10 @@ EXPIRE_SECONDS = 60.0
 REPORT_SECONDS = 30.0
 """How often the figures in ``Site.status.data`` are taken: a status write at most this
 often per site while data flows (at 10,000 sites the hub's writes are what count)."""
-DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
 DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024
 MAX_RECORDS_PER_PUBLISH = 10_000
 PATH_PREFIX = "/v1/streams/"
 NDJSON = ("application/x-ndjson", "application/jsonl", "application/json-lines")
-
-
-@dataclass(frozen=True)
-class StreamTerms:
-    name: str
-    priority: int
-    max_age: float
-    max_bytes: int | None
-    applications: frozenset[str]
-    aggregation: Mapping[str, Any] | None = None
-
-
-def streams_of(answer: object) -> dict[str, StreamTerms]:
-    """The streams of the hub's answer; an unreadable one counts as none."""
-    items = answer.get("streams") if isinstance(answer, dict) else None
-    found = {}
-    for item in items if isinstance(items, list) else []:
-        try:
-            retention = item.get("retention") or {}
-            terms = StreamTerms(
-                str(item["name"]),
-                int(item["priority"]),
-                float(retention.get("maxAgeSeconds") or DEFAULT_MAX_AGE_SECONDS),
-                int(retention["maxBytes"]) if retention.get("maxBytes") else None,
-                frozenset(str(a) for a in item.get("applications") or ()),
-                item["aggregation"] if isinstance(item.get("aggregation"), dict) else None,
-            )
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue
-        found[terms.name] = terms
-    return found
 
 
 class DataPlane:
@@ -103,12 +72,18 @@ class DataPlane:
         port: int | None = None,
         report_seconds: float = REPORT_SECONDS,
         reserve_bytes: int = DEFAULT_RESERVE_BYTES,
+        mqtt_broker: str | None = None,
     ) -> None:
         self.dir, self.site, self.link, self._assignments = data_dir, site, link, assignments
         self.spool = Spool(data_dir / "spool.db", spool_max_bytes, reserve_bytes)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spool")
         self.uplink = Uplink(self.spool, self._send, self._blocking)
         self.summaries = Summaries(self.spool, self._blocking, self.uplink.published)
+        self.mqtt = (
+            MqttIngress(mqtt_broker, f"edgeplane-{site}", self._mqtt_topics, self.take)
+            if mqtt_broker
+            else None
+        )
         self._stale = asyncio.Event()
         """Set when a publish names a stream the agent does not know: refresh now."""
         self._port, self.report_seconds = port, report_seconds
@@ -148,6 +123,8 @@ class DataPlane:
             asyncio.create_task(self._reports(stop), name="data-report"),
             asyncio.create_task(self.summaries.run(stop), name="data-summaries"),
         ]
+        if self.mqtt is not None:
+            tasks.append(asyncio.create_task(self.mqtt.run(stop), name="data-mqtt"))
         try:
             await stop.wait()
         finally:
@@ -219,6 +196,32 @@ class DataPlane:
             return refusal(429, e.reason, str(e))
         self.uplink.published()
         return Answer(201, {"accepted": len(seqs), "first": seqs[0] if seqs else None})
+
+    async def take(self, name: str, body: bytes) -> bool:
+        """Spool one record of ``name`` that came over MQTT: True once it is on disk (or
+        dropped for good, counted), False when there is no room for it yet."""
+        stream = self.streams.get(name)
+        if stream is None:
+            return True  # the stream is gone: nothing to keep it for
+        now = time.time()
+        entries: list[Entry] | str = [Entry(name, stream.priority, now, body, stream.max_bytes)]
+        if self.summaries.aggregated(name):
+            entries = self.summaries.entries(name, [body], now, stream.max_bytes)
+        if isinstance(entries, str):
+            self.spool.dropped[(name, "bad-record")] += 1
+            return True
+        try:
+            await self._blocking(self.spool.append, entries)
+        except SpoolFull as e:
+            if self.summaries.aggregated(name):
+                await self.summaries.rebuild(name)
+            log.warning("mqtt record of %s not taken yet: %s", name, e)
+            return False
+        self.uplink.published()
+        return True
+
+    def _mqtt_topics(self) -> dict[str, str]:
+        return {n: s.mqtt_topic for n, s in self.streams.items() if s.mqtt_topic}
 
     def _publisher(self, token: str | None) -> str | None:
         """The application whose workload holds ``token``."""

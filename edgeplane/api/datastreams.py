@@ -148,6 +148,24 @@ class Sink(Model):
         return self
 
 
+TopicFilter = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=TOPIC_MAX_CHARS,
+        pattern=r"^(#|([A-Za-z0-9_.-]+|\+)(/([A-Za-z0-9_.-]+|\+))*(/#)?)$",
+    ),
+]
+
+
+class MqttPublishing(Model):
+    """Publishing at the site over MQTT: the agent takes the messages of ``topic`` (a
+    topic filter: ``+`` for one level, a final ``#`` for the rest) at the site's own
+    broker (the agent's ``--mqtt-broker``) as records of this stream."""
+
+    topic: TopicFilter
+
+
 Priority = StrictInt | Literal["critical", "high", "normal", "bulk"]
 
 
@@ -157,6 +175,7 @@ class DataStreamSpec(Model):
     retention: Retention | None = None
     aggregation: Aggregation | None = None
     sink: Sink | None = None
+    mqtt: MqttPublishing | None = None
     description: ShortText | None = None
 
     @field_validator("priority")

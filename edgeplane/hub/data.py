@@ -159,6 +159,7 @@ async def site_streams(request: Request, site: str) -> Response:
                 "priority": priority_of(spec.get("priority")),
                 "retention": spec.get("retention") or {},
                 "aggregation": spec.get("aggregation"),
+                "mqtt": spec.get("mqtt"),
                 "applications": list(apps),
             }
         )

@@ -180,6 +180,7 @@ async def test_the_agent_learns_the_streams_its_site_reaches_and_its_budget(
                 "priority": 750,
                 "retention": {},
                 "aggregation": None,
+                "mqtt": None,
                 "applications": ["fridge"],
             }
         ]

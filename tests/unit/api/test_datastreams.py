@@ -42,6 +42,9 @@ def test_an_empty_spec_is_a_normal_stream_to_the_hub() -> None:
         ("spec.sink.topic", "x/y", "topic is for type: mqtt"),
         ("spec.sink", {"type": "nats", "subject": "a.>"}, "spec.sink.subject"),
         ("spec.extra", 1, "spec.extra"),
+        ("spec.mqtt.topic", "a/#/b", "spec.mqtt.topic"),
+        ("spec.mqtt.topic", "a b", "spec.mqtt.topic"),
+        ("spec.mqtt.topic", "a/+x", "spec.mqtt.topic"),
     ],
     ids=[
         "unknown-class",
@@ -59,6 +62,9 @@ def test_an_empty_spec_is_a_normal_stream_to_the_hub() -> None:
         "topic-for-hub",
         "subject-wildcard",
         "unknown-field",
+        "hash-not-last",
+        "topic-space",
+        "plus-inside-a-level",
     ],
 )
 def test_bad_fields_are_refused_by_name(path: str, value: Any, words: str) -> None:
@@ -82,3 +88,10 @@ def test_raw_threshold_needs_a_threshold() -> None:
 def test_priority_numbers(wire: object, number: int) -> None:
     assert priority_of(wire) == number
     assert PRIORITY_CLASSES["critical"] > PRIORITY_CLASSES["high"] > PRIORITY_CLASSES["bulk"]
+
+
+@pytest.mark.parametrize("topic", ["sensors/+/temp", "#", "plant/line-3/#", "a", "+/+"])
+def test_mqtt_topic_filters(topic: str) -> None:
+    stream = validate_object(changed(good("DataStream"), "spec.mqtt", {"topic": topic}))
+    assert isinstance(stream, DataStream) and stream.spec.mqtt is not None
+    assert stream.spec.mqtt.topic == topic
