@@ -41,6 +41,7 @@ from edgeplane.agent.errors import AgentError
 from edgeplane.agent.hublink import API, HubLink
 from edgeplane.agent.mqttin import MqttIngress
 from edgeplane.agent.publishing import Answer, Publish, PublishServer, refusal
+from edgeplane.agent.records import BadRecord, bodies_of, too_big
 from edgeplane.agent.streamterms import DEFAULT_MAX_AGE_SECONDS, StreamTerms, streams_of
 from edgeplane.agent.summing import Summaries
 from edgeplane.api.wire import Object
@@ -56,9 +57,7 @@ REPORT_SECONDS = 30.0
 """How often the figures in ``Site.status.data`` are taken: a status write at most this
 often per site while data flows (at 10,000 sites the hub's writes are what count)."""
 DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024
-MAX_RECORDS_PER_PUBLISH = 10_000
 PATH_PREFIX = "/v1/streams/"
-NDJSON = ("application/x-ndjson", "application/jsonl", "application/json-lines")
 
 
 class DataPlane:
@@ -125,6 +124,8 @@ class DataPlane:
         ]
         if self.mqtt is not None:
             tasks.append(asyncio.create_task(self.mqtt.run(stop), name="data-mqtt"))
+        for task in tasks:
+            task.add_done_callback(_said)
         try:
             await stop.wait()
         finally:
@@ -178,47 +179,64 @@ class DataPlane:
                 f"application {app!r} may not publish to {name!r}: add its labels to the "
                 "DataStream's selector",
             )
-        bodies = _bodies(publish)
+        bodies = bodies_of(publish)
         if isinstance(bodies, Answer):
             return bodies
-        now = time.time()
-        if self.summaries.aggregated(name):
-            entries = self.summaries.entries(name, bodies, now, stream.max_bytes)
-            if isinstance(entries, str):
-                return refusal(400, "BadRecord", entries)
-        else:
-            entries = [Entry(name, stream.priority, now, b, stream.max_bytes) for b in bodies]
+        if (why := too_big(bodies, stream)) is not None:
+            return refusal(413, "TooLarge", why)
         try:
-            seqs: list[int] = await self._blocking(self.spool.append, entries)
+            seqs = await self._spool(stream, bodies)
         except SpoolFull as e:
-            if self.summaries.aggregated(name):
-                await self.summaries.rebuild(name)  # it counted what was just refused
             return refusal(429, e.reason, str(e))
-        self.uplink.published()
+        except BadRecord as e:
+            return refusal(400, "BadRecord", str(e))
         return Answer(201, {"accepted": len(seqs), "first": seqs[0] if seqs else None})
 
     async def take(self, name: str, body: bytes) -> bool:
-        """Spool one record of ``name`` that came over MQTT: True once it is on disk (or
-        dropped for good, counted), False when there is no room for it yet."""
+        """Spool one record of ``name`` that came over MQTT: True once it is on disk, or
+        dropped for good (counted: it can never be taken), False when there is no room
+        for it yet."""
         stream = self.streams.get(name)
         if stream is None:
-            return True  # the stream is gone: nothing to keep it for
-        now = time.time()
-        entries: list[Entry] | str = [Entry(name, stream.priority, now, body, stream.max_bytes)]
-        if self.summaries.aggregated(name):
-            entries = self.summaries.entries(name, [body], now, stream.max_bytes)
-        if isinstance(entries, str):
-            self.spool.dropped[(name, "bad-record")] += 1
-            return True
+            self._stale.set()
+            return False  # not acknowledged: the subscriptions are made again first
+        reason = "too-large" if too_big([body], stream) is not None else None
         try:
-            await self._blocking(self.spool.append, entries)
+            if reason is None:
+                await self._spool(stream, [body])
+                return True
         except SpoolFull as e:
-            if self.summaries.aggregated(name):
-                await self.summaries.rebuild(name)
             log.warning("mqtt record of %s not taken yet: %s", name, e)
             return False
-        self.uplink.published()
+        except BadRecord:
+            reason = "bad-record"
+        await self._blocking(self.spool.count_drop, name, reason)
         return True
+
+    async def _spool(self, stream: StreamTerms, bodies: list[bytes]) -> list[int]:
+        """Spool ``bodies`` as records of ``stream`` (held and summed up when it is
+        aggregated); their sequence numbers. SpoolFull, BadRecord."""
+        name, now = stream.name, time.time()
+        if not self.summaries.aggregated(name):
+            entries = [Entry(name, stream.priority, now, b, stream.max_bytes) for b in bodies]
+            seqs: list[int] = await self._blocking(self.spool.append, entries)
+            self.uplink.published()
+            return seqs
+        async with self.summaries.lock:
+            if not self.summaries.aggregated(name):  # changed while waiting for the lock
+                return await self._spool(stream, bodies)
+            made = self.summaries.entries(name, bodies, now, stream.max_bytes)
+            if isinstance(made, str):
+                raise BadRecord(made)
+            try:
+                seqs = await self._blocking(self.spool.append, made[0])
+            except SpoolFull:
+                await self.summaries.rebuild(name)  # it counted what was just refused
+                raise
+        if made[1]:
+            await self._blocking(self.spool.count_drop, name, "skipped", made[1])
+        self.uplink.published()
+        return seqs
 
     def _mqtt_topics(self) -> dict[str, str]:
         return {n: s.mqtt_topic for n, s in self.streams.items() if s.mqtt_topic}
@@ -297,13 +315,14 @@ class DataPlane:
         """Take the figures of ``Site.status.data``: each stream's backlog, oldest unsent
         record, records sent and their rate since the last report, drops by reason."""
         backlog = await self._blocking(self.spool.backlog)
+        drops = await self._blocking(self.spool.drops)  # it changes on the spool's thread
         now, sent = time.time(), dict(self.uplink.sent)
-        names = sorted(set(backlog) | set(sent) | {s for s, _ in self.spool.dropped})[:256]
+        names = sorted(set(backlog) | set(sent) | {s for s, _ in drops})[:256]
         last_at, last_sent = self._last_sent or (now, sent)
         streams = []
         for name in names:
             waiting = backlog.get(name)
-            dropped = {r: n for (s, r), n in self.spool.dropped.items() if s == name}
+            dropped = {r: n for (s, r), n in drops.items() if s == name}
             entry: dict[str, Any] = {
                 "name": name,
                 "backlogRecords": waiting.records if waiting else 0,
@@ -345,21 +364,10 @@ async def _first(stop: asyncio.Event, event: asyncio.Event, seconds: float) -> N
             w.cancel()
 
 
-def _bodies(publish: Publish) -> list[bytes] | Answer:
-    kind = publish.content_type.split(";")[0].strip().lower()
-    if kind not in NDJSON:
-        return [publish.body]
-    lines = [line for line in publish.body.split(b"\n") if line.strip()]
-    if len(lines) > MAX_RECORDS_PER_PUBLISH:
-        return refusal(413, "TooMany", f"at most {MAX_RECORDS_PER_PUBLISH} records a request")
-    for i, line in enumerate(lines):
-        try:
-            json.loads(line)
-        except ValueError:
-            return refusal(
-                400, "BadRecord", f"line {i + 1} is not JSON: send one JSON value a line"
-            )
-    return lines
+def _said(task: asyncio.Task[None]) -> None:
+    """A data loop that ended by itself is a fault: say so (the others go on)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("data home: %s stopped: %r", task.get_name(), error, exc_info=error)
 
 
 def _secret(path: Path) -> bytes:

@@ -13,7 +13,8 @@ framework), bound to 127.0.0.1 only. Workloads find it in their environment
 
 Bounded against a workload gone wrong: a body of at most ``MAX_BODY_BYTES``, a header
 block of at most 16 KiB, ``MAX_CONNECTIONS`` connections at once, and
-``IDLE_SECONDS`` for each read. Neighbours: ``agent.data`` (what a request does).
+``REQUEST_SECONDS`` for a whole request (head and body) or between two. Neighbours:
+``agent.data`` (what a request does).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ log = logging.getLogger("edgeplane.agent.publishing")
 MAX_BODY_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 MAX_CONNECTIONS = 64
-IDLE_SECONDS = 30.0
+REQUEST_SECONDS = 10.0
+"""A request's head and body, whole; and how long a connection may idle between two."""
 READ_BYTES = 64 * 1024
 
 
@@ -98,10 +100,14 @@ class PublishServer:
         self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         while True:
-            request = await _next(conn, reader)
-            if not isinstance(request, h11.Request):
-                return
-            answer = await self._answer(conn, reader, request)
+            # The whole request, head and body, within one deadline: a workload that
+            # drips a byte at a time holds a connection slot no longer than that.
+            async with asyncio.timeout(REQUEST_SECONDS):
+                request = await _next(conn, reader)
+                if not isinstance(request, h11.Request):
+                    return
+                publish = await self._read(conn, reader, request)
+            answer = publish if isinstance(publish, Answer) else await self._handled(publish)
             _send(conn, writer, answer)
             await writer.drain()
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
@@ -111,9 +117,9 @@ class PublishServer:
             except h11.ProtocolError:
                 return
 
-    async def _answer(
+    async def _read(
         self, conn: h11.Connection, reader: asyncio.StreamReader, request: h11.Request
-    ) -> Answer:
+    ) -> Publish | Answer:
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in request.headers}
         declared = headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
@@ -129,13 +135,15 @@ class PublishServer:
                 return refusal(413, "TooLarge", f"a request body is at most {MAX_BODY_BYTES} bytes")
         auth = headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-        publish = Publish(
+        return Publish(
             request.method.decode(),
             request.target.decode("latin-1"),
             token,
             headers.get("content-type", "application/octet-stream"),
             bytes(body),
         )
+
+    async def _handled(self, publish: Publish) -> Answer:
         try:
             return await self.handler(publish)
         except Exception:  # one bad request must not end the server
@@ -148,8 +156,7 @@ async def _next(conn: h11.Connection, reader: asyncio.StreamReader) -> Any:
         event = conn.next_event()
         if event is not h11.NEED_DATA:
             return event
-        async with asyncio.timeout(IDLE_SECONDS):
-            data = await reader.read(READ_BYTES)
+        data = await reader.read(READ_BYTES)  # the caller's deadline bounds it
         conn.receive_data(data)
 
 

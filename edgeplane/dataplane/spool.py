@@ -31,6 +31,7 @@ Blocking calls (an fsync per ``append``): the agent runs them in a thread of the
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sqlite3
 from collections import Counter
@@ -155,26 +156,39 @@ class Spool:
             self._check_streams(entries)
         need = sum(_cost(e.body) for e in entries)
         lowest = min((e.priority for e in entries), default=0)
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction(need):
             gone = self._released(*releasing) if releasing is not None else []
-            evicted = self._make_room(need, lowest) if entries else []
+            # What the release frees counts: its summaries take the held records' room.
+            freed = sum(size for _, _, size in gone)
+            evicted = self._make_room(need - freed, lowest) if entries else []
             seqs = [self._insert(e) for e in entries]
-            self._db.execute("COMMIT")
-        except sqlite3.OperationalError as err:
-            self._db.execute("ROLLBACK")
-            if "full" in str(err):
-                raise SpoolFull(*room.full_message("disk-full", need)) from err
-            raise
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         self._forget(evicted + gone)
         self._counted(evicted, "evicted")
         for e in entries:
             self._used += _cost(e.body)
             self._by_stream[e.stream] += _cost(e.body)
         return seqs
+
+    @contextlib.contextmanager
+    def _transaction(self, need: int = 0) -> Iterator[None]:
+        """One write transaction; a disk that filled up is ``SpoolFull`` (disk-full)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            self._rollback()
+            if "full" in str(err):
+                raise SpoolFull(*room.full_message("disk-full", need)) from err
+            raise
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back by itself (SQLITE_FULL): a second one would raise.
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     def next_batch(
         self, max_bytes: int, max_records: int = 1000, skip: Iterable[int] = (), fifo: bool = False
@@ -197,13 +211,9 @@ class Spool:
         wanted = sorted(set(seqs))
         if not wanted:
             return 0
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             gone = self._delete_seqs(wanted)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+        self._forget(gone)
         return len(gone)
 
     def expire(self, now: float, max_age: dict[str, float], default_age: float) -> int:
@@ -216,12 +226,21 @@ class Spool:
                 "SELECT seq FROM records WHERE stream = ? AND at < ?", (stream, cutoff)
             ).fetchall()
             if rows:
-                self._db.execute("BEGIN IMMEDIATE")
-                gone = self._delete_seqs([r[0] for r in rows])
-                self._db.execute("COMMIT")
+                with self._transaction():
+                    gone = self._delete_seqs([r[0] for r in rows])
+                self._forget(gone)
                 self._counted(gone, "expired")
                 dropped += len(gone)
         return dropped
+
+    def drops(self) -> dict[tuple[str, str], int]:
+        """A copy of ``dropped`` (taken on the spool's thread, where it changes)."""
+        return dict(self.dropped)
+
+    def count_drop(self, stream: str, reason: str, n: int = 1) -> None:
+        """Count records dropped before they reached the spool (a record that can never
+        be taken, one an aggregation skipped), beside the spool's own drops."""
+        self.dropped[(stream, reason)] += n
 
     def backlog(self) -> dict[str, Backlog]:
         rows = self._db.execute(
@@ -302,7 +321,6 @@ class Spool:
             gone += self._db.execute(
                 f"DELETE FROM records WHERE seq IN ({marks}) RETURNING seq, stream, size", chunk
             ).fetchall()
-        self._forget(gone)
         return gone
 
     def _counted(self, rows: list[tuple[int, str, int]], reason: str) -> None:

@@ -10,7 +10,10 @@ travel at once, so the round trip does not cap the rate; their records are left 
 of later batches until the hub answers.
 
 The hub acknowledges the records its sink has stored (``send`` returns their
-sequence numbers); only those leave the spool. A failed send leaves every record
+sequence numbers); only those leave the spool. A batch the hub refuses for what it
+holds (a 4xx but 408 and 429: too large, unreadable) is sent again a record at a time,
+and a record refused alone is dropped and counted (``refused``): one bad record must
+not hold up every record behind it for good. A failed send leaves every record
 where it was, to be sent again after a backoff: at least once on the wire, and the
 hub drops the duplicates by (epoch, seq), so exactly once in effect.
 
@@ -79,6 +82,8 @@ class Uplink:
         self._wake = asyncio.Event()
         self._flying: dict[asyncio.Task[None], tuple[int, ...]] = {}
         self._backoff_until = 0.0
+        self._solo = 0
+        """Batches still to send a record at a time (after the hub refused a batch)."""
 
     def published(self) -> None:
         """Something was spooled: look now rather than at the next idle tick."""
@@ -114,11 +119,12 @@ class Uplink:
             return
         skip = [seq for seqs in self._flying.values() for seq in seqs]
         batch: list[Spooled] = await self.blocking(
-            self.spool.next_batch, chunk, 1000, skip, self.fifo
+            self.spool.next_batch, chunk, 1 if self._solo else 1000, skip, self.fifo
         )
         if not batch:
             await self._idle(stop, IDLE_SECONDS)
             return
+        self._solo = max(0, self._solo - 1)
         payload = wire.encode(self.spool.epoch, [_record(r) for r in batch])
         if bucket is not None:
             bucket.take(len(payload), self.clock())
@@ -133,6 +139,8 @@ class Uplink:
             ours = [r for r in batch if r.seq in acked]
             await self.blocking(self.spool.acknowledge, [r.seq for r in ours])
         except Exception as e:  # any failure: the records stay spooled for the next try
+            if _refused(e) and await self._refused(batch, e):
+                return
             self.failures += 1
             self.last_error = str(e) or type(e).__name__
             delay = min(BACKOFF_MAX, BACKOFF_MIN * 2 ** min(self.failures, 10))
@@ -141,6 +149,21 @@ class Uplink:
             return
         self.failures, self.last_error = 0, None
         self.sent.update(r.stream for r in ours)
+
+    async def _refused(self, batch: list[Spooled], error: Exception) -> bool:
+        """The hub refused the batch for what it holds (a 4xx other than 408 and 429): a
+        record alone is dropped (counted as ``refused``), so it cannot hold up the rest
+        for good; a batch of several is sent again a record at a time, to find it."""
+        if len(batch) > 1:
+            self._solo = max(self._solo, len(batch))
+            return False
+        (record,) = batch
+        log.error(
+            "uplink: the hub refuses record %d of %s, dropped: %s", record.seq, record.stream, error
+        )
+        await self.blocking(self.spool.acknowledge, [record.seq])
+        await self.blocking(self.spool.count_drop, record.stream, "refused")
+        return True
 
     def _landed(self, task: asyncio.Task[None]) -> None:
         self._flying.pop(task, None)
@@ -161,6 +184,11 @@ class Uplink:
                 w.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await w
+
+
+def _refused(error: Exception) -> bool:
+    status = getattr(error, "status", None)
+    return isinstance(status, int) and 400 <= status < 500 and status not in (408, 429)
 
 
 def _record(row: Spooled) -> wire.Record:

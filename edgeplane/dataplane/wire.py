@@ -82,8 +82,8 @@ def decode(payload: bytes, max_bytes: int = MAX_BATCH_BYTES) -> Batch:
         raise BadBatch("no header line within the first 2 MiB")
     try:
         header = json.loads(raw[:end])
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BadBatch(f"the header is not JSON: {e}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise BadBatch(f"the header is not JSON: {str(e)[:200]}") from None
     if not isinstance(header, dict) or header.get("v") != VERSION:
         raise BadBatch(f"the header must be an object with v: {VERSION}")
     epoch = header.get("epoch")

@@ -16,6 +16,9 @@ stream's sink and acknowledges what is stored; users read them back.
 * ``GET /datastreams/{name}/records``: records of the hub's own sink, by site and time,
   paged by id (``edgeplane data query`` and ``data tail``).
 
+Until the hub's informer has its first list, both site routes answer 503: it would
+know no stream, and acknowledge and drop everything as unknown.
+
 A site reaches a stream when the stream's selector matches the labels of an
 Application assigned to that site (no selector: every application): decided from the
 stored objects (the informer's), never from anything the site sends.
@@ -205,6 +208,10 @@ def _shown(r: DataRecord) -> dict[str, Any]:
 
 def _reach(request: Request) -> Reach:
     state = request.app.state
+    if not state.informer.ready:
+        # Before its first list the informer knows no stream: every record would be
+        # acknowledged as unknown and dropped, and the agent told its streams are gone.
+        raise ApiError(503, "Unavailable", "the hub is starting: send again in a moment")
     reach: Reach | None = getattr(state, "data_reach", None)
     if reach is None:
         reach = state.data_reach = Reach(state.informer)

@@ -89,15 +89,20 @@ class NatsSink:
             await self._quietly_close(client)
 
     def subject(self, record: SinkRecord) -> str:
-        """``<prefix>.<site>.<stream>``, or ``SinkError`` naming the unsafe field."""
-        for field, token in (("site", record.site), ("stream", record.stream)):
+        """``<prefix>.<site>.<stream>``, each name's dots as ``_`` (object names may hold
+        dots, never ``_``: no two names share a token; the headers carry the names as
+        they are), or ``SinkError`` naming the unsafe field."""
+        tokens = []
+        for field, name in (("site", record.site), ("stream", record.stream)):
+            token = name.replace(".", "_")
+            tokens.append(token)
             if _unsafe(token):
                 raise SinkError(
                     f"{self._where}: record {record.site!r}:{record.seq} has {field} "
-                    f"{token!r}, which is no safe subject token: it must be non-empty, "
-                    "without '.', '*', '>' or whitespace (a DNS-1123 label is)"
+                    f"{name!r}, which is no safe subject token: it must be non-empty, "
+                    "without '*', '>' or whitespace (an object name is)"
                 )
-        return f"{self.subject_prefix}.{record.site}.{record.stream}"
+        return f"{self.subject_prefix}.{tokens[0]}.{tokens[1]}"
 
     @property
     def _where(self) -> str:

@@ -300,7 +300,7 @@ async def test_mqtt_puback_that_refuses_fails_the_batch(guarded_mosquitto: Broke
 
 # Unsafe tokens
 
-NATS_UNSAFE = [("site", "a.b"), ("stream", "x*"), ("stream", ">"), ("site", "a b"), ("site", "")]
+NATS_UNSAFE = [("stream", "x*"), ("stream", ">"), ("site", "a b"), ("site", "")]
 MQTT_UNSAFE = [("site", "a/b"), ("stream", "x+"), ("stream", "#"), ("site", "")]
 
 
@@ -315,6 +315,16 @@ async def test_nats_refuses_an_unsafe_subject_token(
         await nats_sink.store([good, with_token(bad, field, value)])
     assert await stream_messages(jetstream) == 0  # nothing of the batch went out
     await nats_sink.store([good])
+    assert await stream_messages(jetstream) == 1
+
+
+async def test_nats_names_with_dots_are_subject_tokens_with_underscores(
+    nats_sink: NatsSink, jetstream: JetStreamContext
+) -> None:
+    (record,) = make_records(1)
+    dotted = with_token(with_token(record, "site", "store.eu-1"), "stream", "temps.v2")
+    assert nats_sink.subject(dotted).endswith(".store_eu-1.temps_v2")
+    await nats_sink.store([dotted])
     assert await stream_messages(jetstream) == 1
 
 

@@ -214,3 +214,15 @@ async def test_a_stream_whose_sink_the_hub_has_not_got_is_refused(
     assert refused.json()["field"] == "spec.sink.type"
     assert "--nats-url" in refused.json()["message"]
     assert await state(store) == before
+
+
+async def test_before_the_informer_has_listed_sites_are_told_to_come_back(
+    store: AnyStore, tmp_path: Path
+) -> None:
+    # Not knowing its streams yet, the hub would acknowledge and drop every record.
+    async with admin_client(store, tmp_path) as client:
+        credential = await joined(client, "early")
+        async with as_site(client, credential) as early:
+            answer = await post(early, "early", batch("temps", range(1, 3)))
+            assert answer.status_code == 503 and "starting" in answer.json()["message"]
+            assert (await early.get(f"{API}/sites/early/datastreams")).status_code == 503

@@ -19,8 +19,13 @@ from edgeplane.dataplane.uplink import CHUNK_MAX, CHUNK_MIN, Uplink, chunk_bytes
 from tests.support.waiting import wait_until_async
 
 
+class Refused(Exception):
+    status = 413
+
+
 class Hub:
-    """Decodes what the uplink sends, keeps it, and fails when told to."""
+    """Decodes what the uplink sends, keeps it, and fails when told to; refuses (413)
+    every batch holding a body ``b"poison"``."""
 
     def __init__(self) -> None:
         self.got: list[wire.Record] = []
@@ -29,6 +34,8 @@ class Hub:
 
     async def send(self, payload: bytes) -> Sequence[int]:
         batch = wire.decode(payload)
+        if any(r.body == b"poison" for r in batch.records):
+            raise Refused("too large")
         if self.failing:
             self.failing -= 1
             raise ConnectionError("the link is cut")
@@ -71,7 +78,7 @@ async def test_every_record_arrives_and_leaves_the_spool(parts: Any) -> None:
     await wait_until_async(lambda: len(hub.got) == 600, "600 records at the hub")
     assert sorted(r.seq for r in hub.got) == seqs
     await wait_until_async(lambda: spool.backlog() == {}, "an empty spool")
-    assert uplink.sent == {"a": 300, "b": 300}
+    await wait_until_async(lambda: uplink.sent == {"a": 300, "b": 300}, "sent counted by stream")
 
 
 async def test_a_failed_send_keeps_its_records_for_the_next_try(parts: Any) -> None:
@@ -80,8 +87,9 @@ async def test_a_failed_send_keeps_its_records_for_the_next_try(parts: Any) -> N
     seqs = put(spool, "a", 500, 5)
     uplink = start()
     await wait_until_async(lambda: len(hub.got) == 5, "the records after two failures")
-    assert sorted(r.seq for r in hub.got) == seqs and uplink.failures == 0
+    assert sorted(r.seq for r in hub.got) == seqs
     await wait_until_async(lambda: spool.backlog() == {}, "an empty spool")
+    await wait_until_async(lambda: uplink.failures == 0, "the failures forgotten")
 
 
 async def test_what_the_hub_does_not_acknowledge_stays_spooled(parts: Any) -> None:
@@ -130,3 +138,17 @@ def test_a_chunk_is_a_twentieth_of_a_second_within_bounds(
     bucket: TokenBucket | None, chunk: int
 ) -> None:
     assert chunk_bytes(bucket) == chunk
+
+
+async def test_a_record_the_hub_refuses_alone_is_dropped_and_counted_not_retried(
+    parts: Any,
+) -> None:
+    spool, hub, start, _ = parts
+    first = put(spool, "a", 500, 5)
+    spool.append([Entry("a", 500, 1.0, b"poison")])
+    last = put(spool, "a", 500, 5)
+    start()
+    await wait_until_async(lambda: len(hub.got) == 10, "the ten good records")
+    assert sorted(r.seq for r in hub.got) == first + last
+    await wait_until_async(lambda: spool.backlog() == {}, "an empty spool")
+    assert spool.drops() == {("a", "refused"): 1}

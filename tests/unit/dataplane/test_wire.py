@@ -85,6 +85,11 @@ def test_a_sequence_number_twice_is_refused() -> None:
         decode(encode(EPOCH, twice))
 
 
+def test_a_deeply_nested_header_is_refused_not_a_crash() -> None:
+    with pytest.raises(BadBatch, match="not JSON"):
+        decode(zlib.compress(b"[" * 200_000 + b"\n"))
+
+
 def test_a_zip_bomb_stops_at_the_bound() -> None:
     bomb = zlib.compress(b"\0" * (64 * 1024 * 1024), 9)
     assert len(bomb) < 100_000
