@@ -42,6 +42,7 @@ from edgeplane.agent.hublink import API, HubLink
 from edgeplane.agent.mqttin import MqttIngress
 from edgeplane.agent.publishing import Answer, Publish, PublishServer, refusal
 from edgeplane.agent.records import BadRecord, bodies_of, too_big
+from edgeplane.agent.state import make_private
 from edgeplane.agent.streamterms import DEFAULT_MAX_AGE_SECONDS, StreamTerms, streams_of
 from edgeplane.agent.summing import Summaries
 from edgeplane.api.wire import Object
@@ -74,6 +75,7 @@ class DataPlane:
         mqtt_broker: str | None = None,
     ) -> None:
         self.dir, self.site, self.link, self._assignments = data_dir, site, link, assignments
+        make_private(data_dir / "spool.db")  # 0600 before SQLite makes it, with its WAL
         self.spool = Spool(data_dir / "spool.db", spool_max_bytes, reserve_bytes)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spool")
         self.uplink = Uplink(self.spool, self._send, self._blocking)

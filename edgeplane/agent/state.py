@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-def _make_private(path: Path) -> None:
+def make_private(path: Path) -> None:
     """The database holds every env secret: 0600 before SQLite opens it, since SQLite
     creates it with the umask's mode, and gives its -wal and -shm files the database
     file's mode (existing ones, from an older agent, are tightened here too)."""
@@ -43,7 +43,7 @@ def _dump(value: Any) -> str:
 class LocalState:
     def __init__(self, path: Path) -> None:
         private_dir(path.parent)
-        _make_private(path)
+        make_private(path)
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")

@@ -109,7 +109,7 @@ def test_data_dir_0700_and_files_0600_under_umask_000(fleet: Fleet) -> None:
         seen[str(path.relative_to(agent.data_dir))] = stat.S_IMODE(mode)
     expected = {p: (0o700 if (agent.data_dir / p).is_dir() else 0o600) for p in seen}
     assert seen == expected
-    for must in ("credential", "state.db", "state.db-wal", "state.db-shm"):
+    for must in ("credential", "state.db", "state.db-wal", "state.db-shm", "spool.db"):
         assert must in seen, f"{must} not found in {sorted(seen)}"
     assert any(p.endswith(".log") for p in seen) and any(p.endswith(".json") for p in seen)
 
