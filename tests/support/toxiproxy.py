@@ -256,7 +256,8 @@ class Toxiproxy:
 _DOWN = (httpx.TransportError,)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -286,4 +287,4 @@ def running_toxiproxy(
         yield client
     finally:
         client.close()
-        _stop(process)
+        stop_process(process)
