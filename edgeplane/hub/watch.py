@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -52,7 +52,7 @@ async def initial_state(store: Store, request: WatchRequest) -> tuple[list[Objec
 
 async def stream(
     store: Store, request: WatchRequest, shutdown: asyncio.Event
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The NDJSON lines of one watch; ends on shutdown, store close or Gone."""
     matching: set[str] = set()
     since = request.since

@@ -212,7 +212,7 @@ class SqlStore(TokenTable, LeaseTable, LeaderTable, RelayTable, RecordTable):
         query = query.where(objects.c.name > after).order_by(objects.c.name).limit(page + 1)
         for requirement in selector.requirements if selector else ():
             query = query.where(requirement_clause(requirement))
-        async with self._reading(f"list {kind}") as conn:
+        async with self._reading(f"list {kind}", snapshot=True) as conn:
             if rv is None:
                 rv = await _current_rv(conn)
             rows = (await conn.execute(query)).all()
@@ -231,9 +231,16 @@ class SqlStore(TokenTable, LeaseTable, LeaderTable, RelayTable, RecordTable):
             return {row[0]: int(row[1]) for row in await conn.execute(query)}
 
     @contextlib.asynccontextmanager
-    async def _reading(self, what: str) -> AsyncIterator[AsyncConnection]:
+    async def _reading(self, what: str, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads; with ``snapshot``, every read through it sees the
+        store at one moment. A list reads the counter, then the rows: read apart (each
+        SELECT alone, as sqlite3 and READ COMMITTED run them), a write between the two
+        put an object in the list newer than the list's resourceVersion, and a watch
+        from that version sent its DELETED before any ADDED."""
         with translated(what):
             async with self.engine.connect() as conn:
+                if snapshot:
+                    await _begin_snapshot(conn)
                 yield conn
 
     # --- writes ----------------------------------------------------------------------
@@ -347,6 +354,16 @@ class SqlStore(TokenTable, LeaseTable, LeaderTable, RelayTable, RecordTable):
         """Drop events beyond the newest ``event_retention`` and beyond the newest
         ``event_retention_bytes``; return the new watermark."""
         return await self._log.compact()
+
+
+async def _begin_snapshot(conn: AsyncConnection) -> None:
+    """Start a read transaction whose reads share one snapshot: SQLite's deferred BEGIN
+    (WAL: the snapshot is taken at the first read, kept to the end), PostgreSQL's
+    REPEATABLE READ. Closing the connection ends it (a rollback: nothing was written)."""
+    if conn.dialect.name == "sqlite":
+        await conn.exec_driver_sql("BEGIN")
+    else:
+        await conn.execution_options(isolation_level="REPEATABLE READ")
 
 
 async def _current_rv(conn: AsyncConnection) -> int:

@@ -15,20 +15,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import copy
 import json
 import shutil
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
+from edgeplane.api.kinds import by_plural
+from edgeplane.api.selectors import Selector
+from edgeplane.api.wire import Object
 from edgeplane.hub.auth import mint
+from edgeplane.hub.authz import narrowed, site_requirement
+from edgeplane.hub.watch import WatchRequest, stream
+from edgeplane.store.factory import open_store, sqlite_url
 from tests.support.fleet import Fleet, wait_for
 from tests.support.hub import HubProcess, running_hub
 
@@ -230,40 +238,51 @@ def test_a_site_narrowing_is_never_reparsed(hub: HubProcess) -> None:
         assert [e["type"] for e in lines] == ["BOOKMARK"], f"the watch showed: {lines}"
 
 
-def test_an_assignment_moved_to_another_site_leaves_the_old_one_without_its_content(
-    hub: HubProcess,
+async def test_an_assignment_moved_to_another_site_leaves_the_old_one_without_its_content(
+    tmp_path: Path,
 ) -> None:
     """An object that stops matching a watch is sent as DELETED: it used to be sent as
     it is now, so a site watching its assignments got one moved to another site whole,
-    with that site's env secrets. Now only its name, uid and resourceVersion."""
-    with _client(hub) as admin:
-        for name in ("mover-a", "mover-b"):
-            assert admin.post(f"{API}/sites", json=_site(name)).status_code == 201
-        credential = _site_credential(hub, "mover-a")
-        created = admin.post(f"{API}/assignments", json=_assignment("web.moving", "mover-a"))
-        assert created.status_code == 201, created.text
-        with _client(hub, {"Authorization": f"Bearer {credential}"}) as site:
-            params = {"watch": "true"}
-            timeout = httpx.Timeout(10, read=5)
-            with site.stream("GET", f"{API}/assignments", params=params, timeout=timeout) as stream:
-                assert stream.status_code == 200
-                lines = stream.iter_lines()
-                first = json.loads(next(lines))
-                assert (first["type"], first["object"]["metadata"]["name"]) == (
-                    "ADDED",
-                    "web.moving",
-                )
-                moved = copy.deepcopy(created.json())
-                moved["metadata"]["labels"]["edgeplane.io/site"] = "mover-b"
-                moved["spec"]["site"] = "mover-b"
-                moved["spec"]["workload"]["process"]["env"] = [{"name": "K", "value": "b-only"}]
-                answer = admin.put(f"{API}/assignments/web.moving", json=moved)
-                assert answer.status_code == 200, answer.text
-                event = next(e for e in map(json.loads, lines) if e["type"] != "BOOKMARK")
+    with that site's env secrets. Now only its name, uid and resourceVersion.
+
+    The hub's watch over a real SQLite store, narrowed as a site's credential narrows
+    it, without the controllers: a running hub's placement deletes an Assignment of no
+    Application within a pass, so a test through it raced placement (and lost once)."""
+    store = open_store(sqlite_url(tmp_path), poll_interval=0.05)
+    await store.open()
+    shutdown = asyncio.Event()
+    try:
+        created = await store.create(cast(Object, _assignment("web.moving", "mover-a")))
+        selector = narrowed(Selector(()), site_requirement("mover-a"))
+        watch = WatchRequest(by_plural("assignments"), selector, None, 0.3)
+        async with contextlib.aclosing(stream(store, watch, shutdown)) as lines:
+            first = json.loads(await anext(lines))
+            assert (first["type"], first["object"]["metadata"]["name"]) == (
+                "ADDED",
+                "web.moving",
+            )
+            moved = copy.deepcopy(created)
+            moved["metadata"]["labels"]["edgeplane.io/site"] = "mover-b"
+            moved["spec"]["site"] = "mover-b"
+            moved["spec"]["workload"]["process"]["env"] = [{"name": "K", "value": "b-only"}]
+            await store.replace(moved)
+            async with asyncio.timeout(20):
+                events = [json.loads(line) async for line in _until_not_bookmark(lines)]
+    finally:
+        shutdown.set()
+        await store.close()
+    event = events[-1]
     assert event["type"] == "DELETED"
     assert event["object"]["metadata"]["name"] == "web.moving"
     assert "b-only" not in json.dumps(event) and "mover-b" not in json.dumps(event)
     assert set(event["object"]["metadata"]) == {"name", "uid", "resourceVersion"}
+
+
+async def _until_not_bookmark(lines: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async for line in lines:
+        yield line
+        if json.loads(line)["type"] != "BOOKMARK":
+            return
 
 
 def _sleeper(name: str) -> dict[str, Any]:

@@ -291,3 +291,33 @@ async def test_credentials_of_a_subject_are_deleted_together(store: AnyStore) ->
         False,
     ]
     assert await store.delete_tokens_of("a", "site") == 0
+
+
+async def test_a_list_shows_the_store_at_its_resource_version_while_writes_land(
+    store: AnyStore,
+) -> None:
+    """A list read the counter, then the rows, each alone: a create between the two put
+    an object in the list newer than the list's resourceVersion (a watch from that
+    version then sent a DELETED for an object it never ADDED). Every list now holds
+    exactly the objects created at or before its resourceVersion."""
+    created: dict[str, int] = {}
+    lists: list[tuple[int, set[str]]] = []
+    done = asyncio.Event()
+
+    async def create() -> None:
+        for i in range(120):
+            obj = await store.create(site(f"s{i:03d}"))
+            created[obj["metadata"]["name"]] = rv_of(obj)
+            await asyncio.sleep(0)  # the memory store never waits: let the lists in
+        done.set()
+
+    async def read() -> None:
+        while not done.is_set():
+            page = await store.list("Site")
+            lists.append((page.resource_version, {o["metadata"]["name"] for o in page.items}))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(create(), read(), read())
+    assert len(lists) > 2, "the lists ran alongside the creates"
+    for rv, names in lists:
+        assert names == {name for name, at in created.items() if at <= rv}, f"list at {rv}"
