@@ -30,6 +30,7 @@ from typing import Any
 from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES, ArtifactCache
 from edgeplane.agent.credentials import Identity, obtain_identity, save_identity
 from edgeplane.agent.data import DEFAULT_SPOOL_MAX_BYTES, REPORT_SECONDS, DataPlane
+from edgeplane.agent.discovery.runner import Discovery
 from edgeplane.agent.fencing import Fence
 from edgeplane.agent.gates import GateProber
 from edgeplane.agent.hublink import API, HubLink
@@ -209,6 +210,10 @@ class Agent:
         wake.set()  # reconcile what the local state holds before the hub answers
         tasks = [
             asyncio.create_task(data.run(data_stop), name="data"),
+            asyncio.create_task(
+                Discovery(link, identity.site, self.layout.data_dir).run(data_stop),
+                name="discovery",
+            ),
             asyncio.create_task(reconciler.run(), name="reconciler"),
             asyncio.create_task(fence.run(), name="fence"),
             asyncio.create_task(reporter.run_status(), name="status"),

@@ -10,6 +10,7 @@ from edgeplane.api.resources import (
     Assignment,
     DataStream,
     Device,
+    DiscoveryProfile,
     Policy,
     Resource,
     Revision,
@@ -42,6 +43,9 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("Device", "devices", "device", ("dev",), Device),
     KindInfo("Revision", "revisions", "revision", ("rev",), Revision),
     KindInfo("DataStream", "datastreams", "datastream", ("ds",), DataStream),
+    KindInfo(
+        "DiscoveryProfile", "discoveryprofiles", "discoveryprofile", ("dp",), DiscoveryProfile
+    ),
 )
 
 _BY_NAME = {name: info for info in KINDS for name in info.names}

@@ -29,6 +29,7 @@ from edgeplane.api.assignments import (
 )
 from edgeplane.api.datastreams import DataStream, DataStreamSpec
 from edgeplane.api.devices import Device, DevicePhase, DeviceProtocol, DeviceSpec, DeviceStatus
+from edgeplane.api.discovery import DiscoveryProfile, DiscoveryProfileSpec
 from edgeplane.api.meta import API_VERSION, Condition, Model, ObjectMeta, Resource
 from edgeplane.api.policies import (
     Enforcement,
@@ -101,6 +102,8 @@ __all__ = [
     "DeviceRequirement",
     "DeviceSpec",
     "DeviceStatus",
+    "DiscoveryProfile",
+    "DiscoveryProfileSpec",
     "Enforcement",
     "EnvVar",
     "Failover",

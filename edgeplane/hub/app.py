@@ -16,7 +16,17 @@ from edgeplane.api.artifacts.limits import ArtifactLimits
 from edgeplane.api.kinds import KINDS
 from edgeplane.api.wire import Object
 from edgeplane.health.detector import Detector
-from edgeplane.hub import artifacts, data, explaining, joining, relay, rollouts, stream, tokens
+from edgeplane.hub import (
+    artifacts,
+    data,
+    devices,
+    explaining,
+    joining,
+    relay,
+    rollouts,
+    stream,
+    tokens,
+)
 from edgeplane.hub.admission import PolicyCache
 from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import Authenticator
@@ -84,7 +94,7 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     install_handlers(app)
     # The fixed paths first: the generic /{plural}/{name} routes would take them.
     specials = (joining.router, tokens.router, artifacts.router, relay.router, explaining.router)
-    for special in (*specials, rollouts.router, stream.router, data.router):
+    for special in (*specials, rollouts.router, stream.router, data.router, devices.router):
         app.include_router(special)
     app.include_router(router)
     _add_probes(app)

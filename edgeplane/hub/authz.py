@@ -55,6 +55,9 @@ _RULES: list[tuple[set[str], re.Pattern[str], Check]] = [
     # Data home: its record batches, and the streams it reaches (hub/data.py).
     ({"POST"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/data"), Check.OWN_SITE),
     ({"GET"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/datastreams"), Check.OWN_SITE),
+    # Discovery: the profiles it runs, and what it found (hub/devices.py).
+    ({"GET"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/discoveryprofiles"), Check.OWN_SITE),
+    ({"POST"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/devices"), Check.OWN_SITE),
     ({"GET"}, re.compile(rf"{API}/assignments"), Check.NARROW_LIST),
     ({"GET"}, re.compile(rf"{API}/assignments/(?P<n>[^/]+)"), Check.OWN_ASSIGNMENT),
     (

@@ -43,6 +43,7 @@ INFORMED_KINDS = (
     "Policy",
     "Revision",
     "DataStream",
+    "DiscoveryProfile",
 )
 """What the hub's controllers read (and data ingest: which streams a site reaches)."""
 LIST_PAGE = 1000

@@ -152,6 +152,7 @@ def test_kind_lookup_errors_list_known_kinds() -> None:
         ("Device", "devices"),
         ("Revision", "revisions"),
         ("DataStream", "datastreams"),
+        ("DiscoveryProfile", "discoveryprofiles"),
     ]
 
 

@@ -1,0 +1,216 @@
+"""The agent's discovery: the profiles its site runs, a scanner per protocol of each,
+and the reports of what they found.
+
+* Profiles come from the hub (``GET /sites/{site}/discoveryprofiles``) every
+  ``REFRESH_SECONDS`` and are kept in the data dir, so a site cut off from the hub goes
+  on scanning. A profile that changed restarts its scanners; one that went away stops
+  them, and its devices leave the report.
+* A scanner imports its handler's module the first time (``base.load``) and calls
+  ``scan`` every ``intervalSeconds``, bounded by the interval: a handler that hangs is
+  cancelled, and a scan that fails is logged and tried again next interval.
+* Reports (``POST /sites/{site}/devices``) go every ``REPORT_SECONDS`` while something
+  changed, and every ``REPORT_IDLE_SECONDS`` regardless (phases age with the grace
+  period); the inventory is kept in the data dir (``devices.json``) so a restart does
+  not forget when a device was last seen.
+
+Neighbours: ``inventory`` (pure), the handler modules, ``hub.devices`` (the other end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from edgeplane.agent.credentials import write_private
+from edgeplane.agent.discovery.base import Handler, load
+from edgeplane.agent.discovery.inventory import Inventory
+from edgeplane.agent.errors import AgentError
+from edgeplane.agent.hublink import API, HubLink
+
+log = logging.getLogger("edgeplane.agent.discovery")
+REFRESH_SECONDS = 30.0
+REPORT_SECONDS = 2.0
+REPORT_IDLE_SECONDS = 30.0
+PROFILES_MAX = 64
+
+Scan = tuple[str, str]
+"""(profile, protocol)."""
+
+
+class Discovery:
+    def __init__(self, link: HubLink, site: str, data_dir: Path) -> None:
+        self.link, self.site, self.dir = link, site, data_dir
+        self.inventory = Inventory()
+        self.inventory.load(_read_json(self._devices_file))
+        self.scanners: dict[Scan, tuple[str, asyncio.Task[None]]] = {}
+        self._changed = asyncio.Event()
+        self._told_empty = False
+        self.reported: dict[str, Any] = {}
+        """The hub's answer to the last report."""
+
+    @property
+    def _profiles_file(self) -> Path:
+        return self.dir / "discoveryprofiles.json"
+
+    @property
+    def _devices_file(self) -> Path:
+        return self.dir / "devices.json"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.apply(_read_json(self._profiles_file))
+        reports = asyncio.create_task(self._reports(stop), name="discovery-reports")
+        try:
+            while not stop.is_set():
+                await self._refresh()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(REFRESH_SECONDS):
+                        await stop.wait()
+        finally:
+            reports.cancel()
+            await self._stop_all()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reports
+
+    async def _refresh(self) -> None:
+        try:
+            answer = await self.link.call("GET", f"{API}/sites/{self.site}/discoveryprofiles")
+        except AgentError as e:
+            log.debug("discovery profiles not refreshed: %s", e)
+            return
+        self.apply(answer)
+        try:
+            write_private(self._profiles_file, json.dumps(answer).encode())
+        except OSError as e:  # a full disk: scanning goes on, the next refresh writes it
+            log.warning("discovery profiles not kept: %s", e)
+
+    def apply(self, answer: object) -> None:
+        """Start, restart and stop scanners to match the hub's answer."""
+        wanted = _scans(answer)
+        for scan, (digest, task) in list(self.scanners.items()):
+            if wanted.get(scan, (None,))[0] != digest:
+                task.cancel()
+                del self.scanners[scan]
+        for scan, (digest, params, profile) in wanted.items():
+            if scan not in self.scanners:
+                task = asyncio.create_task(self._scanner(scan, params, profile), name=str(scan))
+                self.scanners[scan] = (digest, task)
+        self.inventory.keep_only(set(wanted))
+        self._changed.set()
+
+    async def _scanner(
+        self, scan: Scan, params: Mapping[str, Any], profile: Mapping[str, Any]
+    ) -> None:
+        interval = float(profile.get("intervalSeconds") or 30)
+        grace = float(profile.get("gracePeriodSeconds", 120))
+        labels = profile.get("labels") or {}
+        handler: Handler | None = None
+        try:
+            handler = _handler(scan[1], params)
+            while True:
+                await self._scan_once(scan, handler, interval, labels, grace)
+                await asyncio.sleep(interval)
+        except Exception:
+            log.exception("discovery %s/%s stopped", *scan)
+        finally:
+            if handler is not None:
+                with contextlib.suppress(Exception):
+                    await handler.close()
+
+    async def _scan_once(
+        self, scan: Scan, handler: Handler, interval: float, labels: Mapping[str, str], grace: float
+    ) -> None:
+        try:
+            async with asyncio.timeout(interval):
+                found = await handler.scan()
+        except TimeoutError:
+            log.warning("discovery %s/%s: a scan took longer than %g s", *scan, interval)
+            return
+        except Exception as e:  # the device's or the network's fault: next interval
+            log.warning("discovery %s/%s: the scan failed: %s", *scan, e)
+            return
+        self.inventory.saw(scan, found, labels, grace)
+        self._changed.set()
+
+    async def _reports(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REPORT_IDLE_SECONDS):
+                    await self._changed.wait()
+            self._changed.clear()
+            await self.report()
+            await asyncio.sleep(REPORT_SECONDS)
+
+    async def report(self) -> None:
+        devices = self.inventory.report()
+        if not devices and self._told_empty:
+            return  # 10,000 sites without discovery send nothing
+        try:
+            answer = await self.link.call(
+                "POST", f"{API}/sites/{self.site}/devices", {"devices": devices}
+            )
+        except AgentError as e:
+            log.debug("devices not reported: %s", e)
+            self._changed.set()  # again next time
+            return
+        self.reported = answer if isinstance(answer, dict) else {}
+        self._told_empty = not devices
+        if self.reported.get("refused"):
+            log.warning("the hub refused devices: %s", self.reported.get("refusals"))
+        try:
+            write_private(self._devices_file, json.dumps(self.inventory.dump()).encode())
+        except OSError as e:
+            log.warning("the device inventory not kept: %s", e)
+
+    async def _stop_all(self) -> None:
+        tasks = [task for _, task in self.scanners.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.scanners.clear()
+
+
+def _scans(answer: object) -> dict[Scan, tuple[str, Mapping[str, Any], Mapping[str, Any]]]:
+    """Each (profile, protocol) the answer asks for: a digest of its parameters (a
+    change restarts it), the parameters, and the profile's spec."""
+    profiles = answer.get("profiles") if isinstance(answer, dict) else None
+    found: dict[Scan, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {}
+    for profile in (profiles if isinstance(profiles, list) else [])[:PROFILES_MAX]:
+        if not isinstance(profile, dict) or not isinstance(profile.get("spec"), dict):
+            continue
+        name, spec = str(profile.get("name")), profile["spec"]
+        for protocol in ("mqtt", "mdns", "opcua", "modbus", "onvif"):
+            params = spec.get(protocol)
+            if isinstance(params, dict):
+                digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+                found[(name, protocol)] = (digest, params, spec)
+    return found
+
+
+def _handler(protocol: str, params: Mapping[str, Any]) -> Handler:
+    """The handler, with its parameters checked as the hub checked them (a profile
+    kept from an older hub, or a file, is not trusted further)."""
+    from pydantic import BaseModel
+
+    from edgeplane.api import discovery  # loaded only where a profile asks for discovery
+
+    models: dict[str, type[BaseModel]] = {
+        "mqtt": discovery.MqttDiscovery,
+        "mdns": discovery.MdnsDiscovery,
+        "opcua": discovery.OpcuaDiscovery,
+        "modbus": discovery.ModbusDiscovery,
+        "onvif": discovery.OnvifDiscovery,
+    }
+    return load(protocol)(models[protocol].model_validate(params))
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
