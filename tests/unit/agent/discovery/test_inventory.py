@@ -12,9 +12,9 @@ MODBUS = ("plcs", "modbus")
 ONVIF = ("cams", "onvif")
 
 
-def plc(unit: int, **fields: str) -> Found:
-    return Found(f"modbus:10.0.0.5:502/{unit}", "modbus", f"modbus://10.0.0.5:502?unit={unit}",
-                 "plc", **fields)  # fmt: skip
+def plc(unit: int, vendor: str = "", serial: str = "") -> Found:
+    address = f"modbus://10.0.0.5:502?unit={unit}"
+    return Found(f"modbus:10.0.0.5:502/{unit}", "modbus", address, "plc", vendor, serial=serial)
 
 
 @pytest.mark.parametrize(
