@@ -4,10 +4,16 @@ the reconciler for every runtime; pure."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from edgeplane.api.wire import Object
+
+DEVICES_ENV = "EDGEPLANE_DEVICES"
+"""The instance's devices as a JSON list (also written to ``DEVICES_FILE``)."""
+DEVICES_FILE_ENV = "EDGEPLANE_DEVICES_FILE"
+DEVICES_FILE = "devices.json"
 
 
 def with_identity(
@@ -31,5 +37,26 @@ def with_identity(
     }
     if spec.get("epoch") is not None:
         identity["EDGEPLANE_EPOCH"] = str(spec["epoch"])
+    identity.update(device_env(spec.get("devices") or [], replica))
     identity.update(extra or {})
     return {**workload, "env": {**identity, **own}}
+
+
+def device_env(devices: list[Mapping[str, Any]], replica: int) -> dict[str, str]:
+    """What instance ``replica`` is told of the devices it was given
+    (``placement.binding``): ``EDGEPLANE_DEVICE_COUNT``, then for each, in the order of
+    the application's requirements, ``EDGEPLANE_DEVICE_<i>_NAME``, ``_ADDRESS`` and
+    ``_PROTOCOL``, and all of them as JSON in ``EDGEPLANE_DEVICES`` (the runtime also
+    writes that to a file: ``EDGEPLANE_DEVICES_FILE``). Nothing without devices."""
+    mine = [d for d in devices if d.get("instance") == replica]
+    if not mine:
+        return {}
+    env = {"EDGEPLANE_DEVICE_COUNT": str(len(mine))}
+    for i, device in enumerate(mine):
+        for key in ("name", "address", "protocol"):
+            env[f"EDGEPLANE_DEVICE_{i}_{key.upper()}"] = str(device.get(key) or "")
+    shown = [
+        {k: d[k] for k in ("name", "address", "protocol", "requirement") if k in d} for d in mine
+    ]
+    env[DEVICES_ENV] = json.dumps(shown, separators=(",", ":"))
+    return env

@@ -55,6 +55,9 @@ def _unique(items: Sequence[str], what: str) -> None:
 class DeviceRequirement(Model):
     selector: LabelSelector
     count: PositiveCount = 1
+    shared: Flag | None = None
+    """Whether instances (of this or other applications) may use the same devices;
+    by default each device is one instance's (``placement.binding``)."""
 
 
 class PlacementMode(enum.StrEnum):

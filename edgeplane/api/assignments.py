@@ -37,6 +37,22 @@ class AssignmentGate(Model):
     http: HttpGate | None = None
 
 
+DEVICES_MAX = 1024
+"""Devices one assignment hands its instances (``placement.binding``)."""
+
+
+class AssignedDevice(Model):
+    """A device one instance of the assignment was given (``placement.binding``)."""
+
+    name: ObjectName
+    instance: Count
+    """The replica it is for (``EDGEPLANE_REPLICA``)."""
+    requirement: Count
+    """Which of the application's ``spec.devices`` it answers."""
+    address: Address | None = None
+    protocol: ShortText | None = None
+
+
 class AssignmentSpec(Model):
     application: ObjectName
     revision: PositiveCount
@@ -52,6 +68,7 @@ class AssignmentSpec(Model):
     failed_over_from: ObjectName | None = Field(default=None, alias="failedOverFrom")
     """The lost site this replica replaces (failback moves it home)."""
     gate: AssignmentGate | None = None
+    devices: list[AssignedDevice] | None = Field(default=None, max_length=DEVICES_MAX)
 
 
 class Endpoint(Model):

@@ -60,6 +60,7 @@ from edgeplane.hub.controllers.viewcache import ViewCache
 from edgeplane.hub.controllers.writing import Writer, in_flight
 from edgeplane.hub.healthterms import HealthTerms
 from edgeplane.hub.informer import Informer
+from edgeplane.placement.binding import bind_devices
 from edgeplane.placement.model import Decision, Snapshot
 from edgeplane.placement.planner import PlacementOverdue, Planner
 from edgeplane.placement.views import devices_by_site, group_selectors
@@ -123,6 +124,7 @@ class PlacementController:
         self._views = ViewCache()
         self.terms = terms or HealthTerms(informer=informer)
         self.moves = Moves()
+        self.device_objects: list[Object] = []
         self.unhealthy = Unhealthy()
         """This pass's failovers and failbacks (``failover``)."""
         self._renders = RenderCache()
@@ -156,7 +158,8 @@ class PlacementController:
             apps = [a for a in apps if a["metadata"]["name"] != name] + [candidate]
         sites = await self._list_valid("Site")
         self.rollout.groups = groups = await self._list_valid("SiteGroup")
-        devices = devices_by_site(await self._list_valid("Device"))
+        self.device_objects = await self._list_valid("Device")
+        devices = devices_by_site(self.device_objects)
         stored = {a["metadata"]["name"]: a for a in await self._list_valid("Assignment")}
         current: dict[str, dict[str, int]] = {}
         for a in stored.values():
@@ -208,6 +211,7 @@ class PlacementController:
         desired, problems = await self.worker.run(
             self._desired, apps, decisions, by_site, stored, rolled, revisions
         )
+        desired = await self.worker.run(self._bound, apps, desired, stored)
         for name in self.invalid:  # what runs keeps running until it is fixed or deleted
             desired.update({k: v for k, v in stored.items() if v["spec"]["application"] == name})
         events = carried_out(desired, stored, apps, self.moves)
@@ -313,6 +317,15 @@ class PlacementController:
             desired.update(rendered)
         self._renders.done()
         return desired, problems
+
+    def _bound(
+        self, apps: list[Object], desired: dict[str, Object], stored: Mapping[str, Object]
+    ) -> dict[str, Object]:
+        """``desired`` with each instance's devices named (``placement.binding``)."""
+        if not any(a["spec"].get("devices") for a in apps):
+            return desired  # rendering names no devices: nothing to add
+        by_name = {_name(a): a for a in apps}
+        return bind_devices(desired, by_name, self.device_objects, stored).assignments
 
     def _rendered(
         self,

@@ -2,7 +2,8 @@
 
 * a change placement reads (an Application's metadata or spec; a Site's labels, spec,
   or the status fields placement reads: phase, capacity, allocatable, inventory,
-  devices; any SiteGroup, Device or Policy; an Assignment created, changed or deleted
+  devices; any SiteGroup or Policy; a Device's labels, spec or phase (not its
+  ``lastSeen``); an Assignment created, changed or deleted
   by someone else) wakes a placement pass;
 * an Assignment whose status alone changed updates its application's status (the
   ready count), with no planner run; unless its application's rollout still moves
@@ -89,7 +90,7 @@ def sort_changes(
 
 def meaningful(change: Change) -> bool:
     """Whether placement reads what changed."""
-    if change.old is None or change.new is None or change.kind in ("SiteGroup", "Device"):
+    if change.old is None or change.new is None or change.kind == "SiteGroup":
         return True
     if change.kind == "Policy":
         return True
@@ -122,9 +123,15 @@ def _what_changed(kind: str, old: Object, new: Object) -> list[str]:
     if kind == "Site":
         before, after = old.get("status") or {}, new.get("status") or {}
         found += [f"status.{k}" for k in SITE_STATUS_READ if before.get(k) != after.get(k)]
+    if kind == "Device" and _phase(old) != _phase(new):
+        found.append("status.phase")  # not lastSeen: discovery refreshes it every minute
     if kind == "Application" and _control(old) != _control(new):
         found.append("status.rollout.control")
     return found
+
+
+def _phase(obj: Object) -> object:
+    return (obj.get("status") or {}).get("phase")
 
 
 def _control(app: Object) -> object:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeplane.agent.identity import DEVICES_ENV, DEVICES_FILE, DEVICES_FILE_ENV
 from edgeplane.agent.runtimes import Endpoint, InstanceStatus, Phase
 from edgeplane.agent.runtimes.process.accounts import Account, RunAsError, resolve_run_as
 from edgeplane.agent.runtimes.process.launch import (
@@ -289,6 +290,7 @@ class Supervisor:
         self._save(ports=ports)
         launch = self._launch()
         self._prepare_cwd(launch.cwd)
+        self._write_devices(launch.env.get(DEVICES_ENV))
         self._logs.rotate_if_large(record.key)
         log_fd = self._logs.open_for_append(record.key)
         try:
@@ -300,6 +302,19 @@ class Supervisor:
         log.info("%s: started pid %d: %s", record.key, pid, shown(" ".join(launch.argv)))
 
     # -- helpers ---------------------------------------------------------------------
+
+    def _write_devices(self, listed: str | None) -> None:
+        """The devices this instance was given, as ``devices.json`` in its own
+        directory (``$EDGEPLANE_DEVICES_FILE``), readable by its user alone."""
+        path = self._own_dir / DEVICES_FILE
+        if listed is None:
+            path.unlink(missing_ok=True)
+            return
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(listed)
+        if self._account is not None:
+            os.chown(path, self._account.uid, self._account.gid)
 
     def _prepare_cwd(self, cwd: Path) -> None:
         """The workload's own directory (``$EDGEPLANE_WORK_DIR``, its working directory
@@ -331,7 +346,10 @@ class Supervisor:
         if self._account is not None:
             inherited.update(self._account.env())
         inherited["EDGEPLANE_WORK_DIR"] = str(self._own_dir)
-        return plan_launch(record.workload, dirs, record.ports, self._own_dir, inherited)
+        launch = plan_launch(record.workload, dirs, record.ports, self._own_dir, inherited)
+        if DEVICES_ENV in launch.env:
+            launch.env[DEVICES_FILE_ENV] = str(self._own_dir / DEVICES_FILE)
+        return launch
 
     def _grace(self) -> float:
         grace = self.record.workload.get("terminationGracePeriodSeconds")
