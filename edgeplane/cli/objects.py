@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from edgeplane.api.kinds import KindInfo, kind_info
+from edgeplane.api.labels import check_label_value
 from edgeplane.api.wire import Object
 from edgeplane.cli.app import app, check_output, fail, globals_of, handles_errors
 from edgeplane.cli.manifests import Manifest, load_raw, load_validated
@@ -112,15 +113,43 @@ def get(
     selector: str | None = typer.Option(None, "-l", "--selector", help="Label selector."),
     output: str = typer.Option("table", "-o", "--output", help="table, wide, yaml, json, name."),
     watch: bool = typer.Option(False, "-w", "--watch", help="Keep printing changes."),
+    site: str | None = typer.Option(
+        None, "--site", help="Only what is at this site (devices, assignments)."
+    ),
+    device_class: str | None = typer.Option(
+        None, "--class", help="Only devices of this class (their class label)."
+    ),
 ) -> None:
     """List objects, or show one."""
     check_output(output, OUTPUTS)
     info = kind_info(kind)
+    selector = _narrowed(info, selector, site, device_class)
     with globals_of(ctx).client() as client:
         items, rv = _current(client, info, name, selector)
+        items = [o for o in items if _at(o, site)]
         _print(info, items, output, single=bool(name) and not watch)
         if watch:
-            _follow(client, info, rv, selector, name, output)
+            _follow(client, info, rv, selector, name, output, site)
+
+
+def _narrowed(
+    info: KindInfo, selector: str | None, site: str | None, device_class: str | None
+) -> str | None:
+    """``selector`` with ``--class``; ``--site`` is checked against ``spec.site`` (a
+    Device an operator wrote need not carry the site label)."""
+    if site is not None and info.kind not in ("Device", "Assignment"):
+        raise fail(f"--site filters devices and assignments, not {info.plural}")
+    if device_class is None:
+        return selector
+    if info.kind != "Device":
+        raise fail(f"--class filters devices, not {info.plural}")
+    if problem := check_label_value(device_class):
+        raise fail(f"--class {device_class!r}: {problem}")
+    return ",".join(filter(None, [selector, f"class={device_class}"]))
+
+
+def _at(obj: Object, site: str | None) -> bool:
+    return site is None or (obj.get("spec") or {}).get("site") == site
 
 
 def _current(
@@ -151,12 +180,19 @@ def _print(info: KindInfo, items: list[Object], output: str, single: bool) -> No
 
 
 def _follow(
-    client: HubClient, info: KindInfo, rv: str, selector: str | None, name: str | None, output: str
+    client: HubClient,
+    info: KindInfo,
+    rv: str,
+    selector: str | None,
+    name: str | None,
+    output: str,
+    site: str | None = None,
 ) -> None:
     try:
         for event in client.watch(info.plural, rv, selector):
             obj = event["object"]
-            if event["type"] in ("BOOKMARK", "ERROR") or (name and obj["metadata"]["name"] != name):
+            other = (name and obj["metadata"]["name"] != name) or not _at(obj, site)
+            if event["type"] in ("BOOKMARK", "ERROR") or other:
                 if event["type"] == "ERROR":
                     error: Mapping[str, object] = obj  # a Status, not an Object
                     raise fail(str(error.get("message")))

@@ -243,3 +243,35 @@ def test_data_prints_exactly_whatever_it_holds(cli: Run, client: HubClient) -> N
     assert group["spec"]["description"] in cli("get", "sg").stdout
     described = cli("describe", "sg", "eu").stdout
     assert TRICKY["markup"] in described and TRICKY["emoji"] in described
+
+
+def _device(name: str, site: str, device_class: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "edgeplane.io/v1alpha1",
+        "kind": "Device",
+        "metadata": {"name": name, "labels": {"class": device_class}},
+        "spec": {"site": site, "protocol": "modbus", "address": f"modbus://{name}:502"},
+    }
+
+
+@pytest.mark.usefixtures("fleet")
+def test_devices_are_filtered_by_site_and_class(cli: Run, client: HubClient) -> None:
+    for name, site, device_class in (
+        ("plc-1", "boston", "plc"),
+        ("cam-1", "boston", "camera"),
+        ("plc-2", "dublin", "plc"),
+    ):
+        client.create("devices", _device(name, site, device_class))
+    table = rows(cli("get", "devices", "--site", "boston", "--class", "plc", "-o", "wide").stdout)
+    assert table[0][:5] == ["NAME", "SITE", "CLASS", "PROTOCOL", "PHASE"]
+    assert "ADDRESS" in table[0]
+    assert [r[0] for r in table[1:]] == ["plc-1"]
+    assert "modbus://plc-1:502" in table[1]
+    assert [r[0] for r in rows(cli("get", "devices", "--class", "plc").stdout)[1:]] == [
+        "plc-1",
+        "plc-2",
+    ]
+    refused = cli("get", "sites", "--class", "plc")
+    assert refused.exit_code != 0 and "--class filters devices" in refused.stderr
+    bad = cli("get", "devices", "--class", "no spaces")
+    assert bad.exit_code != 0 and "--class 'no spaces'" in bad.stderr
