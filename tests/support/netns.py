@@ -9,8 +9,9 @@ talk over ``127.0.0.1``; the test reaches them through ``forward`` or ``connect`
 (sockets made by a thread that joined the namespace). The kernel's own TCP then
 retransmits what was dropped, which ``toxiproxy`` (streams, not packets) cannot
 model. The kernel here has no ``tc netem``; nftables' ``numgen random`` is the loss.
-Needs root and ``nft`` (``scripts/ensure-nftables``). Neighbours: ``toxiproxy``,
-``ports``.
+Needs root and ``nft`` (``scripts/ensure-nftables``). ``private_namespace`` and
+``run_inside`` serve tests that need a namespace only to be alone in it (mDNS: root and
+``ip`` suffice). Neighbours: ``toxiproxy``, ``ports``.
 """
 
 from __future__ import annotations
@@ -221,3 +222,31 @@ def lossy_namespace(prefix: str = "ep") -> Iterator[LossyNamespace]:
         yield space
     finally:
         _delete(space)
+
+
+# Multicast tests (mDNS, WS-Discovery) need isolation, not loss: zeroconf binds 0.0.0.0:5353
+# and multicasts, which must reach neither the host's network nor another test's
+# zeroconf. In a namespace of their own, multicast on its ``lo`` works.
+
+
+@contextlib.contextmanager
+def private_namespace(prefix: str = "ep") -> Iterator[str]:
+    """A fresh namespace with only ``lo`` (up), deleted with whatever runs in it when
+    the block ends; yields its name. Needs root and ``ip`` (not ``nft``)."""
+    if os.geteuid() != 0:
+        raise NetnsUnavailable("network namespaces need root (ip netns add)")
+    if shutil.which("ip") is None:
+        raise NetnsUnavailable("`ip` is missing: run apt-get install iproute2")
+    space = LossyNamespace(f"{prefix}-{uuid.uuid4().hex[:12]}")
+    _ip("netns", "add", space.name)
+    try:
+        _ip("-n", space.name, "link", "set", "lo", "up")
+        yield space.name
+    finally:
+        _delete(space)
+
+
+def run_inside(name: str, make: Callable[[], T]) -> T:
+    """``make()`` in a thread of its own inside namespace ``name``: give it
+    ``lambda: asyncio.run(...)`` and every socket of that event loop stays inside."""
+    return _inside(name, make)
