@@ -139,6 +139,19 @@ class ModbusDiscovery(Model):
         return self
 
 
+MODBUS_CONNECTIONS = 32
+"""Host:port pairs the agent's Modbus handler probes at once."""
+
+
+def modbus_worst_seconds(params: ModbusDiscovery) -> float:
+    """How long one scan may take when nothing answers: each worker's share of the
+    host:port pairs, each pair a connect and, per unit id, up to three requests
+    (identification, its continuation, the register probe) at ``timeoutSeconds``."""
+    pairs = len(modbus_addresses(params.hosts)) * len(params.ports)
+    rounds = -(-pairs // MODBUS_CONNECTIONS)
+    return rounds * params.timeout_seconds * (2 + 3 * len(params.unit_ids))
+
+
 def modbus_addresses(hosts: list[str]) -> list[str]:
     """The addresses ``hosts`` names, in order, at most ``MODBUS_ADDRESSES_MAX``;
     ValueError naming the entry that is not an address, range or block."""
@@ -211,6 +224,19 @@ class DiscoveryProfileSpec(Model):
     opcua: OpcuaDiscovery | None = None
     modbus: ModbusDiscovery | None = None
     onvif: OnvifDiscovery | None = None
+
+    @model_validator(mode="after")
+    def _modbus_fits_the_interval(self) -> DiscoveryProfileSpec:
+        if self.modbus is not None and (worst := modbus_worst_seconds(self.modbus)) > (
+            self.interval_seconds
+        ):
+            raise ValueError(
+                f"a Modbus scan of these hosts, ports and unit ids may take {worst:.0f} s "
+                f"when nothing answers, longer than intervalSeconds {self.interval_seconds} "
+                "(a scan is cut off at its interval): raise intervalSeconds, lower "
+                "modbus.timeoutSeconds, or split the ranges over several profiles"
+            )
+        return self
 
     @model_validator(mode="after")
     def _some_protocol(self) -> DiscoveryProfileSpec:

@@ -27,7 +27,7 @@ from pymodbus.exceptions import ModbusException
 from pymodbus.pdu.mei_message import ReadDeviceInformationResponse
 
 from edgeplane.agent.discovery.base import FOUND_PER_SCAN_MAX, Found, Handler, clip
-from edgeplane.api.discovery import modbus_addresses
+from edgeplane.api.discovery import MODBUS_CONNECTIONS, modbus_addresses
 
 if TYPE_CHECKING:
     from edgeplane.api.discovery import ModbusDiscovery
@@ -43,7 +43,7 @@ log = logging.getLogger("edgeplane.agent.discovery.modbus")
 if logging.getLogger("pymodbus").level == logging.NOTSET:
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
-CONNECTIONS_MAX = 32
+CONNECTIONS_MAX = MODBUS_CONNECTIONS  # the API bounds a scan's time by it
 """Host:port connections one scan holds open at once."""
 MEI_ROUNDS_MAX = 4
 """Requests for one identification: a device saying "more follows" forever is cut off."""
