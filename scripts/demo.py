@@ -8,7 +8,9 @@
    (``./.edgeplane/sites/<name>``), the token in a file rather than on its command line;
 4. applies ``examples/`` (site specs, site groups, policies, two applications);
 5. waits until every application is Running where placement put it, calls each
-   instance over HTTP, and prints where it runs and how to reach it.
+   instance over HTTP, and prints where it runs and how to reach it;
+6. simulates a Modbus PLC and an OPC UA server on loopback (``scripts/demo_devices.py``)
+   and waits until lyon-factory's agent has discovered both as Devices.
 
 Ctrl-C stops the agents (which stop their workloads) and the hub. ``--check`` does the
 same without waiting for the user, and exits 0 only if every application ran where
@@ -35,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import demo_devices  # beside this script
 import httpx
 import yaml
 
@@ -75,6 +78,7 @@ class Fleet:
         self.agents: dict[str, subprocess.Popen[bytes]] = {}
         self.env = dict(os.environ)
         self.clusters: Any = None  # demo_kubernetes.Clusters, imported only when asked
+        self.devices: demo_devices.Devices | None = None
 
     def start_hub(self) -> None:
         hub_dir = self.data_dir / "hub"
@@ -166,6 +170,8 @@ class Fleet:
             kill_recorded(self.data_dir / "sites" / name / "runtime" / "process")
         if self.clusters is not None:
             self.clusters.stop()
+        if self.devices is not None:
+            self.devices.stop()
         if self.hub is not None and self.hub.poll() is None:
             self.hub.send_signal(signal.SIGTERM)
             self.hub.wait(timeout=30)
@@ -295,7 +301,9 @@ def run(fleet: Fleet, args: argparse.Namespace) -> int:
         fleet.start_agent(name, labels)
     names = [name for name, _ in demo_sites()] + start_kubernetes(fleet, args)
     wait_online(fleet, names, args.timeout)
+    fleet.devices = demo_devices.Devices(fleet.data_dir)
     fleet.cli("apply", "-f", str(ROOT / "examples"))
+    fleet.cli("apply", "-f", str(fleet.devices.start()))
     if fleet.clusters is not None:
         fleet.cli("apply", "-f", str(ROOT / "examples" / "demo-kubernetes"))
     apps = [i["metadata"]["name"] for i in get(fleet, "applications")["items"]]
@@ -310,6 +318,8 @@ def run(fleet: Fleet, args: argparse.Namespace) -> int:
         if url != "-":
             print(f"  {app:<15} {site:<18} {phase:<9} curl -s {url}")
     problems = call_each(rows)
+    problems += fleet.devices.wait_found(lambda: get(fleet, "devices")["items"], args.timeout)
+    fleet.cli("get", "devices")
     if fleet.clusters is not None:
         assignments = get(fleet, "assignments")["items"]
         print("\nKubernetes instances, as their clusters hold them:")
@@ -381,6 +391,7 @@ The CLI context "local" points at the hub. Try:
   .venv/bin/edgeplane get sites -o wide
   .venv/bin/edgeplane get apps -o wide
   .venv/bin/edgeplane get assignments
+  .venv/bin/edgeplane get devices --site lyon-factory -o wide
   .venv/bin/edgeplane logs shelf-monitor --site dublin-store-1 --tail 20
   .venv/bin/edgeplane get apps -w          # in another terminal, then edit replicas
 

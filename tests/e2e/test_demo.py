@@ -44,6 +44,9 @@ def test_demo_check_runs_everything_and_twice_is_unchanged(tmp_path: Path) -> No
     assert "demo check passed: 7 instances of 2 applications ran and answered" in first.stdout
     assert "artifact demo-service:1.0.0 created" in first.stdout
     assert "application/shelf-monitor created" in first.stdout
+    assert "discoveryprofile/factory-devices created" in first.stdout
+    discovered = [line.split()[:5] for line in first.stdout.splitlines() if ".modbus-" in line]
+    assert discovered and discovered[0][1:5] == ["lyon-factory", "plc", "modbus", "Available"]
     assert (tmp_path / "hub" / "hub" / "admin.token").stat().st_mode & 0o777 == 0o600
     sites = sorted(p.name for p in (tmp_path / "hub" / "sites").iterdir())
     assert len(sites) == 6
