@@ -29,6 +29,7 @@ from edgeplane.api.meta import (
     ShortText,
 )
 from edgeplane.api.selectors import LabelSelector
+from edgeplane.api.wellknown import RESERVED_DOMAIN, reserved_label
 
 DEFAULT_INTERVAL_SECONDS = 30
 INTERVAL_SECONDS_MIN = 5
@@ -41,6 +42,9 @@ MODBUS_ADDRESSES_MAX = 1024
 """Addresses one Modbus range list may name in all."""
 MODBUS_PROBES_MAX = 4096
 """Addresses x ports x unit ids of one Modbus scan."""
+ONVIF_DESCRIBE_SECONDS = 10
+"""How long an ONVIF scan spends asking cameras for their device information, at most
+(``agent.discovery.onvif.DESCRIBE_SECONDS``)."""
 DEVICES_PER_SITE_MAX = 1000
 """Devices one site may report (the rest are dropped at the agent and counted)."""
 
@@ -237,6 +241,31 @@ class DiscoveryProfileSpec(Model):
                 "modbus.timeoutSeconds, or split the ranges over several profiles"
             )
         return self
+
+    @model_validator(mode="after")
+    def _onvif_fits_the_interval(self) -> DiscoveryProfileSpec:
+        if (
+            self.onvif is not None
+            and (worst := self.onvif.probe_seconds + ONVIF_DESCRIBE_SECONDS) > self.interval_seconds
+        ):
+            raise ValueError(
+                f"an ONVIF scan may take {worst:g} s (onvif.probeSeconds, then up to "
+                f"{ONVIF_DESCRIBE_SECONDS} s asking the cameras), longer than "
+                f"intervalSeconds {self.interval_seconds}: raise intervalSeconds or lower "
+                "onvif.probeSeconds"
+            )
+        return self
+
+    @field_validator("labels")
+    @classmethod
+    def _not_reserved(cls, labels: dict[str, str] | None) -> dict[str, str] | None:
+        for key in labels or {}:
+            if reserved_label(key):
+                raise ValueError(
+                    f"label {key!r}: the {RESERVED_DOMAIN}/ prefix is the hub's; "
+                    "use another prefix or none"
+                )
+        return labels
 
     @model_validator(mode="after")
     def _some_protocol(self) -> DiscoveryProfileSpec:

@@ -26,6 +26,8 @@ DEVICES_PER_SITE_MAX = 1000
 """As ``api.discovery.DEVICES_PER_SITE_MAX`` (the agent loads no pydantic models)."""
 LABEL_VALUE_MAX = 63
 ATTRIBUTE_KEY_MAX = 64
+Scan = tuple[str, str]
+"""(profile, protocol)."""
 _NOT_LABEL = re.compile(r"[^a-z0-9._-]+")
 _EDGES = re.compile(r"^[^a-z0-9]+|[^a-z0-9]+$")
 
@@ -33,13 +35,24 @@ _EDGES = re.compile(r"^[^a-z0-9]+|[^a-z0-9]+$")
 @dataclass(frozen=True)
 class Entry:
     found: Found
-    profile: str
-    labels: Mapping[str, str]
-    """The profile's labels for what it finds."""
+    origins: Mapping[Scan, tuple[Mapping[str, str], float]]
+    """Every scan that has seen it, with its profile's labels and grace period."""
     last_seen: float
-    grace: float
-    scans: frozenset[tuple[str, str]] = field(default_factory=frozenset)
-    """The (profile, protocol) scans that see it now."""
+    scans: frozenset[Scan] = field(default_factory=frozenset)
+    """The scans that saw it the last time they ran."""
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The labels of every profile that found it, in profile order (a fixed union:
+        two profiles with different labels must not flip them report to report)."""
+        merged: dict[str, str] = {}
+        for scan in sorted(self.origins):
+            merged.update(self.origins[scan][0])
+        return merged
+
+    @property
+    def grace(self) -> float:
+        return max(grace for _, grace in self.origins.values())
 
     def available(self, now: float) -> bool:
         return bool(self.scans) or now - self.last_seen <= self.grace
@@ -47,9 +60,10 @@ class Entry:
 
 def key_of(found: Found) -> str:
     """Vendor and serial when both are known (the same device through two protocols),
-    else the handler's identity."""
+    else the handler's identity. Not for a JSON announcement over MQTT: anyone may
+    publish one, and naming a real camera's serial must not take its Device over."""
     vendor, serial = label_value(found.vendor), clip(found.serial, 128)
-    if vendor and serial:
+    if vendor and serial and not found.identity.startswith("mqtt:"):
         return f"serial:{vendor}:{serial}"
     return clip(found.identity)
 
@@ -70,7 +84,7 @@ class Inventory:
 
     def saw(
         self,
-        scan: tuple[str, str],
+        scan: Scan,
         found: Iterable[Found],
         labels: Mapping[str, str],
         grace: float,
@@ -78,9 +92,7 @@ class Inventory:
     ) -> None:
         """What scan ``(profile, protocol)`` found just now."""
         at = time.time() if now is None else now
-        for key, entry in list(self.entries.items()):
-            if scan in entry.scans:  # seen again below, or missing from this scan
-                self.entries[key] = replace(entry, scans=entry.scans - {scan})
+        self.missed(scan)
         seen: set[str] = set()
         for device in found:
             key = key_of(device)
@@ -92,18 +104,26 @@ class Inventory:
                 self.overflow += 1
                 continue
             scans = (old.scans if old else frozenset()) | {scan}
+            origins = {**(old.origins if old else {}), scan: (dict(labels), grace)}
             merged = _merged(old.found, device) if old else device
-            self.entries[key] = Entry(merged, scan[0], dict(labels), at, grace, scans)
+            self.entries[key] = Entry(merged, origins, at, scans)
 
-    def keep_only(self, scans: set[tuple[str, str]]) -> None:
+    def missed(self, scan: Scan) -> None:
+        """Scan ``scan`` ran and saw nothing it saw before (or failed): what it saw
+        ages from when it was last seen, through the grace period."""
+        for key, entry in list(self.entries.items()):
+            if scan in entry.scans:
+                self.entries[key] = replace(entry, scans=entry.scans - {scan})
+
+    def keep_only(self, scans: set[Scan]) -> None:
         """Forget what only scans no longer run found (their profile went away): the hub
         marks those devices Unavailable once the report leaves them out."""
         for key, entry in list(self.entries.items()):
-            running = entry.scans & scans if entry.scans else _origin(entry) & scans
-            if not running:
+            origins = {s: o for s, o in entry.origins.items() if s in scans}
+            if not origins:
                 del self.entries[key]
-            elif entry.scans - scans:
-                self.entries[key] = replace(entry, scans=entry.scans & scans)
+            elif len(origins) < len(entry.origins):
+                self.entries[key] = replace(entry, origins=origins, scans=entry.scans & scans)
 
     def report(self, now: float | None = None) -> list[dict[str, Any]]:
         at = time.time() if now is None else now
@@ -124,10 +144,8 @@ class Inventory:
             {
                 "key": key,
                 "found": _found_dict(e.found),
-                "profile": e.profile,
-                "labels": dict(e.labels),
+                "origins": [[list(s), dict(o[0]), o[1]] for s, o in e.origins.items()],
                 "lastSeen": e.last_seen,
-                "grace": e.grace,
             }
             for key, e in self.entries.items()
         ]
@@ -139,22 +157,27 @@ class Inventory:
             return
         for item in saved[: self.limit]:
             try:
-                found = Found(**{k: v for k, v in item["found"].items() if k in _FOUND_FIELDS})
-                entry = Entry(
-                    found, str(item["profile"]), dict(item["labels"]),
-                    float(item["lastSeen"]), float(item["grace"]),
-                )  # fmt: skip
-            except (KeyError, TypeError, ValueError, AttributeError):
+                entry = _loaded(item)
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
                 continue
-            self.entries[str(item["key"])] = entry
+            if entry is not None:
+                self.entries[str(item["key"])] = entry
 
 
 _FOUND_FIELDS = set(Found.__dataclass_fields__)
 
 
-def _origin(entry: Entry) -> set[tuple[str, str]]:
-    """The scan that found an entry no scan sees now (the last one that did)."""
-    return {(entry.profile, entry.found.protocol)}
+def _loaded(item: Any) -> Entry | None:
+    """One entry of ``dump``'s list, every field checked for its type."""
+    raw = item["found"]
+    texts = {k: str(raw[k]) for k in _FOUND_FIELDS - {"attributes"} if k in raw}
+    attributes = {str(k): str(v) for k, v in dict(raw.get("attributes") or {}).items()}
+    found = Found(**texts, attributes=attributes)
+    origins = {
+        (str(s[0]), str(s[1])): ({str(k): str(v) for k, v in dict(labels).items()}, float(g))
+        for s, labels, g in item["origins"]
+    }
+    return Entry(found, origins, float(item["lastSeen"])) if origins else None
 
 
 def _found_dict(found: Found) -> dict[str, Any]:
@@ -164,10 +187,14 @@ def _found_dict(found: Found) -> dict[str, Any]:
 
 
 def _merged(old: Found, new: Found) -> Found:
-    """The newest sighting, keeping what only the older one knew."""
+    """The same device seen again: the first protocol and address stay (a device seen
+    over two protocols must not flip its Device, and with it what instances are given,
+    scan to scan); what the other protocol says fills the gaps, its address an
+    attribute."""
     attributes = {**old.attributes, **new.attributes}
     if old.protocol != new.protocol:
-        attributes[f"{old.protocol}.address"] = old.address
+        attributes[f"{new.protocol}.address"] = new.address
+        new = replace(new, identity=old.identity, protocol=old.protocol, address=old.address)
     return replace(
         new,
         device_class=new.device_class or old.device_class,

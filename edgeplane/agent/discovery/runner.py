@@ -96,22 +96,19 @@ class Discovery:
             if wanted.get(scan, (None,))[0] != digest:
                 task.cancel()
                 del self.scanners[scan]
-        for scan, (digest, params, profile) in wanted.items():
+        for scan, (digest, profile) in wanted.items():
             if scan not in self.scanners:
-                task = asyncio.create_task(self._scanner(scan, params, profile), name=str(scan))
+                task = asyncio.create_task(self._scanner(scan, profile), name=str(scan))
                 self.scanners[scan] = (digest, task)
         self.inventory.keep_only(set(wanted))
         self._changed.set()
 
-    async def _scanner(
-        self, scan: Scan, params: Mapping[str, Any], profile: Mapping[str, Any]
-    ) -> None:
-        interval = float(profile.get("intervalSeconds") or 30)
-        grace = float(profile.get("gracePeriodSeconds", 120))
-        labels = profile.get("labels") or {}
+    async def _scanner(self, scan: Scan, profile: Mapping[str, Any]) -> None:
         handler: Handler | None = None
         try:
-            handler = _handler(scan[1], params)
+            # Checked as the hub checks it: a profile kept in a file, or sent by an
+            # older hub, is trusted no further (a negative interval would spin).
+            handler, interval, grace, labels = _handler(scan[1], profile)
             while True:
                 await self._scan_once(scan, handler, interval, labels, grace)
                 await asyncio.sleep(interval)
@@ -130,9 +127,13 @@ class Discovery:
                 found = await handler.scan()
         except TimeoutError:
             log.warning("discovery %s/%s: a scan took longer than %g s", *scan, interval)
+            self.inventory.missed(scan)  # what it saw ages through the grace period
+            self._changed.set()
             return
         except Exception as e:  # the device's or the network's fault: next interval
             log.warning("discovery %s/%s: the scan failed: %s", *scan, e)
+            self.inventory.missed(scan)
+            self._changed.set()
             return
         self.inventory.saw(scan, found, labels, grace)
         self._changed.set()
@@ -175,38 +176,36 @@ class Discovery:
         self.scanners.clear()
 
 
-def _scans(answer: object) -> dict[Scan, tuple[str, Mapping[str, Any], Mapping[str, Any]]]:
-    """Each (profile, protocol) the answer asks for: a digest of its parameters (a
-    change restarts it), the parameters, and the profile's spec."""
+def _scans(answer: object) -> dict[Scan, tuple[str, Mapping[str, Any]]]:
+    """Each (profile, protocol) the answer asks for: a digest of the profile's spec (a
+    change restarts it) and the spec."""
     profiles = answer.get("profiles") if isinstance(answer, dict) else None
-    found: dict[Scan, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {}
+    found: dict[Scan, tuple[str, Mapping[str, Any]]] = {}
     for profile in (profiles if isinstance(profiles, list) else [])[:PROFILES_MAX]:
         if not isinstance(profile, dict) or not isinstance(profile.get("spec"), dict):
             continue
         name, spec = str(profile.get("name")), profile["spec"]
         for protocol in ("mqtt", "mdns", "opcua", "modbus", "onvif"):
-            params = spec.get(protocol)
-            if isinstance(params, dict):
+            if isinstance(spec.get(protocol), dict):
                 digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
-                found[(name, protocol)] = (digest, params, spec)
+                found[(name, protocol)] = (digest, spec)
     return found
 
 
-def _handler(protocol: str, params: Mapping[str, Any]) -> Handler:
-    """The handler, with its parameters checked as the hub checked them (a profile
-    kept from an older hub, or a file, is not trusted further)."""
+def _handler(
+    protocol: str, profile: Mapping[str, Any]
+) -> tuple[Handler, float, float, dict[str, str]]:
+    """The handler, its interval, grace period and labels, from the profile's spec
+    checked as the hub checked it (ValueError when it is not valid)."""
     from pydantic import BaseModel
 
     from edgeplane.api import discovery  # loaded only where a profile asks for discovery
 
-    models: dict[str, type[BaseModel]] = {
-        "mqtt": discovery.MqttDiscovery,
-        "mdns": discovery.MdnsDiscovery,
-        "opcua": discovery.OpcuaDiscovery,
-        "modbus": discovery.ModbusDiscovery,
-        "onvif": discovery.OnvifDiscovery,
-    }
-    return load(protocol)(models[protocol].model_validate(params))
+    spec = discovery.DiscoveryProfileSpec.model_validate(profile)
+    params: BaseModel = spec.protocols()[protocol]
+    labels = dict(spec.labels or {})
+    handler = load(protocol)(params)
+    return handler, float(spec.interval_seconds), float(spec.grace_period_seconds), labels
 
 
 def _read_json(path: Path) -> Any:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from edgeplane.agent.identity import device_env, with_identity
+from edgeplane.agent.runtimes.process.supervisor import Supervisor
 from edgeplane.api.wire import Object
 
 
@@ -44,3 +48,23 @@ def test_the_workload_gets_them_with_its_identity() -> None:
     env = with_identity({"command": "x"}, obj, 0)["env"]
     assert env["EDGEPLANE_DEVICE_0_ADDRESS"] == "modbus://a"
     assert "EDGEPLANE_DEVICE_COUNT" not in with_identity({"command": "x"}, obj, 1)["env"]
+
+
+def test_the_devices_file_replaces_whatever_the_workload_left(tmp_path: Path) -> None:
+    """The instance's own directory is the workload's: a FIFO left as devices.json
+    blocked the agent's open for ever, a symlink redirected its write."""
+    own = tmp_path / "own"
+    own.mkdir()
+    target = tmp_path / "credential"
+    target.write_text("secret")
+    holder = SimpleNamespace(_own_dir=own, _account=None)
+    os.mkfifo(own / "devices.json")
+    Supervisor._write_devices(holder, '[{"name": "plc"}]')  # type: ignore[arg-type]
+    assert json.loads((own / "devices.json").read_text()) == [{"name": "plc"}]
+    (own / "devices.json").unlink()
+    (own / "devices.json").symlink_to(target)
+    Supervisor._write_devices(holder, "[]")  # type: ignore[arg-type]
+    assert target.read_text() == "secret" and not (own / "devices.json").is_symlink()
+    assert (own / "devices.json").stat().st_mode & 0o777 == 0o600
+    Supervisor._write_devices(holder, None)  # type: ignore[arg-type]
+    assert not (own / "devices.json").exists()

@@ -38,11 +38,19 @@ def test_a_profile_names_its_protocols() -> None:
         ({"opcua": {"endpoints": ["http://x:4840"]}}, "opc.tcp://"),
         ({"mqtt": {"broker": "mqtt://b:1883"}, "intervalSeconds": 1}, "intervalSeconds"),
         ({"mqtt": {"broker": "mqtt://b:1883"}, "labels": {"bad key!": "x"}}, "labels"),
+        (
+            {"mqtt": {"broker": "mqtt://b:1883"}, "labels": {"edgeplane.io/zone": "a"}},
+            "prefix is the hub's",
+        ),
+        (
+            {"intervalSeconds": 10, "onvif": {"interfaces": ["127.0.0.1"], "probeSeconds": 5}},
+            "lower onvif.probeSeconds",
+        ),
     ],
     ids=[
         "nothing", "huge-block", "backward-range", "hostname", "too-many-probes",
         "slower-than-interval", "interface-name", "service-type", "opcua-scheme",
-        "interval-too-short", "bad-label",
+        "interval-too-short", "bad-label", "reserved-label", "onvif-slower-than-interval",
     ],
 )  # fmt: skip
 def test_bad_profiles_are_refused_with_the_fix(spec: dict[str, Any], says: str) -> None:

@@ -305,16 +305,25 @@ class Supervisor:
 
     def _write_devices(self, listed: str | None) -> None:
         """The devices this instance was given, as ``devices.json`` in its own
-        directory (``$EDGEPLANE_DEVICES_FILE``), readable by its user alone."""
+        directory (``$EDGEPLANE_DEVICES_FILE``), readable by its user alone. That
+        directory is the workload's: what it left under the name (a FIFO would block
+        the open, a symlink redirect the write or the chown) is removed, and the file
+        made anew, never followed, and owned through its descriptor."""
         path = self._own_dir / DEVICES_FILE
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
         if listed is None:
-            path.unlink(missing_ok=True)
             return
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(listed)
-        if self._account is not None:
-            os.chown(path, self._account.uid, self._account.gid)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_NONBLOCK
+        fd = os.open(path, flags, 0o600)
+        try:
+            if self._account is not None:
+                os.fchown(fd, self._account.uid, self._account.gid)
+            data = listed.encode()
+            while data:
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)
 
     def _prepare_cwd(self, cwd: Path) -> None:
         """The workload's own directory (``$EDGEPLANE_WORK_DIR``, its working directory
