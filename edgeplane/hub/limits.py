@@ -46,6 +46,11 @@ class Limits:
     bucket of their own: a site sends as fast as its uplink budget lets it, which takes
     dozens of batches a second at a few Mbit/s, and must not starve its other calls."""
     data_burst: int = 400
+    device_report_rate: float = 0.5
+    """Device reports per second one site may send (``POST /sites/{site}/devices``, its
+    whole discovered inventory, up to 1,000 devices, each a few store writes when it
+    changed); an agent reports at most every 2 s."""
+    device_report_burst: int = 5
     status_rate: float = 5.0
     """Status writes per second one site may make, on average."""
     status_burst: int = 60

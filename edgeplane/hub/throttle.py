@@ -38,6 +38,7 @@ MAX_BUCKETS = 100_000
 UNTHROTTLED = frozenset({"/healthz"})
 STATUS_PATH = re.compile(r"/api/v1alpha1/[^/]+/[^/]+/status")
 DATA_PATH = re.compile(r"/api/v1alpha1/sites/[^/]+/data")
+DEVICES_PATH = re.compile(r"/api/v1alpha1/sites/[^/]+/devices")
 WATCH_VALUES = frozenset({"1", "on", "t", "true", "y", "yes"})  # what pydantic reads as True
 
 
@@ -123,6 +124,7 @@ class ThrottleMiddleware:
         }
         self._status = Buckets(limits.status_rate, limits.status_burst)
         self._data = Buckets(limits.data_rate, limits.data_burst)
+        self._devices = Buckets(limits.device_report_rate, limits.device_report_burst)
         self._watch_caps = {"admin": limits.admin_watches, "site": limits.site_watches}
         self.watches: Counter[tuple[str, str]] = Counter()
 
@@ -163,6 +165,9 @@ class ThrottleMiddleware:
             raise _refusal(
                 _Rule(self._status, _who(principal, key), "status_rate"), wait, "status writes"
             )
+        if _is_device_report(scope, role) and (wait := self._devices.take(key)):
+            rule = _Rule(self._devices, _who(principal, key), "device_report_rate")
+            raise _refusal(rule, wait, "device reports")
 
     async def _watch(
         self, principal: Principal, scope: Scope, receive: Receive, send: Send
@@ -231,6 +236,11 @@ def _is_status_write(scope: Scope, role: str | None) -> bool:
 
 def _is_data(scope: Scope, role: str | None) -> bool:
     return role == "site" and scope["method"] == "POST" and bool(DATA_PATH.fullmatch(scope["path"]))
+
+
+def _is_device_report(scope: Scope, role: str | None) -> bool:
+    path = scope["path"]
+    return role == "site" and scope["method"] == "POST" and bool(DEVICES_PATH.fullmatch(path))
 
 
 def _is_watch(scope: Scope) -> bool:

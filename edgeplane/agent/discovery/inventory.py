@@ -14,6 +14,7 @@ are clipped to what a Device holds.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -241,3 +242,19 @@ def _attributes(found: Found) -> dict[str, str]:
         for k, v in list(merged.items())[:ATTRIBUTES_MAX]
         if clip(k, ATTRIBUTE_KEY_MAX)
     }
+
+
+def fit(devices: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The report within ``limit`` bytes of JSON (the hub's body limit): attributes go
+    first (what a device says of itself is what grows), then the last devices; how many
+    were left out. A report over the limit would be refused whole, every time."""
+    if _size(devices) <= limit:
+        return devices, 0
+    slim = [{**d, "attributes": {}} for d in devices]
+    while slim and _size(slim) > limit:
+        del slim[-max(1, len(slim) // 10) :]
+    return slim, len(devices) - len(slim)
+
+
+def _size(devices: list[dict[str, Any]]) -> int:
+    return len(json.dumps({"devices": devices}, separators=(",", ":")))

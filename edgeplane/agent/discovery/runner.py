@@ -29,7 +29,7 @@ from typing import Any
 
 from edgeplane.agent.credentials import write_private
 from edgeplane.agent.discovery.base import Handler, load
-from edgeplane.agent.discovery.inventory import Inventory
+from edgeplane.agent.discovery.inventory import Inventory, fit
 from edgeplane.agent.errors import AgentError
 from edgeplane.agent.hublink import API, HubLink
 
@@ -38,6 +38,8 @@ REFRESH_SECONDS = 30.0
 REPORT_SECONDS = 2.0
 REPORT_IDLE_SECONDS = 30.0
 PROFILES_MAX = 64
+REPORT_MAX_BYTES = 768 * 1024
+"""Under the hub's default body limit (1 MiB), with room to spare."""
 
 Scan = tuple[str, str]
 """(profile, protocol)."""
@@ -148,7 +150,9 @@ class Discovery:
             await asyncio.sleep(REPORT_SECONDS)
 
     async def report(self) -> None:
-        devices = self.inventory.report()
+        devices, left_out = fit(self.inventory.report(), REPORT_MAX_BYTES)
+        if left_out:
+            log.warning("%d discovered devices left out of the report (too large)", left_out)
         if not devices and self._told_empty:
             return  # 10,000 sites without discovery send nothing
         try:

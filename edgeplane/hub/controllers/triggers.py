@@ -118,7 +118,7 @@ def _what_changed(kind: str, old: Object, new: Object) -> list[str]:
     ``status.phase``...)."""
     keys = ("labels", "annotations") if kind == "Application" else ("labels",)
     found = [k for k in keys if (_meta(old).get(k) or None) != (_meta(new).get(k) or None)]
-    if old.get("spec") != new.get("spec"):
+    if _read_spec(kind, old) != _read_spec(kind, new):
         found.append("spec")
     if kind == "Site":
         before, after = old.get("status") or {}, new.get("status") or {}
@@ -128,6 +128,15 @@ def _what_changed(kind: str, old: Object, new: Object) -> list[str]:
     if kind == "Application" and _control(old) != _control(new):
         found.append("status.rollout.control")
     return found
+
+
+def _read_spec(kind: str, obj: Object) -> object:
+    """The spec as placement reads it: a Device's attributes (what it says of itself,
+    an OPC UA node's value) are shown, never placed on."""
+    spec = obj.get("spec")
+    if kind == "Device" and isinstance(spec, dict):
+        return {k: v for k, v in spec.items() if k != "attributes"}
+    return spec
 
 
 def _phase(obj: Object) -> object:

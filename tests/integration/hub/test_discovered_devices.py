@@ -191,3 +191,50 @@ async def test_a_bad_report_changes_nothing(hub: httpx.AsyncClient, body: Any) -
     assert answer.status_code in (400, 413), answer.text
     assert "devices" in answer.text
     assert await devices(hub) == {}
+
+
+async def test_what_a_device_says_of_itself_is_not_written_every_report(
+    hub: httpx.AsyncClient,
+) -> None:
+    """An OPC UA node's value changes every scan: written with the lastSeen refresh."""
+    async with site(hub, "a") as a:
+        first = {**found("plc-1"), "attributes": {"node:temp": "21.5"}}
+        assert (await report(a, "a", [first])).json()["written"] == 1
+        again = {**found("plc-1"), "attributes": {"node:temp": "21.7"}}
+        assert (await report(a, "a", [again])).json() == {
+            "written": 0, "unchanged": 1, "refused": 0, "refusals": [],
+        }  # fmt: skip
+        later = {**again, "lastSeen": "2026-12-02T10:05:00Z"}
+        assert (await report(a, "a", [later])).json()["written"] == 2
+    [device] = (await devices(hub)).values()
+    assert device["spec"]["attributes"] == {"node:temp": "21.7"}
+
+
+async def test_a_site_holds_a_bounded_number_of_devices(
+    hub: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Devices a site stops reporting were only marked Unavailable: a site sending new
+    keys every report grew the store for ever. The longest gone now make room."""
+    monkeypatch.setattr("edgeplane.hub.devices.DEVICES_PER_SITE_MAX", 3)
+    async with site(hub, "a") as a:
+        assert (await report(a, "a", [found(f"old-{i}") for i in range(3)])).status_code == 200
+        answer = await report(a, "a", [found("new-1"), found("new-2")])
+        assert answer.json()["refused"] == 0, answer.text
+        names = set(await devices(hub))
+        assert {device_name("a", "modbus", k) for k in ("new-1", "new-2")} <= names
+        assert len(names) == 3
+        for n in range(3):
+            answer = await report(a, "a", [found(f"more-{n}-{i}") for i in range(3)])
+            assert answer.status_code == 200 and answer.json()["refused"] == 0, answer.text
+    assert set(await devices(hub)) == {device_name("a", "modbus", f"more-2-{i}") for i in range(3)}
+
+
+async def test_device_reports_have_a_rate_of_their_own(hub: httpx.AsyncClient) -> None:
+    """Each report may write a thousand devices: a site gets a few at once, then one
+    every two seconds, and its other calls are not charged for them."""
+    async with site(hub, "a") as a:
+        answers = [await report(a, "a", [found("plc-1")]) for _ in range(6)]
+        assert [r.status_code for r in answers[:5]] == [200] * 5
+        assert answers[5].status_code == 429
+        assert "--device-report-rate" in answers[5].text
+        assert (await a.get(f"{API}/sites/a/discoveryprofiles")).status_code == 200

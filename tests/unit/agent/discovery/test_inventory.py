@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from edgeplane.agent.discovery.base import Found
-from edgeplane.agent.discovery.inventory import Inventory, key_of, label_value
+from edgeplane.agent.discovery.inventory import Inventory, fit, key_of, label_value
 
 MODBUS = ("plcs", "modbus")
 ONVIF = ("cams", "onvif")
@@ -123,3 +123,14 @@ def test_what_was_last_seen_survives_a_restart_and_a_bad_file_is_skipped() -> No
     assert again.report(now=1050) == inventory.report(now=1050)
     again.load({"not": "a list"})
     assert len(again.entries) == 1
+
+
+def test_a_report_too_large_for_the_hub_is_made_to_fit() -> None:
+    devices = [
+        {"key": f"d{i}", "attributes": {"blob": "x" * 2000}, "labels": {}} for i in range(100)
+    ]
+    slim, left_out = fit(devices, 100_000)
+    assert left_out == 0 and all(d["attributes"] == {} for d in slim)
+    slim, left_out = fit(devices, 2_000)
+    assert 0 < len(slim) < 100 and left_out == 100 - len(slim)
+    assert fit(devices[:1], 10_000) == (devices[:1], 0)
