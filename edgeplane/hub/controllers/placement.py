@@ -125,6 +125,8 @@ class PlacementController:
         self.terms = terms or HealthTerms(informer=informer)
         self.moves = Moves()
         self.device_objects: list[Object] = []
+        self.devices_missing: dict[str, list[str]] = {}
+        """Application -> devices its instances should have and could not get, by site."""
         self.unhealthy = Unhealthy()
         """This pass's failovers and failbacks (``failover``)."""
         self._renders = RenderCache()
@@ -322,10 +324,17 @@ class PlacementController:
         self, apps: list[Object], desired: dict[str, Object], stored: Mapping[str, Object]
     ) -> dict[str, Object]:
         """``desired`` with each instance's devices named (``placement.binding``)."""
+        self.devices_missing = {}
         if not any(a["spec"].get("devices") for a in apps):
             return desired  # rendering names no devices: nothing to add
         by_name = {_name(a): a for a in apps}
-        return bind_devices(desired, by_name, self.device_objects, stored).assignments
+        bound = bind_devices(desired, by_name, self.device_objects, stored)
+        for name, short in bound.missing.items():
+            obj = bound.assignments[name]["spec"]
+            self.devices_missing.setdefault(obj["application"], []).append(
+                f"{short} at {obj['site']}"
+            )
+        return bound.assignments
 
     def _rendered(
         self,
@@ -370,6 +379,9 @@ class PlacementController:
                 conditions = self.gate.conditions(app, placed_at)
             except Exception as e:  # a policy's fault is reported on the application
                 conditions = [problem_condition("PolicyWarning", "EvaluationFailed", str(e))]
+            if short := self.devices_missing.get(name):
+                why = f"instances lack devices: {', '.join(short[:10])} (fewer free than needed)"
+                conditions.append(problem_condition("DevicesBound", "DevicesMissing", why))
             status = app_status(app, decisions.get(name), held, problem, conditions, reason)
             with_failovers(status, (events or {}).get(name, ()), fencing_epoch(held))
             if rolled is not None:

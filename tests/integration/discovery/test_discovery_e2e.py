@@ -88,6 +88,14 @@ def devices(fleet: Fleet) -> list[dict[str, Any]]:
     return list(fleet.ok("GET", "/devices")["items"])
 
 
+def missing(fleet: Fleet, app: str) -> str | None:
+    status = fleet.ok("GET", f"/applications/{app}").get("status") or {}
+    for condition in status.get("conditions") or []:
+        if condition["type"] == "DevicesBound" and condition["reason"] == "DevicesMissing":
+            return str(condition["message"]).split(": ", 1)[1].split(" (")[0]
+    return None
+
+
 def plc_phase(fleet: Fleet, port: int) -> str | None:
     for device in devices(fleet):
         if device["spec"]["address"] == f"modbus://127.0.0.1:{port}?unit=1":
@@ -130,6 +138,12 @@ def test_a_discovered_plc_places_its_application_and_reaches_the_instance(
         assert read["value"] == devicesim.REGISTER_VALUE and read["count"] == "1"
         assert [d["name"] for d in read["file"]] == [plc["metadata"]["name"]]
         assert set(fleet.assignments("plc-reader")) == {"factory"}
+        rival = reader(tmp_path / "rival.json")  # one PLC, and each needs its own
+        rival["metadata"]["name"] = "plc-rival"
+        fleet.ok("POST", "/applications", rival)
+        wait_for(lambda: missing(fleet, "plc-rival") == "1 at factory", "the missing told", 30)
+        assert missing(fleet, "plc-reader") is None and json.loads(out.read_text()) == read
+        fleet.ok("DELETE", "/applications/plc-rival")
     wait_for(lambda: plc_phase(fleet, modbus_port) == "Unavailable", "the PLC Unavailable", 60)
     wait_for(lambda: fleet.assignments("plc-reader") == {}, "the application unplaced", 30)
     with devicesim.running("modbus", modbus_port, tmp_path / "modbus.log"):
