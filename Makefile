@@ -70,6 +70,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/agent_footprint.py
 	$(PY) benchmarks/converge.py
 	$(PY) benchmarks/placement.py
+	scripts/ensure-brokers
+	$(PY) benchmarks/discovery.py
 
 # Issue 11's scale figures: long (about an hour) and each wants the machine to itself.
 bench-scale: $(STAMP) kube
