@@ -4,8 +4,13 @@ The first scan starts zeroconf (asyncio API) on those interface addresses only, 
 browser for the service types; from then on zeroconf keeps the set of instances
 current (announced, said goodbye, or expired), and each scan resolves what it holds
 now: SRV, A/AAAA and TXT, from zeroconf's cache while fresh, else asked for within
-``RESOLVE_MS`` (``RESOLVING_AT_ONCE`` at a time). An instance that does not resolve is
-left out of this scan and tried again at the next. ``close`` stops zeroconf.
+``RESOLVE_MS`` (``RESOLVING_AT_ONCE`` at a time), at most ``RESOLVES_PER_SCAN`` of
+them a scan. An instance that does not resolve is left out of this scan and tried
+again at a later one. Asked first are those that resolved last time, then those never
+tried (the newest announced first), then those whose last try failed longest ago: a
+host announcing many names that never resolve delays no other service, keeps no scan
+past a few seconds, and each of its names is still tried every few scans. ``close``
+stops zeroconf.
 
 Binding: zeroconf joins the mDNS group and sends only on the interfaces named; its
 receiving socket is bound to 0.0.0.0:5353 (or [::]:5353), as any mDNS receiver must be
@@ -52,6 +57,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("edgeplane.agent.discovery.mdns")
 RESOLVE_MS = 1500
 RESOLVING_AT_ONCE = 16
+RESOLVES_PER_SCAN = 32
+"""Instances one scan asks the network for: it then takes at most (32 / 16) x 1.5 s,
+within the shortest interval (5 s) past which the runner cancels it. What resolves
+from zeroconf's cache costs nothing and is not counted."""
+RESOLVED = -1
+"""How a name's last try went when it resolved: those go first (see ``scan``)."""
 SERVICE_CLASSES = {
     "_ipp._tcp.local.": "printer",
     "_ipps._tcp.local.": "printer",
@@ -80,21 +91,40 @@ class MdnsHandler:
         self._browser: AsyncServiceBrowser | None = None
         self.known: dict[str, str] = {}
         """Instance name to service type, for what the browser holds now."""
+        self._scans = 0
+        self._last_try: dict[str, int] = {}
+        """Instance name to how its last try went: ``RESOLVED``, or the scan it failed
+        in (from 1); a name never tried counts as 0."""
 
     async def scan(self) -> list[Found]:
         zeroconf = self._start()
+        self._scans += 1
+        cached: list[AsyncServiceInfo] = []
+        asked: list[AsyncServiceInfo] = []
+        for name, service_type in list(self.known.items())[:FOUND_PER_SCAN_MAX]:
+            info = AsyncServiceInfo(service_type, name)
+            if info.load_from_cache(zeroconf):
+                self._last_try[name] = RESOLVED
+                cached.append(info)
+            else:
+                asked.append(info)
+        asked.reverse()  # among names never tried, the newest announced first
+        asked.sort(key=lambda info: self._last_try.get(info.name, 0))
         limit = asyncio.Semaphore(RESOLVING_AT_ONCE)
         async with asyncio.TaskGroup() as group:
             tasks = [
-                group.create_task(self._resolve(zeroconf, service_type, name, limit))
-                for name, service_type in list(self.known.items())[:FOUND_PER_SCAN_MAX]
+                group.create_task(self._resolve(zeroconf, info, limit))
+                for info in asked[:RESOLVES_PER_SCAN]
             ]
-        return [found for task in tasks if (found := task.result()) is not None]
+        found = [describe(info, self.params.device_class) for info in cached]
+        found += [task.result() for task in tasks]
+        return [f for f in found if f is not None]
 
     async def close(self) -> None:
         browser, running = self._browser, self._zeroconf
         self._browser, self._zeroconf = None, None
         self.known.clear()
+        self._last_try.clear()
         if browser is not None:
             await browser.async_cancel()
         if running is not None:
@@ -119,18 +149,22 @@ class MdnsHandler:
         """zeroconf's callback (called by keyword: these names are its)."""
         if state_change is ServiceStateChange.Removed:
             self.known.pop(name, None)
+            self._last_try.pop(name, None)
         elif len(self.known) < FOUND_PER_SCAN_MAX:  # a flood of announcements stays bounded
             self.known.setdefault(name, service_type)
 
     async def _resolve(
-        self, zeroconf: Zeroconf, service_type: str, name: str, limit: asyncio.Semaphore
+        self, zeroconf: Zeroconf, info: AsyncServiceInfo, limit: asyncio.Semaphore
     ) -> Found | None:
-        info = AsyncServiceInfo(service_type, name)
         async with limit:
             resolved = await info.async_request(zeroconf, RESOLVE_MS)
-        if not resolved or name not in self.known:  # gone while resolving
-            log.debug("mdns: %s did not resolve", name[:120])
+        if info.name not in self.known:  # gone while resolving
             return None
+        if not resolved:
+            log.debug("mdns: %s did not resolve", info.name[:120])
+            self._last_try[info.name] = self._scans
+            return None
+        self._last_try[info.name] = RESOLVED
         return describe(info, self.params.device_class)
 
 

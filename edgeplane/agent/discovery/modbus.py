@@ -1,11 +1,13 @@
 """Modbus TCP discovery: who answers at each address, port and unit id, and what it is.
 
-One scan opens one connection per host:port (at most ``CONNECTIONS_MAX`` at once) and
-asks each unit id on it for Read Device Identification (MEI 0x2B/0x0E); a unit that
-does not support it, when the profile names a ``probeRegister``, counts as a device if
-that holding register answers. Nothing outlives a scan: every connection is closed
-before ``scan`` returns. A host that refuses, times out or answers nonsense is simply
-not found (logged at debug level): one scan of a /24 must not flood the agent's log.
+One scan opens one connection per host:port (at most ``CONNECTIONS_MAX`` at once in
+the whole process, whatever the number of profiles) and asks each unit id on it for
+Read Device Identification (MEI 0x2B/0x0E); a unit that does not support it, when the
+profile names a ``probeRegister``, counts as a device if that holding register answers.
+Nothing outlives a scan: every connection is closed before ``scan`` returns. A host
+that refuses, times out, answers nonsense or makes pymodbus fail in any other way is
+simply not found (logged at debug level), and costs the scan nothing else: one scan of
+a /24 must not flood the agent's log, nor fail for one odd device.
 
 Neighbours: ``base`` (``Found``, ``Handler``, ``clip``), ``api.discovery``
 (``ModbusDiscovery``, ``modbus_addresses``), the runner that calls ``scan`` every
@@ -44,7 +46,8 @@ if logging.getLogger("pymodbus").level == logging.NOTSET:
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 CONNECTIONS_MAX = MODBUS_CONNECTIONS  # the API bounds a scan's time by it
-"""Host:port connections one scan holds open at once."""
+"""Host:port connections open at once in the process: every profile's scans share them
+(``connection_slots``), so many profiles stay far from the file descriptor limit."""
 MEI_ROUNDS_MAX = 4
 """Requests for one identification: a device saying "more follows" forever is cut off."""
 REQUESTS_PER_UNIT = 3
@@ -66,7 +69,8 @@ REGULAR_CONFORMITY = 0x02
 
 # What a device's fault looks like from pymodbus: refused or reset connections
 # (OSError), no answer (TimeoutError, ModbusIOException), a closed connection
-# (ConnectionException), and malformed replies its decoders choke on.
+# (ConnectionException), and malformed replies its decoders choke on. Anything else
+# fails that host:port alone too, logged at debug with its traceback.
 DEVICE_ERRORS = (ModbusException, OSError, TimeoutError, ValueError, IndexError, struct.error)
 
 
@@ -124,6 +128,20 @@ def target_seconds(params: ModbusDiscovery) -> float:
     return params.timeout_seconds * (requests + 1)
 
 
+_connections: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+
+def connection_slots() -> asyncio.Semaphore:
+    """The process's ``CONNECTIONS_MAX``, shared by every handler. A Semaphore belongs
+    to the loop it first waits in: one is made in the running loop, and anew when the
+    loop changed."""
+    global _connections
+    loop = asyncio.get_running_loop()
+    if _connections is None or _connections[0] is not loop:
+        _connections = (loop, asyncio.Semaphore(CONNECTIONS_MAX))
+    return _connections[1]
+
+
 class ModbusHandler:
     """Scans the profile's host:port targets; holds nothing between scans."""
 
@@ -140,7 +158,8 @@ class ModbusHandler:
             for host, port in pending:
                 if len(found) >= FOUND_PER_SCAN_MAX:
                     return
-                found.extend(await self._scan_target(host, port))
+                async with connection_slots():
+                    found.extend(await self._scan_target(host, port))
 
         async with asyncio.TaskGroup() as group:
             for _ in range(min(CONNECTIONS_MAX, len(self._targets))):
@@ -174,8 +193,9 @@ class ModbusHandler:
                         break  # the device hung up
                     if answer := await _identify(client, unit, params.probe_register):
                         found.append(describe(host, port, unit, answer))
-        except DEVICE_ERRORS as e:
-            log.debug("modbus %s:%s: %s (%s)", host, port, type(e).__name__, e)
+        except Exception as e:  # whatever the device provoked costs this target alone
+            unexpected = not isinstance(e, DEVICE_ERRORS)
+            log.debug("modbus %s:%s: %s (%s)", host, port, type(e).__name__, e, exc_info=unexpected)
         finally:
             client.close()
         return found

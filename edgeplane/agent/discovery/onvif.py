@@ -6,7 +6,10 @@ A scan opens one UDP socket per interface, bound to its address, sends one Probe
 answers for ``probeSeconds``; answers that do not relate to that probe, or that
 ``wsdiscovery`` refuses, are ignored. Each camera is then asked GetDeviceInformation
 (onvif-zeep-async) at its first HTTP XAddr, within ``INFO_SECONDS`` each and
-``CAMERAS_AT_ONCE`` at a time. Nothing is held between scans.
+``CAMERAS_AT_ONCE`` at a time across every handler of the process; the whole of it
+within ``DESCRIBE_SECONDS``, so a scan takes at most ``probeSeconds`` +
+``DESCRIBE_SECONDS``. A camera not described by then, or whose description failed in
+any way, is reported from its scopes alone. Nothing is held between scans.
 
 Credentials: none yet (issue 19 brings secrets). GetDeviceInformation is asked without
 WS-Security; a camera that refuses it (most do unless anonymous access is on) is still
@@ -56,6 +59,7 @@ from edgeplane.agent.discovery.wsdiscovery import (
     probe,
     probe_matches,
 )
+from edgeplane.api.discovery import ONVIF_DESCRIBE_SECONDS
 
 if TYPE_CHECKING:
     from edgeplane.api.discovery import OnvifDiscovery
@@ -63,6 +67,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("edgeplane.agent.discovery.onvif")
 INFO_SECONDS = 5.0
 CAMERAS_AT_ONCE = 8
+"""Cameras asked at once by the whole process: every profile's scans share them."""
+DESCRIBE_SECONDS = float(ONVIF_DESCRIBE_SECONDS)
+"""Describing every camera of one scan; past it the rest are reported from their
+scopes. A scan takes at most ``probeSeconds`` + this (the API checks it against the
+profile's interval)."""
 MULTICAST_TTL = 1
 """WS-Discovery is link-local: a probe never crosses a router."""
 DEVICE_WSDL = Path(onvif.__file__).parent / "wsdl" / SERVICES["devicemgmt"]["wsdl"]
@@ -89,10 +98,16 @@ class OnvifHandler:
 
     async def scan(self) -> list[Found]:
         answers = await self._probe()
-        limit = asyncio.Semaphore(CAMERAS_AT_ONCE)
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._describe(a, limit)) for a in answers.values()]
-        return [found for task in tasks if (found := task.result()) is not None]
+        cameras = {e: (a, url) for e, a in answers.items() if (url := _url(a)) is not None}
+        infos: dict[str, dict[str, str]] = {}
+        try:
+            async with asyncio.timeout(DESCRIBE_SECONDS), asyncio.TaskGroup() as group:
+                for endpoint, (answer, url) in cameras.items():
+                    if _same_host(url, answer.sender):
+                        group.create_task(_describe(endpoint, url, infos))
+        except TimeoutError:
+            log.debug("onvif: %d of %d cameras described in time", len(infos), len(cameras))
+        return [found(a.match, url, infos.get(e, {})) for e, (a, url) in cameras.items()]
 
     async def close(self) -> None:
         """Nothing to stop: every scan closes its sockets and sessions."""
@@ -125,16 +140,36 @@ class OnvifHandler:
         except OSError as e:  # an interface that went away or has no route: the others go on
             log.warning("onvif: probe from %s to %s failed: %s", interface, target, e)
 
-    async def _describe(self, answer: Answer, limit: asyncio.Semaphore) -> Found | None:
-        url = answer.match.service_url
-        if url is None:  # no HTTP XAddr: nothing an application could reach
-            log.debug("onvif: %s gave no HTTP XAddr", answer.match.endpoint[:80])
-            return None
-        info: dict[str, str] = {}
-        if _same_host(url, answer.sender):
-            async with limit:
-                info = await device_information(url)
-        return found(answer.match, url, info)
+
+_cameras: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+
+def camera_slots() -> asyncio.Semaphore:
+    """The process's ``CAMERAS_AT_ONCE``, shared by every handler. A Semaphore belongs
+    to the loop it first waits in: one is made in the running loop, and anew when the
+    loop changed."""
+    global _cameras
+    loop = asyncio.get_running_loop()
+    if _cameras is None or _cameras[0] is not loop:
+        _cameras = (loop, asyncio.Semaphore(CAMERAS_AT_ONCE))
+    return _cameras[1]
+
+
+def _url(answer: Answer) -> str | None:
+    url = answer.match.service_url
+    if url is None:  # no HTTP XAddr: nothing an application could reach
+        log.debug("onvif: %s gave no HTTP XAddr", answer.match.endpoint[:80])
+    return url
+
+
+async def _describe(endpoint: str, url: str, infos: dict[str, dict[str, str]]) -> None:
+    """GetDeviceInformation into ``infos``. Whatever fails here fails this camera
+    alone (reported from its scopes); cancellation goes through."""
+    try:
+        async with camera_slots():
+            infos[endpoint] = await device_information(url)
+    except Exception:
+        log.debug("onvif: %s not described", url[:120], exc_info=True)
 
 
 async def _receive(sock: socket.socket, message_id: str, answers: dict[str, Answer]) -> None:

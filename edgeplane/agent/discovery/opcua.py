@@ -4,9 +4,10 @@ One scan asks every endpoint the profile names for its servers (FindServers, whi
 needs no session), then opens a session on each server found to read who made it
 (``Server_ServerStatus_BuildInfo``) and the values of the profile's ``browse`` nodes.
 Everything is bounded: each request by ``REQUEST_SECONDS``, FindServers and the reads
-of one endpoint by ``FIND_SECONDS`` and ``READ_SECONDS``, the sessions a scan holds by
-``SESSIONS_MAX``. A server that cannot be read in time is still reported from what
-FindServers said; an endpoint that refuses or hangs is simply not found (debug log).
+of one endpoint by ``FIND_SECONDS`` and ``READ_SECONDS``, the sessions the whole
+process holds by ``SESSIONS_MAX``. A server that cannot be read in time, or in any way,
+is still reported from what FindServers said; an endpoint that refuses, hangs or makes
+asyncua fail otherwise is simply not found (debug log), and the others are.
 
 Neighbours: ``base`` (``Found``, ``Handler``, ``clip``), ``api.discovery``
 (``OpcuaDiscovery``), the runner that calls ``scan`` every interval.
@@ -64,7 +65,7 @@ CLOSE_SECONDS = 0.5
 # seconds: under the shortest interval (5 s), past which the runner cancels the scan
 # and everything it found with it.
 SESSIONS_MAX = 16
-"""Server sessions one scan holds open at once."""
+"""Server sessions open at once in the process: every profile's scans share them."""
 SERVERS_PER_ENDPOINT_MAX = 64
 URL_MAX_CHARS = 512
 MESSAGE_MAX_BYTES = 1024 * 1024
@@ -84,7 +85,9 @@ BUILD_INFO = (
 # (OSError), no answer (TimeoutError), bad status codes, and answers its decoders
 # choke on. Answers are decoded in the awaiting call, not in asyncua's protocol, so a
 # malformed one raises here: mutating valid FindServers and Read responses gave
-# UaError (NotEnoughData), ValueError, struct.error, IndexError and TypeError.
+# UaError (NotEnoughData), ValueError, struct.error, IndexError and TypeError. Anything
+# else (EOFError, asyncio.IncompleteReadError) fails that endpoint or server alone too,
+# logged at debug with its traceback.
 SERVER_ERRORS = (UaError, OSError, TimeoutError, ValueError, LookupError, TypeError, struct.error)
 
 
@@ -191,6 +194,20 @@ def node_ids(browse: Iterable[str]) -> dict[str, ua.NodeId]:
     return parsed
 
 
+_sessions: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+
+def session_slots() -> asyncio.Semaphore:
+    """The process's ``SESSIONS_MAX``, shared by every handler. A Semaphore belongs to
+    the loop it first waits in: one is made in the running loop, and anew when the
+    loop changed."""
+    global _sessions
+    loop = asyncio.get_running_loop()
+    if _sessions is None or _sessions[0] is not loop:
+        _sessions = (loop, asyncio.Semaphore(SESSIONS_MAX))
+    return _sessions[1]
+
+
 class OpcuaHandler:
     """Scans the profile's endpoints; holds nothing between scans."""
 
@@ -203,9 +220,8 @@ class OpcuaHandler:
         self._browse = node_ids(params.browse)
 
     async def scan(self) -> list[Found]:
-        sessions = asyncio.Semaphore(SESSIONS_MAX)
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._scan_endpoint(e, sessions)) for e in self._endpoints]
+            tasks = [group.create_task(self._scan_endpoint(e)) for e in self._endpoints]
         unique: dict[str, Found] = {}
         for found in (f for task in tasks for f in task.result()):
             # Two endpoints may list one server: keep the sighting with its BuildInfo.
@@ -216,7 +232,7 @@ class OpcuaHandler:
     async def close(self) -> None:
         """Nothing to stop: every session is closed by the scan that opened it."""
 
-    async def _scan_endpoint(self, endpoint: str, sessions: asyncio.Semaphore) -> list[Found]:
+    async def _scan_endpoint(self, endpoint: str) -> list[Found]:
         apps = await _find_servers(endpoint)
         devices = [app for app in apps if app.ApplicationType in DEVICE_TYPES]
         infos: dict[int, ServerInfo] = {}
@@ -226,16 +242,14 @@ class OpcuaHandler:
                     # A server listing only itself is read where we reached it: the
                     # host name it advertises may not resolve from here.
                     url = endpoint if len(devices) == 1 else address_of(app, endpoint)
-                    group.create_task(self._read_into(infos, i, url, sessions))
+                    group.create_task(self._read_into(infos, i, url))
         except TimeoutError:
             log.debug("opcua %s: %d of %d servers read in time", endpoint, len(infos), len(devices))
         found = (describe(app, endpoint, infos.get(i)) for i, app in enumerate(devices))
         return [f for f in found if f is not None]
 
-    async def _read_into(
-        self, infos: dict[int, ServerInfo], index: int, url: str, sessions: asyncio.Semaphore
-    ) -> None:
-        async with sessions:
+    async def _read_into(self, infos: dict[int, ServerInfo], index: int, url: str) -> None:
+        async with session_slots():
             if (info := await _read_server(url, self._browse)) is not None:
                 infos[index] = info
 
@@ -253,8 +267,12 @@ async def _find_servers(endpoint: str) -> list[ua.ApplicationDescription]:
     try:
         async with asyncio.timeout(FIND_SECONDS):
             apps = await client.connect_and_find_servers()
-    except SERVER_ERRORS as e:
-        log.debug("opcua %s: no FindServers answer (%s: %s)", endpoint, type(e).__name__, e)
+    except Exception as e:  # whatever the server provoked costs this endpoint alone
+        unexpected = not isinstance(e, SERVER_ERRORS)
+        name = type(e).__name__
+        log.debug(
+            "opcua %s: no FindServers answer (%s: %s)", endpoint, name, e, exc_info=unexpected
+        )
         return []
     finally:
         client.disconnect_socket()  # also when the timeout cut the exchange short
@@ -270,8 +288,9 @@ async def _read_server(url: str, browse: dict[str, ua.NodeId]) -> ServerInfo | N
         await client.connect()
         connected = True
         return await _read_info(client, browse)
-    except SERVER_ERRORS as e:
-        log.debug("opcua %s: not read (%s: %s)", url, type(e).__name__, e)
+    except Exception as e:  # whatever the server provoked costs this server's read alone
+        unexpected = not isinstance(e, SERVER_ERRORS)
+        log.debug("opcua %s: not read (%s: %s)", url, type(e).__name__, e, exc_info=unexpected)
         return None
     finally:
         await _close(client, connected)
@@ -292,7 +311,7 @@ async def _close(client: Client, connected: bool) -> None:
         if connected:
             async with asyncio.timeout(CLOSE_SECONDS):
                 await client.disconnect()
-    except SERVER_ERRORS as e:
+    except Exception as e:
         log.debug("opcua %s: closed without goodbye (%s)", client.server_url.geturl(), e)
     finally:
         client.disconnect_socket()

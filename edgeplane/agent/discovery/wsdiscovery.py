@@ -66,10 +66,15 @@ class ProbeMatch:
 
     @property
     def service_url(self) -> str | None:
-        """The first HTTP(S) XAddr: where GetDeviceInformation goes."""
+        """The first HTTP(S) XAddr: where GetDeviceInformation goes. One that does not
+        parse (``http://[bad/``) is passed over: any host on the link may send it."""
         for xaddr in self.xaddrs:
-            parts = urlsplit(xaddr)
-            if parts.scheme in ("http", "https") and parts.hostname:
+            try:
+                parts = urlsplit(xaddr)
+                usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+            except ValueError:
+                continue
+            if usable:
                 return xaddr
         return None
 

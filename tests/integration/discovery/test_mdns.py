@@ -11,6 +11,7 @@ its sockets.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -18,10 +19,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from zeroconf import Zeroconf, const
+from zeroconf._dns import DNSPointer  # building a hostile answer: zeroconf's own records
+from zeroconf._protocol.outgoing import DNSOutgoing
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
+from edgeplane.agent.discovery import mdns as mdns_module
 from edgeplane.agent.discovery.base import Found
-from edgeplane.agent.discovery.mdns import MdnsHandler, handler
+from edgeplane.agent.discovery.mdns import RESOLVES_PER_SCAN, MdnsHandler, handler
 from edgeplane.api.discovery import MdnsDiscovery
 from tests.support.netns import NetnsUnavailable, private_namespace, run_inside
 from tests.support.waiting import wait_until_async
@@ -131,5 +136,57 @@ def test_a_type_not_asked_for_is_not_found(namespace: str) -> None:
             assert identities(found) == [f"mdns:Gauge.{TEST_TYPE}"]
             assert found[0].address == f"http://{HOST}:8081/status"
             assert found[0].device_class == "service"
+
+    inside(namespace, scenario)
+
+
+GHOSTS = 100
+
+
+def announce_names_only(registrar: AsyncZeroconf, names: list[str]) -> None:
+    """PTR records for ``names`` and nothing behind them: no SRV, TXT or address, so
+    they are browsed and never resolve."""
+    out = DNSOutgoing(const._FLAGS_QR_RESPONSE | const._FLAGS_AA)
+    for name in names:
+        pointer = DNSPointer(TEST_TYPE, const._TYPE_PTR, const._CLASS_IN, 4500, name)
+        out.add_answer_at_time(pointer, 0)
+    registrar.zeroconf.async_send(out)
+
+
+def test_names_that_never_resolve_do_not_hold_a_scan_up(
+    namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host announcing many names that never resolve: each scan asks the network for
+    at most RESOLVES_PER_SCAN of them, still reports what resolved, and over a few
+    scans every name is tried. The service is asked each time (the handler is told
+    it is not in zeroconf's cache), ahead of the newer names that never resolved."""
+    sensor = service("Lobby sensor", TEST_TYPE, 8080, {"vendor": "Acme"})
+    ghosts = [f"Ghost {i}.{TEST_TYPE}" for i in range(GHOSTS)]
+    asked: list[str] = []
+
+    class Counted(AsyncServiceInfo):
+        def load_from_cache(self, zc: Zeroconf, now: float | None = None) -> bool:
+            return self.name != sensor.name and super().load_from_cache(zc, now)
+
+        async def async_request(self, *args: Any, **kwargs: Any) -> bool:
+            asked.append(self.name)
+            return await super().async_request(*args, **kwargs)
+
+    monkeypatch.setattr(mdns_module, "AsyncServiceInfo", Counted)
+    monkeypatch.setattr(mdns_module, "RESOLVE_MS", 200)  # what a ghost costs, shortened
+
+    async def scenario() -> None:
+        async with registering(sensor) as registrar, browsing(TEST_TYPE) as mdns:
+            await wait_until_async(mdns.scan, "the service found", WITHIN)
+            announce_names_only(registrar, ghosts)
+            await wait_until_async(lambda: len(mdns.known) == GHOSTS + 1, "the ghosts", WITHIN)
+            tried: set[str] = set()
+            for _ in range(math.ceil(GHOSTS / RESOLVES_PER_SCAN)):
+                asked.clear()
+                found = await mdns.scan()
+                assert identities(found) == [f"mdns:Lobby sensor.{TEST_TYPE}"]
+                assert len(asked) <= RESOLVES_PER_SCAN
+                tried.update(asked)
+            assert tried >= set(ghosts)
 
     inside(namespace, scenario)

@@ -25,6 +25,7 @@ from pymodbus.pdu.device import ModbusDeviceIdentification
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from edgeplane.agent.discovery import modbus
 from edgeplane.agent.discovery.base import Found
 from edgeplane.agent.discovery.modbus import handler
 from edgeplane.api.discovery import ModbusDiscovery
@@ -199,6 +200,31 @@ async def test_units_behind_silent_ones_are_still_asked(start_server: StartServe
     assert [f.identity for f in found] == [
         f"modbus:127.0.0.1:{port}/1",
         f"modbus:127.0.0.1:{port}/5",
+    ]
+
+
+async def test_a_device_failing_otherwise_costs_only_its_own_target(
+    start_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure none of DEVICE_ERRORS names (an EOFError out of the client) loses
+    that host:port, not the scan."""
+    good, odd = free_port(), free_port()
+    await start_server(good, identity=identification())
+    await start_server(odd, identity=identification())
+    identify = modbus._identify
+
+    async def odd_at_one_port(client: Any, unit: int, probe_register: int | None) -> Any:
+        if client.comm_params.port == odd:
+            raise EOFError("the device hung up mid-answer")
+        return await identify(client, unit, probe_register)
+
+    monkeypatch.setattr(modbus, "_identify", odd_at_one_port)
+
+    found = await scan_once(profile(odd, ports=[odd, good]))
+
+    assert [f.identity for f in found] == [
+        f"modbus:127.0.0.1:{good}/1",
+        f"modbus:127.0.0.1:{good}/2",
     ]
 
 

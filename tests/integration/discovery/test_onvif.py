@@ -15,12 +15,20 @@ from dataclasses import dataclass
 
 import pytest
 
+from edgeplane.agent.discovery import onvif as onvif_module
 from edgeplane.agent.discovery.base import Found, Handler
-from edgeplane.agent.discovery.onvif import handler
-from edgeplane.agent.discovery.wsdiscovery import MULTICAST_V4, PORT
+from edgeplane.agent.discovery.onvif import CAMERAS_AT_ONCE, Answer, OnvifHandler, handler
+from edgeplane.agent.discovery.wsdiscovery import MULTICAST_V4, PORT, ProbeMatch
 from edgeplane.api.discovery import OnvifDiscovery
 from tests.support.netns import NetnsUnavailable, private_namespace, run_inside
-from tests.support.onvifsim import HOST, Camera, DeviceService, Responder, probe_matches
+from tests.support.onvifsim import (
+    HOST,
+    Camera,
+    DeviceService,
+    Responder,
+    message_id,
+    probe_matches,
+)
 from tests.support.waiting import wait_until_async
 
 WITHIN = 15.0
@@ -38,15 +46,42 @@ class Site:
     xaddr: str
 
 
+class AlsoAnswering(Responder):
+    """A responder that answers each probe for ``others`` (camera, XAddr) too, each in
+    a datagram of its own, before its own camera."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        xaddr: str,
+        noise: Sequence[bytes] = (),
+        answer: bool = True,
+        others: Sequence[tuple[Camera, str]] = (),
+    ):
+        super().__init__(camera, xaddr, noise, answer)
+        self.others = others
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        relates_to = message_id(data)
+        if relates_to is not None and self.transport is not None:
+            for camera, xaddr in self.others:
+                self.transport.sendto(probe_matches(camera, xaddr, relates_to), addr)
+        super().datagram_received(data, addr)
+
+
 @asynccontextmanager
 async def site(
-    camera: Camera = CAMERA, noise: Sequence[bytes] = (), answer: bool = True, host: str = HOST
+    camera: Camera = CAMERA,
+    noise: Sequence[bytes] = (),
+    answer: bool = True,
+    host: str = HOST,
+    others: Sequence[tuple[Camera, str]] = (),
 ) -> AsyncIterator[Site]:
     """The camera's two services and a handler probing it; ``host`` is the one its
-    XAddrs name."""
+    XAddrs name. The responder also answers for ``others``, which have no service."""
     service = DeviceService(camera)
     xaddr = f"http://{host}:{await service.start()}/onvif/device_service"
-    responder = Responder(camera, xaddr, noise, answer)
+    responder = AlsoAnswering(camera, xaddr, noise, answer, others)
     params = OnvifDiscovery.model_validate(
         {
             "interfaces": [HOST],
@@ -110,6 +145,111 @@ async def test_an_xaddr_on_another_host_is_not_asked() -> None:
     assert camera.address == s.xaddr
     assert (camera.vendor, camera.model) == ("", "AC-2000-scope")
     assert s.service.asked == []
+
+
+async def test_a_malformed_xaddr_costs_only_its_own_camera() -> None:
+    """``http://[bad/`` does not parse; the camera beside it is still described."""
+    broken = Camera(endpoint="urn:uuid:broken-xaddr")
+    async with site(others=[(broken, "http://[bad/")]) as s:
+        camera = await found_one(s.onvif)
+
+    assert (camera.identity, camera.vendor) == (f"onvif:{CAMERA.endpoint}", "Acme Optics")
+
+
+class FailingService:
+    """An ONVIFService whose exchange fails as none of ``INFO_ERRORS`` does."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    async def setup(self) -> None:
+        raise EOFError("the camera hung up mid-answer")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_camera_whose_description_fails_otherwise_keeps_its_scopes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(onvif_module, "ONVIFService", FailingService)
+    async with site() as s:
+        camera = await found_one(s.onvif)
+
+    assert (camera.identity, camera.vendor, camera.model) == (
+        f"onvif:{CAMERA.endpoint}",
+        "",
+        "AC-2000-scope",
+    )
+
+
+def crowd(count: int) -> dict[str, Answer]:
+    """``count`` cameras that answered from 127.0.0.1, each at a port of its own."""
+    matches = [
+        ProbeMatch(f"urn:uuid:cam-{i}", (f"http://{HOST}:{i + 1}/onvif/device_service",))
+        for i in range(count)
+    ]
+    return {m.endpoint: Answer(m, HOST) for m in matches}
+
+
+def probing(monkeypatch: pytest.MonkeyPatch, answers: dict[str, Answer]) -> None:
+    """Every handler's probe hears ``answers``; no datagram is sent."""
+
+    async def probe(self: OnvifHandler) -> dict[str, Answer]:
+        return answers
+
+    monkeypatch.setattr(OnvifHandler, "_probe", probe)
+
+
+def params() -> OnvifDiscovery:
+    return OnvifDiscovery.model_validate({"interfaces": [HOST], "target": HOST})
+
+
+async def test_cameras_asked_at_once_are_bounded_across_handlers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An agent runs many profiles: together they ask at most CAMERAS_AT_ONCE."""
+    asking, peak = 0, 0
+
+    async def device_information(url: str) -> dict[str, str]:
+        nonlocal asking, peak
+        asking += 1
+        peak = max(peak, asking)
+        await asyncio.sleep(0.05)
+        asking -= 1
+        return {"Manufacturer": "Acme Optics"}
+
+    probing(monkeypatch, crowd(CAMERAS_AT_ONCE * 2))
+    monkeypatch.setattr(onvif_module, "device_information", device_information)
+    scans = await asyncio.gather(handler(params()).scan(), handler(params()).scan())
+
+    assert [len(found) for found in scans] == [CAMERAS_AT_ONCE * 2] * 2
+    assert {f.vendor for found in scans for f in found} == {"Acme Optics"}
+    assert peak == CAMERAS_AT_ONCE
+
+
+async def test_cameras_not_described_by_the_deadline_keep_their_scopes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """However many cameras answered and however slow they are, the describe phase
+    ends at DESCRIBE_SECONDS; the rest are reported from their scopes."""
+    answers = crowd(4)
+    quick = list(answers)[:2]
+
+    async def device_information(url: str) -> dict[str, str]:
+        if not any(url == answers[e].match.service_url for e in quick):
+            await asyncio.Event().wait()  # never answers
+        return {"Manufacturer": "Acme Optics"}
+
+    probing(monkeypatch, answers)
+    monkeypatch.setattr(onvif_module, "device_information", device_information)
+    monkeypatch.setattr(onvif_module, "DESCRIBE_SECONDS", 0.5)
+    async with asyncio.timeout(WITHIN):  # when to give up: without the deadline, never
+        found = await handler(params()).scan()
+
+    assert sorted((f.identity, f.vendor) for f in found) == [
+        (f"onvif:{e}", "Acme Optics" if e in quick else "") for e in sorted(answers)
+    ]
 
 
 async def test_nothing_is_found_once_the_responder_stops() -> None:

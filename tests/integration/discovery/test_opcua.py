@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 from asyncua import ua
+from asyncua.client.client import Client
 from asyncua.server.server import Server
 
 from edgeplane.agent.discovery.base import Found
@@ -148,3 +149,44 @@ async def test_hung_server_finds_nothing_and_other_endpoints_still_answer(
     finally:
         listener.close()
         await listener.wait_closed()
+
+
+async def test_an_endpoint_failing_otherwise_costs_only_itself(
+    start_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure SERVER_ERRORS does not name (asyncio.IncompleteReadError, as asyncua
+    may raise when a peer hangs up mid-answer) loses that endpoint, not the scan."""
+    odd, port = free_port(), free_port()
+    await start_server(port)
+    find_servers = Client.connect_and_find_servers
+
+    async def cut_short(self: Client) -> list[ua.ApplicationDescription]:
+        if self.server_url.port == odd:
+            raise asyncio.IncompleteReadError(b"\x00", 8)
+        return await find_servers(self)
+
+    monkeypatch.setattr(Client, "connect_and_find_servers", cut_short)
+
+    found = await scan_once(profile(f"opc.tcp://127.0.0.1:{odd}/", f"opc.tcp://127.0.0.1:{port}/"))
+
+    assert [(f.identity, f.vendor) for f in found] == [
+        (f"opcua:{APPLICATION_URI}", "Acme Automation")
+    ]
+
+
+async def test_a_server_whose_session_fails_otherwise_is_reported_from_find_servers(
+    start_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    await start_server(port)
+
+    async def hang_up(self: Client, **options: object) -> None:
+        raise EOFError("the server hung up mid-session")
+
+    monkeypatch.setattr(Client, "connect", hang_up)
+
+    found = await scan_once(profile(f"opc.tcp://127.0.0.1:{port}/"))
+
+    assert [(f.identity, f.vendor, f.model) for f in found] == [
+        (f"opcua:{APPLICATION_URI}", "", "")
+    ]

@@ -368,6 +368,7 @@ async def test_discovery_lists_kinds(client: httpx.AsyncClient) -> None:
         "devices",
         "revisions",
         "datastreams",
+        "discoveryprofiles",
     }
 
 

@@ -1,12 +1,23 @@
 """Modbus discovery's pure parts: what a device's identification objects become (text
-from a device is hostile), and which host:port targets a profile names."""
+from a device is hostile), which host:port targets a profile names, and how many
+connections the handlers of one process hold at once (against a stand-in client)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from edgeplane.agent.discovery import modbus
 from edgeplane.agent.discovery.base import TEXT_MAX_CHARS
-from edgeplane.agent.discovery.modbus import Identification, describe, object_texts, targets
+from edgeplane.agent.discovery.modbus import (
+    CONNECTIONS_MAX,
+    Identification,
+    describe,
+    handler,
+    object_texts,
+    targets,
+)
 from edgeplane.api.discovery import ModbusDiscovery
 
 OBJECT_TEXTS = [
@@ -75,3 +86,58 @@ def test_targets_are_every_address_with_every_port() -> None:
         ("10.0.1.5", 502),
         ("10.0.1.5", 1502),
     ]
+
+
+class Connections:
+    """A stand-in for pymodbus's client that counts the connections open at once;
+    each connect takes a moment and finds nobody there."""
+
+    def __init__(self) -> None:
+        self.open = self.peak = self.made = 0
+
+    def client(self, host: str, port: int, **options: object) -> Connections.Client:
+        return Connections.Client(self)
+
+    class Client:
+        def __init__(self, connections: Connections) -> None:
+            self.connections, self.counted = connections, False
+
+        def set_max_no_responses(self, count: int) -> None:
+            pass
+
+        async def connect(self) -> bool:
+            self.connections.open += 1
+            self.connections.made += 1
+            self.connections.peak = max(self.connections.peak, self.connections.open)
+            self.counted = True
+            await asyncio.sleep(0.01)
+            return False
+
+        def close(self) -> None:
+            self.connections.open -= self.counted
+            self.counted = False
+
+
+async def two_profiles_at_once(connections: Connections) -> None:
+    params = ModbusDiscovery.model_validate({"hosts": ["10.0.0.0/26"], "ports": [502]})
+    assert len(targets(params)) > CONNECTIONS_MAX
+    await asyncio.gather(handler(params).scan(), handler(params).scan())
+
+
+async def test_connections_are_bounded_across_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An agent runs up to 64 profiles: together they hold at most CONNECTIONS_MAX."""
+    connections = Connections()
+    monkeypatch.setattr(modbus, "AsyncModbusTcpClient", connections.client)
+
+    await two_profiles_at_once(connections)
+
+    assert (connections.peak, connections.open, connections.made) == (CONNECTIONS_MAX, 0, 124)
+
+
+def test_the_shared_bound_follows_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Semaphore a scan waited on belongs to that loop; a later loop gets its own."""
+    for _ in range(2):
+        connections = Connections()
+        monkeypatch.setattr(modbus, "AsyncModbusTcpClient", connections.client)
+        asyncio.run(two_profiles_at_once(connections))
+        assert connections.peak == CONNECTIONS_MAX

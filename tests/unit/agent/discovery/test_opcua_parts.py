@@ -1,27 +1,33 @@
 """OPC UA discovery's pure parts: what a server's FindServers entry and Read results
-become (all of it untrusted), which URLs we connect to, and which browse nodes parse."""
+become (all of it untrusted), which URLs we connect to, which browse nodes parse, and
+how many sessions the handlers of one process hold at once (against stand-ins)."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from asyncua import ua
 from asyncua.ua.status_codes import StatusCodes
 
+from edgeplane.agent.discovery import opcua
 from edgeplane.agent.discovery.base import ATTRIBUTES_MAX, IDENTITY_MAX_CHARS, TEXT_MAX_CHARS
 from edgeplane.agent.discovery.opcua import (
     CLOSE_SECONDS,
     FIND_SECONDS,
     READ_SECONDS,
+    SESSIONS_MAX,
     ServerInfo,
     address_of,
     describe,
+    handler,
     is_url,
     node_ids,
     server_info,
     text_of,
     value_text,
 )
-from edgeplane.api.discovery import INTERVAL_SECONDS_MIN
+from edgeplane.api.discovery import INTERVAL_SECONDS_MIN, OpcuaDiscovery
 
 ENDPOINT = "opc.tcp://10.0.0.5:4840"
 
@@ -171,3 +177,33 @@ def test_a_scan_ends_within_the_shortest_interval() -> None:
     """Past its interval the runner cancels a scan and loses all it found; endpoints
     are scanned side by side, each within FindServers + reads + closing."""
     assert FIND_SECONDS + READ_SECONDS + CLOSE_SECONDS < INTERVAL_SECONDS_MIN
+
+
+async def test_sessions_are_bounded_across_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An agent runs many profiles: together they hold at most SESSIONS_MAX sessions.
+    Each endpoint lists more servers than that (stand-ins for FindServers and reads)."""
+    reading, peak = 0, 0
+
+    async def find_servers(endpoint: str) -> list[ua.ApplicationDescription]:
+        return [app(f"urn:{endpoint}:{i}", urls=[f"{endpoint}{i}"]) for i in range(SESSIONS_MAX)]
+
+    async def read_server(url: str, browse: dict[str, ua.NodeId]) -> ServerInfo:
+        nonlocal reading, peak
+        reading += 1
+        peak = max(peak, reading)
+        await asyncio.sleep(0.05)
+        reading -= 1
+        return ServerInfo(vendor="Acme")
+
+    monkeypatch.setattr(opcua, "_find_servers", find_servers)
+    monkeypatch.setattr(opcua, "_read_server", read_server)
+    profiles = [
+        OpcuaDiscovery.model_validate({"endpoints": [e]})
+        for e in ("opc.tcp://a:1/", "opc.tcp://b:1/")
+    ]
+
+    scans = await asyncio.gather(*(handler(p).scan() for p in profiles))
+
+    assert [len(found) for found in scans] == [SESSIONS_MAX] * 2
+    assert {f.vendor for found in scans for f in found} == {"Acme"}
+    assert peak == SESSIONS_MAX

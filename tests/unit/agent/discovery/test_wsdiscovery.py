@@ -145,9 +145,11 @@ def test_refused(datagram: bytes, reason: str) -> None:
         (("http://10.0.0.9/onvif/device_service",), "http://10.0.0.9/onvif/device_service"),
         (("soap.udp://10.0.0.9:3702", "https://10.0.0.9/d"), "https://10.0.0.9/d"),
         (("http:///no-host", "junk"), None),
+        (("http://[bad/",), None),
+        (("http://[bad/", "http://10.0.0.9/d"), "http://10.0.0.9/d"),
         ((), None),
     ],
-    ids=["http", "first-http-of-several", "none-usable", "none"],
+    ids=["http", "first-http-of-several", "none-usable", "bad-ipv6", "after-bad-ipv6", "none"],
 )
 def test_service_url(xaddrs: tuple[str, ...], url: str | None) -> None:
     assert ProbeMatch("urn:uuid:cam", xaddrs=xaddrs).service_url == url
