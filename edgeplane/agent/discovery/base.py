@@ -13,6 +13,7 @@ whatever it started; it is called once, when the profile goes away or the agent 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -75,3 +76,20 @@ def clip(text: object, limit: int = TEXT_MAX_CHARS) -> str:
     says about itself is untrusted."""
     printable = "".join(c if c.isprintable() else " " for c in str(text))
     return printable.strip()[:limit]
+
+
+class ProcessSlots:
+    """A limit shared by every handler of one protocol in the process (connections,
+    sessions, cameras at once), so many profiles stay far from the descriptor limit. A
+    Semaphore belongs to the loop it first waits in: one is made in the running loop,
+    and anew when the loop changed (tests run several)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    def __call__(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._held is None or self._held[0] is not loop:
+            self._held = (loop, asyncio.Semaphore(self.limit))
+        return self._held[1]

@@ -28,7 +28,7 @@ from pymodbus.constants import DeviceInformation, MoreData
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu.mei_message import ReadDeviceInformationResponse
 
-from edgeplane.agent.discovery.base import FOUND_PER_SCAN_MAX, Found, Handler, clip
+from edgeplane.agent.discovery.base import FOUND_PER_SCAN_MAX, Found, Handler, ProcessSlots, clip
 from edgeplane.api.discovery import MODBUS_CONNECTIONS, modbus_addresses
 
 if TYPE_CHECKING:
@@ -128,18 +128,8 @@ def target_seconds(params: ModbusDiscovery) -> float:
     return params.timeout_seconds * (requests + 1)
 
 
-_connections: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
-
-
-def connection_slots() -> asyncio.Semaphore:
-    """The process's ``CONNECTIONS_MAX``, shared by every handler. A Semaphore belongs
-    to the loop it first waits in: one is made in the running loop, and anew when the
-    loop changed."""
-    global _connections
-    loop = asyncio.get_running_loop()
-    if _connections is None or _connections[0] is not loop:
-        _connections = (loop, asyncio.Semaphore(CONNECTIONS_MAX))
-    return _connections[1]
+connection_slots = ProcessSlots(CONNECTIONS_MAX)
+"""The process's ``CONNECTIONS_MAX``, shared by every handler (``base.ProcessSlots``)."""
 
 
 class ModbusHandler:

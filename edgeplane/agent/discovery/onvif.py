@@ -47,6 +47,7 @@ from edgeplane.agent.discovery.base import (
     IDENTITY_MAX_CHARS,
     Found,
     Handler,
+    ProcessSlots,
     clip,
 )
 from edgeplane.agent.discovery.wsdiscovery import (
@@ -141,18 +142,8 @@ class OnvifHandler:
             log.warning("onvif: probe from %s to %s failed: %s", interface, target, e)
 
 
-_cameras: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
-
-
-def camera_slots() -> asyncio.Semaphore:
-    """The process's ``CAMERAS_AT_ONCE``, shared by every handler. A Semaphore belongs
-    to the loop it first waits in: one is made in the running loop, and anew when the
-    loop changed."""
-    global _cameras
-    loop = asyncio.get_running_loop()
-    if _cameras is None or _cameras[0] is not loop:
-        _cameras = (loop, asyncio.Semaphore(CAMERAS_AT_ONCE))
-    return _cameras[1]
+camera_slots = ProcessSlots(CAMERAS_AT_ONCE)
+"""The process's ``CAMERAS_AT_ONCE``, shared by every handler (``base.ProcessSlots``)."""
 
 
 def _url(answer: Answer) -> str | None:

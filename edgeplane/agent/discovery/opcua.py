@@ -35,6 +35,7 @@ from edgeplane.agent.discovery.base import (
     IDENTITY_MAX_CHARS,
     Found,
     Handler,
+    ProcessSlots,
     clip,
 )
 
@@ -194,18 +195,8 @@ def node_ids(browse: Iterable[str]) -> dict[str, ua.NodeId]:
     return parsed
 
 
-_sessions: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
-
-
-def session_slots() -> asyncio.Semaphore:
-    """The process's ``SESSIONS_MAX``, shared by every handler. A Semaphore belongs to
-    the loop it first waits in: one is made in the running loop, and anew when the
-    loop changed."""
-    global _sessions
-    loop = asyncio.get_running_loop()
-    if _sessions is None or _sessions[0] is not loop:
-        _sessions = (loop, asyncio.Semaphore(SESSIONS_MAX))
-    return _sessions[1]
+session_slots = ProcessSlots(SESSIONS_MAX)
+"""The process's ``SESSIONS_MAX``, shared by every handler (``base.ProcessSlots``)."""
 
 
 class OpcuaHandler:
