@@ -48,10 +48,7 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
     try:
         yield fleet
     finally:
-        for agent in fleet.agents.values():
-            agent.stop()
-            agent.kill_leftovers()
-        fleet.stop_hub()
+        fleet.close()
 
 
 def profile(modbus_port: int, opcua_port: int) -> dict[str, Any]:
