@@ -296,12 +296,16 @@ class Cluster:
                 {**c, "status": "True"} if c["type"] in ("Ready", "ContainersReady") else c
                 for c in pod["status"].get("conditions") or []
             ]
-            self.request(
-                "PATCH",
-                f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status",
-                {"status": {"conditions": conditions}},
-                "application/merge-patch+json",
-            )
+            try:
+                self.request(
+                    "PATCH",
+                    f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status",
+                    {"status": {"conditions": conditions}},
+                    "application/merge-patch+json",
+                )
+            except urllib.error.HTTPError as e:
+                if e.code != 404:
+                    raise  # a pod evicted since the list is gone: nothing to make Ready
 
     # --- arguments -------------------------------------------------------------------
 
