@@ -29,9 +29,14 @@ from edgeplane.hub.controllers.appstatus import (
     app_status,
     problem_condition,
     ready_condition,
-    render_failure,
     with_failovers,
     with_rollout,
+)
+from edgeplane.hub.controllers.desired import (
+    bound_devices,
+    by_application,
+    desired_assignments,
+    devices_condition,
 )
 from edgeplane.hub.controllers.failover import (
     Doubted,
@@ -43,7 +48,7 @@ from edgeplane.hub.controllers.failover import (
 )
 from edgeplane.hub.controllers.governed import PolicyGate
 from edgeplane.hub.controllers.loading import Loaded, list_all
-from edgeplane.hub.controllers.naming import name_collision
+from edgeplane.hub.controllers.naming import Problem
 from edgeplane.hub.controllers.offloop import PASS_SECONDS, Worker
 from edgeplane.hub.controllers.record import PlacementRecord
 from edgeplane.hub.controllers.rendering import (
@@ -55,12 +60,11 @@ from edgeplane.hub.controllers.rendering import (
     unchanged,
 )
 from edgeplane.hub.controllers.revisions import RevisionPlan
-from edgeplane.hub.controllers.rollouts import RolloutKeeper, Rollouts, by_site
+from edgeplane.hub.controllers.rollouts import RolloutKeeper, Rollouts
 from edgeplane.hub.controllers.viewcache import ViewCache
 from edgeplane.hub.controllers.writing import Writer, in_flight
 from edgeplane.hub.healthterms import HealthTerms
 from edgeplane.hub.informer import Informer
-from edgeplane.placement.binding import bind_devices
 from edgeplane.placement.model import Decision, Snapshot
 from edgeplane.placement.planner import PlacementOverdue, Planner
 from edgeplane.placement.views import devices_by_site, group_selectors
@@ -80,7 +84,7 @@ __all__ = [
 ]
 
 
-Problem = tuple[str, str]
+RenderedApp = tuple[dict[str, Object], Problem | None]
 """(reason, message): why an application is not placed as decided."""
 
 
@@ -210,15 +214,21 @@ class PlacementController:
         by_site = {s["metadata"]["name"]: s for s in sites}
         revisions = await self.rollout.revisions(apps, await self._objects("Revision"))
         rolled = await self.worker.run(self.rollout.roll, apps, decisions, by_site, stored)
-        desired, problems = await self.worker.run(
-            self._desired, apps, decisions, by_site, stored, rolled, revisions
+
+        def render(app: Object, held: Mapping[str, Object]) -> RenderedApp:
+            name = _name(app)
+            return self._rendered(app, decisions[name], by_site, rolled, revisions, held)
+
+        desired, problems = await self.worker.run(desired_assignments, apps, stored, render)
+        self._renders.done()
+        desired, self.devices_missing = await self.worker.run(
+            bound_devices, apps, desired, stored, self.device_objects
         )
-        desired = await self.worker.run(self._bound, apps, desired, stored)
         for name in self.invalid:  # what runs keeps running until it is fixed or deleted
             desired.update({k: v for k, v in stored.items() if v["spec"]["application"] == name})
         events = carried_out(desired, stored, apps, self.moves)
         fresh = await self.writer.apply(desired, stored)
-        mine = _by_application(desired)
+        mine = by_application(desired)
         await self.rollout.prune(apps, fresh)
         self.last = LastPass(decisions, problems, mine, {_name(a): _generation(a) for a in apps})
         self.moves.later(rolled.wake_at)
@@ -288,54 +298,6 @@ class PlacementController:
                 self.record.decided(name, key[0], decisions[name], why, uid=key[1])
         self.record.keep_only(_name(a) for a in apps)
 
-    def _desired(
-        self,
-        apps: list[Object],
-        decisions: Mapping[str, Decision],
-        sites: Mapping[str, Object],
-        stored: Mapping[str, Object],
-        rolled: Rollouts,
-        revisions: RevisionPlan,
-    ) -> tuple[dict[str, Object], dict[str, Problem]]:
-        """Every application's Assignments, each site's at the revision its rollout
-        says; one that cannot be rendered (an override that makes an invalid
-        Assignment, an artifact missing) keeps what runs and gets a problem, and the
-        others are rendered all the same."""
-        desired: dict[str, Object] = {}
-        problems: dict[str, Problem] = {}
-        held, placed = _by_application(stored), by_site(stored)
-        for app in apps:
-            name = app["metadata"]["name"]
-            try:
-                rendered, problem = self._rendered(
-                    app, decisions[name], sites, rolled, revisions, placed.get(name, {})
-                )
-            except Exception as e:  # this application's fault, reported on it
-                rendered, problem = {}, ("RenderFailed", render_failure(e))
-            problem = problem or name_collision(rendered, desired, stored)
-            if problem:  # keep what runs until it can be rendered
-                problems[name] = problem
-                rendered = {k: stored[k] for k in held.get(name, ())}
-            desired.update(rendered)
-        self._renders.done()
-        return desired, problems
-
-    def _bound(
-        self, apps: list[Object], desired: dict[str, Object], stored: Mapping[str, Object]
-    ) -> dict[str, Object]:
-        """``desired`` with each instance's devices named (``placement.binding``)."""
-        self.devices_missing = {}
-        if not any(a["spec"].get("devices") for a in apps):
-            return desired  # rendering names no devices: nothing to add
-        by_name = {_name(a): a for a in apps}
-        bound = bind_devices(desired, by_name, self.device_objects, stored)
-        for name, short in bound.missing.items():
-            obj = bound.assignments[name]["spec"]
-            self.devices_missing.setdefault(obj["application"], []).append(
-                f"{short} at {obj['site']}"
-            )
-        return bound.assignments
-
     def _rendered(
         self,
         app: Object,
@@ -344,7 +306,7 @@ class PlacementController:
         rolled: Rollouts,
         revisions: RevisionPlan,
         held: Mapping[str, Object],
-    ) -> tuple[dict[str, Object], Problem | None]:
+    ) -> RenderedApp:
         name = app["metadata"]["name"]
         runs = rolled.revisions.get(name)
         if runs is None:
@@ -380,8 +342,7 @@ class PlacementController:
             except Exception as e:  # a policy's fault is reported on the application
                 conditions = [problem_condition("PolicyWarning", "EvaluationFailed", str(e))]
             if short := self.devices_missing.get(name):
-                why = f"instances lack devices: {', '.join(short[:10])} (fewer free than needed)"
-                conditions.append(problem_condition("DevicesBound", "DevicesMissing", why))
+                conditions.append(devices_condition(short))
             status = app_status(app, decisions.get(name), held, problem, conditions, reason)
             with_failovers(status, (events or {}).get(name, ()), fencing_epoch(held))
             if rolled is not None:
@@ -416,10 +377,3 @@ def _name(obj: Object) -> str:
 
 def _generation(obj: Object) -> int:
     return int(obj["metadata"].get("generation") or 1)
-
-
-def _by_application(assignments: Mapping[str, Object]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for name, obj in assignments.items():
-        found.setdefault(obj["spec"]["application"], []).append(name)
-    return found

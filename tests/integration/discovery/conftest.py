@@ -1,46 +1,11 @@
-"""Fixtures for the discovery tests: a real mosquitto per test (``mosquitto``).
-
-Each test gets a broker of its own (it starts in a fraction of a second), so a test
-that stops one disturbs no other. Debian's ``mosquitto`` is needed:
-``scripts/ensure-brokers`` installs it (run here when it is missing and we are root).
-Without it the tests are skipped with the reason, or fail when ``CI=true``. The same
-arrangement as ``tests/integration/dataplane/conftest.py``, without its hub.
-"""
+"""Fixtures for the discovery tests, shared with their neighbours: a real mosquitto per
+test (``mosquitto``, from the data-sink tests: Debian's broker, installed by
+``scripts/ensure-brokers`` when missing; skipped with the reason without it, failed when
+``CI=true``) and a real hub (``fleet``, from the agent tests)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Iterator
+from tests.integration.agent.conftest import fleet
+from tests.integration.dataplane.conftest import installed_brokers, mosquitto
 
-import pytest
-
-from tests.support.brokers import (
-    ENSURE,
-    Broker,
-    BrokerUnavailable,
-    find_binary,
-    running_mosquitto,
-)
-
-
-@pytest.fixture(scope="session")
-def installed_mosquitto() -> None:
-    """Once per session, as root: install mosquitto when it is missing."""
-    try:
-        find_binary("mosquitto")
-    except BrokerUnavailable:
-        if os.geteuid() == 0:
-            subprocess.run([str(ENSURE)], check=False)
-
-
-@pytest.fixture
-def mosquitto(installed_mosquitto: None) -> Iterator[Broker]:
-    """mosquitto on a free loopback port, anonymous; ``url`` is mqtt://127.0.0.1:<port>."""
-    try:
-        with running_mosquitto() as broker:
-            yield broker
-    except BrokerUnavailable as e:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"mosquitto is required in CI (CI=true): {e}")
-        pytest.skip(f"mosquitto unavailable: {e}")
+__all__ = ["fleet", "installed_brokers", "mosquitto"]

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.support import devicesim
 from tests.support.fleet import Fleet, wait_for
@@ -39,16 +36,6 @@ with open(sys.argv[1] + ".tmp", "w") as out:
 os.replace(sys.argv[1] + ".tmp", sys.argv[1])
 time.sleep(600)
 """
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    fleet = Fleet(tmp_path)
-    fleet.start_hub()
-    try:
-        yield fleet
-    finally:
-        fleet.close()
 
 
 def profile(modbus_port: int, opcua_port: int) -> dict[str, Any]:
