@@ -22,6 +22,7 @@ from edgeplane.hub.app import HubSettings
 from edgeplane.hub.auth import ADMIN_TOKEN_FILE
 from edgeplane.hub.server import Ready, serve
 from edgeplane.hub.tls import TlsError, TlsOptions
+from edgeplane.web.app import create_dashboard
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -50,6 +51,9 @@ def hub(
     ),
     plain_http: bool = typer.Option(
         False, "--plain-http", help="Serve plain HTTP (a WARNING off loopback)."
+    ),
+    no_dashboard: bool = typer.Option(
+        False, "--no-dashboard", help="Do not serve the web dashboard at /ui."
     ),
 ) -> None:
     """Run a hub in the foreground (Ctrl-C stops it). It serves HTTPS with its own CA
@@ -80,7 +84,7 @@ def hub(
     )
     tls = TlsOptions(tls_cert, tls_key, client_ca, tuple(tls_san), plain_http)
     try:
-        serve(settings, remember, tls)
+        serve(settings, remember, tls, None if no_dashboard else create_dashboard)
     except TlsError as e:
         raise fail(str(e)) from e
 

@@ -14,6 +14,7 @@ from edgeplane.hub.healthterms import DEFAULT_HEARTBEAT_SECONDS
 from edgeplane.hub.leadership import LEASE_SECONDS_DEFAULT, check_lease_seconds
 from edgeplane.hub.server import serve
 from edgeplane.hub.tls import TlsError, TlsOptions
+from edgeplane.web.app import create_dashboard
 
 HEARTBEAT_SECONDS_MIN, HEARTBEAT_SECONDS_MAX = 0.5, 300.0
 """The bounds of ``--heartbeat-seconds``, as a SiteGroup's ``spec.health`` has them."""
@@ -120,6 +121,9 @@ def main() -> None:
     add_tls_arguments(parser)
     add_tuning_arguments(parser)
     artifact_limits.add_arguments(parser)
+    parser.add_argument(
+        "--no-dashboard", action="store_true", help="Do not serve the web dashboard at /ui."
+    )
     args = parser.parse_args()
     try:
         _serve(args)
@@ -138,6 +142,8 @@ def _serve(args: argparse.Namespace) -> None:
             **tuning(args),
         ),
         tls_options=tls_options(args),
+        # A composition root, as edgeplane.main: the dashboard reaches the hub over HTTP.
+        dashboard=None if args.no_dashboard else create_dashboard,
     )
 
 

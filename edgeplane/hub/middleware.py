@@ -29,7 +29,14 @@ ANONYMOUS = frozenset({"/healthz", "/readyz", "/api/v1alpha1/join", "/api/v1alph
 # default) and a site's answers to the hub's requests (log tails).
 # \Z, not $: "/requests/x\n" must not skip the body limit as a relayed answer.
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+DASHBOARD = "/ui"
+"""The dashboard's mount (``edgeplane.web``): it signs its users in itself, by session
+cookie, and calls this API with each session's own token."""
 SELF_LIMITED = re.compile(r"\A/api/v1alpha1/(artifacts/|sites/[^/]+/requests/[^/]+\Z)")
+
+
+def is_dashboard(path: str) -> bool:
+    return path == DASHBOARD or path.startswith(f"{DASHBOARD}/")
 
 
 async def _send_error(error: ApiError, send: Send) -> None:
@@ -66,7 +73,7 @@ class AuthMiddleware:
                 ),
                 send,
             )
-        if scope["type"] != "http" or scope["path"] in ANONYMOUS:
+        if scope["type"] != "http" or scope["path"] in ANONYMOUS or is_dashboard(scope["path"]):
             return await self.app(scope, receive, send)
         if self.failures and (limited := self.failures.check(scope)):
             return await send_too_many(limited, send)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 
@@ -52,6 +52,19 @@ class Ready:
 
 
 OnReady = Callable[[Ready], None]
+
+
+class Dashboard(Protocol):
+    """A front end the hub serves at ``/ui`` (``edgeplane.web``, wired by ``main``)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+DashboardFactory = Callable[[str, ssl.SSLContext | bool, asyncio.Event], Dashboard]
+"""Makes the dashboard from the hub's own loopback URL, how to verify it, and the
+hub's shutdown event."""
 
 
 class _Server(uvicorn.Server):
@@ -102,6 +115,23 @@ def _url(host: str, port: int, tls: ServingTls | None) -> str:
     return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
+def _self_url(host: str, port: int, tls: ServingTls | None) -> str:
+    """Where this hub's own front ends reach its API: its listening socket, by loopback
+    when it listens on every address."""
+    own = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return _url(own, port, tls)
+
+
+def _self_verify(tls: ServingTls | None) -> ssl.SSLContext | bool:
+    """Trust exactly this hub's own anchor. The name is not checked: the address is the
+    hub's own socket, and an operator's certificate may not name a loopback address."""
+    if tls is None:
+        return True
+    context = ssl.create_default_context(cadata=tls.ca_pem)
+    context.check_hostname = False
+    return context
+
+
 def _tls_config(tls: ServingTls | None) -> dict[str, Any]:
     """uvicorn's TLS arguments: client certificates are optional, verified when sent."""
     if tls is None:
@@ -135,7 +165,10 @@ def _private_dir(path: Path) -> None:
 
 
 async def run(
-    settings: HubSettings, on_ready: OnReady | None = None, tls_options: TlsOptions | None = None
+    settings: HubSettings,
+    on_ready: OnReady | None = None,
+    tls_options: TlsOptions | None = None,
+    dashboard: DashboardFactory | None = None,
 ) -> None:
     host, port = split_listen(settings.listen)
     _private_dir(settings.data_dir)
@@ -160,6 +193,10 @@ async def run(
             on_ready(Ready(server_url, tls.ca_pem if tls else None, token))
         app = create_app(store, settings)
         app.state.tls = tls
+        ui = None
+        if dashboard is not None:
+            ui = dashboard(_self_url(host, port, tls), _self_verify(tls), app.state.shutdown)
+            app.mount("/ui", ui)
         config = uvicorn.Config(
             app,
             host=host,
@@ -220,6 +257,8 @@ async def run(
             await flushes  # the last renewals, flushed after the controllers stopped
             await informing
             await app.state.data_sinks.close()
+            if ui is not None:
+                await ui.aclose()
     finally:
         await store.close()
 
@@ -273,10 +312,13 @@ def small_tls_buffers() -> None:
 
 
 def serve(
-    settings: HubSettings, on_ready: OnReady | None = None, tls_options: TlsOptions | None = None
+    settings: HubSettings,
+    on_ready: OnReady | None = None,
+    tls_options: TlsOptions | None = None,
+    dashboard: DashboardFactory | None = None,
 ) -> None:
     """Run a hub in the foreground until SIGINT or SIGTERM."""
     with contextlib.suppress(KeyboardInterrupt):
         small_tls_buffers()
-        asyncio.run(run(settings, on_ready, tls_options))
+        asyncio.run(run(settings, on_ready, tls_options, dashboard))
     sys.stdout.flush()
