@@ -34,7 +34,11 @@ class FilterError(ValueError):
 
 
 def phase_of(site: Object) -> str:
+    """A site's phase, safe to use as a class name: ``Pending`` until the hub has written
+    one (the site has not joined), ``Unknown`` if it is not a word."""
     phase = (site.get("status") or {}).get("phase")
+    if phase is None:
+        return "Pending"
     return phase if isinstance(phase, str) and _SAFE_PHASE.fullmatch(phase) else "Unknown"
 
 

@@ -4,6 +4,11 @@
 // events; `signed-out` sends the browser to the sign-in page.
 (function () {
   'use strict';
+  // When the stream is open the page is live: tests and the page-load benchmark wait
+  // for data-live (milliseconds since navigation started).
+  document.addEventListener('htmx:sseOpen', function () {
+    document.body.dataset.live = String(Math.round(performance.now()));
+  });
   document.addEventListener('htmx:sseBeforeMessage', function (e) {
     var message = e.detail;
     if (!message || (message.type !== 'phases' && message.type !== 'signed-out')) return;
