@@ -285,6 +285,19 @@ def still_listening(rows: list[tuple[str, str, str, str]]) -> list[str]:
     return left
 
 
+def check_dashboard(fleet: Fleet, names: list[str]) -> list[str]:
+    """Sign in to the dashboard as a browser would and find every site in its table."""
+    token = fleet.env["EDGEPLANE_TOKEN"]
+    with httpx.Client(base_url=fleet.server, verify=fleet.verify, timeout=30) as browser:
+        signed_in = browser.post("/ui/login", data={"token": token})
+        page = browser.get("/ui/sites").text if signed_in.status_code == 303 else ""
+    missing = [name for name in names if f'id="site-{name}"' not in page]
+    if signed_in.status_code != 303 or missing:
+        return [f"dashboard: sign-in answered {signed_in.status_code}, sites missing: {missing}"]
+    print(f"\ndashboard: signed in at {fleet.server}/ui/ and found all {len(names)} sites")
+    return []
+
+
 def run(fleet: Fleet, args: argparse.Namespace) -> int:
     fleet.start_hub()
     fleet.cli(
@@ -318,6 +331,7 @@ def run(fleet: Fleet, args: argparse.Namespace) -> int:
         if url != "-":
             print(f"  {app:<15} {site:<18} {phase:<9} curl -s {url}")
     problems = call_each(rows)
+    problems += check_dashboard(fleet, names)
     problems += fleet.devices.wait_found(lambda: get(fleet, "devices")["items"], args.timeout)
     fleet.cli("get", "devices")
     if fleet.clusters is not None:
@@ -386,7 +400,9 @@ def main() -> int:
 
 TOUR = """
 The hub runs at {server} with six agents; everything lives in {data_dir}.
-The CLI context "local" points at the hub. Try:
+The dashboard is at {server}/ui/: sign in with the token in {data_dir}/hub/admin.token
+(the browser will not know the hub's own CA, {data_dir}/hub/tls/ca.crt: trust it or
+accept the warning). The CLI context "local" points at the hub. Try:
 
   .venv/bin/edgeplane get sites -o wide
   .venv/bin/edgeplane get apps -o wide

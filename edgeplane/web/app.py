@@ -65,12 +65,13 @@ def create_dashboard(
     secure: bool | None = None,
 ) -> DashboardApp:
     """The dashboard, reading the hub at ``hub_url`` (its own loopback address)."""
+    shutdown = shutdown or asyncio.Event()
     dashboard = Dashboard(
         Sessions(),
-        Fleet(hub_url, verify),
+        Fleet(hub_url, verify, shutdown=shutdown),
         LoginGate(),
         templates(),
-        shutdown or asyncio.Event(),
+        shutdown,
         hub_url.startswith("https:") if secure is None else secure,
     )
     routes = [

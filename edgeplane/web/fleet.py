@@ -66,8 +66,15 @@ class Refused(Exception):
 
 
 class FleetView:
-    def __init__(self, key: str, client: AsyncHubClient, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        key: str,
+        client: AsyncHubClient,
+        clock: Callable[[], float],
+        shutdown: asyncio.Event | None = None,
+    ) -> None:
         self.key, self.client, self._clock = key, client, clock
+        self._shutdown = shutdown or asyncio.Event()
         self.objects: dict[str, dict[str, Object]] = {plural: {} for plural in KINDS}
         self.ready = asyncio.Event()
         self.refused: ClientError | None = None
@@ -126,7 +133,7 @@ class FleetView:
 
     async def _follow(self, plural: str) -> None:
         failures = 0
-        while self.refused is None:
+        while self.refused is None and not self._shutdown.is_set():
             try:
                 version = await self._list(plural)
                 failures = 0
@@ -140,6 +147,8 @@ class FleetView:
                     log.warning("dashboard: %s: %s", plural, e.message)
                     failures += 1
             except HubUnreachable as e:
+                if self._shutdown.is_set():
+                    return  # the hub is stopping: its streams end, nothing is wrong
                 log.warning("dashboard: %s", e)
                 failures += 1
             if failures:
@@ -204,8 +213,10 @@ class Fleet:
         verify: ssl.SSLContext | bool = True,
         clock: Callable[[], float] = time.monotonic,
         max_views: int = MAX_VIEWS,
+        shutdown: asyncio.Event | None = None,
     ) -> None:
         self.hub_url, self._verify, self._clock, self._max = hub_url, verify, clock, max_views
+        self._shutdown = shutdown
         self._views: dict[str, FleetView] = {}
 
     def client(self, token: str) -> AsyncHubClient:
@@ -228,7 +239,8 @@ class Fleet:
                     f"{len(self._views)} different tokens are signed in to this dashboard, "
                     "its limit: sign out elsewhere, or share a token"
                 )
-            view = self._views[key] = FleetView(key, self.client(token), self._clock)
+            view = FleetView(key, self.client(token), self._clock, self._shutdown)
+            self._views[key] = view
             view.start()
         view.used = self._clock()
         return view
