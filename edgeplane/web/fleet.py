@@ -21,6 +21,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from edgeplane.api.wire import Object
 from edgeplane.client.errors import ClientError, HubUnreachable
@@ -33,6 +34,10 @@ MAX_VIEWS = 64
 IDLE_SECONDS = 600.0
 VERIFY_SECONDS = 2.0
 """A page reads memory; it asks the hub whether its token still works this often."""
+RELIST_SECONDS = 60.0
+"""A heartbeat renews a lease in the hub's memory, not the stored Site: a watch never
+shows it, a list does. The view lists again this often, so heartbeat ages are at most
+this old (a site's page asks the hub for its site)."""
 QUEUE_LIMIT = 2_000
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
@@ -83,6 +88,7 @@ class FleetView:
         self._subscribers: set[Subscriber] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._listed: set[str] = set()
+        self._listed_at: dict[str, float] = {}
 
     @property
     def sites(self) -> dict[str, Object]:
@@ -163,10 +169,11 @@ class FleetView:
             fresh |= {o["metadata"]["name"]: o for o in page.get("items", [])}
         old = self.objects[plural]
         self.objects[plural] = fresh
+        self._listed_at[plural] = self._clock()
         for name in old.keys() - fresh.keys():
             self._tell(Change(plural, name, None))
         for name, obj in fresh.items():
-            if old.get(name) != obj:
+            if name not in old or _meaning(old[name]) != _meaning(obj):
                 self._tell(Change(plural, name, obj))
         self._listed.add(plural)
         if self._listed == set(KINDS):
@@ -176,8 +183,8 @@ class FleetView:
     async def _watch(self, plural: str, version: str | None) -> None:
         async for event in self.client.watch(plural, version):
             kind, obj = event.get("type"), event.get("object") or {}
-            if kind == "ERROR":
-                return  # list again (410 Gone and its kin)
+            if kind == "ERROR" or self._clock() - self._listed_at[plural] > RELIST_SECONDS:
+                return  # list again (410 Gone and its kin; heartbeats)
             if kind == "BOOKMARK":
                 continue
             name = obj.get("metadata", {}).get("name")
@@ -198,6 +205,15 @@ class FleetView:
         """Wake every stream (the token was refused: they end)."""
         for subscriber in self._subscribers:
             subscriber.offer(Change("", "", None))
+
+
+def _meaning(obj: Object) -> Object:
+    """An object without its heartbeat stamp: a new stamp alone is not news to a page."""
+    status = obj.get("status")
+    if not isinstance(status, dict) or "lastHeartbeat" not in status:
+        return obj
+    rest = {k: v for k, v in status.items() if k != "lastHeartbeat"}
+    return cast(Object, {**obj, "status": rest})
 
 
 class TooManyViews(Exception):

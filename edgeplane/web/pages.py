@@ -176,10 +176,8 @@ def _sites(
 async def site_page(request: Request) -> Response:
     user = await signed_in(request)
     name = _name(request, "site")
-    site = user.view.sites.get(name)
-    if site is None:
-        raise ClientError(404, "NotFound", f"no site named {name!r}", "site")
     client = user.view.client
+    site = await client.get("sites", name)  # the hub's, with the lease's heartbeat
     assignments = await client.list("assignments", f"{SITE_LABEL}={name}", limit=500)
     devices = await client.list("devices", f"{SITE_LABEL}={name}", limit=SITE_DEVICES)
     events = _site_events(name, user.view.applications.values())

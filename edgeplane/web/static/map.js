@@ -238,13 +238,18 @@
       }
       for (const marker of clusters.values()) clusterLayer.removeLayer(marker);
       clusters = next;
+      if (!fitted) {
+        fitted = true;
+        if (extent.isValid()) {
+          // Not animated: the move that follows fetches the points for the fitted view
+          // and draws them, and only that drawing is announced as loaded.
+          map.fitBounds(extent, { maxZoom: FIT_MAX_ZOOM, padding: [24, 24], animate: false });
+          return;
+        }
+      }
       el.dataset.markers = String(points.size);
       el.dataset.clusters = String(clusters.size);
       el.dataset.loaded = 'true';
-      if (!fitted) {
-        fitted = true;
-        if (extent.isValid()) map.fitBounds(extent, { maxZoom: FIT_MAX_ZOOM, padding: [24, 24] });
-      }
     }
 
     async function refresh() {
@@ -308,7 +313,7 @@
         for (const shift of [-360, 0, 360]) {
           const land = L.geoJSON(data, {
             interactive: false,
-            style: () => ({ className: 'land' }),
+            style: () => ({ className: 'land', weight: 0.6 }),
             coordsToLatLng: (c) => L.latLng(c[1], c[0] + shift),
           });
           land.addTo(map);
