@@ -1,4 +1,5 @@
-"""What the dashboard's buttons do: a rollout's pause, resume, promote and rollback.
+"""What the dashboard's buttons do: a rollout's pause, resume, promote, approve (the
+current wave) and rollback.
 
 Each is a POST with the session's CSRF token (``context.checked_form``), carried out
 by the hub's own rollout API with the session's token: the hub decides whether the
@@ -16,7 +17,13 @@ from edgeplane.client.errors import ClientError
 from edgeplane.web.context import PREFIX, checked_form, signed_in
 from edgeplane.web.pages import application_name
 
-ACTIONS = {"pause": "pause", "resume": "resume", "promote": "promote", "rollback": "undo"}
+ACTIONS = {
+    "pause": "pause",
+    "resume": "resume",
+    "promote": "promote",
+    "approve": "approve",
+    "rollback": "undo",
+}
 """The buttons, and the hub's rollout action each one takes."""
 
 
