@@ -38,6 +38,8 @@ DEVICE_PAGE = 100
 SITE_DEVICES = 200
 STREAMS_MAX = 500
 POLICIES_MAX = 500
+SITE_CHOICES = 300
+"""Sites offered by name in "Why not this site?" (any other can still be typed)."""
 
 
 def quote(text: str) -> str:
@@ -236,7 +238,7 @@ async def _application(user: User, name: str) -> dict[str, Any]:
         "explain_error": why,
         "histogram": views.reason_histogram((explained or {}).get("reasons") or []),
         "revisions": revisions[:20],
-        "sites": sorted(user.view.sites)[:2000],
+        "sites": sorted(user.view.sites)[:SITE_CHOICES],
     }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -278,3 +279,19 @@ def test_over_https_the_cookie_is_secure_and_the_dashboard_trusts_its_own_hub(
         assert answer.status_code == 303, answer.text
         assert "Secure" in answer.headers["set-cookie"]
         assert client.get("/ui/sites").status_code == 200
+
+
+def test_a_dot_dot_path_under_ui_reaches_no_api_route(hub: HubProcess) -> None:
+    """The hub lets /ui/... past its token check for the dashboard to judge; a raw
+    ``/ui/../api/...`` (clients normalise it away, attackers need not) must not be an
+    API path then."""
+    host, port = hub.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(
+            b"GET /ui/../api/v1alpha1/sites HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    status = answer.split(b"\r\n", 1)[0]
+    assert b" 200 " not in status and b"shop-" not in answer, answer[:300]
