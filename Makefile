@@ -55,6 +55,7 @@ pytest: $(STAMP) kube toxiproxy
 	scripts/ensure-postgres
 	scripts/ensure-nftables
 	scripts/ensure-brokers
+	scripts/ensure-chromium
 	$(PY) -m pytest -p no:cacheprovider $(ARGS)
 
 test: lint typecheck contracts pytest

@@ -7,8 +7,9 @@ at ``hub_url``, with each session's own token: the hub's authentication, authori
 and limits apply to the dashboard exactly as to the CLI.
 
 Every answer carries a strict Content-Security-Policy (scripts and styles from this
-origin only, no inline script, no framing), ``nosniff`` and ``no-referrer``; pages are
-never cached.
+origin only, no inline script, no framing), ``nosniff`` and ``Referrer-Policy:
+same-origin`` (not ``no-referrer``: a plain form POST from such a page carries ``Origin:
+null``, which the origin check refuses); pages are never cached.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ CSP = (
 HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.fleet import wait_for
+from tests.support.fleet import demo_app, wait_for
 from tests.support.hub import HubProcess, running_hub
 
 API = "/api/v1alpha1"
@@ -295,3 +295,26 @@ def test_a_dot_dot_path_under_ui_reaches_no_api_route(hub: HubProcess) -> None:
             answer += chunk
     status = answer.split(b"\r\n", 1)[0]
     assert b" 200 " not in status and b"shop-" not in answer, answer[:300]
+
+
+def test_application_pages_show_placement_explain_and_rollout(hub: HubProcess) -> None:
+    app = demo_app(
+        "shelf-vision", mode="Replicas", replicas=2, selector={"matchLabels": {"tier": "gpu"}}
+    )
+    httpx.post(f"{hub.url}{API}/applications", json=app, headers=hub.headers()).raise_for_status()
+    with signed_in(hub) as client:
+        listed = client.get("/ui/applications")
+
+        def unplaced() -> httpx.Response | None:
+            answer = client.get("/ui/applications/shelf-vision")
+            return answer if 'id="unplaced"' in answer.text else None
+
+        page = wait_for(unplaced, "the application's page to show it unplaced")
+        one = client.get("/ui/applications/shelf-vision/explain", params={"site": "shop-01"})
+        missing = client.get("/ui/applications/no-such-app")
+        bad = client.get("/ui/applications/Not_A_Name")
+    assert listed.status_code == 200 and "shelf-vision" in listed.text
+    assert "2 unplaced" in page.text and 'class="grid histogram"' in page.text
+    assert 'name="action" value="pause"' in page.text and 'name="csrf"' in page.text
+    assert one.status_code == 200 and "not feasible" in one.text
+    assert missing.status_code == 404 and bad.status_code == 404
