@@ -73,6 +73,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/placement.py
 	scripts/ensure-brokers
 	$(PY) benchmarks/discovery.py
+	scripts/ensure-chromium
+	$(PY) benchmarks/dashboard.py
 
 # Issue 11's scale figures: long (about an hour) and each wants the machine to itself.
 bench-scale: $(STAMP) kube

@@ -1,7 +1,8 @@
 """A fleet of simulated sites in one process: joining, heartbeats, status, and counts.
 
 ``SimFleet(SimOptions(...))``: ``await join(n)`` grows it to n sites (bounded
-concurrency, each site joining from its own source address), ``run()`` lasts until
+concurrency, each site joining from its own source address, then, with ``locations``,
+given its place from ``sim.places``), ``run()`` lasts until
 ``stop()``, ``stats()`` closes one report period. Heartbeats are open loop: each site
 has a random phase in the period, and one scheduler starts each beat when it is due,
 whether or not earlier ones were answered (at most ``MAX_IN_FLIGHT`` at once; a beat
@@ -24,6 +25,7 @@ from typing import Any
 from edgeplane import __version__
 from edgeplane.sim.hubcalls import HubCalls, HubError
 from edgeplane.sim.options import SimOptions
+from edgeplane.sim.places import site_patch
 from edgeplane.sim.site import SimSite
 from edgeplane.sim.stats import Histogram, SimStats, cpu_seconds, now, rss_mb
 from edgeplane.sim.workloads import Behaviour, SiteWork, merge_diff
@@ -37,6 +39,9 @@ JOIN_ATTEMPTS = 6
 LOGGED_JOIN_ERRORS = 10
 """Join failures logged one by one; the rest are counted (``join_errors``)."""
 RETRY_SECONDS = 2.0
+LOCATE_RETRIED = {0, 409, 429, 503}
+"""A location patch refused for these is sent again (409: a status write came between
+the hub's read and write of the Site)."""
 SKIPPED = {400, 404, 413, 422}
 """Status refusals about the write itself: retrying would be refused again. A 409 (the
 hub wrote the object meanwhile) is retried soon, anything else after RETRY_SECONDS."""
@@ -50,6 +55,7 @@ class SimFleet:
         self.sites: dict[str, SimSite] = {}
         self.target = 0
         self.join_errors = self.status_sent = self.status_errors = 0
+        self.located = self.locate_errors = 0
         self._behaviour = Behaviour(
             options.start_delay, options.crash_rate, options.cpu_millis, options.memory_bytes
         )
@@ -132,7 +138,28 @@ class SimFleet:
                     more = " (further ones are only counted)" if last else ""
                     log.warning("%s did not join: %s%s", name, e, more)
                 return
+            if self.options.locations:
+                await self._locate(index, name)
             self._add(index, name, address, token)
+            return
+
+    async def _locate(self, index: int, name: str) -> None:
+        """Set a joined site's ``spec.location`` and ``region`` label (``sim.places``), as
+        an operator would; a failure is logged and counted, the site runs anyway."""
+        patch = site_patch(index)
+        for attempt in range(JOIN_ATTEMPTS):
+            try:
+                await self.hub.locate(name, patch)
+            except HubError as e:
+                if e.status in LOCATE_RETRIED and attempt + 1 < JOIN_ATTEMPTS:
+                    base = 0.05 if e.status == 409 else 0.5
+                    await asyncio.sleep(random.uniform(base, 4 * base) * 2**attempt)
+                    continue
+                self.locate_errors += 1
+                if self.locate_errors <= LOGGED_JOIN_ERRORS:
+                    log.warning("%s: its location was not set: %s", name, e)
+                return
+            self.located += 1
             return
 
     def _add(self, index: int, name: str, address: str, token: str) -> None:
@@ -297,6 +324,8 @@ class SimFleet:
             status_sent=self.status_sent,
             status_errors=self.status_errors,
             requests_answered=sum(s.requests_answered for s in self.sites.values()),
+            located=self.located,
+            locate_errors=self.locate_errors,
         )
         self._latency.reset()
         self._hb_sent = self._hb_errors = 0

@@ -156,6 +156,12 @@ class HubCalls:
         joined = await self.call(address, "", "POST", f"{API}/join", body)
         return str(joined["credential"])
 
+    async def locate(self, site: str, patch: Mapping[str, Any]) -> None:
+        """An operator's merge patch of the Site (its location and labels), with the
+        admin token."""
+        path = f"{API}/sites/{site}"
+        await self.call("127.0.0.1", self.options.token, "PATCH", path, patch, MERGE_PATCH)
+
     # -- heartbeats ------------------------------------------------------------------
     async def heartbeat(self, address: str, site: str, token: str) -> tuple[str | None, bool]:
         """The site's phase as the hub holds it, and whether a rotation is asked."""

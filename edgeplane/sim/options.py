@@ -43,6 +43,9 @@ class SimOptions:
     join_concurrency: int = 64
     hub_protocol: str = "auto"
     """auto: the stream and heartbeat endpoints when the hub has them (v2), else v1."""
+    locations: bool = False
+    """After each site joins, set its ``spec.location`` and ``region`` label from its
+    index (``sim.places``), with the admin token."""
 
     @property
     def cpu_millis(self) -> int:
@@ -139,6 +142,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--source-addresses", type=_bounded(int, 1, MAX_SOURCE_ADDRESSES), default=64)
     p.add_argument("--join-concurrency", type=_bounded(int, 1, 1024), default=64)
     p.add_argument("--hub-protocol", choices=PROTOCOLS, default="auto")
+    p.add_argument(
+        "--locations",
+        action="store_true",
+        help="After each site joins, set its spec.location and region label (40 cities).",
+    )
     return p
 
 
@@ -159,4 +167,5 @@ def from_arguments(args: argparse.Namespace, token: str) -> SimOptions:
         source_addresses=args.source_addresses,
         join_concurrency=args.join_concurrency,
         hub_protocol=args.hub_protocol,
+        locations=args.locations,
     )

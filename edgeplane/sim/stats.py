@@ -68,8 +68,8 @@ def rss_mb() -> float:
 @dataclass(frozen=True)
 class SimStats:
     """One report period. ``hb_*`` count and time the heartbeats of that period; the
-    other counts are the fleet's state at its end (``status_*``, ``requests_answered``
-    and ``join_errors`` are totals since the start)."""
+    other counts are the fleet's state at its end (``status_*``, ``requests_answered``,
+    ``join_errors``, ``located`` and ``locate_errors`` are totals since the start)."""
 
     t: float
     sites: int
@@ -88,6 +88,9 @@ class SimStats:
     status_sent: int
     status_errors: int
     requests_answered: int
+    located: int = 0
+    """Sites given their place (``--locations``)."""
+    locate_errors: int = 0
 
     def line(self) -> str:
         return orjson.dumps(asdict(self)).decode()
