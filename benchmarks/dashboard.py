@@ -285,6 +285,10 @@ def pin_client(cpu: int | None) -> None:
 
 
 def interrupted(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM as Ctrl-C: the context managers stop the browser, the simulator and the
+    hub. Later ones are ignored, so that they do not cut that cleanup short (it is
+    bounded: each process is killed when it does not stop in time)."""
+    signal.signal(signum, signal.SIG_IGN)
     raise KeyboardInterrupt(f"signal {signum}")
 
 
