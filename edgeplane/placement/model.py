@@ -125,6 +125,9 @@ class AppView:
     one on each of N sites (Duplicated)."""
     static_weights: tuple[StaticWeight, ...] = ()
     """Divided by these weights; without them, by how many replicas each site can take."""
+    max_per_site: int | None = None
+    """Divided only: no site gets more replicas than this (part of each site's room, so
+    what one site cannot take goes to the others, or stays unplaced); None: no cap."""
     locality: Locality | None = None
     weights: Weights = Weights()
     runtime: str = "process"

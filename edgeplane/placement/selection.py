@@ -1,8 +1,9 @@
 """Selection and division for one application: which of its feasible sites it takes
 and how many replicas each. EverySite takes every feasible site; Replicas/Duplicated
 takes the N best, one spread domain at a time; Replicas/Divided splits N replicas by
-static weights or by how many each site can take; ordered siteGroups fill the first
-group first. Each returns its notes (why fewer than wanted) with the sites.
+static weights or by how many each site can take (never more than ``maxPerSite``);
+ordered siteGroups fill the first group first and, when N shrinks, empty the last
+first. Each returns its notes (why fewer than wanted) with the sites.
 
 Neighbours: ``division`` (the array arithmetic), ``scorers`` (the scores), ``planner``
 (which calls ``select`` after the filter).
@@ -125,16 +126,13 @@ def _duplicated(turn: Turn) -> tuple[Ints, Notes]:
 def _divided(turn: Turn) -> tuple[Ints, Ints, Notes]:
     """N replicas divided over the feasible sites. With stickiness, the replicas that
     run where they still fit stay; only the missing ones are divided (or, when there
-    are too many, the largest parts give some up)."""
-    app, cand, room = turn.ctx.app, turn.cand, turn.ctx.room
+    are too many, some give up: the last ordered siteGroup first, the largest parts
+    first within one)."""
+    app, cand = turn.ctx.app, turn.cand
     n = bounded(app.replicas)
     if n <= 0 or not len(cand):
         return (*EMPTY, ())
-    avail = np.full(len(cand), float(n))
-    if app.cpu_millis:
-        avail = np.minimum(avail, np.floor(room[0][cand] / app.cpu_millis))
-    if app.memory_bytes:
-        avail = np.minimum(avail, np.floor(room[1][cand] / app.memory_bytes))
+    avail = _room(turn, n)
     weights = _static_weights(turn) if app.static_weights else avail.copy()
     score = _score(turn, turn.held_n > 0)
     held = turn.held_n[cand]
@@ -142,15 +140,41 @@ def _divided(turn: Turn) -> tuple[Ints, Ints, Notes]:
     weights = np.where(keep, weights, 0.0)
     kept = _kept(turn, keep & (weights > 0), np.minimum(held, avail))
     if kept.sum() >= n:
-        counts = trim(kept, n, score)
+        counts = _trimmed(turn, kept, n, score)
     else:
         counts = kept + _division(turn, n, weights, avail - kept, kept, score)
-    placed = int(counts.sum())
-    if placed < n:
-        basis = "static weights" if app.static_weights else "capacity"
-        notes += (f"room for {placed} of {n} replicas at the feasible sites (by {basis})",)
+    if int(counts.sum()) < n:
+        notes += (_short(app, n, counts, keep & (weights > 0)),)
     sel = counts > 0
     return cand[sel], counts[sel], notes
+
+
+def _room(turn: Turn, n: int) -> Floats:
+    """How many replicas each candidate can take: at most ``n``, what its cpu and
+    memory left hold, and ``maxPerSite``. The cap is room like any other, so what
+    comes after (replicas kept, weights, ordered siteGroups, spread) respects it."""
+    app, cand, room = turn.ctx.app, turn.cand, turn.ctx.room
+    avail = np.full(len(cand), float(n))
+    if app.cpu_millis:
+        avail = np.minimum(avail, np.floor(room[0][cand] / app.cpu_millis))
+    if app.memory_bytes:
+        avail = np.minimum(avail, np.floor(room[1][cand] / app.memory_bytes))
+    if app.max_per_site is not None:
+        avail = np.minimum(avail, float(bounded(app.max_per_site)))
+    return avail
+
+
+def _short(app: AppView, n: int, counts: Ints, usable: Bools) -> str:
+    """Why fewer than ``n`` replicas were placed: every site the division may use is
+    at ``maxPerSite``, or there is no more room (naming the sites at the cap)."""
+    placed, cap = int(counts.sum()), app.max_per_site
+    at_cap = int((usable & (counts >= cap)).sum()) if cap is not None else 0
+    if at_cap and at_cap == int(usable.sum()):
+        where = "site with a weight" if app.static_weights else "feasible site"
+        return f"{n - placed} replica(s) unplaced: every {where} is at placement.maxPerSite ({cap})"
+    basis = "static weights" if app.static_weights else "capacity"
+    capped = f"; {at_cap} site(s) at placement.maxPerSite ({cap})" if at_cap else ""
+    return f"room for {placed} of {n} replicas at the feasible sites (by {basis}{capped})"
 
 
 def _kept(turn: Turn, stays: Bools, fits: Floats) -> Ints:
@@ -198,11 +222,10 @@ def _division(turn: Turn, n: int, weights: Floats, caps: Floats, kept: Ints, sco
     missing = n - int(kept.sum())
     if app.spread:
         return _by_spread(turn, n, missing, weights, caps, kept, score)
-    tiers = tier_ranks(turn.ctx.scope, app)
-    if tiers is None:
+    ranks = _ranks(turn)
+    if ranks is None:
         return divide(missing, weights, caps, score)
     counts = np.zeros(len(turn.cand), dtype=np.int64)
-    ranks = tiers[turn.ctx.fleet.label_set[turn.cand]]
     for tier in np.unique(ranks).tolist():
         inside = ranks == tier
         part = divide(missing, np.where(inside, weights, 0.0), np.where(inside, caps, 0.0), score)
@@ -234,6 +257,32 @@ def _by_spread(
     counts[inside] = divide_by_domain(
         quotas, domains[inside], weights[inside], caps[inside], score[inside]
     )
+    return counts
+
+
+def _ranks(turn: Turn) -> Ints | None:
+    """Each candidate's place in the ordered siteGroups (None: not ordered)."""
+    tiers = tier_ranks(turn.ctx.scope, turn.ctx.app)
+    return None if tiers is None else tiers[turn.ctx.fleet.label_set[turn.cand]]
+
+
+def _trimmed(turn: Turn, kept: Ints, n: int, score: Floats) -> Ints:
+    """The replicas kept, down to ``n``. Ordered siteGroups fill the first group first,
+    so they empty in the reverse order: each group keeps what the groups before it
+    leave of ``n``, and a shrink leaves what a fresh placement of fewer would fill (an
+    autoscaled "edge first, cloud when full" leaves the cloud first). Within a group,
+    and without an order, the largest parts give up first (``trim``); so too with
+    spread, which divides by domain, not by group (``_division``)."""
+    ranks = None if turn.ctx.app.spread else _ranks(turn)
+    if ranks is None:
+        return trim(kept, n, score)
+    counts = np.zeros(len(kept), dtype=np.int64)
+    left = n
+    for tier in np.unique(ranks).tolist():
+        part = np.where(ranks == tier, kept, 0)
+        take = min(int(part.sum()), left)
+        counts += trim(part, take, score)
+        left -= take
     return counts
 
 

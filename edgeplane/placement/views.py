@@ -114,6 +114,15 @@ def _selector(raw: Any) -> Selector:
     return selector_from_dict(raw) if raw else Selector()
 
 
+def _replicas(obj: Object) -> int:
+    """``placement.replicas``; for an autoscaled application, the count its autoscaler
+    wants (``status.autoscaling.desiredReplicas``) once it has said one."""
+    wanted = ((obj.get("status") or {}).get("autoscaling") or {}).get("desiredReplicas")
+    if obj["spec"].get("autoscaling") and isinstance(wanted, int) and wanted >= 0:
+        return wanted
+    return int((obj["spec"].get("placement") or {}).get("replicas") or 0)
+
+
 def app_view(obj: Object) -> AppView:
     spec = obj["spec"]
     placement, resources = spec.get("placement") or {}, spec.get("resources") or {}
@@ -124,7 +133,7 @@ def app_view(obj: Object) -> AppView:
     return AppView(
         name=obj["metadata"]["name"],
         every_site=placement.get("mode") == "EverySite",
-        replicas=int(placement.get("replicas") or 0),
+        replicas=_replicas(obj),
         selector=_selector(placement.get("selector")),
         site_groups=tuple(placement.get("siteGroups") or ()),
         priority=int(placement.get("priority") or 0),
@@ -151,6 +160,7 @@ def app_view(obj: Object) -> AppView:
             StaticWeight(int(w["weight"]), _selector(w.get("selector")), w.get("siteGroup"))
             for w in placement.get("weights") or ()
         ),
+        max_per_site=_count(placement.get("maxPerSite")),
         locality=Locality(
             (float(near["lat"]), float(near["lon"])) if near else None,
             locality.get("siteGroup"),
@@ -165,6 +175,10 @@ def app_view(obj: Object) -> AppView:
         ),
         runtime="kubernetes" if (spec.get("workload") or {}).get("kubernetes") else "process",
     )
+
+
+def _count(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _or(value: Any, default: float) -> float:

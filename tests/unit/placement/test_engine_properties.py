@@ -3,7 +3,7 @@ with every feature at once: capacities, taints, devices, locations, Divided repl
 capacity or static weights, spread with min/maxGroups, and a policy.
 
 * no decision breaks a hard constraint (selector, runtime, phase, taints, capacity, devices,
-  maximum distance, policy, maxGroups);
+  maximum distance, policy, maxGroups, maxPerSite);
 * Divided replicas add up to the request wherever the feasible sites have room for them
   (room computed here, independently of the planner);
 * the same input gives the same decisions, whatever order it lists things in;
@@ -52,6 +52,8 @@ DEVICES = [{"kind": "camera"}, {"kind": "gpu"}]
 CENTRE = (45.0, 5.0)
 RUNTIMES = [("process",), ("process",), ("kubernetes",), ("kubernetes", "process")]
 EXAMPLES = settings(max_examples=100, deadline=None)
+CAPS = st.sampled_from([None, None, 1, 2, 3])
+"""maxPerSite of a Divided application."""
 
 
 class DenyR3(Governed):
@@ -171,6 +173,7 @@ def app_views(draw: st.DrawFn, name: str, priorities: int = 3) -> AppView:
         ),
         divided=divided,
         static_weights=draw(WEIGHTS) if divided else (),
+        max_per_site=draw(CAPS) if divided else None,
         locality=draw(LOCALITIES),
         runtime=draw(st.sampled_from(["process", "process", "kubernetes"])),
     )
@@ -246,8 +249,9 @@ def fits_alone(app: AppView, site: SiteView, sites: Sequence[SiteView]) -> bool:
 
 
 def room_alone(app: AppView, site: SiteView) -> float:
-    """How many replicas of ``app`` the site's capacity takes (inf when unlimited)."""
-    room = math.inf
+    """How many replicas of ``app`` the site's capacity (and ``maxPerSite``, when
+    Divided) takes (inf when unlimited)."""
+    room = math.inf if app.max_per_site is None or not app.divided else app.max_per_site
     for capacity, need in (
         (site.cpu_millis, app.cpu_millis),
         (site.memory_bytes, app.memory_bytes),
@@ -287,6 +291,8 @@ def test_no_decision_breaks_a_hard_constraint(snapshot: Snapshot) -> None:
                 if untolerated(app, taint):
                     assert taint.effect == "NoSchedule" and name in held
             assert devices_met(app, site)
+            if app.divided and app.max_per_site is not None:
+                assert n <= app.max_per_site
             if app.locality is not None and app.locality.max_km is not None:
                 assert distance_km(app, site, snapshot.sites) <= app.locality.max_km + 1e-6
             if site.labels.get("region") == "r3":
@@ -322,6 +328,7 @@ def divided_alone(draw: st.DrawFn) -> tuple[AppView, tuple[SiteView, ...]]:
         devices=app.devices,
         divided=True,
         static_weights=draw(WEIGHTS),
+        max_per_site=draw(CAPS),
         locality=app.locality,
         runtime=app.runtime,
     ), sites

@@ -131,6 +131,9 @@ def violations(snapshot: Snapshot, decisions: Mapping[str, Decision]) -> list[st
             for need in app.devices:
                 if sum(1 for d in s.devices if need.selector.matches(d)) < need.count:
                     bad.append(f"{name} lacks devices")
+            cap = app.max_per_site if app.divided else None
+            if cap is not None and decision.replicas_at(name) > cap:
+                bad.append(f"{name} has more than maxPerSite {cap}")
             if not distance_ok(app, s):
                 bad.append(f"{name} is beyond maxDistanceKm")
             if s.labels.get("region") == "r3" and not (POLICY.report and was):
@@ -251,6 +254,7 @@ def app_views(draw: st.DrawFn, name: str) -> AppView:
             if divided
             else ()
         ),
+        max_per_site=draw(st.sampled_from([None, 1, 2])) if divided else None,
         locality=draw(st.sampled_from([None, None, NEAR])),
     )
 
