@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from edgeplane.api.autoscaling import Autoscaling, AutoscalingStatus
 from edgeplane.api.kubernetes import PATCHES_MAX, ManifestPatch
 from edgeplane.api.meta import (
     Conditions,
@@ -170,6 +171,9 @@ class Placement(Model):
     weights: list[StaticWeight] | None = None
     locality: Locality | None = None
     scoring: Scoring | None = None
+    max_per_site: PositiveCount | None = Field(default=None, alias="maxPerSite")
+    """Divided only: at most this many replicas at one site; the rest goes elsewhere
+    or stays unplaced."""
 
     @field_validator("site_groups")
     @classmethod
@@ -187,6 +191,16 @@ class Placement(Model):
             raise ValueError("mode EverySite runs one per site: remove placement.division")
         if self.weights and self.division is not Division.DIVIDED:
             raise ValueError("weights divide replicas: set placement.division: Divided")
+        if self.max_per_site is not None and self.mode is PlacementMode.EVERY_SITE:
+            raise ValueError(
+                "mode EverySite runs one per site: remove placement.maxPerSite "
+                "(it caps Replicas with division: Divided)"
+            )
+        if self.max_per_site is not None and self.division is not Division.DIVIDED:
+            raise ValueError(
+                "placement.maxPerSite caps divided replicas; division Duplicated runs one "
+                "per site: set placement.division: Divided, or remove placement.maxPerSite"
+            )
         duplicated = self.mode is PlacementMode.REPLICAS and self.division is not Division.DIVIDED
         for spread in self.spread or ():
             if duplicated and spread.min_groups and (self.replicas or 0) < spread.min_groups:
@@ -252,6 +266,17 @@ class ApplicationSpec(Model):
     failover: Failover | None = None
     rollout: Rollout | None = None
     overrides: list[Override] | None = None
+    autoscaling: Autoscaling | None = None
+    """Replicas that follow the metrics (``edgeplane.scaling``), from placement.replicas."""
+
+    @model_validator(mode="after")
+    def _autoscaling_replicas(self) -> ApplicationSpec:
+        if self.autoscaling is not None and self.placement.mode is not PlacementMode.REPLICAS:
+            raise ValueError(
+                "spec.autoscaling changes placement.replicas, and mode EverySite runs one "
+                "instance per site: remove spec.autoscaling, or use placement.mode Replicas"
+            )
+        return self
 
     @model_validator(mode="after")
     def _fencing_moves(self) -> ApplicationSpec:
@@ -307,6 +332,8 @@ class ApplicationStatus(Model):
     is higher, even after every replica was removed."""
     rollout: RolloutStatus | None = None
     """Where the rollout of the newest revision stands (``edgeplane.rollout``)."""
+    autoscaling: AutoscalingStatus | None = None
+    """What the autoscaler saw and decided, and the history it needs (``edgeplane.scaling``)."""
 
 
 class Application(Resource):

@@ -1,12 +1,17 @@
 """``Assignment``: written by the hub, watched by agents. Application A at revision R
 runs at site S with this many replicas and this rendered workload.
+
+An autoscaled application's assignments name the metrics its autoscaler wants
+(``spec.metrics``); the site's agent reports their averages over its ready instances
+(``status.metrics``), which the hub sums up across sites.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from edgeplane.api.applications import Fencing
 from edgeplane.api.meta import (
@@ -16,6 +21,7 @@ from edgeplane.api.meta import (
     Generation,
     Message,
     Model,
+    Number,
     ObjectName,
     PortNumber,
     PositiveCount,
@@ -53,6 +59,36 @@ class AssignedDevice(Model):
     protocol: ShortText | None = None
 
 
+METRICS_MAX = 10
+"""Metrics one assignment names, and reports (the autoscaler's own bound)."""
+METRIC_NAME_MAX_CHARS = 63
+_METRIC_NAME = re.compile(r"[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?")
+
+
+def _metric_name(name: str) -> str:
+    if not _METRIC_NAME.fullmatch(name):
+        raise ValueError(
+            f"metric name {name[:80]!r} is not a metric name: use lowercase letters, digits, "
+            f"'_', '.' and '-', starting and ending with a letter or digit, at most "
+            f"{METRIC_NAME_MAX_CHARS} characters (e.g. 'requests_per_second')"
+        )
+    return name
+
+
+MetricName = Annotated[str, AfterValidator(_metric_name)]
+"""``cpu`` (utilisation in percent of ``spec.resources.cpu``, measured by the agent) or a
+metric the workload reports: ``[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?``."""
+
+
+class MetricValue(Model):
+    """A metric's average over the assignment's ready instances at the site that had a
+    value (``samples`` of them)."""
+
+    name: MetricName
+    value: Number
+    samples: Count
+
+
 class AssignmentSpec(Model):
     application: ObjectName
     revision: PositiveCount
@@ -69,6 +105,8 @@ class AssignmentSpec(Model):
     """The lost site this replica replaces (failback moves it home)."""
     gate: AssignmentGate | None = None
     devices: list[AssignedDevice] | None = Field(default=None, max_length=DEVICES_MAX)
+    metrics: list[MetricName] | None = Field(default=None, max_length=METRICS_MAX)
+    """The metrics the application's autoscaler wants the site to report."""
 
 
 class Endpoint(Model):
@@ -89,6 +127,7 @@ class AssignmentStatus(Model):
     started_at: ShortText | None = Field(default=None, alias="startedAt")
     observed_generation: Generation | None = Field(default=None, alias="observedGeneration")
     conditions: Conditions | None = None
+    metrics: list[MetricValue] | None = Field(default=None, max_length=METRICS_MAX)
 
 
 class Assignment(Resource):

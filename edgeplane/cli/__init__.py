@@ -14,6 +14,7 @@ from edgeplane.cli import (
     rollouts,
     sites,
     tokens,
+    traffic,
 )
 from edgeplane.cli.app import app
 
@@ -28,4 +29,5 @@ __all__ = [
     "rollouts",
     "sites",
     "tokens",
+    "traffic",
 ]

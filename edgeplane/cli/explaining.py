@@ -30,6 +30,7 @@ def explain(
         out.print(f"  {reason}", markup=False)
     if answer.get("source") == "fresh" and answer.get("note"):
         out.print(f"  ({answer['note']})", markup=False)
+    _print_autoscaling(answer.get("autoscaling"))
     _print_story(answer.get("story") or [])
     if one := answer.get("site"):
         verdict = "feasible" if one["feasible"] else "not feasible"
@@ -40,6 +41,23 @@ def explain(
             out.print(
                 f"  {mark} {check['check']:<11} {check['reason'] or ''}".rstrip(), markup=False
             )
+
+
+def _print_autoscaling(scaling: dict[str, Any] | None) -> None:
+    """The autoscaler's last decision and the metrics it read."""
+    if not scaling:
+        return
+    out.print()
+    wanted = scaling.get("desiredReplicas", "-")
+    out.print(f"autoscaling: {wanted} replicas ({scaling.get('reason', '-')})", markup=False)
+    if message := scaling.get("message"):
+        out.print(f"  {message}", markup=False)
+    for m in scaling.get("metrics") or ():
+        value = f"{m['value']:g}" if "value" in m else "no value"
+        wants = f" -> {m['replicas']}" if "replicas" in m else ""
+        out.print(f"  {m['name']}: {value} (target {m['target']:g}){wants}", markup=False)
+    if at := scaling.get("lastScaleTime"):
+        out.print(f"  last scaled {at}", markup=False)
 
 
 def _print_story(story: list[dict[str, Any]]) -> None:

@@ -168,6 +168,18 @@ class AsyncHubClient:
     async def explain(self, application: str, site: str | None = None) -> Body:
         return await self._body(Requests.explain(application, site))
 
+    async def endpoints(self, application: str, place: Mapping[str, object]) -> Body:
+        """What a client at ``place`` (region, site, lat, lon) is answered for it."""
+        params = {k: str(v) for k, v in place.items() if v is not None}
+        url = f"{API}/applications/{segment(application)}/endpoints"
+        return await self._body(Request("GET", url, params))
+
+    async def report_metrics(self, application: str, metrics: Mapping[str, float]) -> Body:
+        """External metrics for its autoscaler (``spec.autoscaling``), by name."""
+        body = {"metrics": [{"name": k, "value": v} for k, v in metrics.items()]}
+        url = f"{API}/applications/{segment(application)}/metrics"
+        return await self._body(Request("POST", url, body=body))
+
     async def rollout_action(
         self,
         application: str,
@@ -318,6 +330,8 @@ class HubClient:
     list_artifacts = _blocking(AsyncHubClient.list_artifacts)
     dry_run = _blocking(AsyncHubClient.dry_run)
     explain = _blocking(AsyncHubClient.explain)
+    endpoints = _blocking(AsyncHubClient.endpoints)
+    report_metrics = _blocking(AsyncHubClient.report_metrics)
     rollout_action = _blocking(AsyncHubClient.rollout_action)
     list_revisions = _blocking(AsyncHubClient.list_revisions)
     site_logs = _blocking(AsyncHubClient.site_logs)

@@ -58,6 +58,12 @@ def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
         "(0.5 to 300 s); the failure detector expects each heartbeat at this period.",
     )
     parser.add_argument(
+        "--autoscale-seconds",
+        type=_autoscale_seconds,
+        default=15.0,
+        help="How often autoscaled applications are sized again (1 to 300 s; HPA's 15).",
+    )
+    parser.add_argument(
         "--lease-seconds",
         type=_lease_seconds,
         default=LEASE_SECONDS_DEFAULT,
@@ -86,9 +92,20 @@ def tuning(args: argparse.Namespace) -> dict[str, Any]:
         "offline_after_seconds": args.offline_after_seconds,
         "heartbeat_seconds": args.heartbeat_seconds,
         "lease_seconds": args.lease_seconds,
+        "autoscale_seconds": args.autoscale_seconds,
         "limits": limits.from_arguments(args),
         "sinks": SinkUrls(args.nats_url, args.mqtt_url),
     }
+
+
+def _autoscale_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 1.0 <= seconds <= 300.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: use 1 to 300 seconds, e.g. 15")
+    return seconds
 
 
 def _lease_seconds(text: str) -> float:

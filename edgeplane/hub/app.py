@@ -17,9 +17,11 @@ from edgeplane.api.kinds import KINDS
 from edgeplane.api.wire import Object
 from edgeplane.health.detector import Detector
 from edgeplane.hub import (
+    appmetrics,
     artifacts,
     data,
     devices,
+    endpoints,
     explaining,
     joining,
     relay,
@@ -60,6 +62,8 @@ class HubSettings:
     """How often sites heartbeat unless a SiteGroup says otherwise (``hub.healthterms``)."""
     bookmark_seconds: float = 10.0
     event_retention: int = 100_000
+    autoscale_seconds: float = 15.0
+    """How often autoscaled applications are sized again (``controllers.autoscaling``)."""
     lease_seconds: float = 15.0
     """The leader lease of several hubs on one PostgreSQL (``hub.leadership``)."""
     limits: Limits = field(default_factory=Limits)
@@ -89,11 +93,21 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     # Every renewal feeds the failure detector, which the health controller reads.
     app.state.detector = detector = Detector()
     app.state.leases = Leases(hub_id(), detector, period_reader(terms, informer))
+    # Every hub answers sites for their applications' endpoints (``hub.endpoints``).
+    app.state.endpoints = endpoints.EndpointIndex(informer)
     app.state.placement_record = PlacementRecord(metrics.placement_passes, metrics.status_updates)
     app.state.artifacts = ArtifactStore(settings.data_dir / "artifacts")
     install_handlers(app)
     # The fixed paths first: the generic /{plural}/{name} routes would take them.
-    specials = (joining.router, tokens.router, artifacts.router, relay.router, explaining.router)
+    specials = (
+        joining.router,
+        tokens.router,
+        artifacts.router,
+        relay.router,
+        explaining.router,
+        endpoints.router,
+        appmetrics.router,
+    )
     for special in (*specials, rollouts.router, stream.router, data.router, devices.router):
         app.include_router(special)
     app.include_router(router)

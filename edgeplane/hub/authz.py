@@ -58,6 +58,8 @@ _RULES: list[tuple[set[str], re.Pattern[str], Check]] = [
     # Discovery: the profiles it runs, and what it found (hub/devices.py).
     ({"GET"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/discoveryprofiles"), Check.OWN_SITE),
     ({"POST"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/devices"), Check.OWN_SITE),
+    # Its applications' endpoints, for its local DNS (hub/endpoints.py).
+    ({"GET"}, re.compile(rf"{API}/sites/(?P<n>[^/]+)/endpoints"), Check.OWN_SITE),
     ({"GET"}, re.compile(rf"{API}/assignments"), Check.NARROW_LIST),
     ({"GET"}, re.compile(rf"{API}/assignments/(?P<n>[^/]+)"), Check.OWN_ASSIGNMENT),
     (

@@ -1,4 +1,5 @@
-"""``GET /applications/<name>/explain[?site=S]``: why an application is where it is.
+"""``GET /applications/<name>/explain[?site=S]``: why an application is where it is
+(and, when it is autoscaled, why it has the replicas it has: ``autoscaling``).
 
 For a stored application, the answer is the decision the placement controller
 recorded on its last pass (``source: recorded``, with ``decidedAt``), and its story: a
@@ -52,14 +53,15 @@ async def explain(request: Request, name: str, site: str | None = Query(None)) -
     stored = await _stored(request, name)
     recorded, note = _recorded(record, stored, site)
     story = [e.to_wire() for e in record.story(name)] if record and stored else []
+    scaling = _autoscaling(stored)
     if recorded is not None:
-        return ObjectResponse({**recorded, "story": story})
+        return ObjectResponse({**recorded, "story": story, **scaling})
     controller = _controller(request, stored)
     snapshot, *_ = await controller.snapshot()
     if name in controller.invalid:  # stored, but left out of placement: say why
         raise ApiError(422, "Invalid", controller.invalid[name], "spec")
     body = await _explained(snapshot, name, site)
-    return ObjectResponse({**body, "source": "fresh", "note": note, "story": story})
+    return ObjectResponse({**body, "source": "fresh", "note": note, "story": story, **scaling})
 
 
 @router.post("/applications/dry-run", response_model=None)
@@ -97,6 +99,19 @@ async def _stored(request: Request, name: str) -> Object | None:
         return found
     except NotFound:
         return None
+
+
+def _autoscaling(stored: Object | None) -> dict[str, Any]:
+    """The autoscaler's last decision (``controllers.autoscaling``): the count it wants,
+    why, the metrics it read; without the history its windows keep."""
+    held = ((stored or {}).get("status") or {}).get("autoscaling")
+    if not held or not (stored or {}).get("spec", {}).get("autoscaling"):
+        return {}
+    shown = ("desiredReplicas", "currentReplicas", "reason", "message", "lastScaleTime")
+    found = {k: held[k] for k in shown if k in held}
+    found["metrics"] = held.get("currentMetrics") or []
+    found["externalMetrics"] = held.get("externalMetrics") or []
+    return {"autoscaling": found}
 
 
 def _recorded(

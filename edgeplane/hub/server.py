@@ -32,6 +32,7 @@ from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import ADMIN_TOKEN_FILE, bootstrap_admin
 from edgeplane.hub.connections import ConnectionGuard, connection_limits, protocol_class
 from edgeplane.hub.controllers import run_controllers
+from edgeplane.hub.endpoints import follow
 from edgeplane.hub.leadership import Lead, Leadership
 from edgeplane.hub.leases import FLUSH_SECONDS, flush_loop
 from edgeplane.hub.sharedrelay import SharedRelay
@@ -243,6 +244,9 @@ async def run(
         # Every hub keeps the informer (heartbeat answers, explain); the leader's
         # controllers read it.
         informing = asyncio.create_task(app.state.informer.run(app.state.shutdown), name="informer")
+        indexing = asyncio.create_task(
+            follow(app.state.endpoints, app.state.shutdown), name="endpoints"
+        )
         controllers = asyncio.create_task(
             leadership.run(app.state.shutdown, _controllers(store, app, settings)),
             name="leadership",
@@ -255,6 +259,7 @@ async def run(
             await controllers
             await sharing
             await flushes  # the last renewals, flushed after the controllers stopped
+            await indexing
             await informing
             await app.state.data_sinks.close()
             if ui is not None:
@@ -288,6 +293,7 @@ def _controllers(store: Store, app: Any, settings: HubSettings) -> Lead:
             record=app.state.placement_record,
             terms=app.state.health_terms,
             metrics=app.state.metrics,
+            autoscale_seconds=settings.autoscale_seconds,
         )
 
     return lead

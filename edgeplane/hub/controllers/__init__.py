@@ -3,6 +3,8 @@
 * ``placement``: Applications, Sites, SiteGroups, Devices and Policies ->
   Assignments, and each Application's status (where it runs, how much is ready),
   woken only by changes of meaning (``placing``, ``triggers``);
+* ``autoscaling``: metrics reported by sites and to the API -> each autoscaled
+  Application's desired replica count (``status.autoscaling``), which placement divides;
 * ``health``: sites the failure detector suspects, or silent past the hard bound ->
   Offline, with the ``Reachable`` condition saying why.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from edgeplane.hub.controllers.autoscaling import PERIOD_SECONDS, Autoscaler
 from edgeplane.hub.controllers.health import Terms, health_loop
 from edgeplane.hub.controllers.pacing import pause, retry_delay
 from edgeplane.hub.controllers.placing import placement_loop
@@ -43,6 +46,7 @@ async def run_controllers(
     record: PlacementRecord | None = None,
     terms: Terms | None = None,
     metrics: HubMetrics | None = None,
+    autoscale_seconds: float = PERIOD_SECONDS,
 ) -> None:
     """``informer``: the hub's, already running (else one is made and run here);
     ``record``: where placement's decisions and counts go (``app.state``'s); ``terms``:
@@ -57,9 +61,11 @@ async def run_controllers(
     health = health_loop(
         store, offline_after, stop, leases=leases, informer=informer, terms=terms, metrics=metrics
     )
+    autoscaling = Autoscaler(store, informer).run(stop, autoscale_seconds)
     tasks += [
         asyncio.create_task(placement, name="placement"),
         asyncio.create_task(health, name="health"),
+        asyncio.create_task(autoscaling, name="autoscaling"),
     ]
     try:
         await stop.wait()

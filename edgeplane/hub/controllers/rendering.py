@@ -94,6 +94,8 @@ def render(
         raw["spec"]["fencing"] = "Strict"  # the agent fences it (api.leases)
     if (gate := gate_of(app)) is not None:
         raw["spec"]["gate"] = gate
+    if names := metric_names(app):
+        raw["spec"]["metrics"] = names  # what the site's agent reports (agent.metering)
     return to_wire(validate_object(raw, expected_kind="Assignment"))
 
 
@@ -156,7 +158,19 @@ def _rest(app: Object) -> str:
     spec = app["spec"]
     division = (spec.get("placement") or {}).get("division")
     fencing = (spec.get("failover") or {}).get("fencing")
-    return repr((division, fencing, gate_of(app)))
+    return repr((division, fencing, gate_of(app), metric_names(app)))
+
+
+def metric_names(app: Object) -> list[str]:
+    """The per-instance metrics the application's autoscaler reads: ``cpu`` (of the
+    Resource metric) and the Pods metrics' names; External ones are not the sites'."""
+    names = []
+    for metric in (app["spec"].get("autoscaling") or {}).get("metrics") or ():
+        if metric.get("type") == "Resource":
+            names.append(metric["resource"]["name"])
+        elif metric.get("type") == "Pods":
+            names.append(metric["pods"]["metric"]["name"])
+    return names
 
 
 def _shas(workload: dict[str, Any]) -> tuple[object, ...]:

@@ -10,7 +10,8 @@
   (``moving``): a site Ready or failing at the new revision is news to the rollout,
   and wakes a pass;
 * an operator's word to a rollout (``status.rollout.control``, the action route's
-  write) wakes a pass;
+  write) wakes a pass, as does the autoscaler's new count
+  (``status.autoscaling.desiredReplicas``);
 * everything else wakes nothing: a heartbeat (``lastHeartbeat``), condition
   timestamps, an Application's status (the controller's own), the controller's own
   writes coming back as events.
@@ -127,6 +128,8 @@ def _what_changed(kind: str, old: Object, new: Object) -> list[str]:
         found.append("status.phase")  # not lastSeen: discovery refreshes it every minute
     if kind == "Application" and _control(old) != _control(new):
         found.append("status.rollout.control")
+    if kind == "Application" and _desired(old) != _desired(new):
+        found.append("status.autoscaling.desiredReplicas")
     return found
 
 
@@ -145,6 +148,10 @@ def _phase(obj: Object) -> object:
 
 def _control(app: Object) -> object:
     return ((app.get("status") or {}).get("rollout") or {}).get("control")
+
+
+def _desired(app: Object) -> object:
+    return ((app.get("status") or {}).get("autoscaling") or {}).get("desiredReplicas")
 
 
 def _meta(obj: Object) -> Mapping[str, object]:
