@@ -26,6 +26,7 @@ from edgeplane.agent.artifacts import MAX_ARTIFACT_BYTES  # noqa: E402
 from edgeplane.agent.data import DEFAULT_SPOOL_MAX_BYTES, REPORT_SECONDS  # noqa: E402
 from edgeplane.agent.errors import AgentError  # noqa: E402
 from edgeplane.agent.inventory import MAX_INSTANCES  # noqa: E402
+from edgeplane.agent.metering import METRICS_SECONDS  # noqa: E402
 from edgeplane.agent.pinning import read_join_token  # noqa: E402
 from edgeplane.agent.runtimes.factory import CHOICES, check_kinds  # noqa: E402
 from edgeplane.api.artifacts import limits as artifact_limits  # noqa: E402
@@ -125,6 +126,14 @@ def parser() -> argparse.ArgumentParser:
         default=REPORT_SECONDS,
         help="How often the site's data figures (backlog, rates, drops) are taken for "
         "its status (1 to 3600 s; default 30: at most one status write that often).",
+    )
+    p.add_argument(
+        "--metrics-seconds",
+        type=_metrics_seconds,
+        default=METRICS_SECONDS,
+        help="How often the metrics autoscaled applications name (cpu, and those their "
+        "workloads report) are sampled for their assignments' status (1 to 300 s; "
+        "default 15: at most one status write that often per assignment).",
     )
     artifact_limits.add_arguments(p)
     _kubernetes_arguments(p)
@@ -226,6 +235,16 @@ def _report_seconds(text: str) -> float:
     return seconds
 
 
+def _metrics_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 1 <= seconds <= 300:
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds from 1 to 300, e.g. 15")
+    return seconds
+
+
 def _mqtt_url(text: str) -> str:
     parts = urlsplit(text)
     try:
@@ -274,6 +293,7 @@ def settings_from(args: argparse.Namespace) -> AgentSettings:
         data_port=args.data_port,
         spool_max_bytes=args.spool_max_bytes,
         data_report_seconds=args.data_report_seconds,
+        metrics_seconds=args.metrics_seconds,
         spool_reserve_bytes=args.spool_reserve_bytes,
         mqtt_broker=args.mqtt_broker,
         kube=_kube_options(args),

@@ -8,6 +8,8 @@
 * ``Fence`` stops the ``fencing: Strict`` workloads when that lease ends (self-fencing);
 * ``DataPlane`` takes the workloads' records on loopback, spools them and sends them
   home within the uplink budget (``agent.data``);
+* ``Metering`` samples the metrics autoscaled assignments name (cpu from the runtime,
+  the others as workloads report them to the data plane) for their status;
 * ``serve_requests`` answers the hub's log requests (protocol v1: a long poll).
 
 The runtime adopts the workloads its records name before anything else, so an agent
@@ -36,6 +38,8 @@ from edgeplane.agent.gates import GateProber
 from edgeplane.agent.hublink import API, HubLink
 from edgeplane.agent.inventory import MAX_INSTANCES, Capacity, host_inventory
 from edgeplane.agent.layout import Layout
+from edgeplane.agent.metering import METRICS_SECONDS, Metering
+from edgeplane.agent.metrics import ReportedMetrics
 from edgeplane.agent.pinning import hub_verify
 from edgeplane.agent.reconciler import Reconciler
 from edgeplane.agent.reporter import StatusReporter, site_facts
@@ -91,6 +95,8 @@ class AgentSettings:
     mqtt_broker: str | None = None
     """The site's own MQTT broker, for DataStreams published over MQTT (``agent.mqttin``)."""
     """Disk space the spool leaves free (its records make room, or publishers get 429)."""
+    metrics_seconds: float = METRICS_SECONDS
+    """How often autoscaled assignments' metrics are sampled (``agent.metering``)."""
     runtimes: tuple[str, ...] = ()
     """What ``--runtime`` names, in its order; empty: what ``kube`` says (process or
     kubernetes alone). ``(process, kubernetes)`` in either order, with ``kube``: both."""
@@ -179,6 +185,10 @@ class Agent:
         )
         address = self.settings.address
         gates = GateProber(state.assignments, runtime.statuses, status_changed)
+        reported = ReportedMetrics(runtime.keys)
+        metering = Metering(
+            state.assignments, runtime, reported, status_changed, self.settings.metrics_seconds
+        )
         reporter = StatusReporter(
             link,
             state,
@@ -192,6 +202,7 @@ class Agent:
             self.settings.hub_protocol,
             fence,
             gates,
+            metering.of,
         )
         data = self.data = DataPlane(
             self.layout.data_dir,
@@ -203,6 +214,7 @@ class Agent:
             self.settings.data_report_seconds,
             self.settings.spool_reserve_bytes,
             self.settings.mqtt_broker,
+            reported,
         )
         await data.start()  # before the first reconcile: workloads are told its address
         reconciler.extra_env = data.env_for
@@ -220,6 +232,7 @@ class Agent:
             asyncio.create_task(reporter.run_heartbeats(), name="heartbeats"),
             asyncio.create_task(sync.run(), name="sync"),
             asyncio.create_task(gates.run(), name="gates"),
+            asyncio.create_task(metering.run(), name="metering"),
         ]
         if self.settings.hub_protocol != "v2":
             tasks.append(

@@ -7,9 +7,10 @@ sends them home, most urgent first, within the site's uplink budget.
   on disk, so an agent restarted while the hub is away still takes records.
 * Each process workload gets ``EDGEPLANE_DATA_URL`` (the publishing endpoint,
   ``agent.publishing``, on loopback, on the same port across restarts when it is free)
-  and ``EDGEPLANE_DATA_TOKEN``, an HMAC of its assignment's name under a secret kept in
-  the data dir: the token says which assignment, hence which application, publishes,
-  and no workload can make another's.
+  and ``EDGEPLANE_DATA_TOKEN`` (``agent.datatokens``): the token says which assignment,
+  hence which application, publishes, and no workload can make another's.
+* ``POST /metrics`` there takes the custom metrics a workload reports for its
+  assignment's autoscaler (``agent.metrics``), kept in memory, not spooled.
 * A publish is answered 201 only once its records are on disk (``dataplane.spool``);
   429 when there is no room for them, saying why; nothing is dropped silently.
 * A stream with ``spec.aggregation`` is summed up here (``agent.summing``): its
@@ -26,19 +27,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
-import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from edgeplane.agent.credentials import write_private
+from edgeplane.agent.datatokens import DataTokens
 from edgeplane.agent.errors import AgentError
 from edgeplane.agent.hublink import API, HubLink
+from edgeplane.agent.metrics import METRICS_PATH, ReportedMetrics
 from edgeplane.agent.mqttin import MqttIngress
 from edgeplane.agent.publishing import Answer, Publish, PublishServer, refusal
 from edgeplane.agent.records import BadRecord, bodies_of, too_big
@@ -73,6 +73,7 @@ class DataPlane:
         report_seconds: float = REPORT_SECONDS,
         reserve_bytes: int = DEFAULT_RESERVE_BYTES,
         mqtt_broker: str | None = None,
+        metrics: ReportedMetrics | None = None,
     ) -> None:
         self.dir, self.site, self.link, self._assignments = data_dir, site, link, assignments
         make_private(data_dir / "spool.db")  # 0600 before SQLite makes it, with its WAL
@@ -89,7 +90,9 @@ class DataPlane:
         """Set when a publish names a stream the agent does not know: refresh now."""
         self._port, self.report_seconds = port, report_seconds
         self.server = PublishServer(self.handle)
-        self._secret = _secret(data_dir / "data-secret")
+        self.tokens = DataTokens(data_dir / "data-secret")
+        self.metrics = metrics if metrics is not None else ReportedMetrics()
+        """What workloads report on ``POST /metrics``, for ``agent.metering``."""
         self.streams: dict[str, StreamTerms] = streams_of(_read_json(self._streams_file))
         self._apply_budget(_read_json(self._streams_file))
         self.traffic: dict[str, Any] = {}
@@ -144,12 +147,16 @@ class DataPlane:
             return {}
         return {
             "EDGEPLANE_DATA_URL": self.server.url,
-            "EDGEPLANE_DATA_TOKEN": self._token(obj["metadata"]["name"]),
+            "EDGEPLANE_DATA_TOKEN": self.tokens.of(obj["metadata"]["name"]),
         }
 
     async def handle(self, publish: Publish) -> Answer:
-        app = self._publisher(publish.token)
-        if app is None:
+        assignments = self._assignments()
+        name = self.tokens.holder(publish.token, assignments)
+        if name is not None and publish.path == METRICS_PATH:
+            return self.metrics.take(name, assignments[name], publish)
+        app = str(assignments[name]["spec"].get("application") or "") if name else ""
+        if not app:
             return refusal(
                 401,
                 "Unauthorized",
@@ -242,18 +249,6 @@ class DataPlane:
 
     def _mqtt_topics(self) -> dict[str, str]:
         return {n: s.mqtt_topic for n, s in self.streams.items() if s.mqtt_topic}
-
-    def _publisher(self, token: str | None) -> str | None:
-        """The application whose workload holds ``token``."""
-        if not token:
-            return None
-        for name, obj in self._assignments().items():
-            if hmac.compare_digest(self._token(name), token):
-                return str(obj["spec"].get("application") or "") or None
-        return None
-
-    def _token(self, assignment: str) -> str:
-        return hmac.new(self._secret, assignment.encode(), hashlib.sha256).hexdigest()
 
     async def _send(self, payload: bytes) -> Sequence[int]:
         answer = await self.link.post_bytes(
@@ -370,15 +365,6 @@ def _said(task: asyncio.Task[None]) -> None:
     """A data loop that ended by itself is a fault: say so (the others go on)."""
     if not task.cancelled() and (error := task.exception()) is not None:
         log.error("data home: %s stopped: %r", task.get_name(), error, exc_info=error)
-
-
-def _secret(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        secret = secrets.token_bytes(32)
-        write_private(path, secret)
-        return secret
 
 
 def _read_json(path: Path) -> object:

@@ -10,6 +10,8 @@ framework), bound to 127.0.0.1 only. Workloads find it in their environment
   disk; 429 when the spool has no room (``reason`` and ``message`` say why and what to
   change); 400/401/403/404/413 for a bad request, which changes nothing.
 * ``GET /v1/streams``: the streams this token may publish to.
+* ``POST /metrics`` with the same token: the custom metrics a workload reports
+  (``agent.metrics``); 204 once kept, 400 naming the field at fault.
 
 Bounded against a workload gone wrong: a body of at most ``MAX_BODY_BYTES``, a header
 block of at most 16 KiB, ``MAX_CONNECTIONS`` connections at once, and
@@ -161,10 +163,14 @@ async def _next(conn: h11.Connection, reader: asyncio.StreamReader) -> Any:
 
 
 def _send(conn: h11.Connection, writer: asyncio.StreamWriter, answer: Answer) -> None:
-    content = json.dumps(answer.body, separators=(",", ":")).encode()
-    headers = [("content-type", "application/json"), ("content-length", str(len(content)))]
+    content = b""
+    headers: list[tuple[str, str]] = []
+    if answer.status != 204:  # 204 No Content: HTTP allows it no body, h11 none sent
+        content = json.dumps(answer.body, separators=(",", ":")).encode()
+        headers = [("content-type", "application/json"), ("content-length", str(len(content)))]
     if conn.their_state not in (h11.DONE, h11.IDLE):
         headers.append(("connection", "close"))  # the body was not read to its end
     writer.write(conn.send(h11.Response(status_code=answer.status, headers=headers)) or b"")
-    writer.write(conn.send(h11.Data(data=content)) or b"")
+    if content:
+        writer.write(conn.send(h11.Data(data=content)) or b"")
     writer.write(conn.send(h11.EndOfMessage()) or b"")

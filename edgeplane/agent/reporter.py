@@ -9,7 +9,9 @@ the route, it is one field of the Site's status (``lastHeartbeat``). A heartbeat
 answered Online renews the agent's own lease (``agent.fencing``).
 An assignment of several replicas reports one status summed over its instances; a
 Kubernetes assignment is one instance that counts its ready pods itself. A rollout's
-gate adds its ``Gate`` condition (``agent.gates``).
+gate adds its ``Gate`` condition (``agent.gates``), and an autoscaled assignment its
+``metrics`` as last sampled (``agent.metering``): sent when they changed, removed when
+it has none.
 When the hub is unreachable nothing is lost: the next pass sends the difference
 between what the hub holds and what is true by then.
 """
@@ -183,9 +185,10 @@ class StatusReporter:
         hub_protocol: str = "v2",
         fence: Fence | None = None,
         gates: GateProber | None = None,
+        metrics: Callable[[str], list[dict[str, Any]] | None] | None = None,
     ) -> None:
         self._link, self._state, self._site = link, state, site
-        self._gates = gates
+        self._gates, self._metrics = gates, metrics
         self._runtime, self._reconciler, self._site_facts = runtime, reconciler, site_facts
         self._address, self._changed = address, changed
         self._heartbeat_seconds, self._fence = heartbeat_seconds, fence
@@ -316,6 +319,8 @@ class StatusReporter:
         new = replicas_status(obj, instances, problem, self._address)
         if self._gates is not None and (gate := self._gates.condition_of(obj)) is not None:
             new["conditions"] = [dict(gate)]  # a rollout's gate (``agent.gates``)
+        if self._metrics is not None and (values := self._metrics(obj["metadata"]["name"])):
+            new["metrics"] = values  # for the hub's autoscaler (``agent.metering``)
         return merge_diff(obj.get("status") or {}, new)
 
     async def _report_site(self) -> None:

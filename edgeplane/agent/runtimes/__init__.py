@@ -1,7 +1,8 @@
 """Runtime drivers, one per module behind one small protocol (process, kubernetes).
 
 The agent's reconciler tells a runtime what should run (``ensure``/``remove``) and
-reads back what does (``statuses``). A runtime supervises on its own between calls:
+reads back what does (``statuses``); the agent's metering asks it what CPU its
+instances use (``sample_cpu``). A runtime supervises on its own between calls:
 it restarts, health-checks and rotates logs without the hub and without the
 reconciler, and it keeps records in its directory so that a restarted agent adopts
 running workloads instead of starting them again.
@@ -18,7 +19,7 @@ by the hub); nothing here imports pydantic, to keep the agent small.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -76,6 +77,17 @@ class InstanceStatus:
     assignment's pods); None: ``ready`` says it for the one process."""
 
 
+@dataclass(frozen=True)
+class CpuUse:
+    """The CPU one ready replica used over the last sampling period."""
+
+    cores: float
+    """Cores used on average: 1.0 is one core busy the whole period."""
+    requested: float | None = None
+    """The cores it requested, when the runtime knows them (a pod's own requests);
+    None: the assignment's ``spec.resources.cpu``."""
+
+
 class Runtime(Protocol):
     async def start(self) -> None:
         """Adopt what the records say still runs, then begin supervising."""
@@ -103,6 +115,13 @@ class Runtime(Protocol):
 
     def changed(self) -> Any:
         """An ``asyncio.Event`` set whenever any status changes (the caller clears it)."""
+
+    async def sample_cpu(self, keys: Collection[str]) -> dict[str, tuple[CpuUse, ...]]:
+        """The CPU each of these instances used since the previous call, by key: one
+        use per ready replica measured (a process instance: its one; a kubernetes
+        instance: each Ready pod the cluster's metrics API has). No entry, or none in
+        it: nothing to say yet (a process seen for the first time, no metrics API).
+        Keys not asked are forgotten, so the runtime keeps no more than it is asked."""
 
 
 RuntimeDir = Path

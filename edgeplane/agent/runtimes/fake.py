@@ -5,7 +5,7 @@ It keeps the protocol's promises as the process runtime does (both pass
 ``tests/unit/agent/runtimes/test_contract.py``): each start gets a new pid, a new
 generation of the same workload is taken on in place, every status change sets
 ``changed()``, and a fake made over the ``FakeRecords`` of one that closed adopts what
-it left running.
+it left running. Its CPU is what a test sets in ``cpu``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import asyncio
 import dataclasses
 import itertools
 import time
+from collections.abc import Collection
 
-from edgeplane.agent.runtimes import InstanceSpec, InstanceStatus, Phase
+from edgeplane.agent.runtimes import CpuUse, InstanceSpec, InstanceStatus, Phase
 
 FakeRecords = dict[str, tuple[InstanceSpec, InstanceStatus]]
 """What outlives a fake runtime (the process runtime's records): the spec and status
@@ -32,6 +33,9 @@ class FakeRuntime:
         self.records: FakeRecords = {} if records is None else records
         self._statuses: dict[str, InstanceStatus] = {}
         self._changed = asyncio.Event()
+        self.cpu: dict[str, tuple[CpuUse, ...]] = {}
+        """What ``sample_cpu`` answers for each key (a test sets it)."""
+        self.cpu_asked: list[set[str]] = []
 
     async def start(self) -> None:
         """Adopt what the records say still runs: no start, the same pid."""
@@ -77,6 +81,10 @@ class FakeRuntime:
 
     def changed(self) -> asyncio.Event:
         return self._changed
+
+    async def sample_cpu(self, keys: Collection[str]) -> dict[str, tuple[CpuUse, ...]]:
+        self.cpu_asked.append(set(keys))
+        return {key: self.cpu[key] for key in keys if key in self.cpu}
 
 
 def _runs_the_same(held: InstanceSpec, spec: InstanceSpec) -> bool:

@@ -2,10 +2,10 @@
 manifests to a cluster (a k3s edge box that also runs legacy processes).
 
 ``MixedRuntime`` holds a process runtime and a kubernetes runtime and routes each call
-to one of them: ``ensure`` by the workload's kind, ``remove`` and the logs by which one
-holds the key; ``keys`` and ``statuses`` are the union. The kubernetes runtime arrives
-built (``edgeplane.agent.agent`` imports its package only when asked for it), so this
-module imports nothing of Kubernetes.
+to one of them: ``ensure`` by the workload's kind, ``remove``, the logs and the CPU by
+which one holds the key; ``keys`` and ``statuses`` are the union. The kubernetes
+runtime arrives built (``edgeplane.agent.agent`` imports its package only when asked
+for it), so this module imports nothing of Kubernetes.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from edgeplane.agent.runtimes import InstanceSpec, InstanceStatus, Runtime
+from edgeplane.agent.runtimes import CpuUse, InstanceSpec, InstanceStatus, Runtime
 from edgeplane.agent.runtimes.process import ProcessRuntime
 
 log = logging.getLogger("edgeplane.agent.runtimes.mixed")
@@ -111,6 +112,12 @@ class MixedRuntime:
             return self.kubernetes.log_tail(key, lines)
         text: str = await read_logs(key, lines)
         return text
+
+    async def sample_cpu(self, keys: Collection[str]) -> dict[str, tuple[CpuUse, ...]]:
+        asked = set(keys)
+        processes = await self.process.sample_cpu(asked & self.process.keys())
+        pods = await self.kubernetes.sample_cpu(asked & self.kubernetes.keys())
+        return {**processes, **pods}
 
     def artifact_dirs(self) -> set[Path]:
         return self.process.artifact_dirs()

@@ -15,7 +15,7 @@ from edgeplane.agent.agent import join_inventory
 from edgeplane.agent.inventory import Capacity
 from edgeplane.agent.reconciler import Reconciler
 from edgeplane.agent.requests import answer
-from edgeplane.agent.runtimes import InstanceSpec, Phase
+from edgeplane.agent.runtimes import CpuUse, InstanceSpec, Phase
 from edgeplane.agent.runtimes.fake import FakeRuntime
 from edgeplane.agent.runtimes.mixed import MixedRuntime
 from edgeplane.agent.runtimes.process import ProcessRuntime, Timings
@@ -219,3 +219,12 @@ def test_the_join_inventory_says_what_the_agent_runs(
     inventory = join_inventory(kinds)
     assert inventory.keys() <= keys and {"runtime", "runtimes"} <= inventory.keys()
     assert (inventory["runtime"], inventory["runtimes"]) == (kinds[0], list(kinds))
+
+
+async def test_cpu_is_asked_of_the_runtime_that_holds_each_key(mixed: MixedRuntime) -> None:
+    kube = mixed.kubernetes
+    assert isinstance(kube, FakeRuntime)
+    await mixed.ensure(InstanceSpec("shop", 1, MANIFESTS))
+    kube.cpu = {"shop": (CpuUse(0.2, 0.5),)}
+    assert await mixed.sample_cpu(["shop", "proc"]) == {"shop": (CpuUse(0.2, 0.5),)}
+    assert kube.cpu_asked == [{"shop"}]

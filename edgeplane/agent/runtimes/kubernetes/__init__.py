@@ -12,8 +12,9 @@ The agent imports this package only when started with ``--runtime kubernetes``.
 * ``runtime``: ``KubernetesRuntime``, the ``Runtime`` protocol over those, one
   instance per assignment; ``instances`` an assignment's state and the status it
   reads as; ``health`` reads statuses back, ``facts`` the nodes,
-  ``logs`` pod logs, ``records`` what survives an agent restart, ``pool`` what the
-  flags mean (node pool, namespaces, field manager), ``connect`` flags to a runtime.
+  ``logs`` pod logs, ``usage`` the pods' CPU from the metrics API, ``records`` what
+  survives an agent restart, ``pool`` what the flags mean (node pool, namespaces, field
+  manager), ``connect`` flags to a runtime.
 
 Not here: deciding what runs where (the hub's placement) and anything of pydantic.
 

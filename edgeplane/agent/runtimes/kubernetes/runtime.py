@@ -10,7 +10,8 @@ replicas: the cluster's controllers run the pods, the hub scales Divided manifes
 * ``remove`` deletes what the assignment applied (``apply.delete_objects``); in pool
   mode only while a node of the pool is Ready: nothing is deleted while it is cut off;
 * a status pass every ``poll_seconds`` retries what is due and reads the objects back
-  (``health``), so statuses follow the cluster without the reconciler.
+  (``health``), so statuses follow the cluster without the reconciler;
+* ``sample_cpu`` reads the pods' CPU from the cluster's metrics API (``usage``).
 
 A restarted agent adopts: its records say what was applied at which generation, the
 inventory ConfigMaps (``apply.applied_refs``) which objects, and an ensure of the same
@@ -24,11 +25,11 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from edgeplane.agent.runtimes import InstanceSpec, InstanceStatus, Phase
+from edgeplane.agent.runtimes import CpuUse, InstanceSpec, InstanceStatus, Phase
 from edgeplane.agent.runtimes.kubernetes.apply import (
     applied_refs,
     apply_objects,
@@ -60,6 +61,7 @@ from edgeplane.agent.runtimes.kubernetes.logs import assignment_logs
 from edgeplane.agent.runtimes.kubernetes.pool import site_workload
 from edgeplane.agent.runtimes.kubernetes.records import Record, RecordStore, check_key
 from edgeplane.agent.runtimes.kubernetes.render import RenderError, render
+from edgeplane.agent.runtimes.kubernetes.usage import PodCpu
 
 log = logging.getLogger("edgeplane.agent.runtimes.kubernetes")
 RETRY_FAILED_SECONDS = 30.0
@@ -85,6 +87,7 @@ class KubernetesRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._retries: dict[str, asyncio.Task[None]] = {}
         self._held_logged = False
+        self._cpu = PodCpu(client)
 
     # -- the Runtime protocol ---------------------------------------------------------
 
@@ -154,11 +157,15 @@ class KubernetesRuntime:
         instance = self._instances.get(key)
         if instance is None:
             raise KeyError(key)
-        namespaces = {r.namespace for r in instance.refs if r.namespace} or {instance.namespace}
-        return await assignment_logs(self.client, key, namespaces, lines)
+        return await assignment_logs(self.client, key, _namespaces(instance), lines)
 
     def changed(self) -> asyncio.Event:
         return self._changed
+
+    async def sample_cpu(self, keys: Collection[str]) -> dict[str, tuple[CpuUse, ...]]:
+        """The CPU of each applied assignment's Ready pods (``usage``)."""
+        held = [i for k in keys if (i := self._instances.get(k)) and i.applied and not i.removing]
+        return await self._cpu.sample({i.spec.key: _namespaces(i) for i in held})
 
     # -- applying ---------------------------------------------------------------------
 
@@ -360,3 +367,8 @@ class KubernetesRuntime:
         if self._statuses.get(status.key) != status:
             self._statuses[status.key] = status
             self._changed.set()
+
+
+def _namespaces(instance: Instance) -> set[str]:
+    """Where an assignment's pods are: the namespaces of its objects."""
+    return {r.namespace for r in instance.refs if r.namespace} or {instance.namespace}

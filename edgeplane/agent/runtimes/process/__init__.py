@@ -5,6 +5,7 @@ Kubernetes.
 * ``supervisor``: one instance's start/adopt, watch, restart and stop;
 * ``launch``: argv, environment, ports and working directory from the wire spec;
 * ``processes``: watching and signalling a process by pid (ours or adopted);
+* ``cpu``: the CPU an instance's session used, from ``/proc``;
 * ``probes``: http, tcp and exec health checks;
 * ``restarts``: restart policy and backoff (pure);
 * ``records``: per-instance records on disk, written atomically;

@@ -18,9 +18,11 @@ import asyncio
 import contextlib
 import logging
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 
-from edgeplane.agent.runtimes import InstanceSpec, InstanceStatus
+from edgeplane.agent.runtimes import CpuUse, InstanceSpec, InstanceStatus
+from edgeplane.agent.runtimes.process.cpu import CpuMeter, Leader
 from edgeplane.agent.runtimes.process.logs import LogFiles
 from edgeplane.agent.runtimes.process.records import Record, RecordStore, check_key
 from edgeplane.agent.runtimes.process.supervisor import Supervisor, Timings
@@ -56,6 +58,7 @@ class ProcessRuntime:
         self._supervisors: dict[str, Supervisor] = {}
         self._changed = asyncio.Event()
         self._housekeeping: asyncio.Task[None] | None = None
+        self._cpu = CpuMeter()
 
     async def start(self) -> None:
         for record in self._records.load_all():
@@ -132,6 +135,22 @@ class ProcessRuntime:
 
     def changed(self) -> asyncio.Event:
         return self._changed
+
+    async def sample_cpu(self, keys: Collection[str]) -> dict[str, tuple[CpuUse, ...]]:
+        """The cores each ready instance of ``keys`` used since the previous call (its
+        process and its session's, ``cpu``); in a worker thread, /proc being files."""
+        leaders = {key: leader for key in keys if (leader := self._leader(key)) is not None}
+        cores = await asyncio.to_thread(self._cpu.sample, leaders)
+        return {key: (CpuUse(used),) for key, used in cores.items()}
+
+    def _leader(self, key: str) -> Leader | None:
+        supervisor = self._supervisors.get(key)
+        if supervisor is None or not supervisor.status.ready:
+            return None
+        record = supervisor.record
+        if record.pid is None or record.start_ticks is None:
+            return None
+        return Leader(record.pid, record.start_ticks)
 
     def supervision_errors(self) -> int:
         """Unexpected exceptions the supervisors survived (each one logged)."""

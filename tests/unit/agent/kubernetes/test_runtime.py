@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from edgeplane.agent.runtimes import InstanceSpec, Phase
+from edgeplane.agent.runtimes import CpuUse, InstanceSpec, Phase
 from edgeplane.agent.runtimes.kubernetes import runtime as runtime_module
 from edgeplane.agent.runtimes.kubernetes.apply import ApplyOutcome
 from edgeplane.agent.runtimes.kubernetes.client import (
@@ -552,3 +552,32 @@ async def test_the_status_pass_runs_until_closed(
             await runtime.changed().wait()
             runtime.changed().clear()
     await runtime.close()
+
+
+async def test_cpu_is_read_for_applied_assignments_from_the_metrics_api(
+    cluster: FakeCluster, fake_apply: FakeApply, tmp_path: Path
+) -> None:
+    ready = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    containers = [{"name": "web", "resources": {"requests": {"cpu": "500m"}}}]
+    cluster.objects[("v1", "Pod")] = [
+        {
+            "metadata": {"name": "web-1", "namespace": "shop"},
+            "spec": {"containers": containers},
+            "status": ready,
+        }
+    ]
+    cluster.objects[("metrics.k8s.io/v1beta1", "PodMetrics")] = [
+        {
+            "metadata": {"name": "web-1", "namespace": "shop"},
+            "containers": [{"usage": {"cpu": "250m"}}],
+        }
+    ]
+    runtime = make(cluster, tmp_path)
+    await runtime.ensure(spec())
+    uses = await runtime.sample_cpu(["web-s1", "not-held"])
+    assert uses == {"web-s1": (CpuUse(0.25, 0.5),)}
+    selector = "edgeplane.io/assignment=web-s1"
+    assert ("metrics.k8s.io/v1beta1", "PodMetrics", "shop", selector) in cluster.lists
+    fake_apply.outcome = ApplyOutcome((), (), (), "refused")
+    await runtime.ensure(spec(generation=2))
+    assert await runtime.sample_cpu(["web-s1"]) == {}, "not applied: nothing read"
