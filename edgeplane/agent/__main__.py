@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import signal
@@ -27,10 +28,11 @@ from edgeplane.agent.data import DEFAULT_SPOOL_MAX_BYTES, REPORT_SECONDS  # noqa
 from edgeplane.agent.errors import AgentError  # noqa: E402
 from edgeplane.agent.inventory import MAX_INSTANCES  # noqa: E402
 from edgeplane.agent.metering import METRICS_SECONDS  # noqa: E402
+from edgeplane.agent.naming import LocalDns  # noqa: E402
 from edgeplane.agent.pinning import read_join_token  # noqa: E402
 from edgeplane.agent.runtimes.factory import CHOICES, check_kinds  # noqa: E402
 from edgeplane.api.artifacts import limits as artifact_limits  # noqa: E402
-from edgeplane.api.labels import parse_label_pairs  # noqa: E402
+from edgeplane.api.labels import check_dns1123_subdomain, parse_label_pairs  # noqa: E402
 from edgeplane.api.quantity import Quantity, QuantityError  # noqa: E402
 from edgeplane.dataplane.spool import DEFAULT_RESERVE_BYTES  # noqa: E402
 
@@ -134,6 +136,17 @@ def parser() -> argparse.ArgumentParser:
         help="How often the metrics autoscaled applications name (cpu, and those their "
         "workloads report) are sampled for their assignments' status (1 to 300 s; "
         "default 15: at most one status write that often per assignment).",
+    )
+    p.add_argument(
+        "--dns-listen",
+        type=_dns_listen,
+        default=None,
+        help="Answer DNS for the fleet's applications at IP:PORT (UDP and TCP), this "
+        "site's instances first, also while the hub is away (with --dns-zone).",
+    )
+    p.add_argument("--dns-zone", type=_dns_zone, default=None, help="The zone: <app>.<zone>.")
+    p.add_argument(
+        "--dns-ttl", type=_dns_ttl, default=5, help="Seconds answers may be cached (1 to 3600)."
     )
     artifact_limits.add_arguments(p)
     _kubernetes_arguments(p)
@@ -245,6 +258,41 @@ def _metrics_seconds(text: str) -> float:
     return seconds
 
 
+def _dns_listen(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        number = -1
+    if not 0 < number < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r}: give IP:PORT, e.g. 127.0.0.1:5353")
+    return host, number
+
+
+def _dns_zone(text: str) -> str:
+    zone = text.rstrip(".").lower()
+    if problem := check_dns1123_subdomain(zone):
+        raise argparse.ArgumentTypeError(f"{text!r}: a zone {problem}")
+    return zone
+
+
+def _dns_ttl(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds from 1 to 3600, e.g. 5")
+    return int(text)
+
+
+def _dns(args: argparse.Namespace) -> LocalDns | None:
+    if (args.dns_listen is None) != (args.dns_zone is None):
+        raise ValueError("--dns-listen and --dns-zone go together: give both, or neither")
+    if args.dns_listen is None:
+        return None
+    host, port = args.dns_listen
+    return LocalDns(args.dns_zone, host, port, args.dns_ttl)
+
+
 def _mqtt_url(text: str) -> str:
     parts = urlsplit(text)
     try:
@@ -294,6 +342,7 @@ def settings_from(args: argparse.Namespace) -> AgentSettings:
         spool_max_bytes=args.spool_max_bytes,
         data_report_seconds=args.data_report_seconds,
         metrics_seconds=args.metrics_seconds,
+        dns=_dns(args),
         spool_reserve_bytes=args.spool_reserve_bytes,
         mqtt_broker=args.mqtt_broker,
         kube=_kube_options(args),

@@ -8,6 +8,8 @@
 * ``Fence`` stops the ``fencing: Strict`` workloads when that lease ends (self-fencing);
 * ``DataPlane`` takes the workloads' records on loopback, spools them and sends them
   home within the uplink budget (``agent.data``);
+* ``LocalNames`` answers DNS for the fleet's applications at the site, its own
+  instances first (``--dns-listen``, ``agent.naming``);
 * ``Metering`` samples the metrics autoscaled assignments name (cpu from the runtime,
   the others as workloads report them to the data plane) for their status;
 * ``serve_requests`` answers the hub's log requests (protocol v1: a long poll).
@@ -40,6 +42,7 @@ from edgeplane.agent.inventory import MAX_INSTANCES, Capacity, host_inventory
 from edgeplane.agent.layout import Layout
 from edgeplane.agent.metering import METRICS_SECONDS, Metering
 from edgeplane.agent.metrics import ReportedMetrics
+from edgeplane.agent.naming import LocalDns, LocalNames
 from edgeplane.agent.pinning import hub_verify
 from edgeplane.agent.reconciler import Reconciler
 from edgeplane.agent.reporter import StatusReporter, site_facts
@@ -97,6 +100,8 @@ class AgentSettings:
     """Disk space the spool leaves free (its records make room, or publishers get 429)."""
     metrics_seconds: float = METRICS_SECONDS
     """How often autoscaled assignments' metrics are sampled (``agent.metering``)."""
+    dns: LocalDns | None = None
+    """The site's own DNS for the fleet's applications (``agent.naming``); None: none."""
     runtimes: tuple[str, ...] = ()
     """What ``--runtime`` names, in its order; empty: what ``kube`` says (process or
     kubernetes alone). ``(process, kubernetes)`` in either order, with ``kube``: both."""
@@ -234,6 +239,16 @@ class Agent:
             asyncio.create_task(gates.run(), name="gates"),
             asyncio.create_task(metering.run(), name="metering"),
         ]
+        if (dns := self.settings.dns) is not None:
+            names = LocalNames(
+                link,
+                identity.site,
+                address,
+                state.assignments,
+                runtime.statuses,
+                self.layout.data_dir,
+            )
+            tasks.append(asyncio.create_task(names.run(dns, data_stop), name="dns"))
         if self.settings.hub_protocol != "v2":
             tasks.append(
                 asyncio.create_task(serve_requests(link, identity.site, runtime), name="requests")
