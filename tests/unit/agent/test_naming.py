@@ -52,7 +52,7 @@ def _assignment(generation: int = 2) -> Any:
 
 def _instance(phase: Phase = Phase.RUNNING, ready: bool = True, generation: int = 2) -> Any:
     return InstanceStatus(
-        "web.paris/0", generation, phase, ready, endpoints=(Endpoint("http", 31000),)
+        "web.paris", generation, phase, ready, endpoints=(Endpoint("http", 31000),)
     )
 
 
