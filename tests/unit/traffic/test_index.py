@@ -81,6 +81,6 @@ def test_a_deleted_site_takes_its_targets_and_a_relist_forgets_what_is_gone() ->
 
 def test_an_assignment_of_the_wrong_shape_is_left_out() -> None:
     index = TableIndex()
-    index.reset([site("a")], [{"metadata": {"name": "x"}, "spec": "nonsense"}])
+    index.reset([site("a")], [{"metadata": {"name": "x"}, "spec": "nonsense"}])  # type: ignore[typeddict-item]
     index.put_assignment({"metadata": {"name": "y"}, "spec": {"application": 3, "site": "a"}})
     assert dict(index.table().targets) == {}
