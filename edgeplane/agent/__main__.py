@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -238,24 +239,25 @@ def _byte_count(text: str) -> int:
     return int(text)
 
 
-def _report_seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = float("nan")
-    if not 1 <= seconds <= 3600:
-        raise argparse.ArgumentTypeError(f"{text!r}: give seconds from 1 to 3600, e.g. 30")
+def _seconds(low: float, high: float, example: int) -> Callable[[str], float]:
+    """An argparse type: seconds from ``low`` to ``high``."""
+
+    def seconds(text: str) -> float:
+        try:
+            found = float(text)
+        except ValueError:
+            found = float("nan")
+        if not low <= found <= high:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: give seconds from {low:g} to {high:g}, e.g. {example}"
+            )
+        return found
+
     return seconds
 
 
-def _metrics_seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = float("nan")
-    if not 1 <= seconds <= 300:
-        raise argparse.ArgumentTypeError(f"{text!r}: give seconds from 1 to 300, e.g. 15")
-    return seconds
+_report_seconds = _seconds(1, 3600, 30)
+_metrics_seconds = _seconds(1, 300, 15)
 
 
 def _dns_listen(text: str) -> tuple[str, int]:

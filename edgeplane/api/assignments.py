@@ -8,12 +8,12 @@ An autoscaled application's assignments name the metrics its autoscaler wants
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from edgeplane.api.applications import Fencing
+from edgeplane.api.autoscaling import MetricName
 from edgeplane.api.meta import (
     Address,
     Conditions,
@@ -61,23 +61,6 @@ class AssignedDevice(Model):
 
 METRICS_MAX = 10
 """Metrics one assignment names, and reports (the autoscaler's own bound)."""
-METRIC_NAME_MAX_CHARS = 63
-_METRIC_NAME = re.compile(r"[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?")
-
-
-def _metric_name(name: str) -> str:
-    if not _METRIC_NAME.fullmatch(name):
-        raise ValueError(
-            f"metric name {name[:80]!r} is not a metric name: use lowercase letters, digits, "
-            f"'_', '.' and '-', starting and ending with a letter or digit, at most "
-            f"{METRIC_NAME_MAX_CHARS} characters (e.g. 'requests_per_second')"
-        )
-    return name
-
-
-MetricName = Annotated[str, AfterValidator(_metric_name)]
-"""``cpu`` (utilisation in percent of ``spec.resources.cpu``, measured by the agent) or a
-metric the workload reports: ``[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?``."""
 
 
 class MetricValue(Model):

@@ -3,7 +3,7 @@ resourceVersion, listing again after ``410 Gone`` (the watch fell out of the hub
 event window) or a lost connection, with a growing pause between failures.
 
 What to do with the objects is the caller's (``Listener``): ``edgeplane dns`` feeds an
-endpoint table with them (``cli.dns``).
+endpoint table with them (``cli.traffic``).
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def _values(body: Any, names: set[str]) -> dict[str, float]:
     for i, m in enumerate(metrics):
         name = m.get("name") if isinstance(m, dict) else None
         value = m.get("value") if isinstance(m, dict) else None
-        if name not in names or name in found:
+        if not isinstance(name, str) or name not in names or name in found:
             raise bad_request(
                 f"metrics[{i}].name {name!r} is not an External metric of the application "
                 f"(or is given twice): use one of {', '.join(sorted(names))}",

@@ -140,7 +140,7 @@ def answer_for(name: str, table: Table, place: Place) -> dict[str, Any]:
         "application": name,
         "client": {k: v for k, v in shown.items() if v is not None},
         "answer": [_ranked(r) for r in answer],
-        "srv": [{"priority": p, "weight": w, **to_wire(t)} for p, w, t in srv],
+        "srv": [{**to_wire(t), "priority": p, "weight": w} for p, w, t in srv],
         "endpoints": [to_wire(t) for t in sorted(targets, key=_order)],
     }
 

@@ -14,28 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from edgeplane.api.autoscaling import MetricType, PolicyType
+from edgeplane.api.autoscaling import SelectPolicy as SelectPolicy
+from edgeplane.api.autoscaling import TargetType as TargetType
 
-class MetricKind(enum.StrEnum):
-    RESOURCE = "Resource"
-    PODS = "Pods"
-    EXTERNAL = "External"
-
-
-class TargetType(enum.StrEnum):
-    UTILIZATION = "Utilization"
-    AVERAGE_VALUE = "AverageValue"
-    VALUE = "Value"
-
-
-class SelectPolicy(enum.StrEnum):
-    MAX = "Max"
-    MIN = "Min"
-    DISABLED = "Disabled"
-
-
-class PolicyKind(enum.StrEnum):
-    PODS = "Pods"
-    PERCENT = "Percent"
+# The wire's closed sets, as the API model has them (one spelling for both).
+MetricKind = MetricType
+PolicyKind = PolicyType
 
 
 class Reason(enum.StrEnum):

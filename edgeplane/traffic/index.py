@@ -2,7 +2,7 @@
 change touches.
 
 The hub feeds it from its informer (``hub.endpoints``) and ``edgeplane dns`` from a
-watch of the hub (``traffic.mirror``). A Site matters only for its phase, region and
+watch of the hub (``client.mirror``, ``cli.traffic``). A Site matters only for its phase, region and
 location: a heartbeat, which renews a lease and changes none of them, costs nothing
 here. An Assignment matters for its site, status and generation. ``table`` rebuilds
 the targets of the applications marked since the last call (``table_from``) and hands
