@@ -213,7 +213,7 @@ async def test_the_endpoint_answers_204_without_a_body(plane: DataPlane) -> None
 def test_the_agents_name_rule_is_the_apis(name: str) -> None:
     from pydantic import TypeAdapter, ValidationError
 
-    from edgeplane.api.assignments import MetricName
+    from edgeplane.api.autoscaling import MetricName
 
     try:
         TypeAdapter(MetricName).validate_python(name)
