@@ -75,6 +75,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/discovery.py
 	scripts/ensure-chromium
 	$(PY) benchmarks/dashboard.py
+	$(PY) benchmarks/reroute.py
+	$(PY) benchmarks/autoscale.py
 
 # Issue 11's scale figures: long (about an hour) and each wants the machine to itself.
 bench-scale: $(STAMP) kube
