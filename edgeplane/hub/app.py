@@ -28,6 +28,7 @@ from edgeplane.hub import (
     rollouts,
     stream,
     tokens,
+    users,
 )
 from edgeplane.hub.admission import PolicyCache
 from edgeplane.hub.artifacts import ArtifactStore
@@ -102,6 +103,7 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     specials = (
         joining.router,
         tokens.router,
+        users.router,
         artifacts.router,
         relay.router,
         explaining.router,

@@ -46,6 +46,7 @@ from edgeplane.hub.leases import Leases
 from edgeplane.hub.limits import Limits, flag
 from edgeplane.hub.metrics import HubMetrics
 from edgeplane.hub.middleware import ASGIApp, Message, Receive, Scope, Send
+from edgeplane.hub.roles import refused
 from edgeplane.hub.throttle import Buckets, FailedAuthGate, TooMany, send_too_many, too_many
 from edgeplane.store.errors import NotFound, StoreError
 from edgeplane.store.protocol import Store
@@ -122,10 +123,12 @@ class HeartbeatMiddleware:
         principal = None
         if headers:
             principal = await authenticator.verify(headers[0].decode("latin-1"))
-        if principal is None or principal.role not in ("site", "admin"):
-            if self.failures and principal is None:
+        if principal is None:
+            if self.failures:
                 self.failures.failed(scope)
             raise unauthorized()
+        if principal.role not in ("site", "admin"):
+            raise refused(principal.subject, principal.role, scope["method"], scope["path"])
         return principal
 
     def _admit(self, site: str, scope: Scope, principal: Principal) -> None:

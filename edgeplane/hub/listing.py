@@ -23,6 +23,7 @@ from fastapi import Request
 from edgeplane.api.selectors import Requirement, Selector, parse_selector
 from edgeplane.hub.authz import NARROWING, narrowed
 from edgeplane.hub.errors import ApiError, bad_request
+from edgeplane.hub.roles import USER_ROLES
 from edgeplane.store.protocol import ListResult, Store
 
 MAX_RESOURCE_VERSION = 2**63 - 1
@@ -51,7 +52,7 @@ def parse_list_query(
     """The query of ``request``, checked, with the caller's narrowing ANDed in."""
     requirement: Requirement | None = getattr(request.state, NARROWING, None)
     principal = getattr(request.state, "principal", None)
-    if requirement is None and principal is not None and principal.role != "admin":
+    if requirement is None and principal is not None and principal.role not in USER_ROLES:
         # Fail closed: a site's list must never run un-narrowed, whatever routed it here.
         raise ApiError(403, "Forbidden", "this credential may list only its own assignments")
     selector = narrowed(parse_selector(label_selector), requirement)

@@ -15,6 +15,7 @@ from edgeplane.hub.auth import Authenticator
 from edgeplane.hub.authz import NARROWING, Check, SiteAuthorizer, site_requirement
 from edgeplane.hub.errors import ApiError, bad_request, unauthorized
 from edgeplane.hub.metrics import HubMetrics
+from edgeplane.hub.roles import allows, refused
 from edgeplane.hub.throttle import FailedAuthGate, send_too_many
 
 Scope = MutableMapping[str, Any]
@@ -104,8 +105,12 @@ class AuthMiddleware:
             if rule.check is Check.NARROW_LIST:
                 # A Requirement object, ANDed by the list handler: never re-parsed text.
                 scope.setdefault("state", {})[NARROWING] = site_requirement(principal.subject)
-        elif principal.role != "admin":
-            return await _send_error(unauthorized(), send)
+        elif principal.role != "admin" and not allows(
+            principal.role, scope["method"], scope["path"]
+        ):
+            return await _send_error(
+                refused(principal.subject, principal.role, scope["method"], scope["path"]), send
+            )
         scope.setdefault("state", {})["principal"] = principal
         return await self.app(scope, receive, send)
 

@@ -26,6 +26,7 @@ from edgeplane.hub.connections import peer_key
 from edgeplane.hub.errors import ApiError
 from edgeplane.hub.limits import Limits, flag
 from edgeplane.hub.metrics import HubMetrics
+from edgeplane.hub.roles import USER_ROLES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -147,6 +148,8 @@ class ThrottleMiddleware:
 
     def _check_rate(self, scope: Scope, principal: Principal | None) -> None:
         role = principal.role if principal else None
+        if role in USER_ROLES:
+            role = "admin"  # users share the admin's limits, each under its own name
         key = principal.subject if principal else _peer(scope)
         if _is_data(scope, role):
             if wait := self._data.take(key):
@@ -173,7 +176,9 @@ class ThrottleMiddleware:
         self, principal: Principal, scope: Scope, receive: Receive, send: Send
     ) -> None:
         key = (principal.role, principal.subject)
-        cap = self._watch_caps.get(principal.role, self.limits.site_watches)
+        cap = self._watch_caps.get(
+            "admin" if principal.role in USER_ROLES else principal.role, self.limits.site_watches
+        )
         if self.watches[key] >= cap:
             setting = f"{principal.role}_watches"
             error = too_many(

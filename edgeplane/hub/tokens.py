@@ -5,7 +5,8 @@ tokens.
   join token before it sends anything else;
 * ``GET /tokens``, ``DELETE /tokens/{id}``: every credential without its secret; a
   revoked one fails at once (the authenticator's cache forgets it);
-* ``POST /tokens/rotate-admin``: a new admin token, the old ones revoked;
+* ``POST /tokens/rotate-admin``: a new admin token, the hub's old ones revoked (users'
+  tokens, ``hub.users``, stay);
 * ``POST /sites/{site}/credential/rotate`` (admin) asks a site to switch: its current
   credentials expire after an overlap, and the Site is annotated with that deadline. The
   agent sees the annotation in the answer to its next heartbeat and calls
@@ -118,7 +119,8 @@ async def rotate_admin(request: Request) -> Response:
     token, record = mint("admin", "admin")
     await store.put_token(record)
     for old in await store.list_tokens(MAX_LISTED, role="admin"):
-        if old.role == "admin" and old.token_id != record.token_id:
+        # The hub's own admin tokens; users' admin tokens (``hub.users``) stay.
+        if (old.role, old.subject) == ("admin", "admin") and old.token_id != record.token_id:
             await store.delete_token(old.token_id)
     request.app.state.authenticator.forget("admin", "admin")
     # The hub's own copy follows, so `<data-dir>/admin.token` stays the way in.
