@@ -55,6 +55,9 @@ def hub(
     no_dashboard: bool = typer.Option(
         False, "--no-dashboard", help="Do not serve the web dashboard at /ui."
     ),
+    audit_log: Path | None = typer.Option(
+        None, "--audit-log", help="The audit log's file (default <data-dir>/audit.log)."
+    ),
 ) -> None:
     """Run a hub in the foreground (Ctrl-C stops it). It serves HTTPS with its own CA
     (in <data-dir>/tls) unless given --tls-cert/--tls-key or --plain-http. It also takes
@@ -78,6 +81,7 @@ def hub(
         data_dir=data_dir,
         listen=listen,
         database_url=database_url,
+        audit_log=audit_log or data_dir / "audit.log",
         max_artifact_bytes=max_artifact_bytes,
         artifact_limits=artifact_limits,
         **tuning(_tuning_parser().parse_args(ctx.args)),

@@ -6,6 +6,7 @@ the commands that run servers (``hub``).
 
 from edgeplane.cli import (
     artifacts,
+    auth,
     contexts,
     data,
     datastatus,
@@ -21,6 +22,7 @@ from edgeplane.cli.app import app
 __all__ = [
     "app",
     "artifacts",
+    "auth",
     "contexts",
     "data",
     "datastatus",

@@ -138,6 +138,25 @@ class AsyncHubClient:
         """Every credential the hub holds, without secrets."""
         return answers.items(await self._body(Request("GET", f"{API}/tokens")))
 
+    async def create_token(self, subject: str, role: str, ttl_seconds: int | None) -> Body:
+        """A user token ``{token, id, subject, role, expiresAt}``: the secret only here."""
+        body: Body = {"subject": subject, "role": role}
+        if ttl_seconds is not None:
+            body["ttlSeconds"] = ttl_seconds
+        return await self._body(Request("POST", f"{API}/tokens", body=body))
+
+    async def can_i(self, verb: str, kind: str, name: str = "") -> Body:
+        """Whether this client's token may: ``{allowed, role, needs, request}``."""
+        params = {"verb": verb, "kind": kind, "name": name}
+        return await self._body(Request("GET", f"{API}/auth/can-i", params=params))
+
+    async def whoami(self) -> Body:
+        return await self._body(Request("GET", f"{API}/auth/whoami"))
+
+    async def audit_head(self) -> Body:
+        """The hub's last audit entry ``{enabled, seq, hash}``."""
+        return await self._body(Request("GET", f"{API}/audit/head"))
+
     async def revoke_token(self, token_id: str) -> Body:
         return await self._body(Requests.revoke_token(token_id))
 
@@ -324,6 +343,10 @@ class HubClient:
     create_join_token = _blocking(AsyncHubClient.create_join_token)
     list_tokens = _blocking(AsyncHubClient.list_tokens)
     revoke_token = _blocking(AsyncHubClient.revoke_token)
+    create_token = _blocking(AsyncHubClient.create_token)
+    can_i = _blocking(AsyncHubClient.can_i)
+    whoami = _blocking(AsyncHubClient.whoami)
+    audit_head = _blocking(AsyncHubClient.audit_head)
     rotate_admin_token = _blocking(AsyncHubClient.rotate_admin_token)
     rotate_site_credential = _blocking(AsyncHubClient.rotate_site_credential)
     push_artifact = _blocking(AsyncHubClient.push_artifact)

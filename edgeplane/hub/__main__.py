@@ -134,6 +134,14 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(".edgeplane"))
     parser.add_argument("--listen", default="127.0.0.1:8080")
     parser.add_argument("--database-url")
+    parser.add_argument(
+        "--audit-log",
+        type=Path,
+        help="The audit log's file (default <data-dir>/audit.log; `edgeplane audit verify`).",
+    )
+    parser.add_argument(
+        "--no-audit-log", action="store_true", help="Keep no audit log (not for production)."
+    )
     parser.add_argument("--max-artifact-bytes", type=int, default=256 * 1024 * 1024)
     add_tls_arguments(parser)
     add_tuning_arguments(parser)
@@ -154,6 +162,7 @@ def _serve(args: argparse.Namespace) -> None:
             data_dir=args.data_dir,
             listen=args.listen,
             database_url=args.database_url,
+            audit_log=None if args.no_audit_log else args.audit_log or args.data_dir / "audit.log",
             max_artifact_bytes=args.max_artifact_bytes,
             artifact_limits=artifact_limits.from_arguments(args),
             **tuning(args),

@@ -15,10 +15,12 @@ from edgeplane import __version__
 from edgeplane.api.artifacts.limits import ArtifactLimits
 from edgeplane.api.kinds import KINDS
 from edgeplane.api.wire import Object
+from edgeplane.audit import AuditLog
 from edgeplane.health.detector import Detector
 from edgeplane.hub import (
     appmetrics,
     artifacts,
+    auditing,
     data,
     devices,
     endpoints,
@@ -32,6 +34,7 @@ from edgeplane.hub import (
 )
 from edgeplane.hub.admission import PolicyCache
 from edgeplane.hub.artifacts import ArtifactStore
+from edgeplane.hub.auditing import AuditMiddleware
 from edgeplane.hub.auth import Authenticator
 from edgeplane.hub.authz import SiteAuthorizer
 from edgeplane.hub.controllers.record import PlacementRecord
@@ -70,6 +73,8 @@ class HubSettings:
     limits: Limits = field(default_factory=Limits)
     artifact_limits: ArtifactLimits = field(default_factory=ArtifactLimits)
     sinks: SinkUrls = field(default_factory=SinkUrls)
+    audit_log: Path | None = None
+    """The audit log's file (``hub.auditing``); None: no audit log (unit tests)."""
     """The external DataStream sinks (``--nats-url``, ``--mqtt-url``): ``hub.datasinks``."""
 
 
@@ -104,6 +109,7 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
         joining.router,
         tokens.router,
         users.router,
+        auditing.router,
         artifacts.router,
         relay.router,
         explaining.router,
@@ -128,8 +134,11 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
         failures=failures,
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    # Outermost: a fleet's most frequent request skips routing and the layers above.
+    # Outermost but one: a fleet's most frequent request skips routing and the layers above.
     app.add_middleware(HeartbeatMiddleware, state=app.state, failures=failures, limits=limits)
+    if settings.audit_log is not None:  # outermost: it sees every answer, refusals too
+        app.state.audit = AuditLog(settings.audit_log)
+        app.add_middleware(AuditMiddleware, log=app.state.audit)
     return app
 
 

@@ -127,6 +127,7 @@ class HeartbeatMiddleware:
             if self.failures:
                 self.failures.failed(scope)
             raise unauthorized()
+        scope.setdefault("state", {})["principal"] = principal  # for the audit log
         if principal.role not in ("site", "admin"):
             raise refused(principal.subject, principal.role, scope["method"], scope["path"])
         return principal

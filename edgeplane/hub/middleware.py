@@ -95,6 +95,7 @@ class AuthMiddleware:
             if self.failures:
                 self.failures.failed(scope)
             return await _send_error(unauthorized(), send)
+        scope.setdefault("state", {})["principal"] = principal  # the audit log's "who"
         if principal.role == "site":
             try:
                 rule = await self.authorizer.check(
@@ -111,7 +112,6 @@ class AuthMiddleware:
             return await _send_error(
                 refused(principal.subject, principal.role, scope["method"], scope["path"]), send
             )
-        scope.setdefault("state", {})["principal"] = principal
         return await self.app(scope, receive, send)
 
 
