@@ -9,7 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.support.fleet import Fleet, wait_for
+from tests.support.fleet import TRANSIENT, Fleet, wait_for
+from tests.support.waiting import wait_until
 
 PUBLISHER = Path(__file__).with_name("publisher.py")
 
@@ -72,6 +73,12 @@ def all_arrived_once(fleet: Fleet, ledger: Path, count: int) -> Counter[int]:
         found = arrived(fleet)
         return found if found.total() >= count else None
 
-    seen = wait_for(complete, f"{count} records at the hub", 120)
+    def total() -> str:
+        found = arrived(fleet)
+        return f"{found.total()} records, {len(found)} distinct"
+
+    seen = wait_until(
+        complete, f"{count} records at the hub", 120, every=0.2, ignore=TRANSIENT, seen=total
+    )
     assert sorted(acknowledged(ledger)) == list(range(count))
     return seen
