@@ -15,11 +15,12 @@ import typer
 
 from edgeplane.api.artifacts.limits import parse_limits
 from edgeplane.cli import app
-from edgeplane.cli.app import fail, globals_of
+from edgeplane.cli.app import EXIT_USAGE, fail, globals_of
 from edgeplane.client.config import add_context
 from edgeplane.hub.__main__ import add_tuning_arguments, tuning
 from edgeplane.hub.app import HubSettings
 from edgeplane.hub.auth import ADMIN_TOKEN_FILE
+from edgeplane.hub.oidc import OidcError
 from edgeplane.hub.server import Ready, serve
 from edgeplane.hub.tls import TlsError, TlsOptions
 from edgeplane.web.app import create_dashboard
@@ -77,6 +78,10 @@ def hub(
         artifact_limits = parse_limits(artifact_limit)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--artifact-limit") from e
+    try:
+        tuned = tuning(_tuning_parser().parse_args(ctx.args))
+    except OidcError as e:
+        raise fail(str(e), EXIT_USAGE) from e
     settings = HubSettings(
         data_dir=data_dir,
         listen=listen,
@@ -84,7 +89,7 @@ def hub(
         audit_log=audit_log or data_dir / "audit.log",
         max_artifact_bytes=max_artifact_bytes,
         artifact_limits=artifact_limits,
-        **tuning(_tuning_parser().parse_args(ctx.args)),
+        **tuned,
     )
     tls = TlsOptions(tls_cert, tls_key, client_ca, tuple(tls_san), plain_http)
     try:

@@ -12,6 +12,7 @@ from edgeplane.hub.app import HubSettings
 from edgeplane.hub.datasinks import SinkUrls
 from edgeplane.hub.healthterms import DEFAULT_HEARTBEAT_SECONDS
 from edgeplane.hub.leadership import LEASE_SECONDS_DEFAULT, check_lease_seconds
+from edgeplane.hub.oidc import OidcError, OidcSettings, parse_settings
 from edgeplane.hub.server import serve
 from edgeplane.hub.tls import TlsError, TlsOptions
 from edgeplane.web.app import create_dashboard
@@ -46,6 +47,7 @@ def tls_options(args: argparse.Namespace) -> TlsOptions:
 def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
     """The hub's timings and limits, shared by ``python -m edgeplane.hub`` and
     ``edgeplane hub`` (which passes what it does not know itself on to these)."""
+    add_oidc_arguments(parser)
     parser.add_argument("--bookmark-seconds", type=float, default=10.0)
     parser.add_argument("--max-body-bytes", type=int, default=1024 * 1024)
     parser.add_argument("--event-retention", type=int, default=100_000)
@@ -83,9 +85,40 @@ def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
     limits.add_arguments(parser)
 
 
+def add_oidc_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--oidc-issuer", help="Accept OIDC bearer tokens of this issuer.")
+    parser.add_argument("--oidc-audience", help="The audience (client id) they must name.")
+    parser.add_argument(
+        "--oidc-role",
+        action="append",
+        default=[],
+        metavar="GROUP=ROLE",
+        help="Members of GROUP get ROLE (viewer, operator, admin); repeat for each group.",
+    )
+    parser.add_argument("--oidc-groups-claim", default="groups")
+    parser.add_argument("--oidc-subject-claim", default="sub")
+
+
+def oidc_settings(args: argparse.Namespace) -> OidcSettings | None:
+    """The OIDC flags, checked (``OidcError`` naming the flag), or None without an issuer."""
+    if not args.oidc_issuer:
+        if args.oidc_audience or args.oidc_role:
+            raise OidcError("--oidc-audience and --oidc-role need --oidc-issuer")
+        return None
+    return parse_settings(
+        args.oidc_issuer,
+        args.oidc_audience,
+        args.oidc_role,
+        args.oidc_groups_claim,
+        args.oidc_subject_claim,
+    )
+
+
 def tuning(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``HubSettings`` fields of ``add_tuning_arguments``' flags."""
+    """The ``HubSettings`` fields of ``add_tuning_arguments``' flags (``OidcError`` for
+    bad OIDC flags)."""
     return {
+        "oidc": oidc_settings(args),
         "bookmark_seconds": args.bookmark_seconds,
         "max_body_bytes": args.max_body_bytes,
         "event_retention": args.event_retention,
@@ -154,6 +187,8 @@ def main() -> None:
         _serve(args)
     except TlsError as e:
         parser.exit(1, f"error: {e}\n")
+    except OidcError as e:
+        parser.exit(2, f"error: {e}\n")
 
 
 def _serve(args: argparse.Namespace) -> None:

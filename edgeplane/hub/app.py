@@ -47,6 +47,7 @@ from edgeplane.hub.leases import Leases, hub_id
 from edgeplane.hub.limits import Limits
 from edgeplane.hub.metrics import HubMetrics
 from edgeplane.hub.middleware import AuthMiddleware, BodyLimitMiddleware, MetricsMiddleware
+from edgeplane.hub.oidc import OidcSettings, OidcVerifier
 from edgeplane.hub.openapi import install_openapi
 from edgeplane.hub.resources import router
 from edgeplane.hub.throttle import FailedAuthGate, ThrottleMiddleware
@@ -73,6 +74,8 @@ class HubSettings:
     limits: Limits = field(default_factory=Limits)
     artifact_limits: ArtifactLimits = field(default_factory=ArtifactLimits)
     sinks: SinkUrls = field(default_factory=SinkUrls)
+    oidc: OidcSettings | None = None
+    """Accept OIDC bearer tokens of this issuer (``hub.oidc``); None: only our own."""
     audit_log: Path | None = None
     """The audit log's file (``hub.auditing``); None: no audit log (unit tests)."""
     """The external DataStream sinks (``--nats-url``, ``--mqtt-url``): ``hub.datasinks``."""
@@ -92,7 +95,8 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     app.state.streams = stream.Streams()
     app.state.admission = PolicyCache(store, settings.sinks)
     app.state.data_sinks = Sinks(settings.sinks)
-    app.state.authenticator = authenticator = Authenticator(store)
+    external = OidcVerifier(settings.oidc) if settings.oidc is not None else None
+    app.state.authenticator = authenticator = Authenticator(store, external=external)
     # The controllers' cache (run by hub.server) and what placement decided, for explain.
     app.state.informer = informer = Informer(store, INFORMED_KINDS)
     app.state.health_terms = terms = HealthTerms(settings.heartbeat_seconds, informer)

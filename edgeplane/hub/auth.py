@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from edgeplane.store.protocol import Store, TokenRecord
 
@@ -30,6 +31,7 @@ heartbeat read its token from the store (10,000 sites: 1,000 reads a second). Re
 one on this hub is immediate all the same (``forget``, called by site deletion and
 credential rotation); another hub on the same database honours it within this time."""
 CACHE_ENTRIES = 10_000
+EXTERNAL_TOKEN_MAX = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,24 @@ class _Cached:
     principal: Principal
 
 
+class BearerVerifier(Protocol):
+    """Another kind of bearer token (``hub.oidc``): its principal and until when."""
+
+    async def principal(self, token: str) -> tuple[Principal, float] | None: ...
+
+
 class Authenticator:
-    def __init__(self, store: Store, max_entries: int = CACHE_ENTRIES) -> None:
+    def __init__(
+        self,
+        store: Store,
+        max_entries: int = CACHE_ENTRIES,
+        external: BearerVerifier | None = None,
+    ) -> None:
         self._store = store
         self._max_entries = max_entries
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._external = external
+        """OIDC: a token that is not ours is checked by it, cached by the token's hash."""
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -100,8 +115,10 @@ class Authenticator:
     async def verify(self, authorization: str | None) -> Principal | None:
         """The principal of a valid ``Bearer`` header, or None."""
         scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not (parts := split(token.strip())):
+        if scheme.lower() != "bearer":
             return None
+        if not (parts := split(token.strip())):
+            return await self._verify_external(token.strip())
         token_id, secret = parts
         cached = self._fresh(token_id)
         if cached is None:
@@ -114,6 +131,24 @@ class Authenticator:
             cached = self._remember(record)
         if not hmac.compare_digest(hash_secret(secret), cached.secret_hash):
             return None
+        if cached.expires_at and cached.expires_at < time.time():
+            return None
+        return cached.principal
+
+    async def _verify_external(self, token: str) -> Principal | None:
+        if self._external is None or not token or len(token) > EXTERNAL_TOKEN_MAX:
+            return None
+        key = "jwt:" + hash_secret(token)
+        cached = self._fresh(key)
+        if cached is None:
+            found = await self._external.principal(token)
+            if found is None:
+                return None
+            principal, expires_at = found
+            cached = _Cached(
+                time.monotonic() + CACHE_SECONDS, hash_secret(token), expires_at, principal
+            )
+            self._keep(key, cached)
         if cached.expires_at and cached.expires_at < time.time():
             return None
         return cached.principal
@@ -133,11 +168,14 @@ class Authenticator:
             record.expires_at,
             Principal(record.subject, record.role),
         )
-        self._cache[record.token_id] = cached
-        self._cache.move_to_end(record.token_id)
+        self._keep(record.token_id, cached)
+        return cached
+
+    def _keep(self, key: str, cached: _Cached) -> None:
+        self._cache[key] = cached
+        self._cache.move_to_end(key)
         while len(self._cache) > self._max_entries:
             self._cache.popitem(last=False)
-        return cached
 
 
 async def bootstrap_admin(store: Store, data_dir: Path) -> str | None:
