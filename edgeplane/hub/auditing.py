@@ -3,7 +3,7 @@ the hub's audit log (``edgeplane.audit``: a hash chain, ``edgeplane audit verify
 
 Kept: every request that is not a read (POST, PUT, PATCH, DELETE), and every request
 answered 401 or 403, reads included. Left out unless denied: a site's routine traffic on
-its own channel (status, record batches, device reports, answers to the hub's
+its own channel (heartbeats, status, record batches, device reports, answers to the hub's
 requests: thousands a second in a large fleet, and all of it in the Site's and
 assignments' status already). Each entry: ``time``, ``subject`` and ``role`` (None
 and "anonymous" when no valid token came), ``peer``, ``method``, ``path``, ``query``,
@@ -32,7 +32,7 @@ DENIED = frozenset({401, 403})
 MAX_FIELD = 1024
 """Paths and queries are cut to this many characters (an entry stays small)."""
 _ROUTINE = re.compile(
-    r"/api/v1alpha1/(?:sites/[^/]+/(?:status|data|devices|requests/[^/]+)"
+    r"/api/v1alpha1/(?:sites/[^/]+/(?:heartbeat|status|data|devices|requests/[^/]+)"
     r"|assignments/[^/]+/status)\Z"
 )
 router = APIRouter(prefix="/api/v1alpha1")

@@ -8,7 +8,8 @@ Paths are matched whole (``\\Z``, never ``$``, which lets a final newline throug
 CLI says is what the middleware does.
 
 * **viewer**: GET on the fleet's objects, their explain, revisions, endpoints and
-  records, artifacts, a site's logs, ``/metrics``;
+  records, artifacts, a site's logs, the API's discovery and ``/openapi.json``,
+  ``/metrics``;
 * **operator**: and writes of Applications (with dry-run, rollouts and reported
   metrics), DataStreams, DiscoveryProfiles and Devices, and artifact uploads;
 * **admin**: everything else, and all of the above: Sites, SiteGroups, Policies,
@@ -55,7 +56,7 @@ _VIEWER_READS = re.compile(
     rf"|{API}/artifacts(?:/{_NAME}/{_NAME}(?:/content)?)?"
     rf"|{API}/sites/{_NAME}/logs"
     rf"|{API}/auth/(?:can-i|whoami)"
-    r"|/metrics)\Z"
+    rf"|{API}|/openapi\.json|/metrics)\Z"
 )
 _OPERATOR_WRITES: list[tuple[frozenset[str], re.Pattern[str]]] = [
     (frozenset({"POST"}), re.compile(rf"{API}/(?:{'|'.join(OPERATED_KINDS)})\Z")),

@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from edgeplane.cli import app
 from tests.support.hub import HubProcess
 
 API = "/api/v1alpha1"
@@ -84,6 +86,17 @@ def test_a_viewer_reads_and_changes_nothing(hub: HubProcess) -> None:
         _forbidden(vera.post(f"{API}/jointokens", json={}), "admin")
         _forbidden(vera.post(f"{API}/tokens", json={"subject": "me", "role": "admin"}), "admin")
         assert vera.get(f"{API}/auth/whoami").json() == {"subject": "vera", "role": "viewer"}
+        assert vera.get(API).status_code == 200  # discovery, which the CLI reads first
+        token = vera.headers["Authorization"].removeprefix("Bearer ")
+        env = {
+            "EDGEPLANE_SERVER": hub.url,
+            "EDGEPLANE_TOKEN": token,
+            "EDGEPLANE_CONFIG": "/dev/null",
+        }
+        listed = CliRunner().invoke(app, ["get", "applications"], env=env)
+        assert listed.exit_code == 0 and "web" in listed.output, listed.output
+        refused = CliRunner().invoke(app, ["delete", "application", "web"], env=env)
+        assert refused.exit_code != 0 and "needs role operator" in refused.output
     with _admin(hub) as admin:
         assert _objects(admin) == before, "a refused request changed the store"
 
