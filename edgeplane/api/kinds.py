@@ -17,6 +17,7 @@ from edgeplane.api.resources import (
     Site,
     SiteGroup,
 )
+from edgeplane.api.secrets import Secret
 
 __all__ = ["API_VERSION", "KINDS", "KindInfo", "UnknownKind", "by_plural", "kind_info"]
 
@@ -46,6 +47,7 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo(
         "DiscoveryProfile", "discoveryprofiles", "discoveryprofile", ("dp",), DiscoveryProfile
     ),
+    KindInfo("Secret", "secrets", "secret", ("sec",), Secret),
 )
 
 _BY_NAME = {name: info for info in KINDS for name in info.names}

@@ -48,6 +48,12 @@ def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
     """The hub's timings and limits, shared by ``python -m edgeplane.hub`` and
     ``edgeplane hub`` (which passes what it does not know itself on to these)."""
     add_oidc_arguments(parser)
+    parser.add_argument(
+        "--secret-keys",
+        type=Path,
+        help="The keyring Secrets are sealed with (default <data-dir>/secret-keys.json); "
+        "hubs sharing a database share it.",
+    )
     parser.add_argument("--bookmark-seconds", type=float, default=10.0)
     parser.add_argument("--max-body-bytes", type=int, default=1024 * 1024)
     parser.add_argument("--event-retention", type=int, default=100_000)
@@ -119,6 +125,7 @@ def tuning(args: argparse.Namespace) -> dict[str, Any]:
     bad OIDC flags)."""
     return {
         "oidc": oidc_settings(args),
+        "secret_keys": args.secret_keys,
         "bookmark_seconds": args.bookmark_seconds,
         "max_body_bytes": args.max_body_bytes,
         "event_retention": args.event_retention,

@@ -28,6 +28,7 @@ from edgeplane.hub import (
     joining,
     relay,
     rollouts,
+    secrets,
     stream,
     tokens,
     users,
@@ -76,6 +77,8 @@ class HubSettings:
     sinks: SinkUrls = field(default_factory=SinkUrls)
     oidc: OidcSettings | None = None
     """Accept OIDC bearer tokens of this issuer (``hub.oidc``); None: only our own."""
+    secret_keys: Path | None = None
+    """The keyring Secrets are sealed with (``hub.sealing``); None: in the data dir."""
     audit_log: Path | None = None
     """The audit log's file (``hub.auditing``); None: no audit log (unit tests)."""
     """The external DataStream sinks (``--nats-url``, ``--mqtt-url``): ``hub.datasinks``."""
@@ -114,6 +117,7 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
         tokens.router,
         users.router,
         auditing.router,
+        secrets.router,
         artifacts.router,
         relay.router,
         explaining.router,

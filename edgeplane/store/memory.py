@@ -28,6 +28,7 @@ from edgeplane.store.protocol import (
     RecordQuery,
     RelayAnswer,
     RelayRequest,
+    SealedValues,
     TokenRecord,
     WatchEvent,
 )
@@ -44,6 +45,7 @@ class MemoryStore:
         self._leader: tuple[str | None, float] = (None, 0.0)  # holder, ends (monotonic)
         self._relayed: dict[str, _Relayed] = {}
         self._records: list[DataRecord] = []
+        self._sealed: dict[str, SealedValues] = {}
         self._record_keys: set[tuple[str, str, int]] = set()
         self._events: list[WatchEvent] = []
         self._rv = 0
@@ -232,6 +234,34 @@ class MemoryStore:
 
     async def delete_relay_request(self, request_id: str) -> None:
         self._relayed.pop(request_id, None)
+
+    async def put_sealed(self, values: SealedValues) -> None:
+        if values.id in self._sealed:
+            raise AlreadyExists("SealedValues", values.id)
+        self._sealed[values.id] = values
+
+    async def get_sealed(self, sealed_id: str) -> SealedValues | None:
+        return self._sealed.get(sealed_id)
+
+    async def delete_sealed(
+        self, name: str, keep: str | None = None, only: str | None = None
+    ) -> int:
+        gone = [
+            k
+            for k, v in self._sealed.items()
+            if v.name == name and k != keep and (only is None or k == only)
+        ]
+        for k in gone:
+            del self._sealed[k]
+        return len(gone)
+
+    async def replace_sealed(self, values: SealedValues) -> None:
+        if values.id in self._sealed:
+            self._sealed[values.id] = values
+
+    async def list_sealed(self, after_id: str, limit: int) -> tuple[SealedValues, ...]:
+        ids = sorted(k for k in self._sealed if k > after_id)[: max(1, limit)]
+        return tuple(self._sealed[k] for k in ids)
 
     async def put_records(self, records: Sequence[DataRecord]) -> int:
         now, new = time.time(), 0

@@ -67,6 +67,20 @@ class TokenRecord:
 
 
 @dataclass(frozen=True)
+class SealedValues:
+    """A Secret's values, encrypted by the hub (``hub.sealing``): never an object, so
+    no list, watch or event ever carries them. ``id`` is what the Secret's
+    ``spec.sealed`` names; rows of earlier writes are removed once the Secret moved on."""
+
+    id: str
+    name: str
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes
+    created_at: float
+
+
+@dataclass(frozen=True)
 class LeaderLease:
     """Who runs the controllers of the hubs sharing this store, and for how long yet."""
 
@@ -250,6 +264,25 @@ class Store(Protocol):
 
     async def delete_relay_request(self, request_id: str) -> None:
         """Remove a request and its answer (the asker is done with it)."""
+
+    async def put_sealed(self, values: SealedValues) -> None:
+        """Store a Secret's sealed values under a new ``id`` (an id used already is
+        ``AlreadyExists``)."""
+
+    async def get_sealed(self, sealed_id: str) -> SealedValues | None:
+        """The sealed values with this id, or None."""
+
+    async def delete_sealed(
+        self, name: str, keep: str | None = None, only: str | None = None
+    ) -> int:
+        """Remove the Secret ``name``'s sealed values: all but ``keep``, or ``only`` that
+        one; how many."""
+
+    async def replace_sealed(self, values: SealedValues) -> None:
+        """Store the row ``values.id`` sealed again (key rotation); absent: nothing."""
+
+    async def list_sealed(self, after_id: str, limit: int) -> tuple[SealedValues, ...]:
+        """Up to ``limit`` sealed values with ids after ``after_id``, by id (rotation)."""
 
     async def put_records(self, records: Sequence[DataRecord]) -> int:
         """Store records a site sent, in one transaction; one already stored (same site,

@@ -42,6 +42,7 @@ from edgeplane.store.protocol import EventType, ListResult, WatchEvent
 from edgeplane.store.records_sql import RecordTable
 from edgeplane.store.relay_sql import RelayTable
 from edgeplane.store.schema import counter, objects
+from edgeplane.store.sealed_sql import SealedTable
 from edgeplane.store.selectors_sql import requirement_clause
 from edgeplane.store.statistics import ANALYZE_EVERY, PlannerStatistics
 from edgeplane.store.tokens_sql import TokenTable
@@ -59,7 +60,7 @@ from edgeplane.store.writes import (
 PAGE_MAX = 1000
 
 
-class SqlStore(TokenTable, LeaseTable, LeaderTable, RelayTable, RecordTable):
+class SqlStore(TokenTable, LeaseTable, LeaderTable, RelayTable, RecordTable, SealedTable):
     def __init__(
         self,
         url: str,

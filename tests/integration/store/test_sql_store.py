@@ -110,7 +110,7 @@ async def test_migrations_build_exactly_the_declared_schema(store_url: str) -> N
         async with store.engine.connect() as conn:
             drift = await conn.run_sync(_schema_drift)
             version = await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
-            assert version.scalar_one() == "0009"
+            assert version.scalar_one() == "0010"
     finally:
         await store.close()
     assert drift == []

@@ -153,6 +153,7 @@ def test_kind_lookup_errors_list_known_kinds() -> None:
         ("Revision", "revisions"),
         ("DataStream", "datastreams"),
         ("DiscoveryProfile", "discoveryprofiles"),
+        ("Secret", "secrets"),
     ]
 
 
