@@ -39,6 +39,7 @@ from edgeplane.hub.auditing import AuditMiddleware
 from edgeplane.hub.auth import Authenticator
 from edgeplane.hub.authz import SiteAuthorizer
 from edgeplane.hub.controllers.record import PlacementRecord
+from edgeplane.hub.datareach import Reach
 from edgeplane.hub.datasinks import Sinks, SinkUrls
 from edgeplane.hub.errors import ApiError, install_handlers
 from edgeplane.hub.healthterms import DEFAULT_HEARTBEAT_SECONDS, HealthTerms
@@ -108,6 +109,8 @@ def create_app(store: Store, settings: HubSettings) -> FastAPI:
     app.state.leases = Leases(hub_id(), detector, period_reader(terms, informer))
     # Every hub answers sites for their applications' endpoints (``hub.endpoints``).
     app.state.endpoints = endpoints.EndpointIndex(informer)
+    # Which streams each site reaches, remembering applications that left it (hub.data).
+    app.state.data_reach = Reach(informer)
     app.state.placement_record = PlacementRecord(metrics.placement_passes, metrics.status_updates)
     app.state.artifacts = ArtifactStore(settings.data_dir / "artifacts")
     install_handlers(app)

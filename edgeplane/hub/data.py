@@ -20,25 +20,24 @@ Until the hub's informer has its first list, both site routes answer 503: it wou
 know no stream, and acknowledge and drop everything as unknown.
 
 A site reaches a stream when the stream's selector matches the labels of an
-Application assigned to that site (no selector: every application): decided from the
-stored objects (the informer's), never from anything the site sends.
+Application assigned to that site, or that was within a week (no selector: every
+application; ``hub.datareach``): decided from the stored objects (the informer's),
+never from anything the site sends.
 """
 
 from __future__ import annotations
 
 import base64
-import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 
 from edgeplane.api.datastreams import priority_of
-from edgeplane.api.selectors import LabelSelector
-from edgeplane.api.wellknown import assignment_name
 from edgeplane.api.wire import Object
 from edgeplane.dataplane import wire
+from edgeplane.hub.datareach import Reach
 from edgeplane.hub.datasinks import Sinks, SinkUnavailable
 from edgeplane.hub.errors import ApiError
 from edgeplane.hub.informer import Informer
@@ -48,52 +47,6 @@ from edgeplane.store.protocol import DataRecord, RecordQuery, Store
 
 router = APIRouter(prefix="/api/v1alpha1")
 QUERY_LIMIT_MAX = 1000
-REACH_SECONDS = 5.0
-"""How long a site's reach is cached: a stream or assignment made meanwhile counts
-within this long (records for it are refused as not-allowed until then: the agent
-learns of a stream from the same reach, so that is rare)."""
-REACH_CACHED_MAX = 100_000
-
-
-class Reach:
-    """Which DataStreams each site reaches, from the informer's objects, cached."""
-
-    def __init__(self, informer: Informer) -> None:
-        self.informer = informer
-        self._cache: dict[str, tuple[float, dict[str, tuple[str, ...]]]] = {}
-
-    def of(self, site: str, now: float | None = None) -> dict[str, tuple[str, ...]]:
-        """Stream name -> the applications at ``site`` that may publish to it."""
-        at = time.monotonic() if now is None else now
-        cached = self._cache.get(site)
-        if cached is not None and cached[0] > at:
-            return cached[1]
-        reach = self._compute(site)
-        if len(self._cache) >= REACH_CACHED_MAX:
-            self._cache.clear()
-        self._cache[site] = (at + REACH_SECONDS, reach)
-        return reach
-
-    def _compute(self, site: str) -> dict[str, tuple[str, ...]]:
-        apps = [
-            app
-            for name, app in self.informer.items("Application").items()
-            if self.informer.get("Assignment", assignment_name(name, site)) is not None
-        ]
-        reach = {}
-        for name, stream in self.informer.items("DataStream").items():
-            raw = (stream.get("spec") or {}).get("selector")
-            selector = LabelSelector.model_validate(raw or {}).to_selector()
-            allowed = tuple(
-                sorted(a["metadata"]["name"] for a in apps if selector.matches(_labels(a)))
-            )
-            if allowed:
-                reach[name] = allowed
-        return reach
-
-
-def _labels(obj: Object) -> Mapping[str, str]:
-    return obj["metadata"].get("labels") or {}
 
 
 @router.post("/sites/{site}/data", response_model=None)
@@ -212,9 +165,7 @@ def _reach(request: Request) -> Reach:
         # Before its first list the informer knows no stream: every record would be
         # acknowledged as unknown and dropped, and the agent told its streams are gone.
         raise ApiError(503, "Unavailable", "the hub is starting: send again in a moment")
-    reach: Reach | None = getattr(state, "data_reach", None)
-    if reach is None:
-        reach = state.data_reach = Reach(state.informer)
+    reach: Reach = state.data_reach
     return reach
 
 

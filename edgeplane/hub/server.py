@@ -32,6 +32,7 @@ from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import ADMIN_TOKEN_FILE, bootstrap_admin
 from edgeplane.hub.connections import ConnectionGuard, connection_limits, protocol_class
 from edgeplane.hub.controllers import run_controllers
+from edgeplane.hub.datareach import follow_reach
 from edgeplane.hub.endpoints import follow
 from edgeplane.hub.leadership import Lead, Leadership
 from edgeplane.hub.leases import FLUSH_SECONDS, flush_loop
@@ -247,6 +248,9 @@ async def run(
         indexing = asyncio.create_task(
             follow(app.state.endpoints, app.state.shutdown), name="endpoints"
         )
+        reaching = asyncio.create_task(
+            follow_reach(app.state.data_reach, app.state.shutdown), name="data-reach"
+        )
         controllers = asyncio.create_task(
             leadership.run(app.state.shutdown, _controllers(store, app, settings)),
             name="leadership",
@@ -260,6 +264,7 @@ async def run(
             await sharing
             await flushes  # the last renewals, flushed after the controllers stopped
             await indexing
+            await reaching
             await informing
             await app.state.data_sinks.close()
             if ui is not None:

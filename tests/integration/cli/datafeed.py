@@ -79,7 +79,7 @@ def open_feeds(client: HubClient, stream: str, *sites: str) -> list[Feed]:
         client.create("applications", publisher(f"{stream}-{site}", site, stream))
     for site, name in names.items():
         # Placement first: a site asking before it is assigned there would find its
-        # reach cached without the stream for a while (hub.data.REACH_SECONDS).
+        # reach cached without the stream for a while (hub.datareach.REACH_SECONDS).
         wait_until(
             lambda name=name: _exists(client, "assignments", name),
             f"placement to assign {name} at {site}",

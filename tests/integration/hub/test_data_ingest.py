@@ -77,13 +77,15 @@ async def hub(store: AnyStore, tmp_path: Path) -> AsyncIterator[httpx.AsyncClien
         ]:
             created = await client.post(f"{API}/{plural}", json=obj)
             assert created.status_code == 201, created.text
-        informer = app_of(client).state.informer
+        state = app_of(client).state
         stop = asyncio.Event()
-        task = asyncio.create_task(informer.run(stop))
-        await wait_until_async(lambda: informer.get("DataStream", "doors"), "the informer")
+        task = asyncio.create_task(state.informer.run(stop))
+        reaching = asyncio.create_task(state.data_reach.run(stop))
+        await wait_until_async(lambda: state.informer.get("DataStream", "doors"), "the informer")
         yield client
         stop.set()
         await task
+        reaching.cancel()
 
 
 def site(hub: httpx.AsyncClient, name: str) -> httpx.AsyncClient:
@@ -146,6 +148,29 @@ async def test_streams_a_site_does_not_reach_are_acknowledged_and_dropped(
         }
     assert [r["body"] for r in await stored(hub, "temps")] == ["kept"]
     assert await stored(hub, "doors") == []
+
+
+async def test_records_published_before_a_failover_still_come_home(
+    hub: httpx.AsyncClient,
+) -> None:
+    """The site was cut off, declared lost, and its assignment moved away; what its
+    workload published meanwhile arrives after the link returns, and is stored."""
+    deleted = await hub.delete(f"{API}/assignments/{assignment_name('fridge', 'a')}")
+    assert deleted.status_code == 200, deleted.text
+    informer = app_of(hub).state.informer
+    await wait_until_async(
+        lambda: informer.get("Assignment", assignment_name("fridge", "a")) is None, "the delete"
+    )
+    async with site(hub, "a") as a, site(hub, "b") as b:
+        answer = await post(a, "a", batch("temps", range(1, 11)))
+        assert answer.json() == {"acknowledged": list(range(1, 11)), "dropped": {}}
+        # b never ran fridge: it still reaches nothing
+        assert (await post(b, "b", batch("temps", range(1, 4)))).json()["dropped"] == {
+            "not-allowed": 3
+        }
+    assert [(r["site"], r["seq"]) for r in await stored(hub, "temps")] == [
+        ("a", s) for s in range(1, 11)
+    ]
 
 
 async def test_a_site_posts_only_its_own_data_and_bad_batches_change_nothing(
