@@ -21,7 +21,6 @@ Memory only: a hub restarted while a site is away forgets which applications lef
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -138,16 +137,6 @@ class Reach:
                 self.apply(await queue.get())
         finally:
             self.informer.unsubscribe(queue)
-
-
-async def follow_reach(reach: Reach, stop: asyncio.Event) -> None:
-    running = asyncio.create_task(reach.run(stop), name="data-reach")
-    try:
-        await stop.wait()
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
 
 
 def _labels(obj: Object) -> Mapping[str, str]:

@@ -17,7 +17,6 @@ health-aware traffic (``edgeplane.traffic``, docs/traffic.md).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from typing import Any
@@ -78,17 +77,6 @@ class EndpointIndex:
                 self.index.drop_assignment(change.name)
             else:
                 self.index.put_assignment(change.new)
-
-
-async def follow(index: EndpointIndex, stop: asyncio.Event) -> None:
-    """``EndpointIndex.run`` until ``stop``, however the loop ends (the hub's task)."""
-    running = asyncio.create_task(index.run(stop), name="endpoints")
-    try:
-        await stop.wait()
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
 
 
 def _index(request: Request) -> EndpointIndex:

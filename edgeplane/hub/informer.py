@@ -27,6 +27,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Protocol
 
 from edgeplane.api.wire import Object
 from edgeplane.store.errors import Gone
@@ -246,3 +247,20 @@ async def _by_name(store: Store, kind: str) -> dict[str, Object]:
                 found[name] = obj
         if not (token := page.continue_token):
             return found
+
+
+class Follower(Protocol):
+    """What follows the informer's changes in a task of its own (``follow``)."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+async def follow(follower: Follower, stop: asyncio.Event) -> None:
+    """``follower.run`` until ``stop``, however its loop ends (a hub's task)."""
+    running = asyncio.create_task(follower.run(stop), name=type(follower).__name__)
+    try:
+        await stop.wait()
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running

@@ -32,8 +32,7 @@ from edgeplane.hub.artifacts import ArtifactStore
 from edgeplane.hub.auth import ADMIN_TOKEN_FILE, bootstrap_admin
 from edgeplane.hub.connections import ConnectionGuard, connection_limits, protocol_class
 from edgeplane.hub.controllers import run_controllers
-from edgeplane.hub.datareach import follow_reach
-from edgeplane.hub.endpoints import follow
+from edgeplane.hub.informer import follow
 from edgeplane.hub.leadership import Lead, Leadership
 from edgeplane.hub.leases import FLUSH_SECONDS, flush_loop
 from edgeplane.hub.sharedrelay import SharedRelay
@@ -249,7 +248,7 @@ async def run(
             follow(app.state.endpoints, app.state.shutdown), name="endpoints"
         )
         reaching = asyncio.create_task(
-            follow_reach(app.state.data_reach, app.state.shutdown), name="data-reach"
+            follow(app.state.data_reach, app.state.shutdown), name="data-reach"
         )
         controllers = asyncio.create_task(
             leadership.run(app.state.shutdown, _controllers(store, app, settings)),

@@ -13,18 +13,9 @@ from typing import Any
 
 import httpx
 
+from tests.security.objects import API, APP
 from tests.support.hub import HubProcess
 
-API = "/api/v1alpha1"
-APP: dict[str, Any] = {
-    "apiVersion": "edgeplane.io/v1alpha1",
-    "kind": "Application",
-    "metadata": {"name": "web"},
-    "spec": {
-        "workload": {"process": {"command": "python3", "args": ["-m", "http.server"]}},
-        "placement": {"mode": "Replicas", "replicas": 0},
-    },
-}
 SITE: dict[str, Any] = {
     "apiVersion": "edgeplane.io/v1alpha1",
     "kind": "Site",

@@ -10,25 +10,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import jwt
 import pytest
 
+from tests.security.objects import API, APP
 from tests.support.hub import HubProcess, running_hub
 from tests.support.oidc_issuer import AUDIENCE, Issuer, new_key, running_issuer
-
-API = "/api/v1alpha1"
-APP: dict[str, Any] = {
-    "apiVersion": "edgeplane.io/v1alpha1",
-    "kind": "Application",
-    "metadata": {"name": "web"},
-    "spec": {
-        "workload": {"process": {"command": "python3", "args": ["-m", "http.server"]}},
-        "placement": {"mode": "Replicas", "replicas": 0},
-    },
-}
 
 
 @pytest.fixture

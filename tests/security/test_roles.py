@@ -12,18 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from edgeplane.cli import app
+from tests.security.objects import API, APP
 from tests.support.hub import HubProcess
 
-API = "/api/v1alpha1"
-APP: dict[str, Any] = {
-    "apiVersion": "edgeplane.io/v1alpha1",
-    "kind": "Application",
-    "metadata": {"name": "web"},
-    "spec": {
-        "workload": {"process": {"command": "python3", "args": ["-m", "http.server"]}},
-        "placement": {"mode": "Replicas", "replicas": 0},
-    },
-}
 SITE = {"apiVersion": "edgeplane.io/v1alpha1", "kind": "Site", "metadata": {"name": "shop-1"}}
 POLICY = {
     "apiVersion": "edgeplane.io/v1alpha1",
