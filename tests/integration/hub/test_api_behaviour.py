@@ -369,6 +369,7 @@ async def test_discovery_lists_kinds(client: httpx.AsyncClient) -> None:
         "revisions",
         "datastreams",
         "discoveryprofiles",
+        "secrets",
     }
 
 
