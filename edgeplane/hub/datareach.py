@@ -10,9 +10,9 @@ deletions and remembers, per site, when each application left it (at most
 ``FORMER_MAX`` pairs, the oldest forgotten first). A site still reaches nothing it
 never ran: the memory is filled from the stored objects, never from what a site sends.
 
-Each site's reach is cached for ``REACH_SECONDS``; any change of an Assignment of the
-site drops its entry at once (an assignment placed back after the link returns counts
-for the next batch, not five seconds later).
+Each site's reach is cached for ``REACH_SECONDS``; an Assignment of the site made or
+deleted drops its entry at once (an assignment placed back after the link returns
+counts for the next batch, not five seconds later).
 
 Memory only: a hub restarted while a site is away forgets which applications left it
 (docs/data.md).
@@ -126,7 +126,7 @@ class Reach:
             return
         if change.new is None:
             self.left(site, app)
-        else:
+        elif change.old is None:  # a new assignment; a status write changes no reach
             self.changed(site)
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -99,7 +99,10 @@ def _envelope(body: dict[str, Any], name: str | None) -> dict[str, Any]:
     if name is not None and metadata.get("name", name) != name:
         raise bad_request(f"metadata.name must be {name!r}, as in the URL", "metadata.name")
     kept = ("name", "labels", "annotations", "resourceVersion")
-    return {k: v for k, v in metadata.items() if k in kept}
+    found = {k: v for k, v in metadata.items() if k in kept}
+    if name is not None:
+        found.setdefault("name", name)
+    return found
 
 
 def _secret(metadata: dict[str, Any], keys: list[str], version: int, sealed: str) -> Object:
