@@ -78,3 +78,14 @@ def warnings_of(response: httpx.Response) -> list[str]:
     for header in response.headers.get_list("warning"):
         found += [re.sub(r"\\(.)", r"\1", m) for m in _WARNING.findall(header)]
     return found
+
+
+def records_page(answer: Body) -> Body:
+    """A page of records as the API promises it, else a ClientError (not a KeyError
+    later in the caller)."""
+    items, after = answer.get("items"), answer.get("next")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise malformed_answer(200, "the records' items are not a list of objects")
+    if not isinstance(after, int) or isinstance(after, bool):
+        raise malformed_answer(200, "the records' next is not an id")
+    return answer

@@ -26,7 +26,8 @@ from edgeplane.api.wire import ListObject, Object, WatchEvent
 from edgeplane.client import answers
 from edgeplane.client.answers import Body
 from edgeplane.client.answers import warnings_of as warnings_of  # re-exported
-from edgeplane.client.errors import HubUnreachable, from_response, malformed_answer
+from edgeplane.client.errors import HubUnreachable, from_response
+from edgeplane.client.loops import closed, end_others, next_event
 from edgeplane.client.requests import API, PAGE_SIZE, WATCH_TIMEOUT, Request, Requests
 from edgeplane.client.requests import segment as segment  # re-exported
 from edgeplane.client.uploads import Progress, Upload, chunks_async, upload_size
@@ -234,7 +235,7 @@ class AsyncHubClient:
         found = {"site": site, "since": since, "until": until, "after": after, "limit": limit}
         params = {k: str(v) for k, v in found.items() if v is not None}
         url = f"{API}/datastreams/{segment(stream, 'stream')}/records"
-        return _records_page(await self._body(Request("GET", url, params)))
+        return answers.records_page(await self._body(Request("GET", url, params)))
 
     async def watch(
         self, plural: str, resource_version: str | None = None, selector: str | None = None
@@ -300,7 +301,7 @@ class HubClient:
         if self._loop.is_closed():
             return
         try:
-            self._run(_end_others())  # Ctrl-C may come between two calls' bookkeeping
+            self._run(end_others())  # Ctrl-C may come between two calls' bookkeeping
             for events in list(self._watches):  # outer generators first: each closes its own
                 events.close()
             self._run(self._shutdown())
@@ -327,7 +328,7 @@ class HubClient:
         except (KeyboardInterrupt, SystemExit):
             # Ctrl-C, whenever it comes: the call must not go on behind us, nor still
             # be unwinding when the caller closes what it used (a watch).
-            asyncio.run_coroutine_threadsafe(_end_others(), self._loop).result()
+            asyncio.run_coroutine_threadsafe(end_others(), self._loop).result()
             raise
 
     discovery = _blocking(AsyncHubClient.discovery)
@@ -374,38 +375,9 @@ class HubClient:
         try:
             while True:
                 try:
-                    yield self._run(_next(events))
+                    yield self._run(next_event(events))
                 except StopAsyncIteration:
                     return
         finally:
             if not self._loop.is_closed():  # else closed with the client
-                self._run(_closed(events))
-
-
-def _records_page(answer: Body) -> Body:
-    """A page of records as the API promises it, else a ClientError (not a KeyError
-    later in the caller)."""
-    items, after = answer.get("items"), answer.get("next")
-    if not isinstance(items, builtins.list) or not all(isinstance(i, dict) for i in items):
-        raise malformed_answer(200, "the records' items are not a list of objects")
-    if not isinstance(after, int) or isinstance(after, bool):
-        raise malformed_answer(200, "the records' next is not an id")
-    return answer
-
-
-async def _next(events: AsyncGenerator[WatchEvent, None]) -> WatchEvent:
-    return await anext(events)
-
-
-async def _end_others() -> None:
-    """Cancel every other task of the running loop (a call that Ctrl-C interrupted)
-    and return once they have ended."""
-    others = asyncio.all_tasks() - {asyncio.current_task()}
-    for task in others:
-        task.cancel()
-    await asyncio.gather(*others, return_exceptions=True)
-
-
-async def _closed(events: AsyncGenerator[WatchEvent, None]) -> None:
-    await _end_others()  # a read that Ctrl-C cut short, if any, first
-    await events.aclose()
+                self._run(closed(events))
