@@ -40,9 +40,11 @@ def keyring(request: Request) -> Keyring:
     ring: Keyring | None = getattr(state, "keyring", None)
     if ring is None:
         settings = state.settings
-        ring = state.keyring = Keyring.load(
-            settings.secret_keys or settings.data_dir / KEYRING_FILE
-        )
+        try:
+            ring = Keyring.load(settings.secret_keys or settings.data_dir / KEYRING_FILE)
+        except SealingError as e:
+            raise ApiError(503, "KeyringUnavailable", str(e), "keyring") from None
+        state.keyring = ring
     return ring
 
 

@@ -195,3 +195,13 @@ def test_apply_writes_a_secret_and_every_apply_is_a_new_version(
     refused = CliRunner().invoke(app, ["apply", "-f", str(bad)], env=env)
     assert refused.exit_code == 1 and "stringData" in refused.output
     _clean(first.output + second.output + refused.output, "apply's output")
+
+
+def test_a_damaged_keyring_is_a_503_naming_it(hub: HubProcess) -> None:
+    (hub.data_dir / "secret-keys.json").write_text("{not json")
+    with _admin(hub) as admin:
+        answer = admin.post(f"{API}/secrets", json=SECRET)
+        assert (answer.status_code, answer.json()["field"]) == (503, "keyring"), answer.text
+        assert "secret-keys.json" in answer.json()["message"]
+        assert admin.get(f"{API}/secrets").json()["items"] == []
+    assert _sealed_rows(hub) == []
