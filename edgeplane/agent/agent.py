@@ -57,6 +57,7 @@ from edgeplane.agent.runtimes.factory import (
 from edgeplane.agent.runtimes.factory import KubeOptions as KubeOptions  # for __main__
 from edgeplane.agent.runtimes.mixed import MixedRuntime
 from edgeplane.agent.runtimes.process import ProcessRuntime
+from edgeplane.agent.secrets import SecretKeeper
 from edgeplane.agent.state import LocalState, Object
 from edgeplane.agent.sync import AssignmentSync
 from edgeplane.api.artifacts.limits import ArtifactLimits
@@ -222,7 +223,14 @@ class Agent:
             reported,
         )
         await data.start()  # before the first reconcile: workloads are told its address
-        reconciler.extra_env = data.env_for
+        secrets = SecretKeeper(
+            self.layout.data_dir / "secrets",
+            self.layout.workload_dir / "secrets",
+            link,
+            identity.site,
+        )
+        reconciler.extra_env, reconciler.secrets = data.env_for, secrets.environment
+        reconciler.kept = secrets.keep_only
         data_stop = asyncio.Event()
         wake.set()  # reconcile what the local state holds before the hub answers
         tasks = [

@@ -25,9 +25,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from edgeplane.agent.fitting import requests_of
 from edgeplane.agent.kinds import is_kubernetes
 from edgeplane.agent.metrics import CPU, ReportedMetrics, wanted_metrics
-from edgeplane.agent.reconciler import requests_of
 from edgeplane.agent.replicas import by_assignment
 from edgeplane.agent.runtimes import CpuUse, InstanceStatus, Runtime
 from edgeplane.api.wire import Object

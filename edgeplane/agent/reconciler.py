@@ -1,12 +1,11 @@
 """Making the runtime match the local assignments.
 
 For each assignment: is it a workload this site can run, do its replicas fit in what
-is left of the site's capacity, are its artifacts here and intact. Only then does the
-runtime get one instance per replica (keyed as ``replicas`` says); replicas beyond
-``spec.replicas`` are stopped, highest first, and the others are left running. What
-stops an assignment is kept as a ``Problem`` (phase, reason, message) that the status
-reporter sends instead of silence. Works the same with the hub down: it reads only
-local state.
+is left of the site's capacity, are its artifacts here and intact, are its Secrets
+(``agent.secrets``) to hand. Only then does the runtime get one instance per replica
+(keyed as ``replicas`` says); replicas beyond ``spec.replicas`` are stopped, highest
+first. What stops an assignment is a ``Problem`` (phase, reason, message) that the
+status reporter sends instead of silence. Works with the hub down: local state only.
 
 On the kubernetes runtime an assignment is one instance (keyed by its name) whose
 workload is ``spec.workload.kubernetes`` plus the assignment's identity; the cluster's
@@ -34,6 +33,7 @@ from typing import Any
 
 from edgeplane.agent.errors import AgentError, HubRefused, HubUnreachable
 from edgeplane.agent.fencing import FENCED_MESSAGE, is_strict
+from edgeplane.agent.fitting import Request, admit, capped_keys, requests_of
 from edgeplane.agent.identity import with_identity
 from edgeplane.agent.inventory import Capacity
 from edgeplane.agent.kinds import (
@@ -43,10 +43,10 @@ from edgeplane.agent.kinds import (
     kind_of,
     kubernetes_workload,
 )
-from edgeplane.agent.replicas import instance_keys, replicas_of, split_key, stop_order
+from edgeplane.agent.replicas import replicas_of, split_key, stop_order
 from edgeplane.agent.runtimes import InstanceSpec, Phase, Runtime
+from edgeplane.agent.secrets import SecretProblem
 from edgeplane.agent.state import LocalState
-from edgeplane.api.quantity import Quantity, cpu_millis, memory_bytes
 from edgeplane.api.wire import Object
 
 log = logging.getLogger("edgeplane.agent.reconciler")
@@ -65,44 +65,6 @@ class Problem:
     phase: Phase
     reason: str
     message: str
-
-
-@dataclass(frozen=True)
-class Request:
-    cpu_millis: int
-    memory_bytes: int
-
-
-def requests_of(obj: Object) -> Request:
-    resources = obj.get("spec", {}).get("resources") or {}
-    cpu, memory = resources.get("cpu"), resources.get("memory")
-    return Request(
-        cpu_millis(Quantity.parse(cpu)) if cpu is not None else 0,
-        memory_bytes(Quantity.parse(memory)) if memory is not None else 0,
-    )
-
-
-def admit(
-    desired: Mapping[str, Object], running: set[str], capacity: Capacity
-) -> tuple[set[str], Request]:
-    """Which instances fit (by instance key), and what is left. Every replica asks for
-    its assignment's requests, so n replicas take n times them. Instances already
-    running keep their place, so a new arrival (or another's scale-up) never pushes
-    out a workload that runs."""
-    limit = capacity.instances
-    wanted = [(key, name) for name, obj in desired.items() for key in _keys(name, obj, limit)]
-    order = sorted(wanted, key=lambda kn: (kn[0] not in running, kn[1], split_key(kn[0])[1]))
-    needs = {name: requests_of(obj) for name, obj in desired.items()}
-    cpu, memory = capacity.cpu_millis, capacity.memory_bytes
-    admitted: set[str] = set()
-    for key, name in order:
-        if len(admitted) >= limit:
-            break
-        need = needs[name]
-        if need.cpu_millis <= cpu and need.memory_bytes <= memory:
-            cpu, memory = cpu - need.cpu_millis, memory - need.memory_bytes
-            admitted.add(key)
-    return admitted, Request(cpu, memory)
 
 
 def readable(assignments: Mapping[str, Object]) -> tuple[dict[str, Object], dict[str, Problem]]:
@@ -128,12 +90,6 @@ def readable(assignments: Mapping[str, Object]) -> tuple[dict[str, Object], dict
     return good, bad
 
 
-def _keys(name: str, obj: Object, limit: int) -> list[str]:
-    """The instance keys of an assignment, at most ``limit`` of them (the site's
-    instance cap: no assignment may make the agent build billions of keys)."""
-    return instance_keys(name, min(replicas_of(obj), limit))
-
-
 def fenced_out(desired: Mapping[str, Object]) -> tuple[dict[str, Object], dict[str, Problem]]:
     """The assignments a fenced site keeps running, and a problem for each Strict one."""
     fenced = {
@@ -146,6 +102,10 @@ def fenced_out(desired: Mapping[str, Object]) -> tuple[dict[str, Object], dict[s
 
 def _generation(obj: Object) -> int:
     return int(obj["metadata"].get("generation") or 1)
+
+
+async def _no_secrets(_name: str, _obj: Object) -> Mapping[str, str]:
+    return {}
 
 
 class Reconciler:
@@ -169,6 +129,11 @@ class Reconciler:
         self._fenced = fenced
         self.extra_env: Callable[[Object], Mapping[str, str]] | None = None
         """More environment for each assignment's workload (the data plane's)."""
+        self.secrets: Callable[[str, Object], Awaitable[Mapping[str, str]]] = _no_secrets
+        """An assignment's Secrets as environment (``agent.secrets``): values the
+        runtime never writes to disk; a SecretProblem keeps the workload from starting."""
+        self.kept: Callable[[Iterable[str]], None] = lambda names: None
+        """Told which assignments the site still holds (their Secrets' files stay)."""
         self.problems: dict[str, Problem] = {}
         # The uid each instance was started for: an assignment deleted and created
         # again under the same name starts over at generation 1, so the generation
@@ -208,6 +173,7 @@ class Reconciler:
         await self._stop(running - wanted, desired, fenced)
         for name in self._uids.keys() - desired.keys() - problems.keys():
             del self._uids[name]
+        self.kept(desired.keys() | problems.keys())
         admitted = self._admit(desired)
         ensuring: dict[str, asyncio.Task[Problem | None]] = {}
         for name, obj in sorted(desired.items()):
@@ -231,7 +197,7 @@ class Reconciler:
             return []
         if is_kubernetes(obj):
             return [name]
-        return _keys(name, obj, self.capacity.instances)
+        return capped_keys(name, obj, self.capacity.instances)
 
     def _admit(self, desired: Mapping[str, Object]) -> set[str]:
         """Kubernetes assignments under the instance cap, then process instances in the
@@ -310,20 +276,25 @@ class Reconciler:
         if is_kubernetes(obj):
             return await self._ensure_kubernetes(name, obj, admitted)
         workload = obj["spec"]["workload"]["process"]
-        keys = [key for key in _keys(name, obj, self.capacity.instances) if key in admitted]
+        keys = [key for key in capped_keys(name, obj, self.capacity.instances) if key in admitted]
         if keys:
             dirs = await self._artifacts(workload.get("artifacts") or [])
             if isinstance(dirs, Problem):
                 # An older version that runs keeps running: a bad artifact must not
                 # take down what works.
                 return dirs
+            try:
+                private = await self.secrets(name, obj)
+            except SecretProblem as e:
+                return Problem(Phase.FAILED if e.failed else Phase.PENDING, e.reason, str(e))
+            extra = {**(self.extra_env(obj) if self.extra_env else {}), **private}
             await self._restart_if_recreated(name, obj)
             for key in keys:
                 if key in self._stopping:  # started once the old one is gone
                     continue
-                extra = self.extra_env(obj) if self.extra_env is not None else None
                 identity = with_identity(workload, obj, split_key(key)[1], extra)
-                await self._runtime.ensure(InstanceSpec(key, _generation(obj), identity, dirs))
+                spec = InstanceSpec(key, _generation(obj), identity, dirs, frozenset(private))
+                await self._runtime.ensure(spec)
         waiting = replicas_of(obj) - len(keys)
         if waiting and len(admitted) >= self.capacity.instances:
             return self._instance_limit(obj, waiting)

@@ -13,20 +13,12 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from edgeplane.api.meta import Model, PositiveCount, Resource
+from edgeplane.api.secretkeys import MAX_KEYS as MAX_KEYS
+from edgeplane.api.secretkeys import MAX_TOTAL_BYTES as MAX_TOTAL_BYTES
+from edgeplane.api.secretkeys import MAX_VALUE_BYTES as MAX_VALUE_BYTES
+from edgeplane.api.secretkeys import check_secret_key as check_secret_key
 
-MAX_KEYS = 64
-MAX_VALUE_BYTES = 64 * 1024
-MAX_TOTAL_BYTES = 256 * 1024
-SECRET_KEY = re.compile(r"[A-Za-z0-9._-]{1,253}", re.ASCII)
-"""A key: also a file name under the workload's secrets directory (no "/")."""
 _SEALED_ID = re.compile(r"[0-9a-f]{32}", re.ASCII)
-
-
-def check_secret_key(key: str) -> str | None:
-    """Why ``key`` cannot be a Secret's key, or None."""
-    if not SECRET_KEY.fullmatch(key) or key in (".", ".."):
-        return "must be 1 to 253 of A-Z, a-z, 0-9, '.', '_' or '-' (a file name), not . or .."
-    return None
 
 
 def _key(key: str) -> str:

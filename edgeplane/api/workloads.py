@@ -19,12 +19,15 @@ from edgeplane.api.artifacts.names import ARTIFACT_NAME, ARTIFACT_VERSION
 from edgeplane.api.kubernetes import KubernetesWorkload as KubernetesWorkload
 from edgeplane.api.meta import (
     INT32_MAX,
+    Flag,
     Model,
     Number,
+    ObjectName,
     PortNumber,
     PositiveCount,
 )
 from edgeplane.api.quantity import QuantityField
+from edgeplane.api.secretkeys import secret_env_name as secret_env_name
 
 Seconds = Annotated[Number, Field(ge=0, le=INT32_MAX)]
 """A duration in seconds, from 0 to 2147483647 (int32, as Kubernetes' seconds fields)."""
@@ -201,6 +204,43 @@ class Artifact(Model):
     sha256: Sha256 | None = None
 
 
+MAX_SECRET_USES = 16
+_ENV_PREFIX = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)?", re.ASCII)
+
+
+def _env_prefix(prefix: str) -> str:
+    if len(prefix) > 64 or not _ENV_PREFIX.fullmatch(prefix):
+        raise ValueError(
+            f"invalid envPrefix {prefix[:80]!r}: at most 64 letters, digits or '_', not "
+            "starting with a digit (e.g. 'DB_'), or empty"
+        )
+    return prefix
+
+
+class SecretUse(Model):
+    """A Secret the workload is given, fetched by its site from the hub: each key as an
+    environment variable (``env``: ``envPrefix`` and the key, ``secret_env_name``),
+    and/or as a file ``$EDGEPLANE_SECRETS_DIR/<name>/<key>`` (``files``)."""
+
+    name: ObjectName
+    env: Flag = False
+    env_prefix: Annotated[str, AfterValidator(_env_prefix)] = Field(default="", alias="envPrefix")
+    files: Flag = False
+
+    @model_validator(mode="after")
+    def _given_somehow(self) -> SecretUse:
+        if not (self.env or self.files):
+            raise ValueError(f"Secret {self.name!r}: set env: true, files: true, or both")
+        return self
+
+
+def _secret_uses(uses: list[SecretUse] | None) -> list[SecretUse] | None:
+    names = [u.name for u in uses or ()]
+    if len(set(names)) != len(names):
+        raise ValueError("names a Secret twice: give each Secret once")
+    return uses
+
+
 def _account(what: str) -> AfterValidator:
     def check(name: str) -> str:
         if problem := confinement.account_problem(what, name):
@@ -231,6 +271,9 @@ class ProcessWorkload(Model):
         default=None, alias="terminationGracePeriodSeconds"
     )
     run_as: RunAs | None = Field(default=None, alias="runAs")
+    secrets: Annotated[
+        list[SecretUse] | None, Field(max_length=MAX_SECRET_USES), AfterValidator(_secret_uses)
+    ] = None
 
     @field_validator("health_check")
     @classmethod

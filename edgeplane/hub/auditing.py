@@ -2,7 +2,8 @@
 the hub's audit log (``edgeplane.audit``: a hash chain, ``edgeplane audit verify``).
 
 Kept: every request that is not a read (POST, PUT, PATCH, DELETE), and every request
-answered 401 or 403, reads included. Left out unless denied: a site's routine traffic on
+answered 401 or 403, reads included, and every read of a Secret's values by a site
+(``hub.sitesecrets``). Left out unless denied: a site's routine traffic on
 its own channel (heartbeats, status, record batches, device reports, answers to the hub's
 requests: thousands a second in a large fleet, and all of it in the Site's and
 assignments' status already). Each entry: ``time``, ``subject`` and ``role`` (None
@@ -35,6 +36,8 @@ _ROUTINE = re.compile(
     r"/api/v1alpha1/(?:sites/[^/]+/(?:heartbeat|status|data|devices|requests/[^/]+)"
     r"|assignments/[^/]+/status)\Z"
 )
+_SECRET_READ = re.compile(r"/api/v1alpha1/sites/[^/]+/secrets/[^/]+\Z")
+"""A site reading a Secret's values: a read, recorded all the same."""
 router = APIRouter(prefix="/api/v1alpha1")
 
 
@@ -51,7 +54,7 @@ def kept(method: str, path: str, status: int, role: str | None) -> bool:
     if status in DENIED:
         return True
     if method in READS:
-        return False
+        return bool(_SECRET_READ.match(path))
     return not (role == "site" and _ROUTINE.match(path))
 
 

@@ -34,13 +34,16 @@ class Check(enum.Enum):
     OWN_ASSIGNMENT = "own-assignment"
     NARROW_LIST = "narrow-list"
     NAMED_ARTIFACT = "named-artifact"
+    NAMED_SECRET = "named-secret"
 
 
 @dataclass(frozen=True)
 class Rule:
     check: Check
     name: str = ""
-    """The site, assignment or ``artifact/version`` the check is about."""
+    """The site, assignment, ``artifact/version`` or Secret the check is about."""
+    site: str = ""
+    """For a Secret: the site in the path (it must be the caller)."""
 
 
 _RULES: list[tuple[set[str], re.Pattern[str], Check]] = [
@@ -72,6 +75,8 @@ _RULES: list[tuple[set[str], re.Pattern[str], Check]] = [
         re.compile(rf"{API}/artifacts/(?P<n>[^/]+/[^/]+)(/content)?"),
         Check.NAMED_ARTIFACT,
     ),
+    # A Secret one of its assignments names (hub/sitesecrets.py).
+    ({"GET"}, re.compile(rf"{API}/sites/(?P<site>[^/]+)/secrets/(?P<n>[^/]+)"), Check.NAMED_SECRET),
 ]
 
 
@@ -80,7 +85,8 @@ def site_rule(method: str, path: str) -> Rule:
     matched whole: ``$`` would let a final newline through."""
     for methods, pattern, check in _RULES:
         if method in methods and (match := pattern.fullmatch(path)):
-            return Rule(check, match.groupdict().get("n") or "")
+            groups = match.groupdict()
+            return Rule(check, groups.get("n") or "", groups.get("site") or "")
     return Rule(Check.DENY)
 
 
@@ -136,11 +142,18 @@ class SiteAuthorizer:
             except NotFound:
                 return False  # 403, not 404: a site learns nothing of others' names
             return bool(assignment["spec"].get("site") == site)
-        name, _, version = rule.name.partition("/")
+        wanted: tuple[str, ...]
+        if rule.check is Check.NAMED_SECRET:
+            if rule.site != site:
+                return False
+            key, wanted = "secrets", (rule.name,)
+        else:
+            key, wanted = "artifacts", tuple(rule.name.partition("/")[::2])
         page = await self._store.list("Assignment", Selector((site_requirement(site),)))
         for assignment in page.items:
             process = assignment["spec"].get("workload", {}).get("process") or {}
-            for artifact in process.get("artifacts") or []:
-                if (artifact.get("name"), artifact.get("version")) == (name, version):
+            for used in process.get(key) or []:
+                named = (used.get("name"), used.get("version"))[: len(wanted)]
+                if named == wanted:
                     return True
         return False

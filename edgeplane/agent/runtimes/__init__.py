@@ -51,6 +51,9 @@ class InstanceSpec:
     allowedNamespaces) plus ``identity`` (site, application, assignment, revision)."""
     artifact_dirs: Mapping[str, Path] = field(default_factory=dict)
     """Artifact name -> the directory it is unpacked in."""
+    private_env: frozenset[str] = frozenset()
+    """Names in ``workload.env`` whose values (a Secret's) are never written to disk:
+    the process runtime's record keeps them empty, and the reconciler gives them again."""
 
 
 @dataclass(frozen=True)

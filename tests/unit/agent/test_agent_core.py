@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from edgeplane.agent.backoff import Backoff
+from edgeplane.agent.fitting import admit
 from edgeplane.agent.identity import with_identity
 from edgeplane.agent.inventory import Capacity
-from edgeplane.agent.reconciler import Problem, admit
+from edgeplane.agent.reconciler import Problem
 from edgeplane.agent.reporter import assignment_status, merge_diff
 from edgeplane.agent.runtimes import Endpoint, InstanceStatus, Phase
 from edgeplane.agent.state import LocalState

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from edgeplane.agent.fitting import admit
 from edgeplane.agent.inventory import Capacity
-from edgeplane.agent.reconciler import Problem, admit
+from edgeplane.agent.reconciler import Problem
 from edgeplane.agent.replicas import (
     by_assignment,
     instance_key,

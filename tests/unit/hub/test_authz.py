@@ -37,6 +37,13 @@ API = "/api/v1alpha1"
         ("GET", f"{API}/artifacts/demo/1.0/content/more", Rule(Check.DENY)),
         ("GET", f"{API}/assignments/web.s1/status", Rule(Check.DENY)),
         ("GET", f"{API}/applications/web/explain", Rule(Check.DENY)),
+        ("GET", f"{API}/sites/s1/secrets/db", Rule(Check.NAMED_SECRET, "db", "s1")),
+        # Kept whole: "db\n" is no Secret's name, so no assignment names it.
+        ("GET", f"{API}/sites/s1/secrets/db\n", Rule(Check.NAMED_SECRET, "db\n", "s1")),
+        ("POST", f"{API}/sites/s1/secrets/db", Rule(Check.DENY)),
+        ("GET", f"{API}/sites/s1/secrets", Rule(Check.DENY)),
+        ("GET", f"{API}/sites/s1/secrets/db/more", Rule(Check.DENY)),
+        ("GET", f"{API}/secrets/db", Rule(Check.DENY)),
         ("GET", f"{API}/sites/s1/endpoints", Rule(Check.OWN_SITE, "s1")),
         ("POST", f"{API}/sites/s1/endpoints", Rule(Check.DENY)),
         ("GET", f"{API}/applications/web/endpoints", Rule(Check.DENY)),

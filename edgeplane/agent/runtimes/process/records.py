@@ -46,8 +46,18 @@ class Record:
     """Phase, reason and message of an instance that will not be restarted, so a
     restarted agent does not run a finished ``Never`` workload again."""
 
+    private_env: list[str] = field(default_factory=list)
+    """Names in ``workload.env`` written empty here: a Secret's values stay in memory
+    (and sealed in ``agent.secrets``); the reconciler gives them again after a restart."""
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, indent=1)
+        data = asdict(self)
+        env = data["workload"].get("env")
+        if self.private_env and isinstance(env, dict):
+            data["workload"]["env"] = {
+                k: "" if k in self.private_env else v for k, v in env.items()
+            }
+        return json.dumps(data, sort_keys=True, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> Record:

@@ -78,6 +78,8 @@ class ProcessRuntime:
         check_key(spec.key)
         current = self._supervisors.get(spec.key)
         if current is not None and current.record.generation == spec.generation:
+            if current.record.private_env:  # read back from disk without their values
+                current.record.workload = dict(spec.workload)
             return
         if current is not None and runs_the_same(current.record, spec):
             # Nothing this instance runs changed (the assignment's replicas, revision or
@@ -100,6 +102,7 @@ class ProcessRuntime:
             dict(spec.workload),
             {name: str(path) for name, path in spec.artifact_dirs.items()},
             ports,
+            private_env=sorted(spec.private_env),
         )
         self._records.save(record)
         self._supervise(record)
