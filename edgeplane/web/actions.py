@@ -45,7 +45,10 @@ async def rollout_action(request: Request) -> Response:
         return RedirectResponse(f"{PREFIX}/applications/{name}", 303)
     app = await user.view.client.get("applications", name)
     status = 200 if error is None else 409
-    return user.render(request, "rollout.html", status, app=app, action_error=error, done=action)
+    may = await user.may_roll()
+    return user.render(
+        request, "rollout.html", status, app=app, action_error=error, done=action, may_roll=may
+    )
 
 
 async def rollout_panel(request: Request) -> Response:
@@ -53,7 +56,8 @@ async def rollout_panel(request: Request) -> Response:
     user = await signed_in(request, ready=False)
     name = application_name(request)
     app = await user.view.client.get("applications", name)
-    return user.render(request, "rollout.html", app=app, action_error=None, done=None)
+    may = await user.may_roll()
+    return user.render(request, "rollout.html", app=app, action_error=None, done=None, may_roll=may)
 
 
 routes = [

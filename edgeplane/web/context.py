@@ -62,6 +62,10 @@ class User:
     view: FleetView
     dashboard: Dashboard
 
+    async def may_roll(self) -> bool:
+        """Whether the rollout buttons show (an operator's or admin's token)."""
+        return await self.view.may("create", "applications/rollout")
+
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         counts = phase_counts(self.view.sites.values())
         return self.dashboard.render(

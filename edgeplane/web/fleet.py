@@ -89,6 +89,20 @@ class FleetView:
         self._tasks: list[asyncio.Task[None]] = []
         self._listed: set[str] = set()
         self._listed_at: dict[str, float] = {}
+        self._may: dict[tuple[str, str], bool] = {}
+
+    async def may(self, verb: str, kind: str) -> bool:
+        """Whether the token may (the hub's ``GET /auth/can-i``, asked once a view): the
+        dashboard shows only the buttons it may press. A hub that cannot say (down,
+        older) gets True: it still decides each request."""
+        question = (verb, kind)
+        if question not in self._may:
+            try:
+                answer = await self.client.can_i(verb, kind)
+            except (ClientError, HubUnreachable):
+                return True
+            self._may[question] = bool(answer.get("allowed", True))
+        return self._may[question]
 
     @property
     def sites(self) -> dict[str, Object]:

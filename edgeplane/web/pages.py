@@ -219,7 +219,8 @@ async def application_page(request: Request) -> Response:
     name = _name(request, "application")
     app = user.view.applications.get(name) or await user.view.client.get("applications", name)
     context = await _application(user, name)
-    return user.render(request, "application.html", app=app, **context)
+    may = await user.may_roll()
+    return user.render(request, "application.html", app=app, may_roll=may, **context)
 
 
 async def _application(user: User, name: str) -> dict[str, Any]:

@@ -353,6 +353,32 @@ def test_the_pause_button_pauses_the_rollout_and_needs_a_session_and_its_csrf_to
     assert after.get("control") == before and after.get("phase") == "Paused", after
 
 
+def test_a_viewer_sees_the_rollout_but_no_buttons_and_the_hub_refuses_it_anyway(
+    context: BrowserContext, fleet: Fleet
+) -> None:
+    """Issue 19: the dashboard shows only what the token's role may do."""
+    if fleet.api("GET", f"/applications/{ROLLOUT_APP}").status_code == 404:
+        fleet.ok("POST", "/applications", rollout_app(V1))
+    viewer = fleet.ok("POST", "/tokens", {"subject": "vera", "role": "viewer"})["token"]
+    page = context.new_page()
+    sign_in(page, fleet.url, viewer)
+    page.goto(f"{fleet.url}/ui/applications/{ROLLOUT_APP}")
+    panel = page.locator("#rollout")
+    expect(panel.get_by_test_id("rollout-read-only")).to_contain_text("needs role operator")
+    expect(panel.get_by_role("button")).to_have_count(0)
+    screenshot(page, "rollout-viewer")
+    # A form sent by hand with the viewer's session: the hub refuses it, naming the role.
+    before = _rollout(fleet).get("control")
+    csrf = page.locator('form.logout input[name="csrf"]').input_value()
+    sent = page.request.post(
+        f"{fleet.url}/ui/applications/{ROLLOUT_APP}/rollout",
+        form={"action": "pause", "csrf": csrf},
+        headers={"hx-request": "true"},
+    )
+    assert sent.status == 409 and "needs role operator" in sent.text(), sent.text()
+    assert _rollout(fleet).get("control") == before
+
+
 # ---- the keyboard and dark mode ------------------------------------------------------
 
 
