@@ -105,9 +105,14 @@ def test_a_secret_reaches_only_the_site_that_runs_what_uses_it(fleet: Fleet) -> 
     fleet.ok("POST", "/secrets", {**secret("x"), "metadata": {"name": "other"}})
     assert site_get(fleet, "a", "/sites/a/secrets/other").status_code == 403
 
-    # The reads are in the audit log; the value is not.
+    # The reads are in the audit log; the value is in no log, and in no answer about
+    # the application, its assignments or the Secret.
     log = (fleet.hub_dir / "audit.log").read_text()
     assert "/sites/a/secrets/db" in log and VALUE not in log
+    for other in (fleet.root / "hub.log", fleet.root / "sites" / "a.agent.log"):
+        assert VALUE not in other.read_text(), other
+    for path in ("/applications/uses-db", "/assignments", "/secrets/db", "/sites/a"):
+        assert VALUE not in fleet.api("GET", path).text, path
 
     # Offline: the hub down, the agent restarted, the workload killed: it starts again
     # with the Secret, from the copy kept sealed at the site.
