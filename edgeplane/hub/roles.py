@@ -87,8 +87,20 @@ def allows(role: str, method: str, path: str) -> bool:
     return held is not None and held >= least_role(method, path)
 
 
+SITES_ONLY = re.compile(rf"{API}/sites/{_NAME}/secrets/{_NAME}\Z")
+"""A Secret's values, for the site that runs what needs them (``hub.sitesecrets``)."""
+
+
 def refused(subject: str, role: str, method: str, path: str) -> ApiError:
     """The 403 for a user whose role falls short, naming the role it needs."""
+    if SITES_ONLY.match(path):
+        return ApiError(
+            403,
+            "Forbidden",
+            f"{subject!r} may not {method} {path}: only that site's credential reads a "
+            "Secret's values, no user does (admins included)",
+            "role",
+        )
     needs = least_role(method, path).label
     return ApiError(
         403,

@@ -101,6 +101,13 @@ def test_a_secret_reaches_only_the_site_that_runs_what_uses_it(fleet: Fleet) -> 
         assert VALUE not in answer.text
     admin = fleet.api("GET", "/sites/a/secrets/db")
     assert admin.status_code == 403 and "admins included" in admin.json()["message"]
+    viewer = fleet.ok("POST", "/tokens", {"subject": "vera", "role": "viewer"})["token"]
+    refused = httpx.get(
+        f"{fleet.url}{API}/sites/a/secrets/db",
+        headers={"Authorization": f"Bearer {viewer}"},
+        timeout=10,
+    )
+    assert refused.status_code == 403 and "no user does" in refused.json()["message"]
     # a, for a Secret none of its assignments names: refused as well.
     fleet.ok("POST", "/secrets", {**secret("x"), "metadata": {"name": "other"}})
     assert site_get(fleet, "a", "/sites/a/secrets/other").status_code == 403
