@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from edgeplane.agent.errors import AgentError, HubRefused, HubUnreachable
 from edgeplane.agent.hublink import HubLink
-from edgeplane.agent.layout import open_private, private_dir
+from edgeplane.agent.layout import open_private, private_dir, shared_dir
 from edgeplane.agent.runtimes.process.accounts import RunAsError, resolve_run_as
 from edgeplane.agent.runtimes.process.records import write_atomically
 from edgeplane.api.secretkeys import MAX_KEYS, MAX_TOTAL_BYTES, check_secret_key, secret_env_name
@@ -82,13 +82,20 @@ class SecretKeeper:
             return given[1]
         files = self.files_dir / _safe(assignment)
         for use in uses:
-            values = await self.values(str(use["name"]))
+            name = str(use["name"])
+            values = await self.values(name)
             if use.get("env"):
                 prefix = str(use.get("envPrefix") or "")
-                env.update({secret_env_name(prefix, k): v.decode() for k, v in values.items()})
+                env.update(
+                    {secret_env_name(prefix, k): _text(name, k, v) for k, v in values.items()}
+                )
             if use.get("files"):
-                self._write_files(files, str(use["name"]), values, process.get("runAs"))
+                self._write_files(files, name, values, process.get("runAs"))
                 env[SECRETS_DIR_ENV] = str(files)
+        if files.is_dir():  # a Secret the assignment no longer names leaves no files
+            named = {str(u["name"]) for u in uses if u.get("files")}
+            for gone in [p for p in files.iterdir() if p.name not in named]:
+                shutil.rmtree(gone, ignore_errors=True)
         self._given[assignment] = (version, env)
         return env
 
@@ -114,7 +121,7 @@ class SecretKeeper:
 
     def keep_only(self, assignments: Iterable[str]) -> None:
         """Remove the files of assignments the site no longer holds."""
-        held = {_safe(a) for a in assignments}
+        held = set(assignments)  # compared with directory entries, never joined to a path
         self._given = {a: given for a, given in self._given.items() if a in held}
         if not self.files_dir.is_dir():
             return
@@ -167,23 +174,37 @@ class SecretKeeper:
             owner = resolve_run_as(run_as)
         except RunAsError as e:
             raise SecretProblem("SecretFilesFailed", str(e), failed=True) from None
+        shared_dir(self.files_dir)  # others pass through to their own, as into work/
         folder = private_dir(root / _safe(name))
         for old in folder.iterdir():
-            if old.name not in values:
-                old.unlink()
+            old.unlink()  # written afresh: a 0400 file does not open for writing again
         for key, value in values.items():
-            path = folder / key
-            fd = open_private(path, os.O_WRONLY | os.O_TRUNC)
-            try:
-                os.write(fd, value)
+            fd = open_private(folder / key, os.O_WRONLY | os.O_EXCL)
+            with os.fdopen(fd, "wb") as out:
+                out.write(value)
+                out.flush()
                 os.fchmod(fd, 0o400)
                 if owner is not None:
                     os.fchown(fd, owner.uid, owner.gid)
-            finally:
-                os.close(fd)
         if owner is not None:
             for directory in (root, folder):
                 os.chown(directory, owner.uid, owner.gid)
+
+
+def _text(secret: str, key: str, value: bytes) -> str:
+    """A value given as a variable: UTF-8 text without NUL (exec passes nothing else)."""
+    try:
+        text = value.decode()
+    except UnicodeDecodeError:
+        text = "\x00"
+    if "\x00" in text:
+        raise SecretProblem(
+            "SecretNotText",
+            f"Secret {secret}: key {key} is not text an environment can hold (UTF-8, no "
+            "NUL): give it with files: true",
+            failed=True,
+        )
+    return text
 
 
 def _safe(name: str) -> str:

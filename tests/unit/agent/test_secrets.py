@@ -157,3 +157,39 @@ async def test_the_hub_is_asked_once_for_each_generation(tmp_path: Path) -> None
     obj["metadata"]["generation"] = 2
     assert (await keep.environment("web.s1", obj))["K"] == "v2"
     assert len(hub.asked) == 2
+
+
+async def test_binary_values_go_as_files_not_env(tmp_path: Path) -> None:
+    hub = Hub({"tls": {"key.der": b"\x00\xff\x10"}})
+    keep = keeper(tmp_path, hub)
+    with pytest.raises(SecretProblem) as caught:
+        await keep.environment("web.s1", assignment({"name": "tls", "env": True}))
+    assert caught.value.reason == "SecretNotText" and "files: true" in str(caught.value)
+    env = await keep.environment("web.s2", assignment({"name": "tls", "files": True}))
+    assert read(env[SECRETS_DIR_ENV], "tls", "key.der") == b"\x00\xff\x10"
+
+
+async def test_files_are_written_afresh_and_a_secret_no_longer_named_leaves(
+    tmp_path: Path,
+) -> None:
+    hub = Hub({"db": {"k": b"v1", "old": b"x"}, "tls": {"t": b"y"}})
+    keep = keeper(tmp_path, hub)
+    obj = assignment({"name": "db", "files": True}, {"name": "tls", "files": True})
+    obj["metadata"]["generation"] = 1
+    env = await keep.environment("web.s1", obj)
+    hub.values["db"] = {"k": b"v2"}
+    obj = assignment({"name": "db", "files": True})
+    obj["metadata"]["generation"] = 2
+    assert await keep.environment("web.s1", obj) == env
+    assert read(env[SECRETS_DIR_ENV], "db", "k") == b"v2"
+    assert not exists(env[SECRETS_DIR_ENV], "db", "old")
+    assert not exists(env[SECRETS_DIR_ENV], "tls")
+    assert oct(mode(tmp_path / "work") & 0o777) == "0o711"
+
+
+def read(*parts: str) -> bytes:
+    return Path(*parts).read_bytes()
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode
